@@ -1,0 +1,102 @@
+"""The span record: what every LLM call and every user block becomes.
+
+Fields follow DESIGN.md exactly. The hot path builds spans with ``Span.model_construct`` (no
+validation); anything read back from disk or the network goes through ``Span.model_validate``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, with_config
+from typing_extensions import TypedDict
+
+__all__ = [
+    "RETENTION_CLASSES",
+    "RetentionClass",
+    "Span",
+    "SpanAttributes",
+    "Status",
+    "iso_utc",
+    "new_span_id",
+    "new_trace_id",
+]
+
+Status = Literal["ok", "error"]
+RetentionClass = Literal["default", "short", "long", "pii"]
+RETENTION_CLASSES: tuple[str, ...] = ("default", "short", "long", "pii")
+
+
+@with_config(ConfigDict(extra="allow"))
+class SpanAttributes(TypedDict, total=False):
+    """Known span attribute keys with their types; users may add keys of their own.
+
+    At run time this is a plain ``dict``, so ``span.attributes.get("model")`` and
+    ``span.attributes["eval_scores"]["hallucination"]`` both work.
+    """
+
+    model: str
+    provider: str
+    tokens_input: int
+    tokens_output: int
+    tokens_total: int
+    input: Any
+    output: Any
+    error: dict[str, Any]
+    session_id: str
+    user_id: str
+    eval_scores: dict[str, float | None]
+    experiment_variant: str
+    feature: str
+    endpoint: str
+    cost_usd: float
+    ttft_ms: float
+    finish_reason: str
+    request: dict[str, Any]
+    tool_calls: list[Any]
+    hallucination_details: list[dict[str, Any]]
+
+
+class Span(BaseModel):
+    """One finished unit of work: an LLM call, or a block the user traced.
+
+    Example:
+        >>> span = Span.model_validate_json(line)  # one line of traces.jsonl
+        >>> span.attributes.get("tokens_total")
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    trace_id: str = Field(pattern=r"^[0-9a-f]{32}$", description="W3C trace id, 32 lowercase hex chars")
+    span_id: str = Field(pattern=r"^[0-9a-f]{16}$", description="W3C span id, 16 lowercase hex chars")
+    parent_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{16}$")
+    name: str = Field(min_length=1)
+    start_time: str = Field(description="ISO-8601 UTC with microseconds and a trailing Z")
+    end_time: str
+    duration_ms: float = Field(ge=0)
+    status: Status = "ok"
+    tenant_id: str | None = None
+    retention_class: RetentionClass = "default"
+    attributes: SpanAttributes = Field(default_factory=lambda: SpanAttributes())
+
+
+def new_trace_id() -> str:
+    """Return a random, non-zero W3C trace id (32 hex chars)."""
+    return f"{random.getrandbits(128) or 1:032x}"
+
+
+def new_span_id() -> str:
+    """Return a random, non-zero W3C span id (16 hex chars)."""
+    return f"{random.getrandbits(64) or 1:016x}"
+
+
+def iso_utc(ns: int) -> str:
+    """Format a ``time.time_ns()`` value as ``2026-11-27T09:21:10.123456Z``."""
+    secs, us = divmod(ns // 1000, 1_000_000)
+    t = time.gmtime(secs)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{us:06d}Z"
+    )

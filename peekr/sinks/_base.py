@@ -1,0 +1,60 @@
+"""The ``Sink`` protocol and the ``WrapperSink`` base for composing behaviour around a sink."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from .._events import Event
+
+__all__ = ["Sink", "WrapperSink", "sink_name"]
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Where events end up.
+
+    Contract: every method runs in the bus task (never on the caller's thread); it may be
+    slow, but blocking I/O should be moved to a worker thread (``anyio.to_thread``) so other
+    sinks keep flowing. A sink must not assume it is the only sink. An exception from
+    ``write`` is caught by the bus, counted as ``sink_error`` drops for this sink, and never
+    reaches another sink or the user's code. Batches contain ``Span``, ``EvalResult`` and
+    ``Feedback`` events in publish order; a sink ignores the kinds it does not store.
+    """
+
+    async def write(self, batch: Sequence[Event]) -> None:
+        """Store a batch of events."""
+        ...
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Make everything written so far durable, within ``timeout`` seconds if given."""
+        ...
+
+    async def aclose(self) -> None:
+        """Flush and release resources; the sink is not used again."""
+        ...
+
+
+class WrapperSink:
+    """A sink that delegates to another; subclass it to add one behaviour (retry, split...)."""
+
+    def __init__(self, inner: Sink) -> None:
+        self.inner = inner
+
+    async def write(self, batch: Sequence[Event]) -> None:
+        """Delegate to the wrapped sink."""
+        await self.inner.write(batch)
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Delegate to the wrapped sink."""
+        await self.inner.flush(timeout)
+
+    async def aclose(self) -> None:
+        """Delegate to the wrapped sink."""
+        await self.inner.aclose()
+
+
+def sink_name(sink: object) -> str:
+    """The name a sink is reported under in ``peekr.stats()``."""
+    name = getattr(sink, "name", None)
+    return name if isinstance(name, str) and name else type(sink).__name__
