@@ -1,1 +1,75 @@
-"""Peekr."""
+"""Peekr: see every LLM call — model, tokens, cost, latency, inputs, outputs, errors.
+
+Example:
+    >>> import peekr
+    >>> peekr.instrument()          # OpenAI, Anthropic, Bedrock and Gemini calls -> traces.db
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._api import Instrumentation as Instrumentation
+from ._api import aflush as aflush
+from ._api import flush as flush
+from ._api import instrument as instrument
+from ._api import shutdown as shutdown
+from ._api import stats as stats
+from ._api import uninstrument as uninstrument
+from ._context import session as session
+from ._events import EvalResult as EvalResult
+from ._events import Feedback as Feedback
+from ._manual import span as span
+from ._manual import trace as trace
+from ._span import Span as Span
+from ._version import __version__ as __version__
+from .bus import BusStats as BusStats
+
+__all__ = (
+    "BusStats",
+    "EvalResult",
+    "Feedback",
+    "HTTPExporter",
+    "Instrumentation",
+    "Span",
+    "__version__",
+    "aflush",
+    "eval",
+    "export_feedback",
+    "feedback",
+    "flush",
+    "instrument",
+    "session",
+    "shutdown",
+    "span",
+    "stats",
+    "trace",
+    "uninstrument",
+)
+
+# Names whose modules pull in optional dependencies are resolved on first use, so that
+# `import peekr` stays cheap and imports no provider SDK, httpx or aiosqlite.
+_LAZY = {
+    "HTTPExporter": ("peekr.sinks.http", "HTTPExporter"),
+    "feedback": ("peekr._feedback", "feedback"),
+    "export_feedback": ("peekr._export", "export_feedback"),
+    "eval": ("peekr.eval", None),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module_name, attr = _LAZY[name]
+        module = importlib.import_module(module_name)
+        value = module if attr is None else getattr(module, attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'peekr' has no attribute {name!r}")
+
+
+for _obj in (Instrumentation, aflush, flush, instrument, shutdown, stats, uninstrument, session, span, trace,
+             EvalResult, Feedback, Span, BusStats):
+    _obj.__module__ = "peekr"
+del _obj

@@ -1,0 +1,307 @@
+"""The public functions: validate arguments strictly, then delegate to the runtime."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from . import _runtime
+from ._config import (
+    DEFAULT_PATHS,
+    ENV_CAPTURE_CONTENT,
+    ENV_MAX_FIELD_CHARS,
+    ENV_PATH,
+    ENV_STORAGE,
+    ENV_TENANT_ID,
+    STORAGES,
+    Settings,
+    env_bool,
+    env_int,
+    env_retention_class,
+    env_str,
+)
+from ._retention import validate_retention_class
+from .bus import BusStats
+from .sinks._base import Sink, sink_name
+
+__all__ = ["Instrumentation", "aflush", "flush", "instrument", "shutdown", "stats", "uninstrument"]
+
+logger = logging.getLogger("peekr")
+
+
+class Instrumentation:
+    """What ``instrument()`` returns: a handle on the running peekr.
+
+    Use it as a context manager to shut down at the end of a block::
+
+        with peekr.instrument(storage="jsonl"):
+            main()
+    """
+
+    def __init__(self, runtime: _runtime.Runtime, providers: list[str]) -> None:
+        self._runtime = runtime
+        self.providers = providers
+
+    @property
+    def settings(self) -> Settings:
+        """The validated configuration."""
+        return self._runtime.settings
+
+    @property
+    def sinks(self) -> list[Sink]:
+        """The sinks spans are written to (the evaluator subscriber excluded)."""
+        return [sink for name, sink in self._runtime.subscribers if not name.startswith("evaluators")]
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """See ``peekr.flush``."""
+        return self._runtime.flush(timeout)
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """See ``peekr.shutdown``."""
+        return _shutdown_runtime(self._runtime, timeout)
+
+    def stats(self) -> BusStats:
+        """See ``peekr.stats``."""
+        return self._runtime.stats()
+
+    def __enter__(self) -> Instrumentation:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.shutdown()
+
+
+def _check_positive(name: str, value: Any, kind: type | tuple[type, ...] = (int, float)) -> None:
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+        raise ValueError(f"instrument({name}=...) must be a positive number, got {value!r}")
+
+
+def _check_sink(obj: object, where: str) -> None:
+    missing = [m for m in ("write", "flush", "aclose") if not callable(getattr(obj, m, None))]
+    if missing:
+        raise TypeError(
+            f"instrument({where}=...) expects a sink with async write/flush/aclose methods; "
+            f"{obj!r} lacks {', '.join(missing)}"
+        )
+
+
+def instrument(
+    *,
+    storage: str | None = None,
+    path: str | os.PathLike[str] | None = None,
+    sinks: Sequence[Sink] | None = None,
+    exporter: Sink | None = None,
+    evaluators: Sequence[Any] | None = None,
+    tenant_id: str | None = None,
+    retention_class: str | None = None,
+    capture_content: bool | None = None,
+    redact_pii: bool = True,
+    providers: Sequence[str] | None = None,
+    max_field_chars: int | None = None,
+    queue_size: int = 20_000,
+    batch_size: int = 512,
+    flush_interval: float = 0.2,
+    shutdown_timeout: float = 5.0,
+) -> Instrumentation:
+    """Start recording: patch the installed provider SDKs and start the event bus.
+
+    Idempotent: a second call returns the running handle (call ``shutdown()`` first to
+    reconfigure). Works whether the SDKs were imported before or after it; only bound methods
+    captured before it (``create = client.chat.completions.create``) stay unpatched.
+
+    Example:
+        >>> import peekr
+        >>> peekr.instrument()                      # every LLM call -> traces.db
+        >>> peekr.instrument(storage="jsonl", path="out/traces.jsonl", tenant_id="acme")
+
+    Args:
+        storage: ``"sqlite"`` (default, ``traces.db``), ``"jsonl"`` (``traces.jsonl``),
+            ``"memory"`` or ``"none"`` (only ``sinks``/``exporter``). Env: ``PEEKR_STORAGE``.
+        path: File for ``sqlite``/``jsonl`` storage. Env: ``PEEKR_PATH``.
+        sinks: Extra sinks to write to.
+        exporter: A sink that ships spans elsewhere, e.g. ``peekr.HTTPExporter(...)``.
+        evaluators: Evaluators run on every LLM span, e.g. ``peekr.eval.Hallucination(...)``.
+        tenant_id: Default tenant for every span. Env: ``PEEKR_TENANT_ID``.
+        retention_class: ``default`` | ``short`` | ``long`` | ``pii``. Env: ``PEEKR_RETENTION_CLASS``.
+        capture_content: Record inputs and outputs (default True). Env: ``PEEKR_CAPTURE_CONTENT``.
+        redact_pii: Replace input/output of ``retention_class="pii"`` spans before storing.
+        providers: Providers to patch (``openai``, ``anthropic``, ``bedrock``, ``gemini``); all
+            installed ones when None. A named provider whose SDK is missing raises.
+        max_field_chars: Cap for each captured string (default 20,000). Env: ``PEEKR_MAX_FIELD_CHARS``.
+        queue_size: Events buffered before new ones are dropped (and counted).
+        batch_size: Events per sink write.
+        flush_interval: Seconds between bus wake-ups when traffic is light.
+        shutdown_timeout: Seconds the exit-time flush may take.
+
+    Returns:
+        An ``Instrumentation`` handle (also a context manager).
+
+    Raises:
+        ValueError: a bad value (unknown storage, retention class, provider; non-positive sizes).
+        TypeError: a sink or exporter without ``write``/``flush``/``aclose``.
+        ModuleNotFoundError: a provider named in ``providers`` is not installed.
+    """
+    running = _runtime._active
+    if running is not None and running.handle is not None:
+        logger.info("peekr.instrument() was already called; returning the running instance")
+        return running.handle  # type: ignore[no-any-return]
+
+    storage = storage if storage is not None else (env_str(ENV_STORAGE) or "sqlite")
+    if storage not in STORAGES:
+        raise ValueError(f"instrument(storage={storage!r}): expected one of {', '.join(STORAGES)}")
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"instrument(path=...) expects a str or path, got {type(path).__name__}")
+    if tenant_id is not None and not isinstance(tenant_id, str):
+        raise TypeError(f"instrument(tenant_id=...) expects a str, got {type(tenant_id).__name__}")
+    if retention_class is not None:
+        validate_retention_class(retention_class)
+    if capture_content is not None and not isinstance(capture_content, bool):
+        raise TypeError(f"instrument(capture_content=...) expects a bool, got {capture_content!r}")
+    if isinstance(providers, str):
+        raise TypeError(f"instrument(providers=...) expects a list of names, got the string {providers!r}")
+    for name, value in (("queue_size", queue_size), ("batch_size", batch_size)):
+        _check_positive(name, value, int)
+    for name, value in (("flush_interval", flush_interval), ("shutdown_timeout", shutdown_timeout)):
+        _check_positive(name, value)
+    if max_field_chars is not None:
+        _check_positive("max_field_chars", max_field_chars, int)
+    for sink in sinks or ():
+        _check_sink(sink, "sinks")
+    if exporter is not None:
+        _check_sink(exporter, "exporter")
+
+    resolved_path = os.fspath(path) if path is not None else env_str(ENV_PATH) or DEFAULT_PATHS.get(storage)
+    settings = Settings(
+        storage=storage,
+        path=resolved_path,
+        tenant_id=tenant_id,
+        retention_class=retention_class,
+        capture_content=capture_content if capture_content is not None else env_bool(ENV_CAPTURE_CONTENT, True),
+        redact_pii=bool(redact_pii),
+        max_field_chars=max_field_chars or env_int(ENV_MAX_FIELD_CHARS, 20_000),
+        queue_size=queue_size,
+        batch_size=batch_size,
+        flush_interval=float(flush_interval),
+        shutdown_timeout=float(shutdown_timeout),
+        providers=tuple(providers) if providers is not None else None,
+    )
+
+    subscribers: list[tuple[str, Sink]] = []
+    if storage == "sqlite":
+        from .sinks.sqlite import SQLiteSink
+
+        subscribers.append(("sqlite", SQLiteSink(resolved_path or "traces.db")))
+    elif storage == "jsonl":
+        from .sinks.jsonl import JSONLSink
+
+        subscribers.append(("jsonl", JSONLSink(resolved_path or "traces.jsonl")))
+    elif storage == "memory":
+        from .sinks.memory import InMemorySink
+
+        subscribers.append(("memory", InMemorySink()))
+    for sink in [*(sinks or ()), *([exporter] if exporter is not None else [])]:
+        name = sink_name(sink)
+        taken = {n for n, _ in subscribers}
+        unique, i = name, 2
+        while unique in taken:
+            unique, i = f"{name}-{i}", i + 1
+        subscribers.append((unique, sink))
+    if evaluators:
+        from .evaluators import make_subscriber
+
+        subscribers.append(make_subscriber(list(evaluators)))
+
+    from .integrations import setup_integrations
+
+    runtime = _runtime.Runtime(
+        settings,
+        subscribers,
+        tenant_id=tenant_id if tenant_id is not None else env_str(ENV_TENANT_ID),
+        retention_class=retention_class or env_retention_class() or "default",
+    )
+    runtime.start()
+    try:
+        enabled = setup_integrations(settings.providers)
+    except BaseException:
+        _shutdown_runtime(runtime, 1.0)
+        raise
+    handle = Instrumentation(runtime, enabled)
+    runtime.handle = handle
+    return handle
+
+
+def _shutdown_runtime(runtime: _runtime.Runtime, timeout: float) -> bool:
+    from .integrations import teardown_integrations
+
+    if _runtime._active is runtime:
+        teardown_integrations()
+    return runtime.shutdown(timeout)
+
+
+def uninstrument() -> int:
+    """Restore the providers' original methods; returns how many were restored.
+
+    Spans already recorded are kept; ``peekr.span()`` blocks still record until ``shutdown()``.
+    """
+    from .integrations import teardown_integrations
+
+    return teardown_integrations()
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Write everything recorded so far to every sink; wait at most ``timeout`` seconds.
+
+    Returns:
+        True if every sink confirmed in time (also when peekr is not running).
+
+    Raises:
+        ValueError: ``timeout`` is not positive.
+    """
+    _check_positive("timeout", timeout)
+    runtime = _runtime._active
+    return True if runtime is None else runtime.flush(timeout)
+
+
+async def aflush(timeout: float = 5.0) -> bool:
+    """``flush`` for async code: waits without blocking the event loop."""
+    _check_positive("timeout", timeout)
+    runtime = _runtime._active
+    if runtime is None:
+        return True
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(runtime.flush, timeout)
+
+
+def shutdown(timeout: float = 5.0) -> bool:
+    """Flush, close the sinks and restore the SDKs; idempotent.
+
+    Bounded by ``timeout`` even if a sink hangs (what it could not write is counted in
+    ``stats()``). Called automatically at interpreter exit.
+
+    Returns:
+        True if every sink finished in time.
+    """
+    _check_positive("timeout", timeout)
+    runtime = _runtime._active
+    return True if runtime is None else _shutdown_runtime(runtime, timeout)
+
+
+def stats() -> BusStats:
+    """Counters of the current (or last) runtime: published, delivered, dropped, errors.
+
+    Example:
+        >>> s = peekr.stats()
+        >>> s.dropped.get(("sqlite", "queue_full"), 0)
+    """
+    runtime = _runtime._active or _runtime._last
+    if runtime is None:
+        from ._errors import internal_error_count
+
+        return BusStats(state="unconfigured", published=0, queued=0, internal_errors=internal_error_count())
+    return runtime.stats()

@@ -1,0 +1,107 @@
+"""Turning request and response content into bounded, JSON-safe span attributes.
+
+Every provider integration passes its ``input``/``output``/``request`` values through
+``capture()``. It returns None when ``capture_content=False``; otherwise a JSON-safe copy where
+long strings are cut at ``max_field_chars`` (with a visible marker), base64 payloads (images,
+audio, documents) are replaced by their size and a hash, SDK/pydantic objects become dicts, and
+containers are bounded in depth and length — a span is never dropped for its size.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from . import _runtime
+
+__all__ = ["capture", "to_jsonable"]
+
+_MAX_DEPTH = 12
+_MAX_ITEMS = 1_000
+_BASE64_MIN = 512
+_BASE64_RE = re.compile(r"[A-Za-z0-9+/_\-\r\n]+={0,2}")
+_DATA_URL_RE = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.ASCII)
+
+
+def _digest(data: str | bytes) -> str:
+    raw = data.encode("ascii", "ignore") if isinstance(data, str) else data
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _describe_base64(payload: str, media_type: str | None) -> str:
+    size = len(payload.replace("\n", "").replace("\r", "")) * 3 // 4
+    kind = media_type or "base64"
+    return f"[{kind}: {size} bytes, sha256:{_digest(payload)}]"
+
+
+def _string(value: str, limit: int) -> str:
+    if len(value) >= _BASE64_MIN:
+        match = _DATA_URL_RE.match(value)
+        if match:
+            return _describe_base64(value[match.end() :], match.group(1))
+        if _BASE64_RE.fullmatch(value) and _looks_binary(value):
+            return _describe_base64(value, None)
+    if len(value) > limit:
+        return f"{value[:limit]}…[peekr: truncated {len(value) - limit} of {len(value)} chars]"
+    return value
+
+
+def _looks_binary(value: str) -> bool:
+    # Long runs of base64 alphabet without spaces are almost never prose; confirm it decodes.
+    sample = value[:1024].replace("\n", "").replace("\r", "")
+    sample = sample[: len(sample) - len(sample) % 4]
+    try:
+        base64.b64decode(sample, validate=False)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def to_jsonable(value: Any, limit: int = 20_000, _depth: int = 0) -> Any:
+    """A bounded, JSON-safe copy of ``value`` (see the module docstring)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return _string(value, limit)
+    if _depth >= _MAX_DEPTH:
+        return "[peekr: nested too deep]"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        return f"[bytes: {len(raw)} bytes, sha256:{_digest(raw)}]"
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for i, (key, item) in enumerate(value.items()):
+            if i >= _MAX_ITEMS:
+                out["…"] = f"[peekr: {len(value) - _MAX_ITEMS} more keys]"
+                break
+            out[str(key)] = to_jsonable(item, limit, _depth + 1)
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        result = [to_jsonable(item, limit, _depth + 1) for item in items[:_MAX_ITEMS]]
+        if len(items) > _MAX_ITEMS:
+            result.append(f"[peekr: {len(items) - _MAX_ITEMS} more items]")
+        return result
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):  # pydantic models: SDK request/response objects
+        try:
+            return to_jsonable(dump(mode="json", exclude_unset=True), limit, _depth + 1)
+        except Exception:
+            pass
+    if hasattr(value, "__dict__") and not isinstance(value, type):
+        public = {k: v for k, v in vars(value).items() if not k.startswith("_")}
+        if public:
+            return to_jsonable(public, limit, _depth + 1)
+    return _string(repr(value), limit)
+
+
+def capture(value: Any) -> Any:
+    """``to_jsonable(value)`` under the running configuration; None if content capture is off."""
+    runtime = _runtime._active
+    if runtime is None or not runtime.settings.capture_content:
+        return None
+    return to_jsonable(value, runtime.settings.max_field_chars)

@@ -1,0 +1,206 @@
+"""Starting and ending spans: the one path every integration and manual span goes through.
+
+``start_span`` is called on the user's thread for every LLM call, so it does the least work
+it can: ids, clocks, a dict of attributes. ``ActiveSpan.end`` builds the ``Span`` without
+validation and hands it to the bus (O(1)); JSON encoding, cost and storage happen later on the
+bus thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from . import _runtime
+from ._context import _current_span, _session, _suppress_instrumentation
+from ._errors import handle_internal_errors
+from ._span import Span, iso_utc, new_span_id, new_trace_id
+
+__all__ = ["ActiveSpan", "NonRecordingSpan", "error_info", "start_span"]
+
+
+def error_info(exc: BaseException) -> dict[str, str]:
+    """``{"type": "openai.BadRequestError", "message": "..."}`` for the ``error`` attribute."""
+    cls = type(exc)
+    module = cls.__module__
+    qualname = cls.__qualname__ if module in ("builtins", "__main__") else f"{module.split('.')[0]}.{cls.__qualname__}"
+    return {"type": qualname, "message": str(exc)[:2000]}
+
+
+class ActiveSpan:
+    """A span being recorded. ``attributes`` is a plain dict; ``end()`` is idempotent."""
+
+    __slots__ = (
+        "_end_lock",
+        "_runtime",
+        "_start_ns",
+        "_start_perf",
+        "attributes",
+        "name",
+        "parent_id",
+        "retention_class",
+        "span_id",
+        "status",
+        "tenant_id",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        runtime: _runtime.Runtime,
+        name: str,
+        trace_id: str,
+        parent_id: str | None,
+        tenant_id: str | None,
+        retention_class: str,
+        attributes: dict[str, Any],
+    ) -> None:
+        self._runtime = runtime
+        self.name = name
+        self.trace_id = trace_id
+        self.span_id = new_span_id()
+        self.parent_id = parent_id
+        self.tenant_id = tenant_id
+        self.retention_class = retention_class
+        self.attributes = attributes
+        self.status = "ok"
+        self._end_lock = threading.Lock()
+        self._start_ns = time.time_ns()
+        self._start_perf = time.perf_counter_ns()
+
+    @property
+    def is_recording(self) -> bool:
+        """True until the span has ended."""
+        return not self._end_lock.locked()
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute (a JSON-safe value)."""
+        self.attributes[key] = value
+
+    def set_attributes(self, values: dict[str, Any]) -> None:
+        """Set several attributes."""
+        self.attributes.update(values)
+
+    def elapsed_ms(self) -> float:
+        """Milliseconds since the span started."""
+        return (time.perf_counter_ns() - self._start_perf) / 1e6
+
+    def mark_first_token(self) -> None:
+        """Record time-to-first-token (``ttft_ms``) once."""
+        if "ttft_ms" not in self.attributes:
+            self.attributes["ttft_ms"] = round(self.elapsed_ms(), 3)
+
+    def record_error(self, exc: BaseException) -> None:
+        """Mark the span failed with this exception (the exception itself is not touched)."""
+        self.status = "error"
+        self.attributes["error"] = error_info(exc)
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Finish the span and publish it. Only the first call counts; never raises."""
+        if not self._end_lock.acquire(blocking=False):
+            return
+        with handle_internal_errors("span.end"):
+            duration_ns = time.perf_counter_ns() - self._start_perf
+            if error is not None:
+                self.record_error(error)
+            attributes = self.attributes
+            if self.retention_class == "pii" and self._runtime.settings.redact_pii:
+                for key in ("input", "output"):
+                    if key in attributes:
+                        attributes[key] = "[redacted: retention_class=pii]"
+            span = Span.model_construct(
+                trace_id=self.trace_id,
+                span_id=self.span_id,
+                parent_id=self.parent_id,
+                name=self.name,
+                start_time=iso_utc(self._start_ns),
+                end_time=iso_utc(self._start_ns + duration_ns),
+                duration_ms=duration_ns / 1e6,
+                status=self.status,
+                tenant_id=self.tenant_id,
+                retention_class=self.retention_class,
+                attributes=attributes,
+            )
+            self._runtime.publish(span)
+
+    @contextmanager
+    def activate(self) -> Iterator[ActiveSpan]:
+        """Make this the current span (new spans become its children) inside the block."""
+        token = _current_span.set(self)
+        try:
+            yield self
+        finally:
+            _current_span.reset(token)
+
+
+class NonRecordingSpan:
+    """What ``peekr.span()`` yields when peekr is not running: same methods, records nothing."""
+
+    trace_id = "0" * 32
+    span_id = "0" * 16
+    parent_id = None
+    is_recording = False
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.attributes: dict[str, Any] = {}
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Ignored."""
+
+    def set_attributes(self, values: dict[str, Any]) -> None:
+        """Ignored."""
+
+    def mark_first_token(self) -> None:
+        """Ignored."""
+
+    def record_error(self, exc: BaseException) -> None:
+        """Ignored."""
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Ignored."""
+
+    @contextmanager
+    def activate(self) -> Iterator[NonRecordingSpan]:
+        """No-op."""
+        yield self
+
+
+def start_span(
+    name: str,
+    attributes: dict[str, Any] | None = None,
+    *,
+    trace_id: str | None = None,
+    parent_id: str | None = None,
+) -> ActiveSpan | None:
+    """Start a span, or return None when peekr is not running or is suppressed here.
+
+    The parent is the current span unless ``trace_id``/``parent_id`` are given (a remote
+    parent from a ``traceparent`` header). Session values and tenant/retention defaults are
+    resolved now, with the precedence session > instrument() > environment.
+    """
+    runtime = _runtime._active
+    if runtime is None or not runtime.running or _suppress_instrumentation.get():
+        return None
+    attrs: dict[str, Any] = {}
+    session = _session.get()
+    tenant_id = runtime.tenant_id
+    retention_class = runtime.retention_class
+    if session is not None:
+        attrs.update(session.attributes)
+        if session.tenant_id is not None:
+            tenant_id = session.tenant_id
+        if session.retention_class is not None:
+            retention_class = session.retention_class
+    if attributes:
+        attrs.update(attributes)
+    if trace_id is None:
+        parent = _current_span.get()
+        if parent is not None:
+            trace_id, parent_id = parent.trace_id, parent.span_id
+        else:
+            trace_id = new_trace_id()
+    return ActiveSpan(runtime, name, trace_id, parent_id, tenant_id, retention_class, attrs)

@@ -1,0 +1,345 @@
+"""The event bus: O(1) hand-off from any thread, fan-out to one bounded stream per subscriber.
+
+Producers (the user's threads, sync code, asyncio or trio) call ``publish(event)``: a length
+check and a ``deque.append`` — no lock, no syscall, never blocks, never raises. The bus task
+wakes every ``flush_interval`` seconds, or early once ``batch_size`` events are waiting, moves
+the queue into batches and copies each batch into every subscriber's bounded anyio memory
+object stream with ``send_nowait``. A subscriber whose stream is full loses that batch
+(counted as ``queue_full`` for that subscriber only); the others are unaffected. Each
+subscriber runs in its own task, so a slow or hanging sink only fills its own buffer.
+
+Where the bus task runs is decided in ``_loop.py`` (a daemon thread with its own event loop by
+default, or the host application's loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio
+import sniffio
+from anyio.abc import TaskStatus
+from anyio.from_thread import BlockingPortal
+from anyio.streams.memory import MemoryObjectSendStream
+
+from .._errors import handle_internal_errors, internal_error_count
+from .._events import Event
+from ..sinks._base import Sink
+from ._stats import BusStats, Counters
+
+__all__ = ["EventBus"]
+
+logger = logging.getLogger("peekr")
+
+NEW, RUNNING, SHUTTING_DOWN, CLOSED = "new", "running", "shutting_down", "closed"
+
+
+class _FlushMarker:
+    """Travels behind the events in every subscriber stream; done when all sinks flushed."""
+
+    def __init__(self, count: int, timeout: float) -> None:
+        self.remaining = count
+        self.timeout = timeout
+        self.failed: list[str] = []
+        self.done = anyio.Event()
+        if count == 0:
+            self.done.set()
+
+    def finish(self, name: str, ok: bool) -> None:
+        if not ok:
+            self.failed.append(name)
+        self.remaining -= 1
+        if self.remaining <= 0:
+            self.done.set()
+
+
+class EventBus:
+    """Fan events out to sinks. See the module docstring for the threading contract."""
+
+    def __init__(
+        self,
+        subscribers: Sequence[tuple[str, Sink]],
+        *,
+        queue_size: int = 20_000,
+        batch_size: int = 512,
+        flush_interval: float = 0.2,
+        enrich: Callable[[list[Event]], None] | None = None,
+    ) -> None:
+        names = [name for name, _ in subscribers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"subscriber names must be unique, got {names}")
+        self._subscribers = list(subscribers)
+        self._queue: deque[Event] = deque()
+        self._queue_size = queue_size
+        self._batch_size = batch_size
+        self._interval = flush_interval
+        self._wake_threshold = batch_size
+        self._enrich = enrich
+        self._counters = Counters()
+        self._drained = 0
+        self._sends: dict[str, MemoryObjectSendStream[Any]] = {}
+        self._pending: dict[str, int] = {}
+        self._sub_buffer = max(2, queue_size // batch_size)
+        self._wake: Callable[[], None] | None = None
+        self._wake_pending = False
+        self._wakeup: anyio.Event | None = None
+        self._stopping = False
+        self._stop_timeout = 5.0
+        self._stop_requested_at = 0.0
+        self._finished = threading.Event()
+        self._subscribers_done = 0
+        self._all_subscribers_done: anyio.Event | None = None
+        self._portal: BlockingPortal | None = None
+        self._loop_thread: int | None = None
+        self._warned_after_shutdown = False
+        self.state = NEW
+
+    # -- producer side (any thread) -------------------------------------------------------
+
+    def publish(self, event: Event) -> None:
+        """Hand an event to the bus. O(1), thread-safe, never blocks, never raises."""
+        try:
+            if self.state is not RUNNING:
+                self._reject(event)
+                return
+            queue = self._queue
+            if len(queue) >= self._queue_size:
+                self._counters.drop("bus", "queue_full")
+                return
+            queue.append(event)
+            if len(queue) >= self._wake_threshold and not self._wake_pending:
+                self._wake_pending = True
+                self._signal()
+        except Exception:  # pragma: no cover - publish must never raise
+            self._counters.drop("bus", "internal_error")
+
+    def _reject(self, event: Event) -> None:
+        if self.state is NEW:
+            # Not started yet: keep it, the loop drains it once running.
+            if len(self._queue) < self._queue_size:
+                self._queue.append(event)
+            else:
+                self._counters.drop("bus", "queue_full")
+            return
+        self._counters.drop("bus", "shutdown")
+        if not self._warned_after_shutdown:
+            self._warned_after_shutdown = True
+            logger.warning("peekr: an event was published after shutdown(); it was dropped (counted in stats())")
+
+    def _signal(self) -> None:
+        wake = self._wake
+        if wake is not None:
+            try:
+                wake()
+            except RuntimeError:  # the loop is closing
+                pass
+
+    def stats(self) -> BusStats:
+        """A consistent-enough snapshot of the counters."""
+        delivered, dropped = self._counters.snapshot()
+        queued = len(self._queue)
+        published = self._drained + queued
+        return BusStats(
+            state=self.state,
+            published=published,
+            queued=queued,
+            delivered=delivered,
+            dropped=dropped,
+            internal_errors=internal_error_count(),
+        )
+
+    def record_dropped(self, subscriber: str, reason: str, n: int = 1) -> None:
+        """Count events a subscriber gave up on by itself (e.g. an exporter after retries)."""
+        self._counters.drop(subscriber, reason, n)
+
+    # -- the bus task -----------------------------------------------------------------------
+
+    def _install_waker(self) -> None:
+        library = sniffio.current_async_library()
+        if library == "trio":
+            import trio
+
+            token = trio.lowlevel.current_trio_token()
+            self._wake = lambda: token.run_sync_soon(self._set_wakeup)
+        else:
+            loop = asyncio.get_running_loop()
+            self._wake = lambda: loop.call_soon_threadsafe(self._set_wakeup)
+
+    def _set_wakeup(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Run the bus until ``shutdown``/``aclose``; ``await tg.start(bus.run)`` in a host loop."""
+        self._loop_thread = threading.get_ident()
+        self._install_waker()
+        self._wakeup = anyio.Event()
+        self._all_subscribers_done = anyio.Event()
+        try:
+            async with BlockingPortal() as portal, anyio.create_task_group() as tg:
+                self._portal = portal
+                for name, sink in self._subscribers:
+                    send, receive = anyio.create_memory_object_stream[Any](self._sub_buffer)
+                    self._sends[name] = send
+                    self._pending[name] = 0
+                    tg.start_soon(self._run_subscriber, name, sink, receive, name=f"peekr-sink-{name}")
+                if not self._subscribers:
+                    self._all_subscribers_done.set()
+                self.state = RUNNING
+                task_status.started()
+                try:
+                    await self._pump()
+                finally:
+                    self._drain()
+                    for send in self._sends.values():
+                        send.close()
+                remaining = self._stop_timeout - (time.monotonic() - self._stop_requested_at)
+                with anyio.move_on_after(max(0.0, remaining)):
+                    await self._all_subscribers_done.wait()
+                if not self._all_subscribers_done.is_set():
+                    for name, pending in self._pending.items():
+                        self._counters.drop(name, "timeout", pending)
+                        self._pending[name] = 0
+                    logger.warning("peekr: shutdown timed out waiting for sinks; unsent events were counted as dropped")
+                    tg.cancel_scope.cancel()
+                await portal.stop(cancel_remaining=True)
+        finally:
+            leftover = len(self._queue)
+            if leftover:
+                self._queue.clear()
+                self._counters.drop("bus", "shutdown", leftover)
+            self.state = CLOSED
+            self._wake = None
+            self._finished.set()
+
+    async def _pump(self) -> None:
+        while not self._stopping:
+            assert self._wakeup is not None
+            with anyio.move_on_after(self._interval):
+                await self._wakeup.wait()
+            self._wakeup = anyio.Event()
+            self._wake_pending = False
+            self._drain()
+
+    def _drain(self) -> None:
+        queue = self._queue
+        n = len(queue)
+        while n > 0:
+            k = min(n, self._batch_size)
+            batch = [queue.popleft() for _ in range(k)]
+            n -= k
+            self._drained += k
+            if self._enrich is not None:
+                with handle_internal_errors("bus.enrich"):
+                    self._enrich(batch)
+            for name, send in self._sends.items():
+                try:
+                    send.send_nowait(batch)
+                except anyio.WouldBlock:
+                    self._counters.drop(name, "queue_full", k)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    self._counters.drop(name, "sink_error", k)
+                else:
+                    self._pending[name] += k
+
+    async def _run_subscriber(self, name: str, sink: Sink, receive: Any) -> None:
+        warned = False
+        try:
+            async with receive:
+                async for item in receive:
+                    if isinstance(item, _FlushMarker):
+                        item.finish(name, await self._flush_sink(name, sink, item.timeout))
+                        continue
+                    self._pending[name] -= len(item)
+                    try:
+                        await sink.write(item)
+                    except Exception as exc:
+                        self._counters.drop(name, "sink_error", len(item))
+                        if not warned:
+                            warned = True
+                            logger.warning(
+                                "peekr: sink %r failed to write %d events (counted in stats(); "
+                                "other sinks are unaffected): %r",
+                                name,
+                                len(item),
+                                exc,
+                                exc_info=exc,
+                            )
+                    else:
+                        self._counters.deliver(name, len(item))
+            remaining = self._stop_timeout - (time.monotonic() - self._stop_requested_at)
+            with anyio.move_on_after(max(0.1, remaining)):
+                try:
+                    await sink.aclose()
+                except Exception as exc:
+                    logger.warning("peekr: sink %r failed to close: %r", name, exc, exc_info=exc)
+        finally:
+            self._subscribers_done += 1
+            if self._subscribers_done >= len(self._subscribers) and self._all_subscribers_done is not None:
+                self._all_subscribers_done.set()
+
+    async def _flush_sink(self, name: str, sink: Sink, timeout: float) -> bool:
+        with anyio.move_on_after(timeout):
+            try:
+                await sink.flush(timeout)
+            except Exception as exc:
+                logger.warning("peekr: sink %r failed to flush: %r", name, exc, exc_info=exc)
+                return False
+            return True
+        return False
+
+    # -- control (flush / shutdown) ----------------------------------------------------------
+
+    async def aflush(self, timeout: float = 5.0) -> bool:
+        """Deliver everything published so far and flush every sink; False on timeout/failure."""
+        self._drain()
+        marker = _FlushMarker(len(self._sends), timeout)
+        with anyio.move_on_after(timeout):
+            async with anyio.create_task_group() as tg:
+                for send in self._sends.values():
+                    tg.start_soon(send.send, marker)
+            await marker.done.wait()
+            return not marker.failed
+        return False
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """``aflush`` from any thread but the bus's own; blocks at most ``timeout`` seconds."""
+        portal = self._portal
+        if self.state is not RUNNING or portal is None:
+            return self.state is not NEW
+        if threading.get_ident() == self._loop_thread:
+            raise RuntimeError("peekr.flush() cannot block the event loop the bus runs in; use `await peekr.aflush()`")
+        future = portal.start_task_soon(self.aflush, timeout)
+        try:
+            return bool(future.result(timeout + 1.0))
+        except Exception:
+            return False
+
+    def request_stop(self, timeout: float) -> None:
+        """Ask the bus task to drain, close the sinks and end within ``timeout`` seconds."""
+        if self.state in (SHUTTING_DOWN, CLOSED):
+            return
+        if self.state is RUNNING:
+            self.state = SHUTTING_DOWN
+        self._stop_timeout = timeout
+        self._stop_requested_at = time.monotonic()
+        self._stopping = True
+        self._signal()
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Block until the bus task ended (True) or ``timeout`` passed (False)."""
+        return self._finished.wait(timeout)
+
+    async def aclose(self, timeout: float = 5.0) -> bool:
+        """Stop the bus from inside its own loop (host-loop mode)."""
+        self.request_stop(timeout)
+        with anyio.move_on_after(timeout + 0.5):
+            while not self._finished.is_set():
+                await anyio.sleep(0.01)
+        return self._finished.is_set()

@@ -1,0 +1,66 @@
+"""Counters behind ``peekr.stats()``."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["BusStats", "Counters", "DROP_REASONS"]
+
+#: The fixed vocabulary of drop reasons (sinks may add their own, e.g. ``http_401``).
+DROP_REASONS = ("queue_full", "sink_error", "shutdown", "rate_limited", "timeout")
+
+
+@dataclass(frozen=True)
+class BusStats:
+    """A snapshot of what the bus did since ``instrument()``.
+
+    Attributes:
+        state: ``running``, ``shutting_down`` or ``closed``.
+        published: Events accepted by ``publish()``.
+        queued: Events waiting in the hand-off queue right now.
+        delivered: Per subscriber: events it stored successfully.
+        dropped: Per ``(subscriber, reason)``: events lost. The subscriber ``"bus"`` is the
+            hand-off queue itself (``queue_full`` when producers outrun the bus, ``shutdown`` for
+            events published after shutdown).
+        internal_errors: Errors inside peekr that were swallowed (your calls were unaffected).
+    """
+
+    state: str
+    published: int
+    queued: int
+    delivered: Mapping[str, int] = field(default_factory=dict)
+    dropped: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    internal_errors: int = 0
+
+    @property
+    def dropped_total(self) -> int:
+        """All events lost, whatever the subscriber or reason."""
+        return sum(self.dropped.values())
+
+
+class Counters:
+    """Thread-safe drop and delivery counters (updates are rare or come from the bus thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.delivered: Counter[str] = Counter()
+        self.dropped: Counter[tuple[str, str]] = Counter()
+
+    def drop(self, subscriber: str, reason: str, n: int = 1) -> None:
+        """Count ``n`` events lost by ``subscriber`` for ``reason``."""
+        if n > 0:
+            with self._lock:
+                self.dropped[(subscriber, reason)] += n
+
+    def deliver(self, subscriber: str, n: int) -> None:
+        """Count ``n`` events stored by ``subscriber``."""
+        with self._lock:
+            self.delivered[subscriber] += n
+
+    def snapshot(self) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        """Copies of the counters."""
+        with self._lock:
+            return dict(self.delivered), dict(self.dropped)

@@ -1,0 +1,210 @@
+"""``SQLiteSink``: spans in ``traces.db`` (schema in ``_sqlite_schema.py``), via aiosqlite.
+
+One transaction per batch (``BEGIN IMMEDIATE``; WAL; busy timeout), so several processes can
+write the same file. Evaluation results are stored as records of their own and merged into
+their span's ``attributes`` — when the span is already stored, at once; when the result came
+first, as the span is inserted. Feedback goes to the ``feedback`` table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import anyio.to_thread
+
+from .._codec import dumps
+from .._events import EvalResult, Event, Feedback, merge_eval_result
+from .._span import Span
+from ._sqlite_schema import apply_migrations, configure_connection
+
+__all__ = ["SQLiteSink", "open_database"]
+
+_INSERT_SPAN = (
+    "INSERT OR IGNORE INTO spans (span_id, trace_id, parent_id, name, start_time, end_time, duration_ms,"
+    " status, tenant_id, retention_class, attributes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_EVAL = (
+    "INSERT INTO eval_results (span_id, trace_id, evaluator, status, scores, attributes, error, created_at,"
+    " tenant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_FEEDBACK = (
+    "INSERT INTO feedback (trace_id, span_id, rating, score, note, created_at, tenant_id) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def open_database(path: str, busy_timeout_ms: int = 10_000) -> sqlite3.Connection:
+    """Open (creating and migrating if needed) a traces database with a plain sqlite3 connection."""
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+    configure_connection(db, busy_timeout_ms)
+    apply_migrations(db)
+    return db
+
+
+def _migrate(path: str, busy_timeout_ms: int) -> None:
+    open_database(path, busy_timeout_ms).close()
+
+
+def _span_row(span: Span) -> tuple[Any, ...]:
+    return (
+        span.span_id,
+        span.trace_id,
+        span.parent_id,
+        span.name,
+        span.start_time,
+        span.end_time,
+        span.duration_ms,
+        span.status,
+        span.tenant_id,
+        span.retention_class,
+        dumps(span.attributes).decode(),
+    )
+
+
+def _result_from_row(row: sqlite3.Row | tuple[Any, ...]) -> EvalResult:
+    span_id, trace_id, evaluator, status, scores, attributes, error, created_at = row
+    return EvalResult.model_construct(
+        span_id=span_id,
+        trace_id=trace_id,
+        evaluator=evaluator,
+        status=status,
+        scores=json.loads(scores),
+        attributes=json.loads(attributes),
+        error=error,
+        created_at=created_at,
+    )
+
+
+class SQLiteSink:
+    """Store events in a SQLite file.
+
+    Example:
+        >>> peekr.instrument(storage="sqlite", path="traces.db")  # uses this sink
+
+    Args:
+        path: The database file (created and migrated if missing).
+        busy_timeout: Seconds to wait for another process's write lock.
+    """
+
+    name = "sqlite"
+
+    def __init__(self, path: str | os.PathLike[str] = "traces.db", *, busy_timeout: float = 10.0) -> None:
+        self.path = os.fspath(path)
+        if not self.path:
+            raise ValueError("SQLiteSink needs a file path, got an empty string")
+        if busy_timeout <= 0:
+            raise ValueError(f"busy_timeout must be positive seconds, got {busy_timeout!r}")
+        self.busy_timeout_ms = int(busy_timeout * 1000)
+        self._db: Any = None
+        self._pid = 0
+
+    async def _connect(self) -> Any:
+        if self._db is not None and self._pid == os.getpid():
+            return self._db
+        import aiosqlite
+
+        # Migrate with a short-lived plain connection, then keep an aiosqlite one.
+        await anyio.to_thread.run_sync(_migrate, self.path, self.busy_timeout_ms)
+        connection = aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
+        # aiosqlite's worker thread is non-daemon; the interpreter joins those *before* atexit
+        # handlers run, and peekr's atexit handler is what closes this connection.
+        thread = getattr(connection, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        db = await connection
+        await db.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        self._db, self._pid = db, os.getpid()
+        return db
+
+    async def write(self, batch: Sequence[Event]) -> None:
+        """Store a batch in one transaction."""
+        spans: list[Span] = []
+        results: list[EvalResult] = []
+        feedback: list[Feedback] = []
+        for event in batch:
+            if isinstance(event, Span):
+                spans.append(event)
+            elif isinstance(event, EvalResult):
+                results.append(event)
+            elif isinstance(event, Feedback):
+                feedback.append(event)
+        db = await self._connect()
+        rows = [_span_row(span) for span in spans]
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            if rows:
+                await db.executemany(_INSERT_SPAN, rows)
+                await self._merge_earlier_results(db, [span.span_id for span in spans])
+            for result in results:
+                await self._store_result(db, result)
+            if feedback:
+                await db.executemany(
+                    _INSERT_FEEDBACK,
+                    [(f.trace_id, f.span_id, f.rating, f.score, f.note, f.created_at, f.tenant_id) for f in feedback],
+                )
+            await db.execute("COMMIT")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+
+    async def _merge_earlier_results(self, db: Any, span_ids: list[str]) -> None:
+        async with db.execute("SELECT EXISTS (SELECT 1 FROM eval_results)") as cursor:
+            row = await cursor.fetchone()
+        if not row or not row[0]:
+            return
+        found: dict[str, list[EvalResult]] = {}
+        for start in range(0, len(span_ids), 500):
+            chunk = span_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            query = (
+                "SELECT span_id, trace_id, evaluator, status, scores, attributes, error, created_at"
+                f" FROM eval_results WHERE span_id IN ({marks}) ORDER BY id"
+            )
+            async with db.execute(query, chunk) as cursor:
+                for result_row in await cursor.fetchall():
+                    result = _result_from_row(result_row)
+                    found.setdefault(result.span_id, []).append(result)
+        for span_id, span_results in found.items():
+            await self._apply(db, span_id, span_results)
+
+    async def _store_result(self, db: Any, result: EvalResult) -> None:
+        await db.execute(
+            _INSERT_EVAL,
+            (
+                result.span_id,
+                result.trace_id,
+                result.evaluator,
+                result.status,
+                dumps(result.scores).decode(),
+                dumps(result.attributes).decode(),
+                result.error,
+                result.created_at,
+                result.tenant_id,
+            ),
+        )
+        await self._apply(db, result.span_id, [result])
+
+    async def _apply(self, db: Any, span_id: str, results: list[EvalResult]) -> None:
+        async with db.execute("SELECT attributes FROM spans WHERE span_id = ?", (span_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return  # the span comes later; merged on insert
+        attributes = json.loads(row[0])
+        for result in results:
+            merge_eval_result(attributes, result)
+        await db.execute("UPDATE spans SET attributes = ? WHERE span_id = ?", (dumps(attributes).decode(), span_id))
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Every batch is committed when ``write`` returns; nothing to do."""
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+        db, self._db = self._db, None
+        if db is not None and self._pid == os.getpid():
+            await db.close()
