@@ -1,0 +1,1 @@
+"""Test helpers for peekr users: in-memory sink, fake provider server."""

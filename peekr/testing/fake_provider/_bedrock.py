@@ -1,0 +1,184 @@
+"""Bedrock runtime: ``/model/{modelId}/converse``, ``/converse-stream``, ``/invoke``,
+``/invoke-with-response-stream``; ``x-amzn-ErrorType`` errors and in-stream exception frames.
+
+``invoke`` bodies are read and answered as Claude messages (``anthropic_version: bedrock-2023-05-31``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from ._anthropic import anthropic_message, anthropic_prompt, anthropic_stream_events
+from ._behaviour import Behaviour, Prompt, Reply, default_reply, pieces, text_of
+from ._eventstream import CONTENT_TYPE, event_frame, exception_frame
+from ._settings import Settings
+from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced
+
+__all__ = ["bedrock_error", "converse", "converse_stream", "invoke", "invoke_with_response_stream"]
+
+LATENCY_MS = 12
+"""The `latencyMs` / `invocationLatency` the fake reports."""
+
+_ERROR_TYPES = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+_STREAM_ERROR = "modelStreamErrorException"
+
+
+def bedrock_error(status: int, message: str | None = None) -> FakeResponse:
+    """An AWS JSON error; botocore maps ``x-amzn-ErrorType`` to e.g. ``client.exceptions.ValidationException``."""
+    kind = _ERROR_TYPES.get(status, "InternalServerException" if status >= 500 else "ValidationException")
+    headers = [("x-amzn-errortype", f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/")]
+    if status == 429:
+        headers.append(("retry-after", "1"))
+    return json_response(status, {"message": message or f"fake error {status}"}, headers)
+
+
+def converse_prompt(body: dict[str, Any]) -> Prompt:
+    """System blocks plus all message texts (tool results included); the last user message is echoed."""
+    messages = body.get("messages") or []
+    texts = [*text_of(body.get("system") or []), *(t for m in messages for t in text_of(m.get("content")))]
+    last = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    after_tool = any("toolResult" in block for block in last.get("content") or ())
+    tools = [
+        (t["toolSpec"]["name"], (t["toolSpec"].get("inputSchema") or {}).get("json") or {})
+        for t in (body.get("toolConfig") or {}).get("tools") or ()
+        if "toolSpec" in t
+    ]
+    return Prompt(texts, " ".join(text_of(last.get("content"))), tools, after_tool)
+
+
+def converse(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+    """Answer ``Converse``."""
+    behaviour = Behaviour.from_model(model)
+    if behaviour.error_status:
+        return bedrock_error(behaviour.error_status)
+    prompt = converse_prompt(request.json or {})
+    reply = default_reply(prompt, behaviour)
+    content: list[dict[str, Any]] = [{"text": reply.text}] if reply.text else []
+    content += [
+        {"toolUse": {"toolUseId": f"tooluse_fake_{i}", "name": c.name, "input": c.arguments}}
+        for i, c in enumerate(reply.tool_calls)
+    ]
+    body: dict[str, Any] = {
+        "output": {"message": {"role": "assistant", "content": content}},
+        "stopReason": _stop_reason(reply),
+        "metrics": {"latencyMs": LATENCY_MS},
+    }
+    if behaviour.usage:
+        body["usage"] = _usage(prompt.input_tokens, reply.output_tokens)
+    return json_response(200, body)
+
+
+def converse_stream(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+    """Answer ``ConverseStream`` with event-stream frames."""
+    behaviour = Behaviour.from_model(model)
+    if behaviour.error_status:
+        return bedrock_error(behaviour.error_status)
+    prompt = converse_prompt(request.json or {})
+    reply = default_reply(prompt, behaviour)
+    frames = paced(_converse_frames(prompt, reply, behaviour), behaviour.chunk_pause)
+    return FakeResponse(200, [("content-type", CONTENT_TYPE)], frames, True)
+
+
+def invoke(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+    """Answer ``InvokeModel`` with a Claude message and the token-count headers."""
+    behaviour = Behaviour.from_model(model)
+    if behaviour.error_status:
+        return bedrock_error(behaviour.error_status)
+    prompt = anthropic_prompt(request.json or {})
+    reply = default_reply(prompt, behaviour)
+    usage = _claude_usage(prompt, reply) if behaviour.usage else None
+    headers = [("x-amzn-bedrock-invocation-latency", str(LATENCY_MS))]
+    if usage:
+        headers += [
+            ("x-amzn-bedrock-input-token-count", str(usage["input_tokens"])),
+            ("x-amzn-bedrock-output-token-count", str(usage["output_tokens"])),
+        ]
+    return json_response(200, anthropic_message(fake_id(request), model, reply, usage), headers)
+
+
+def invoke_with_response_stream(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+    """Answer ``InvokeModelWithResponseStream``: Claude stream events as base64 ``chunk`` frames."""
+    behaviour = Behaviour.from_model(model)
+    if behaviour.error_status:
+        return bedrock_error(behaviour.error_status)
+    prompt = anthropic_prompt(request.json or {})
+    reply = default_reply(prompt, behaviour)
+    usage = _claude_usage(prompt, reply) if behaviour.usage else None
+    events = anthropic_stream_events(fake_id(request), model, reply, usage, behaviour)
+    frames = paced(_invoke_frames(events, usage), behaviour.chunk_pause)
+    return FakeResponse(200, [("content-type", CONTENT_TYPE)], frames, True)
+
+
+def _stop_reason(reply: Reply) -> str:
+    return "tool_use" if reply.tool_calls else "end_turn"
+
+
+def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
+    return {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens}
+
+
+def _claude_usage(prompt: Prompt, reply: Reply) -> dict[str, int]:
+    return {"input_tokens": prompt.input_tokens, "output_tokens": reply.output_tokens}
+
+
+def _converse_frames(prompt: Prompt, reply: Reply, behaviour: Behaviour) -> Iterator[bytes]:
+    """messageStart, blocks (start/deltas/stop), messageStop, metadata; or an exception after 2 deltas."""
+    yield event_frame("messageStart", {"role": "assistant"})
+    blocks: list[tuple[dict[str, Any] | None, list[dict[str, Any]]]] = []
+    if reply.text:
+        blocks.append((None, [{"text": p} for p in pieces(reply.text)]))
+    for i, call in enumerate(reply.tool_calls):
+        start = {"toolUse": {"toolUseId": f"tooluse_fake_{i}", "name": call.name}}
+        blocks.append((start, [{"toolUse": {"input": p}} for p in pieces(call.arguments_json)]))
+    deltas = 0
+    for index, (start, fragments) in enumerate(blocks):
+        if start:
+            yield event_frame("contentBlockStart", {"contentBlockIndex": index, "start": start})
+        for fragment in fragments:
+            if behaviour.midstream_error and deltas == 2:
+                yield exception_frame(_STREAM_ERROR, "fake midstream error")
+                return
+            deltas += 1
+            yield event_frame("contentBlockDelta", {"contentBlockIndex": index, "delta": fragment})
+        yield event_frame("contentBlockStop", {"contentBlockIndex": index})
+    if behaviour.midstream_error:
+        yield exception_frame(_STREAM_ERROR, "fake midstream error")
+        return
+    yield event_frame("messageStop", {"stopReason": _stop_reason(reply)})
+    metadata: dict[str, Any] = {"metrics": {"latencyMs": LATENCY_MS}}
+    if behaviour.usage:
+        metadata["usage"] = _usage(prompt.input_tokens, reply.output_tokens)
+    yield event_frame("metadata", metadata)
+
+
+def _invoke_frames(events: Iterator[tuple[str, dict[str, Any]]], usage: dict[str, int] | None) -> Iterator[bytes]:
+    """Wrap Claude events in ``chunk`` frames; the message_stop chunk carries the invocation metrics."""
+    for name, data in events:
+        if name == "ping":
+            continue
+        if name == "error":
+            yield exception_frame(_STREAM_ERROR, data["error"]["message"])
+            return
+        if name == "message_stop" and usage:
+            data = {
+                **data,
+                "amazon-bedrock-invocationMetrics": {
+                    "inputTokenCount": usage["input_tokens"],
+                    "outputTokenCount": usage["output_tokens"],
+                    "invocationLatency": LATENCY_MS,
+                    "firstByteLatency": LATENCY_MS // 2,
+                },
+            }
+        yield event_frame("chunk", {"bytes": base64.b64encode(json.dumps(data).encode()).decode()})

@@ -1,0 +1,100 @@
+"""Ready SDK clients pointed at a `FakeProvider`: dummy keys, retries off. Each SDK is imported on use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import anthropic
+    import openai
+    from google import genai
+
+    from ._provider import FakeProvider
+
+__all__ = ["ClientsMixin"]
+
+IN_PROCESS_URL = "http://fake-provider"
+"""Base URL of in-process clients (the transport ignores the host)."""
+
+_AWS = {"region_name": "us-east-1", "aws_access_key_id": "fake", "aws_secret_access_key": "fake"}
+
+
+class ClientsMixin:
+    """SDK client factories of `FakeProvider`. Keyword arguments go to the SDK constructor and win."""
+
+    def openai_client(self: FakeProvider, *, in_process: bool = False, **kwargs: Any) -> openai.OpenAI:
+        """``openai.OpenAI`` with ``max_retries=0``; ``in_process=True`` uses `transport()` (no sockets)."""
+        import openai
+
+        if in_process:
+            import httpx2
+
+            kwargs.setdefault("http_client", httpx2.Client(transport=self.transport()))
+        base_url = f"{IN_PROCESS_URL}/v1" if in_process else self.openai_base_url
+        return openai.OpenAI(**{"api_key": "sk-fake", "base_url": base_url, "max_retries": 0, **kwargs})
+
+    def async_openai_client(self: FakeProvider, *, in_process: bool = False, **kwargs: Any) -> openai.AsyncOpenAI:
+        """``openai.AsyncOpenAI`` with ``max_retries=0``; ``in_process=True`` uses `async_transport()`."""
+        import openai
+
+        if in_process:
+            import httpx2
+
+            kwargs.setdefault("http_client", httpx2.AsyncClient(transport=self.async_transport()))
+        base_url = f"{IN_PROCESS_URL}/v1" if in_process else self.openai_base_url
+        return openai.AsyncOpenAI(**{"api_key": "sk-fake", "base_url": base_url, "max_retries": 0, **kwargs})
+
+    def anthropic_client(self: FakeProvider, *, in_process: bool = False, **kwargs: Any) -> anthropic.Anthropic:
+        """``anthropic.Anthropic`` with ``max_retries=0``; ``in_process=True`` uses `transport()`."""
+        import anthropic
+
+        if in_process:
+            import httpx2
+
+            kwargs.setdefault("http_client", httpx2.Client(transport=self.transport()))
+        base_url = IN_PROCESS_URL if in_process else self.anthropic_base_url
+        return anthropic.Anthropic(**{"api_key": "sk-ant-fake", "base_url": base_url, "max_retries": 0, **kwargs})
+
+    def async_anthropic_client(
+        self: FakeProvider, *, in_process: bool = False, **kwargs: Any
+    ) -> anthropic.AsyncAnthropic:
+        """``anthropic.AsyncAnthropic`` with ``max_retries=0``; ``in_process=True`` uses `async_transport()`."""
+        import anthropic
+
+        if in_process:
+            import httpx2
+
+            kwargs.setdefault("http_client", httpx2.AsyncClient(transport=self.async_transport()))
+        base_url = IN_PROCESS_URL if in_process else self.anthropic_base_url
+        return anthropic.AsyncAnthropic(**{"api_key": "sk-ant-fake", "base_url": base_url, "max_retries": 0, **kwargs})
+
+    def genai_client(self: FakeProvider, *, api_version: str | None = None, **kwargs: Any) -> genai.Client:
+        """``google.genai.Client`` with one attempt per call; use ``.aio`` for async. Keep it referenced
+        while you use it (a collected client closes its HTTP connection)."""
+        from google import genai
+        from google.genai import types
+
+        options = types.HttpOptions(
+            base_url=self.gemini_base_url, api_version=api_version, retry_options=types.HttpRetryOptions(attempts=1)
+        )
+        return genai.Client(**{"api_key": "fake", "http_options": options, **kwargs})
+
+    def bedrock_client(self: FakeProvider, **kwargs: Any) -> Any:
+        """A boto3 ``bedrock-runtime`` client with dummy credentials and a single attempt."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        return boto3.client(
+            "bedrock-runtime", **{**_AWS, "endpoint_url": self.bedrock_endpoint_url, "config": config, **kwargs}
+        )
+
+    def async_bedrock_client(self: FakeProvider, **kwargs: Any) -> Any:
+        """An aioboto3 ``bedrock-runtime`` client context manager: ``async with fake.async_bedrock_client() as c``."""
+        import aioboto3
+        from botocore.config import Config
+
+        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        return aioboto3.Session().client(
+            "bedrock-runtime", **{**_AWS, "endpoint_url": self.bedrock_endpoint_url, "config": config, **kwargs}
+        )

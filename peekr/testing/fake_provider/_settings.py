@@ -1,0 +1,44 @@
+"""Knobs a `FakeProvider` passes to every request handler, and the chat responder hook."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Union
+
+from ._behaviour import Reply, ToolCall
+
+__all__ = ["ChatResponder", "Settings", "to_reply"]
+
+ChatResponder = Callable[[dict[str, Any]], Union[str, dict[str, Any], Reply]]
+"""Receives the OpenAI chat request JSON; returns the assistant text, a message dict, or a `Reply`."""
+
+
+@dataclass
+class Settings:
+    """Server-wide behaviour: a fixed delay before every answer and an optional chat responder."""
+
+    latency: float = 0.0
+    chat_responder: ChatResponder | None = None
+
+
+def to_reply(result: str | dict[str, Any] | Reply) -> Reply:
+    """Turn a responder's answer into a `Reply`.
+
+    Accepts a plain string (the assistant text), a `Reply`, or an OpenAI-style message dict
+    ``{"content": ..., "tool_calls": [...]}`` whose tool calls are ``{"function": {"name", "arguments"}}`` or
+    ``{"name", "arguments"}``, with arguments as a JSON string or a dict.
+    """
+    if isinstance(result, Reply):
+        return result
+    if isinstance(result, str):
+        return Reply(text=result)
+    if not isinstance(result, dict):
+        raise TypeError(f"chat_responder must return str, dict or Reply, got {type(result).__name__}")
+    calls = []
+    for call in result.get("tool_calls") or ():
+        function = call.get("function", call)
+        arguments = function.get("arguments") or {}
+        calls.append(ToolCall(function["name"], json.loads(arguments) if isinstance(arguments, str) else arguments))
+    return Reply(text=result.get("content") or "", tool_calls=tuple(calls))
