@@ -91,7 +91,7 @@ def batch_embed_contents(request: FakeRequest, settings: Settings, model: str) -
         return gemini_error(behaviour.error_status)
     requests = (request.json or {}).get("requests") or []
     texts = [" ".join(text_of(r.get("content") or {})) for r in requests]
-    vectors = [{"values": _vector(t, r)} for t, r in zip(texts, requests)]
+    vectors = [{"values": _vector(t, r)} for t, r in zip(texts, requests, strict=True)]
     return json_response(200, {"embeddings": vectors, "usageMetadata": {"promptTokenCount": sum(map(words, texts))}})
 
 

@@ -102,7 +102,12 @@ def _stream(
 
     deltas: list[dict[str, Any]] = [{"content": p} for p in pieces(reply.text)]
     for i, call in enumerate(reply.tool_calls):
-        head = {"index": i, "id": f"call_fake_{i}", "type": "function", "function": {"name": call.name, "arguments": ""}}
+        head = {
+            "index": i,
+            "id": f"call_fake_{i}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
         deltas.append({"tool_calls": [head]})
         deltas += [{"tool_calls": [{"index": i, "function": {"arguments": p}}]} for p in pieces(call.arguments_json)]
     yield chunk({"role": "assistant", "content": ""})

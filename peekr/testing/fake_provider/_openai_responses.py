@@ -116,7 +116,13 @@ def _events(
                     yield from _failure(rid, body)
                     return
                 deltas += 1
-                yield {"type": "response.output_text.delta", **where, "content_index": 0, "delta": piece, "logprobs": []}
+                yield {
+                    "type": "response.output_text.delta",
+                    **where,
+                    "content_index": 0,
+                    "delta": piece,
+                    "logprobs": [],
+                }
             yield {"type": "response.output_text.done", **where, "content_index": 0, "text": text, "logprobs": []}
             yield {"type": "response.content_part.done", **where, "content_index": 0, "part": item["content"][0]}
         else:

@@ -62,4 +62,3 @@ def handle(request: FakeRequest, settings: Settings) -> FakeResponse:
 def _body_model(request: FakeRequest) -> str:
     model = request.json.get("model") if isinstance(request.json, dict) else None
     return model if isinstance(model, str) else ""
-

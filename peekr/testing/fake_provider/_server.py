@@ -34,7 +34,9 @@ class FakeServer(ThreadingHTTPServer):
         self.provider = provider
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,), name="peekr-fake-provider", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, args=(0.05,), name="peekr-fake-provider", daemon=True
+        )
 
     def start(self) -> None:
         """Begin serving in the background."""
@@ -77,19 +79,21 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: FakeServer
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server naming)
+    def do_GET(self) -> None:
         self._serve()
 
-    do_POST = do_GET  # noqa: N815
+    do_POST = do_GET
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Silence per-request logging."""
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         url = urlsplit(self.path)
-        request = FakeRequest.build(self.command, unquote(url.path), dict(parse_qsl(url.query)), self.headers.items(), body)
+        request = FakeRequest.build(
+            self.command, unquote(url.path), dict(parse_qsl(url.query)), self.headers.items(), body
+        )
         response = self.server.provider.dispatch(request)
         try:
             if response.delay:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from ._behaviour import Reply, ToolCall
 
 __all__ = ["ChatResponder", "Settings", "to_reply"]
 
-ChatResponder = Callable[[dict[str, Any]], Union[str, dict[str, Any], Reply]]
+ChatResponder = Callable[[dict[str, Any]], str | dict[str, Any] | Reply]
 """Receives the OpenAI chat request JSON; returns the assistant text, a message dict, or a `Reply`."""
 
 
