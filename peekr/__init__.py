@@ -69,7 +69,21 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'peekr' has no attribute {name!r}")
 
 
-for _obj in (Instrumentation, aflush, flush, instrument, shutdown, stats, uninstrument, session, span, trace,
-             EvalResult, Feedback, Span, BusStats):
+for _obj in (
+    Instrumentation,
+    aflush,
+    flush,
+    instrument,
+    shutdown,
+    stats,
+    uninstrument,
+    session,
+    span,
+    trace,
+    EvalResult,
+    Feedback,
+    Span,
+    BusStats,
+):
     _obj.__module__ = "peekr"
 del _obj

@@ -82,7 +82,7 @@ def _check_str(name: str, value: object) -> None:
         raise TypeError(f"session({name}=...) expects a str or None, got {type(value).__name__}: {value!r}")
 
 
-class session:  # noqa: N801 - used like a function: `with peekr.session(...)`
+class session:  # used like a function: `with peekr.session(...)`
     """Group calls and tag them with user, tenant and retention class.
 
     Usable as ``with`` and ``async with``; nestable (inner values win, unset ones are inherited);

@@ -16,13 +16,42 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["handle_internal_errors", "internal_error_count", "log_internal_error", "reset_internal_errors"]
+__all__ = [
+    "FaultInjected",
+    "checkpoint",
+    "handle_internal_errors",
+    "inject_faults",
+    "internal_error_count",
+    "log_internal_error",
+    "reset_internal_errors",
+]
 
 logger = logging.getLogger("peekr")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _lock = threading.Lock()
 _count = 0
+_inject = False
+
+
+class FaultInjected(Exception):
+    """Raised at every ``checkpoint`` while ``inject_faults(True)`` is on (resilience tests)."""
+
+
+def inject_faults(enabled: bool) -> None:
+    """Make every ``checkpoint()`` inside peekr's own code raise ``FaultInjected``.
+
+    For the "never breaks the host" tests: with it on, every internal step fails, and the
+    user's results, streams and exceptions must still be exactly what the SDK returned.
+    """
+    global _inject
+    _inject = enabled
+
+
+def checkpoint(where: str) -> None:
+    """A place where an internal failure is simulated when fault injection is on."""
+    if _inject:
+        raise FaultInjected(where)
 _logged: set[str] = set()
 
 
@@ -87,4 +116,3 @@ class _Handler:
 def handle_internal_errors(where: str) -> _Handler:
     """Use as ``with handle_internal_errors("openai.record"):`` or as a decorator."""
     return _Handler(where)
-

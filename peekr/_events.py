@@ -7,7 +7,7 @@ Local sinks merge results into ``attributes.eval_scores`` and friends.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,7 +53,7 @@ class Feedback(BaseModel):
     tenant_id: str | None = None
 
 
-Event = Union[Span, EvalResult, Feedback]
+Event = Span | EvalResult | Feedback
 
 
 def merge_eval_result(attributes: dict[str, Any], result: EvalResult) -> dict[str, Any]:

@@ -23,7 +23,7 @@ def _validate_name(name: object, where: str) -> str:
     return name
 
 
-class span:  # noqa: N801 - used like a function
+class span:  # used like a function
     """Record a block of your own code as a span; provider calls inside become its children.
 
     Example:

@@ -84,8 +84,9 @@ def _cost_enricher() -> Callable[[list[Event]], None] | None:
 class Runtime:
     """Owns the bus and its subscribers for one ``instrument()`` … ``shutdown()`` period."""
 
-    def __init__(self, settings: Settings, subscribers: list[tuple[str, Sink]], tenant_id: str | None,
-                 retention_class: str) -> None:
+    def __init__(
+        self, settings: Settings, subscribers: list[tuple[str, Sink]], tenant_id: str | None, retention_class: str
+    ) -> None:
         self.settings = settings
         self.subscribers = subscribers
         self.tenant_id = tenant_id

@@ -96,7 +96,4 @@ def iso_utc(ns: int) -> str:
     """Format a ``time.time_ns()`` value as ``2026-11-27T09:21:10.123456Z``."""
     secs, us = divmod(ns // 1000, 1_000_000)
     t = time.gmtime(secs)
-    return (
-        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{us:06d}Z"
-    )
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{us:06d}Z"

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import _runtime
 from ._context import _current_span, _session, _suppress_instrumentation
-from ._errors import handle_internal_errors
+from ._errors import checkpoint, handle_internal_errors
 from ._span import Span, iso_utc, new_span_id, new_trace_id
 
 __all__ = ["ActiveSpan", "NonRecordingSpan", "error_info", "start_span"]
@@ -103,6 +103,7 @@ class ActiveSpan:
         if not self._end_lock.acquire(blocking=False):
             return
         with handle_internal_errors("span.end"):
+            checkpoint("span.end")
             duration_ns = time.perf_counter_ns() - self._start_perf
             if error is not None:
                 self.record_error(error)

@@ -95,6 +95,7 @@ class EventBus:
         self._finished = threading.Event()
         self._subscribers_done = 0
         self._all_subscribers_done: anyio.Event | None = None
+        self._closed: anyio.Event | None = None
         self._portal: BlockingPortal | None = None
         self._loop_thread: int | None = None
         self._warned_after_shutdown = False
@@ -181,6 +182,7 @@ class EventBus:
         self._install_waker()
         self._wakeup = anyio.Event()
         self._all_subscribers_done = anyio.Event()
+        self._closed = anyio.Event()
         try:
             async with BlockingPortal() as portal, anyio.create_task_group() as tg:
                 self._portal = portal
@@ -217,6 +219,7 @@ class EventBus:
             self.state = CLOSED
             self._wake = None
             self._finished.set()
+            self._closed.set()
 
     async def _pump(self) -> None:
         while not self._stopping:
@@ -339,7 +342,8 @@ class EventBus:
     async def aclose(self, timeout: float = 5.0) -> bool:
         """Stop the bus from inside its own loop (host-loop mode)."""
         self.request_stop(timeout)
-        with anyio.move_on_after(timeout + 0.5):
-            while not self._finished.is_set():
-                await anyio.sleep(0.01)
+        done = self._closed
+        if done is not None:
+            with anyio.move_on_after(timeout + 0.5):
+                await done.wait()
         return self._finished.is_set()

@@ -35,7 +35,7 @@ def m001_spans(db: sqlite3.Connection) -> None:
         CREATE INDEX IF NOT EXISTS idx_spans_start_time ON spans(start_time);
         CREATE INDEX IF NOT EXISTS idx_spans_name ON spans(name);
         CREATE INDEX IF NOT EXISTS idx_spans_tenant_id ON spans(tenant_id);
-        """
+        """,
     )
 
 
@@ -62,7 +62,7 @@ def m002_eval_results(db: sqlite3.Connection) -> None:
             tenant_id   TEXT
         );
         CREATE INDEX IF NOT EXISTS idx_eval_results_span_id ON eval_results(span_id);
-        """
+        """,
     )
 
 
@@ -82,7 +82,7 @@ def m003_feedback(db: sqlite3.Connection) -> None:
             tenant_id   TEXT
         );
         CREATE INDEX IF NOT EXISTS idx_feedback_trace_id ON feedback(trace_id);
-        """
+        """,
     )
 
 
@@ -111,9 +111,7 @@ def apply_migrations(db: sqlite3.Connection) -> int:
         db.commit()
     db.execute("BEGIN IMMEDIATE")
     try:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS _peekr_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
+        db.execute("CREATE TABLE IF NOT EXISTS _peekr_migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         done = {row[0] for row in db.execute("SELECT name FROM _peekr_migrations")}
         for name, fn in MIGRATIONS:
             if name in done:

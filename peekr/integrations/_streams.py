@@ -1,0 +1,114 @@
+"""Finish-once recording of streamed responses.
+
+A ``StreamRecorder`` owns the span of one streamed call. Integrations feed it every chunk
+(``on_chunk``, which must be cheap: it runs on the user's thread for every chunk) and it ends
+the span exactly once, whichever path comes first:
+
+1. the iterator is exhausted;
+2. an exception is raised mid-stream (including cancellation) — recorded, then re-raised;
+3. the iterator is closed early (``break`` + generator close, ``close()``/``aclose()``, leaving a
+   ``with`` block) — recorded as ``ok`` with the partial output;
+4. the stream object is garbage-collected without any of the above (``weakref.finalize``).
+
+``finish`` is guarded by a lock-free flag on the span (``ActiveSpan.end`` is idempotent), so two
+paths running is harmless.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from .._errors import checkpoint, handle_internal_errors
+from .._tracer import ActiveSpan
+
+__all__ = ["StreamRecorder", "traced_async_iterator", "traced_iterator"]
+
+
+class StreamRecorder:
+    """Collects a stream's chunks into its span and ends the span once."""
+
+    __slots__ = ("_done", "_first", "finalize", "on_chunk", "span", "where", "__weakref__")
+
+    def __init__(
+        self,
+        span: ActiveSpan,
+        on_chunk: Callable[[Any], None],
+        finalize: Callable[[ActiveSpan], None],
+        where: str,
+    ) -> None:
+        self.span = span
+        self.on_chunk = on_chunk
+        self.finalize = finalize
+        self.where = where
+        self._first = True
+        self._done = False
+
+    def chunk(self, chunk: Any) -> None:
+        """Record one chunk (never raises)."""
+        try:
+            checkpoint(f"{self.where}.chunk")
+            if self._first:
+                self._first = False
+                self.span.mark_first_token()
+            self.on_chunk(chunk)
+        except Exception as exc:
+            from .._errors import log_internal_error
+
+            log_internal_error(f"{self.where}.chunk", exc)
+            if _raise_internal():
+                raise
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """End the span (first call only): summarise the chunks, then publish."""
+        if self._done:
+            return
+        self._done = True
+        with handle_internal_errors(f"{self.where}.finish"):
+            checkpoint(f"{self.where}.finish")
+            self.finalize(self.span)
+        self.span.end(error=error)
+
+    def attach(self, owner: object) -> None:
+        """Finish when ``owner`` (the SDK stream object) is garbage-collected."""
+        with handle_internal_errors(f"{self.where}.attach"):
+            weakref.finalize(owner, self.finish)
+
+
+def _raise_internal() -> bool:
+    import os
+
+    return os.environ.get("PEEKR_RAISE_INTERNAL_ERRORS", "") == "1"
+
+
+def traced_iterator(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
+    """Yield ``iterator``'s items unchanged, feeding them to ``recorder``."""
+    chunk = recorder.chunk
+    try:
+        for item in iterator:
+            chunk(item)
+            yield item
+    except BaseException as exc:
+        if isinstance(exc, GeneratorExit):
+            recorder.finish()
+        else:
+            recorder.finish(exc)
+        raise
+    recorder.finish()
+
+
+async def traced_async_iterator(iterator: AsyncIterator[Any], recorder: StreamRecorder) -> AsyncIterator[Any]:
+    """Async version of ``traced_iterator``."""
+    chunk = recorder.chunk
+    try:
+        async for item in iterator:
+            chunk(item)
+            yield item
+    except BaseException as exc:
+        if isinstance(exc, GeneratorExit):
+            recorder.finish()
+        else:
+            recorder.finish(exc)
+        raise
+    recorder.finish()

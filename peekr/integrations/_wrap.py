@@ -1,0 +1,119 @@
+"""Method wrappers shared by every provider: the user's call runs outside peekr's ``try``.
+
+The flow of a wrapped call::
+
+    not running / suppressed / nested in another peekr-wrapped call  -> call the original, return
+    start the span (peekr code, errors swallowed)
+    call the original (the user's call: its result or exception passes through untouched)
+    on exception: end the span with the error, re-raise the same exception object
+    on result: ``on_result(span, result)`` (peekr code, errors swallowed; may hand the span to a
+               stream recorder, which then ends it); return what it returns — the result itself,
+               or the same SDK object with a traced iterator swapped in
+
+Nesting guard: while a wrapped call runs, ``_in_call`` is set, so an SDK helper that calls
+another patched method (OpenAI ``.stream()`` -> ``create``) records one span, not two.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+from .. import _runtime
+from .._context import _suppress_instrumentation
+from .._errors import checkpoint, handle_internal_errors
+from .._tracer import ActiveSpan, start_span
+
+__all__ = ["OnResult", "StartSpan", "in_peekr_call", "wrap_async", "wrap_sync"]
+
+_in_call: ContextVar[bool] = ContextVar("peekr_in_provider_call", default=False)
+
+#: ``(instance, args, kwargs) -> (span name, attributes)``; None means "do not record this call".
+StartSpan = Callable[[Any, tuple[Any, ...], dict[str, Any]], "tuple[str, dict[str, Any]] | None"]
+#: ``(span, result, kwargs) -> result``; must end the span (now, or later for streams).
+OnResult = Callable[[ActiveSpan, Any, dict[str, Any]], Any]
+
+
+def in_peekr_call() -> bool:
+    """True inside a call peekr is already recording (used to avoid double spans)."""
+    return _in_call.get()
+
+
+def _begin(
+    where: str, describe: StartSpan, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> ActiveSpan | None:
+    if _runtime._active is None or _suppress_instrumentation.get() or _in_call.get():
+        return None
+    with handle_internal_errors(f"{where}.start"):
+        checkpoint(f"{where}.start")
+        described = describe(instance, args, kwargs)
+        if described is not None:
+            return start_span(described[0], described[1])
+    return None
+
+
+def _finish(where: str, on_result: OnResult, span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
+    with handle_internal_errors(f"{where}.result"):
+        checkpoint(f"{where}.result")
+        return on_result(span, result, kwargs)
+    span.end()  # on_result failed before ending the span: keep what we have
+    return result
+
+
+def wrap_sync(
+    where: str, describe: StartSpan, on_result: OnResult
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Build a ``patch()`` factory for a sync method."""
+
+    def factory(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            span = _begin(where, describe, self, args, kwargs)
+            if span is None:
+                return original(self, *args, **kwargs)
+            token = _in_call.set(True)
+            try:
+                result = original(self, *args, **kwargs)
+            except BaseException as exc:
+                span.end(error=exc)
+                raise
+            finally:
+                _in_call.reset(token)
+            return _finish(where, on_result, span, result, kwargs)
+
+        return wrapper
+
+    return factory
+
+
+def wrap_async(
+    where: str, describe: StartSpan, on_result: OnResult
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Build a ``patch()`` factory for a method that returns an awaitable.
+
+    Works for ``async def`` methods and for sync ``def``s returning a coroutine (OpenAI and
+    Anthropic ``create`` behind ``@required_args``, PROVIDERS.md P1): the wrapper is an
+    ``async def`` either way, and the user awaits it as before.
+    """
+
+    def factory(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            span = _begin(where, describe, self, args, kwargs)
+            if span is None:
+                return await original(self, *args, **kwargs)
+            token = _in_call.set(True)
+            try:
+                result = await original(self, *args, **kwargs)
+            except BaseException as exc:
+                span.end(error=exc)
+                raise
+            finally:
+                _in_call.reset(token)
+            return _finish(where, on_result, span, result, kwargs)
+
+        return wrapper
+
+    return factory
