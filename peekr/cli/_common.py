@@ -1,0 +1,236 @@
+"""Helpers shared by the CLI commands: consoles, errors, option parsing and value formatting."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from .._readers import TraceFileError, Traces, open_traces
+from .._span import iso_utc
+
+__all__ = [
+    "console",
+    "content_text",
+    "err_console",
+    "fail",
+    "fmt_cost",
+    "fmt_duration",
+    "fmt_scores",
+    "fmt_tokens",
+    "opened",
+    "parse_since",
+]
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "day": 86400}
+
+
+def console() -> Console:
+    """Return a stdout console: colours and widths only on a terminal (NO_COLOR respected)."""
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    width = int(os.environ.get("COLUMNS", "0") or 0) or 160
+    return Console(highlight=False, no_color=True, color_system=None, width=width, soft_wrap=False)
+
+
+def err_console() -> Console:
+    """Return a stderr console for progress bars and warnings."""
+    return Console(stderr=True, highlight=False)
+
+
+def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
+    """Print ``peekr: error: message`` (and an optional hint) to stderr and exit with ``code``."""
+    typer.echo(f"peekr: error: {message}", err=True)
+    if hint:
+        typer.echo(hint, err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[Traces]:
+    """Open a traces file for a command; a bad file becomes a one-line error and exit 1."""
+    try:
+        store = open_traces(path)
+    except TraceFileError as exc:
+        fail(str(exc))
+    try:
+        yield store
+    except TraceFileError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+
+
+def parse_since(value: str | None, *, now_ns: int | None = None) -> str | None:
+    """Turn ``2h`` / ``30m`` / ``7d`` / an ISO date into an ISO-8601 UTC lower bound.
+
+    Raises:
+        typer.BadParameter: The value is neither a duration nor an ISO date.
+    """
+    if value is None:
+        return None
+    match = _DURATION.match(value)
+    if match:
+        amount, unit = float(match.group(1)), match.group(2).lower()
+        seconds = 604800 if unit.startswith("w") else _UNIT_SECONDS.get(unit, 86400)
+        now = time.time_ns() if now_ns is None else now_ns
+        return iso_utc(now - int(amount * seconds * 1e9))
+    from datetime import datetime, timezone
+
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not a duration like 30m, 2h, 7d or an ISO date like 2026-11-27"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return iso_utc(int(parsed.timestamp() * 1e9))
+
+
+def fmt_tokens(attrs: dict[str, Any]) -> str:
+    """``in→out`` token counts, or the total, or empty."""
+    tin, tout = attrs.get("tokens_input"), attrs.get("tokens_output")
+    if isinstance(tin, int) or isinstance(tout, int):
+        return f"{tin if isinstance(tin, int) else '?'}→{tout if isinstance(tout, int) else '?'}"
+    total = attrs.get("tokens_total")
+    return str(total) if isinstance(total, int) else ""
+
+
+def fmt_cost(value: object) -> str:
+    """A USD amount with enough digits for tiny per-call costs; empty when unknown."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    if value == 0:
+        return "$0"
+    if value < 0.01:
+        return f"${value:.6f}".rstrip("0")
+    return f"${value:,.4f}".rstrip("0").rstrip(".")
+
+
+def fmt_duration(ms: object) -> str:
+    """``812 ms`` / ``3.41 s`` / ``2m 05s``."""
+    if not isinstance(ms, (int, float)):
+        return ""
+    if ms < 1000:
+        return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+    if ms < 60_000:
+        return f"{ms / 1000:.2f} s"
+    minutes, seconds = divmod(int(ms / 1000), 60)
+    return f"{minutes}m {seconds:02d}s"
+
+
+def fmt_scores(attrs: dict[str, Any]) -> str:
+    """``hallucination=0.83 relevance=1``."""
+    scores = attrs.get("eval_scores")
+    if not isinstance(scores, dict):
+        return ""
+    parts = []
+    for key, value in sorted(scores.items()):
+        parts.append(f"{key}={value:.2g}" if isinstance(value, (int, float)) else f"{key}=–")
+    return " ".join(parts)
+
+
+def fmt_time(iso: object) -> str:
+    """``2026-11-27 09:21:10`` (UTC) from a stored ISO timestamp."""
+    if not isinstance(iso, str):
+        return ""
+    return iso[:19].replace("T", " ")
+
+
+def content_text(value: Any, limit: int | None) -> str:
+    """Render a captured input/output value (messages, contents, text) as readable text.
+
+    Messages become ``role: text`` lines; other structures are compact JSON. Text longer
+    than ``limit`` characters is cut with a marker saying how much was left out.
+    """
+    if value is None:
+        return ""
+    text = _as_text(value)
+    if limit is not None and len(text) > limit:
+        return text[:limit] + f"… [+{len(text) - limit} chars; --full shows all]"
+    return text
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and ("messages" in value or "contents" in value):
+        lines = []
+        system = value.get("system") or value.get("system_instruction") or value.get("systemInstruction")
+        if system:
+            lines.append(f"system: {_block_text(system)}")
+        contents = value.get("messages", value.get("contents")) or []
+        if isinstance(contents, list):
+            lines.extend(_message_line(m) for m in contents)
+        else:
+            lines.append(_block_text(contents))
+        return "\n".join(lines)
+    if isinstance(value, list) and value and all(isinstance(m, dict) and ("role" in m or "parts" in m) for m in value):
+        return "\n".join(_message_line(m) for m in value)
+    if isinstance(value, dict) and ("role" in value or "content" in value):
+        return _message_line(value)
+    if isinstance(value, list) and value and all(isinstance(b, dict) and ("type" in b or "text" in b) for b in value):
+        return _block_text(value)
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _message_line(message: Any) -> str:
+    if not isinstance(message, dict):
+        return _block_text(message)
+    role = message.get("role", "?")
+    body = message.get("content", message.get("parts"))
+    text = _block_text(body) if body is not None else ""
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and calls:
+        text = " ".join(([text] if text else []) + [_openai_call(c) for c in calls])
+    return f"{role}: {text}"
+
+
+def _openai_call(call: Any) -> str:
+    fn = call.get("function") if isinstance(call, dict) else None
+    if isinstance(fn, dict):
+        return f"→ {fn.get('name')}({fn.get('arguments', '')})"
+    return json.dumps(call, ensure_ascii=False, default=str)
+
+
+def _block_text(body: Any) -> str:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        return " ".join(_one_block(block) for block in body)
+    if isinstance(body, dict) and "parts" in body:
+        return _block_text(body["parts"])
+    return _one_block(body)
+
+
+def _one_block(block: Any) -> str:
+    """One content block of any provider: text as is, tool calls as ``→ name(args)``, results as ``← ...``."""
+    if isinstance(block, str):
+        return block
+    if isinstance(block, dict):
+        if isinstance(block.get("text"), str):
+            return block["text"]
+        call = block.get("toolUse") or block.get("function_call") or block.get("functionCall")
+        if block.get("type") == "tool_use":
+            call = block
+        if isinstance(call, dict):
+            args = call.get("input", call.get("args"))
+            return f"→ {call.get('name')}({json.dumps(args, ensure_ascii=False, default=str)})"
+        result = block.get("toolResult") or block.get("function_response") or block.get("functionResponse")
+        if block.get("type") == "tool_result":
+            result = block
+        if isinstance(result, dict):
+            content = result.get("content", result.get("response"))
+            return f"← {_block_text(content) if isinstance(content, list) else _one_block(content)}"
+    return json.dumps(block, ensure_ascii=False, default=str)

@@ -1,0 +1,63 @@
+"""``peekr prune traces.db``: delete spans past their retention class's number of days."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from .._prune import prune as prune_db
+from .._readers import TraceFileError
+from ._common import console, fail
+
+__all__ = ["prune", "register"]
+
+
+def _parse_days(values: list[str]) -> dict[str, float]:
+    days: dict[str, float] = {}
+    for item in values:
+        klass, sep, number = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            days[klass.strip()] = float(number)
+        except ValueError:
+            raise typer.BadParameter(f"{item!r}; expected CLASS=DAYS, e.g. short=3", param_hint="--days") from None
+    return days
+
+
+def prune(
+    db: Path = typer.Argument(..., help="traces.db to prune.", show_default=False),
+    days: list[str] | None = typer.Option(
+        None, "--days", help="Override a class's days, e.g. --days short=3 --days pii=0.5 (repeatable)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be deleted; change nothing."),
+) -> None:
+    """Delete spans older than their retention class allows (pii 1 d, short 7 d, default 30 d, long 365 d)."""
+    try:
+        summary = prune_db(db, days=_parse_days(days or []), dry_run=dry_run)
+    except TraceFileError as exc:
+        fail(str(exc))
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    out = console()
+    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
+    table.add_column("retention class")
+    table.add_column("keeps", justify="right")
+    table.add_column("would delete" if dry_run else "deleted", justify="right")
+    for klass, keep in summary.days.items():
+        table.add_row(klass, f"{keep:g} d", f"{summary.spans.get(klass, 0):,}")
+    out.print(table)
+    verb = "Would delete" if dry_run else "Deleted"
+    out.print(
+        f"{verb} {summary.total:,} spans, {summary.eval_results:,} evaluation results and "
+        f"{summary.feedback:,} feedback records; {summary.remaining - (summary.total if dry_run else 0):,} spans remain."
+    )
+    if dry_run:
+        out.print("Dry run: nothing was deleted. Run again without --dry-run to delete.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``prune`` command to ``app``."""
+    app.command("prune")(prune)

@@ -1,0 +1,157 @@
+"""``peekr view traces.db|traces.jsonl``: spans as a table, newest first, paged and filtered."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from .._readers import Page, SpanFilter
+from ._common import (
+    console,
+    content_text,
+    fail,
+    fmt_cost,
+    fmt_duration,
+    fmt_scores,
+    fmt_time,
+    fmt_tokens,
+    opened,
+    parse_since,
+)
+
+__all__ = ["register", "view"]
+
+_IO_LIMIT = 300
+
+
+def view(
+    path: Path = typer.Argument(..., help="traces.db or traces.jsonl", show_default=False),
+    io: bool = typer.Option(False, "--io", help="Show each span's input and output."),
+    full: bool = typer.Option(False, "--full", help="With --io: do not truncate inputs and outputs."),
+    trace: str | None = typer.Option(None, "--trace", help="Only this trace (full id or a prefix)."),
+    session: str | None = typer.Option(None, "--session", help="Only this session_id."),
+    user: str | None = typer.Option(None, "--user", help="Only this user_id."),
+    tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant_id."),
+    model: str | None = typer.Option(None, "--model", help="Only this model (glob allowed: 'gpt-4o*')."),
+    status: str | None = typer.Option(None, "--status", help="Only 'ok' or 'error' spans."),
+    since: str | None = typer.Option(
+        None, "--since", help="Only spans started in the last 30m / 2h / 7d, or since an ISO date."
+    ),
+    name: str | None = typer.Option(None, "--name", help="Span name, prefix or glob ('openai.chat', 'bedrock.*')."),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Spans per page."),
+    page: int = typer.Option(1, "--page", "-p", min=1, help="Page number (1 = newest spans)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per span (JSON Lines), for scripts."),
+) -> None:
+    """Show spans newest first: time, trace, name, model, tokens, cost, duration, status, scores."""
+    if status is not None and status not in ("ok", "error"):
+        raise typer.BadParameter(f"{status!r}; expected 'ok' or 'error'", param_hint="--status")
+    flt = SpanFilter(
+        trace_id=trace.lower() if trace else None,
+        session_id=session,
+        user_id=user,
+        tenant_id=tenant,
+        model=model,
+        status=status,
+        since=parse_since(since),
+        name=name,
+    )
+    with opened(path) as store:
+        result = store.query(flt, limit=limit, offset=(page - 1) * limit)
+        if result.total == 0 and store.count() == 0:
+            fail(f"{path}: no spans recorded yet")
+    if as_json:
+        _print_json(result)
+        return
+    out = console()
+    if not result.spans:
+        if result.total:
+            fail(f"page {page} is past the end: {result.total} spans match, {limit} per page")
+        out.print("No spans match these filters.")
+        return
+    if io:
+        _print_io(out, result, None if full else _IO_LIMIT)
+    else:
+        out.print(_table(result))
+    _footer(out, result, limit, page)
+
+
+def _print_json(result: Page) -> None:
+    write = sys.stdout.write
+    for span in result.spans:
+        write(json.dumps(span, ensure_ascii=False, default=str) + "\n")
+
+
+def _table(result: Page) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
+    for column, kwargs in (
+        ("time (UTC)", {"no_wrap": True}),
+        ("trace", {"no_wrap": True}),
+        ("name", {"overflow": "fold"}),
+        ("model", {"overflow": "fold"}),
+        ("tokens", {"justify": "right", "no_wrap": True}),
+        ("cost", {"justify": "right", "no_wrap": True}),
+        ("duration", {"justify": "right", "no_wrap": True}),
+        ("status", {"no_wrap": True}),
+        ("scores", {"overflow": "fold"}),
+    ):
+        table.add_column(column, **kwargs)  # type: ignore[arg-type]
+    for span in result.spans:
+        table.add_row(*_cells(span))
+    return table
+
+
+def _cells(span: dict[str, Any]) -> list[str | Text]:
+    attrs = span.get("attributes") or {}
+    status = Text(span.get("status", ""), style="red" if span.get("status") == "error" else "green")
+    return [
+        fmt_time(span.get("start_time")),
+        span["trace_id"][:12],
+        span.get("name", ""),
+        str(attrs.get("model") or ""),
+        fmt_tokens(attrs),
+        fmt_cost(attrs.get("cost_usd")),
+        fmt_duration(span.get("duration_ms")),
+        status,
+        fmt_scores(attrs),
+    ]
+
+
+def _print_io(out: Any, result: Page, limit: int | None) -> None:
+    for span in result.spans:
+        attrs = span.get("attributes") or {}
+        cells = [c.plain if isinstance(c, Text) else c for c in _cells(span)]
+        header = "  ".join(c for c in cells if c)
+        out.print(Text(header, style="bold red" if span.get("status") == "error" else "bold"))
+        for label, key in (("input", "input"), ("output", "output")):
+            if attrs.get(key) is not None:
+                out.print(Text(f"  {label}: ", style="cyan") + Text(_indent(content_text(attrs[key], limit))))
+        if attrs.get("tool_calls"):
+            out.print(Text("  tool calls: ", style="cyan") + Text(content_text(attrs["tool_calls"], limit)))
+        error = attrs.get("error")
+        if isinstance(error, dict):
+            out.print(Text(f"  error: {error.get('type', '')}: {error.get('message', '')}", style="red"))
+        out.print()
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n          ")
+
+
+def _footer(out: Any, result: Page, limit: int, page: int) -> None:
+    first = result.offset + 1
+    last = result.offset + len(result.spans)
+    line = f"spans {first}–{last} of {result.total:,}, newest first"
+    if last < result.total:
+        line += f"; next page: --page {page + 1}"
+    out.print(Text(line, style="dim"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``view`` command to ``app``."""
+    app.command("view")(view)
