@@ -1,0 +1,87 @@
+"""The collector ASGI app: ingest, query API, health, OpenAPI; retention on a schedule."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .._version import __version__
+from . import _ingest, _query
+from ._backends import is_postgres, open_store
+from ._config import ServerSettings
+from ._errors import ApiError
+from ._purge import purge_forever
+from ._ratelimit import RateLimiter
+from ._state import ServerState
+from ._store import Store
+
+__all__ = ["create_app"]
+
+_log = logging.getLogger("peekr.server")
+
+
+def create_app(settings: ServerSettings | None = None, *, store: Store | None = None) -> FastAPI:
+    """Build the collector app.
+
+    Example:
+        >>> app = create_app(ServerSettings(db="traces.db"))  # then: uvicorn.run(app)
+
+    Args:
+        settings: limits, storage and retention; defaults to ``ServerSettings()``.
+        store: an unopened store to use instead of the one ``settings.db`` names.
+
+    Returns:
+        A FastAPI app; storage opens and the purge schedule starts in its lifespan.
+    """
+    settings = settings or ServerSettings()
+    store = store or open_store(settings.db)
+    state = ServerState(settings, store, RateLimiter(settings.rate_limit, settings.rate_burst))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            async with anyio.create_task_group() as tg:
+                if settings.purge_interval_s > 0:
+                    tg.start_soon(purge_forever, store, settings.retention_days, settings.purge_interval_s)
+                yield
+                tg.cancel_scope.cancel()
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="Peekr collector",
+        version=__version__,
+        summary="Ingest and query API of the self-hosted Peekr collector (wire format v1).",
+        lifespan=lifespan,
+    )
+    app.state.peekr = state
+    app.include_router(_ingest.router)
+    app.include_router(_query.router)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    async def healthz() -> dict[str, str]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "storage": "postgresql" if is_postgres(settings.db) else "sqlite",
+        }
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.message}}, status_code=exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]]
+        return JSONResponse({"error": {"code": "invalid_parameter", "message": "; ".join(parts)}}, status_code=400)
+
+    return app

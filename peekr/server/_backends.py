@@ -1,0 +1,29 @@
+"""Pick the storage backend from ``--db``: a ``postgresql://`` DSN or a SQLite file path."""
+
+from __future__ import annotations
+
+from ._store import Store
+
+__all__ = ["is_postgres", "open_store"]
+
+
+def is_postgres(db: str) -> bool:
+    """True for ``postgres://`` and ``postgresql://`` DSNs."""
+    return db.startswith(("postgresql://", "postgres://"))
+
+
+def open_store(db: str) -> Store:
+    """An unopened store for ``db`` (call ``await store.open()``).
+
+    Raises:
+        ValueError: empty ``db``.
+    """
+    if not db:
+        raise ValueError("db must be a SQLite file path or a postgresql:// DSN, got an empty string")
+    if is_postgres(db):
+        from ._pg_store import PostgresStore
+
+        return PostgresStore(db)
+    from ._sqlite_store import SQLiteStore
+
+    return SQLiteStore(db)

@@ -1,0 +1,74 @@
+"""Collector settings, and the ``PEEKR_SERVER_*`` environment variables that set them.
+
+``peekr server`` passes its options through the environment so every uvicorn worker process
+builds the same app (``peekr.server._asgi:app_from_env``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+
+from .._retention import DEFAULT_RETENTION_DAYS
+
+__all__ = ["ENV_PREFIX", "ServerSettings"]
+
+ENV_PREFIX = "PEEKR_SERVER_"
+_log = logging.getLogger("peekr.server")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything a collector process needs to know.
+
+    Attributes:
+        db: SQLite file path, or a ``postgresql://`` DSN.
+        max_body_bytes: largest request body accepted as sent (compressed), else 413.
+        max_decompressed_bytes: largest body after gzip decompression (gzip-bomb guard), else 413.
+        max_records: most records (spans + eval results + feedback) in one request, else 413.
+        rate_limit: requests per second allowed per API key (token bucket); 0 disables.
+        rate_burst: bucket size: requests a key may send at once after being idle.
+        purge_interval_s: seconds between retention purges; 0 disables the schedule.
+        retention_days: days each retention class is kept (defaults shared with ``peekr prune``).
+    """
+
+    db: str = "peekr-server.db"
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_decompressed_bytes: int = 50 * 1024 * 1024
+    max_records: int = 10_000
+    rate_limit: float = 50.0
+    rate_burst: int = 100
+    purge_interval_s: float = 3600.0
+    retention_days: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_decompressed_bytes", "max_records", "rate_burst"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be at least 1")
+        if self.rate_limit < 0 or self.purge_interval_s < 0:
+            raise ValueError("rate_limit and purge_interval_s must not be negative")
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that rebuild these settings in a worker process."""
+        env = {
+            ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self) if f.name != "retention_days"
+        }
+        return env
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
+        """Settings from ``PEEKR_SERVER_*`` variables; an unparsable value warns and keeps the default."""
+        environ = os.environ if environ is None else environ
+        settings = cls()
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None or f.name == "retention_days":
+                continue
+            kind = type(getattr(settings, f.name))
+            try:
+                settings = replace(settings, **{f.name: kind(raw)})
+            except ValueError:
+                _log.warning("Ignoring %s%s=%r: not a valid %s", ENV_PREFIX, f.name.upper(), raw, kind.__name__)
+        return settings

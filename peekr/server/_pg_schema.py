@@ -1,0 +1,91 @@
+"""PostgreSQL schema for the collector: append-only migrations, like the SQLite ones.
+
+Spans are keyed by (tenant_id, span_id), so tenants can never collide. Timestamps are
+``timestamptz`` and attributes ``jsonb``; indexes serve the query API (per tenant, by time).
+Migrations run under an advisory lock, so collector processes starting together are safe.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PG_MIGRATIONS"]
+
+PG_MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "pg_m001_spans",
+        """
+        CREATE TABLE IF NOT EXISTS spans (
+            tenant_id       text NOT NULL,
+            span_id         text NOT NULL,
+            trace_id        text NOT NULL,
+            parent_id       text,
+            name            text NOT NULL,
+            start_time      timestamptz NOT NULL,
+            end_time        timestamptz NOT NULL,
+            duration_ms     double precision NOT NULL,
+            status          text NOT NULL,
+            retention_class text NOT NULL DEFAULT 'default',
+            attributes      jsonb NOT NULL DEFAULT '{}',
+            received_at     timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (tenant_id, span_id)
+        );
+        CREATE INDEX IF NOT EXISTS spans_tenant_start ON spans (tenant_id, start_time DESC);
+        CREATE INDEX IF NOT EXISTS spans_tenant_trace ON spans (tenant_id, trace_id);
+        CREATE INDEX IF NOT EXISTS spans_retention ON spans (retention_class, start_time);
+        """,
+    ),
+    (
+        "pg_m002_eval_results",
+        """
+        CREATE TABLE IF NOT EXISTS eval_results (
+            id          bigserial PRIMARY KEY,
+            tenant_id   text NOT NULL,
+            record_key  text NOT NULL,
+            span_id     text NOT NULL,
+            trace_id    text NOT NULL,
+            evaluator   text NOT NULL,
+            status      text NOT NULL,
+            scores      jsonb NOT NULL DEFAULT '{}',
+            attributes  jsonb NOT NULL DEFAULT '{}',
+            error       text,
+            created_at  timestamptz NOT NULL,
+            UNIQUE (tenant_id, record_key)
+        );
+        CREATE INDEX IF NOT EXISTS eval_results_tenant_span ON eval_results (tenant_id, span_id);
+        CREATE INDEX IF NOT EXISTS eval_results_tenant_trace ON eval_results (tenant_id, trace_id);
+        """,
+    ),
+    (
+        "pg_m003_feedback",
+        """
+        CREATE TABLE IF NOT EXISTS feedback (
+            id          bigserial PRIMARY KEY,
+            tenant_id   text NOT NULL,
+            record_key  text NOT NULL,
+            trace_id    text NOT NULL,
+            span_id     text,
+            rating      text,
+            score       double precision,
+            note        text,
+            created_at  timestamptz NOT NULL,
+            UNIQUE (tenant_id, record_key)
+        );
+        CREATE INDEX IF NOT EXISTS feedback_tenant_created ON feedback (tenant_id, created_at DESC, id DESC);
+        CREATE INDEX IF NOT EXISTS feedback_tenant_trace ON feedback (tenant_id, trace_id);
+        """,
+    ),
+    (
+        "pg_m004_api_keys",
+        """
+        CREATE TABLE IF NOT EXISTS api_keys (
+            key_id      text PRIMARY KEY,
+            tenant_id   text NOT NULL,
+            scope       text NOT NULL,
+            salt        text NOT NULL,
+            secret_hash text NOT NULL,
+            name        text,
+            created_at  text NOT NULL,
+            revoked_at  text
+        );
+        """,
+    ),
+]

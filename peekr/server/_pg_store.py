@@ -1,0 +1,430 @@
+"""PostgreSQL storage for the collector (asyncpg): bulk inserts, per-tenant indexes.
+
+For teams that outgrow one machine: several stateless collector processes share one
+database. asyncpg runs on asyncio, which is what uvicorn serves the app on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from .._events import EvalResult, Feedback
+from .._span import Span
+from ._keys import ApiKey
+from ._pg_schema import PG_MIGRATIONS
+from ._store import (
+    AggregateQuery,
+    IngestCounts,
+    TraceFilter,
+    aggregate_row,
+    feedback_row,
+    format_time,
+    histogram,
+    parse_time,
+    trace_summary,
+)
+
+try:
+    import asyncpg
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("PostgreSQL storage needs asyncpg: pip install 'peekr[server]'") from exc
+
+__all__ = ["PostgresStore"]
+
+_MIGRATION_LOCK = 7_253_001  # pg_advisory_xact_lock key: one migrator at a time
+_BUCKETS = {"minute": "minute", "hour": "hour", "day": "day"}
+_KEY_COLUMNS = "key_id, tenant_id, scope, salt, secret_hash, created_at, name, revoked_at"
+_SPAN_SUMMARY = "s.span_id, s.trace_id, s.name, s.attributes->>'model' AS model, s.start_time, s.duration_ms, s.status"
+_LATEST_SCORES = """
+    WITH latest AS (
+        SELECT DISTINCT ON (span_id) span_id,
+               CASE WHEN jsonb_typeof(scores -> $2) = 'number' THEN (scores -> $2)::float8 END AS score
+        FROM eval_results
+        WHERE tenant_id = $1 AND status = 'ok' AND scores ? $2
+        ORDER BY span_id, created_at DESC, id DESC
+    )
+"""
+
+
+def _jsonb(value: Any) -> str:
+    # jsonb refuses \u0000; replace it rather than fail the whole batch.
+    return json.dumps(value, separators=(",", ":"), default=str).replace("\\u0000", "\\ufffd")
+
+
+def _ts(value: str) -> datetime:
+    return parse_time(value)
+
+
+class PostgresStore:
+    """Collector storage in PostgreSQL."""
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.dsn = dsn
+        self._min, self._max = min_size, max_size
+        self._pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The connection pool.
+
+        Raises:
+            RuntimeError: the store is not open.
+        """
+        if self._pool is None:
+            raise RuntimeError("PostgresStore is not open")
+        return self._pool
+
+    async def open(self) -> None:
+        """Connect and apply the migrations this database does not have yet."""
+        self._pool = await asyncpg.create_pool(self.dsn, min_size=self._min, max_size=self._max)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS _peekr_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL)"
+            )
+            done = {r["name"] for r in await conn.fetch("SELECT name FROM _peekr_migrations")}
+            for name, sql in PG_MIGRATIONS:
+                if name not in done:
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO _peekr_migrations VALUES ($1, now())", name)
+
+    async def close(self) -> None:
+        """Close the pool."""
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    # -- keys -----------------------------------------------------------------------------
+
+    async def create_key(self, key: ApiKey) -> None:
+        """Store a new key."""
+        await self.pool.execute(
+            f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+            key.key_id, key.tenant_id, key.scope, key.salt, key.secret_hash, key.created_at, key.name,
+        )  # fmt: skip
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        """Read one key."""
+        row = await self.pool.fetchrow(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_id = $1", key_id)
+        return ApiKey(*row) if row else None
+
+    async def revoke_key(self, key_id: str) -> bool:
+        """Mark a key revoked."""
+        now = format_time(datetime.now().astimezone())
+        status = await self.pool.execute(
+            "UPDATE api_keys SET revoked_at = $2 WHERE key_id = $1 AND revoked_at IS NULL", key_id, now
+        )
+        return bool(status.endswith(" 1"))
+
+    async def list_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        """Keys, oldest first."""
+        if tenant_id:
+            rows = await self.pool.fetch(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE tenant_id = $1 ORDER BY created_at", tenant_id
+            )
+        else:
+            rows = await self.pool.fetch(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY created_at")
+        return [ApiKey(*r) for r in rows]
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    async def ingest(
+        self,
+        tenant_id: str,
+        spans: Sequence[Span],
+        evals: Sequence[tuple[EvalResult, str]],
+        feedback: Sequence[tuple[Feedback, str]],
+    ) -> IngestCounts:
+        """One transaction, one multi-row INSERT per table (``unnest`` of arrays)."""
+        stored = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            if spans:
+                status = await conn.execute(
+                    """
+                    INSERT INTO spans (tenant_id, span_id, trace_id, parent_id, name, start_time, end_time,
+                                       duration_ms, status, retention_class, attributes)
+                    SELECT $1, u.span_id, u.trace_id, u.parent_id, u.name, u.start_time, u.end_time,
+                           u.duration_ms, u.status, u.retention_class, u.attributes::jsonb
+                    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+                                $7::timestamptz[], $8::float8[], $9::text[], $10::text[], $11::text[])
+                         AS u(span_id, trace_id, parent_id, name, start_time, end_time, duration_ms, status,
+                              retention_class, attributes)
+                    ON CONFLICT DO NOTHING
+                    """,
+                    tenant_id,
+                    [s.span_id for s in spans],
+                    [s.trace_id for s in spans],
+                    [s.parent_id for s in spans],
+                    [s.name for s in spans],
+                    [_ts(s.start_time) for s in spans],
+                    [_ts(s.end_time) for s in spans],
+                    [float(s.duration_ms) for s in spans],
+                    [s.status for s in spans],
+                    [s.retention_class for s in spans],
+                    [_jsonb(s.attributes) for s in spans],
+                )
+                stored += int(status.rsplit(" ", 1)[1])
+            if evals:
+                status = await conn.execute(
+                    """
+                    INSERT INTO eval_results (tenant_id, record_key, span_id, trace_id, evaluator, status, scores,
+                                              attributes, error, created_at)
+                    SELECT $1, u.k, u.span_id, u.trace_id, u.evaluator, u.status, u.scores::jsonb,
+                           u.attributes::jsonb, u.error, u.created_at
+                    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                $9::text[], $10::timestamptz[])
+                         AS u(k, span_id, trace_id, evaluator, status, scores, attributes, error, created_at)
+                    ON CONFLICT DO NOTHING
+                    """,
+                    tenant_id,
+                    [k for _, k in evals],
+                    [e.span_id for e, _ in evals],
+                    [e.trace_id for e, _ in evals],
+                    [e.evaluator for e, _ in evals],
+                    [e.status for e, _ in evals],
+                    [_jsonb(e.scores) for e, _ in evals],
+                    [_jsonb(e.attributes) for e, _ in evals],
+                    [e.error for e, _ in evals],
+                    [_ts(e.created_at) for e, _ in evals],
+                )
+                stored += int(status.rsplit(" ", 1)[1])
+            if feedback:
+                status = await conn.execute(
+                    """
+                    INSERT INTO feedback (tenant_id, record_key, trace_id, span_id, rating, score, note, created_at)
+                    SELECT $1, u.k, u.trace_id, u.span_id, u.rating, u.score, u.note, u.created_at
+                    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
+                                $8::timestamptz[]) AS u(k, trace_id, span_id, rating, score, note, created_at)
+                    ON CONFLICT DO NOTHING
+                    """,
+                    tenant_id,
+                    [k for _, k in feedback],
+                    [f.trace_id for f, _ in feedback],
+                    [f.span_id for f, _ in feedback],
+                    [f.rating for f, _ in feedback],
+                    [f.score for f, _ in feedback],
+                    [f.note for f, _ in feedback],
+                    [_ts(f.created_at) for f, _ in feedback],
+                )
+                stored += int(status.rsplit(" ", 1)[1])
+        return IngestCounts(stored=stored, duplicates=len(spans) + len(evals) + len(feedback) - stored)
+
+    # -- queries --------------------------------------------------------------------------
+
+    async def list_traces(
+        self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
+    ) -> list[dict[str, Any]]:
+        """Trace summaries, newest first."""
+        params: list[Any] = [tenant_id]
+
+        def p(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        where = ["tenant_id = $1"]
+        if filt.name:
+            where.append(f"starts_with(name, {p(filt.name)})")
+        if filt.status:
+            where.append(f"status = {p(filt.status)}")
+        for attr in ("model", "feature", "endpoint", "user_id", "session_id"):
+            value = getattr(filt, attr)
+            if value is not None:
+                where.append(f"attributes->>'{attr}' = {p(value)}")
+        if filt.since:
+            where.append(f"start_time >= {p(_ts(filt.since))}")
+        if filt.until:
+            where.append(f"start_time < {p(_ts(filt.until))}")
+        page = ""
+        if cursor is not None:
+            cs, ct = p(_ts(cursor[0])), p(cursor[1])
+            page = f'WHERE start_time < {cs} OR (start_time = {cs} AND trace_id COLLATE "C" < {ct})'
+        sql = f"""
+            WITH matched AS (SELECT DISTINCT trace_id FROM spans WHERE {" AND ".join(where)}),
+            agg AS (
+                SELECT s.trace_id, min(s.start_time) AS start_time, max(s.end_time) AS end_time,
+                       count(*) AS span_count, count(*) FILTER (WHERE s.status = 'error') AS error_count,
+                       sum((s.attributes->>'tokens_total')::float8) AS tokens_total,
+                       sum((s.attributes->>'cost_usd')::float8) AS cost_usd,
+                       string_agg(DISTINCT s.attributes->>'model', ',') AS models
+                FROM spans s JOIN matched m ON m.trace_id = s.trace_id
+                WHERE s.tenant_id = $1 GROUP BY s.trace_id
+            )
+            SELECT agg.*, (
+                SELECT r.name FROM spans r WHERE r.tenant_id = $1 AND r.trace_id = agg.trace_id
+                ORDER BY r.parent_id IS NOT NULL, r.start_time LIMIT 1
+            ) AS root_name
+            FROM agg {page} ORDER BY start_time DESC, trace_id COLLATE "C" DESC LIMIT {p(limit)}
+        """
+        rows = await self.pool.fetch(sql, *params)
+        return [
+            trace_summary(
+                {**dict(r), "start_time": format_time(r["start_time"]), "end_time": format_time(r["end_time"])}
+            )
+            for r in rows
+        ]
+
+    async def get_trace(
+        self, tenant_id: str, trace_id: str
+    ) -> tuple[list[dict[str, Any]], list[EvalResult], list[dict[str, Any]]]:
+        """Spans, eval results and feedback of one trace."""
+        async with self.pool.acquire() as conn:
+            spans = await conn.fetch(
+                "SELECT span_id, trace_id, parent_id, name, start_time, end_time, duration_ms, status, tenant_id, "
+                "retention_class, attributes::text AS attributes FROM spans WHERE tenant_id = $1 AND trace_id = $2 "
+                "ORDER BY start_time, span_id COLLATE \"C\"",
+                tenant_id, trace_id,
+            )  # fmt: skip
+            evals = await conn.fetch(
+                "SELECT span_id, trace_id, evaluator, status, scores::text AS scores, attributes::text AS attributes, "
+                "error, created_at, tenant_id FROM eval_results WHERE tenant_id = $1 AND trace_id = $2 "
+                "ORDER BY created_at, id",
+                tenant_id, trace_id,
+            )  # fmt: skip
+            fb = await conn.fetch(
+                "SELECT id, trace_id, span_id, rating, score, note, created_at FROM feedback "
+                "WHERE tenant_id = $1 AND trace_id = $2 ORDER BY created_at, id",
+                tenant_id, trace_id,
+            )  # fmt: skip
+        span_dicts = [
+            {
+                **dict(r),
+                "start_time": format_time(r["start_time"]),
+                "end_time": format_time(r["end_time"]),
+                "attributes": json.loads(r["attributes"]),
+            }
+            for r in spans
+        ]
+        results = [
+            EvalResult.model_construct(
+                **{
+                    **dict(r),
+                    "scores": json.loads(r["scores"]),
+                    "attributes": json.loads(r["attributes"]),
+                    "created_at": format_time(r["created_at"]),
+                }
+            )
+            for r in evals
+        ]
+        return span_dicts, results, [_feedback(r) for r in fb]
+
+    async def aggregates(self, tenant_id: str, query: AggregateQuery) -> list[dict[str, Any]]:
+        """Sums and ``percentile_cont`` in one query."""
+        bucket = (
+            f"to_char(date_trunc('{_BUCKETS[query.interval]}', start_time AT TIME ZONE 'UTC'), "
+            '\'YYYY-MM-DD"T"HH24:MI:SS"Z"\')'
+            if query.interval
+            else "NULL::text"
+        )
+        group = (
+            "NULL::text" if not query.group_by else "name" if query.group_by == "name"
+            else f"attributes->>'{query.group_by}'"
+        )  # fmt: skip
+        rows = await self.pool.fetch(
+            f"""
+            SELECT {bucket} AS bucket, {group} AS grp, count(*) AS calls,
+                   count(*) FILTER (WHERE status = 'error') AS errors,
+                   sum((attributes->>'tokens_input')::float8) AS tokens_input,
+                   sum((attributes->>'tokens_output')::float8) AS tokens_output,
+                   sum((attributes->>'tokens_total')::float8) AS tokens_total,
+                   sum((attributes->>'cost_usd')::float8) AS cost_usd, avg(duration_ms) AS avg_ms,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
+                   percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99
+            FROM spans WHERE tenant_id = $1 AND start_time >= $2 AND start_time < $3
+            GROUP BY 1, 2 ORDER BY 1 COLLATE "C" NULLS FIRST, 2 COLLATE "C" NULLS FIRST
+            """,
+            tenant_id, _ts(query.since), _ts(query.until),
+        )  # fmt: skip
+        return [aggregate_row(dict(r), r["p50"], r["p95"], r["p99"]) for r in rows]
+
+    async def score_histogram(
+        self, tenant_id: str, metric: str, bins: int, since: str, until: str
+    ) -> tuple[list[int], int, float | None]:
+        """Latest score per span for ``metric``, binned over [0, 1]."""
+        rows = await self.pool.fetch(
+            _LATEST_SCORES + "SELECT l.score FROM latest l JOIN spans s ON s.tenant_id = $1 AND s.span_id = l.span_id "
+            "WHERE s.start_time >= $3 AND s.start_time < $4",
+            tenant_id, metric, _ts(since), _ts(until),
+        )  # fmt: skip
+        return histogram([r[0] for r in rows], bins)
+
+    async def worst(self, tenant_id: str, metric: str, limit: int, since: str, until: str) -> list[dict[str, Any]]:
+        """Worst spans first."""
+        window = "s.tenant_id = $1 AND s.start_time >= $3 AND s.start_time < $4"
+        if metric == "hallucination":
+            sql = (
+                _LATEST_SCORES + f"SELECT {_SPAN_SUMMARY}, l.score AS value FROM latest l JOIN spans s "
+                f"ON s.tenant_id = $1 AND s.span_id = l.span_id WHERE l.score IS NOT NULL AND {window} "
+                "ORDER BY value ASC, s.start_time DESC LIMIT $5"
+            )
+        else:
+            expr = {
+                "latency": "s.duration_ms",
+                "cost": "(s.attributes->>'cost_usd')::float8",
+                "tokens": "(s.attributes->>'tokens_total')::float8",
+            }[metric]
+            # $2 is unused here but keeps the parameter numbering shared with the CTE variant.
+            sql = (
+                f"SELECT {_SPAN_SUMMARY}, {expr} AS value FROM spans s WHERE {window} AND {expr} IS NOT NULL "
+                "AND $2::text IS NOT NULL ORDER BY value DESC, s.start_time DESC LIMIT $5"
+            )
+        rows = await self.pool.fetch(sql, tenant_id, metric, _ts(since), _ts(until), limit)
+        return [{**dict(r), "start_time": format_time(r["start_time"])} for r in rows]
+
+    async def list_feedback(
+        self, tenant_id: str, rating: str | None, limit: int, before: tuple[str, str] | None
+    ) -> list[dict[str, Any]]:
+        """Newest feedback first."""
+        params: list[Any] = [tenant_id, limit]
+        where = ["tenant_id = $1"]
+        if rating:
+            params.append(rating)
+            where.append(f"rating = ${len(params)}")
+        if before is not None:
+            params += [_ts(before[0]), int(before[1])]
+            n = len(params)
+            where.append(f"(created_at < ${n - 1} OR (created_at = ${n - 1} AND id < ${n}))")
+        rows = await self.pool.fetch(
+            "SELECT id, trace_id, span_id, rating, score, note, created_at FROM feedback "
+            f"WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT $2",
+            *params,
+        )
+        return [_feedback(r) for r in rows]
+
+    async def purge(self, retention_days: Mapping[str, float], now: datetime) -> int:
+        """Delete expired spans with their eval results; then orphaned feedback and results."""
+        longest = now - timedelta(days=max(retention_days.values()))
+        default = now - timedelta(days=retention_days.get("default", max(retention_days.values())))
+        deleted = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            for cls, days in retention_days.items():
+                cutoff = now - timedelta(days=days)
+                await conn.execute(
+                    "DELETE FROM eval_results e USING spans s WHERE s.tenant_id = e.tenant_id "
+                    "AND s.span_id = e.span_id AND s.retention_class = $1 AND s.start_time < $2",
+                    cls, cutoff,
+                )  # fmt: skip
+                status = await conn.execute(
+                    "DELETE FROM spans WHERE retention_class = $1 AND start_time < $2", cls, cutoff
+                )
+                deleted += int(status.rsplit(" ", 1)[1])
+            await conn.execute(
+                "DELETE FROM feedback f WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM spans s "
+                "WHERE s.tenant_id = f.tenant_id AND s.trace_id = f.trace_id)",
+                default,
+            )
+            await conn.execute(
+                "DELETE FROM eval_results e WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM spans s "
+                "WHERE s.tenant_id = e.tenant_id AND s.span_id = e.span_id)",
+                longest,
+            )
+        return deleted
+
+
+def _feedback(row: Mapping[str, Any]) -> dict[str, Any]:
+    out = feedback_row(row)
+    out["created_at"] = format_time(out["created_at"])
+    return out

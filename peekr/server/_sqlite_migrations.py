@@ -1,0 +1,79 @@
+"""Collector-only additions to the ``traces.db`` schema, applied after the core migrations.
+
+Append-only like ``peekr/sinks/_sqlite_schema.py`` and recorded in the same
+``_peekr_migrations`` table (names start with ``server_``), so a collector database is
+still a valid ``traces.db`` that ``peekr view`` can open.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from ..sinks._sqlite_schema import apply_migrations, configure_connection
+
+__all__ = ["SERVER_MIGRATIONS", "migrate"]
+
+
+def server_m001_api_keys(db: sqlite3.Connection) -> None:
+    """API keys: only a salted hash of the secret is stored."""
+    db.execute(
+        """
+        CREATE TABLE IF NOT EXISTS api_keys (
+            key_id      TEXT PRIMARY KEY,
+            tenant_id   TEXT NOT NULL,
+            scope       TEXT NOT NULL,
+            salt        TEXT NOT NULL,
+            secret_hash TEXT NOT NULL,
+            name        TEXT,
+            created_at  TEXT NOT NULL,
+            revoked_at  TEXT
+        )
+        """
+    )
+
+
+def server_m002_dedupe_keys(db: sqlite3.Connection) -> None:
+    """Idempotent ingest: a retried batch must not store an eval result or feedback twice.
+
+    Spans are deduplicated by their primary key; the other records get a content hash.
+    """
+    db.execute("ALTER TABLE eval_results ADD COLUMN record_key TEXT")
+    db.execute("ALTER TABLE feedback ADD COLUMN record_key TEXT")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS uq_eval_results_record_key ON eval_results(tenant_id, record_key)")
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS uq_feedback_record_key ON feedback(tenant_id, record_key)")
+
+
+def server_m003_query_indexes(db: sqlite3.Connection) -> None:
+    """Every query is per tenant and most are time-ranged."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_spans_tenant_start ON spans(tenant_id, start_time)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_spans_tenant_trace ON spans(tenant_id, trace_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_eval_results_tenant_span ON eval_results(tenant_id, span_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_feedback_tenant_created ON feedback(tenant_id, created_at)")
+
+
+SERVER_MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("server_m001_api_keys", server_m001_api_keys),
+    ("server_m002_dedupe_keys", server_m002_dedupe_keys),
+    ("server_m003_query_indexes", server_m003_query_indexes),
+]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Configure the connection, apply the core migrations, then the collector's."""
+    configure_connection(db)
+    apply_migrations(db)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        done = {row[0] for row in db.execute("SELECT name FROM _peekr_migrations")}
+        for name, fn in SERVER_MIGRATIONS:
+            if name not in done:
+                fn(db)
+                db.execute(
+                    "INSERT INTO _peekr_migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ','now'))",
+                    (name,),
+                )
+        db.execute("COMMIT")
+    except Exception:
+        db.execute("ROLLBACK")
+        raise

@@ -1,0 +1,414 @@
+"""SQLite storage for the collector: the local ``traces.db`` schema plus API keys.
+
+sqlite3 calls run in worker threads (``anyio.to_thread``) so the event loop keeps serving.
+One connection writes and one reads, each behind its own lock; WAL lets them overlap, and
+several collector processes may share the file (busy timeout), though PostgreSQL is the
+backend for that.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from .._events import EvalResult, Feedback
+from .._span import Span
+from ._keys import ApiKey
+from ._sqlite_migrations import migrate
+from ._store import (
+    AggregateQuery,
+    IngestCounts,
+    TraceFilter,
+    aggregate_row,
+    feedback_row,
+    format_time,
+    histogram,
+    percentile,
+    trace_summary,
+)
+
+__all__ = ["SQLiteStore"]
+
+T = TypeVar("T")
+
+_BUCKETS = {
+    "minute": "substr(start_time, 1, 16) || ':00Z'",
+    "hour": "substr(start_time, 1, 13) || ':00:00Z'",
+    "day": "substr(start_time, 1, 10) || 'T00:00:00Z'",
+}
+_LATEST_SCORES = """
+    WITH latest AS (
+        SELECT span_id, json_extract(scores, '$."' || :metric || '"') AS score,
+               ROW_NUMBER() OVER (PARTITION BY span_id ORDER BY created_at DESC, id DESC) AS rn
+        FROM eval_results
+        WHERE tenant_id = :tenant AND status = 'ok' AND json_type(scores, '$."' || :metric || '"') IS NOT NULL
+    )
+"""
+_SPAN_SUMMARY = (
+    "s.span_id, s.trace_id, s.name, json_extract(s.attributes, '$.model') AS model, "
+    "s.start_time, s.duration_ms, s.status"
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+class SQLiteStore:
+    """The embedded collector store: one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._wlock = threading.Lock()
+        self._rlock = threading.Lock()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the file if needed and migrate it forward."""
+        await anyio.to_thread.run_sync(self._open_sync)
+
+    def _open_sync(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        migrate(writer)
+        reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        reader.execute("PRAGMA busy_timeout = 10000")
+        reader.row_factory = sqlite3.Row
+        self._writer, self._reader = writer, reader
+
+    async def close(self) -> None:
+        """Close both connections."""
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                conn.close()
+        self._writer = self._reader = None
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            with self._wlock:
+                if self._writer is None:
+                    raise RuntimeError("SQLiteStore is not open")
+                self._writer.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(self._writer)
+                except Exception:
+                    self._writer.execute("ROLLBACK")
+                    raise
+                self._writer.execute("COMMIT")
+                return result
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def _read(self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()) -> list[sqlite3.Row]:
+        def run() -> list[sqlite3.Row]:
+            with self._rlock:
+                if self._reader is None:
+                    raise RuntimeError("SQLiteStore is not open")
+                return self._reader.execute(sql, params).fetchall()
+
+        return await anyio.to_thread.run_sync(run)
+
+    # -- keys -----------------------------------------------------------------------------
+
+    async def create_key(self, key: ApiKey) -> None:
+        """Store a new key."""
+        await self._write(
+            partial(
+                _exec,
+                "INSERT INTO api_keys (key_id, tenant_id, scope, salt, secret_hash, name, created_at, revoked_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (key.key_id, key.tenant_id, key.scope, key.salt, key.secret_hash, key.name, key.created_at, None),
+            )
+        )
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        """Read one key (every request: revocation is seen at once)."""
+        rows = await self._read(
+            "SELECT key_id, tenant_id, scope, salt, secret_hash, created_at, name, revoked_at "
+            "FROM api_keys WHERE key_id = ?",
+            (key_id,),
+        )
+        return ApiKey(*rows[0]) if rows else None
+
+    async def revoke_key(self, key_id: str) -> bool:
+        """Mark a key revoked."""
+
+        def run(db: sqlite3.Connection) -> bool:
+            cur = db.execute(
+                "UPDATE api_keys SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ','now') "
+                "WHERE key_id = ? AND revoked_at IS NULL",
+                (key_id,),
+            )
+            return cur.rowcount == 1
+
+        return await self._write(run)
+
+    async def list_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        """Keys, oldest first."""
+        sql = "SELECT key_id, tenant_id, scope, salt, secret_hash, created_at, name, revoked_at FROM api_keys"
+        rows = await (
+            self._read(sql + " WHERE tenant_id = ? ORDER BY created_at", (tenant_id,))
+            if tenant_id
+            else self._read(sql + " ORDER BY created_at")
+        )
+        return [ApiKey(*row) for row in rows]
+
+    # -- ingest ---------------------------------------------------------------------------
+
+    async def ingest(
+        self,
+        tenant_id: str,
+        spans: Sequence[Span],
+        evals: Sequence[tuple[EvalResult, str]],
+        feedback: Sequence[tuple[Feedback, str]],
+    ) -> IngestCounts:
+        """Insert what is new in one transaction; existing span ids / record keys are skipped."""
+        span_rows = [
+            (
+                s.span_id, s.trace_id, s.parent_id, s.name, s.start_time, s.end_time, s.duration_ms,
+                s.status, tenant_id, s.retention_class, _json(s.attributes),
+            )
+            for s in spans
+        ]  # fmt: skip
+        eval_rows = [
+            (
+                e.span_id, e.trace_id, e.evaluator, e.status, _json(e.scores), _json(e.attributes),
+                e.error, e.created_at, tenant_id, key,
+            )
+            for e, key in evals
+        ]  # fmt: skip
+        fb_rows = [
+            (f.trace_id, f.span_id, f.rating, f.score, f.note, f.created_at, tenant_id, key) for f, key in feedback
+        ]
+
+        def run(db: sqlite3.Connection) -> IngestCounts:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO spans (span_id, trace_id, parent_id, name, start_time, end_time, "
+                "duration_ms, status, tenant_id, retention_class, attributes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                span_rows,
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO eval_results (span_id, trace_id, evaluator, status, scores, attributes, "
+                "error, created_at, tenant_id, record_key) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                eval_rows,
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO feedback (trace_id, span_id, rating, score, note, created_at, tenant_id, "
+                "record_key) VALUES (?,?,?,?,?,?,?,?)",
+                fb_rows,
+            )
+            stored = db.total_changes - before
+            return IngestCounts(stored=stored, duplicates=len(span_rows) + len(eval_rows) + len(fb_rows) - stored)
+
+        return await self._write(run)
+
+    # -- queries --------------------------------------------------------------------------
+
+    async def list_traces(
+        self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
+    ) -> list[dict[str, Any]]:
+        """Trace summaries, newest first."""
+        where = ["tenant_id = :tenant"]
+        params: dict[str, Any] = {"tenant": tenant_id, "limit": limit}
+        if filt.name:
+            where.append("substr(name, 1, length(:name)) = :name")
+            params["name"] = filt.name
+        if filt.status:
+            where.append("status = :status")
+            params["status"] = filt.status
+        for attr in ("model", "feature", "endpoint", "user_id", "session_id"):
+            value = getattr(filt, attr)
+            if value is not None:
+                where.append(f"json_extract(attributes, '$.{attr}') = :{attr}")
+                params[attr] = value
+        if filt.since:
+            where.append("start_time >= :since")
+            params["since"] = filt.since
+        if filt.until:
+            where.append("start_time < :until")
+            params["until"] = filt.until
+        page = ""
+        if cursor is not None:
+            page = "WHERE start_time < :cs OR (start_time = :cs AND trace_id < :ct)"
+            params["cs"], params["ct"] = cursor
+        sql = f"""
+            WITH matched AS (SELECT DISTINCT trace_id FROM spans WHERE {" AND ".join(where)}),
+            agg AS (
+                SELECT s.trace_id, MIN(s.start_time) AS start_time, MAX(s.end_time) AS end_time,
+                       COUNT(*) AS span_count, SUM(s.status = 'error') AS error_count,
+                       SUM(json_extract(s.attributes, '$.tokens_total')) AS tokens_total,
+                       SUM(json_extract(s.attributes, '$.cost_usd')) AS cost_usd,
+                       GROUP_CONCAT(DISTINCT json_extract(s.attributes, '$.model')) AS models
+                FROM spans s JOIN matched m ON m.trace_id = s.trace_id
+                WHERE s.tenant_id = :tenant GROUP BY s.trace_id
+            )
+            SELECT agg.*, (
+                SELECT r.name FROM spans r WHERE r.tenant_id = :tenant AND r.trace_id = agg.trace_id
+                ORDER BY r.parent_id IS NOT NULL, r.start_time LIMIT 1
+            ) AS root_name
+            FROM agg {page} ORDER BY start_time DESC, trace_id DESC LIMIT :limit
+        """
+        return [trace_summary(dict(row)) for row in await self._read(sql, params)]
+
+    async def get_trace(
+        self, tenant_id: str, trace_id: str
+    ) -> tuple[list[dict[str, Any]], list[EvalResult], list[dict[str, Any]]]:
+        """Spans, eval results and feedback of one trace."""
+        spans = await self._read(
+            "SELECT span_id, trace_id, parent_id, name, start_time, end_time, duration_ms, status, tenant_id, "
+            "retention_class, attributes FROM spans WHERE tenant_id = ? AND trace_id = ? ORDER BY start_time, span_id",
+            (tenant_id, trace_id),
+        )
+        evals = await self._read(
+            "SELECT span_id, trace_id, evaluator, status, scores, attributes, error, created_at, tenant_id "
+            "FROM eval_results WHERE tenant_id = ? AND trace_id = ? ORDER BY created_at, id",
+            (tenant_id, trace_id),
+        )
+        fb = await self._read(
+            "SELECT id, trace_id, span_id, rating, score, note, created_at FROM feedback "
+            "WHERE tenant_id = ? AND trace_id = ? ORDER BY created_at, id",
+            (tenant_id, trace_id),
+        )
+        span_dicts = [{**dict(r), "attributes": json.loads(r["attributes"])} for r in spans]
+        results = [
+            EvalResult.model_construct(
+                **{**dict(r), "scores": json.loads(r["scores"]), "attributes": json.loads(r["attributes"])}
+            )
+            for r in evals
+        ]
+        return span_dicts, results, [feedback_row(r) for r in fb]
+
+    async def aggregates(self, tenant_id: str, query: AggregateQuery) -> list[dict[str, Any]]:
+        """Sums in SQL, percentiles in Python over the sorted durations."""
+        bucket = _BUCKETS[query.interval] if query.interval else "NULL"
+        group = (
+            "NULL" if not query.group_by else "name" if query.group_by == "name"
+            else f"json_extract(attributes, '$.{query.group_by}')"
+        )  # fmt: skip
+        where = "tenant_id = :tenant AND start_time >= :since AND start_time < :until"
+        params = {"tenant": tenant_id, "since": query.since, "until": query.until}
+        sums = await self._read(
+            f"""
+            SELECT {bucket} AS bucket, {group} AS grp, COUNT(*) AS calls, SUM(status = 'error') AS errors,
+                   SUM(json_extract(attributes, '$.tokens_input')) AS tokens_input,
+                   SUM(json_extract(attributes, '$.tokens_output')) AS tokens_output,
+                   SUM(json_extract(attributes, '$.tokens_total')) AS tokens_total,
+                   SUM(json_extract(attributes, '$.cost_usd')) AS cost_usd, AVG(duration_ms) AS avg_ms
+            FROM spans WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2
+            """,
+            params,
+        )
+        durations = await self._read(
+            f"SELECT {bucket} AS bucket, {group} AS grp, duration_ms FROM spans WHERE {where} ORDER BY 1, 2, 3",
+            params,
+        )
+        by_key: dict[tuple[Any, Any], list[float]] = {}
+        for row in durations:
+            by_key.setdefault((row["bucket"], row["grp"]), []).append(row["duration_ms"])
+        out = []
+        for row in sums:
+            values = by_key.get((row["bucket"], row["grp"]), [])
+            out.append(
+                aggregate_row(dict(row), percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99))
+            )
+        return out
+
+    async def score_histogram(
+        self, tenant_id: str, metric: str, bins: int, since: str, until: str
+    ) -> tuple[list[int], int, float | None]:
+        """Latest score per span for ``metric``, binned over [0, 1]."""
+        rows = await self._read(
+            _LATEST_SCORES + "SELECT l.score FROM latest l JOIN spans s ON s.tenant_id = :tenant "
+            "AND s.span_id = l.span_id WHERE l.rn = 1 AND s.start_time >= :since AND s.start_time < :until",
+            {"tenant": tenant_id, "metric": metric, "since": since, "until": until},
+        )
+        return histogram([r[0] for r in rows], bins)
+
+    async def worst(self, tenant_id: str, metric: str, limit: int, since: str, until: str) -> list[dict[str, Any]]:
+        """Worst spans first."""
+        params = {"tenant": tenant_id, "metric": metric, "since": since, "until": until, "limit": limit}
+        window = "s.tenant_id = :tenant AND s.start_time >= :since AND s.start_time < :until"
+        if metric == "hallucination":
+            sql = (
+                _LATEST_SCORES + f"SELECT {_SPAN_SUMMARY}, l.score AS value FROM latest l JOIN spans s "
+                f"ON s.tenant_id = :tenant AND s.span_id = l.span_id WHERE l.rn = 1 AND l.score IS NOT NULL "
+                f"AND {window} ORDER BY value ASC, s.start_time DESC LIMIT :limit"
+            )
+        else:
+            expr = {
+                "latency": "s.duration_ms",
+                "cost": "json_extract(s.attributes, '$.cost_usd')",
+                "tokens": "json_extract(s.attributes, '$.tokens_total')",
+            }[metric]
+            sql = (
+                f"SELECT {_SPAN_SUMMARY}, {expr} AS value FROM spans s WHERE {window} AND {expr} IS NOT NULL "
+                f"ORDER BY value DESC, s.start_time DESC LIMIT :limit"
+            )
+        return [dict(r) for r in await self._read(sql, params)]
+
+    async def list_feedback(
+        self, tenant_id: str, rating: str | None, limit: int, before: tuple[str, str] | None
+    ) -> list[dict[str, Any]]:
+        """Newest feedback first."""
+        where = ["tenant_id = :tenant"]
+        params: dict[str, Any] = {"tenant": tenant_id, "limit": limit}
+        if rating:
+            where.append("rating = :rating")
+            params["rating"] = rating
+        if before is not None:
+            where.append("(created_at < :cs OR (created_at = :cs AND id < :cid))")
+            params["cs"], params["cid"] = before[0], int(before[1])
+        rows = await self._read(
+            "SELECT id, trace_id, span_id, rating, score, note, created_at FROM feedback "
+            f"WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT :limit",
+            params,
+        )
+        return [feedback_row(r) for r in rows]
+
+    async def purge(self, retention_days: Mapping[str, float], now: datetime) -> int:
+        """Delete expired spans with their eval results; then orphaned feedback and results."""
+        cutoffs = {cls: format_time(now - timedelta(days=days)) for cls, days in retention_days.items()}
+        longest = format_time(now - timedelta(days=max(retention_days.values())))
+        default = cutoffs.get("default", longest)
+
+        def run(db: sqlite3.Connection) -> int:
+            deleted = 0
+            for cls, cutoff in cutoffs.items():
+                db.execute(
+                    "DELETE FROM eval_results WHERE EXISTS (SELECT 1 FROM spans s WHERE s.tenant_id = "
+                    "eval_results.tenant_id AND s.span_id = eval_results.span_id AND s.retention_class = ? "
+                    "AND s.start_time < ?)",
+                    (cls, cutoff),
+                )
+                deleted += db.execute(
+                    "DELETE FROM spans WHERE retention_class = ? AND start_time < ?", (cls, cutoff)
+                ).rowcount
+            db.execute(
+                "DELETE FROM feedback WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM spans s "
+                "WHERE s.tenant_id = feedback.tenant_id AND s.trace_id = feedback.trace_id)",
+                (default,),
+            )
+            db.execute(
+                "DELETE FROM eval_results WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM spans s "
+                "WHERE s.tenant_id = eval_results.tenant_id AND s.span_id = eval_results.span_id)",
+                (longest,),
+            )
+            return deleted
+
+        return await self._write(run)
+
+
+def _exec(sql: str, params: Sequence[Any], db: sqlite3.Connection) -> None:
+    db.execute(sql, params)
