@@ -136,14 +136,14 @@ class Runtime:
         global _active
         with _lock:
             if self.state in (State.SHUTTING_DOWN, State.CLOSED):
-                return self.bus.wait_closed(0)
+                return self.bus.wait_closed(0) and not self.bus.timed_out
             self.state = State.SHUTTING_DOWN
             self.running = False
             if _active is self:
                 _active = None
         atexit.unregister(self._atexit)
         self.bus.request_stop(timeout)
-        finished = self.bus.wait_closed(timeout + 0.5)
+        finished = self.bus.wait_closed(timeout + 0.5) and not self.bus.timed_out
         self.state = State.CLOSED
         if not finished:
             logger.warning("peekr: shutdown(timeout=%s) returned before every sink finished", timeout)

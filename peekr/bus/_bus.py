@@ -99,6 +99,8 @@ class EventBus:
         self._portal: BlockingPortal | None = None
         self._loop_thread: int | None = None
         self._warned_after_shutdown = False
+        #: True when shutdown gave up on a sink that did not finish in time.
+        self.timed_out = False
         self.state = NEW
 
     # -- producer side (any thread) -------------------------------------------------------
@@ -205,6 +207,7 @@ class EventBus:
                 with anyio.move_on_after(max(0.0, remaining)):
                     await self._all_subscribers_done.wait()
                 if not self._all_subscribers_done.is_set():
+                    self.timed_out = True
                     for name, pending in self._pending.items():
                         self._counters.drop(name, "timeout", pending)
                         self._pending[name] = 0
@@ -259,10 +262,10 @@ class EventBus:
                     if isinstance(item, _FlushMarker):
                         item.finish(name, await self._flush_sink(name, sink, item.timeout))
                         continue
-                    self._pending[name] -= len(item)
                     try:
                         await sink.write(item)
                     except Exception as exc:
+                        self._pending[name] -= len(item)
                         self._counters.drop(name, "sink_error", len(item))
                         if not warned:
                             warned = True
@@ -275,6 +278,7 @@ class EventBus:
                                 exc_info=exc,
                             )
                     else:
+                        self._pending[name] -= len(item)
                         self._counters.deliver(name, len(item))
             remaining = self._stop_timeout - (time.monotonic() - self._stop_requested_at)
             with anyio.move_on_after(max(0.1, remaining)):

@@ -1,0 +1,87 @@
+"""The public surface is a tested artifact; bad arguments fail at once; import stays light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import peekr
+from peekr._capture import to_jsonable
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert list(peekr.__all__) == sorted(peekr.__all__)
+    public = {name for name in dir(peekr) if not name.startswith("_")} | set(peekr._LAZY)
+    public -= {"annotations", "bus", "sinks", "integrations", "testing", "Any"}
+    assert set(peekr.__all__) - {"__version__"} == public
+
+
+@pytest.mark.parametrize("name", ["instrument", "session", "span", "trace", "flush", "shutdown", "stats", "Span"])
+def test_exported_objects_report_module_peekr(name: str) -> None:
+    assert getattr(peekr, name).__module__ == "peekr"
+
+
+def test_import_peekr_imports_no_sdk_httpx_or_aiosqlite() -> None:
+    code = (
+        "import sys, json, peekr; "
+        "print(json.dumps(sorted(m for m in ('openai','anthropic','google.genai','boto3','botocore','aioboto3',"
+        "'httpx','httpx2','aiosqlite','fastapi','uvicorn') if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"storage": "postgres"}, ValueError, r"storage='postgres'.*sqlite, jsonl, memory, none"),
+        ({"retention_class": "weekly"}, ValueError, r"retention_class='weekly'"),
+        ({"tenant_id": 7}, TypeError, r"tenant_id.*int"),
+        ({"queue_size": 0}, ValueError, r"queue_size.*positive.*0"),
+        ({"flush_interval": -1}, ValueError, r"flush_interval"),
+        ({"capture_content": "no"}, TypeError, r"capture_content"),
+        ({"sinks": [object()]}, TypeError, r"sinks=.*lacks write, flush, aclose"),
+        ({"providers": "openai"}, TypeError, r"list of names"),
+        ({"providers": ["cohere"]}, ValueError, r"unknown provider 'cohere'"),
+    ],
+)
+def test_bad_instrument_arguments_raise_clearly(kwargs: dict[str, object], error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        peekr.instrument(storage="none", **kwargs) if "storage" not in kwargs else peekr.instrument(**kwargs)  # type: ignore[arg-type]
+    assert peekr.stats().state != "running"
+
+
+def test_instrument_is_idempotent_and_a_context_manager() -> None:
+    first = peekr.instrument(storage="memory")
+    assert peekr.instrument(storage="jsonl") is first
+    with first:
+        pass
+    assert peekr.stats().state == "closed"
+    assert peekr.shutdown()  # nothing running: fine
+
+
+def test_flush_and_shutdown_reject_bad_timeouts() -> None:
+    with pytest.raises(ValueError, match="timeout"):
+        peekr.flush(0)
+    with pytest.raises(ValueError, match="timeout"):
+        peekr.shutdown(-1)
+
+
+def test_captured_content_is_bounded_and_json_safe() -> None:
+    image = "data:image/png;base64," + "iVBORw0KGgo" * 500
+    raw_b64 = "QUJD" * 400
+    value = to_jsonable(
+        {"text": "x" * 50, "image_url": image, "audio": raw_b64, "blob": b"\x00\x01", 3: {1, 2}, "obj": object()},
+        limit=10,
+    )
+    assert value["text"].startswith("x" * 10) and "truncated 40 of 50 chars" in value["text"]
+    assert value["image_url"].startswith("[image/png: ") and "sha256:" in value["image_url"]
+    assert value["audio"].startswith("[base64: 1200 bytes")
+    assert value["blob"].startswith("[bytes: 2 bytes")
+    assert sorted(value["3"]) == [1, 2]
+    json.dumps(value)
+    prose = "word " * 200
+    assert to_jsonable(prose, limit=10_000) == prose
