@@ -334,7 +334,7 @@ class PostgresStore:
                    percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
                    percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99
             FROM spans WHERE tenant_id = $1 AND start_time >= $2 AND start_time < $3
-            GROUP BY 1, 2 ORDER BY 1 COLLATE "C" NULLS FIRST, 2 COLLATE "C" NULLS FIRST
+            GROUP BY 1, 2 ORDER BY bucket COLLATE "C" NULLS FIRST, grp COLLATE "C" NULLS FIRST
             """,
             tenant_id, _ts(query.since), _ts(query.until),
         )  # fmt: skip

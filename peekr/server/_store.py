@@ -233,10 +233,14 @@ def aggregate_row(row: dict[str, Any], p50: float | None, p95: float | None, p99
         "tokens_total": int(row["tokens_total"] or 0),
         "cost_usd": float(row["cost_usd"]) if row["cost_usd"] is not None else None,
         "avg_ms": float(row["avg_ms"]) if row["avg_ms"] is not None else None,
-        "p50_ms": p50,
-        "p95_ms": p95,
-        "p99_ms": p99,
+        "p50_ms": _round(p50),
+        "p95_ms": _round(p95),
+        "p99_ms": _round(p99),
     }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 3)
 
 
 def histogram(scores: Sequence[Any], bins: int) -> tuple[list[int], int, float | None]:

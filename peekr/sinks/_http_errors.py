@@ -1,0 +1,79 @@
+"""What the HTTP export wrappers tell each other, and where their drops are counted.
+
+Exception tree (raised by the innermost sink, handled by the wrappers around it)::
+
+    ExportError
+    ├── RetryableExportError   429 / 502 / 503 / 504 / connection error -> RetryingSink
+    ├── PayloadTooLargeError   413 -> SplittingSink halves the batch
+    └── ExportGaveUp           retry deadline passed -> SpoolingSink keeps the events on disk,
+                               or HTTPExporter counts them as dropped
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Sequence
+
+from .._events import Event
+
+__all__ = ["DropCounter", "ExportError", "ExportGaveUp", "PayloadTooLargeError", "RetryableExportError"]
+
+logger = logging.getLogger("peekr")
+
+
+class ExportError(Exception):
+    """Base of the export signals."""
+
+
+class RetryableExportError(ExportError):
+    """The collector may accept the same batch later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, rate_limited: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+
+class PayloadTooLargeError(ExportError):
+    """HTTP 413: send fewer events per request."""
+
+
+class ExportGaveUp(ExportError):
+    """Retrying ran out of time; ``events`` were not delivered."""
+
+    def __init__(self, message: str, events: Sequence[Event], *, reason: str = "timeout") -> None:
+        super().__init__(message)
+        self.events = list(events)
+        self.reason = reason
+
+
+class DropCounter:
+    """Counts events an exporter gave up on, by reason, here and in ``peekr.stats()``."""
+
+    def __init__(self, subscriber: str) -> None:
+        self.subscriber = subscriber
+        self._lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self._logged: set[str] = set()
+
+    def add(self, reason: str, n: int) -> None:
+        """Count ``n`` events lost for ``reason`` (``timeout``, ``http_401``, ``spool_full``, ...)."""
+        if n <= 0:
+            return
+        with self._lock:
+            self.counts[reason] += n
+        try:
+            from .._runtime import record_dropped
+        except ImportError:  # pragma: no cover - the runtime is part of the package
+            return
+        record_dropped(self.subscriber, reason, n)
+
+    def log_once(self, key: str, level: int, message: str, *args: object) -> None:
+        """Log ``message`` the first time ``key`` is seen (a bad key must not flood the logs)."""
+        with self._lock:
+            if key in self._logged:
+                return
+            self._logged.add(key)
+        logger.log(level, message, *args)
