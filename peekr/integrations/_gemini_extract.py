@@ -1,0 +1,231 @@
+"""Reading google-genai requests and responses into span attributes (no SDK import needed).
+
+Everything here duck-types the SDK's pydantic objects (``GenerateContentConfig``,
+``GenerateContentResponse``, ``Part`` ...) and also accepts the dict forms users may pass for
+``config`` (snake_case or the camelCase aliases the SDK accepts). It runs inside peekr's
+``handle_internal_errors`` boundary, but is written not to raise on any shape the SDK can return.
+
+Rules (also in docs/providers/gemini.md):
+
+- ``model``: ``response.model_version`` when the server reports one, else the request's ``model``;
+  both with a leading ``models/`` (or a ``.../models/`` resource path) removed, so
+  ``"models/gemini-2.0-flash"`` and ``"gemini-2.0-flash"`` group together and price alike.
+- ``tokens_input`` = ``prompt_token_count`` + ``tool_use_prompt_token_count``; ``tokens_output`` =
+  ``candidates_token_count`` + ``thoughts_token_count``; ``tokens_total`` = ``total_token_count``
+  (Google defines it as the sum of those four, so input + output == total). Cached prompt tokens
+  are part of ``prompt_token_count`` (``tokens_cache_read``), thoughts part of the output
+  (``tokens_reasoning``), as docs/internals.md requires. A count the server did not report is
+  left unset, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .. import _runtime
+from .._capture import capture
+
+__all__ = ["StreamState", "describe_request", "model_name", "record_response"]
+
+#: GenerateContentConfig fields copied into ``attributes.request`` (tools are reduced to names).
+_REQUEST_FIELDS = (
+    ("temperature", "temperature"),
+    ("max_output_tokens", "maxOutputTokens"),
+    ("top_p", "topP"),
+    ("top_k", "topK"),
+    ("stop_sequences", "stopSequences"),
+    ("response_mime_type", "responseMimeType"),
+)
+
+#: Chunks buffered by a stream before they are folded into running totals (bounds memory).
+_FOLD_AT = 256
+
+
+def model_name(name: object) -> str | None:
+    """``"models/gemini-x"`` -> ``"gemini-x"``; ``"publishers/google/models/gemini-x"`` -> ``"gemini-x"``."""
+    if not isinstance(name, str) or not name:
+        return None
+    if name.startswith("models/") or "/models/" in name:
+        return name.rpartition("models/")[2] or name
+    return name
+
+
+def _field(config: Any, snake: str, camel: str) -> Any:
+    if isinstance(config, Mapping):
+        value = config.get(snake)
+        return config.get(camel) if value is None else value
+    return getattr(config, snake, None)
+
+
+def _tool_names(tools: Any) -> list[str]:
+    """Function declaration names, callable names (automatic function calling), built-in tool kinds."""
+    names: list[str] = []
+    if not isinstance(tools, (list, tuple)):
+        tools = [tools]
+    for tool in tools:
+        items: Iterable[tuple[Any, Any]]
+        if isinstance(tool, Mapping):
+            items = tool.items()
+        elif hasattr(type(tool), "model_fields"):  # types.Tool
+            items = ((key, getattr(tool, key, None)) for key in type(tool).model_fields)
+        else:  # a Python callable for automatic function calling, or an MCP session
+            names.append(str(getattr(tool, "__name__", None) or type(tool).__name__))
+            continue
+        for key, value in items:
+            if value is None:
+                continue
+            if key in ("function_declarations", "functionDeclarations"):
+                for declaration in value or ():
+                    name = _field(declaration, "name", "name")
+                    if name:
+                        names.append(str(name))
+            else:
+                names.append(str(key))
+    return names
+
+
+def describe_request(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
+    """The attributes known before the call: provider, model, input, request, stream."""
+    attributes: dict[str, Any] = {"provider": "gemini", "model": model_name(kwargs.get("model")), "stream": stream}
+    config = kwargs.get("config")
+    contents = kwargs.get("contents")
+    system = _field(config, "system_instruction", "systemInstruction") if config is not None else None
+    captured = capture({"system": system, "contents": contents} if system is not None else contents)
+    if captured is not None:
+        attributes["input"] = captured
+    request: dict[str, Any] = {}
+    if config is not None:
+        for snake, camel in _REQUEST_FIELDS:
+            value = _field(config, snake, camel)
+            if value is not None:
+                request[snake] = value
+        tools = _field(config, "tools", "tools")
+        if tools:
+            request["tools"] = _tool_names(tools)
+    if stream:
+        request["stream"] = True
+    if request:
+        captured = capture(request)
+        if captured is not None:
+            attributes["request"] = captured
+    return attributes
+
+
+def _usage_attributes(attributes: dict[str, Any], usage: Any) -> None:
+    prompt = getattr(usage, "prompt_token_count", None)
+    tool_prompt = getattr(usage, "tool_use_prompt_token_count", None)
+    candidates = getattr(usage, "candidates_token_count", None)
+    thoughts = getattr(usage, "thoughts_token_count", None)
+    total = getattr(usage, "total_token_count", None)
+    cached = getattr(usage, "cached_content_token_count", None)
+    if prompt is not None or tool_prompt is not None:
+        attributes["tokens_input"] = (prompt or 0) + (tool_prompt or 0)
+    if candidates is not None or thoughts is not None:
+        attributes["tokens_output"] = (candidates or 0) + (thoughts or 0)
+    if total is not None:
+        attributes["tokens_total"] = total
+    if cached is not None:
+        attributes["tokens_cache_read"] = cached
+    if thoughts is not None:
+        attributes["tokens_reasoning"] = thoughts
+
+
+def _finish_reason(value: Any) -> str:
+    # FinishReason is a (str, Enum): str() would give "FinishReason.STOP", the value is "STOP".
+    return str(getattr(value, "value", value))
+
+
+def _parts(response: Any) -> Any:
+    candidates = getattr(response, "candidates", None)
+    if not candidates:
+        return None, None
+    candidate = candidates[0]
+    content = getattr(candidate, "content", None)
+    return candidate, getattr(content, "parts", None)
+
+
+def _tool_call(call: Any, capture_on: bool) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": getattr(call, "id", None), "type": "function", "name": getattr(call, "name", None)}
+    if capture_on:
+        args = getattr(call, "args", None)
+        entry["arguments"] = capture(json.dumps(args if args is not None else {}, default=str))
+    return entry
+
+
+class StreamState:
+    """What a stream (or one whole response) said so far: text, tool calls, finish reason, usage, model.
+
+    ``add`` only appends (the per-chunk cost must stay well under a microsecond); chunks are folded
+    into the running values every ``_FOLD_AT`` chunks and at the end, so memory stays bounded.
+    """
+
+    __slots__ = ("_pending", "finish_reason", "model_version", "text", "tool_calls", "usage")
+
+    def __init__(self) -> None:
+        self._pending: list[Any] = []
+        self.text: list[str] | None = None
+        self.tool_calls: list[Any] = []
+        self.finish_reason: Any = None
+        self.usage: Any = None
+        self.model_version: Any = None
+
+    def add(self, chunk: Any) -> None:
+        """Remember one chunk (cheap)."""
+        pending = self._pending
+        pending.append(chunk)
+        if len(pending) >= _FOLD_AT:
+            self.fold()
+
+    def fold(self) -> None:
+        """Fold the buffered chunks into the running values."""
+        pending, self._pending = self._pending, []
+        for chunk in pending:
+            usage = getattr(chunk, "usage_metadata", None)
+            if usage is not None:
+                self.usage = usage  # the last reported counts are the final ones
+            version = getattr(chunk, "model_version", None)
+            if version:
+                self.model_version = version
+            candidate, parts = _parts(chunk)
+            if candidate is None:
+                continue
+            reason = getattr(candidate, "finish_reason", None)
+            if reason is not None:
+                self.finish_reason = reason
+            for part in parts or ():
+                text = getattr(part, "text", None)
+                if isinstance(text, str) and not getattr(part, "thought", None):
+                    if self.text is None:
+                        self.text = []
+                    self.text.append(text)
+                call = getattr(part, "function_call", None)
+                if call is not None:
+                    self.tool_calls.append(call)
+
+    def apply(self, attributes: dict[str, Any]) -> None:
+        """Write model, output, tool calls, finish reason and tokens into the span attributes."""
+        self.fold()
+        version = model_name(self.model_version)
+        if version:
+            attributes["model"] = version
+        if self.text is not None:
+            captured = capture("".join(self.text))
+            if captured is not None:
+                attributes["output"] = captured
+        if self.tool_calls:
+            runtime = _runtime._active
+            capture_on = runtime is not None and runtime.settings.capture_content
+            attributes["tool_calls"] = [_tool_call(call, capture_on) for call in self.tool_calls]
+        if self.finish_reason is not None:
+            attributes["finish_reason"] = _finish_reason(self.finish_reason)
+        if self.usage is not None:
+            _usage_attributes(attributes, self.usage)
+
+
+def record_response(attributes: dict[str, Any], response: Any) -> None:
+    """Fill the span attributes from one non-streamed ``GenerateContentResponse``."""
+    state = StreamState()
+    state._pending.append(response)
+    state.apply(attributes)
