@@ -1,0 +1,241 @@
+"""What an Anthropic Messages call puts on its span: request side, final message, streamed events.
+
+Token rule (Anthropic reports no total, and ``input_tokens`` excludes prompt-cache traffic):
+
+* ``tokens_input``  = ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``
+* ``tokens_output`` = ``output_tokens``; ``tokens_total`` = ``tokens_input + tokens_output``
+* ``tokens_cache_read`` / ``tokens_cache_write`` = the cache fields, when the response reports them.
+
+In a stream, ``message_start`` carries the input side and a placeholder ``output_tokens``; every
+``message_delta`` carries the *cumulative* usage, so later values overwrite earlier ones (never
+add). ``tokens_output`` is only set once a ``message_delta`` arrived: a stream cut short before it
+has no real output count, and we do not invent one.
+
+Nothing here imports the SDK: the few SDK types needed (the "not given" sentinels) are handed
+over by the patch hook through ``set_sdk_types``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._capture import capture
+from .._tracer import ActiveSpan
+
+__all__ = [
+    "SPAN_NAME",
+    "describe_call",
+    "new_stream_summary",
+    "record_message",
+    "set_sdk_types",
+]
+
+SPAN_NAME = "anthropic.messages"
+
+_NOT_GIVEN_TYPES: tuple[type, ...] = ()
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+# Sampling knobs that this SDK generation no longer lists in the signature: users pass them in
+# ``extra_body`` (or as keywords on older SDKs), and both places are read.
+_SAMPLING = ("temperature", "top_p", "top_k")
+_REQUEST_KEYS = ("max_tokens", *_SAMPLING, "stop_sequences", "tool_choice", "thinking")
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
+def set_sdk_types(not_given: tuple[type, ...]) -> None:
+    """Remember the SDK's ``NotGiven``/``Omit`` classes (called by the patch hook)."""
+    global _NOT_GIVEN_TYPES
+    _NOT_GIVEN_TYPES = not_given
+
+
+def _given(value: Any) -> bool:
+    return value is not None and not isinstance(value, _NOT_GIVEN_TYPES)
+
+
+def is_raw_response_call(kwargs: Mapping[str, Any]) -> bool:
+    """True for ``with_raw_response`` / ``with_streaming_response`` calls (the result is no Message)."""
+    headers = kwargs.get("extra_headers")
+    return isinstance(headers, Mapping) and _RAW_RESPONSE_HEADER in headers
+
+
+def _tool_names(tools: Any) -> list[Any]:
+    # Only real sequences: iterating a user's generator would consume what the SDK must send.
+    return [t.get("name") if isinstance(t, Mapping) else getattr(t, "name", None) for t in tools]
+
+
+def _request(kwargs: Mapping[str, Any], stream: bool | None) -> dict[str, Any]:
+    request: dict[str, Any] = {}
+    for key in _REQUEST_KEYS:
+        value = kwargs.get(key)
+        if _given(value):
+            request[key] = value
+    extra = kwargs.get("extra_body")
+    if isinstance(extra, Mapping):
+        for key in _SAMPLING:
+            if key in extra and key not in request:
+                request[key] = extra[key]
+    tools = kwargs.get("tools")
+    if isinstance(tools, (list, tuple)):
+        request["tools"] = _tool_names(tools)
+    if stream is not None:
+        request["stream"] = stream
+    return request
+
+
+def describe_call(kwargs: Mapping[str, Any], stream: bool | None) -> tuple[str, dict[str, Any]]:
+    """Span name and start attributes for a call made with ``kwargs``.
+
+    ``stream`` is True for streams, False when the caller passed ``stream=False``, else None.
+    """
+    attributes: dict[str, Any] = {"provider": "anthropic"}
+    model = kwargs.get("model")
+    if isinstance(model, str):
+        attributes["model"] = model
+    if stream:
+        attributes["stream"] = True
+    # Captured now, not when the call ends: callers often append the reply to the same list.
+    messages = kwargs.get("messages")
+    system = kwargs.get("system")
+    captured = capture({"system": system, "messages": messages} if _given(system) else messages)
+    if captured is not None:
+        attributes["input"] = captured
+    request = capture(_request(kwargs, stream))
+    if request:
+        attributes["request"] = request
+    return SPAN_NAME, attributes
+
+
+def stream_flag(kwargs: Mapping[str, Any]) -> bool | None:
+    """The ``stream`` argument of a ``create`` call as given (None when not given)."""
+    stream = kwargs.get("stream")
+    return bool(stream) if _given(stream) else None
+
+
+def _set_tokens(attributes: dict[str, Any], counts: Mapping[str, int], output_known: bool) -> None:
+    tokens_input = counts.get("input_tokens")
+    if tokens_input is not None:
+        cache_read = counts.get("cache_read_input_tokens")
+        cache_write = counts.get("cache_creation_input_tokens")
+        tokens_input += (cache_read or 0) + (cache_write or 0)
+        attributes["tokens_input"] = tokens_input
+        if cache_read is not None:
+            attributes["tokens_cache_read"] = cache_read
+        if cache_write is not None:
+            attributes["tokens_cache_write"] = cache_write
+    tokens_output = counts.get("output_tokens") if output_known else None
+    if tokens_output is not None:
+        attributes["tokens_output"] = tokens_output
+        if tokens_input is not None:
+            attributes["tokens_total"] = tokens_input + tokens_output
+
+
+def _read_usage(usage: Any, counts: dict[str, int]) -> None:
+    """Overwrite ``counts`` with every field ``usage`` reports (cumulative semantics)."""
+    if usage is None:
+        return
+    for name in _USAGE_FIELDS:
+        value = getattr(usage, name, None)
+        if isinstance(value, int):
+            counts[name] = value
+
+
+def _set_output(attributes: dict[str, Any], texts: list[str], tool_calls: list[dict[str, Any]]) -> None:
+    output = capture("".join(texts))
+    if output is not None:
+        attributes["output"] = output
+    if tool_calls:
+        captured = capture(tool_calls)
+        if captured is not None:
+            attributes["tool_calls"] = captured
+
+
+def _tool_call(block_id: Any, name: Any, arguments: str) -> dict[str, Any]:
+    return {"id": block_id, "type": "function", "name": name, "arguments": arguments}
+
+
+def record_message(span: ActiveSpan, message: Any) -> None:
+    """Put a final ``Message`` (or ``ParsedMessage``, beta twins) on the span."""
+    attributes = span.attributes
+    model = getattr(message, "model", None)
+    if isinstance(model, str):
+        attributes["model"] = model
+    counts: dict[str, int] = {}
+    _read_usage(getattr(message, "usage", None), counts)
+    _set_tokens(attributes, counts, output_known=True)
+    texts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for block in getattr(message, "content", None) or ():
+        kind = getattr(block, "type", None)
+        if kind == "text":
+            texts.append(block.text)
+        elif kind == "tool_use":
+            tool_calls.append(_tool_call(block.id, block.name, json.dumps(block.input)))
+    _set_output(attributes, texts, tool_calls)
+    stop_reason = getattr(message, "stop_reason", None)
+    if stop_reason is not None:
+        attributes["finish_reason"] = stop_reason
+
+
+def new_stream_summary(span: ActiveSpan) -> tuple[list[Any], Callable[[ActiveSpan], None]]:
+    """The event list a stream's chunks are appended to, and the ``finalize`` that reads it."""
+    events: list[Any] = []
+
+    def finalize(span: ActiveSpan) -> None:
+        _summarise(span, events)
+
+    return events, finalize
+
+
+def _summarise(span: ActiveSpan, events: list[Any]) -> None:
+    attributes = span.attributes
+    counts: dict[str, int] = {}
+    output_known = False
+    generated = False
+    stop_reason = None
+    # index -> [type, id, name, pieces]; blocks arrive in index order.
+    blocks: dict[int, list[Any]] = {}
+    for event in events:
+        kind = event.type
+        if kind == "content_block_delta":
+            generated = True
+            delta = event.delta
+            block = blocks.get(event.index)
+            if block is None:
+                continue
+            if delta.type == "text_delta":
+                block[3].append(delta.text)
+            elif delta.type == "input_json_delta":
+                block[3].append(delta.partial_json)
+        elif kind == "content_block_start":
+            content = event.content_block
+            block = [content.type, getattr(content, "id", None), getattr(content, "name", None), []]
+            if content.type == "text" and content.text:
+                block[3].append(content.text)
+            elif content.type == "tool_use":
+                block.append(content.input)
+            blocks[event.index] = block
+        elif kind == "message_start":
+            message = event.message
+            if isinstance(message.model, str) and message.model:
+                attributes["model"] = message.model
+            _read_usage(message.usage, counts)
+            counts.pop("output_tokens", None)  # a placeholder until message_delta reports the total
+        elif kind == "message_delta":
+            output_known = True
+            _read_usage(getattr(event, "usage", None), counts)
+            stop_reason = getattr(event.delta, "stop_reason", None)
+    if not generated:  # no token arrived, so there is no time to first token
+        attributes.pop("ttft_ms", None)
+    _set_tokens(attributes, counts, output_known)
+    texts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    for block in blocks.values():
+        if block[0] == "text":
+            texts.extend(block[3])
+        elif block[0] == "tool_use":
+            arguments = "".join(block[3]) if block[3] else json.dumps(block[4] if len(block) > 4 else {})
+            tool_calls.append(_tool_call(block[1], block[2], arguments))
+    _set_output(attributes, texts, tool_calls)
+    if stop_reason is not None:
+        attributes["finish_reason"] = stop_reason
