@@ -324,7 +324,7 @@ class PostgresStore:
         )  # fmt: skip
         rows = await self.pool.fetch(
             f"""
-            SELECT {bucket} AS bucket, {group} AS grp, count(*) AS calls,
+            SELECT ({bucket}) COLLATE "C" AS bucket, ({group}) COLLATE "C" AS grp, count(*) AS calls,
                    count(*) FILTER (WHERE status = 'error') AS errors,
                    sum((attributes->>'tokens_input')::float8) AS tokens_input,
                    sum((attributes->>'tokens_output')::float8) AS tokens_output,
@@ -334,7 +334,7 @@ class PostgresStore:
                    percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
                    percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99
             FROM spans WHERE tenant_id = $1 AND start_time >= $2 AND start_time < $3
-            GROUP BY 1, 2 ORDER BY bucket COLLATE "C" NULLS FIRST, grp COLLATE "C" NULLS FIRST
+            GROUP BY 1, 2 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST
             """,
             tenant_id, _ts(query.since), _ts(query.until),
         )  # fmt: skip
