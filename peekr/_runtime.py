@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._config import Settings
+from ._errors import log_internal_error
 from ._events import Event
 from ._span import Span
 
@@ -63,20 +64,36 @@ def record_dropped(subscriber: str, reason: str, n: int = 1) -> None:
         runtime.bus.record_dropped(subscriber, reason, n)
 
 
-def _cost_enricher() -> Callable[[list[Event]], None] | None:
+def _enricher() -> Callable[[list[Event]], None]:
+    """Runs on the bus thread for every batch: finished spans become ``Span`` records, and
+    provider spans get ``cost_usd`` — work kept off the user's thread."""
+    from ._tracer import ActiveSpan
+
     try:
         from ._cost import compute_cost
-    except ImportError:
-        return None
+    except ImportError:  # pragma: no cover - the cost module ships with peekr
+        compute_cost = None  # type: ignore[assignment]
 
     def enrich(batch: list[Event]) -> None:
-        for event in batch:
-            if type(event) is Span:
-                attributes = event.attributes
-                if "cost_usd" not in attributes and "provider" in attributes and "model" in attributes:
-                    cost = compute_cost(attributes)
-                    if cost is not None:
-                        attributes["cost_usd"] = cost
+        failed = False
+        for i, event in enumerate(batch):
+            try:
+                if type(event) is ActiveSpan:
+                    event = batch[i] = event.to_span()
+                if type(event) is Span and compute_cost is not None:
+                    attributes = event.attributes
+                    if "cost_usd" not in attributes and "provider" in attributes and "model" in attributes:
+                        cost = compute_cost(attributes)
+                        if cost is not None:
+                            attributes["cost_usd"] = cost
+            except Exception as exc:
+                log_internal_error("bus.enrich", exc)
+                if type(batch[i]) is ActiveSpan:
+                    failed = True
+        if failed:  # a span that could not be built is dropped (and counted), never half-written
+            kept = [event for event in batch if type(event) is not ActiveSpan]
+            record_dropped("bus", "internal_error", len(batch) - len(kept))
+            batch[:] = kept
 
     return enrich
 
@@ -105,7 +122,7 @@ class Runtime:
             queue_size=self.settings.queue_size,
             batch_size=self.settings.batch_size,
             flush_interval=self.settings.flush_interval,
-            enrich=_cost_enricher(),
+            enrich=_enricher(),
         )
 
     def start(self) -> None:

@@ -34,6 +34,7 @@ class ActiveSpan:
     """A span being recorded. ``attributes`` is a plain dict; ``end()`` is idempotent."""
 
     __slots__ = (
+        "_duration_ns",
         "_end_lock",
         "_runtime",
         "_start_ns",
@@ -70,6 +71,7 @@ class ActiveSpan:
         self._end_lock = threading.Lock()
         self._start_ns = time.time_ns()
         self._start_perf = time.perf_counter_ns()
+        self._duration_ns = 0
 
     @property
     def is_recording(self) -> bool:
@@ -99,33 +101,41 @@ class ActiveSpan:
         self.attributes["error"] = error_info(exc)
 
     def end(self, error: BaseException | None = None) -> None:
-        """Finish the span and publish it. Only the first call counts; never raises."""
+        """Finish the span and publish it. Only the first call counts; never raises.
+
+        The caller's thread only stops the clock and hands this object to the bus; building
+        the ``Span`` record (timestamps, validation-free model) happens on the bus thread.
+        """
         if not self._end_lock.acquire(blocking=False):
             return
         with handle_internal_errors("span.end"):
             checkpoint("span.end")
-            duration_ns = time.perf_counter_ns() - self._start_perf
+            self._duration_ns = time.perf_counter_ns() - self._start_perf
             if error is not None:
                 self.record_error(error)
-            attributes = self.attributes
             if self.retention_class == "pii" and self._runtime.settings.redact_pii:
+                attributes = self.attributes
                 for key in ("input", "output"):
                     if key in attributes:
                         attributes[key] = "[redacted: retention_class=pii]"
-            span = Span.model_construct(
-                trace_id=self.trace_id,
-                span_id=self.span_id,
-                parent_id=self.parent_id,
-                name=self.name,
-                start_time=iso_utc(self._start_ns),
-                end_time=iso_utc(self._start_ns + duration_ns),
-                duration_ms=duration_ns / 1e6,
-                status=self.status,
-                tenant_id=self.tenant_id,
-                retention_class=self.retention_class,
-                attributes=attributes,
-            )
-            self._runtime.publish(span)
+            self._runtime.publish(self)  # type: ignore[arg-type]
+
+    def to_span(self) -> Span:
+        """The finished ``Span`` record (called on the bus thread after ``end``)."""
+        duration_ns = self._duration_ns
+        return Span.model_construct(
+            trace_id=self.trace_id,
+            span_id=self.span_id,
+            parent_id=self.parent_id,
+            name=self.name,
+            start_time=iso_utc(self._start_ns),
+            end_time=iso_utc(self._start_ns + duration_ns),
+            duration_ms=duration_ns / 1e6,
+            status=self.status,
+            tenant_id=self.tenant_id,
+            retention_class=self.retention_class,
+            attributes=self.attributes,
+        )
 
     @contextmanager
     def activate(self) -> Iterator[ActiveSpan]:

@@ -157,6 +157,11 @@ class EventBus:
             internal_errors=internal_error_count(),
         )
 
+    def backlog(self) -> int:
+        """Events not yet stored by the slowest subscriber (hand-off queue included)."""
+        pending = list(self._pending.values())
+        return len(self._queue) + (max(pending) if pending else 0)
+
     def record_dropped(self, subscriber: str, reason: str, n: int = 1) -> None:
         """Count events a subscriber gave up on by itself (e.g. an exporter after retries)."""
         self._counters.drop(subscriber, reason, n)
