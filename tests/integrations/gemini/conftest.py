@@ -1,0 +1,51 @@
+"""Fixtures for the Gemini integration tests: the real google-genai SDK against the fake provider.
+
+The async client's transport is aiohttp (installed here through aiobotocore), which runs on asyncio
+only, so the async tests here run on asyncio alone (the root ``anyio_backend`` adds trio).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from google import genai
+
+import peekr
+from peekr.sinks.memory import InMemorySink
+from peekr.testing.fake_provider import FakeProvider
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    """One fake provider server per test module (starting one per test costs more than the tests)."""
+    with FakeProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def anyio_backend() -> object:
+    """asyncio only: google-genai's async transport is aiohttp, which does not run on trio."""
+    return ("asyncio", {"debug": True})
+
+
+@pytest.fixture(scope="module")
+def client(fake: FakeProvider) -> genai.Client:
+    """A google-genai client on the fake for sync calls: one attempt per call (no retries). Shared by the
+    module because building one takes ~0.1 s (TLS setup); the fixture keeps it referenced (PROVIDERS.md 3.3)."""
+    return fake.genai_client()
+
+
+@pytest.fixture
+def aclient(fake: FakeProvider) -> genai.Client:
+    """A fresh client per async test: its aiohttp session belongs to the test's event loop, so each async
+    test closes it with ``await aclient.aio.aclose()`` before the loop ends."""
+    return fake.genai_client()
+
+
+@pytest.fixture
+def sink() -> InMemorySink:
+    """peekr recording Gemini calls into memory."""
+    memory = InMemorySink()
+    peekr.instrument(storage="none", sinks=[memory], providers=["gemini"])
+    return memory
