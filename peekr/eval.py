@@ -1,0 +1,84 @@
+"""Evaluate LLM calls as they happen: ``peekr.eval.Hallucination`` and your own evaluators.
+
+Example:
+    >>> import peekr
+    >>> peekr.instrument(evaluators=[peekr.eval.Hallucination(
+    ...     context_extractor=lambda span: span.attributes.get("input"),
+    ...     model="gpt-4o-mini", detailed=True)])
+
+Write your own with a function (``peekr.eval.evaluator``) or a class with ``name`` and
+``async def evaluate(span)``; see ``peekr.eval.Evaluator`` and docs/evaluation.md.
+"""
+
+from __future__ import annotations
+
+from .evaluators import SKIP as SKIP
+from .evaluators import AnthropicJudge as AnthropicJudge
+from .evaluators import EvalScore as EvalScore
+from .evaluators import EvaluationFailed as EvaluationFailed
+from .evaluators import Evaluator as Evaluator
+from .evaluators import EvaluatorStats as EvaluatorStats
+from .evaluators import Hallucination as Hallucination
+from .evaluators import HallucinationReport as HallucinationReport
+from .evaluators import Judge as Judge
+from .evaluators import JudgeError as JudgeError
+from .evaluators import JudgeReply as JudgeReply
+from .evaluators import OpenAIJudge as OpenAIJudge
+from .evaluators import evaluator as evaluator
+from .evaluators import is_llm_span as is_llm_span
+from .evaluators._prompts import PROMPT_VERSION as PROMPT_VERSION
+
+__all__ = (
+    "PROMPT_VERSION",
+    "SKIP",
+    "AnthropicJudge",
+    "EvalScore",
+    "EvaluationFailed",
+    "Evaluator",
+    "EvaluatorStats",
+    "Hallucination",
+    "HallucinationReport",
+    "Judge",
+    "JudgeError",
+    "JudgeReply",
+    "OpenAIJudge",
+    "evaluator",
+    "is_llm_span",
+    "stats",
+)
+
+
+def stats() -> dict[str, EvaluatorStats]:
+    """Counters per evaluator of the running peekr (empty when none run).
+
+    Example:
+        >>> peekr.eval.stats()["hallucination"].failed
+    """
+    from ._runtime import _active, _last
+
+    runtime = _active or _last
+    if runtime is None:
+        return {}
+    for name, sink in runtime.subscribers:
+        if name == "evaluators" and hasattr(sink, "stats"):
+            return sink.stats()  # type: ignore[no-any-return]
+    return {}
+
+
+for _obj in (
+    AnthropicJudge,
+    EvalScore,
+    EvaluationFailed,
+    Evaluator,
+    EvaluatorStats,
+    Hallucination,
+    HallucinationReport,
+    JudgeError,
+    JudgeReply,
+    OpenAIJudge,
+    evaluator,
+    is_llm_span,
+    stats,
+):
+    _obj.__module__ = "peekr.eval"
+del _obj

@@ -1,0 +1,301 @@
+"""``EvaluationRunner``: evaluates spans concurrently, bounded everywhere, on any anyio backend.
+
+Each evaluator gets a *lane*: a bounded backlog (a ``deque`` filled by ``submit`` from any
+thread in O(1)) and ``max_concurrency`` worker tasks draining it. A full backlog drops the new
+span and counts it (``queue_full``); a slow evaluator fills only its own lane. Results go to
+``publish`` (the bus, in production). ``close()`` stops intake, drops what never started
+(``shutdown``) and lets running evaluations finish; ``cancel()`` ends them at once (counted as
+``shutdown``). Where the runner's loop lives is the sink's business (``_sink.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import sniffio
+from anyio.abc import TaskStatus
+
+from .._events import EvalResult
+from .._runtime import record_dropped
+from .._span import Span
+from ._base import RunSettings
+from ._evaluate import evaluate_span
+
+__all__ = ["EvaluationRunner", "EvaluatorStats"]
+
+logger = logging.getLogger("peekr")
+
+Publish = Callable[[EvalResult], None]
+Drop = Callable[[str, str, int], None]
+
+
+@dataclass(frozen=True)
+class EvaluatorStats:
+    """Counters of one evaluator (a snapshot).
+
+    Attributes:
+        submitted: spans offered to it (after the span filter and sampling).
+        filtered: spans its filter rejected (or whose filter raised).
+        sampled_out: spans skipped by ``sample_rate``.
+        dropped: spans lost: backlog full, shutdown, or cancelled at shutdown.
+        ok: evaluations that produced scores.
+        failed: evaluations recorded as failed (judge error, bad output, timeout, raised).
+        timed_out: of ``failed``, those that hit the timeout.
+        skipped: evaluations that returned ``SKIP``.
+        in_flight: evaluations running now.
+        backlog: spans waiting now.
+    """
+
+    submitted: int = 0
+    filtered: int = 0
+    sampled_out: int = 0
+    dropped: int = 0
+    ok: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    skipped: int = 0
+    in_flight: int = 0
+    backlog: int = 0
+
+
+class _Lane:
+    """One evaluator's backlog, workers and counters."""
+
+    def __init__(self, name: str, evaluate: Callable[[Span], Any], settings: RunSettings, owner: Any) -> None:
+        self.name = name
+        self.evaluate = evaluate
+        self.settings = settings
+        self.owner = owner
+        self.subscriber = f"evaluators.{name}"
+        self.backlog: deque[tuple[int, Span]] = deque()
+        self.running: dict[int, Span] = {}
+        self.wakeup: anyio.Event | None = None
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("submitted", "filtered", "sampled_out", "dropped", "ok", "failed", "timed_out", "skipped"), 0
+        )
+
+
+class EvaluationRunner:
+    """Evaluate spans off the caller's path. See the module docstring for the contract.
+
+    Args:
+        evaluators: ``(name, evaluate, settings, owner)`` per evaluator (from ``to_evaluator``);
+            ``owner`` is the user's object, closed (``aclose()``) when the runner ends.
+        publish: Receives every ``EvalResult`` (called in the runner's loop; must not block).
+        on_drop: Counts lost spans: ``(subscriber, reason, n)``; default ``record_dropped``.
+    """
+
+    def __init__(
+        self,
+        evaluators: Sequence[tuple[str, Callable[[Span], Any], RunSettings, Any]],
+        publish: Publish,
+        on_drop: Drop = record_dropped,
+    ) -> None:
+        self._lanes = [_Lane(name, fn, settings, owner) for name, fn, settings, owner in evaluators]
+        self._publish = publish
+        self._on_drop = on_drop
+        self._seq = 0
+        self._lock = threading.Lock()  # guards _seq and lane bookkeeping shared across threads
+        self._wake: Callable[[], None] | None = None
+        self._wake_pending = False
+        self._closing = False
+        self._cancel_scope: anyio.CancelScope | None = None
+        self._call_in_loop: Callable[[Callable[[], None]], None] | None = None
+        self.done = threading.Event()
+
+    # -- any thread ---------------------------------------------------------------------------------
+
+    def submit(self, span: Span) -> None:
+        """Offer a span to every evaluator whose filter and sample accept it. O(1) per lane; never blocks."""
+        for lane in self._lanes:
+            settings = lane.settings
+            try:
+                accepted = bool(settings.filter(span))
+            except Exception as exc:
+                accepted = False
+                if lane.counts["filtered"] == 0:
+                    logger.warning("peekr: the span filter of evaluator %r raised %r; span skipped", lane.name, exc)
+            if not accepted:
+                lane.counts["filtered"] += 1
+                continue
+            if not settings.sampled():
+                lane.counts["sampled_out"] += 1
+                continue
+            if self._closing:
+                self._drop(lane, "shutdown")
+                continue
+            with self._lock:
+                if len(lane.backlog) >= settings.max_backlog:
+                    full = True
+                else:
+                    full = False
+                    self._seq += 1
+                    lane.backlog.append((self._seq, span))
+                    lane.counts["submitted"] += 1
+            if full:
+                self._drop(lane, "queue_full")
+        self._signal()
+
+    def _drop(self, lane: _Lane, reason: str, n: int = 1) -> None:
+        with self._lock:
+            lane.counts["dropped"] += n
+        self._on_drop(lane.subscriber, reason, n)
+
+    def _signal(self) -> None:
+        wake = self._wake
+        if wake is not None and not self._wake_pending:
+            self._wake_pending = True
+            try:
+                wake()
+            except RuntimeError:  # the loop is closing
+                self._wake_pending = False
+
+    def outstanding(self) -> set[int]:
+        """Sequence numbers of spans waiting or being evaluated."""
+        with self._lock:
+            pending = {seq for lane in self._lanes for seq, _ in lane.backlog}
+            return pending | {seq for lane in self._lanes for seq in lane.running}
+
+    def last_seq(self) -> int:
+        """The sequence number of the latest accepted span."""
+        return self._seq
+
+    def stats(self) -> dict[str, EvaluatorStats]:
+        """Counters per evaluator."""
+        with self._lock:
+            return {
+                lane.name: EvaluatorStats(**lane.counts, in_flight=len(lane.running), backlog=len(lane.backlog))
+                for lane in self._lanes
+            }
+
+    def close(self) -> None:
+        """Stop taking spans; drop (and count) those that never started; running ones finish."""
+        self._closing = True
+        with self._lock:
+            waiting = [(lane, len(lane.backlog)) for lane in self._lanes]
+            for lane in self._lanes:
+                lane.backlog.clear()
+        for lane, n in waiting:
+            if n:
+                self._drop(lane, "shutdown", n)
+        self._signal()
+
+    def cancel(self) -> None:
+        """Close, and cancel running evaluations now (counted as ``shutdown`` drops)."""
+        self.close()
+        call = self._call_in_loop
+        scope = self._cancel_scope
+        if call is not None and scope is not None:
+            try:
+                call(scope.cancel)
+            except RuntimeError:  # the loop already ended
+                pass
+
+    # -- the runner's loop ------------------------------------------------------------------------------
+
+    def _install_waker(self) -> None:
+        if sniffio.current_async_library() == "trio":
+            import trio
+
+            token = trio.lowlevel.current_trio_token()
+            self._call_in_loop = token.run_sync_soon
+        else:
+            import asyncio
+
+            loop = asyncio.get_running_loop()
+            self._call_in_loop = loop.call_soon_threadsafe
+        call = self._call_in_loop
+        self._wake = lambda: call(self._wake_all)
+
+    def _wake_all(self) -> None:
+        self._wake_pending = False
+        for lane in self._lanes:
+            event, lane.wakeup = lane.wakeup, anyio.Event()
+            if event is not None:
+                event.set()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Evaluate until ``close()`` and the running evaluations finish, or ``cancel()``."""
+        try:
+            for lane in self._lanes:
+                lane.wakeup = anyio.Event()
+            self._install_waker()
+            async with anyio.create_task_group() as tg:
+                self._cancel_scope = tg.cancel_scope
+                for lane in self._lanes:
+                    for i in range(lane.settings.max_concurrency):
+                        tg.start_soon(self._worker, lane, name=f"peekr-eval-{lane.name}-{i}")
+                task_status.started()
+            await self._close_owners()
+        finally:
+            self._wake = None
+            self._call_in_loop = None
+            with self._lock:
+                lost = [(lane, len(lane.running) + len(lane.backlog)) for lane in self._lanes]
+                for lane in self._lanes:
+                    lane.running.clear()
+                    lane.backlog.clear()
+            for lane, n in lost:
+                if n:
+                    self._drop(lane, "shutdown", n)
+            self.done.set()
+
+    async def _close_owners(self) -> None:
+        with anyio.move_on_after(2.0, shield=True):
+            for lane in self._lanes:
+                aclose = getattr(lane.owner, "aclose", None)
+                if aclose is not None and callable(aclose):
+                    try:
+                        await aclose()
+                    except Exception as exc:
+                        logger.debug("peekr: closing evaluator %r failed: %r", lane.name, exc)
+
+    async def _worker(self, lane: _Lane) -> None:
+        while True:
+            with self._lock:
+                item = lane.backlog.popleft() if lane.backlog else None
+                if item is not None:
+                    lane.running[item[0]] = item[1]
+            if item is None:
+                if self._closing:
+                    return
+                assert lane.wakeup is not None
+                await lane.wakeup.wait()
+                continue
+            seq, span = item
+            finished = False
+            try:
+                outcome = await evaluate_span(lane.name, lane.evaluate, lane.settings, span)
+                self._record(lane, outcome.result, outcome.failure)
+                finished = True
+            finally:
+                with self._lock:
+                    lane.running.pop(seq, None)
+                if not finished:  # cancelled at shutdown
+                    self._drop(lane, "shutdown")
+
+    def _record(self, lane: _Lane, result: EvalResult | None, failure: str | None) -> None:
+        kind = "skipped" if result is None else "ok" if result.status == "ok" else "failed"
+        with self._lock:
+            lane.counts[kind] += 1
+            if failure == "timeout":
+                lane.counts["timed_out"] += 1
+        if result is None:
+            return
+        if result.status != "ok":
+            if failure == "timeout":
+                self._on_drop(lane.subscriber, "timeout", 1)
+            elif failure == "evaluator_error":
+                self._on_drop(lane.subscriber, "evaluator_error", 1)
+            else:
+                self._on_drop(lane.subscriber, "eval_failed", 1)
+        try:
+            self._publish(result)
+        except Exception as exc:  # publish never raises in production; a test hook might
+            logger.warning("peekr: publishing an evaluation result failed: %r", exc)

@@ -1,0 +1,129 @@
+"""``EvaluatorSink``: the bus subscriber that hands spans to the evaluation runner.
+
+The runner lives in its own daemon thread (``peekr-eval``) with its own event loop, so judge
+calls — seconds each — never share a loop with the sinks, and ``write`` returns at once: it only
+appends spans to bounded backlogs. Results are published back onto the bus from that thread
+(``publish`` is thread-safe and O(1)) and reach every sink like any other event.
+
+- ``flush(timeout)`` waits until the evaluations of spans received so far have finished and
+  their results are published (so a following flush stores them).
+- ``aclose()`` stops intake, drops what never started, and waits for running evaluations; the
+  bus cancels it at its shutdown deadline, and then the running evaluations are cancelled too
+  (every lost span is counted in ``peekr.stats().dropped``).
+- After ``os.fork()`` the child starts its own thread on first use.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+
+import anyio
+
+from .._events import EvalResult, Event
+from .._runtime import get_runtime, record_dropped
+from .._span import Span
+from ._runner import EvaluationRunner, EvaluatorStats
+
+__all__ = ["EvaluatorSink"]
+
+logger = logging.getLogger("peekr")
+
+_POLL = 0.005
+
+
+def _publish(result: EvalResult) -> None:
+    runtime = get_runtime()
+    if runtime is None:
+        record_dropped(f"evaluators.{result.evaluator}", "shutdown")
+        return
+    runtime.publish(result)
+
+
+class EvaluatorSink:
+    """Runs evaluators on the spans of the bus; see the module docstring.
+
+    Args:
+        runner_factory: Builds a fresh ``EvaluationRunner`` (one per process).
+    """
+
+    name = "evaluators"
+
+    def __init__(self, evaluators: Sequence[tuple[object, ...]]) -> None:
+        self._evaluators = list(evaluators)
+        self._runner: EvaluationRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._closed = False
+
+    def _new_runner(self) -> EvaluationRunner:
+        return EvaluationRunner(self._evaluators, _publish)  # type: ignore[arg-type]
+
+    def _ensure_started(self) -> EvaluationRunner:
+        runner = self._runner
+        if runner is not None and self._pid == os.getpid():
+            return runner
+        runner = self._new_runner()
+        thread = threading.Thread(target=self._run_loop, args=(runner,), name="peekr-eval", daemon=True)
+        self._runner, self._thread, self._pid = runner, thread, os.getpid()
+        thread.start()
+        return runner
+
+    @staticmethod
+    def _run_loop(runner: EvaluationRunner) -> None:
+        try:
+            anyio.run(runner.run)
+        except Exception as exc:  # never kill the process; spans keep flowing to the sinks
+            logger.warning("peekr: the evaluation loop stopped: %r (evaluations are off)", exc, exc_info=exc)
+        finally:
+            runner.done.set()
+
+    @property
+    def runner(self) -> EvaluationRunner | None:
+        """The current runner (None before the first span)."""
+        return self._runner
+
+    def stats(self) -> dict[str, EvaluatorStats]:
+        """Counters per evaluator (empty before the first span)."""
+        runner = self._runner
+        return {} if runner is None else runner.stats()
+
+    async def write(self, batch: Sequence[Event]) -> None:
+        """Offer the batch's spans to the evaluators; returns at once."""
+        if self._closed:
+            return
+        runner: EvaluationRunner | None = None
+        for event in batch:
+            if isinstance(event, Span):
+                if runner is None:
+                    runner = self._ensure_started()
+                runner.submit(event)
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait (at most ``timeout`` s) until the spans received so far are evaluated and published."""
+        runner = self._runner
+        if runner is None or self._pid != os.getpid():
+            return
+        upto = runner.last_seq()
+        deadline = time.monotonic() + (timeout if timeout is not None else 30.0)
+        while time.monotonic() < deadline and not runner.done.is_set():
+            if all(seq > upto for seq in runner.outstanding()):
+                return
+            await anyio.sleep(_POLL)
+
+    async def aclose(self) -> None:
+        """Stop; wait for running evaluations until the bus's deadline cancels this call."""
+        self._closed = True
+        runner = self._runner
+        if runner is None or self._pid != os.getpid():
+            return
+        runner.close()
+        try:
+            while not runner.done.is_set():
+                await anyio.sleep(_POLL)
+        finally:
+            if not runner.done.is_set():
+                runner.cancel()  # the deadline passed: cancel running evaluations (counted)
