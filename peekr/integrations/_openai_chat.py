@@ -1,0 +1,309 @@
+"""OpenAI Chat Completions: ``create`` (incl. ``stream=True``), ``parse`` and the ``.stream()`` helper.
+
+``.stream()`` is not patched: it calls ``create(stream=True)`` (sync: on ``__enter__``; async: the
+coroutine is created eagerly and awaited in ``__aenter__``), so one helper call is one span.
+
+Stream usage (PROVIDERS.md P6). Streamed chat completions carry token counts only with
+``stream_options={"include_usage": True}``, which adds a last chunk with ``choices == []``. When
+the caller did not mention ``include_usage``, ``with_stream_usage`` asks for it on a copy of the
+keyword arguments and removes exactly that chunk from what the caller iterates, so their code sees
+the stream it would have seen while the span gets the real counts. It does so only while peekr is
+recording the call (the span exists), never for ``with_raw_response`` / ``with_streaming_response``
+calls (the caller may read the raw bytes), and never when ``inject_stream_usage`` is off.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any
+
+from .._errors import handle_internal_errors
+from .._tracer import ActiveSpan
+from ._openai_common import (
+    PROVIDER,
+    SDK,
+    is_raw_response_call,
+    request_attribute,
+    set_captured,
+    set_first_content,
+)
+from ._streams import StreamRecorder
+from ._wrap import in_peekr_call
+
+__all__ = [
+    "NAME",
+    "describe_chat",
+    "finalize_chat_stream",
+    "hidden_usage_chunks",
+    "make_chat_on_chunk",
+    "record_chat_completion",
+    "with_stream_usage",
+]
+
+NAME = "openai.chat.completions"
+
+_REQUEST_KEYS = (
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "n",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "logprobs",
+    "top_logprobs",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning_effort",
+    "service_tier",
+    "modalities",
+    "verbosity",
+    "stream",
+)
+
+
+def describe_chat(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Span name and the attributes known before the call."""
+    model = kwargs.get("model")
+    attributes: dict[str, Any] = {"provider": PROVIDER, "model": model if isinstance(model, str) else str(model)}
+    if kwargs.get("stream") is True:
+        attributes["stream"] = True
+    set_captured(attributes, "input", kwargs.get("messages"))
+    request = request_attribute(kwargs, _REQUEST_KEYS)
+    if request:
+        set_captured(attributes, "request", request)
+    return NAME, attributes
+
+
+# -- usage injection -------------------------------------------------------------------------------
+
+
+def _with_usage(kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """A copy of ``kwargs`` asking for stream usage, or None when the call should go as it is."""
+    if is_raw_response_call(kwargs):
+        return None
+    options = kwargs.get("stream_options")
+    if isinstance(options, Mapping):
+        if options.get("include_usage") is not None:
+            return None  # the caller decided (True: they iterate the usage chunk themselves)
+        return {**kwargs, "stream_options": {**options, "include_usage": True}}
+    if options is None or isinstance(options, SDK.unset):
+        return {**kwargs, "stream_options": {"include_usage": True}}
+    return None
+
+
+def _skip_usage_chunk(iterator: Iterator[Any], removed: list[Any]) -> Iterator[Any]:
+    for chunk in iterator:
+        if chunk.choices or chunk.usage is None:
+            yield chunk
+        else:
+            removed.append(chunk)
+
+
+async def _askip_usage_chunk(iterator: AsyncIterator[Any], removed: list[Any]) -> AsyncIterator[Any]:
+    async for chunk in iterator:
+        if chunk.choices or chunk.usage is None:
+            yield chunk
+        else:
+            removed.append(chunk)
+
+
+def _hide_usage_chunk(result: Any) -> None:
+    # Runs right after the caller's request, outside peekr's span bookkeeping, so the chunk we asked
+    # for is hidden even if recording this span fails later.
+    with handle_internal_errors(f"{NAME}.stream_usage"):
+        removed: list[Any] = []
+        if isinstance(result, SDK.Stream):
+            result._iterator = _skip_usage_chunk(result._iterator, removed)
+        elif isinstance(result, SDK.AsyncStream):
+            result._iterator = _askip_usage_chunk(result._iterator, removed)
+        else:
+            return
+        result._peekr_usage_chunks = removed
+
+
+def _usage_request(kwargs: dict[str, Any], enabled: Callable[[], bool]) -> dict[str, Any] | None:
+    if kwargs.get("stream") is not True or not in_peekr_call() or not enabled():
+        return None  # not a stream, or peekr is not recording this call, or switched off: send it untouched
+    with handle_internal_errors(f"{NAME}.stream_usage"):
+        return _with_usage(kwargs)
+    return None
+
+
+def with_stream_usage(original: Callable[..., Any], is_async: bool, enabled: Callable[[], bool]) -> Callable[..., Any]:
+    """Wrap ``create`` (inside peekr's recording wrapper) so streamed calls report usage.
+
+    ``enabled()`` is asked on every streamed call (``peekr.integrations.openai.inject_stream_usage``).
+    """
+    if is_async:
+
+        @functools.wraps(original)
+        async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
+            patched = _usage_request(kwargs, enabled)
+            if patched is None:
+                return await original(self, *args, **kwargs)
+            result = await original(self, *args, **patched)
+            _hide_usage_chunk(result)
+            return result
+
+        return acall
+
+    @functools.wraps(original)
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        patched = _usage_request(kwargs, enabled)
+        if patched is None:
+            return original(self, *args, **kwargs)
+        result = original(self, *args, **patched)
+        _hide_usage_chunk(result)
+        return result
+
+    return call
+
+
+# -- recording -------------------------------------------------------------------------------------
+
+
+def _usage(attributes: dict[str, Any], usage: Any) -> None:
+    if usage is None:
+        return
+    prompt = getattr(usage, "prompt_tokens", None)
+    completion = getattr(usage, "completion_tokens", None)
+    total = getattr(usage, "total_tokens", None)
+    if prompt is not None:
+        attributes["tokens_input"] = prompt
+    if completion is not None:
+        attributes["tokens_output"] = completion
+    if total is None and prompt is not None and completion is not None:
+        total = prompt + completion
+    if total is not None:
+        attributes["tokens_total"] = total
+    details = getattr(usage, "prompt_tokens_details", None)
+    if details is not None:
+        cached = getattr(details, "cached_tokens", None)
+        if cached is not None:
+            attributes["tokens_cache_read"] = cached
+        written = getattr(details, "cache_write_tokens", None)
+        if written is not None:
+            attributes["tokens_cache_write"] = written
+    details = getattr(usage, "completion_tokens_details", None)
+    if details is not None:
+        reasoning = getattr(details, "reasoning_tokens", None)
+        if reasoning is not None:
+            attributes["tokens_reasoning"] = reasoning
+
+
+def _tool_call(call: Any) -> dict[str, Any]:
+    function = getattr(call, "function", None)
+    if function is not None:
+        return {"id": call.id, "type": "function", "name": function.name, "arguments": function.arguments}
+    custom = getattr(call, "custom", None)  # custom tools: free-text input
+    return {
+        "id": getattr(call, "id", None),
+        "type": getattr(call, "type", None),
+        "name": getattr(custom, "name", None),
+        "arguments": getattr(custom, "input", None),
+    }
+
+
+def record_chat_completion(span: ActiveSpan, completion: Any) -> None:
+    """Fill the span from a ``ChatCompletion`` (or ``ParsedChatCompletion``)."""
+    attributes = span.attributes
+    model = getattr(completion, "model", None)
+    if model:
+        attributes["model"] = model
+    _usage(attributes, getattr(completion, "usage", None))
+    choices = getattr(completion, "choices", None) or []
+    texts: list[Any] = []
+    calls: list[dict[str, Any]] = []
+    for choice in choices:
+        message = choice.message
+        text = message.content
+        if text is None:
+            text = getattr(message, "refusal", None)
+        texts.append(text)
+        for call in getattr(message, "tool_calls", None) or ():
+            calls.append(_tool_call(call))
+    if choices and choices[0].finish_reason is not None:
+        attributes["finish_reason"] = str(choices[0].finish_reason)
+    output: Any = texts[0] if len(texts) == 1 else texts
+    if output is not None and texts:
+        set_captured(attributes, "output", output)
+    if calls:
+        set_captured(attributes, "tool_calls", calls)
+
+
+def make_chat_on_chunk(span: ActiveSpan, chunks: list[Any], recorder: StreamRecorder) -> Callable[[Any], None]:
+    """Per-chunk callback: append; until the first content delta, also look for it (ttft)."""
+    append = chunks.append
+
+    def watch_for_content(chunk: Any) -> None:
+        append(chunk)
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None and (delta.content or delta.tool_calls or getattr(delta, "refusal", None)):
+                set_first_content(span)
+                recorder.on_chunk = append  # from now on: a bare list append per chunk
+                return
+
+    return watch_for_content
+
+
+def hidden_usage_chunks(stream: Any) -> list[Any]:
+    """The usage chunk(s) ``with_stream_usage`` hid from the caller (filled while the stream runs)."""
+    hidden = stream.__dict__.get("_peekr_usage_chunks")
+    return hidden if hidden is not None else []
+
+
+def finalize_chat_stream(span: ActiveSpan, chunks: list[Any], hidden: list[Any]) -> None:
+    """Join the chunks seen (and a hidden usage chunk) into the span's output, tool calls and usage."""
+    attributes = span.attributes
+    texts: dict[int, list[str]] = {}
+    calls: dict[tuple[int, int], dict[str, Any]] = {}
+    finish_reason = None
+    usage = None
+    model = None
+    for chunk in (*chunks, *hidden) if hidden else chunks:
+        if chunk.usage is not None:
+            usage = chunk.usage
+        if model is None:
+            model = chunk.model
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None:
+                if delta.content:
+                    texts.setdefault(choice.index, []).append(delta.content)
+                elif getattr(delta, "refusal", None):
+                    texts.setdefault(choice.index, []).append(delta.refusal)
+                if delta.tool_calls:
+                    for piece in delta.tool_calls:
+                        call = calls.get((choice.index, piece.index))
+                        if call is None:
+                            call = calls[(choice.index, piece.index)] = {
+                                "id": None,
+                                "type": "function",
+                                "name": None,
+                                "arguments": "",
+                            }
+                        if piece.id:
+                            call["id"] = piece.id
+                        function = piece.function
+                        if function is not None:
+                            if function.name:
+                                call["name"] = function.name
+                            if function.arguments:
+                                call["arguments"] += function.arguments
+            if choice.finish_reason is not None and finish_reason is None:
+                finish_reason = str(choice.finish_reason)
+    if model:
+        attributes["model"] = model
+    _usage(attributes, usage)
+    if finish_reason is not None:
+        attributes["finish_reason"] = finish_reason
+    if texts:
+        joined = ["".join(texts[i]) for i in sorted(texts)]
+        set_captured(attributes, "output", joined[0] if len(joined) == 1 else joined)
+    if calls:
+        set_captured(attributes, "tool_calls", [calls[key] for key in sorted(calls)])

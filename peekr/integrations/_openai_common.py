@@ -1,0 +1,206 @@
+"""Pieces every OpenAI endpoint shares: SDK types, request parameters, usage, stream plumbing.
+
+Nothing here imports ``openai`` at import time. ``load_sdk_types()`` runs from the integration's
+post-import hook (so only once the SDK is imported) and fills ``SDK``.
+
+Stream finish paths (STYLE rule 16). A traced OpenAI stream keeps the SDK's own ``Stream`` /
+``AsyncStream`` object; only its ``_iterator`` is swapped for ``traced_iterator`` /
+``traced_async_iterator``. The span ends exactly once, on whichever comes first:
+
+1. exhaustion (``data: [DONE]``) and an exception mid-stream (``openai.APIError``, cancellation):
+   the traced iterator ends it;
+2. ``break`` + generator close / garbage collection of the iterator: the traced iterator's
+   ``GeneratorExit`` path;
+3. ``stream.close()`` / ``with stream:`` exit, and the ``.stream()`` helpers' ``close()`` /
+   ``__exit__``, which close only the httpx2 response (PROVIDERS.md P3): a per-instance hook on
+   ``stream.response.close`` (async: ``aclose``) ends it — unless the traced iterator is itself
+   running at that moment (the SDK's generator closes the response in its ``finally`` on
+   exhaustion and on error), in which case the iterator ends it, with the error if any;
+4. the stream object is collected without any of the above (never iterated): ``weakref.finalize``.
+
+``StreamRecorder.finish`` and ``ActiveSpan.end`` are idempotent, so two paths running is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._capture import capture
+from .._tracer import ActiveSpan
+from ._streams import StreamRecorder, traced_async_iterator, traced_iterator
+
+__all__ = [
+    "PROVIDER",
+    "SDK",
+    "given",
+    "is_raw_response_call",
+    "load_sdk_types",
+    "request_attribute",
+    "set_captured",
+    "set_first_content",
+    "tool_names",
+    "trace_async_stream",
+    "trace_sync_stream",
+]
+
+PROVIDER = "openai"
+
+
+class SDK:
+    """SDK classes, filled in by ``load_sdk_types()`` once ``openai`` is imported."""
+
+    unset: tuple[type, ...] = ()
+    Stream: Any = type(None)
+    AsyncStream: Any = type(None)
+    LegacyAPIResponse: Any = type(None)
+    BaseAPIResponse: Any = type(None)
+    raw_response_header = "X-Stainless-Raw-Response"
+
+
+def load_sdk_types() -> None:
+    """Resolve the SDK classes the wrappers test results against (idempotent, cheap once imported)."""
+    from openai import AsyncStream, NotGiven, Omit, Stream
+    from openai._legacy_response import LegacyAPIResponse
+    from openai._response import BaseAPIResponse
+
+    SDK.unset = (Omit, NotGiven)
+    SDK.Stream = Stream
+    SDK.AsyncStream = AsyncStream
+    SDK.LegacyAPIResponse = LegacyAPIResponse
+    SDK.BaseAPIResponse = BaseAPIResponse
+    try:
+        from openai._constants import RAW_RESPONSE_HEADER
+
+        SDK.raw_response_header = RAW_RESPONSE_HEADER
+    except ImportError:  # pragma: no cover - older SDKs keep the default name
+        pass
+
+
+def given(value: Any) -> bool:
+    """True when the caller passed a real value (not omitted, ``NOT_GIVEN`` or None)."""
+    return value is not None and not isinstance(value, SDK.unset)
+
+
+def is_raw_response_call(kwargs: Mapping[str, Any]) -> bool:
+    """True for ``with_raw_response`` / ``with_streaming_response`` calls (they add a marker header)."""
+    headers = kwargs.get("extra_headers")
+    return isinstance(headers, Mapping) and SDK.raw_response_header in headers
+
+
+def set_captured(attributes: dict[str, Any], key: str, value: Any) -> None:
+    """``attributes[key] = capture(value)``, unless content capture is off (capture() gives None)."""
+    captured = capture(value)
+    if captured is not None:
+        attributes[key] = captured
+
+
+def tool_names(tools: Any) -> list[str] | None:
+    """Names of the tools offered (function name, else the tool's ``type``); None if not a list."""
+    if not isinstance(tools, (list, tuple)):
+        return None  # an iterator the SDK has yet to consume: never read it here
+    names: list[str] = []
+    for tool in tools:
+        if isinstance(tool, Mapping):
+            function = tool.get("function")
+            name = function.get("name") if isinstance(function, Mapping) else tool.get("name")
+            names.append(str(name or tool.get("type") or "?"))
+        else:
+            names.append(str(getattr(tool, "name", None) or getattr(tool, "type", None) or type(tool).__name__))
+    return names
+
+
+def _format_type(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return value.get("type")
+    if isinstance(value, type):  # .parse(response_format=MyModel): sent as a JSON schema
+        return "json_schema"
+    return value
+
+
+def request_attribute(kwargs: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The request parameters the caller gave, among ``keys`` (plus tools and formats, summarised)."""
+    request: dict[str, Any] = {}
+    unset = SDK.unset
+    for key in keys:
+        value = kwargs.get(key)
+        if value is not None and not isinstance(value, unset):
+            request[key] = value
+    tools = kwargs.get("tools")
+    if tools is not None and not isinstance(tools, unset):
+        names = tool_names(tools)
+        if names is not None:
+            request["tools"] = names
+    response_format = kwargs.get("response_format")
+    if response_format is not None and not isinstance(response_format, unset):
+        request["response_format"] = _format_type(response_format)
+    text = kwargs.get("text")  # Responses API: text={"format": {...}}
+    if isinstance(text, Mapping) and isinstance(text.get("format"), Mapping):
+        request["response_format"] = text["format"].get("type")
+    reasoning = kwargs.get("reasoning")
+    if isinstance(reasoning, Mapping) and reasoning.get("effort") is not None:
+        request["reasoning_effort"] = reasoning["effort"]
+    return request
+
+
+def set_first_content(span: ActiveSpan) -> None:
+    """Time to first token = now: the first *content* chunk (the recorder marks the first chunk of any
+    kind, which for OpenAI is a role-only chunk or a ``response.created`` event)."""
+    span.attributes.pop("ttft_ms", None)
+    span.mark_first_token()
+
+
+def trace_sync_stream(
+    span: ActiveSpan,
+    stream: Any,
+    make_on_chunk: Callable[[ActiveSpan, list[Any], StreamRecorder], Callable[[Any], None]],
+    finalize: Callable[[ActiveSpan, list[Any]], None],
+    where: str,
+) -> Any:
+    """Swap ``stream._iterator`` for a traced one and hook every way the stream can end (module docstring)."""
+    chunks: list[Any] = []
+    recorder = StreamRecorder(span, _noop, lambda s: finalize(s, chunks), where)
+    recorder.on_chunk = make_on_chunk(span, chunks, recorder)
+    iterator: Any = traced_iterator(stream._iterator, recorder)  # a generator: has gi_running
+    stream._iterator = iterator
+    response = stream.response
+    close = response.close
+
+    def close_and_finish() -> None:
+        close()
+        if not iterator.gi_running:  # running: the SDK closes the response from inside the iteration
+            recorder.finish()
+
+    response.close = close_and_finish
+    recorder.attach(stream)
+    return stream
+
+
+def trace_async_stream(
+    span: ActiveSpan,
+    stream: Any,
+    make_on_chunk: Callable[[ActiveSpan, list[Any], StreamRecorder], Callable[[Any], None]],
+    finalize: Callable[[ActiveSpan, list[Any]], None],
+    where: str,
+) -> Any:
+    """Async version of ``trace_sync_stream`` (hooks ``stream.response.aclose``)."""
+    chunks: list[Any] = []
+    recorder = StreamRecorder(span, _noop, lambda s: finalize(s, chunks), where)
+    recorder.on_chunk = make_on_chunk(span, chunks, recorder)
+    iterator: Any = traced_async_iterator(stream._iterator, recorder)  # has ag_running
+    stream._iterator = iterator
+    response = stream.response
+    aclose = response.aclose
+
+    async def aclose_and_finish() -> None:
+        await aclose()
+        if not iterator.ag_running:
+            recorder.finish()
+
+    response.aclose = aclose_and_finish
+    recorder.attach(stream)
+    return stream
+
+
+def _noop(chunk: Any) -> None:
+    return None

@@ -1,0 +1,195 @@
+"""OpenAI Responses API: ``create`` (incl. ``stream=True``), ``parse`` and the ``.stream()`` helper.
+
+``.stream()`` is not patched: it calls ``create(stream=True)``, so one helper call is one span. A
+``.stream(response_id=...)`` resume goes through ``retrieve`` and is not recorded.
+
+The system prompt travels separately (``instructions``), so ``input`` is
+``{"system": instructions, "input": input}`` when instructions are given, else the input itself.
+Streamed responses carry their usage in the final ``response.completed`` (``.incomplete``,
+``.failed``) event, so no request change is needed. A ``type == "error"`` event or a failed final
+response does not raise in the SDK; the span records it as ``status="error"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .._tracer import ActiveSpan
+from ._openai_common import PROVIDER, SDK, request_attribute, set_captured, set_first_content
+from ._streams import StreamRecorder
+
+__all__ = ["NAME", "describe_responses", "finalize_responses_stream", "make_responses_on_chunk", "record_response"]
+
+NAME = "openai.responses"
+
+_REQUEST_KEYS = (
+    "temperature",
+    "top_p",
+    "max_output_tokens",
+    "max_tool_calls",
+    "tool_choice",
+    "parallel_tool_calls",
+    "truncation",
+    "service_tier",
+    "top_logprobs",
+    "background",
+    "stream",
+)
+_FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+def describe_responses(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Span name and the attributes known before the call."""
+    model = kwargs.get("model")
+    attributes: dict[str, Any] = {"provider": PROVIDER}
+    if isinstance(model, str):
+        attributes["model"] = model
+    if kwargs.get("stream") is True:
+        attributes["stream"] = True
+    instructions = kwargs.get("instructions")
+    value = kwargs.get("input")
+    if value is not None and isinstance(value, SDK.unset):
+        value = None
+    if instructions is not None and not isinstance(instructions, SDK.unset):
+        set_captured(attributes, "input", {"system": instructions, "input": value})
+    elif value is not None:
+        set_captured(attributes, "input", value)
+    request = request_attribute(kwargs, _REQUEST_KEYS)
+    if request:
+        set_captured(attributes, "request", request)
+    return NAME, attributes
+
+
+def _usage(attributes: dict[str, Any], usage: Any) -> None:
+    if usage is None:
+        return
+    tokens_in = getattr(usage, "input_tokens", None)
+    tokens_out = getattr(usage, "output_tokens", None)
+    total = getattr(usage, "total_tokens", None)
+    if tokens_in is not None:
+        attributes["tokens_input"] = tokens_in
+    if tokens_out is not None:
+        attributes["tokens_output"] = tokens_out
+    if total is None and tokens_in is not None and tokens_out is not None:
+        total = tokens_in + tokens_out
+    if total is not None:
+        attributes["tokens_total"] = total
+    details = getattr(usage, "input_tokens_details", None)
+    if details is not None:
+        cached = getattr(details, "cached_tokens", None)
+        if cached is not None:
+            attributes["tokens_cache_read"] = cached
+        written = getattr(details, "cache_write_tokens", None)
+        if written is not None:
+            attributes["tokens_cache_write"] = written
+    details = getattr(usage, "output_tokens_details", None)
+    if details is not None:
+        reasoning = getattr(details, "reasoning_tokens", None)
+        if reasoning is not None:
+            attributes["tokens_reasoning"] = reasoning
+
+
+def _item_tool_call(item: Any) -> dict[str, Any] | None:
+    kind = getattr(item, "type", None)
+    if kind == "function_call":
+        return {"id": item.call_id, "type": "function", "name": item.name, "arguments": item.arguments}
+    if kind == "custom_tool_call":
+        return {"id": item.call_id, "type": "custom", "name": item.name, "arguments": item.input}
+    return None
+
+
+def _mark_failed(span: ActiveSpan, kind: str, message: str) -> None:
+    span.status = "error"
+    span.attributes["error"] = {"type": kind, "message": message[:2000]}
+
+
+def record_response(span: ActiveSpan, response: Any) -> None:
+    """Fill the span from a ``Response`` (or ``ParsedResponse``)."""
+    attributes = span.attributes
+    model = getattr(response, "model", None)
+    if model:
+        attributes["model"] = model
+    _usage(attributes, getattr(response, "usage", None))
+    texts: list[str] = []
+    has_message = False
+    calls: list[dict[str, Any]] = []
+    for item in getattr(response, "output", None) or ():
+        if getattr(item, "type", None) == "message":
+            has_message = True
+            for part in item.content or ():
+                kind = getattr(part, "type", None)
+                if kind == "output_text":
+                    texts.append(part.text)
+                elif kind == "refusal":
+                    texts.append(part.refusal)
+        else:
+            call = _item_tool_call(item)
+            if call is not None:
+                calls.append(call)
+    if has_message:
+        set_captured(attributes, "output", "".join(texts))
+    if calls:
+        set_captured(attributes, "tool_calls", calls)
+    status = getattr(response, "status", None)
+    incomplete = getattr(response, "incomplete_details", None)
+    reason = getattr(incomplete, "reason", None) if incomplete is not None else None
+    if reason is not None:
+        attributes["finish_reason"] = str(reason)
+    elif status is not None:
+        attributes["finish_reason"] = str(status)
+    if status == "failed":
+        error = getattr(response, "error", None)
+        code = getattr(error, "code", None) or "failed"
+        _mark_failed(span, "openai.ResponseFailed", f"{code}: {getattr(error, 'message', None) or ''}")
+
+
+def make_responses_on_chunk(span: ActiveSpan, events: list[Any], recorder: StreamRecorder) -> Callable[[Any], None]:
+    """Per-event callback: append; until the first ``*.delta`` event, also look for it (ttft)."""
+    append = events.append
+
+    def watch_for_content(event: Any) -> None:
+        append(event)
+        kind = getattr(event, "type", None)
+        if isinstance(kind, str) and kind.endswith(".delta"):
+            set_first_content(span)
+            recorder.on_chunk = append
+
+    return watch_for_content
+
+
+def finalize_responses_stream(span: ActiveSpan, events: list[Any]) -> None:
+    """Use the final response event when the stream got that far; otherwise join the deltas seen."""
+    for event in reversed(events):
+        if getattr(event, "type", None) in _FINAL_EVENTS:
+            record_response(span, event.response)
+            break
+    else:
+        _record_partial(span, events)
+    for event in events:  # an "error" event (the SDK does not raise for it)
+        if getattr(event, "type", None) == "error":
+            code = getattr(event, "code", None) or "error"
+            _mark_failed(span, "openai.ResponseErrorEvent", f"{code}: {getattr(event, 'message', None) or ''}")
+            break
+
+
+def _record_partial(span: ActiveSpan, events: list[Any]) -> None:
+    attributes = span.attributes
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for event in events:
+        kind = getattr(event, "type", None)
+        if kind == "response.output_text.delta":
+            texts.append(event.delta)
+        elif kind == "response.created":
+            model = getattr(event.response, "model", None)
+            if model:
+                attributes["model"] = model
+        elif kind == "response.output_item.done":
+            call = _item_tool_call(event.item)
+            if call is not None:
+                calls.append(call)
+    if texts:
+        set_captured(attributes, "output", "".join(texts))
+    if calls:
+        set_captured(attributes, "tool_calls", calls)
