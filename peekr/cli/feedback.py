@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -16,11 +17,13 @@ __all__ = ["export_feedback", "feedback", "register"]
 
 
 def feedback(
-    trace_id: str = typer.Argument(..., help="Trace id (or a unique prefix) to rate.", show_default=False),
-    rating: str | None = typer.Option(None, "--rating", "-r", help="'good' or 'bad'."),
-    note: str | None = typer.Option(None, "--note", help="Free text: what was good or wrong."),
-    score: float | None = typer.Option(None, "--score", help="A graded score in [0, 1]."),
-    db: Path = typer.Option(Path("traces.db"), "--db", help="The traces.db or traces.jsonl holding the trace."),
+    trace_id: Annotated[str, typer.Argument(help="Trace id (or a unique prefix) to rate.", show_default=False)],
+    rating: Annotated[str | None, typer.Option("--rating", "-r", help="'good' or 'bad'.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="Free text: what was good or wrong.")] = None,
+    score: Annotated[float | None, typer.Option("--score", help="A graded score in [0, 1].")] = None,
+    db: Annotated[Path, typer.Option("--db", help="The traces.db or traces.jsonl holding the trace.")] = Path(
+        "traces.db"
+    ),
 ) -> None:
     """Store a human rating of a trace (several per trace are kept; the latest counts for export)."""
     if rating is None and score is None:
@@ -42,10 +45,14 @@ def feedback(
 
 
 def export_feedback(
-    db: Path = typer.Argument(Path("traces.db"), help="traces.db (or traces.jsonl) with traces and feedback."),
-    filter: str = typer.Option("good", "--filter", "-f", help="Which latest rating to export: good, bad or all."),
-    output: Path = typer.Option(Path("training.jsonl"), "--output", "-o", help="File to write."),
-    format: str = typer.Option("openai-ft", "--format", help="openai-ft (OpenAI chat fine-tuning) or raw."),
+    db: Annotated[Path, typer.Argument(help="traces.db (or traces.jsonl) with traces and feedback.")] = Path(
+        "traces.db"
+    ),
+    filter: Annotated[
+        str, typer.Option("--filter", "-f", help="Which latest rating to export: good, bad or all.")
+    ] = "good",
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = Path("training.jsonl"),
+    format: Annotated[str, typer.Option("--format", help="openai-ft (OpenAI chat fine-tuning) or raw.")] = "openai-ft",
 ) -> None:
     """Write rated traces as fine-tuning data (OpenAI chat format) or raw spans with their feedback."""
     if filter not in ("good", "bad", "all"):

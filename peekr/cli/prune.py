@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -28,11 +29,12 @@ def _parse_days(values: list[str]) -> dict[str, float]:
 
 
 def prune(
-    db: Path = typer.Argument(..., help="traces.db to prune.", show_default=False),
-    days: list[str] | None = typer.Option(
-        None, "--days", help="Override a class's days, e.g. --days short=3 --days pii=0.5 (repeatable)."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be deleted; change nothing."),
+    db: Annotated[Path, typer.Argument(help="traces.db to prune.", show_default=False)],
+    days: Annotated[
+        list[str] | None,
+        typer.Option("--days", help="Override a class's days, e.g. --days short=3 --days pii=0.5 (repeatable)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; change nothing.")] = False,
 ) -> None:
     """Delete spans older than their retention class allows (pii 1 d, short 7 d, default 30 d, long 365 d)."""
     try:

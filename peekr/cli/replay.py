@@ -6,7 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console, Group
@@ -23,16 +23,17 @@ _IO_LIMIT = 500
 
 
 def replay(
-    trace_id: str = typer.Argument(
-        ..., help="Trace id (or a unique prefix), as shown by `peekr view`.", show_default=False
-    ),
-    db: Path = typer.Option(Path("traces.db"), "--db", help="traces.db or traces.jsonl to read."),
-    io: bool = typer.Option(False, "--io", help="Show each span's input and output."),
-    full: bool = typer.Option(False, "--full", help="With --io: do not truncate inputs and outputs."),
-    interactive: bool = typer.Option(
-        True, "--interactive/--no-interactive", help="Step through spans one at a time (only on a terminal)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="The trace's spans as JSON Lines, oldest first."),
+    trace_id: Annotated[
+        str, typer.Argument(help="Trace id (or a unique prefix), as shown by `peekr view`.", show_default=False)
+    ],
+    db: Annotated[Path, typer.Option("--db", help="traces.db or traces.jsonl to read.")] = Path("traces.db"),
+    io: Annotated[bool, typer.Option("--io", help="Show each span's input and output.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="With --io: do not truncate inputs and outputs.")] = False,
+    interactive: Annotated[
+        bool,
+        typer.Option("--interactive/--no-interactive", help="Step through spans one at a time (only on a terminal)."),
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="The trace's spans as JSON Lines, oldest first.")] = False,
 ) -> None:
     """Replay a whole trace as a waterfall: span tree, timing bars to scale, model, tokens, cost, status."""
     with opened(db) as store:
@@ -84,7 +85,7 @@ def waterfall_rows(spans: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any
         parent = span.get("parent_id") if span.get("parent_id") in ids else None
         children.setdefault(parent, []).append(span)
     rows: list[tuple[int, dict[str, Any], float, float]] = []
-    stack = [(0, s) for s in reversed(sorted(children.get(None, []), key=lambda s: s["start_time"]))]
+    stack = [(0, s) for s in sorted(children.get(None, []), key=lambda s: s["start_time"], reverse=True)]
     while stack:
         depth, span = stack.pop()
         rows.append((depth, span, (_ts(span["start_time"]) - t0) * 1000, float(span.get("duration_ms") or 0)))

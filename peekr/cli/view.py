@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -31,22 +31,26 @@ _IO_LIMIT = 300
 
 
 def view(
-    path: Path = typer.Argument(..., help="traces.db or traces.jsonl", show_default=False),
-    io: bool = typer.Option(False, "--io", help="Show each span's input and output."),
-    full: bool = typer.Option(False, "--full", help="With --io: do not truncate inputs and outputs."),
-    trace: str | None = typer.Option(None, "--trace", help="Only this trace (full id or a prefix)."),
-    session: str | None = typer.Option(None, "--session", help="Only this session_id."),
-    user: str | None = typer.Option(None, "--user", help="Only this user_id."),
-    tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant_id."),
-    model: str | None = typer.Option(None, "--model", help="Only this model (glob allowed: 'gpt-4o*')."),
-    status: str | None = typer.Option(None, "--status", help="Only 'ok' or 'error' spans."),
-    since: str | None = typer.Option(
-        None, "--since", help="Only spans started in the last 30m / 2h / 7d, or since an ISO date."
-    ),
-    name: str | None = typer.Option(None, "--name", help="Span name, prefix or glob ('openai.chat', 'bedrock.*')."),
-    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Spans per page."),
-    page: int = typer.Option(1, "--page", "-p", min=1, help="Page number (1 = newest spans)."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per span (JSON Lines), for scripts."),
+    path: Annotated[Path, typer.Argument(help="traces.db or traces.jsonl", show_default=False)],
+    io: Annotated[bool, typer.Option("--io", help="Show each span's input and output.")] = False,
+    full: Annotated[bool, typer.Option("--full", help="With --io: do not truncate inputs and outputs.")] = False,
+    trace: Annotated[str | None, typer.Option("--trace", help="Only this trace (full id or a prefix).")] = None,
+    session: Annotated[str | None, typer.Option("--session", help="Only this session_id.")] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Only this user_id.")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant_id.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Only this model (glob allowed: 'gpt-4o*').")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only 'ok' or 'error' spans.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only spans started in the last 30m / 2h / 7d, or since an ISO date.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Span name, prefix or glob ('openai.chat', 'bedrock.*').")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Spans per page.")] = 50,
+    page: Annotated[int, typer.Option("--page", "-p", min=1, help="Page number (1 = newest spans).")] = 1,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per span (JSON Lines), for scripts.")
+    ] = False,
 ) -> None:
     """Show spans newest first: time, trace, name, model, tokens, cost, duration, status, scores."""
     if status is not None and status not in ("ok", "error"):

@@ -1,0 +1,331 @@
+"""The numbers behind ``peekr dashboard``, aggregated in SQLite so a 1,000,000-span DB stays fast.
+
+One pass copies the few attributes the report needs out of the JSON column into a narrow
+temporary table (in rowid chunks, so a progress bar can follow), with each span's time bucket
+and log-latency bin precomputed. Then a handful of GROUP BYs on that table give everything:
+a "cube" (time bucket x model x tenant x feature x endpoint x variant) for totals, time series and
+breakdowns, and latency histograms (bins 1% wide) for the percentiles. Only aggregates, the worst
+offenders and their traces' waterfalls leave SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from .._readers import TraceFileError
+
+__all__ = ["collect"]
+
+Progress = Callable[[str, float], None]  # (step description, fraction done 0..1)
+
+_CHUNK = 100_000
+_TOP = 15  # rows per worst-offender table
+_MAX_SERIES = 8  # models drawn individually in the time series; the rest are "other"
+_MAX_KEYS = 15  # models / span names in the latency charts
+_BUCKETS_S = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
+_DIMENSIONS = {"tenant": "tenant", "feature": "feature", "endpoint": "endpoint", "experiment_variant": "variant"}
+#: Latency bins grow by 2%, so a percentile read from a bin's middle is within 1% of the exact value.
+_BIN_RATIO = 1.02
+
+
+def collect(path: Path, progress: Progress | None = None) -> dict[str, Any]:
+    """Return everything the report shows, as JSON-ready data.
+
+    Raises:
+        TraceFileError: Missing, empty, corrupt or non-peekr file, or a DB without spans.
+    """
+    report = progress or (lambda _step, _done: None)
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise TraceFileError(f"{path}: cannot open ({exc})") from None
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA temp_store = MEMORY")
+        db.execute("PRAGMA cache_size = -200000")
+        _ensure_math(db)
+        bounds = _load(db, path, report)
+        report("aggregating", 0.0)
+        data: dict[str, Any] = {"source": path.name}
+        cube = db.execute(
+            "SELECT b, model, tenant, feature, endpoint, variant, COUNT(*), COUNT(model), SUM(tokens), SUM(cost),"
+            " SUM(err), SUM(dur), SUM(model IS NOT NULL AND cost IS NULL AND NOT err),"
+            " SUM(json_extract(scores, '$.hallucination')), COUNT(json_extract(scores, '$.hallucination'))"
+            " FROM d GROUP BY b, model, tenant, feature, endpoint, variant"
+        ).fetchall()
+        report("aggregating", 0.35)
+        data["totals"] = _totals(db, cube, bounds)
+        data["series"] = _series(cube, bounds)
+        data["breakdowns"] = {label: _breakdown(cube, i) for label, i in zip(_DIMENSIONS, range(2, 6), strict=True)}
+        data["latency"] = _latency(db)
+        report("aggregating", 0.7)
+        data["errors"] = _errors(db)
+        data["scores"] = _scores(db)
+        data["offenders"] = _offenders(db)
+        report("aggregating", 0.9)
+        data["traces"] = _waterfalls(db, data["offenders"])
+        report("aggregating", 1.0)
+        return data
+    except sqlite3.DatabaseError as exc:
+        raise TraceFileError(f"{path}: corrupt or unreadable database ({exc})") from None
+    finally:
+        db.close()
+
+
+def _ensure_math(db: sqlite3.Connection) -> None:
+    try:
+        db.execute("SELECT ln(2)").fetchone()
+    except sqlite3.OperationalError:  # SQLite built without SQLITE_ENABLE_MATH_FUNCTIONS
+        db.create_function("ln", 1, lambda x: math.log(x) if x and x > 0 else None, deterministic=True)
+
+
+def _load(db: sqlite3.Connection, path: Path, report: Progress) -> dict[str, Any]:
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "spans" not in tables:
+        if not tables:
+            raise TraceFileError(f"{path}: empty database (no spans recorded yet)")
+        raise TraceFileError(f"{path}: not a peekr traces database (it has no 'spans' table)")
+    lo, hi = db.execute("SELECT MIN(rowid), MAX(rowid) FROM spans").fetchone()
+    if lo is None:
+        raise TraceFileError(f"{path}: no spans recorded yet")
+    first, last = db.execute("SELECT MIN(start_time), MAX(start_time) FROM spans").fetchone()
+    j0, j1 = db.execute("SELECT julianday(?), julianday(?)", (first, last)).fetchone()
+    range_s = max((j1 - j0) * 86400, 1)
+    bucket = next((b for b in _BUCKETS_S if range_s / b <= 120), _BUCKETS_S[-1])
+    db.execute(
+        "CREATE TEMP TABLE d (rid INTEGER PRIMARY KEY, name TEXT, b INTEGER, dur REAL, lb INTEGER, err INTEGER,"
+        " tenant TEXT, model TEXT, tokens INTEGER, cost REAL, feature TEXT, endpoint TEXT, variant TEXT, scores TEXT)"
+    )
+    insert = (
+        "INSERT INTO d SELECT rowid, name, CAST((julianday(start_time) - ?) * 86400 / ? AS INTEGER), duration_ms,"
+        " CASE WHEN duration_ms > 0 THEN CAST(ln(duration_ms * 1000) / ln(?) AS INTEGER) ELSE -1 END,"
+        " status = 'error', tenant_id,"
+        " json_extract(attributes, '$.model'), json_extract(attributes, '$.tokens_total'),"
+        " json_extract(attributes, '$.cost_usd'), json_extract(attributes, '$.feature'),"
+        " json_extract(attributes, '$.endpoint'), json_extract(attributes, '$.experiment_variant'),"
+        " NULLIF(json_extract(attributes, '$.eval_scores'), '{}')"
+        " FROM spans WHERE rowid BETWEEN ? AND ?"
+    )
+    total = hi - lo + 1
+    for start in range(lo, hi + 1, _CHUNK):
+        db.execute(insert, (j0, bucket, _BIN_RATIO, start, start + _CHUNK - 1))
+        report("reading spans", min(1.0, (start + _CHUNK - lo) / total))
+    return {"first": first, "last": last, "j0": j0, "bucket_s": bucket, "buckets": int(range_s // bucket) + 1}
+
+
+def _totals(db: sqlite3.Connection, cube: list[tuple[Any, ...]], bounds: dict[str, Any]) -> dict[str, Any]:
+    spans = sum(r[6] for r in cube)
+    errors = sum(r[10] or 0 for r in cube)
+    call_errors = sum(r[10] or 0 for r in cube if r[1] is not None)
+    return {
+        "spans": spans,
+        "calls": sum(r[7] for r in cube),
+        # idx_spans_trace_id makes this an index-only scan.
+        "traces": db.execute("SELECT COUNT(DISTINCT trace_id) FROM spans").fetchone()[0],
+        "tokens": sum(r[8] or 0 for r in cube),
+        "cost": sum(r[9] or 0.0 for r in cube),
+        "errors": errors,
+        "error_rate": errors / spans if spans else 0.0,
+        "call_errors": call_errors,
+        "first": bounds["first"],
+        "last": bounds["last"],
+        "unpriced": sum(r[12] or 0 for r in cube),
+    }
+
+
+def _series(cube: list[tuple[Any, ...]], bounds: dict[str, Any]) -> dict[str, Any]:
+    calls_by_model: dict[str, int] = {}
+    for row in cube:
+        if row[1] is not None:
+            calls_by_model[row[1]] = calls_by_model.get(row[1], 0) + row[6]
+    top = sorted(calls_by_model, key=lambda m: -calls_by_model[m])[:_MAX_SERIES]
+    n = bounds["buckets"]
+    series = {m: {"calls": [0] * n, "tokens": [0] * n, "cost": [0.0] * n, "errors": [0] * n} for m in [*top, "other"]}
+    for b, model, *_, count, _calls, tokens, cost, errors, _dur, _unpriced, _hs, _hn in cube:
+        if model is None:
+            continue
+        s = series[model if model in top else "other"]
+        i = min(max(int(b or 0), 0), n - 1)
+        s["calls"][i] += count
+        s["tokens"][i] += tokens or 0
+        s["cost"][i] += cost or 0.0
+        s["errors"][i] += errors or 0
+    if not any(series["other"]["calls"]):
+        del series["other"]
+    start = datetime.fromisoformat(bounds["first"][:19]).replace(tzinfo=timezone.utc)
+    start -= timedelta(seconds=0)
+    step = bounds["bucket_s"]
+    times = [(start + timedelta(seconds=i * step)).strftime("%Y-%m-%dT%H:%M:%SZ") for i in range(n)]
+    return {"bucket_s": step, "times": times, "models": series}
+
+
+def _breakdown(cube: list[tuple[Any, ...]], index: int) -> list[dict[str, Any]]:
+    groups: dict[str, list[float]] = {}
+    for row in cube:
+        key = row[index] if row[index] is not None else "(none)"
+        g = groups.setdefault(str(key), [0, 0, 0, 0.0, 0, 0.0, 0.0, 0])
+        g[0] += row[6]
+        g[1] += row[7]
+        g[2] += row[8] or 0
+        g[3] += row[9] or 0.0
+        g[4] += row[10] or 0
+        g[5] += row[11] or 0.0
+        g[6] += row[13] or 0.0
+        g[7] += row[14] or 0
+    rows = [
+        {
+            "key": key,
+            "spans": int(g[0]),
+            "calls": int(g[1]),
+            "tokens": int(g[2]),
+            "cost": g[3],
+            "errors": int(g[4]),
+            "error_rate": g[4] / g[0] if g[0] else 0.0,
+            "avg_ms": g[5] / g[0] if g[0] else None,
+            "hallucination": g[6] / g[7] if g[7] else None,
+        }
+        for key, g in groups.items()
+    ]
+    rows.sort(key=lambda r: (-r["cost"], -r["spans"]))
+    return rows[:20]
+
+
+def _latency(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+    rows = db.execute("SELECT model, name, lb, COUNT(*), SUM(dur) FROM d GROUP BY model, name, lb").fetchall()
+    by: dict[str, dict[str, dict[int, int]]] = {"model": {}, "name": {}}
+    sums: dict[tuple[str, str], float] = {}
+    for model, name, lb, count, total in rows:
+        for kind, key in (("model", model), ("name", name)):
+            if key is None:
+                continue
+            hist = by[kind].setdefault(key, {})
+            hist[lb] = hist.get(lb, 0) + count
+            sums[(kind, key)] = sums.get((kind, key), 0.0) + (total or 0.0)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for kind, keys in by.items():
+        ranked = sorted(keys.items(), key=lambda kv: -sum(kv[1].values()))[:_MAX_KEYS]
+        out[kind] = [
+            {
+                "key": key,
+                "count": sum(hist.values()),
+                "mean": sums[(kind, key)] / sum(hist.values()),
+                **{f"p{q}": _percentile(hist, q / 100) for q in (50, 95, 99)},
+            }
+            for key, hist in ranked
+        ]
+    return out
+
+
+def _percentile(hist: dict[int, int], q: float) -> float:
+    n = sum(hist.values())
+    rank = max(1, math.ceil(q * n))
+    seen = 0
+    for lb in sorted(hist):
+        seen += hist[lb]
+        if seen >= rank:
+            if lb < 0:
+                return 0.0
+            return _BIN_RATIO ** (lb + 0.5) / 1000  # the bin's middle, back in ms
+    return 0.0
+
+
+def _errors(db: sqlite3.Connection) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT COALESCE(json_extract(s.attributes, '$.error.type'), 'error'),"
+        " COALESCE(json_extract(s.attributes, '$.error.message'), ''), COUNT(*), MAX(s.start_time), MAX(s.trace_id)"
+        " FROM d JOIN spans AS s ON s.rowid = d.rid WHERE d.err GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20"
+    ).fetchall()
+    return [
+        {"type": t, "message": str(m)[:300], "count": c, "last": last, "trace_id": trace}
+        for t, m, c, last, trace in rows
+    ]
+
+
+def _scores(db: sqlite3.Connection) -> dict[str, Any]:
+    rows = db.execute(
+        "SELECT j.key, MIN(CAST(j.value * 10 AS INTEGER), 9), COUNT(*), SUM(j.value) FROM d, json_each(d.scores) AS j"
+        " WHERE d.scores IS NOT NULL AND j.type IN ('real', 'integer') GROUP BY 1, 2"
+    ).fetchall()
+    hist: dict[str, list[int]] = {}
+    sums: dict[str, list[float]] = {}
+    for key, b, count, total in rows:
+        hist.setdefault(key, [0] * 10)[max(0, min(int(b), 9))] += count
+        acc = sums.setdefault(key, [0.0, 0])
+        acc[0] += total
+        acc[1] += count
+    return {"histograms": hist, "means": {k: s / n for k, (s, n) in sums.items() if n}}
+
+
+def _offender_rows(db: sqlite3.Connection, where: str, order: str, value: str = "NULL") -> list[dict[str, Any]]:
+    rows = db.execute(
+        f"SELECT s.trace_id, s.span_id, d.name, d.model, s.start_time, d.dur, d.cost, d.err,"
+        f" json_extract(s.attributes, '$.error.type'), json_extract(s.attributes, '$.error.message'), d.scores, v"
+        f" FROM (SELECT *, {value} AS v FROM d WHERE {where} ORDER BY {order} LIMIT {_TOP}) AS d"
+        f" JOIN spans AS s ON s.rowid = d.rid ORDER BY {order.replace('d.', '')}"
+    ).fetchall()
+    return [
+        {
+            "trace_id": trace,
+            "span_id": span,
+            "name": name,
+            "model": model,
+            "time": ts,
+            "duration_ms": dur,
+            "cost": cost,
+            "error": bool(err),
+            "error_type": etype,
+            "error_message": str(emsg or "")[:200],
+            "scores": json.loads(scores) if scores else None,
+            "value": v,
+        }
+        for trace, span, name, model, ts, dur, cost, err, etype, emsg, scores, v in rows
+    ]
+
+
+def _offenders(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
+    min_score = "(SELECT MIN(j.value) FROM json_each(d.scores) AS j WHERE j.type IN ('real', 'integer'))"
+    return {
+        "lowest_scores": _offender_rows(
+            db, f"scores IS NOT NULL AND {min_score} IS NOT NULL", "v, rid DESC", min_score
+        ),
+        "slowest": _offender_rows(db, "1", "dur DESC, rid DESC"),
+        "most_expensive": _offender_rows(db, "cost IS NOT NULL", "cost DESC, rid DESC"),
+        "errors": _offender_rows(db, "err", "rid DESC"),
+    }
+
+
+def _waterfalls(db: sqlite3.Connection, offenders: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    trace_ids = sorted({row["trace_id"] for rows in offenders.values() for row in rows})
+    traces: dict[str, Any] = {}
+    for trace_id in trace_ids:
+        rows = db.execute(
+            "SELECT span_id, parent_id, name, start_time, duration_ms, status,"
+            " json_extract(attributes, '$.model'), json_extract(attributes, '$.tokens_total'),"
+            " json_extract(attributes, '$.cost_usd'), json_extract(attributes, '$.error.message'),"
+            " json_extract(attributes, '$.eval_scores')"
+            " FROM spans WHERE trace_id = ? ORDER BY start_time LIMIT 300",
+            (trace_id,),
+        ).fetchall()
+        traces[trace_id] = [
+            {
+                "span_id": s,
+                "parent_id": p,
+                "name": n,
+                "start": st,
+                "duration_ms": d,
+                "status": status,
+                "model": model,
+                "tokens": tokens,
+                "cost": cost,
+                "error": (emsg or "")[:200] or None,
+                "scores": json.loads(scores) if scores else None,
+            }
+            for s, p, n, st, d, status, model, tokens, cost, emsg, scores in rows
+        ]
+    return traces
