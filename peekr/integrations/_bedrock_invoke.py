@@ -1,0 +1,260 @@
+"""``InvokeModel`` / ``InvokeModelWithResponseStream``: model-native JSON bodies into span attributes.
+
+Each model family answers in its own JSON. Recognised by shape, not by model id (ids change,
+inference profiles and ARNs hide them):
+
+============================  ==============================================  ==========================
+family                        text / tools / finish                            usage in the body
+============================  ==============================================  ==========================
+Anthropic Claude (messages)   ``content[*].text`` / ``tool_use`` / stop_reason  ``usage.input_tokens`` ...
+Amazon Nova                   Converse shape (``output.message``)              ``usage.inputTokens`` ...
+Amazon Titan text             ``results[*].outputText`` / completionReason     ``inputTextTokenCount``
+Meta Llama                    ``generation`` / ``stop_reason``                 ``prompt_token_count`` ...
+Mistral                       ``outputs[*].text`` / ``stop_reason``            (none)
+Cohere                        ``text`` or ``generations[*].text``              ``meta.billed_units``
+OpenAI-style (gpt-oss, AI21)  ``choices[*].message`` / ``finish_reason``       ``usage.prompt_tokens`` ...
+============================  ==============================================  ==========================
+
+The token-count headers (non-stream) and ``amazon-bedrock-invocationMetrics`` (stream) are the
+family-independent source and win over the body's own usage. The token rule is in
+``_bedrock_parse``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ._bedrock_parse import ConverseStreamState, record_converse, record_output, set_tokens, tool_call
+
+__all__ = ["InvokeStreamState", "record_invoke_body", "record_invoke_headers"]
+
+_METRICS = "amazon-bedrock-invocationMetrics"
+_HEADER = "x-amzn-bedrock-"
+
+
+def record_invoke_headers(attrs: dict[str, Any], response: Mapping[str, Any]) -> None:
+    """Token counts from the ``x-amzn-bedrock-*-token-count`` headers (lower-cased by botocore)."""
+    metadata = response.get("ResponseMetadata")
+    headers = metadata.get("HTTPHeaders") if isinstance(metadata, Mapping) else None
+    if isinstance(headers, Mapping):
+        set_tokens(
+            attrs,
+            headers.get(_HEADER + "input-token-count"),
+            headers.get(_HEADER + "output-token-count"),
+            None,
+            headers.get(_HEADER + "cache-read-input-token-count"),
+            headers.get(_HEADER + "cache-write-input-token-count"),
+        )
+
+
+def _first(items: Any) -> Mapping[str, Any]:
+    if isinstance(items, list) and items and isinstance(items[0], Mapping):
+        return items[0]
+    return {}
+
+
+def record_invoke_body(attrs: dict[str, Any], body: Any) -> None:
+    """Output, tool calls, finish reason and (when the headers had none) tokens of a full body."""
+    if not isinstance(body, Mapping):
+        return
+    tokens_known = "tokens_input" in attrs or "tokens_output" in attrs
+    usage: dict[str, Any] = {}
+    if isinstance(body.get("output"), Mapping):  # Amazon Nova: the Converse shape
+        record_converse(usage, body)
+        tokens = {k: v for k, v in usage.items() if k.startswith("tokens_")}
+        for key in tokens:
+            del usage[key]
+        attrs.update(usage)
+        if not tokens_known:
+            attrs.update(tokens)
+        return
+    text, calls, finish = _body_output(body)
+    record_output(attrs, text, calls, finish)
+    if not tokens_known:
+        _body_usage(attrs, body)
+
+
+def _body_output(body: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]], Any]:
+    content = body.get("content")
+    if isinstance(content, list):  # Claude messages
+        texts, calls = [], []
+        for block in content:
+            if not isinstance(block, Mapping):
+                continue
+            if block.get("type") == "text":
+                texts.append(str(block.get("text", "")))
+            elif block.get("type") == "tool_use":
+                calls.append(tool_call(block.get("id"), block.get("name"), json.dumps(block.get("input"), default=str)))
+        return "".join(texts), calls, body.get("stop_reason")
+    if isinstance(body.get("completion"), str):  # Claude text completions
+        return body["completion"], [], body.get("stop_reason")
+    if isinstance(body.get("results"), list):  # Titan
+        first = _first(body["results"])
+        return first.get("outputText"), [], first.get("completionReason")
+    if isinstance(body.get("generation"), str):  # Llama
+        return body["generation"], [], body.get("stop_reason")
+    if isinstance(body.get("outputs"), list):  # Mistral
+        first = _first(body["outputs"])
+        return first.get("text"), [], first.get("stop_reason")
+    if isinstance(body.get("choices"), list):  # OpenAI-style
+        first = _first(body["choices"])
+        message: Mapping[str, Any] = first["message"] if isinstance(first.get("message"), Mapping) else {}
+        calls = [
+            tool_call(c.get("id"), c["function"].get("name"), c["function"].get("arguments"))
+            for c in message.get("tool_calls") or ()
+            if isinstance(c, Mapping) and isinstance(c.get("function"), Mapping)
+        ]
+        return message.get("content"), calls, first.get("finish_reason")
+    if isinstance(body.get("generations"), list):  # Cohere command
+        first = _first(body["generations"])
+        return first.get("text"), [], first.get("finish_reason")
+    if isinstance(body.get("text"), str):  # Cohere command-r
+        return body["text"], [], body.get("finish_reason")
+    return None, [], None
+
+
+def _body_usage(attrs: dict[str, Any], body: Mapping[str, Any]) -> None:
+    usage = body.get("usage")
+    if isinstance(usage, Mapping):
+        if "input_tokens" in usage or "output_tokens" in usage:  # Claude
+            set_tokens(
+                attrs,
+                usage.get("input_tokens"),
+                usage.get("output_tokens"),
+                None,
+                usage.get("cache_read_input_tokens"),
+                usage.get("cache_creation_input_tokens"),
+            )
+        else:  # OpenAI-style
+            set_tokens(attrs, usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("total_tokens"))
+    elif "inputTextTokenCount" in body:  # Titan
+        set_tokens(attrs, body.get("inputTextTokenCount"), _first(body.get("results")).get("tokenCount"))
+    elif "prompt_token_count" in body:  # Llama
+        set_tokens(attrs, body.get("prompt_token_count"), body.get("generation_token_count"))
+    else:
+        meta = body.get("meta")
+        units = meta.get("billed_units") if isinstance(meta, Mapping) else None
+        if isinstance(units, Mapping):  # Cohere
+            set_tokens(attrs, units.get("input_tokens"), units.get("output_tokens"))
+
+
+class InvokeStreamState:
+    """Collects the raw ``chunk`` payloads of an invoke stream; decodes them once, at the end.
+
+    ``on_event`` only appends a reference (well under a microsecond per chunk); JSON decoding
+    and the family logic run in ``record`` when the span finishes.
+    """
+
+    __slots__ = ("chunks",)
+
+    def __init__(self) -> None:
+        self.chunks: list[Any] = []
+
+    def on_event(self, event: Mapping[str, Any]) -> None:
+        """Take one parsed stream event (``{"chunk": {"bytes": b"..."}}``)."""
+        chunk = event.get("chunk")
+        if chunk is not None:
+            self.chunks.append(chunk.get("bytes"))
+
+    def _decoded(self) -> list[Any]:
+        raw = [c for c in self.chunks if isinstance(c, (bytes, bytearray))]
+        try:
+            return list(json.loads(b"[" + b",".join(raw) + b"]"))
+        except ValueError:  # one bad chunk: decode the rest one by one
+            decoded = []
+            for chunk in raw:
+                try:
+                    decoded.append(json.loads(chunk))
+                except ValueError:
+                    continue
+            return decoded
+
+    def record(self, attrs: dict[str, Any]) -> None:
+        """Write what was seen (possibly a partial stream) into the span attributes."""
+        chunks = [c for c in self._decoded() if isinstance(c, Mapping)]
+        metrics = next((c[_METRICS] for c in reversed(chunks) if isinstance(c.get(_METRICS), Mapping)), None)
+        usage: dict[str, Any] = {}
+        if any(isinstance(c.get("type"), str) for c in chunks):
+            _record_claude_stream(attrs, usage, chunks)
+        elif any(key in c for c in chunks for key in ("messageStart", "contentBlockDelta", "messageStop")):
+            state = ConverseStreamState()  # Amazon Nova streams Converse-shaped events
+            for chunk in chunks:
+                state.on_event(chunk)
+            state.record(usage)
+            attrs.update({k: v for k, v in usage.items() if not k.startswith("tokens_")})
+        else:
+            _record_generic_stream(attrs, usage, chunks)
+        if metrics is not None:
+            set_tokens(
+                attrs,
+                metrics.get("inputTokenCount"),
+                metrics.get("outputTokenCount"),
+                None,
+                metrics.get("cacheReadInputTokenCount"),
+                metrics.get("cacheWriteInputTokenCount"),
+            )
+        else:
+            attrs.update({k: v for k, v in usage.items() if k.startswith("tokens_")})
+
+
+def _record_claude_stream(attrs: dict[str, Any], usage: dict[str, Any], chunks: list[Mapping[str, Any]]) -> None:
+    texts: list[str] = []
+    tools: dict[Any, list[Any]] = {}
+    stop: Any = None
+    start_usage: Mapping[str, Any] = {}
+    output_tokens: Any = None
+    for chunk in chunks:
+        kind = chunk.get("type")
+        if kind == "content_block_delta":
+            delta = chunk.get("delta") or {}
+            if delta.get("type") == "text_delta":
+                texts.append(str(delta.get("text", "")))
+            elif delta.get("type") == "input_json_delta":
+                tools.setdefault(chunk.get("index"), [None, None, []])[2].append(str(delta.get("partial_json", "")))
+        elif kind == "content_block_start":
+            block = chunk.get("content_block") or {}
+            if block.get("type") == "tool_use":
+                entry = tools.setdefault(chunk.get("index"), [None, None, []])
+                entry[0], entry[1] = block.get("id"), block.get("name")
+        elif kind == "message_delta":
+            stop = (chunk.get("delta") or {}).get("stop_reason", stop)
+            delta_usage = chunk.get("usage") or {}
+            output_tokens = delta_usage.get("output_tokens", output_tokens)  # cumulative: last one wins
+        elif kind == "message_start":
+            message = chunk.get("message") or {}
+            start_usage = message.get("usage") or {}
+    calls = [tool_call(i, n, "".join(parts)) for i, n, parts in tools.values()]
+    record_output(attrs, "".join(texts), calls, stop)
+    set_tokens(
+        usage,
+        start_usage.get("input_tokens"),
+        output_tokens if output_tokens is not None else start_usage.get("output_tokens"),
+        None,
+        start_usage.get("cache_read_input_tokens"),
+        start_usage.get("cache_creation_input_tokens"),
+    )
+
+
+def _record_generic_stream(attrs: dict[str, Any], usage: dict[str, Any], chunks: list[Mapping[str, Any]]) -> None:
+    texts: list[str] = []
+    finish: Any = None
+    for chunk in chunks:
+        text, _, reason = _body_output(chunk)
+        if text is None and "outputText" in chunk:  # Titan
+            text, reason = chunk.get("outputText"), chunk.get("completionReason")
+        elif text is None:
+            first = _first(chunk.get("choices"))
+            delta = first.get("delta")
+            text = delta.get("content") if isinstance(delta, Mapping) else None
+            reason = first.get("finish_reason", reason)
+        if isinstance(text, str):
+            texts.append(text)
+        if isinstance(reason, str):
+            finish = reason
+    record_output(attrs, "".join(texts) if texts else None, [], finish)
+    last = chunks[-1] if chunks else {}
+    if "prompt_token_count" in last or "generation_token_count" in last:  # Llama: cumulative counts
+        first = chunks[0]
+        set_tokens(usage, first.get("prompt_token_count"), last.get("generation_token_count"))
