@@ -86,13 +86,28 @@ def _tool_names(tools: Any) -> list[str]:
     return names
 
 
+def _plain(value: Any) -> Any:
+    """SDK objects as dicts *with* their defaults: ``UserContent``'s ``role="user"`` is a default that
+    ``capture()``'s ``exclude_unset`` dump would drop, so chat history would lose its roles."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json", exclude_none=True)
+        except Exception:  # an object that only looks like pydantic: capture() will describe it
+            return value
+    return value
+
+
 def describe_request(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     """The attributes known before the call: provider, model, input, request, stream."""
     attributes: dict[str, Any] = {"provider": "gemini", "model": model_name(kwargs.get("model")), "stream": stream}
     config = kwargs.get("config")
     contents = kwargs.get("contents")
     system = _field(config, "system_instruction", "systemInstruction") if config is not None else None
-    captured = capture({"system": system, "contents": contents} if system is not None else contents)
+    contents = _plain(contents)
+    captured = capture({"system": _plain(system), "contents": contents} if system is not None else contents)
     if captured is not None:
         attributes["input"] = captured
     request: dict[str, Any] = {}

@@ -15,6 +15,8 @@ import peekr
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
+pytest.register_assert_rewrite("_gemini_helpers")  # readable diffs from its asserts
+
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeProvider]:
