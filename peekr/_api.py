@@ -76,9 +76,12 @@ class Instrumentation:
         self.shutdown()
 
 
-def _check_positive(name: str, value: Any, kind: type | tuple[type, ...] = (int, float)) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        raise ValueError(f"instrument({name}=...) must be a positive number, got {value!r}")
+def _check_positive(
+    name: str, value: Any, kind: type | tuple[type, ...] = (int, float), where: str = "instrument"
+) -> None:
+    ok = not isinstance(value, bool) and isinstance(value, kind) and float(value) > 0
+    if not ok:
+        raise ValueError(f"{where}({name}=...) must be a positive number, got {value!r}")
 
 
 def _check_sink(obj: object, where: str) -> None:
@@ -164,10 +167,10 @@ def instrument(
         raise TypeError(f"instrument(capture_content=...) expects a bool, got {capture_content!r}")
     if isinstance(providers, str):
         raise TypeError(f"instrument(providers=...) expects a list of names, got the string {providers!r}")
-    for name, value in (("queue_size", queue_size), ("batch_size", batch_size)):
-        _check_positive(name, value, int)
-    for name, value in (("flush_interval", flush_interval), ("shutdown_timeout", shutdown_timeout)):
-        _check_positive(name, value)
+    _check_positive("queue_size", queue_size, int)
+    _check_positive("batch_size", batch_size, int)
+    _check_positive("flush_interval", flush_interval)
+    _check_positive("shutdown_timeout", shutdown_timeout)
     if max_field_chars is not None:
         _check_positive("max_field_chars", max_field_chars, int)
     for sink in sinks or ():
@@ -262,14 +265,14 @@ def flush(timeout: float = 5.0) -> bool:
     Raises:
         ValueError: ``timeout`` is not positive.
     """
-    _check_positive("timeout", timeout)
+    _check_positive("timeout", timeout, where="flush")
     runtime = _runtime._active
     return True if runtime is None else runtime.flush(timeout)
 
 
 async def aflush(timeout: float = 5.0) -> bool:
     """``flush`` for async code: waits without blocking the event loop."""
-    _check_positive("timeout", timeout)
+    _check_positive("timeout", timeout, where="aflush")
     runtime = _runtime._active
     if runtime is None:
         return True
@@ -287,7 +290,7 @@ def shutdown(timeout: float = 5.0) -> bool:
     Returns:
         True if every sink finished in time.
     """
-    _check_positive("timeout", timeout)
+    _check_positive("timeout", timeout, where="shutdown")
     runtime = _runtime._active
     return True if runtime is None else _shutdown_runtime(runtime, timeout)
 

@@ -64,7 +64,7 @@ def record_dropped(subscriber: str, reason: str, n: int = 1) -> None:
         runtime.bus.record_dropped(subscriber, reason, n)
 
 
-def _enricher() -> Callable[[list[Event]], None]:
+def _enricher() -> Callable[[list[Any]], None]:
     """Runs on the bus thread for every batch: finished spans become ``Span`` records, and
     provider spans get ``cost_usd`` — work kept off the user's thread."""
     from ._tracer import ActiveSpan
@@ -74,7 +74,7 @@ def _enricher() -> Callable[[list[Event]], None]:
     except ImportError:  # pragma: no cover - the cost module ships with peekr
         compute_cost = None  # type: ignore[assignment]
 
-    def enrich(batch: list[Event]) -> None:
+    def enrich(batch: list[Any]) -> None:
         failed = False
         for i, event in enumerate(batch):
             try:

@@ -69,7 +69,7 @@ class EventBus:
         queue_size: int = 20_000,
         batch_size: int = 512,
         flush_interval: float = 0.2,
-        enrich: Callable[[list[Event]], None] | None = None,
+        enrich: Callable[[list[Any]], None] | None = None,
     ) -> None:
         names = [name for name, _ in subscribers]
         if len(set(names)) != len(names):
@@ -86,7 +86,7 @@ class EventBus:
         self._sends: dict[str, MemoryObjectSendStream[Any]] = {}
         self._pending: dict[str, int] = {}
         self._sub_buffer = max(2, queue_size // batch_size)
-        self._wake: Callable[[], None] | None = None
+        self._wake: Callable[[], object] | None = None
         self._wake_pending = False
         self._wakeup: anyio.Event | None = None
         self._stopping = False
