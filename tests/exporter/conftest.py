@@ -14,10 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
-from collector_helpers import new_key  # noqa: E402
+from collector_helpers import new_key
 
-from peekr.server import ServerSettings, create_app  # noqa: E402
-from peekr.server._testing import RunningCollector, run_collector  # noqa: E402
+from peekr.server import ServerSettings, create_app
+from peekr.server._testing import RunningCollector, run_collector
 
 
 @dataclass

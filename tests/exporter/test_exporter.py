@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 from collector_helpers import WINDOW, auth, make_span
@@ -22,10 +23,18 @@ from peekr.sinks.http import HTTPExporter, encode_batch, parse_retry_after
 pytestmark = pytest.mark.anyio
 
 
-def _count(collector: Collector) -> int:
-    answer = httpx.get(collector.url + "/v1/stats/aggregates", params=WINDOW, headers=auth(collector.read_key))
-    rows = answer.json()["rows"]
-    return rows[0]["calls"] if rows else 0
+async def _get(url: str, key: str, **params: object) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.get(url, params=params, headers=auth(key))  # type: ignore[arg-type]
+
+
+async def _stored(url: str, read_key: str) -> int:
+    rows = (await _get(url + "/v1/stats/aggregates", read_key, **WINDOW)).json()["rows"]
+    return sum(r["calls"] for r in rows)
+
+
+async def _count(collector: Collector) -> int:
+    return await _stored(collector.url, collector.read_key)
 
 
 def _spans(n: int, **attrs: object) -> list:  # type: ignore[type-arg]
@@ -46,10 +55,10 @@ async def test_spans_eval_results_and_feedback_arrive_gzipped_on_one_connection(
     # Bodies of 1 KiB and more are gzipped; the small eval+feedback request is not worth it.
     assert collector.faults.requests == 5 and collector.faults.encodings == ["gzip", "gzip", "gzip", "identity", "gzip"]
     assert len(collector.faults.client_ports) == 1  # keep-alive: one connection for every request
-    trace = httpx.get(f"{collector.url}/v1/traces/{spans[0].trace_id}", headers=auth(collector.read_key)).json()
+    trace = (await _get(f"{collector.url}/v1/traces/{spans[0].trace_id}", collector.read_key)).json()
     assert trace["spans"][0]["attributes"]["eval_scores"] == {"hallucination": 0.4}
     assert trace["feedback"][0]["note"] == "wrong"
-    assert _count(collector) == 35
+    assert await _count(collector) == 35
 
 
 async def test_exporter_http_calls_run_with_instrumentation_suppressed(collector: Collector) -> None:
@@ -63,7 +72,7 @@ async def test_exporter_http_calls_run_with_instrumentation_suppressed(collector
     exporter = HTTPExporter(collector.url, collector.key, transport=Spy())
     await exporter.write(_spans(3))
     await exporter.aclose()
-    assert seen == [True] and _count(collector) == 3
+    assert seen == [True] and await _count(collector) == 3
 
 
 @pytest.mark.parametrize("status", [429, 503])
@@ -75,7 +84,7 @@ async def test_retry_after_seconds_is_honoured(collector: Collector, status: int
     await exporter.write(_spans(4))
     await exporter.aclose()
     assert time.monotonic() - started >= 0.95
-    assert collector.faults.requests == 2 and _count(collector) == 4 and exporter.dropped == {}
+    assert collector.faults.requests == 2 and await _count(collector) == 4 and exporter.dropped == {}
 
 
 async def test_retry_after_http_date_is_honoured(collector: Collector) -> None:
@@ -86,7 +95,7 @@ async def test_retry_after_http_date_is_honoured(collector: Collector) -> None:
     await exporter.write(_spans(2))
     await exporter.aclose()
     assert datetime.now(timezone.utc) >= when - timedelta(milliseconds=50)
-    assert collector.faults.requests == 2 and _count(collector) == 2
+    assert collector.faults.requests == 2 and await _count(collector) == 2
 
 
 async def test_502_504_and_connection_errors_back_off_then_succeed(collector: Collector) -> None:
@@ -95,7 +104,7 @@ async def test_502_504_and_connection_errors_back_off_then_succeed(collector: Co
     exporter._retry.initial_backoff = 0.05
     await exporter.write(_spans(3))
     await exporter.aclose()
-    assert collector.faults.requests == 4 and _count(collector) == 3 and exporter._retry.retries == 3
+    assert collector.faults.requests == 4 and await _count(collector) == 3 and exporter._retry.retries == 3
 
 
 async def test_500_and_other_4xx_are_not_retried(collector: Collector) -> None:
@@ -107,7 +116,9 @@ async def test_500_and_other_4xx_are_not_retried(collector: Collector) -> None:
     assert collector.faults.requests == 2 and exporter.dropped == {"http_500": 2, "http_422": 3}
 
 
-async def test_wrong_key_is_never_retried_and_logged_once(collector: Collector, caplog: pytest.LogCaptureFixture) -> None:
+async def test_wrong_key_is_never_retried_and_logged_once(
+    collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
     exporter = HTTPExporter(collector.url, "pk_live_000000000000_" + "x" * 43)
     with caplog.at_level(logging.ERROR, logger="peekr"):
         for _ in range(3):
@@ -124,7 +135,7 @@ async def test_read_only_key_is_403_and_not_retried(collector: Collector, caplog
         await exporter.write(_spans(2))
     await exporter.aclose()
     assert collector.faults.requests == 1 and exporter.dropped == {"http_403": 2}
-    assert "ingest" in caplog.text and _count(collector) == 0
+    assert "ingest" in caplog.text and await _count(collector) == 0
 
 
 async def test_413_splits_the_batch_until_it_fits(collector_db: str, keys: tuple[str, str]) -> None:
@@ -136,8 +147,7 @@ async def test_413_splits_the_batch_until_it_fits(collector_db: str, keys: tuple
         huge = make_span(input="y" * 50_000)
         await exporter.write([*spans, huge])
         await exporter.aclose()
-        rows = httpx.get(running.url + "/v1/stats/aggregates", params=WINDOW, headers=auth(read)).json()["rows"]
-        assert sum(r["calls"] for r in rows) == 16
+        assert await _stored(running.url, read) == 16
         assert exporter.dropped == {"too_large": 1} and faults.requests > 5
 
 
@@ -150,7 +160,7 @@ async def test_partial_success_counts_rejected_records(collector: Collector, cap
         await exporter.write([*good, bad])
     await exporter.aclose()
     assert exporter.exported == 3 and exporter.dropped == {"rejected": 1}
-    assert "tokens_input" in caplog.text and _count(collector) == 3
+    assert "tokens_input" in caplog.text and await _count(collector) == 3
 
 
 async def test_slow_collector_is_retried_and_the_batch_stored_once(collector: Collector) -> None:
@@ -161,8 +171,8 @@ async def test_slow_collector_is_retried_and_the_batch_stored_once(collector: Co
     await exporter.write(_spans(5))
     await exporter.aclose()
     assert collector.faults.requests >= 2 and exporter.dropped == {}
-    time.sleep(1.2)  # let the slow first request finish on the server
-    assert _count(collector) == 5
+    await anyio.sleep(1.2)  # let the slow first request finish on the server
+    assert await _count(collector) == 5
 
 
 async def test_collector_down_without_spool_drops_and_counts(tmp_path: Path) -> None:
@@ -191,8 +201,7 @@ async def test_restart_during_outage_loses_nothing_with_a_spool(
         await second.write(_spans(5))
         await second.flush(10)
         await second.aclose()
-        rows = httpx.get(running.url + "/v1/stats/aggregates", params=WINDOW, headers=auth(read)).json()["rows"]
-        assert rows[0]["calls"] == 105 and second.spooled == 0 and second.exported == 105
+        assert await _stored(running.url, read) == 105 and second.spooled == 0 and second.exported == 105
 
 
 async def test_spool_is_bounded_oldest_dropped_and_counted(
@@ -213,13 +222,9 @@ async def test_spool_is_bounded_oldest_dropped_and_counted(
     with ctx as running:
         await exporter.flush(10)
         await exporter.aclose()
-        rows = httpx.get(running.url + "/v1/stats/aggregates", params=WINDOW, headers=auth(read)).json()["rows"]
-        stored = rows[0]["calls"]
+        stored = await _stored(running.url, read)
         # The oldest batches were dropped, the newest survived.
-        found = [
-            httpx.get(f"{running.url}/v1/traces/{b[0].trace_id}", headers=auth(read)).status_code == 200
-            for b in batches
-        ]
+        found = [(await _get(f"{running.url}/v1/traces/{b[0].trace_id}", read)).status_code == 200 for b in batches]
     assert stored + dropped == 100
     assert found == [False] * (dropped // 10) + [True] * (10 - dropped // 10)
 
@@ -248,6 +253,8 @@ def test_wire_body_has_one_array_per_record_kind() -> None:
     span = make_span()
     import json
 
-    body = json.loads(encode_batch([span, Feedback(trace_id=span.trace_id, rating="good", created_at="2026-11-27T09:00:00Z")]))
+    body = json.loads(
+        encode_batch([span, Feedback(trace_id=span.trace_id, rating="good", created_at="2026-11-27T09:00:00Z")])
+    )
     assert body["version"] == 1 and len(body["spans"]) == 1 and body["eval_results"] == []
     assert body["feedback"][0]["record"] == "feedback"

@@ -58,7 +58,9 @@ def make_span(**kwargs: Any) -> Span:
     return Span.model_validate(span_record(**kwargs))
 
 
-def eval_record(span: dict[str, Any], score: float | None, evaluator: str = "hallucination", **extra: Any) -> dict[str, Any]:
+def eval_record(
+    span: dict[str, Any], score: float | None, evaluator: str = "hallucination", **extra: Any
+) -> dict[str, Any]:
     """An eval result for ``span`` with one ``hallucination`` score."""
     return EvalResult(
         span_id=span["span_id"],
@@ -70,12 +72,16 @@ def eval_record(span: dict[str, Any], score: float | None, evaluator: str = "hal
     ).model_dump(mode="json")
 
 
-def feedback_record(trace_id: str, rating: str = "good", note: str | None = None, at: datetime = BASE) -> dict[str, Any]:
+def feedback_record(
+    trace_id: str, rating: str = "good", note: str | None = None, at: datetime = BASE
+) -> dict[str, Any]:
     """A feedback record for ``trace_id``."""
     return Feedback(trace_id=trace_id, rating=rating, note=note, created_at=format_time(at)).model_dump(mode="json")
 
 
-def body(spans: list[dict[str, Any]] = (), evals: list[dict[str, Any]] = (), feedback: list[dict[str, Any]] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def body(
+    spans: list[dict[str, Any]] = (), evals: list[dict[str, Any]] = (), feedback: list[dict[str, Any]] = ()
+) -> dict[str, Any]:  # type: ignore[assignment]
     """A wire format v1 ingest body."""
     return {"version": 1, "spans": list(spans), "eval_results": list(evals), "feedback": list(feedback)}
 
@@ -84,7 +90,7 @@ def postgres_dsn() -> str | None:
     """The test server's DSN; a skip (or, under CI, a failure) when there is none."""
     dsn = os.environ.get(PG_ENV)
     if not dsn:
-        message = f"PostgreSQL not available: run `eval \"$(scripts/deps/postgres.sh)\"` to set {PG_ENV}"
+        message = f'PostgreSQL not available: run `eval "$(scripts/deps/postgres.sh)"` to set {PG_ENV}'
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -12,10 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from collector_helpers import database  # noqa: E402
+from collector_helpers import database
 
-from peekr.server import ServerSettings  # noqa: E402
-from peekr.server._testing import RunningCollector, run_collector  # noqa: E402
+from peekr.server import ServerSettings
+from peekr.server._testing import RunningCollector, run_collector
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -68,7 +68,7 @@ def test_keys_are_stored_only_as_salted_hashes(db: str) -> None:
     first, key1 = create_key(db, "acme", "ingest")
     second, key2 = create_key(db, "acme", "ingest")
     stored = list_keys(db)
-    for record, key in ((first, key1), (second, key2)):
+    for key in (key1, key2):
         secret = key.rsplit("_", 1)[-1]
         assert all(secret not in (k.secret_hash, k.salt) for k in stored)
     assert first.salt != second.salt
@@ -85,6 +85,10 @@ def test_rate_limit_per_key_answers_429_with_retry_after(start_collector, db: st
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
         assert limited.json()["error"]["code"] == "rate_limited"
         # Another key of the same tenant has its own bucket.
-        assert client.post(collector.url + "/v1/ingest", json=body([span_record()]), headers=auth(calm)).status_code == 200
+        assert (
+            client.post(collector.url + "/v1/ingest", json=body([span_record()]), headers=auth(calm)).status_code == 200
+        )
         time.sleep(float(limited.headers["Retry-After"]))
-        assert client.post(collector.url + "/v1/ingest", json=body([span_record()]), headers=auth(busy)).status_code == 200
+        assert (
+            client.post(collector.url + "/v1/ingest", json=body([span_record()]), headers=auth(busy)).status_code == 200
+        )

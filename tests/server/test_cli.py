@@ -31,7 +31,9 @@ def _app() -> typer.Typer:
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
     runner, db = CliRunner(), str(tmp_path / "c.db")
-    created = runner.invoke(_app(), ["server", "keys", "create", "--tenant", "acme", "--scope", "read", "--db", db, "-q"])
+    created = runner.invoke(
+        _app(), ["server", "keys", "create", "--tenant", "acme", "--scope", "read", "--db", db, "-q"]
+    )
     assert created.exit_code == 0, created.output
     key = created.stdout.strip()
     assert key.startswith("pk_live_") and len(key.splitlines()) == 1

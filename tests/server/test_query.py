@@ -42,7 +42,9 @@ def _populate(db: str, url: str) -> dict[str, Any]:
             spans += [root, llm]
             if i < 3:
                 evals.append(eval_record(llm, [0.9, 0.1, None][i]))
-            feedback.append(feedback_record(root["trace_id"], "good" if i % 2 == 0 else "bad", at=BASE + timedelta(minutes=i)))
+            feedback.append(
+                feedback_record(root["trace_id"], "good" if i % 2 == 0 else "bad", at=BASE + timedelta(minutes=i))
+            )
         key = new_key(db, tenant)
         answer = httpx.post(url + "/v1/ingest", json=body(spans, evals, feedback), headers=auth(key)).json()
         assert answer["rejected"] == [] and answer["stored"] == len(spans) + len(evals) + len(feedback)
@@ -56,7 +58,9 @@ def _populate(db: str, url: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def populated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, Any]]]:
+def populated(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """One collector per backend for this module, holding both tenants' data."""
     with database(request.param, tmp_path_factory.mktemp("query")) as db:
         with run_collector(ServerSettings(db=db, rate_limit=0, purge_interval_s=0)) as collector:
@@ -247,5 +251,3 @@ def test_openapi_document_is_published(populated: tuple[str, dict[str, Any]]) ->
     ingest = doc["paths"]["/v1/ingest"]["post"]
     assert "spans" in str(ingest["requestBody"]) and {"401", "413", "429"} <= set(ingest["responses"])
     assert httpx.get(url + "/healthz").json()["status"] == "ok"
-
-
