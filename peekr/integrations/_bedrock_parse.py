@@ -120,7 +120,8 @@ def converse_request(params: Mapping[str, Any], stream: bool) -> dict[str, Any]:
         choice = tool_config.get("toolChoice")
         if isinstance(choice, Mapping) and choice:
             request["tool_choice"] = next(iter(choice))
-    request["stream"] = stream
+    if stream:
+        request["stream"] = True
     return request
 
 
@@ -143,7 +144,8 @@ def invoke_request(body: Any, stream: bool) -> dict[str, Any]:
             names = [_tool_name(t) for t in tools]
             if any(names):
                 request["tools"] = [n for n in names if n]
-    request["stream"] = stream
+    if stream:
+        request["stream"] = True
     return request
 
 

@@ -131,15 +131,19 @@ def _describe(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tup
     if client.meta.service_model.service_name != _SERVICE or not isinstance(params, Mapping):
         return None
     name, stream = _OPERATIONS[operation_name]
-    attrs: dict[str, Any] = {"provider": "bedrock", "model": params.get("modelId"), "stream": stream}
+    attrs: dict[str, Any] = {"provider": "bedrock", "model": params.get("modelId")}
+    if stream:
+        attrs["stream"] = True
     if name == "bedrock.converse":
         set_captured(attrs, "input", converse_input(params))
-        set_captured(attrs, "request", converse_request(params, stream))
+        request = converse_request(params, stream)
     else:
         body = _json_body(params.get("body"))
         if body is not None:
             set_captured(attrs, "input", body)
-        set_captured(attrs, "request", invoke_request(body, stream))
+        request = invoke_request(body, stream)
+    if request:
+        set_captured(attrs, "request", request)
     return name, attrs
 
 
