@@ -86,7 +86,9 @@ async def test_async_generate_content_and_stream(fake: FakeProvider) -> None:
     assert reply.text == "Echo: Hi"
 
 
-@pytest.mark.parametrize(("model", "error"), [("gemini-error-400", errors.ClientError), ("gemini-error-500", errors.ServerError)])
+@pytest.mark.parametrize(
+    ("model", "error"), [("gemini-error-400", errors.ClientError), ("gemini-error-500", errors.ServerError)]
+)
 def test_errors_raise_the_sdk_exception(fake: FakeProvider, model: str, error: type[errors.APIError]) -> None:
     client = fake.genai_client()
     with pytest.raises(error) as info:

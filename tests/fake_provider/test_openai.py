@@ -188,7 +188,12 @@ def test_responses_stream_helper_sees_full_event_sequence(fake: FakeProvider) ->
         with client.responses.stream(model="gpt-4o", input=HELLO) as stream:
             types = [event.type for event in stream]
             final = stream.get_final_response()
-    assert types[:4] == ["response.created", "response.in_progress", "response.output_item.added", "response.content_part.added"]
+    assert types[:4] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
     assert types.count("response.output_text.delta") == 3
     assert types[-1] == "response.completed"
     assert final.output_text == "Echo: Hello there"
@@ -196,7 +201,13 @@ def test_responses_stream_helper_sees_full_event_sequence(fake: FakeProvider) ->
 
 
 def test_responses_function_call_streamed_and_not(fake: FakeProvider) -> None:
-    tools = [{"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}]
+    tools = [
+        {
+            "type": "function",
+            "name": "lookup",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+        }
+    ]
     with fake.openai_client() as client:
         response = client.responses.create(model="gpt-tool", input="Hello there", tools=tools)  # type: ignore[arg-type]
         with client.responses.stream(model="gpt-tool", input="Hello there", tools=tools) as stream:  # type: ignore[arg-type]
@@ -219,7 +230,9 @@ def test_embeddings_default_base64_matches_float_encoding(fake: FakeProvider) ->
     with fake.openai_client() as client:
         default = client.embeddings.create(model="text-embedding-3-small", input=["hello world", "bye"])
         assert fake.last_request.json["encoding_format"] == "base64"
-        floats = client.embeddings.create(model="text-embedding-3-small", input=["hello world", "bye"], encoding_format="float")
+        floats = client.embeddings.create(
+            model="text-embedding-3-small", input=["hello world", "bye"], encoding_format="float"
+        )
         sized = client.embeddings.create(model="text-embedding-3-small", input="hello", dimensions=3)
     assert [d.embedding for d in default.data] == [d.embedding for d in floats.data]
     assert len(default.data[0].embedding) == 8

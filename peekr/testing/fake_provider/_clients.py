@@ -84,7 +84,7 @@ class ClientsMixin:
         import boto3
         from botocore.config import Config
 
-        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
         return boto3.client(
             "bedrock-runtime", **{**_AWS, "endpoint_url": self.bedrock_endpoint_url, "config": config, **kwargs}
         )
@@ -94,7 +94,7 @@ class ClientsMixin:
         import aioboto3
         from botocore.config import Config
 
-        config = Config(retries={"max_attempts": 1, "mode": "standard"})
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
         return aioboto3.Session().client(
             "bedrock-runtime", **{**_AWS, "endpoint_url": self.bedrock_endpoint_url, "config": config, **kwargs}
         )
