@@ -79,8 +79,8 @@ class Instrumentation:
 def _check_positive(
     name: str, value: Any, kind: type | tuple[type, ...] = (int, float), where: str = "instrument"
 ) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, kind) and float(value) > 0
-    if not ok:
+    number: Any = value
+    if isinstance(number, bool) or not isinstance(number, kind) or not number > 0:
         raise ValueError(f"{where}({name}=...) must be a positive number, got {value!r}")
 
 

@@ -107,8 +107,8 @@ def test_failing_and_hanging_sinks_never_reach_the_caller_or_the_other_sinks() -
     for i in range(5_000):
         with peekr.span("work", i=i):
             pass
-        if i % 500 == 0:
-            time.sleep(0.02)  # let the bus keep up, so only the bad sinks lose events
+        if i % 500 == 499:  # let the healthy sink keep up (a loaded CI machine), so only the bad ones lose events
+            assert len(memory.wait_for_spans(i + 1, timeout=10)) == i + 1
     assert peekr.flush(timeout=1.0) is False  # the hanging sink never confirms
     started = time.monotonic()
     assert peekr.shutdown(timeout=2.0) is False
