@@ -76,11 +76,14 @@ class Instrumentation:
         self.shutdown()
 
 
+def _positive(value: Any) -> bool:
+    return bool(value > 0)
+
+
 def _check_positive(
     name: str, value: Any, kind: type | tuple[type, ...] = (int, float), where: str = "instrument"
 ) -> None:
-    number: Any = value
-    if isinstance(number, bool) or not isinstance(number, kind) or not number > 0:
+    if isinstance(value, bool) or not isinstance(value, kind) or not _positive(value):
         raise ValueError(f"{where}({name}=...) must be a positive number, got {value!r}")
 
 
