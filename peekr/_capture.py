@@ -4,7 +4,9 @@ Every provider integration passes its ``input``/``output``/``request`` values th
 ``capture()``. It returns None when ``capture_content=False``; otherwise a JSON-safe copy where
 long strings are cut at ``max_field_chars`` (with a visible marker), base64 payloads (images,
 audio, documents) are replaced by their size and a hash, SDK/pydantic objects become dicts, and
-containers are bounded in depth and length — a span is never dropped for its size.
+containers are bounded in depth and length — a span is never dropped for its size. Values under
+keys that name secrets (``api_key``, ``authorization``, ``password``, ``secret``, ``private_key``,
+``access_token``...) are replaced by ``"[scrubbed]"``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ _MAX_DEPTH = 12
 _MAX_ITEMS = 1_000
 _BASE64_MIN = 512
 _BASE64_RE = re.compile(r"[A-Za-z0-9+/_\-\r\n]+={0,2}")
+#: Mapping keys whose values are never recorded (STYLE rule 17: scrubbed by default).
+_SECRET_KEY_RE = re.compile(
+    r"(api[_-]?key|authorization|password|passwd|secret|private[_-]?key|access[_-]?token|refresh[_-]?token|cookie)",
+    re.IGNORECASE,
+)
 _DATA_URL_RE = re.compile(r"data:([\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.ASCII)
 
 
@@ -78,7 +85,11 @@ def to_jsonable(value: Any, limit: int = 20_000, _depth: int = 0) -> Any:
             if i >= _MAX_ITEMS:
                 out["…"] = f"[peekr: {len(value) - _MAX_ITEMS} more keys]"
                 break
-            out[str(key)] = to_jsonable(item, limit, _depth + 1)
+            name = str(key)
+            if item is not None and _SECRET_KEY_RE.search(name):
+                out[name] = "[scrubbed]"
+            else:
+                out[name] = to_jsonable(item, limit, _depth + 1)
         return out
     if isinstance(value, (list, tuple, set, frozenset)):
         items = list(value)

@@ -85,3 +85,8 @@ def test_captured_content_is_bounded_and_json_safe() -> None:
     json.dumps(value)
     prose = "word " * 200
     assert to_jsonable(prose, limit=10_000) == prose
+
+
+def test_secrets_in_captured_content_are_scrubbed() -> None:
+    value = to_jsonable({"headers": {"Authorization": "Bearer sk-live", "X-Trace": "t"}, "api_key": "sk", "max_tokens": 5})
+    assert value == {"headers": {"Authorization": "[scrubbed]", "X-Trace": "t"}, "api_key": "[scrubbed]", "max_tokens": 5}
