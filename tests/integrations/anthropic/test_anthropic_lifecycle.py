@@ -1,0 +1,153 @@
+"""Context (session fields, parent span), capture_content=False, import order, idempotent and
+reversible patching, and the beta resource."""
+
+from __future__ import annotations
+
+import anthropic
+import pytest
+from _anthropic_expect import HELLO, SYSTEM, TOOL_CALL, TOOLS, attributes, check, only_span, usage
+from anthropic.lib.streaming import MessageStreamManager
+from anthropic.resources.beta.messages.messages import Messages as BetaMessages
+from anthropic.resources.messages.messages import AsyncMessages, Messages
+
+import peekr
+from peekr.integrations._base import is_patched
+from peekr.integrations.anthropic import AnthropicIntegration
+from peekr.sinks.memory import InMemorySink
+from peekr.testing.fake_provider import FakeProvider
+
+SESSION = {"session_id": "chat-42", "user_id": "u1", "feature": "support"}
+ECHO = {"output": "Echo: Hello there", "finish_reason": "end_turn", **usage(2, 3)}
+
+
+def test_session_fields(client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    with peekr.session(tenant_id="acme", retention_class="short", **SESSION):
+        client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+    span = only_span(sink)
+    check(span, attributes("claude-test", **SESSION, **ECHO))
+    assert (span.tenant_id, span.retention_class) == ("acme", "short")
+
+
+def test_parent_span(client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    with peekr.session(**SESSION), peekr.span("answer") as outer:
+        with client.messages.stream(model="claude-test", max_tokens=50, messages=HELLO) as stream:
+            stream.until_done()
+    peekr.flush()
+    llm, manual = sink.spans
+    assert manual.name == "answer" and manual.span_id == outer.span_id
+    check(llm, attributes("claude-test", stream=True, **SESSION, **ECHO), parent_id=outer.span_id)
+    assert llm.trace_id == outer.trace_id
+
+
+@pytest.mark.anyio
+async def test_parent_span_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
+    async with peekr.session(**SESSION):
+        async with peekr.span("answer") as outer:
+            await aclient.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+            stream = await aclient.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
+        async for _ in stream:  # consumed after the parent ended: the parent was taken at the call
+            pass
+    await peekr.aflush()
+    first, manual, streamed = sink.spans
+    assert manual.span_id == outer.span_id
+    check(first, attributes("claude-test", **SESSION, **ECHO), parent_id=outer.span_id)
+    check(streamed, attributes("claude-test", stream=True, **SESSION, **ECHO), parent_id=outer.span_id)
+    assert first.trace_id == streamed.trace_id == outer.trace_id
+
+
+def test_capture_content_false(client: anthropic.Anthropic) -> None:
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"], capture_content=False)
+    client.messages.create(model="claude-tool", max_tokens=50, system=SYSTEM, messages=HELLO, tools=TOOLS)
+    with client.messages.stream(model="claude-tool", max_tokens=50, messages=HELLO, tools=TOOLS) as stream:
+        stream.until_done()
+    peekr.flush()
+    plain, streamed = sink.spans
+    base = {"provider": "anthropic", "model": "claude-tool", "finish_reason": "tool_use"}
+    check(plain, {**base, **usage(4, 3)})
+    check(streamed, {**base, "stream": True, **usage(2, 3)})
+
+
+def test_client_created_before_instrument(fake: FakeProvider) -> None:
+    with fake.anthropic_client() as client:
+        sink = InMemorySink()
+        peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"])
+        client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+        check(only_span(sink), attributes("claude-test", **ECHO))
+
+
+def test_uninstrument_restores(client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    targets = [
+        (Messages, "create"),
+        (Messages, "parse"),
+        (Messages, "stream"),
+        (AsyncMessages, "create"),
+        (MessageStreamManager, "__enter__"),
+        (anthropic.Stream, "close"),
+        (anthropic.AsyncStream, "close"),
+        (BetaMessages, "create"),
+    ]
+    assert all(is_patched(owner, name) for owner, name in targets)
+    originals = {(o, n): o.__dict__[n].__peekr_wrapped__ for o, n in targets}
+    peekr.uninstrument()
+    assert all(o.__dict__[n] is originals[(o, n)] for o, n in targets)
+    client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+    list(client.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True))
+    peekr.flush()
+    assert sink.spans == []
+
+
+def test_patching_twice_is_a_no_op(sink: InMemorySink) -> None:
+    import anthropic.resources.beta.messages.messages as beta_module
+    import anthropic.resources.messages.messages as module
+
+    wrappers = dict(Messages.__dict__)
+    hooks = AnthropicIntegration().hooks()
+    hooks["anthropic.resources.messages.messages"](module)
+    hooks["anthropic.resources.beta.messages.messages"](beta_module)
+    assert dict(Messages.__dict__) == wrappers
+
+
+def test_not_running_passes_through(client: anthropic.Anthropic) -> None:
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"])
+    peekr.shutdown()  # also restores; patch again and call with no runtime: a plain pass-through
+    import anthropic.resources.messages.messages as module
+
+    AnthropicIntegration().hooks()["anthropic.resources.messages.messages"](module)
+    try:
+        message = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+        with client.messages.stream(model="claude-test", max_tokens=50, messages=HELLO) as stream:
+            assert stream.get_final_text() == "Echo: Hello there"
+        assert message.content[0].text == "Echo: Hello there"
+    finally:
+        peekr.uninstrument()
+    assert sink.spans == []
+
+
+def test_beta_messages(client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    message = client.beta.messages.create(model="claude-tool", max_tokens=50, messages=HELLO, tools=TOOLS)
+    assert type(message).__name__ == "BetaMessage"
+    with client.beta.messages.stream(model="claude-test", max_tokens=50, messages=HELLO) as stream:
+        assert stream.get_final_text() == "Echo: Hello there"
+    peekr.flush()
+    tool, streamed = sink.spans
+    tool_request = {"max_tokens": 50, "tools": ["lookup"]}
+    expected_tool = attributes(
+        "claude-tool", request=tool_request, output="", tool_calls=[TOOL_CALL], finish_reason="tool_use", **usage(2, 3)
+    )
+    check(tool, expected_tool)
+    check(streamed, attributes("claude-test", stream=True, **ECHO))
+
+
+@pytest.mark.anyio
+async def test_beta_messages_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
+    stream = await aclient.beta.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
+    async for _ in stream:
+        pass
+    parsed = await aclient.beta.messages.parse(model="claude-test", max_tokens=50, messages=HELLO)
+    assert parsed.content[0].text == "Echo: Hello there"
+    await peekr.aflush()
+    streamed, parsed_span = sink.spans
+    check(streamed, attributes("claude-test", stream=True, **ECHO))
+    check(parsed_span, attributes("claude-test", **ECHO))

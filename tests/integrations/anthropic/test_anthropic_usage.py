@@ -1,0 +1,179 @@
+"""Token accounting: prompt-cache tokens, cumulative stream usage, no invented counts; request
+parameters. The fake provider always reports zero cache tokens, so the cache cases are served by
+an ``httpx2.MockTransport`` speaking the same wire format (the real SDK still parses it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anthropic
+import httpx2
+import pytest
+from _anthropic_expect import HELLO, attributes, check, only_span, only_span_async, usage
+
+from peekr.sinks.memory import InMemorySink
+
+pytestmark = pytest.mark.usefixtures("sink")
+
+CACHED_USAGE = {
+    "input_tokens": 5,
+    "output_tokens": 7,
+    "cache_creation_input_tokens": 20,
+    "cache_read_input_tokens": 100,
+}
+CACHED = usage(5, 7, cache_read=100, cache_write=20)  # tokens_input 125, total 132
+
+
+def message(usage: dict[str, Any] | None, model: str = "claude-cache-model") -> dict[str, Any]:
+    return {
+        "id": "msg_cache",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": "cached answer"}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": usage,
+    }
+
+
+def sse(events: list[tuple[str, dict[str, Any]]]) -> bytes:
+    return b"".join(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode() for name, data in events)
+
+
+def stream_events(start_usage: dict[str, Any], delta_usage: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    start = {**message(start_usage), "content": [], "stop_reason": None}
+    return [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "cached "}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "answer"}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": delta_usage}),
+        ("message_stop", {"type": "message_stop"}),
+    ]  # fmt: skip
+
+
+Responder = Callable[[dict[str, Any]], httpx2.Response]
+
+
+def mock_client(respond: Responder) -> anthropic.Anthropic:
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return respond(json.loads(request.content))
+
+    http = httpx2.Client(transport=httpx2.MockTransport(handler))
+    return anthropic.Anthropic(api_key="sk-ant-test", base_url="http://fake", max_retries=0, http_client=http)
+
+
+def async_mock_client(respond: Responder) -> anthropic.AsyncAnthropic:
+    async def handler(request: httpx2.Request) -> httpx2.Response:
+        return respond(json.loads(await request.aread()))
+
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(handler))
+    return anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url="http://fake", max_retries=0, http_client=http)
+
+
+def cache_responder(delta_usage: dict[str, Any]) -> Responder:
+    def respond(body: dict[str, Any]) -> httpx2.Response:
+        if body.get("stream"):
+            start_usage = {**CACHED_USAGE, "output_tokens": 1}
+            headers = {"content-type": "text/event-stream"}
+            return httpx2.Response(200, headers=headers, content=sse(stream_events(start_usage, delta_usage)))
+        return httpx2.Response(200, json=message(CACHED_USAGE))
+
+    return respond
+
+
+@pytest.fixture
+def cache_client() -> Iterator[anthropic.Anthropic]:
+    with mock_client(cache_responder(CACHED_USAGE)) as client:
+        yield client
+
+
+def test_cache_tokens(cache_client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
+    expected = attributes("claude-cache-model", output="cached answer", finish_reason="end_turn", **CACHED)
+    check(only_span(sink), expected)
+
+
+def test_cache_tokens_stream_cumulative_usage_overwrites(cache_client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    # message_start says output 1, message_delta says 7 (the running total) and repeats the input
+    # side: adding would give 8 output and 250 input.
+    list(cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
+    expected = attributes("claude-cache-model", stream=True, output="cached answer", finish_reason="end_turn", **CACHED)
+    check(only_span(sink), expected)
+
+
+def test_stream_delta_with_output_only_keeps_start_input(sink: InMemorySink) -> None:
+    with mock_client(cache_responder({"output_tokens": 7})) as client:
+        with client.messages.stream(model="claude-cache", max_tokens=50, messages=HELLO) as stream:
+            assert stream.get_final_text() == "cached answer"
+    expected = attributes("claude-cache-model", stream=True, output="cached answer", finish_reason="end_turn", **CACHED)
+    check(only_span(sink), expected)
+
+
+@pytest.mark.anyio
+async def test_cache_tokens_async_stream(sink: InMemorySink) -> None:
+    async with async_mock_client(cache_responder(CACHED_USAGE)) as client:
+        stream = await client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True)
+        async for _ in stream:
+            pass
+    expected = attributes("claude-cache-model", stream=True, output="cached answer", finish_reason="end_turn", **CACHED)
+    check(await only_span_async(sink), expected)
+
+
+def test_no_usage_reported_means_no_tokens(sink: InMemorySink) -> None:
+    with mock_client(lambda body: httpx2.Response(200, json=message(None))) as client:
+        client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
+    check(only_span(sink), attributes("claude-cache-model", output="cached answer", finish_reason="end_turn"))
+
+
+def test_raw_stream_without_usage(client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    # The fake's `nousage` model sends neither message_start nor message_delta usage.
+    list(client.messages.create(model="claude-nousage", max_tokens=50, messages=HELLO, stream=True))
+    expected = attributes("claude-nousage", stream=True, output="Echo: Hello there", finish_reason="end_turn")
+    check(only_span(sink), expected)
+
+
+def test_request_parameters(client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    client.messages.create(
+        model="claude-test",
+        max_tokens=2000,
+        messages=HELLO,
+        stop_sequences=["END"],
+        thinking=thinking,
+        metadata={"user_id": "u-1"},  # not a request parameter peekr records
+        extra_body={"temperature": 0.2, "top_k": 5, "top_p": 0.9, "other": 1},
+        stream=False,
+    )
+    request = {
+        "max_tokens": 2000,
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "top_k": 5,
+        "stop_sequences": ["END"],
+        "thinking": thinking,
+        "stream": False,
+    }
+    expected = attributes(
+        "claude-test", request=request, output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3)
+    )
+    check(only_span(sink), expected)
+
+
+def test_omitted_arguments_are_not_recorded(client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    client.messages.create(
+        model="claude-test", max_tokens=50, messages=HELLO, system=anthropic.omit, tools=anthropic.omit
+    )
+    check(
+        only_span(sink), attributes("claude-test", output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3))
+    )
+
+
+def test_raw_response_records_request_side(client: anthropic.Anthropic, sink: InMemorySink) -> None:
+    raw = client.messages.with_raw_response.create(model="claude-test", max_tokens=50, messages=HELLO)
+    assert raw.parse().content[0].text == "Echo: Hello there"
+    check(only_span(sink), attributes("claude-test"))
