@@ -1,0 +1,151 @@
+"""Patching: import order, clients made before instrument(), idempotence, uninstrument, capture_content."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from _gemini_helpers import AIOHTTP_WARNING, assert_span, finished, only_span
+from google import genai
+from google.genai import models, types
+
+import peekr
+from peekr.integrations.gemini import GeminiIntegration
+from peekr.sinks.memory import InMemorySink
+from peekr.testing.fake_provider import FakeProvider
+
+pytestmark = pytest.mark.filterwarnings(AIOHTTP_WARNING)
+
+METHODS = [
+    (models.Models, "generate_content"),
+    (models.Models, "generate_content_stream"),
+    (models.AsyncModels, "generate_content"),
+    (models.AsyncModels, "generate_content_stream"),
+]
+
+
+def current() -> list[object]:
+    return [owner.__dict__[name] for owner, name in METHODS]
+
+
+def test_client_created_before_instrument_is_traced(fake: FakeProvider) -> None:
+    client = fake.genai_client()
+    chat = client.chats.create(model="gemini-test")
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["gemini"])
+    assert client.models.generate_content(model="gemini-test", contents="Hi").text == "Echo: Hi"
+    assert chat.send_message("Hi").text == "Echo: Hi"
+    assert [s.attributes["output"] for s in finished(sink)] == ["Echo: Hi", "Echo: Hi"]
+
+
+def test_patch_is_idempotent_and_uninstrument_restores(fake: FakeProvider, client: genai.Client) -> None:
+    originals = current()
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["gemini"])
+    wrappers = current()
+    assert all(w is not o and w.__peekr_wrapped__ is o for w, o in zip(wrappers, originals, strict=True))  # type: ignore[attr-defined]
+    GeminiIntegration().hooks()["google.genai.models"](models)  # the import hook firing again patches nothing
+    peekr.instrument(storage="none", sinks=[sink], providers=["gemini"])  # a second instrument() neither
+    assert current() == wrappers
+    client.models.generate_content(model="gemini-test", contents="Hi")
+    assert len(finished(sink)) == 1  # wrapped once, so recorded once
+
+    assert peekr.uninstrument() >= len(METHODS)
+    assert current() == originals
+    client.models.generate_content(model="gemini-test", contents="Hi")
+    list(client.models.generate_content_stream(model="gemini-test", contents="Hi"))
+    assert len(finished(sink)) == 1  # nothing new after uninstrument
+
+    peekr.shutdown()
+    peekr.instrument(storage="none", sinks=[sink], providers=["gemini"])  # and it can be patched again
+    client.models.generate_content(model="gemini-test", contents="Hi")
+    assert len(finished(sink)) == 2
+
+
+def test_sdk_imported_after_instrument_is_patched_on_import(fake: FakeProvider) -> None:
+    """In a fresh interpreter: instrument() does not import google-genai, and patches it when the app does."""
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import peekr
+        from peekr.sinks.memory import InMemorySink
+        assert "google.genai" not in sys.modules
+        sink = InMemorySink()
+        peekr.instrument(storage="none", sinks=[sink], providers=["gemini"])
+        assert "google.genai" not in sys.modules, "instrument() imported the SDK"
+        from google import genai
+        from google.genai import types
+        options = types.HttpOptions(base_url={fake.gemini_base_url!r}, retry_options=types.HttpRetryOptions(attempts=1))
+        client = genai.Client(api_key="fake", http_options=options)
+        client.models.generate_content(model="gemini-test", contents="Hi")
+        peekr.flush()
+        print([s.attributes["output"] for s in sink.spans])
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['Echo: Hi']"
+
+
+def test_capture_content_false_records_no_content(client: genai.Client) -> None:
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["gemini"], capture_content=False)
+    lookup = types.Tool(function_declarations=[types.FunctionDeclaration(name="lookup")])
+    config = types.GenerateContentConfig(system_instruction="Secret system prompt", temperature=0.1, tools=[lookup])
+    client.models.generate_content(model="gemini-tool", contents="secret question", config=config)
+    list(client.models.generate_content_stream(model="gemini-test", contents="secret question", config=config))
+    call, streamed = finished(sink)
+    assert_span(
+        call,
+        {
+            "provider": "gemini",
+            "model": "gemini-tool",
+            "stream": False,
+            "tool_calls": [{"id": None, "type": "function", "name": "lookup"}],  # no arguments
+            "finish_reason": "STOP",
+            "tokens_input": 5,
+            "tokens_output": 1,
+            "tokens_total": 6,
+        },
+    )
+    tokens = {"tokens_input": 5, "tokens_output": 3, "tokens_total": 8}
+    assert_span(
+        streamed,
+        {"provider": "gemini", "model": "gemini-test", "stream": True, "finish_reason": "STOP", **tokens},
+        ttft=True,
+    )
+    assert "secret" not in str([call.attributes, streamed.attributes]).lower()
+
+
+def test_not_recording_when_peekr_is_not_running(client: genai.Client) -> None:
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["gemini"])
+    peekr.shutdown()  # restores the SDK and stops the runtime
+    assert client.models.generate_content(model="gemini-test", contents="Hi").text == "Echo: Hi"
+    assert sink.spans == []
+
+
+def test_one_span_per_call_with_automatic_function_calling(fake: FakeProvider, client: genai.Client) -> None:
+    """The SDK runs the Python tool and calls the model again: still one user call, one span."""
+
+    # No parameters: the fake does not read the schema the SDK builds from a Python function's signature.
+    def lookup() -> str:
+        """Look something up."""
+        return "found it"
+
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["gemini"])
+    before = len(fake.requests)
+    config = types.GenerateContentConfig(tools=[lookup])
+    response = client.models.generate_content(model="gemini-tool", contents="Hello there", config=config)
+    assert len(fake.requests) == before + 2
+    assert response.text == 'Echo: {"result": "found it"}'
+    span = only_span(sink)
+    assert span.attributes["request"] == {"tools": ["lookup"]}
+    assert span.attributes["output"] == response.text
+    assert span.attributes["input"] == "Hello there"
+    assert "tool_calls" not in span.attributes  # the final answer is text; the SDK handled the call
