@@ -163,6 +163,8 @@ def finalize_responses_stream(span: ActiveSpan, events: list[Any]) -> None:
     for event in reversed(events):
         if getattr(event, "type", None) in _FINAL_EVENTS:
             record_response(span, event.response)
+            if "output" not in span.attributes and "tool_calls" not in span.attributes:
+                _record_partial(span, events, with_model=False)  # response.failed without output: keep the deltas
             break
     else:
         _record_partial(span, events)
@@ -173,7 +175,7 @@ def finalize_responses_stream(span: ActiveSpan, events: list[Any]) -> None:
             break
 
 
-def _record_partial(span: ActiveSpan, events: list[Any]) -> None:
+def _record_partial(span: ActiveSpan, events: list[Any], with_model: bool = True) -> None:
     attributes = span.attributes
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -181,7 +183,7 @@ def _record_partial(span: ActiveSpan, events: list[Any]) -> None:
         kind = getattr(event, "type", None)
         if kind == "response.output_text.delta":
             texts.append(event.delta)
-        elif kind == "response.created":
+        elif kind == "response.created" and with_model:
             model = getattr(event.response, "model", None)
             if model:
                 attributes["model"] = model

@@ -1,0 +1,258 @@
+"""Responses API and embeddings through the real SDK: sync/async x stream/non-stream x success / API
+error / error mid-stream, function calls, parse(), the .stream() helper; each asserts the whole span."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import pytest
+from _openai_expect import SDK_ASYNCGEN_WARNING, assert_span, only_span, spans
+
+import peekr
+from peekr.sinks.memory import InMemorySink
+
+pytestmark = pytest.mark.filterwarnings(SDK_ASYNCGEN_WARNING)
+
+NAME = "openai.responses"
+INPUT = [{"role": "user", "content": "Hello there"}]
+# Instructions count as input words for the fake: "Be brief." + "Hello there" = 4.
+USAGE = {"tokens_input": 2, "tokens_output": 3, "tokens_total": 5, "tokens_cache_read": 0, "tokens_reasoning": 0}
+TOOLS = [
+    {
+        "type": "function",
+        "name": "lookup",
+        "parameters": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+    }
+]
+TOOL_CALL = {"id": "call_fake_0", "type": "function", "name": "lookup", "arguments": '{"q": "Hello there"}'}
+
+
+def _ok(**extra: Any) -> dict[str, Any]:
+    return {
+        "provider": "openai",
+        "model": "gpt-4o",
+        "input": INPUT,
+        **USAGE,
+        "output": "Echo: Hello there",
+        "finish_reason": "completed",
+        **extra,
+    }
+
+
+def _provider_span(sink: InMemorySink, name: str = NAME) -> peekr.Span:
+    recorded = spans(sink)
+    assert sorted(s.name for s in recorded) == sorted([name, "parent"])
+    return next(s for s in recorded if s.name == name)
+
+
+def test_create_with_instructions(client: openai.OpenAI, sink: InMemorySink) -> None:
+    with peekr.span("parent") as parent:
+        response = client.responses.create(
+            model="gpt-4o", instructions="Be brief.", input=INPUT, temperature=0.5, max_output_tokens=40
+        )
+    assert response.output_text == "Echo: Hello there"
+    assert_span(
+        _provider_span(sink),
+        NAME,
+        _ok(
+            input={"system": "Be brief.", "input": INPUT},
+            tokens_input=4,
+            tokens_total=7,
+            request={"temperature": 0.5, "max_output_tokens": 40},
+        ),
+        parent=parent,
+    )
+
+
+def test_stream(client: openai.OpenAI, sink: InMemorySink) -> None:
+    with peekr.span("parent") as parent:
+        events = list(client.responses.create(model="gpt-4o", input=INPUT, stream=True))
+    assert events[-1].type == "response.completed"
+    assert_span(_provider_span(sink), NAME, _ok(stream=True, request={"stream": True}), parent=parent, stream=True)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_api_error(client: openai.OpenAI, sink: InMemorySink, stream: bool) -> None:
+    with peekr.span("parent") as parent, pytest.raises(openai.NotFoundError) as info:
+        client.responses.create(model="gpt-4o-error-404", input=INPUT, stream=stream)
+    expected: dict[str, Any] = {
+        "provider": "openai",
+        "model": "gpt-4o-error-404",
+        "input": INPUT,
+        "request": {"stream": stream},
+        "error": {"type": "openai.NotFoundError", "message": str(info.value)},
+    }
+    if stream:
+        expected["stream"] = True
+    assert_span(_provider_span(sink), NAME, expected, status="error", parent=parent)
+
+
+def test_error_mid_stream_is_an_error_event_not_an_exception(client: openai.OpenAI, sink: InMemorySink) -> None:
+    with peekr.span("parent") as parent:
+        events = list(client.responses.create(model="gpt-4o-midstream-error", input=INPUT, stream=True))
+    assert [e.type for e in events[-2:]] == ["error", "response.failed"]
+    assert_span(
+        _provider_span(sink),
+        NAME,
+        {
+            "provider": "openai",
+            "model": "gpt-4o-midstream-error",
+            "input": INPUT,
+            "stream": True,
+            "request": {"stream": True},
+            "finish_reason": "failed",
+            "output": "Echo: Hello ",  # the failed response has no output items: the deltas that arrived
+            "error": {"type": "openai.ResponseErrorEvent", "message": "server_error: fake midstream error"},
+        },
+        status="error",
+        parent=parent,
+        stream=True,
+    )
+
+
+def test_function_call(client: openai.OpenAI, sink: InMemorySink) -> None:
+    client.responses.create(model="gpt-4o-tool", input=INPUT, tools=TOOLS)  # type: ignore[arg-type]
+    assert_span(
+        only_span(sink),
+        NAME,
+        {
+            "provider": "openai",
+            "model": "gpt-4o-tool",
+            "input": INPUT,
+            "tokens_input": 2,
+            "tokens_output": 3,
+            "tokens_total": 5,
+            "tokens_cache_read": 0,
+            "tokens_reasoning": 0,
+            "tool_calls": [TOOL_CALL],
+            "finish_reason": "completed",
+            "request": {"tools": ["lookup"]},
+        },
+    )
+
+
+def test_function_call_streamed(client: openai.OpenAI, sink: InMemorySink) -> None:
+    list(client.responses.create(model="gpt-4o-tool", input=INPUT, tools=TOOLS, stream=True))  # type: ignore[arg-type]
+    span = only_span(sink)
+    assert span.attributes["tool_calls"] == [TOOL_CALL]
+    assert span.attributes["ttft_ms"] >= 0
+
+
+def test_parse(client: openai.OpenAI, sink: InMemorySink) -> None:
+    response = client.responses.parse(model="gpt-4o", input=INPUT)
+    assert response.output_text == "Echo: Hello there"
+    assert_span(only_span(sink), NAME, _ok())
+
+
+def test_stream_helper_is_one_span(client: openai.OpenAI, sink: InMemorySink) -> None:
+    with client.responses.stream(model="gpt-4o", input=INPUT) as stream:
+        final = stream.get_final_response()
+    assert final.output_text == "Echo: Hello there"
+    assert_span(only_span(sink), NAME, _ok(stream=True, request={"stream": True}), stream=True)
+
+
+@pytest.mark.anyio
+async def test_async_create_and_stream(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> None:
+    with peekr.span("parent") as parent:
+        await aclient.responses.create(model="gpt-4o", input=INPUT)
+        stream = await aclient.responses.create(model="gpt-4o", input=INPUT, stream=True)
+        async for _ in stream:
+            pass
+    recorded = [s for s in spans(sink) if s.name == NAME]
+    assert len(recorded) == 2
+    assert_span(recorded[0], NAME, _ok(), parent=parent)
+    assert_span(recorded[1], NAME, _ok(stream=True, request={"stream": True}), parent=parent, stream=True)
+
+
+@pytest.mark.anyio
+async def test_async_api_error(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> None:
+    with pytest.raises(openai.InternalServerError):
+        await aclient.responses.create(model="gpt-4o-error-500", input=INPUT)
+    span = only_span(sink)
+    assert (span.status, span.attributes["error"]["type"]) == ("error", "openai.InternalServerError")
+
+
+@pytest.mark.anyio
+async def test_async_error_mid_stream(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> None:
+    stream = await aclient.responses.create(model="gpt-4o-midstream-error", input=INPUT, stream=True)
+    async for _ in stream:
+        pass
+    span = only_span(sink)
+    assert span.status == "error" and span.attributes["error"]["type"] == "openai.ResponseErrorEvent"
+
+
+@pytest.mark.anyio
+async def test_async_function_call_and_parse_and_helper(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> None:
+    await aclient.responses.create(model="gpt-4o-tool", input=INPUT, tools=TOOLS)  # type: ignore[arg-type]
+    await aclient.responses.parse(model="gpt-4o", input=INPUT)
+    async with aclient.responses.stream(model="gpt-4o", input=INPUT) as stream:
+        await stream.get_final_response()
+    calls, parsed, helper = spans(sink)
+    assert calls.attributes["tool_calls"] == [TOOL_CALL]
+    assert_span(parsed, NAME, _ok())
+    assert_span(helper, NAME, _ok(stream=True, request={"stream": True}), stream=True)
+
+
+# -- embeddings --------------------------------------------------------------------------------------
+
+EMBEDDINGS = "openai.embeddings"
+
+
+def test_embeddings(client: openai.OpenAI, sink: InMemorySink) -> None:
+    with peekr.span("parent") as parent:
+        result = client.embeddings.create(model="text-embedding-3-small", input=["Hello there", "hi"])
+    assert len(result.data[0].embedding) == 8  # the SDK asked for base64 and decoded it
+    assert_span(
+        _provider_span(sink, EMBEDDINGS),
+        EMBEDDINGS,
+        {
+            "provider": "openai",
+            "model": "text-embedding-3-small",
+            "input": ["Hello there", "hi"],
+            "tokens_input": 3,
+            "tokens_total": 3,
+            "output": {"count": 2, "dimensions": 8},  # never the vectors
+        },
+        parent=parent,
+    )
+
+
+def test_embeddings_base64_asked_by_the_caller(client: openai.OpenAI, sink: InMemorySink) -> None:
+    result = client.embeddings.create(
+        model="text-embedding-3-small", input="hi", dimensions=4, encoding_format="base64"
+    )
+    assert isinstance(result.data[0].embedding, str)
+    span = only_span(sink)
+    assert span.attributes["output"] == {"count": 1, "dimensions": 4}
+    assert span.attributes["request"] == {"dimensions": 4, "encoding_format": "base64"}
+
+
+def test_embeddings_error(client: openai.OpenAI, sink: InMemorySink) -> None:
+    with pytest.raises(openai.AuthenticationError) as info:
+        client.embeddings.create(model="text-embedding-error-401", input="hi")
+    assert_span(
+        only_span(sink),
+        EMBEDDINGS,
+        {
+            "provider": "openai",
+            "model": "text-embedding-error-401",
+            "input": "hi",
+            "error": {"type": "openai.AuthenticationError", "message": str(info.value)},
+        },
+        status="error",
+    )
+
+
+@pytest.mark.anyio
+async def test_async_embeddings(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> None:
+    await aclient.embeddings.create(model="text-embedding-3-small", input="Hello there")
+    with pytest.raises(openai.RateLimitError):
+        await aclient.embeddings.create(model="text-embedding-error-429", input="hi")
+    ok, failed = spans(sink)
+    assert (ok.status, ok.attributes["tokens_input"], ok.attributes["output"]) == (
+        "ok",
+        2,
+        {"count": 1, "dimensions": 8},
+    )
+    assert (failed.status, failed.attributes["error"]["type"]) == ("error", "openai.RateLimitError")
