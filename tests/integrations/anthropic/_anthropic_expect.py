@@ -10,8 +10,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 import peekr
 from peekr.sinks.memory import InMemorySink
+
+# trio warns (ResourceWarning) when an async generator is collected unexhausted: the SDK's own
+# AsyncStream/SSEDecoder generators after an `event: error` or a stream left early, with or
+# without peekr (checked); with peekr the warning may name peekr's traced generator instead.
+TRIO_UNEXHAUSTED_GENERATORS = pytest.mark.filterwarnings(
+    "ignore:Async generator .* was garbage collected:ResourceWarning"
+)
 
 HELLO = [{"role": "user", "content": "Hello there"}]
 SYSTEM = "Be brief."

@@ -10,6 +10,7 @@ from _anthropic_expect import (
     SYSTEM,
     TOOL_CALL,
     TOOLS,
+    TRIO_UNEXHAUSTED_GENERATORS,
     attributes,
     check,
     error_of,
@@ -21,7 +22,7 @@ from anthropic.lib.streaming import AsyncMessageStream, MessageStream
 
 from peekr.sinks.memory import InMemorySink
 
-pytestmark = pytest.mark.usefixtures("sink")
+pytestmark = [pytest.mark.usefixtures("sink"), TRIO_UNEXHAUSTED_GENERATORS]
 
 # -- success -----------------------------------------------------------------------------------
 

@@ -9,17 +9,14 @@ import anthropic
 import anyio
 import httpx2
 import pytest
-from _anthropic_expect import HELLO, attributes, check, only_span, only_span_async, usage
+from _anthropic_expect import HELLO, TRIO_UNEXHAUSTED_GENERATORS, attributes, check, only_span, only_span_async, usage
 
 import peekr
 from peekr.sinks.memory import InMemorySink
 
 pytestmark = [
     pytest.mark.usefixtures("sink"),
-    # trio warns when an async generator is collected unexhausted (a stream left early, as several
-    # tests here do on purpose). It warns about the SDK's own AsyncStream generators without peekr
-    # too (checked); with peekr the warning can name peekr's traced generator instead.
-    pytest.mark.filterwarnings("ignore:Async generator .* was garbage collected:ResourceWarning"),
+    TRIO_UNEXHAUSTED_GENERATORS,
 ]
 
 # After the first event (message_start) nothing was generated: input known, no output count.
