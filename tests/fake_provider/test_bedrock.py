@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from typing import Any
 
 import pytest
@@ -102,14 +103,14 @@ def test_errors_raise_modeled_client_errors(client: Any, model: str, code: str) 
 
 def test_midstream_exception_frames(client: Any) -> None:
     seen: list[dict[str, Any]] = []
-    with pytest.raises(EventStreamError) as info:
-        for event in client.converse_stream(modelId="m-midstream-error", messages=MESSAGES)["stream"]:
-            seen.append(event)
+    stream = client.converse_stream(modelId="m-midstream-error", messages=MESSAGES)["stream"]
+    with closing(stream), pytest.raises(EventStreamError) as info:
+        seen.extend(stream)  # keeps the events before the error
     assert info.value.response["Error"] == {"Code": "modelStreamErrorException", "Message": "fake midstream error"}
     assert sum("contentBlockDelta" in e for e in seen) == 2
-    stream = client.invoke_model_with_response_stream(modelId="claude-midstream-error", body=claude_body())["body"]
-    with pytest.raises(EventStreamError):
-        list(stream)
+    body = client.invoke_model_with_response_stream(modelId="claude-midstream-error", body=claude_body())["body"]
+    with closing(body), pytest.raises(EventStreamError):
+        list(body)
 
 
 def test_nousage(client: Any) -> None:
