@@ -94,10 +94,12 @@ def feedback(
             "peekr is not running and there is no ./traces.db: call peekr.instrument() first "
             "or pass db_path='path/to/traces.db'"
         )
-    config = runtime.config
-    if getattr(config, "storage", None) == "sqlite" and getattr(config, "path", None):
-        _flush(runtime)
-        _check_trace(Path(config.path), trace_id)
+    settings = getattr(runtime, "settings", None) or getattr(runtime, "config", None)
+    if getattr(settings, "storage", None) == "sqlite":
+        runtime.flush(5.0)  # the trace's spans may still be on the bus
+        _check_trace(Path(getattr(settings, "path", None) or DEFAULT_DB_PATH), trace_id)
+    if record.tenant_id is None and getattr(runtime, "tenant_id", None):
+        record = record.model_copy(update={"tenant_id": runtime.tenant_id})
     runtime.publish(record)
     return record
 
@@ -179,13 +181,3 @@ def _running_runtime() -> Any:
     except ImportError:
         return None
     return get_runtime()
-
-
-def _flush(runtime: Any) -> None:
-    flush = getattr(runtime, "flush", None)
-    if callable(flush):
-        flush()
-        return
-    from . import flush as peekr_flush  # type: ignore[attr-defined]
-
-    peekr_flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sys
@@ -113,8 +114,9 @@ def fmt_cost(value: object) -> str:
         return ""
     if value == 0:
         return "$0"
-    if value < 0.01:
-        return f"${value:.6f}".rstrip("0")
+    if value < 0.01:  # two significant digits, never scientific notation
+        decimals = min(12, 1 - math.floor(math.log10(abs(value))))
+        return f"${value:.{decimals}f}"
     return f"${value:,.4f}".rstrip("0").rstrip(".")
 
 

@@ -134,9 +134,11 @@ def _print_io(out: Any, result: Page, limit: int | None) -> None:
         out.print(Text(header, style="bold red" if span.get("status") == "error" else "bold"))
         for label, key in (("input", "input"), ("output", "output")):
             if attrs.get(key) is not None:
-                out.print(Text(f"  {label}: ", style="cyan") + Text(_indent(content_text(attrs[key], limit))))
+                text = Text(f"  {label}: ", style="cyan") + Text(_indent(content_text(attrs[key], limit)))
+                out.print(text, soft_wrap=True)
         if attrs.get("tool_calls"):
-            out.print(Text("  tool calls: ", style="cyan") + Text(content_text(attrs["tool_calls"], limit)))
+            text = Text("  tool calls: ", style="cyan") + Text(content_text(attrs["tool_calls"], limit))
+            out.print(text, soft_wrap=True)
         error = attrs.get("error")
         if isinstance(error, dict):
             out.print(Text(f"  error: {error.get('type', '')}: {error.get('message', '')}", style="red"))
