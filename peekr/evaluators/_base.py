@@ -147,7 +147,7 @@ def check_run_settings(
             raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
     return RunSettings(
         sample_rate=float(sample_rate),
-        filter=filter if filter is not None else is_llm_span,  # type: ignore[arg-type]
+        filter=filter if filter is not None else is_llm_span,
         timeout=float(timeout),
         max_concurrency=max_concurrency,  # type: ignore[arg-type]
         max_backlog=max_backlog,  # type: ignore[arg-type]
@@ -208,9 +208,15 @@ class FunctionEvaluator:
         self.max_concurrency = settings.max_concurrency
         self.max_backlog = settings.max_backlog
 
+        if is_async_callable(fn):
+            self.evaluate = self._evaluate_async  # type: ignore[method-assign]
+
     def evaluate(self, span: Span) -> Any:
         """Call the wrapped function."""
         return self.fn(span)
+
+    async def _evaluate_async(self, span: Span) -> Any:
+        return await self.fn(span)
 
     def __repr__(self) -> str:
         return f"<peekr.eval evaluator {self.name!r}>"
@@ -286,7 +292,8 @@ def to_evaluator(obj: object, index: int) -> tuple[str, Callable[[Span], Awaitab
 
 def is_async_callable(fn: object) -> bool:
     """True for ``async def`` functions and objects whose ``__call__`` is one."""
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))
+    call = type(fn).__dict__.get("__call__") if not inspect.isroutine(fn) else None
+    return inspect.iscoroutinefunction(fn) or (call is not None and inspect.iscoroutinefunction(call))
 
 
 def normalize(name: str, value: object) -> EvalScore | None:
@@ -302,7 +309,7 @@ def normalize(name: str, value: object) -> EvalScore | None:
         if not isinstance(attributes, Mapping):
             raise EvaluationFailed(f"EvalScore.attributes must be a dict, got {type(attributes).__name__}")
     elif value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-        scores, attributes = {name: value}, {}  # type: ignore[dict-item]
+        scores, attributes = {name: value}, {}
     elif isinstance(value, Mapping):
         scores, attributes = dict(value), {}
     else:

@@ -96,4 +96,9 @@ class FakeJudge:
                     "reason": "The context says otherwise.",
                     "verdict": "contradicted",
                 }
-        return {"id": claim["id"], "evidence": "", "reason": "The context does not mention it.", "verdict": "unsupported"}
+        return {
+            "id": claim["id"],
+            "evidence": "",
+            "reason": "The context does not mention it.",
+            "verdict": "unsupported",
+        }

@@ -217,7 +217,9 @@ class AnthropicJudge:
     ) -> None:
         _check_common("AnthropicJudge", model, timeout, max_retries)
         if client is not None and not hasattr(client, "messages"):
-            raise TypeError(f"AnthropicJudge(client=...) expects an anthropic.AsyncAnthropic, got {type(client).__name__}")
+            raise TypeError(
+                f"AnthropicJudge(client=...) expects an anthropic.AsyncAnthropic, got {type(client).__name__}"
+            )
         self.model = model
         self.base_url = base_url
         self._api_key = api_key
@@ -232,7 +234,9 @@ class AnthropicJudge:
             try:
                 import anthropic
             except ImportError as exc:
-                raise JudgeError("the Anthropic judge needs the anthropic package: pip install 'peekr[anthropic]'") from exc
+                raise JudgeError(
+                    "the Anthropic judge needs the anthropic package: pip install 'peekr[anthropic]'"
+                ) from exc
             try:
                 self._client = anthropic.AsyncAnthropic(
                     base_url=self.base_url, api_key=self._api_key, timeout=self._timeout, max_retries=self._max_retries
@@ -246,16 +250,20 @@ class AnthropicJudge:
         client = self._get_client()
         import anthropic
 
+        kwargs: dict[str, Any] = {}
+        if _accepts(client.messages.create, "temperature"):
+            # anthropic 2.x dropped the parameter (sampling is fixed server-side for these models).
+            kwargs["temperature"] = 0
         try:
             with suppress_instrumentation():
                 response = await client.messages.create(
                     model=self.model,
                     max_tokens=self._max_tokens,
-                    temperature=0,
                     system=system,
                     messages=[{"role": "user", "content": user}],
                     tools=[{"name": schema_name, "description": "Record the answer.", "input_schema": schema}],
                     tool_choice={"type": "tool", "name": schema_name},
+                    **kwargs,
                 )
         except anthropic.APIStatusError as exc:
             raise JudgeError(f"judge {self.model!r}: HTTP {exc.status_code}: {_short(exc.message)}") from exc
@@ -297,12 +305,27 @@ def make_judge(
     if not isinstance(model, str) or not model.strip():
         raise ValueError(f"judge model must be a non-empty str, got {model!r}")
     if model.startswith("anthropic/"):
-        return AnthropicJudge(model.removeprefix("anthropic/"), base_url=base_url, api_key=api_key, timeout=timeout,
-                              max_retries=max_retries)
+        return AnthropicJudge(
+            model.removeprefix("anthropic/"),
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
     if model.startswith("claude") and base_url is None:
         return AnthropicJudge(model, api_key=api_key, timeout=timeout, max_retries=max_retries)
-    return OpenAIJudge(model.removeprefix("openai/"), base_url=base_url, api_key=api_key, timeout=timeout,
-                       max_retries=max_retries)
+    return OpenAIJudge(
+        model.removeprefix("openai/"), base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
+    )
+
+
+def _accepts(fn: Any, parameter: str) -> bool:
+    import inspect
+
+    try:
+        return parameter in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return True
 
 
 def _env_key() -> str | None:

@@ -102,11 +102,11 @@ class EvaluationRunner:
         self._on_drop = on_drop
         self._seq = 0
         self._lock = threading.Lock()  # guards _seq and lane bookkeeping shared across threads
-        self._wake: Callable[[], None] | None = None
+        self._wake: Callable[[], object] | None = None
         self._wake_pending = False
         self._closing = False
         self._cancel_scope: anyio.CancelScope | None = None
-        self._call_in_loop: Callable[[Callable[[], None]], None] | None = None
+        self._call_in_loop: Callable[[Callable[[], None]], Any] | None = None
         self.done = threading.Event()
 
     # -- any thread ---------------------------------------------------------------------------------
@@ -200,31 +200,28 @@ class EvaluationRunner:
     # -- the runner's loop ------------------------------------------------------------------------------
 
     def _install_waker(self) -> None:
+        call: Callable[[Callable[[], None]], Any]
         if sniffio.current_async_library() == "trio":
             import trio
 
-            token = trio.lowlevel.current_trio_token()
-            self._call_in_loop = token.run_sync_soon
+            call = trio.lowlevel.current_trio_token().run_sync_soon
         else:
             import asyncio
 
-            loop = asyncio.get_running_loop()
-            self._call_in_loop = loop.call_soon_threadsafe
-        call = self._call_in_loop
+            call = asyncio.get_running_loop().call_soon_threadsafe
+        self._call_in_loop = call
         self._wake = lambda: call(self._wake_all)
 
     def _wake_all(self) -> None:
+        # Runs as a loop callback (no current task): only *set* events here; workers create them.
         self._wake_pending = False
         for lane in self._lanes:
-            event, lane.wakeup = lane.wakeup, anyio.Event()
-            if event is not None:
-                event.set()
+            if lane.wakeup is not None:
+                lane.wakeup.set()
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Evaluate until ``close()`` and the running evaluations finish, or ``cancel()``."""
         try:
-            for lane in self._lanes:
-                lane.wakeup = anyio.Event()
             self._install_waker()
             async with anyio.create_task_group() as tg:
                 self._cancel_scope = tg.cancel_scope
@@ -265,8 +262,10 @@ class EvaluationRunner:
             if item is None:
                 if self._closing:
                     return
-                assert lane.wakeup is not None
-                await lane.wakeup.wait()
+                event = lane.wakeup
+                if event is None or event.is_set():
+                    event = lane.wakeup = anyio.Event()
+                await event.wait()
                 continue
             seq, span = item
             finished = False

@@ -122,7 +122,9 @@ class EvaluatorSink:
             return
         runner.close()
         try:
-            while not runner.done.is_set():
+            # ``done`` is a threading.Event set by the runner's own thread: poll it (an anyio.Event
+            # cannot be set from another thread's loop without a token for this loop).
+            while not runner.done.is_set():  # noqa: ASYNC110
                 await anyio.sleep(_POLL)
         finally:
             if not runner.done.is_set():

@@ -200,7 +200,11 @@ class Hallucination:
             )
         if not isinstance(detailed, bool):
             raise TypeError(f"Hallucination(detailed=...) expects a bool, got {detailed!r}")
-        for arg, value in (("batch_size", batch_size), ("max_claims", max_claims), ("max_context_chars", max_context_chars)):
+        for arg, value in (
+            ("batch_size", batch_size),
+            ("max_claims", max_claims),
+            ("max_context_chars", max_context_chars),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Hallucination({arg}=...) must be a positive int, got {value!r}")
         if not isinstance(name, str) or not name:
@@ -281,16 +285,20 @@ class Hallucination:
         if not response.strip():
             return self._report(None, "the response has no text to check", [], usage, notes)
         if not context.strip():
-            return self._report(None, "no context to check against (the context extractor returned nothing)", [], usage, notes)
+            return self._report(
+                None, "no context to check against (the context extractor returned nothing)", [], usage, notes
+            )
         if len(context) > self.max_context_chars:
             notes.append(f"context cut to {self.max_context_chars} of {len(context)} characters")
             context = context[: self.max_context_chars]
-        extraction = await self._ask(EXTRACT_SYSTEM, extract_user(response, question), "claims", EXTRACT_SCHEMA,
-                                     Extraction, usage, notes)
+        extraction = await self._ask(
+            EXTRACT_SYSTEM, extract_user(response, question), "claims", EXTRACT_SCHEMA, Extraction, usage, notes
+        )
         claims = [c for c in extraction.claims if c.claim]
         if not claims:
-            return self._report(None, "no checkable claims in the response (greeting, question or refusal)", [],
-                                usage, notes)
+            return self._report(
+                None, "no checkable claims in the response (greeting, question or refusal)", [], usage, notes
+            )
         if len(claims) > self.max_claims:
             notes.append(f"checked the first {self.max_claims} of {len(claims)} claims")
             claims = claims[: self.max_claims]
@@ -299,8 +307,16 @@ class Hallucination:
         for start in range(0, len(claims), self.batch_size):
             batch = claims[start : start + self.batch_size]
             numbered = [(i + 1, c.claim) for i, c in enumerate(batch)]
-            verification = await self._ask(VERIFY_SYSTEM, verify_user(context, numbered), "verdicts", VERIFY_SCHEMA,
-                                           Verification, usage, notes, expect_ids={i for i, _ in numbered})
+            verification = await self._ask(
+                VERIFY_SYSTEM,
+                verify_user(context, numbered),
+                "verdicts",
+                VERIFY_SCHEMA,
+                Verification,
+                usage,
+                notes,
+                expect_ids={i for i, _ in numbered},
+            )
             by_id = {v.id: v for v in verification.verdicts}
             for i, claim in enumerate(batch, start=1):
                 v = by_id[i]
