@@ -288,7 +288,7 @@ class SQLiteStore:
             )
             for r in evals
         ]
-        return span_dicts, results, [feedback_row(r) for r in fb]
+        return span_dicts, results, [feedback_row(dict(r)) for r in fb]
 
     async def aggregates(self, tenant_id: str, query: AggregateQuery) -> list[dict[str, Any]]:
         """Sums in SQL, percentiles in Python over the sorted durations."""
@@ -375,7 +375,7 @@ class SQLiteStore:
             f"WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT :limit",
             params,
         )
-        return [feedback_row(r) for r in rows]
+        return [feedback_row(dict(r)) for r in rows]
 
     async def purge(self, retention_days: Mapping[str, float], now: datetime) -> int:
         """Delete expired spans with their eval results; then orphaned feedback and results."""

@@ -40,7 +40,7 @@ class RetryingSink(WrapperSink):
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based): half fixed, half random ("equal jitter")."""
-        ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+        ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     async def write(self, batch: Sequence[Event]) -> None:

@@ -50,7 +50,7 @@ class DiskSpool:
 
     def pending_events(self) -> int:
         """Events waiting on disk."""
-        return sum(int(_NAME.match(p.name).group(1)) for p in self.files())  # type: ignore[union-attr]
+        return sum(_count(p) for p in self.files())
 
     def append(self, events: Sequence[Event]) -> int:
         """Write one batch; enforce the bound; return the number of events dropped for it."""
@@ -73,7 +73,7 @@ class DiskSpool:
         for path, size in files:
             if total <= self.max_bytes:
                 break
-            dropped += int(_NAME.match(path.name).group(1))  # type: ignore[union-attr]
+            dropped += _count(path)
             path.unlink(missing_ok=True)
             total -= size
         return dropped
@@ -92,6 +92,11 @@ class DiskSpool:
             else:
                 events.append(Span.model_validate(record))
         return events
+
+
+def _count(path: Path) -> int:
+    match = _NAME.match(path.name)
+    return int(match.group(1)) if match else 0
 
 
 def _line(event: Event) -> dict[str, object]:
