@@ -17,6 +17,9 @@ from ._wire import RecordKind, RejectedRecord
 __all__ = ["ValidatedBatch", "validate_records"]
 
 _MAX_ERROR = 300
+_SPAN_FIELDS = frozenset(Span.model_fields)
+_EVAL_FIELDS = frozenset(EvalResult.model_fields)
+_FEEDBACK_FIELDS = frozenset(Feedback.model_fields)
 _CANONICAL = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
@@ -40,7 +43,7 @@ def validate_records(tenant_id: str, spans: list[Any], evals: list[Any], feedbac
     out = ValidatedBatch()
     for i, raw in enumerate(spans):
         try:
-            span = Span.model_validate(_obj(raw))
+            span = Span.model_validate(_obj(raw, _SPAN_FIELDS))
             start, end = _canonical(span.start_time), _canonical(span.end_time)
             if end < start:  # canonical timestamps sort as text
                 raise ValueError("end_time is before start_time")
@@ -51,7 +54,7 @@ def validate_records(tenant_id: str, spans: list[Any], evals: list[Any], feedbac
             out.rejected.append(_reject("spans", i, raw, "span_id", exc))
     for i, raw in enumerate(evals):
         try:
-            result = EvalResult.model_validate(_obj(raw))
+            result = EvalResult.model_validate(_obj(raw, _EVAL_FIELDS))
             for name, score in result.scores.items():
                 if score is not None and not 0.0 <= score <= 1.0:
                     raise ValueError(f"scores.{name}={score!r} is outside [0, 1]")
@@ -61,7 +64,7 @@ def validate_records(tenant_id: str, spans: list[Any], evals: list[Any], feedbac
             out.rejected.append(_reject("eval_results", i, raw, "span_id", exc))
     for i, raw in enumerate(feedback):
         try:
-            fb = Feedback.model_validate(_obj(raw))
+            fb = Feedback.model_validate(_obj(raw, _FEEDBACK_FIELDS))
             if fb.rating is None and fb.score is None:
                 raise ValueError("feedback needs a rating ('good' or 'bad') or a score")
             fb.tenant_id, fb.created_at = tenant_id, _canonical(fb.created_at)
@@ -79,13 +82,11 @@ def _canonical(value: str) -> str:
     return format_time(parse_time(value))
 
 
-def _obj(raw: Any) -> dict[str, Any]:
+def _obj(raw: Any, known: frozenset[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise TypeError(f"record must be a JSON object, got {type(raw).__name__}")
-    # Local JSONL lines carry "record"; spans have none on the wire, so drop it before strict validation.
-    if raw.get("record") == "span":
-        raw = {k: v for k, v in raw.items() if k != "record"}
-    return dict(raw)
+    # Forward compatible: top-level fields this server does not know (a newer SDK's) are ignored.
+    return {k: v for k, v in raw.items() if k in known}
 
 
 def _reject(kind: RecordKind, index: int, raw: Any, id_field: str, exc: Exception) -> RejectedRecord:
