@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import typer
 
@@ -41,13 +42,24 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for all)."),
         port: int = typer.Option(8000, "--port", help="TCP port."),
         workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (use PostgreSQL beyond 1)."),
-        max_body_bytes: int = typer.Option(5 * 1024 * 1024, "--max-body-bytes", help="Largest request as sent."),
-        max_decompressed_bytes: int = typer.Option(
-            50 * 1024 * 1024, "--max-decompressed-bytes", help="Largest request after gzip decompression."
+        max_body_bytes: int = typer.Option(
+            5 * 1024 * 1024, "--max-body-bytes", envvar="PEEKR_SERVER_MAX_BODY_BYTES", help="Largest request as sent."
         ),
-        rate_limit: float = typer.Option(50.0, "--rate-limit", help="Requests/s per API key and process; 0 = off."),
-        rate_burst: int = typer.Option(100, "--rate-burst", help="Requests a key may send at once."),
-        purge_interval: float = typer.Option(3600.0, "--purge-interval", help="Seconds between retention purges."),
+        max_decompressed_bytes: int = typer.Option(
+            50 * 1024 * 1024,
+            "--max-decompressed-bytes",
+            envvar="PEEKR_SERVER_MAX_DECOMPRESSED_BYTES",
+            help="Largest request after gzip decompression.",
+        ),
+        rate_limit: float = typer.Option(
+            50.0, "--rate-limit", envvar="PEEKR_SERVER_RATE_LIMIT", help="Requests/s per API key and process; 0 = off."
+        ),
+        rate_burst: int = typer.Option(
+            100, "--rate-burst", envvar="PEEKR_SERVER_RATE_BURST", help="Requests a key may send at once."
+        ),
+        purge_interval: float = typer.Option(
+            3600.0, "--purge-interval", envvar="PEEKR_SERVER_PURGE_INTERVAL_S", help="Seconds between retention purges."
+        ),
         forwarded_allow_ips: str = typer.Option(
             "127.0.0.1", "--forwarded-allow-ips", help="Proxies trusted for X-Forwarded-* (comma-separated)."
         ),
@@ -65,7 +77,8 @@ def register(app: typer.Typer) -> None:
         from ..server._config import ServerSettings
 
         try:
-            settings = ServerSettings(
+            settings = replace(
+                ServerSettings.from_env(),  # keeps PEEKR_SERVER_MAX_RECORDS and friends
                 db=db,
                 max_body_bytes=max_body_bytes,
                 max_decompressed_bytes=max_decompressed_bytes,
