@@ -40,7 +40,7 @@ def anthropic_prompt(body: dict[str, Any]) -> Prompt:
     """System prompt plus all message texts (tool results included); the last user message is echoed."""
     messages = body.get("messages") or []
     texts = [*text_of(body.get("system") or ""), *(t for m in messages for t in text_of(m.get("content")))]
-    last = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    last: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     content = last.get("content")
     after_tool = isinstance(content, list) and any(
         isinstance(b, dict) and b.get("type") == "tool_result" for b in content

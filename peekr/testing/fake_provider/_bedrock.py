@@ -48,7 +48,7 @@ def converse_prompt(body: dict[str, Any]) -> Prompt:
     """System blocks plus all message texts (tool results included); the last user message is echoed."""
     messages = body.get("messages") or []
     texts = [*text_of(body.get("system") or []), *(t for m in messages for t in text_of(m.get("content")))]
-    last = next((m for m in reversed(messages) if m.get("role") == "user"), {})
+    last: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") == "user"), {})
     after_tool = any("toolResult" in block for block in last.get("content") or ())
     tools = [
         (t["toolSpec"]["name"], (t["toolSpec"].get("inputSchema") or {}).get("json") or {})
@@ -140,8 +140,8 @@ def _converse_frames(prompt: Prompt, reply: Reply, behaviour: Behaviour) -> Iter
     if reply.text:
         blocks.append((None, [{"text": p} for p in pieces(reply.text)]))
     for i, call in enumerate(reply.tool_calls):
-        start = {"toolUse": {"toolUseId": f"tooluse_fake_{i}", "name": call.name}}
-        blocks.append((start, [{"toolUse": {"input": p}} for p in pieces(call.arguments_json)]))
+        tool_start = {"toolUse": {"toolUseId": f"tooluse_fake_{i}", "name": call.name}}
+        blocks.append((tool_start, [{"toolUse": {"input": p}} for p in pieces(call.arguments_json)]))
     deltas = 0
     for index, (start, fragments) in enumerate(blocks):
         if start:
@@ -172,8 +172,7 @@ def _invoke_frames(events: Iterator[tuple[str, dict[str, Any]]], usage: dict[str
             yield exception_frame(_STREAM_ERROR, data["error"]["message"])
             return
         if name == "message_stop" and usage:
-            data = {
-                **data,
+            data = data | {
                 "amazon-bedrock-invocationMetrics": {
                     "inputTokenCount": usage["input_tokens"],
                     "outputTokenCount": usage["output_tokens"],

@@ -6,10 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import anthropic
+    import httpx2
     import openai
     from google import genai
-
-    from ._provider import FakeProvider
 
 __all__ = ["ClientsMixin"]
 
@@ -20,9 +19,61 @@ _AWS = {"region_name": "us-east-1", "aws_access_key_id": "fake", "aws_secret_acc
 
 
 class ClientsMixin:
-    """SDK client factories of `FakeProvider`. Keyword arguments go to the SDK constructor and win."""
+    """Per-SDK addresses, environment and client factories of `FakeProvider`, all derived from `url`.
 
-    def openai_client(self: FakeProvider, *, in_process: bool = False, **kwargs: Any) -> openai.OpenAI:
+    Keyword arguments of the factories go to the SDK constructor and win over the defaults.
+    """
+
+    @property
+    def url(self) -> str:
+        """The server's base URL (defined by `FakeProvider`)."""
+        raise NotImplementedError
+
+    def transport(self) -> httpx2.BaseTransport:
+        """An in-process httpx2 transport (defined by `FakeProvider`)."""
+        raise NotImplementedError
+
+    def async_transport(self) -> httpx2.AsyncBaseTransport:
+        """An in-process async httpx2 transport (defined by `FakeProvider`)."""
+        raise NotImplementedError
+
+    @property
+    def openai_base_url(self) -> str:
+        """``base_url`` for ``openai.OpenAI`` (ends in ``/v1``)."""
+        return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """``base_url`` for ``anthropic.Anthropic`` (the SDK adds ``/v1/messages``)."""
+        return self.url
+
+    @property
+    def gemini_base_url(self) -> str:
+        """``HttpOptions(base_url=...)`` for ``google.genai.Client`` (serves v1, v1beta and v1alpha)."""
+        return self.url
+
+    @property
+    def bedrock_endpoint_url(self) -> str:
+        """``endpoint_url`` for a boto3 / aioboto3 ``bedrock-runtime`` client."""
+        return self.url
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point the SDKs at this fake (with dummy credentials)."""
+        url = self.url
+        return {
+            "OPENAI_BASE_URL": f"{url}/v1",
+            "OPENAI_API_KEY": "sk-fake",
+            "ANTHROPIC_BASE_URL": url,
+            "ANTHROPIC_API_KEY": "sk-ant-fake",
+            "GOOGLE_GEMINI_BASE_URL": url,
+            "GEMINI_API_KEY": "fake",
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
+            "AWS_ACCESS_KEY_ID": "fake",
+            "AWS_SECRET_ACCESS_KEY": "fake",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def openai_client(self, *, in_process: bool = False, **kwargs: Any) -> openai.OpenAI:
         """``openai.OpenAI`` with ``max_retries=0``; ``in_process=True`` uses `transport()` (no sockets)."""
         import openai
 
@@ -33,7 +84,7 @@ class ClientsMixin:
         base_url = f"{IN_PROCESS_URL}/v1" if in_process else self.openai_base_url
         return openai.OpenAI(**{"api_key": "sk-fake", "base_url": base_url, "max_retries": 0, **kwargs})
 
-    def async_openai_client(self: FakeProvider, *, in_process: bool = False, **kwargs: Any) -> openai.AsyncOpenAI:
+    def async_openai_client(self, *, in_process: bool = False, **kwargs: Any) -> openai.AsyncOpenAI:
         """``openai.AsyncOpenAI`` with ``max_retries=0``; ``in_process=True`` uses `async_transport()`."""
         import openai
 
@@ -44,7 +95,7 @@ class ClientsMixin:
         base_url = f"{IN_PROCESS_URL}/v1" if in_process else self.openai_base_url
         return openai.AsyncOpenAI(**{"api_key": "sk-fake", "base_url": base_url, "max_retries": 0, **kwargs})
 
-    def anthropic_client(self: FakeProvider, *, in_process: bool = False, **kwargs: Any) -> anthropic.Anthropic:
+    def anthropic_client(self, *, in_process: bool = False, **kwargs: Any) -> anthropic.Anthropic:
         """``anthropic.Anthropic`` with ``max_retries=0``; ``in_process=True`` uses `transport()`."""
         import anthropic
 
@@ -55,9 +106,7 @@ class ClientsMixin:
         base_url = IN_PROCESS_URL if in_process else self.anthropic_base_url
         return anthropic.Anthropic(**{"api_key": "sk-ant-fake", "base_url": base_url, "max_retries": 0, **kwargs})
 
-    def async_anthropic_client(
-        self: FakeProvider, *, in_process: bool = False, **kwargs: Any
-    ) -> anthropic.AsyncAnthropic:
+    def async_anthropic_client(self, *, in_process: bool = False, **kwargs: Any) -> anthropic.AsyncAnthropic:
         """``anthropic.AsyncAnthropic`` with ``max_retries=0``; ``in_process=True`` uses `async_transport()`."""
         import anthropic
 
@@ -68,7 +117,7 @@ class ClientsMixin:
         base_url = IN_PROCESS_URL if in_process else self.anthropic_base_url
         return anthropic.AsyncAnthropic(**{"api_key": "sk-ant-fake", "base_url": base_url, "max_retries": 0, **kwargs})
 
-    def genai_client(self: FakeProvider, *, api_version: str | None = None, **kwargs: Any) -> genai.Client:
+    def genai_client(self, *, api_version: str | None = None, **kwargs: Any) -> genai.Client:
         """``google.genai.Client`` with one attempt per call; use ``.aio`` for async. Keep it referenced
         while you use it (a collected client closes its HTTP connection)."""
         from google import genai
@@ -79,7 +128,7 @@ class ClientsMixin:
         )
         return genai.Client(**{"api_key": "fake", "http_options": options, **kwargs})
 
-    def bedrock_client(self: FakeProvider, **kwargs: Any) -> Any:
+    def bedrock_client(self, **kwargs: Any) -> Any:
         """A boto3 ``bedrock-runtime`` client with dummy credentials and a single attempt."""
         import boto3
         from botocore.config import Config
@@ -89,7 +138,7 @@ class ClientsMixin:
             "bedrock-runtime", **{**_AWS, "endpoint_url": self.bedrock_endpoint_url, "config": config, **kwargs}
         )
 
-    def async_bedrock_client(self: FakeProvider, **kwargs: Any) -> Any:
+    def async_bedrock_client(self, **kwargs: Any) -> Any:
         """An aioboto3 ``bedrock-runtime`` client context manager: ``async with fake.async_bedrock_client() as c``."""
         import aioboto3
         from botocore.config import Config

@@ -45,7 +45,7 @@ def chat_prompt(body: dict[str, Any]) -> Prompt:
     """Texts of all messages; the last user or tool message is what the echo answers."""
     messages = body.get("messages") or []
     texts = [t for m in messages for t in text_of(m.get("content"))]
-    last = next((m for m in reversed(messages) if m.get("role") in ("user", "tool")), {})
+    last: dict[str, Any] = next((m for m in reversed(messages) if m.get("role") in ("user", "tool")), {})
     tools = [
         (t["function"]["name"], t["function"].get("parameters") or {})
         for t in body.get("tools") or ()

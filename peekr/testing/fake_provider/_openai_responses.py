@@ -19,7 +19,7 @@ def responses_prompt(body: dict[str, Any]) -> Prompt:
     if isinstance(items, str):
         items = [{"role": "user", "content": items}]
     texts = [*text_of(body.get("instructions") or ""), *(t for item in items for t in text_of(item))]
-    last = next((i for i in reversed(items) if i.get("role") == "user" or "output" in i), {})
+    last: dict[str, Any] = next((i for i in reversed(items) if i.get("role") == "user" or "output" in i), {})
     tools = [(t["name"], t.get("parameters") or {}) for t in body.get("tools") or () if t.get("type") == "function"]
     after_tool = bool(items) and items[-1].get("type") == "function_call_output"
     return Prompt(texts, " ".join(text_of(last)), tools, after_tool)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from . import _clients
+from ._clients import ClientsMixin
 from ._router import handle
 from ._settings import ChatResponder, Settings
 from ._wire import Body, FakeRequest, FakeResponse, Pause
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeProvider"]
 
 
-class FakeProvider(_clients.ClientsMixin):
+class FakeProvider(ClientsMixin):
     """A fake OpenAI / Anthropic / Gemini / Bedrock endpoint for tests, demos and benchmarks.
 
     Example:
@@ -137,44 +137,7 @@ class FakeProvider(_clients.ClientsMixin):
         server = self._server
         if server is None:
             raise RuntimeError("FakeProvider is not running: use `with FakeProvider() as fake:` or `fake.start()`")
-        host, port = server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    @property
-    def openai_base_url(self) -> str:
-        """``base_url`` for ``openai.OpenAI`` (ends in ``/v1``)."""
-        return f"{self.url}/v1"
-
-    @property
-    def anthropic_base_url(self) -> str:
-        """``base_url`` for ``anthropic.Anthropic`` (the SDK adds ``/v1/messages``)."""
-        return self.url
-
-    @property
-    def gemini_base_url(self) -> str:
-        """``HttpOptions(base_url=...)`` for ``google.genai.Client`` (serves v1, v1beta and v1alpha)."""
-        return self.url
-
-    @property
-    def bedrock_endpoint_url(self) -> str:
-        """``endpoint_url`` for a boto3 / aioboto3 ``bedrock-runtime`` client."""
-        return self.url
-
-    def env(self) -> dict[str, str]:
-        """Environment variables that point the SDKs at this fake (with dummy credentials)."""
-        url = self.url
-        return {
-            "OPENAI_BASE_URL": f"{url}/v1",
-            "OPENAI_API_KEY": "sk-fake",
-            "ANTHROPIC_BASE_URL": url,
-            "ANTHROPIC_API_KEY": "sk-ant-fake",
-            "GOOGLE_GEMINI_BASE_URL": url,
-            "GEMINI_API_KEY": "fake",
-            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": url,
-            "AWS_ACCESS_KEY_ID": "fake",
-            "AWS_SECRET_ACCESS_KEY": "fake",
-            "AWS_DEFAULT_REGION": "us-east-1",
-        }
+        return f"http://{self._host}:{server.server_port}"
 
     # -- what tests assert on --------------------------------------------------------------------
 
@@ -246,6 +209,7 @@ class FakeProvider(_clients.ClientsMixin):
 
         return AsyncFakeTransport(self.dispatch)
 
+    # The names the first callers were promised; every httpx2 SDK (openai, anthropic, google-genai) can use them.
     openai_transport = transport
     async_openai_transport = async_transport
 
