@@ -135,6 +135,13 @@ class OpenAIJudge:
                 raise JudgeError(f"judge {self.model!r}: {exc} (pass api_key=... or set OPENAI_API_KEY)") from exc
         return self._client
 
+    def prepare(self) -> None:
+        """Import the SDK ahead of the first call (slow imports must not eat an evaluation's timeout)."""
+        try:
+            import openai  # noqa: F401
+        except ImportError:
+            pass
+
     async def complete(self, system: str, user: str, schema_name: str, schema: dict[str, Any]) -> JudgeReply:
         """One chat completion at temperature 0 returning JSON."""
         client = self._get_client()
@@ -244,6 +251,13 @@ class AnthropicJudge:
             except anthropic.AnthropicError as exc:
                 raise JudgeError(f"judge {self.model!r}: {exc} (pass api_key=... or set ANTHROPIC_API_KEY)") from exc
         return self._client
+
+    def prepare(self) -> None:
+        """Import the SDK ahead of the first call (slow imports must not eat an evaluation's timeout)."""
+        try:
+            import anthropic  # noqa: F401
+        except ImportError:
+            pass
 
     async def complete(self, system: str, user: str, schema_name: str, schema: dict[str, Any]) -> JudgeReply:
         """One message at temperature 0 whose forced tool call carries the JSON answer."""

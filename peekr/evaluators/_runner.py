@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.to_thread
 import sniffio
 from anyio.abc import TaskStatus
 
@@ -223,6 +224,7 @@ class EvaluationRunner:
         """Evaluate until ``close()`` and the running evaluations finish, or ``cancel()``."""
         try:
             self._install_waker()
+            await self._prepare_owners()
             async with anyio.create_task_group() as tg:
                 self._cancel_scope = tg.cancel_scope
                 for lane in self._lanes:
@@ -242,6 +244,16 @@ class EvaluationRunner:
                 if n:
                     self._drop(lane, "shutdown", n)
             self.done.set()
+
+    async def _prepare_owners(self) -> None:
+        # e.g. import the judge's SDK (seconds on a cold start) before any evaluation's clock runs.
+        for lane in self._lanes:
+            prepare = getattr(lane.owner, "prepare", None)
+            if prepare is not None and callable(prepare):
+                try:
+                    await anyio.to_thread.run_sync(prepare, abandon_on_cancel=True)
+                except Exception as exc:
+                    logger.debug("peekr: preparing evaluator %r failed: %r", lane.name, exc)
 
     async def _close_owners(self) -> None:
         with anyio.move_on_after(2.0, shield=True):

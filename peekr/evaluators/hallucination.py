@@ -258,6 +258,12 @@ class Hallucination:
         report = await self.check(context_text(raw_context), response, question=_question(attributes.get("input")))
         return self._to_score(report)
 
+    def prepare(self) -> None:
+        """Import the judge's SDK (peekr calls this in a worker thread before the first evaluation)."""
+        prepare = getattr(self.judge, "prepare", None)
+        if callable(prepare):
+            prepare()
+
     async def aclose(self) -> None:
         """Close the judge's client (called when peekr shuts down)."""
         await self.judge.aclose()

@@ -12,6 +12,7 @@ from peekr.evaluators import Hallucination
 from peekr.evaluators._fake_judge import FakeJudge
 from peekr.testing.fake_provider import FakeProvider
 
+
 @pytest.fixture
 def judge() -> FakeJudge:
     """The deterministic judge (see peekr/evaluators/_fake_judge.py for its rules)."""
