@@ -2,16 +2,36 @@
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
+
+from google import genai
+from google.genai import types
 
 import peekr
 from peekr._span import Span
 from peekr.sinks.memory import InMemorySink
+from peekr.testing.fake_provider import FakeProvider
 
 SPAN_NAME = "gemini.generate_content"
 
 # google-genai 3.6.1 subclasses aiohttp.ClientSession for its async transport, which aiohttp 3.14 deprecates.
 AIOHTTP_WARNING = "ignore:Inheritance class AiohttpClientSession:DeprecationWarning"
+
+# google-genai builds three TLS contexts per client (~0.1 s, even for http://); one shared context skips that.
+_TLS = ssl.create_default_context()
+TLS_ARGS: dict[str, Any] = {"client_args": {"verify": _TLS}, "async_client_args": {"verify": _TLS, "ssl": _TLS}}
+
+
+def make_client(fake: FakeProvider, **options: Any) -> genai.Client:
+    """A google-genai client on the fake: one attempt per call (no retries), the shared TLS context."""
+    http_options = types.HttpOptions(
+        base_url=fake.gemini_base_url,
+        retry_options=types.HttpRetryOptions(attempts=1),
+        **TLS_ARGS,
+        **options,
+    )
+    return genai.Client(api_key="fake", http_options=http_options)
 
 
 def finished(sink: InMemorySink) -> list[Span]:

@@ -17,6 +17,8 @@ from peekr.testing.fake_provider import FakeProvider
 
 pytest.register_assert_rewrite("_gemini_helpers")  # readable diffs from its asserts
 
+from _gemini_helpers import make_client  # noqa: E402
+
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeProvider]:
@@ -31,18 +33,17 @@ def anyio_backend() -> object:
     return ("asyncio", {"debug": True})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def client(fake: FakeProvider) -> genai.Client:
-    """A google-genai client on the fake for sync calls: one attempt per call (no retries). Shared by the
-    module because building one takes ~0.1 s (TLS setup); the fixture keeps it referenced (PROVIDERS.md 3.3)."""
-    return fake.genai_client()
+    """A google-genai client on the fake for sync calls; the fixture keeps it referenced (PROVIDERS.md 3.3)."""
+    return make_client(fake)
 
 
 @pytest.fixture
 def aclient(fake: FakeProvider) -> genai.Client:
     """A fresh client per async test: its aiohttp session belongs to the test's event loop, so each async
     test closes it with ``await aclient.aio.aclose()`` before the loop ends."""
-    return fake.genai_client()
+    return make_client(fake)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from _gemini_helpers import AIOHTTP_WARNING
+from _gemini_helpers import AIOHTTP_WARNING, make_client
 from google import genai
 from google.genai import types
 
@@ -91,8 +91,7 @@ async def aon_response(response: httpx2.Response) -> None:
 def hooked_client(fake: FakeProvider, **http: Any) -> genai.Client:
     """A client whose HTTP layer (``httpx_client`` or ``httpx_async_client``) turns peekr's faults on as
     each response arrives. The SDK leaves a client it was given open: the tests close it."""
-    options = types.HttpOptions(base_url=fake.gemini_base_url, retry_options=types.HttpRetryOptions(attempts=1), **http)
-    return genai.Client(api_key="fake", http_options=options)
+    return make_client(fake, **http)
 
 
 @pytest.mark.parametrize(("model", "stream"), SCENARIOS)

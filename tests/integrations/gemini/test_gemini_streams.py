@@ -8,7 +8,7 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-from _gemini_helpers import AIOHTTP_WARNING, assert_span, finished, only_span
+from _gemini_helpers import AIOHTTP_WARNING, TLS_ARGS, assert_span, finished, only_span
 from google import genai
 from google.genai import types
 
@@ -173,7 +173,10 @@ async def test_async_on_httpx2_transport_runs_on_trio_too(fake: FakeProvider, si
     """With a user-supplied httpx2 client the SDK skips aiohttp, so nothing here assumes asyncio."""
     http = httpx2.AsyncClient(transport=fake.async_transport())
     options = types.HttpOptions(
-        base_url="http://fake-provider", httpx_async_client=http, retry_options=types.HttpRetryOptions(attempts=1)
+        base_url="http://fake-provider",
+        httpx_async_client=http,
+        retry_options=types.HttpRetryOptions(attempts=1),
+        **TLS_ARGS,
     )
     client = genai.Client(api_key="fake", http_options=options)
     try:

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx2
 import pytest
-from _gemini_helpers import AIOHTTP_WARNING, assert_span, finished, only_span
+from _gemini_helpers import AIOHTTP_WARNING, TLS_ARGS, assert_span, finished, only_span
 from google import genai
 from google.genai import types
 
@@ -54,6 +54,7 @@ def mock_client(answer: Callable[[httpx2.Request], httpx2.Response]) -> genai.Cl
         base_url="http://mock-gemini",
         httpx_client=httpx2.Client(transport=httpx2.MockTransport(answer)),
         retry_options=types.HttpRetryOptions(attempts=1),
+        **TLS_ARGS,
     )
     return genai.Client(api_key="fake", http_options=options)
 
