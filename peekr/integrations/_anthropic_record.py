@@ -39,7 +39,7 @@ _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 # Sampling knobs that this SDK generation no longer lists in the signature: users pass them in
 # ``extra_body`` (or as keywords on older SDKs), and both places are read.
 _SAMPLING = ("temperature", "top_p", "top_k")
-_REQUEST_KEYS = ("max_tokens", *_SAMPLING, "stop_sequences", "tool_choice", "thinking")
+_REQUEST_KEYS = frozenset(("max_tokens", *_SAMPLING, "stop_sequences", "tool_choice", "thinking"))
 _USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
 
 
@@ -65,11 +65,8 @@ def _tool_names(tools: Any) -> list[Any]:
 
 
 def _request(kwargs: Mapping[str, Any], stream: bool | None) -> dict[str, Any]:
-    request: dict[str, Any] = {}
-    for key in _REQUEST_KEYS:
-        value = kwargs.get(key)
-        if _given(value):
-            request[key] = value
+    # One pass over what the caller gave (a handful of keys), not over every known parameter.
+    request = {k: v for k, v in kwargs.items() if k in _REQUEST_KEYS and _given(v)}
     extra = kwargs.get("extra_body")
     if isinstance(extra, Mapping):
         for key in _SAMPLING:
@@ -188,6 +185,8 @@ def new_stream_summary(span: ActiveSpan) -> tuple[list[Any], Callable[[ActiveSpa
 
 
 def _summarise(span: ActiveSpan, events: list[Any]) -> None:
+    if not span.is_recording:  # ended early by an internal failure: its attributes are published
+        return
     attributes = span.attributes
     counts: dict[str, int] = {}
     output_known = False
