@@ -169,3 +169,13 @@ def test_importing_the_fake_imports_no_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=30)
     assert out.stdout.strip() == "[]"
+
+
+def test_chunked_request_bodies_are_read(fake: FakeProvider) -> None:
+    payload = json.dumps({"model": "m", "messages": HELLO}).encode()
+    chunks = iter([payload[:10], payload[10:]])
+    request = urllib.request.Request(fake.openai_base_url + "/chat/completions", chunks, method="POST")  # type: ignore[arg-type]
+    request.add_header("transfer-encoding", "chunked")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert json.loads(response.read())["choices"][0]["message"]["content"] == "Echo: Hello there"
+    assert fake.last_request.json["model"] == "m"
