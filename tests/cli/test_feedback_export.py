@@ -125,7 +125,7 @@ def check_openai_ft_line(example: dict[str, Any]) -> None:
     messages = example["messages"]
     assert messages and all(m["role"] in ROLES for m in messages)
     assert all(m["role"] != "system" for m in messages[1:]), "system only first"
-    assert messages[-1]["role"] == "assistant" and messages[-1].get("content")
+    assert messages[-1]["role"] == "assistant", "the training target is the assistant's turn"
     assert messages[1 if messages[0]["role"] == "system" else 0]["role"] == "user", (
         "the conversation opens with the user"
     )

@@ -21,17 +21,18 @@ def test_waterfall_shows_the_tree_with_bars_to_scale(cli, traces: Path, sample: 
     lines = result.out.splitlines()
     assert lines[0].startswith(f"trace {trace}") and "4 spans  2.40 s  152 tokens  $0.00062" in lines[0]
     assert lines[1] == "feedback: good  correct (latest of 2)"
+    header = next(line for line in lines if "timeline (0 – 2.40 s)" in line)
     rows = [line for line in lines if line.lstrip()[:1].isdigit()]
     names = [row.split()[1] if row.split()[1] != "└" else row.split()[2] for row in rows]
     assert names == ["handle_chat", "openai.chat.completions", "get_weather", "openai.chat.completions"]
     assert "  └ openai.chat.completions" in rows[1]  # children are indented under the root
-    bars = [row[row.index("█") - len(row) :] if "█" in row else "" for row in rows]
-    root, first, tool, second = (row.split("  ")[-1] for row in rows)
-    # The root spans the whole 40-column timeline; children start later and are shorter, in order.
-    assert root.count("█") == 40
-    assert 0 < first.count("█") < second.count("█") < 40
+    col = header.index("timeline")
+    root, first, tool, second = (row[col : col + 40] for row in rows)
+    # The root spans the whole 40-column timeline; children start later, in order, sized to scale.
+    assert root == "█" * 40
+    assert first.count("█") == round(800 / 2400 * 40) and second.count("█") == round(1200 / 2400 * 40)
+    assert tool.count("█") == 2
     assert first.index("█") < tool.index("█") < second.index("█")
-    assert all(bars)
     assert "gpt-4o" in rows[1] and "40→12" in rows[1] and "$0.00022" in rows[1] and "800 ms" in rows[1]
 
 
