@@ -43,7 +43,7 @@ def make_span(i: int) -> dict[str, Any]:
         "span_id": new_span_id(),
         "parent_id": None,
         "name": "openai.chat.completions",
-        "start_time": "2026-11-27T09:%02d:%02d.%06dZ" % (i // 60 % 60, i % 60, i % 1_000_000),
+        "start_time": f"2026-11-27T09:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1_000_000:06d}Z",
         "end_time": "2026-11-27T10:00:00.000000Z",
         "duration_ms": 120.0 + i % 500,
         "status": "ok" if i % 50 else "error",
