@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
 import pytest
 
 from peekr.testing.fake_provider import FakeProvider
 
-HELLO = [{"role": "user", "content": "Hello there"}]
-TOOLS = [
+HELLO: Any = [{"role": "user", "content": "Hello there"}]
+TOOLS: Any = [
     {
         "name": "lookup",
         "description": "Look something up.",
@@ -35,16 +37,12 @@ def test_create_tool_use_then_text_after_tool_result(fake: FakeProvider) -> None
         assert block.type == "tool_use"
         assert (block.name, block.input) == ("lookup", {"q": "Hello there"})
         assert message.stop_reason == "tool_use"
-        follow_up = client.messages.create(
-            model="claude-tool",
-            max_tokens=50,
-            tools=TOOLS,
-            messages=[
-                *HELLO,
-                {"role": "assistant", "content": [block.model_dump()]},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": block.id, "content": "42"}]},
-            ],
-        )
+        history: Any = [
+            *HELLO,
+            {"role": "assistant", "content": [block.model_dump()]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": block.id, "content": "42"}]},
+        ]
+        follow_up = client.messages.create(model="claude-tool", max_tokens=50, tools=TOOLS, messages=history)
     assert follow_up.content[0].type == "text" and follow_up.content[0].text == "Echo: 42"
 
 

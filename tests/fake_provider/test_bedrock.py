@@ -13,8 +13,8 @@ from botocore.exceptions import ClientError, EventStreamError
 from peekr.testing.fake_provider import FakeProvider
 
 CLAUDE = "anthropic.claude-3-haiku-20240307-v1:0"
-MESSAGES = [{"role": "user", "content": [{"text": "Hello there"}]}]
-TOOL_CONFIG = {
+MESSAGES: Any = [{"role": "user", "content": [{"text": "Hello there"}]}]
+TOOL_CONFIG: Any = {
     "tools": [
         {
             "toolSpec": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
@@ -10,7 +11,7 @@ from pydantic import BaseModel
 
 from peekr.testing.fake_provider import FakeProvider
 
-HELLO = [{"role": "user", "content": "Hello there"}]
+HELLO: Any = [{"role": "user", "content": "Hello there"}]
 
 
 def test_chat_create_echoes_last_user_message_with_word_token_counts(fake: FakeProvider) -> None:
@@ -53,7 +54,7 @@ def test_chat_stream_with_include_usage_ends_with_usage_only_chunk(fake: FakePro
 
 
 def test_chat_tool_call_uses_first_tool_schema(fake: FakeProvider) -> None:
-    tools = [
+    tools: Any = [
         {
             "type": "function",
             "function": {
@@ -68,6 +69,7 @@ def test_chat_tool_call_uses_first_tool_schema(fake: FakeProvider) -> None:
     assert choice.finish_reason == "tool_calls"
     assert choice.message.tool_calls is not None
     call = choice.message.tool_calls[0]
+    assert call.type == "function"
     assert (call.function.name, json.loads(call.function.arguments)) == ("lookup", {"q": "Hello there"})
     assert response.usage is not None and response.usage.completion_tokens == 3  # '{"q":', '"Hello', 'there"}'
 
@@ -78,14 +80,12 @@ def test_chat_tool_call_streams_by_index_and_answers_text_after_tool_result(fake
             final = stream.get_final_completion()
         call = final.choices[0].message.tool_calls[0]  # type: ignore[index]
         assert (call.function.name, call.function.arguments) == ("get_weather", '{"city": "Paris"}')
-        follow_up = client.chat.completions.create(
-            model="gpt-4o-tool",
-            messages=[
-                *HELLO,
-                {"role": "assistant", "tool_calls": [call.model_dump()]},
-                {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
-            ],
-        )
+        history: Any = [
+            *HELLO,
+            {"role": "assistant", "tool_calls": [call.model_dump()]},
+            {"role": "tool", "tool_call_id": call.id, "content": "18C and sunny"},
+        ]
+        follow_up = client.chat.completions.create(model="gpt-4o-tool", messages=history)
     assert follow_up.choices[0].message.content == "Echo: 18C and sunny"
 
 

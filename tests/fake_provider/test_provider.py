@@ -10,13 +10,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 import openai
 import pytest
 
 from peekr.testing.fake_provider import FakeProvider, Reply, ToolCall
 
-HELLO = [{"role": "user", "content": "Hello there"}]
+HELLO: Any = [{"role": "user", "content": "Hello there"}]
 
 
 def post(url: str, payload: object) -> tuple[int, dict[str, object]]:
@@ -96,7 +97,9 @@ def test_responder_receives_request_and_may_return_reply_objects(fake: FakeProvi
     with fake.openai_client() as client:
         message = client.chat.completions.create(model="m", messages=HELLO).choices[0].message
     assert message.content == "ok"
-    assert message.tool_calls is not None and message.tool_calls[0].function.arguments == '{"a": 1}'
+    assert message.tool_calls is not None
+    call = message.tool_calls[0]
+    assert call.type == "function" and call.function.arguments == '{"a": 1}'
 
 
 def test_responder_crash_becomes_a_500_and_is_logged(fake: FakeProvider, caplog: pytest.LogCaptureFixture) -> None:
@@ -174,7 +177,7 @@ def test_importing_the_fake_imports_no_sdk() -> None:
 def test_chunked_request_bodies_are_read(fake: FakeProvider) -> None:
     payload = json.dumps({"model": "m", "messages": HELLO}).encode()
     chunks = iter([payload[:10], payload[10:]])
-    request = urllib.request.Request(fake.openai_base_url + "/chat/completions", chunks, method="POST")  # type: ignore[arg-type]
+    request = urllib.request.Request(fake.openai_base_url + "/chat/completions", chunks, method="POST")
     request.add_header("transfer-encoding", "chunked")
     with urllib.request.urlopen(request, timeout=5) as response:
         assert json.loads(response.read())["choices"][0]["message"]["content"] == "Echo: Hello there"

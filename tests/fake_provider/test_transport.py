@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import anthropic
 import httpx2
@@ -11,7 +12,7 @@ import pytest
 
 from peekr.testing.fake_provider import FakeProvider
 
-HELLO = [{"role": "user", "content": "Hello there"}]
+HELLO: Any = [{"role": "user", "content": "Hello there"}]
 
 
 def test_openai_in_process_without_a_server() -> None:
