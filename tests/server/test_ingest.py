@@ -153,3 +153,15 @@ def test_aggregates_cover_ingested_spans(collector: RunningCollector, db: str) -
          "tokens_output": 0, "tokens_total": 40, "cost_usd": None, "avg_ms": 25.0, "p50_ms": 25.0,
          "p95_ms": 38.5, "p99_ms": 39.7}
     ]  # fmt: skip
+
+
+def test_eval_result_sent_before_its_span_is_merged_once_the_span_arrives(collector: RunningCollector, db: str) -> None:
+    key, read = new_key(db, "acme"), new_key(db, "acme", "read")
+    span = span_record(model="gpt-4o")
+    early = eval_record(span, 0.6, created_at="2026-11-27T09:00:01.000000Z")
+    later = eval_record(span, 0.8, created_at="2026-11-27T09:00:09.000000Z")
+    assert _post(collector, key, body(evals=[later])).json()["stored"] == 1
+    assert _post(collector, key, body([span], [early])).json()["stored"] == 2
+    trace = httpx.get(f"{collector.url}/v1/traces/{span['trace_id']}", headers=auth(read)).json()
+    assert trace["spans"][0]["attributes"]["eval_scores"] == {"hallucination": 0.8}  # the newest result wins
+    assert [e["scores"]["hallucination"] for e in trace["eval_results"]] == [0.6, 0.8]
