@@ -7,6 +7,7 @@ async client on httpx2 works under trio.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator, Iterator
 
 import anthropic
@@ -15,6 +16,10 @@ import pytest
 import peekr
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
+
+# The SDK's default HTTP client loads the CA bundle on every construction (~0.1 s); the fake is
+# plain http on 127.0.0.1, so one shared context keeps client creation cheap.
+_TLS = ssl.create_default_context()
 
 
 @pytest.fixture(scope="module")
@@ -35,12 +40,13 @@ def sink() -> InMemorySink:
 @pytest.fixture
 def client(fake: FakeProvider) -> Iterator[anthropic.Anthropic]:
     """A real sync client on the loopback fake (dummy key, no retries)."""
-    with fake.anthropic_client() as sync_client:
+    with fake.anthropic_client(http_client=anthropic.DefaultHttpxClient(verify=_TLS)) as sync_client:
         yield sync_client
 
 
 @pytest.fixture
 async def aclient(fake: FakeProvider) -> AsyncIterator[anthropic.AsyncAnthropic]:
     """A real async client on the loopback fake (dummy key, no retries)."""
-    async with fake.async_anthropic_client() as async_client:
+    http_client = anthropic.DefaultAsyncHttpxClient(verify=_TLS)
+    async with fake.async_anthropic_client(http_client=http_client) as async_client:
         yield async_client
