@@ -43,7 +43,8 @@ def span_to_messages(span: dict[str, Any]) -> tuple[list[Message], list[dict[str
         raise Unconvertible("no captured input")
     if attrs.get("output") is None and not attrs.get("tool_calls"):
         raise Unconvertible("no captured output")
-    request = attrs.get("request") if isinstance(attrs.get("request"), dict) else {}
+    raw_request = attrs.get("request")
+    request: dict[str, Any] = raw_request if isinstance(raw_request, dict) else {}
     if provider == "openai":
         messages = _openai_input(attrs["input"])
         answer = _openai_output(attrs.get("output"), attrs.get("tool_calls"))
@@ -322,7 +323,8 @@ def _gemini_text(system: Any) -> str:
 
 
 def _gemini_tools(request: dict[str, Any]) -> list[dict[str, Any]] | None:
-    config = request.get("config") if isinstance(request.get("config"), dict) else request
+    raw_config = request.get("config")
+    config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else request
     out = []
     for tool in config.get("tools") or []:
         decls = (
@@ -350,7 +352,8 @@ def _assistant(text: str | None, tool_calls: Any) -> Message:
 def _normalise_call(call: Any) -> dict[str, Any]:
     if not isinstance(call, dict):
         raise Unconvertible("tool call is not an object")
-    fn = call.get("function") if isinstance(call.get("function"), dict) else call
+    raw_fn = call.get("function")
+    fn: dict[str, Any] = raw_fn if isinstance(raw_fn, dict) else call
     return _call(call.get("id"), fn.get("name"), fn.get("arguments", fn.get("input", fn.get("args"))))
 
 
@@ -391,5 +394,5 @@ def _text(value: Any) -> str:
                 parts.append(json.dumps(item, ensure_ascii=False, default=str))
         return "\n".join(parts)
     if isinstance(value, dict) and isinstance(value.get("text"), str):
-        return value["text"]
+        return str(value["text"])
     return json.dumps(value, ensure_ascii=False, default=str)

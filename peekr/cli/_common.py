@@ -222,7 +222,7 @@ def _one_block(block: Any) -> str:
         return block
     if isinstance(block, dict):
         if isinstance(block.get("text"), str):
-            return block["text"]
+            return str(block["text"])
         call = block.get("toolUse") or block.get("function_call") or block.get("functionCall")
         if block.get("type") == "tool_use":
             call = block

@@ -146,7 +146,9 @@ def _series(cube: list[tuple[Any, ...]], bounds: dict[str, Any]) -> dict[str, An
             calls_by_model[row[1]] = calls_by_model.get(row[1], 0) + row[6]
     top = sorted(calls_by_model, key=lambda m: -calls_by_model[m])[:_MAX_SERIES]
     n = bounds["buckets"]
-    series = {m: {"calls": [0] * n, "tokens": [0] * n, "cost": [0.0] * n, "errors": [0] * n} for m in [*top, "other"]}
+    series: dict[str, dict[str, list[float]]] = {
+        m: {"calls": [0] * n, "tokens": [0] * n, "cost": [0.0] * n, "errors": [0] * n} for m in [*top, "other"]
+    }
     for b, model, *_, count, _calls, tokens, cost, errors, _dur, _unpriced, _hs, _hn in cube:
         if model is None:
             continue
@@ -178,7 +180,7 @@ def _breakdown(cube: list[tuple[Any, ...]], index: int) -> list[dict[str, Any]]:
         g[5] += row[11] or 0.0
         g[6] += row[13] or 0.0
         g[7] += row[14] or 0
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "key": key,
             "spans": int(g[0]),
@@ -231,7 +233,7 @@ def _percentile(hist: dict[int, int], q: float) -> float:
         if seen >= rank:
             if lb < 0:
                 return 0.0
-            return _BIN_RATIO ** (lb + 0.5) / 1000  # the bin's middle, back in ms
+            return float(_BIN_RATIO ** (lb + 0.5) / 1000)  # the bin's middle, back in ms
     return 0.0
 
 

@@ -22,7 +22,7 @@ __all__ = ["dashboard", "register", "render_html"]
 
 
 def _static(name: str) -> str:
-    return resources.files("peekr.cli").joinpath("_static", name).read_text(encoding="utf-8")
+    return resources.files("peekr.cli").joinpath("_static").joinpath(name).read_text(encoding="utf-8")
 
 
 def render_html(data: dict[str, Any]) -> str:

@@ -104,7 +104,7 @@ def _table(result: Page) -> Table:
         ("status", {"no_wrap": True}),
         ("scores", {"overflow": "fold"}),
     ):
-        table.add_column(column, **kwargs)  # type: ignore[arg-type]
+        table.add_column(column, **kwargs)
     for span in result.spans:
         table.add_row(*_cells(span))
     return table
