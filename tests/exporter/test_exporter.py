@@ -258,3 +258,18 @@ def test_wire_body_has_one_array_per_record_kind() -> None:
     )
     assert body["version"] == 1 and len(body["spans"]) == 1 and body["eval_results"] == []
     assert body["feedback"][0]["record"] == "feedback"
+
+
+async def test_write_cancelled_mid_request_is_spooled_not_lost(collector: Collector, tmp_path: Path) -> None:
+    collector.faults.plan.extend(["slow"])
+    collector.faults.delay = 3.0
+    spool = tmp_path / "spool"
+    exporter = HTTPExporter(collector.url, collector.key, spool_dir=spool)
+    batch = _spans(6)
+    with anyio.move_on_after(0.3):  # e.g. shutdown's deadline runs out while the collector is slow
+        await exporter.write(batch)
+    assert exporter.spooled == 6
+    await exporter.flush(10)  # replayed: the collector keeps one copy even if the slow request lands too
+    await exporter.aclose()
+    await anyio.sleep(3)
+    assert exporter.spooled == 0 and await _count(collector) == 6
