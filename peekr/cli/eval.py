@@ -1,0 +1,193 @@
+"""``peekr eval traces.db`` (score stored spans) and ``peekr eval-judge labeled.jsonl`` (score a judge)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+__all__ = ["eval_command", "eval_judge", "register"]
+
+_MODEL_HELP = "Judge model: any OpenAI-compatible name, or anthropic/<model>."
+_BASE_URL_HELP = "OpenAI-compatible endpoint of the judge (vLLM, Ollama, a gateway...). Env: OPENAI_BASE_URL."
+_KEY_HELP = "The judge's API key. Env: OPENAI_API_KEY (or ANTHROPIC_API_KEY)."
+
+
+def _progress() -> Progress:
+    from ._common import err_console
+
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[extra]}"),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=False,
+    )
+
+
+def _build(model: str, base_url: str | None, api_key: str | None, **kwargs: Any) -> Any:
+    from ..evaluators import Hallucination
+
+    try:
+        return Hallucination(model=model, base_url=base_url, api_key=api_key, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _context_extractor(key: str | None) -> Any:
+    if key is None:
+        return None
+    return lambda span: span.attributes.get(key)
+
+
+def eval_command(
+    path: Annotated[Path, typer.Argument(help="traces.db or traces.jsonl", show_default=False)],
+    model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)] = "gpt-4o-mini",
+    base_url: Annotated[str | None, typer.Option("--base-url", help=_BASE_URL_HELP)] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help=_KEY_HELP)] = None,
+    context_key: Annotated[
+        str | None,
+        typer.Option("--context-key", help="Span attribute holding the context (default: the span's whole input)."),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Only spans with this name (prefix or glob).")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Only spans since: 30m, 2h, 7d or an ISO date.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Evaluate at most N spans.")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, max=64, help="Evaluations at once.")] = 4,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds per evaluation.")] = 120.0,
+    force: Annotated[bool, typer.Option("--force", help="Re-evaluate spans that already have a score.")] = False,
+    details: Annotated[bool, typer.Option("--details/--no-details", help="Store per-claim verdicts.")] = True,
+) -> None:
+    """Score stored LLM spans for hallucination; resumable (already scored spans are skipped)."""
+    import anyio
+
+    from .._readers import SpanFilter, TraceFileError
+    from ..evaluators._batch import pending_spans, run_stored
+    from ..evaluators.hallucination import default_filter
+    from ._common import console, fail, fmt_cost, parse_since
+
+    evaluator = _build(
+        model,
+        base_url or os.environ.get("OPENAI_BASE_URL"),
+        api_key,
+        context_extractor=_context_extractor(context_key),
+        detailed=details,
+        timeout=timeout,
+    )
+    flt = SpanFilter(name=name, since=parse_since(since))
+    try:
+        spans, matched, scored = pending_spans(
+            path, evaluator.name, flt, accept=default_filter, force=force, limit=limit
+        )
+    except TraceFileError as exc:
+        fail(str(exc))
+    out = console()
+    if not spans:
+        out.print(f"Nothing to evaluate: {matched} LLM spans matched, {scored} already scored (use --force to redo).")
+        return
+    if scored:
+        out.print(f"Skipping {scored} spans already scored (use --force to redo them).")
+    with _progress() as progress:
+        task = progress.add_task("evaluating", total=len(spans), extra="")
+        failures = 0
+
+        def advance(result: Any) -> None:
+            nonlocal failures
+            failures += result is not None and result.status != "ok"
+            progress.update(task, advance=1, extra=f"failed {failures}" if failures else "")
+
+        try:
+            summary = anyio.run(lambda: run_stored(path, evaluator, spans, concurrency=concurrency, on_result=advance))
+        except KeyboardInterrupt:
+            progress.stop()
+            out.print("Interrupted: results so far are stored; run the same command again to resume.")
+            raise typer.Exit(130) from None
+    scores = summary.scores
+    mean = f"{sum(scores) / len(scores):.3f}" if scores else "–"
+    cost = fmt_cost(summary.cost_usd) if summary.cost_known else f"≥{fmt_cost(summary.cost_usd)} (some prices unknown)"
+    out.print(
+        f"Evaluated {summary.evaluated} spans (mean hallucination score {mean}; {summary.no_score} without a score: "
+        f"no claims or no context), {summary.failed} failed. Judge cost {cost or '$0'}."
+    )
+    for error, count in sorted(summary.errors.items(), key=lambda kv: -kv[1])[:5]:
+        out.print(f"  {count} × {error}")
+    out.print(f"Scores are in {path}: see them with `peekr view {path}`.")
+    if summary.failed and not summary.evaluated:
+        raise typer.Exit(1)
+
+
+def eval_judge(
+    labeled: Annotated[
+        Path | None,
+        typer.Argument(help="JSONL of {context, response, label: supported|not_supported}; default: peekr's sample."),
+    ] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)] = "gpt-4o-mini",
+    base_url: Annotated[str | None, typer.Option("--base-url", help=_BASE_URL_HELP)] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help=_KEY_HELP)] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, max=64, help="Cases at once.")] = 4,
+    timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds per case.")] = 120.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Measure a judge model on a labeled file: balanced accuracy, precision/recall per class, cost."""
+    import anyio
+
+    from ..evaluators._batch import judge_labeled
+    from ..evaluators._labeled import load_cases, sample_path
+    from ._common import console, fail, fmt_cost
+
+    source = labeled if labeled is not None else sample_path()
+    try:
+        cases = load_cases(source)
+    except OSError as exc:
+        fail(f"{source}: cannot read ({exc.strerror})")
+    except ValueError as exc:
+        fail(str(exc))
+    evaluator = _build(model, base_url or os.environ.get("OPENAI_BASE_URL"), api_key, timeout=timeout)
+    with _progress() as progress:
+        progress.disable = as_json  # keep stderr quiet when the output is for a program
+        task = progress.add_task(f"judging with {model}", total=len(cases), extra="")
+        result, rows = anyio.run(
+            lambda: judge_labeled(evaluator, cases, concurrency=concurrency, on_case=lambda: progress.advance(task))
+        )
+    out = console()
+    data = result.as_dict()
+    if as_json:
+        out.print_json(json.dumps({"model": model, "file": str(source), **data, "rows": rows}))
+        return
+    table = Table(title=f"{model} on {source.name} ({result.cases} cases)")
+    for column in ("class", "precision", "recall", "support"):
+        table.add_column(column, justify="left" if column == "class" else "right")
+    for cls, values in result.per_class.items():
+        table.add_row(cls, *(_pct(values[k]) for k in ("precision", "recall")), str(values["support"]))
+    out.print(table)
+    per_case = fmt_cost(data["cost_per_case_usd"]) if data["cost_per_case_usd"] is not None else "unknown"
+    out.print(
+        f"Balanced accuracy: [bold]{result.balanced_accuracy:.1%}[/]   accuracy {data['accuracy']:.1%}   "
+        f"no prediction {result.abstained}   failed {result.failed}"
+    )
+    total = fmt_cost(result.cost_usd) if result.cost_usd is not None else "unknown (no price for this model)"
+    out.print(
+        f"Judge cost: {total or '$0'} in all, {per_case or '$0'} per case "
+        f"({result.tokens_input} input + {result.tokens_output} output tokens)"
+    )
+    errors = [r for r in rows if r["error"]]
+    for row in errors[:5]:
+        out.print(f"  case {row['id']}: {row['error']}")
+    if errors and len(errors) == len(rows):
+        raise typer.Exit(1)
+
+
+def _pct(value: object) -> str:
+    return f"{value:.1%}" if isinstance(value, (int, float)) else "–"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``eval`` and ``eval-judge`` to the ``peekr`` command group."""
+    app.command("eval")(eval_command)
+    app.command("eval-judge")(eval_judge)

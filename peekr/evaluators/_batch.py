@@ -1,0 +1,202 @@
+"""Evaluate spans already stored in ``traces.db`` / ``traces.jsonl`` (what ``peekr eval`` runs).
+
+Results are written with the same sinks peekr records with (SQLite: stored and merged into the
+span row; JSONL: an eval line readers merge), in small batches as they complete, so an
+interrupted run keeps its progress. Spans that already have the evaluator's score are skipped
+unless ``force`` — so running the command again resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+
+from .._events import EvalResult
+from .._readers import JSONLTraces, SpanFilter, open_traces
+from .._span import Span
+from ._base import RunSettings
+from ._evaluate import evaluate_span
+from ._labeled import Case, JudgeMetrics, metrics
+from .hallucination import Hallucination
+
+__all__ = ["BatchSummary", "judge_labeled", "pending_spans", "run_stored"]
+
+_WRITE_EVERY = 20
+_WRITE_INTERVAL = 1.0
+
+
+@dataclass
+class BatchSummary:
+    """What ``run_stored`` did."""
+
+    selected: int = 0
+    already_scored: int = 0
+    evaluated: int = 0
+    failed: int = 0
+    skipped: int = 0
+    scores: list[float] = field(default_factory=list)
+    no_score: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+def pending_spans(
+    path: Path, evaluator: str, flt: SpanFilter, *, accept: Callable[[Span], bool], force: bool, limit: int | None
+) -> tuple[list[Span], int, int]:
+    """Spans to evaluate: (spans, how many matched, how many already had a score)."""
+    spans: list[Span] = []
+    matched = scored = 0
+    with open_traces(path) as store:
+        for data in reversed(store.query(flt, limit=None).spans):  # oldest first
+            try:
+                span = Span.model_validate(data)
+            except ValidationError:
+                continue
+            if not accept(span):
+                continue
+            matched += 1
+            if not force and evaluator in (span.attributes.get("eval_scores") or {}):
+                scored += 1
+                continue
+            if limit is None or len(spans) < limit:
+                spans.append(span)
+    return spans, matched, scored
+
+
+def _sink_for(path: Path) -> Any:
+    with open_traces(path) as store:
+        jsonl = isinstance(store, JSONLTraces)
+    if jsonl:
+        from ..sinks.jsonl import JSONLSink
+
+        return JSONLSink(path)
+    from ..sinks.sqlite import SQLiteSink
+
+    return SQLiteSink(path)
+
+
+async def run_stored(
+    path: Path,
+    evaluator: Hallucination,
+    spans: list[Span],
+    *,
+    concurrency: int,
+    on_result: Callable[[EvalResult | None], None] = lambda r: None,
+) -> BatchSummary:
+    """Evaluate ``spans`` with at most ``concurrency`` at once and store the results in ``path``."""
+    summary = BatchSummary(selected=len(spans))
+    sink = _sink_for(path)
+    pending: list[EvalResult] = []
+    last_write = time.monotonic()
+    settings = RunSettings(timeout=evaluator.timeout)
+    limiter = anyio.CapacityLimiter(concurrency)
+    evaluator.prepare()
+
+    async def write() -> None:
+        nonlocal pending, last_write
+        batch, pending, last_write = pending, [], time.monotonic()
+        if batch:
+            await sink.write(batch)
+
+    async def one(span: Span) -> None:
+        async with limiter:
+            outcome = await evaluate_span(evaluator.name, evaluator.evaluate, settings, span)
+        result = outcome.result
+        _count(summary, evaluator.name, result)
+        if result is not None:
+            pending.append(result)
+            if len(pending) >= _WRITE_EVERY or time.monotonic() - last_write > _WRITE_INTERVAL:
+                await write()
+        on_result(result)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for span in spans:
+                tg.start_soon(one, span)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await write()
+            await sink.aclose()
+            await evaluator.aclose()
+    return summary
+
+
+def _count(summary: BatchSummary, name: str, result: EvalResult | None) -> None:
+    if result is None:
+        summary.skipped += 1
+        return
+    if result.status != "ok":
+        summary.failed += 1
+        key = " ".join((result.error or "error").split())[:160]
+        summary.errors[key] = summary.errors.get(key, 0) + 1
+    else:
+        summary.evaluated += 1
+        score = result.scores.get(name)
+        if score is None:
+            summary.no_score += 1
+        else:
+            summary.scores.append(score)
+    info = result.attributes.get(f"{name}_eval") or {}
+    cost = info.get("judge_cost_usd")
+    if isinstance(cost, (int, float)):
+        summary.cost_usd += cost
+    elif info.get("judge_calls"):
+        summary.cost_known = False
+
+
+async def judge_labeled(
+    evaluator: Hallucination,
+    cases: list[Case],
+    *,
+    concurrency: int,
+    on_case: Callable[[], None] = lambda: None,
+) -> tuple[JudgeMetrics, list[dict[str, Any]]]:
+    """Run the evaluator on every labeled case; return the metrics and one row per case."""
+    rows: list[dict[str, Any]] = [{} for _ in cases]
+    limiter = anyio.CapacityLimiter(concurrency)
+    evaluator.prepare()
+
+    async def one(i: int, case: Case) -> None:
+        row: dict[str, Any] = {"id": case.id, "label": case.label, "predicted": None, "score": None, "error": None}
+        async with limiter:
+            try:
+                with anyio.fail_after(evaluator.timeout):
+                    report = await evaluator.check(case.context, case.response, question=case.question)
+            except Exception as exc:  # a failed case counts as wrong; the run goes on
+                row["error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, TimeoutError) else "timed out"
+                info = (getattr(exc, "attributes", None) or {}).get(f"{evaluator.name}_eval") or {}
+                row["cost_usd"] = info.get("judge_cost_usd", 0.0)
+                row["tokens"] = tuple((info.get("judge_tokens") or {}).get(k, 0) for k in ("input", "output"))
+            else:
+                row["score"] = report.score
+                if report.score is not None:
+                    row["predicted"] = "supported" if report.score >= 1.0 else "not_supported"
+                row["reason"] = report.reason
+                row["cost_usd"] = report.judge_cost_usd
+                row["tokens"] = (report.judge_tokens_input, report.judge_tokens_output)
+                row["verdicts"] = [c.verdict for c in report.claims]
+        rows[i] = row
+        on_case()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for i, case in enumerate(cases):
+                tg.start_soon(one, i, case)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await evaluator.aclose()
+    result = metrics(
+        [r["label"] for r in rows],
+        [r["predicted"] for r in rows],
+        [r["error"] is not None for r in rows],
+        [r.get("cost_usd") for r in rows],
+        [r.get("tokens") or (0, 0) for r in rows],
+    )
+    return result, rows
