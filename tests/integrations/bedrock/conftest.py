@@ -51,8 +51,26 @@ def sink() -> InMemorySink:
     return memory
 
 
+@pytest.fixture(scope="module")
+def aio_session() -> Any:
+    """One aioboto3 session per module: a fresh session re-reads the service models (~1 s per test)."""
+    import aioboto3
+
+    return aioboto3.Session()
+
+
 @pytest.fixture
-async def aclient(fake: FakeProvider) -> AsyncIterator[Any]:
-    """An aioboto3 bedrock-runtime client on the test's event loop."""
-    async with fake.async_bedrock_client() as bedrock:
+async def aclient(fake: FakeProvider, aio_session: Any) -> AsyncIterator[Any]:
+    """An aioboto3 bedrock-runtime client on the test's event loop (same settings as
+    ``fake.async_bedrock_client()``: dummy credentials, one attempt per call)."""
+    from botocore.config import Config
+
+    async with aio_session.client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=fake.bedrock_endpoint_url,
+        aws_access_key_id="fake",
+        aws_secret_access_key="fake",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    ) as bedrock:
         yield bedrock
