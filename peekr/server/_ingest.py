@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,6 +19,8 @@ __all__ = ["router"]
 
 _log = logging.getLogger("peekr.server")
 router = APIRouter(tags=["ingest"])
+# A \uD800-\uDFFF escape: rare, so the body is scrubbed only when one appears.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Malformed body, unknown wire version, corrupt gzip. Not retryable."},
@@ -88,6 +91,17 @@ async def ingest(request: Request) -> IngestResponse:
     return IngestResponse(accepted=stored + duplicates, stored=stored, duplicates=duplicates, rejected=batch.rejected)
 
 
+def _scrub(value: Any) -> Any:
+    """Replace lone surrogates (valid JSON escapes, invalid text) so the records can be stored and read."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
 def _parse(data: bytes) -> dict[str, Any]:
     try:
         body = json.loads(data)
@@ -95,6 +109,8 @@ def _parse(data: bytes) -> dict[str, Any]:
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", f"body must be a JSON object, got {type(body).__name__}")
+    if _SURROGATE_ESCAPE.search(data):
+        body = _scrub(body)
     version = body.get("version")
     if version != WIRE_VERSION:
         raise ApiError(

@@ -50,8 +50,16 @@ _LATEST_SCORES = """
 
 
 def _jsonb(value: Any) -> str:
-    # jsonb refuses \u0000; replace it rather than fail the whole batch.
-    return json.dumps(value, separators=(",", ":"), default=str).replace("\\u0000", "\\ufffd")
+    # jsonb refuses \u0000 and lone surrogates (both valid JSON): replace them rather than fail the batch.
+    text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+    return _text(text.replace("\\u0000", "\\ufffd"))
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text holds neither NUL nor lone surrogates; SQLite does. Replace them."""
+    if value is None:
+        return None
+    return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _ts(value: str) -> datetime:
@@ -158,7 +166,7 @@ class PostgresStore:
                     [s.span_id for s in spans],
                     [s.trace_id for s in spans],
                     [s.parent_id for s in spans],
-                    [s.name for s in spans],
+                    [_text(s.name) for s in spans],
                     [_ts(s.start_time) for s in spans],
                     [_ts(s.end_time) for s in spans],
                     [float(s.duration_ms) for s in spans],
@@ -183,11 +191,11 @@ class PostgresStore:
                     [k for _, k in evals],
                     [e.span_id for e, _ in evals],
                     [e.trace_id for e, _ in evals],
-                    [e.evaluator for e, _ in evals],
+                    [_text(e.evaluator) for e, _ in evals],
                     [e.status for e, _ in evals],
                     [_jsonb(e.scores) for e, _ in evals],
                     [_jsonb(e.attributes) for e, _ in evals],
-                    [e.error for e, _ in evals],
+                    [_text(e.error) for e, _ in evals],
                     [_ts(e.created_at) for e, _ in evals],
                 )
                 stored += int(status.rsplit(" ", 1)[1])
@@ -206,7 +214,7 @@ class PostgresStore:
                     [f.span_id for f, _ in feedback],
                     [f.rating for f, _ in feedback],
                     [f.score for f, _ in feedback],
-                    [f.note for f, _ in feedback],
+                    [_text(f.note) for f, _ in feedback],
                     [_ts(f.created_at) for f, _ in feedback],
                 )
                 stored += int(status.rsplit(" ", 1)[1])

@@ -165,3 +165,15 @@ def test_eval_result_sent_before_its_span_is_merged_once_the_span_arrives(collec
     trace = httpx.get(f"{collector.url}/v1/traces/{span['trace_id']}", headers=auth(read)).json()
     assert trace["spans"][0]["attributes"]["eval_scores"] == {"hallucination": 0.8}  # the newest result wins
     assert [e["scores"]["hallucination"] for e in trace["eval_results"]] == [0.6, 0.8]
+
+
+def test_odd_but_valid_json_text_is_stored_on_every_backend(collector: RunningCollector, db: str) -> None:
+    key, read = new_key(db, "acme"), new_key(db, "acme", "read")
+    span = span_record(name="tool\u0000call", output="nul \u0000 and lone \ud800 surrogate", model="m")
+    raw = json.dumps(
+        body([span], [eval_record(span, 0.5, error=None)], [feedback_record(span["trace_id"], note="a\u0000b")])
+    )
+    answer = httpx.post(collector.url + "/v1/ingest", content=raw.encode(), headers=auth(key))
+    assert answer.status_code == 200 and answer.json()["stored"] == 3
+    trace = httpx.get(f"{collector.url}/v1/traces/{span['trace_id']}", headers=auth(read)).json()
+    assert trace["spans"][0]["attributes"]["output"].startswith("nul ")
