@@ -110,7 +110,7 @@ def _parse(data: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", f"body must be a JSON object, got {type(body).__name__}")
     if _SURROGATE_ESCAPE.search(data):
-        body = _scrub(body)
+        body = {k: _scrub(v) for k, v in body.items()}
     version = body.get("version")
     if version != WIRE_VERSION:
         raise ApiError(

@@ -52,7 +52,7 @@ _LATEST_SCORES = """
 def _jsonb(value: Any) -> str:
     # jsonb refuses \u0000 and lone surrogates (both valid JSON): replace them rather than fail the batch.
     text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
-    return _text(text.replace("\\u0000", "\\ufffd"))
+    return text.replace("\\u0000", "\\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
 def _text(value: str | None) -> str | None:
