@@ -163,7 +163,16 @@ class _IngestClient:
             accepted = int(answer["accepted"])
             rejected = answer.get("rejected") or []
         except (ValueError, KeyError, TypeError):
-            self.accepted += sent
+            # A 2xx that is not an ingest answer: a proxy or another service is at that URL.
+            self.drops.add("bad_response", sent)
+            self.drops.log_once(
+                "bad_response",
+                logging.ERROR,
+                "peekr: %s answered HTTP %d but not like a Peekr collector; spans sent there are dropped. "
+                "Is the endpoint right?",
+                self.url,
+                response.status_code,
+            )
             return
         self.accepted += accepted
         if rejected:

@@ -273,3 +273,18 @@ async def test_write_cancelled_mid_request_is_spooled_not_lost(collector: Collec
     await exporter.aclose()
     await anyio.sleep(3)
     assert exporter.spooled == 0 and await _count(collector) == 6
+
+
+async def test_an_endpoint_that_is_not_a_collector_is_reported(
+    collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>welcome to nginx</html>")
+
+    exporter = HTTPExporter("https://example.invalid", "k", transport=httpx.MockTransport(handler))
+    with caplog.at_level(logging.ERROR, logger="peekr"):
+        await exporter.write(_spans(2))
+        await exporter.write(_spans(1))
+    await exporter.aclose()
+    assert exporter.dropped == {"bad_response": 3} and exporter.exported == 0
+    assert caplog.text.count("not like a Peekr collector") == 1
