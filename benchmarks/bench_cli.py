@@ -157,15 +157,15 @@ def generate(path: Path, n_spans: int, *, seed: int = 7, days: float = 14.0) -> 
     db.close()
 
 
-def measure(args: list[str]) -> tuple[float, float]:
-    """Run ``python -m peekr.cli *args``; return (wall seconds, peak RSS MiB) of that child."""
+def measure(args: list[str]) -> tuple[float, float, float]:
+    """Run ``python -m peekr.cli *args``; return (wall seconds, CPU seconds, peak RSS MiB) of that child."""
     code = (
         "import resource, subprocess, sys, time;"
         "t = time.perf_counter();"
         "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL);"
         "w = time.perf_counter() - t;"
-        "r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
-        "print(w, r, p.returncode)"
+        "u = resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "print(w, u.ru_maxrss, p.returncode, u.ru_utime + u.ru_stime)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, sys.executable, "-m", "peekr.cli", *args],
@@ -174,10 +174,10 @@ def measure(args: list[str]) -> tuple[float, float]:
         check=True,
         cwd=ROOT,
     ).stdout.split()
-    wall, rss_kib, rc = float(out[0]), int(out[1]), int(out[2])
+    wall, rss_kib, rc, cpu = float(out[0]), int(out[1]), int(out[2]), float(out[3])
     if rc != 0:
         raise SystemExit(f"peekr {' '.join(args)} exited with {rc}")
-    return wall, rss_kib / 1024
+    return wall, cpu, rss_kib / 1024
 
 
 def main() -> None:
@@ -209,12 +209,17 @@ def main() -> None:
         ("peekr dashboard traces.db -o report.html", ["dashboard", str(args.db), "-o", str(report)]),
     ]
     results = []
+    load_before = os.getloadavg()[0]
     for label, cmd in cases:
         runs = [measure(cmd) for _ in range(args.runs)]
-        best_wall = min(w for w, _ in runs)
-        peak = max(r for _, r in runs)
-        results.append((label, best_wall, sorted(w for w, _ in runs)[len(runs) // 2], peak))
-        print(f"{label}: best {best_wall:.2f} s, median {results[-1][2]:.2f} s, peak RSS {peak:.0f} MiB")
+        best_wall = min(w for w, _, _ in runs)
+        median_wall = sorted(w for w, _, _ in runs)[len(runs) // 2]
+        best_cpu = min(c for _, c, _ in runs)
+        peak = max(r for _, _, r in runs)
+        results.append((label, best_wall, median_wall, best_cpu, peak))
+        print(
+            f"{label}: best {best_wall:.2f} s, median {median_wall:.2f} s, CPU {best_cpu:.2f} s, peak RSS {peak:.0f} MiB"
+        )
     report_kb = report.stat().st_size / 1024 if report.exists() else 0
     print(f"report.html: {report_kb:,.0f} KiB")
     if args.no_write:
@@ -228,10 +233,15 @@ def main() -> None:
         "",
         f"DB: {args.spans:,} spans with the real schema, {size_mb:,.0f} MB; {args.runs} runs per command,"
         " each a fresh `python -m peekr.cli` process (interpreter start-up included).",
+        f"1-minute load average before/after: {load_before:.1f} / {os.getloadavg()[0]:.1f} (2 cores; above 2 means"
+        " other processes were competing for the CPU and the wall times are inflated).",
         "",
-        "| command | best wall | median wall | peak RSS |",
-        "| --- | ---: | ---: | ---: |",
-        *[f"| `{label}` | {best:.2f} s | {median:.2f} s | {rss:.0f} MiB |" for label, best, median, rss in results],
+        "| command | best wall | median wall | CPU (user+sys) | peak RSS |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *[
+            f"| `{label}` | {best:.2f} s | {median:.2f} s | {cpu:.2f} s | {rss:.0f} MiB |"
+            for label, best, median, cpu, rss in results
+        ],
         "",
         f"The dashboard file is {report_kb:,.0f} KiB (ECharts inlined, aggregates only).",
         "",
