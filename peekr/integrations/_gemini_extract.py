@@ -27,7 +27,7 @@ from typing import Any
 from .. import _runtime
 from .._capture import capture
 
-__all__ = ["StreamState", "describe_request", "model_name", "record_response"]
+__all__ = ["FOLD_EVERY", "StreamState", "describe_request", "model_name", "record_response"]
 
 #: GenerateContentConfig fields copied into ``attributes.request`` (tools are reduced to names).
 _REQUEST_FIELDS = (
@@ -39,8 +39,8 @@ _REQUEST_FIELDS = (
     ("response_mime_type", "responseMimeType"),
 )
 
-#: Chunks buffered by a stream before they are folded into running totals (bounds memory).
-_FOLD_AT = 256
+#: A stream folds its buffered chunks into running values every this many chunks (a power of two).
+FOLD_EVERY = 256
 
 
 def model_name(name: object) -> str | None:
@@ -152,15 +152,6 @@ def _finish_reason(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _parts(response: Any) -> Any:
-    candidates = getattr(response, "candidates", None)
-    if not candidates:
-        return None, None
-    candidate = candidates[0]
-    content = getattr(candidate, "content", None)
-    return candidate, getattr(content, "parts", None)
-
-
 def _tool_call(call: Any, capture_on: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {"id": getattr(call, "id", None), "type": "function", "name": getattr(call, "name", None)}
     if capture_on:
@@ -172,52 +163,57 @@ def _tool_call(call: Any, capture_on: bool) -> dict[str, Any]:
 class StreamState:
     """What a stream (or one whole response) said so far: text, tool calls, finish reason, usage, model.
 
-    ``add`` only appends (the per-chunk cost must stay well under a microsecond); chunks are folded
-    into the running values every ``_FOLD_AT`` chunks and at the end, so memory stays bounded.
+    The stream wrapper appends each chunk to ``pending`` (a C-level ``list.append``: the per-chunk cost
+    must stay well under a microsecond) and calls ``fold()`` every ``FOLD_EVERY`` chunks and at the end,
+    which reads the buffered chunks into the running values, so memory stays bounded on long streams.
     """
 
-    __slots__ = ("_pending", "finish_reason", "model_version", "text", "tool_calls", "usage")
+    __slots__ = ("finish_reason", "model_version", "pending", "text", "tool_calls", "usage")
 
     def __init__(self) -> None:
-        self._pending: list[Any] = []
+        self.pending: list[Any] = []
         self.text: list[str] | None = None
         self.tool_calls: list[Any] = []
         self.finish_reason: Any = None
         self.usage: Any = None
         self.model_version: Any = None
 
-    def add(self, chunk: Any) -> None:
-        """Remember one chunk (cheap)."""
-        pending = self._pending
-        pending.append(chunk)
-        if len(pending) >= _FOLD_AT:
-            self.fold()
-
     def fold(self) -> None:
-        """Fold the buffered chunks into the running values."""
-        pending, self._pending = self._pending, []
+        """Fold the buffered chunks (``GenerateContentResponse`` objects) into the running values."""
+        pending = self.pending  # emptied in place: the stream wrapper holds its bound ``append``
+        if not pending:
+            return
+        # Plain attribute reads: each is a declared field (None when absent) of the SDK's pydantic models.
+        for chunk in reversed(pending):
+            if chunk.usage_metadata is not None:
+                self.usage = chunk.usage_metadata  # the last reported counts are the final ones
+                break
+        for chunk in reversed(pending):
+            if chunk.model_version:
+                self.model_version = chunk.model_version
+                break
+        text = self.text
         for chunk in pending:
-            usage = getattr(chunk, "usage_metadata", None)
-            if usage is not None:
-                self.usage = usage  # the last reported counts are the final ones
-            version = getattr(chunk, "model_version", None)
-            if version:
-                self.model_version = version
-            candidate, parts = _parts(chunk)
-            if candidate is None:
+            candidates = chunk.candidates
+            if not candidates:
                 continue
-            reason = getattr(candidate, "finish_reason", None)
-            if reason is not None:
-                self.finish_reason = reason
-            for part in parts or ():
-                text = getattr(part, "text", None)
-                if isinstance(text, str) and not getattr(part, "thought", None):
-                    if self.text is None:
-                        self.text = []
-                    self.text.append(text)
-                call = getattr(part, "function_call", None)
-                if call is not None:
-                    self.tool_calls.append(call)
+            candidate = candidates[0]
+            if candidate.finish_reason is not None:
+                self.finish_reason = candidate.finish_reason
+            content = candidate.content
+            parts = content.parts if content is not None else None
+            if not parts:
+                continue
+            for part in parts:
+                piece = part.text
+                if piece is not None:
+                    if not part.thought:
+                        if text is None:
+                            text = self.text = []
+                        text.append(piece)
+                elif part.function_call is not None:
+                    self.tool_calls.append(part.function_call)
+        pending.clear()
 
     def apply(self, attributes: dict[str, Any]) -> None:
         """Write model, output, tool calls, finish reason and tokens into the span attributes."""
@@ -242,5 +238,5 @@ class StreamState:
 def record_response(attributes: dict[str, Any], response: Any) -> None:
     """Fill the span attributes from one non-streamed ``GenerateContentResponse``."""
     state = StreamState()
-    state._pending.append(response)
+    state.pending.append(response)
     state.apply(attributes)

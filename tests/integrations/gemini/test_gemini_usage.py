@@ -19,7 +19,7 @@ from google import genai
 from google.genai import types
 
 from peekr._cost import compute_cost
-from peekr.integrations._gemini_extract import model_name
+from peekr.integrations._gemini_extract import FOLD_EVERY, model_name
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
@@ -194,3 +194,14 @@ def test_dict_config_with_camel_case_keys_and_dict_tools(
         "stop_sequences": ["END"],
         "tools": ["lookup", "google_search"],
     }
+
+
+def test_long_stream_is_folded_as_it_goes(sink: InMemorySink) -> None:
+    """Past FOLD_EVERY chunks the buffered chunks are folded into running values (bounded memory)."""
+    chunks = [{"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(FOLD_EVERY * 2 + 10)]
+    chunks[-1] = {"candidates": [candidate({"text": "end"})], "usageMetadata": USAGE}
+    client = mock_client(sse_answer(*chunks))
+    stream = client.models.generate_content_stream(model="gemini-fake", contents="Q")
+    texts = [c.text for c in stream]
+    expected = {"provider": "gemini", "model": "gemini-fake", "stream": True, "input": "Q", "request": {"stream": True}}
+    assert_span(only_span(sink), {**expected, "output": "".join(texts), "finish_reason": "STOP", **TOKENS}, ttft=True)
