@@ -120,3 +120,9 @@ def test_nousage(fake: FakeProvider) -> None:
     with fake.anthropic_client() as client:
         message = client.messages.create(model="claude-nousage", max_tokens=50, messages=HELLO)
     assert message.usage is None
+
+
+def test_cache_keyword_reports_cache_fields_beside_input_tokens(fake: FakeProvider) -> None:
+    with fake.anthropic_client() as client:
+        usage = client.messages.create(model="claude-cache", max_tokens=50, system="Be brief.", messages=HELLO).usage
+    assert (usage.input_tokens, usage.cache_read_input_tokens, usage.cache_creation_input_tokens) == (1, 2, 1)

@@ -70,7 +70,7 @@ def test_invoke_model_claude_body_and_token_headers(client: Any) -> None:
     response = client.invoke_model(modelId=CLAUDE, body=claude_body())
     body = json.loads(response["body"].read())
     assert body["content"] == [{"type": "text", "text": "Echo: Hello there"}]
-    assert body["usage"] == {"input_tokens": 2, "output_tokens": 3}
+    assert (body["usage"]["input_tokens"], body["usage"]["output_tokens"]) == (2, 3)
     headers = response["ResponseMetadata"]["HTTPHeaders"]
     assert (headers["x-amzn-bedrock-input-token-count"], headers["x-amzn-bedrock-output-token-count"]) == ("2", "3")
 
@@ -145,3 +145,14 @@ async def test_aioboto3_errors(fake: FakeProvider) -> None:
         with pytest.raises(EventStreamError):
             async for _ in stream["stream"]:
                 pass
+
+
+def test_cache_keyword_reports_cache_tokens_beside_input_tokens(client: Any) -> None:
+    usage = client.converse(modelId="m-cache", messages=MESSAGES, system=[{"text": "Be brief."}])["usage"]
+    assert usage == {
+        "inputTokens": 1,
+        "outputTokens": 3,
+        "totalTokens": 7,
+        "cacheReadInputTokens": 2,
+        "cacheWriteInputTokens": 1,
+    }

@@ -137,3 +137,11 @@ def test_embed_content(fake: FakeProvider) -> None:
 def test_nousage(fake: FakeProvider) -> None:
     client = fake.genai_client()
     assert client.models.generate_content(model="gemini-nousage", contents="Hi").usage_metadata is None
+
+
+def test_cache_keyword_reports_cached_content_tokens(fake: FakeProvider) -> None:
+    client = fake.genai_client()
+    config = types.GenerateContentConfig(system_instruction="Be brief.")
+    usage = client.models.generate_content(model="gemini-cache", contents="Hello there", config=config).usage_metadata
+    assert usage is not None
+    assert (usage.prompt_token_count, usage.cached_content_token_count, usage.total_token_count) == (4, 2, 7)

@@ -240,3 +240,16 @@ def test_embeddings_default_base64_matches_float_encoding(fake: FakeProvider) ->
     assert abs(sum(v * v for v in default.data[0].embedding) - 1) < 1e-5
     assert (default.usage.prompt_tokens, default.usage.total_tokens) == (3, 3)
     assert len(sized.data[0].embedding) == 3
+
+
+def test_cache_keyword_reports_cached_tokens_inside_prompt_tokens(fake: FakeProvider) -> None:
+    with fake.openai_client() as client:
+        usage = client.chat.completions.create(
+            model="gpt-cache", messages=[{"role": "system", "content": "Be brief."}, *HELLO]
+        ).usage
+        responses_usage = client.responses.create(
+            model="gpt-cache", instructions="Be brief.", input="Hello there"
+        ).usage
+    assert usage is not None and usage.prompt_tokens_details is not None
+    assert (usage.prompt_tokens, usage.prompt_tokens_details.cached_tokens, usage.total_tokens) == (4, 2, 7)
+    assert responses_usage is not None and responses_usage.input_tokens_details.cached_tokens == 2

@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ._behaviour import Behaviour, Prompt, Reply, default_reply, pieces, text_of
+from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for
 from ._settings import Settings
 from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced, sse_event
 
-__all__ = ["anthropic_error", "anthropic_message", "anthropic_prompt", "anthropic_stream_events", "messages"]
+__all__ = [
+    "anthropic_error",
+    "anthropic_message",
+    "anthropic_prompt",
+    "anthropic_stream_events",
+    "anthropic_usage",
+    "messages",
+]
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -49,13 +56,13 @@ def anthropic_prompt(body: dict[str, Any]) -> Prompt:
     return Prompt(texts, " ".join(text_of(content)), tools, after_tool)
 
 
-def anthropic_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    """Usage with zero cache fields (Anthropic's input_tokens exclude cache reads/writes)."""
+def anthropic_usage(usage: Usage) -> dict[str, Any]:
+    """Claude usage: ``input_tokens`` excludes cache reads and writes, which have their own fields."""
     return {
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": usage.uncached_input,
+        "output_tokens": usage.output,
+        "cache_creation_input_tokens": usage.cache_write,
+        "cache_read_input_tokens": usage.cache_read,
     }
 
 
@@ -110,7 +117,8 @@ def messages(request: FakeRequest, settings: Settings, model: str) -> FakeRespon
         return anthropic_error(behaviour.error_status)
     prompt = anthropic_prompt(body)
     reply = default_reply(prompt, behaviour)
-    usage = anthropic_usage(prompt.input_tokens, reply.output_tokens) if behaviour.usage else None
+    counts = usage_for(prompt, reply, behaviour)
+    usage = anthropic_usage(counts) if counts else None
     mid = fake_id(request)
     if not body.get("stream"):
         return json_response(200, anthropic_message(mid, model, reply, usage))

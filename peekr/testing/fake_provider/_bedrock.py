@@ -11,8 +11,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from ._anthropic import anthropic_message, anthropic_prompt, anthropic_stream_events
-from ._behaviour import Behaviour, Prompt, Reply, default_reply, pieces, text_of
+from ._anthropic import anthropic_message, anthropic_prompt, anthropic_stream_events, anthropic_usage
+from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for
 from ._eventstream import CONTENT_TYPE, event_frame, exception_frame
 from ._settings import Settings
 from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced
@@ -75,8 +75,9 @@ def converse(request: FakeRequest, settings: Settings, model: str) -> FakeRespon
         "stopReason": _stop_reason(reply),
         "metrics": {"latencyMs": LATENCY_MS},
     }
-    if behaviour.usage:
-        body["usage"] = _usage(prompt.input_tokens, reply.output_tokens)
+    counts = usage_for(prompt, reply, behaviour)
+    if counts:
+        body["usage"] = _usage(counts)
     return json_response(200, body)
 
 
@@ -98,13 +99,19 @@ def invoke(request: FakeRequest, settings: Settings, model: str) -> FakeResponse
         return bedrock_error(behaviour.error_status)
     prompt = anthropic_prompt(request.json or {})
     reply = default_reply(prompt, behaviour)
-    usage = _claude_usage(prompt, reply) if behaviour.usage else None
+    counts = usage_for(prompt, reply, behaviour)
     headers = [("x-amzn-bedrock-invocation-latency", str(LATENCY_MS))]
-    if usage:
+    if counts:
         headers += [
-            ("x-amzn-bedrock-input-token-count", str(usage["input_tokens"])),
-            ("x-amzn-bedrock-output-token-count", str(usage["output_tokens"])),
+            ("x-amzn-bedrock-input-token-count", str(counts.uncached_input)),
+            ("x-amzn-bedrock-output-token-count", str(counts.output)),
         ]
+        if counts.cache_read or counts.cache_write:
+            headers += [
+                ("x-amzn-bedrock-cache-read-input-token-count", str(counts.cache_read)),
+                ("x-amzn-bedrock-cache-write-input-token-count", str(counts.cache_write)),
+            ]
+    usage = anthropic_usage(counts) if counts else None
     return json_response(200, anthropic_message(fake_id(request), model, reply, usage), headers)
 
 
@@ -115,9 +122,10 @@ def invoke_with_response_stream(request: FakeRequest, settings: Settings, model:
         return bedrock_error(behaviour.error_status)
     prompt = anthropic_prompt(request.json or {})
     reply = default_reply(prompt, behaviour)
-    usage = _claude_usage(prompt, reply) if behaviour.usage else None
+    counts = usage_for(prompt, reply, behaviour)
+    usage = anthropic_usage(counts) if counts else None
     events = anthropic_stream_events(fake_id(request), model, reply, usage, behaviour)
-    frames = paced(_invoke_frames(events, usage), behaviour.chunk_pause)
+    frames = paced(_invoke_frames(events, counts), behaviour.chunk_pause)
     return FakeResponse(200, [("content-type", CONTENT_TYPE)], frames, True)
 
 
@@ -125,12 +133,12 @@ def _stop_reason(reply: Reply) -> str:
     return "tool_use" if reply.tool_calls else "end_turn"
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, int]:
-    return {"inputTokens": input_tokens, "outputTokens": output_tokens, "totalTokens": input_tokens + output_tokens}
-
-
-def _claude_usage(prompt: Prompt, reply: Reply) -> dict[str, int]:
-    return {"input_tokens": prompt.input_tokens, "output_tokens": reply.output_tokens}
+def _usage(usage: Usage) -> dict[str, int]:
+    """Converse usage: ``inputTokens`` excludes cache reads/writes; ``totalTokens`` includes them."""
+    result = {"inputTokens": usage.uncached_input, "outputTokens": usage.output, "totalTokens": usage.total}
+    if usage.cache_read or usage.cache_write:
+        result |= {"cacheReadInputTokens": usage.cache_read, "cacheWriteInputTokens": usage.cache_write}
+    return result
 
 
 def _converse_frames(prompt: Prompt, reply: Reply, behaviour: Behaviour) -> Iterator[bytes]:
@@ -158,12 +166,13 @@ def _converse_frames(prompt: Prompt, reply: Reply, behaviour: Behaviour) -> Iter
         return
     yield event_frame("messageStop", {"stopReason": _stop_reason(reply)})
     metadata: dict[str, Any] = {"metrics": {"latencyMs": LATENCY_MS}}
-    if behaviour.usage:
-        metadata["usage"] = _usage(prompt.input_tokens, reply.output_tokens)
+    counts = usage_for(prompt, reply, behaviour)
+    if counts:
+        metadata["usage"] = _usage(counts)
     yield event_frame("metadata", metadata)
 
 
-def _invoke_frames(events: Iterator[tuple[str, dict[str, Any]]], usage: dict[str, int] | None) -> Iterator[bytes]:
+def _invoke_frames(events: Iterator[tuple[str, dict[str, Any]]], usage: Usage | None) -> Iterator[bytes]:
     """Wrap Claude events in ``chunk`` frames; the message_stop chunk carries the invocation metrics."""
     for name, data in events:
         if name == "ping":
@@ -174,8 +183,8 @@ def _invoke_frames(events: Iterator[tuple[str, dict[str, Any]]], usage: dict[str
         if name == "message_stop" and usage:
             data = data | {
                 "amazon-bedrock-invocationMetrics": {
-                    "inputTokenCount": usage["input_tokens"],
-                    "outputTokenCount": usage["output_tokens"],
+                    "inputTokenCount": usage.uncached_input,
+                    "outputTokenCount": usage.output,
                     "invocationLatency": LATENCY_MS,
                     "firstByteLatency": LATENCY_MS // 2,
                 },

@@ -9,6 +9,9 @@ Model-name vocabulary (case-insensitive substrings, combinable, e.g. ``gpt-4o-to
 - ``slow``: wait 50 ms before answering and between stream chunks.
 - ``latency-NNN``: wait NNN ms before answering.
 - ``nousage``: report no token usage at all.
+- ``cache``: report half the input tokens (rounded down) as cache reads and a quarter as cache writes, each
+  provider in its own accounting (OpenAI and Gemini count them inside the prompt total; Anthropic and Bedrock
+  report them beside an ``input_tokens`` that excludes them).
 
 Token rule: a token is a whitespace-separated word. Input tokens = words in every text the request sends
 (system prompt, instructions, all messages, tool results); output tokens = words in the reply text plus words
@@ -24,7 +27,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SLOW_DELAY", "Behaviour", "Prompt", "Reply", "ToolCall", "default_reply", "pieces", "text_of", "words"]
+__all__ = [
+    "SLOW_DELAY",
+    "Behaviour",
+    "Prompt",
+    "Reply",
+    "ToolCall",
+    "Usage",
+    "default_reply",
+    "pieces",
+    "text_of",
+    "usage_for",
+    "words",
+]
 
 SLOW_DELAY = 0.05
 """Seconds the ``slow`` keyword waits before answering and between chunks."""
@@ -45,6 +60,7 @@ class Behaviour:
     slow: bool = False
     latency: float = 0.0
     usage: bool = True
+    cache: bool = False
 
     @classmethod
     def from_model(cls, model: object) -> Behaviour:
@@ -59,6 +75,7 @@ class Behaviour:
             slow="slow" in name,
             latency=int(latency.group(1)) / 1000 if latency else 0.0,
             usage="nousage" not in name,
+            cache="cache" in name,
         )
 
     @property
@@ -111,6 +128,35 @@ class Reply:
     def output_tokens(self) -> int:
         """Words in the text plus words in each tool call's arguments JSON."""
         return words(self.text) + sum(words(c.arguments_json) for c in self.tool_calls)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one answer; `input` counts every prompt token, cached or not."""
+
+    input: int
+    output: int
+    cache_read: int = 0
+    cache_write: int = 0
+
+    @property
+    def uncached_input(self) -> int:
+        """Prompt tokens neither read from nor written to the cache (Anthropic's and Bedrock's input count)."""
+        return self.input - self.cache_read - self.cache_write
+
+    @property
+    def total(self) -> int:
+        """Every prompt token plus the output tokens."""
+        return self.input + self.output
+
+
+def usage_for(prompt: Prompt, reply: Reply, behaviour: Behaviour) -> Usage | None:
+    """The usage to report, or None under ``nousage``."""
+    if not behaviour.usage:
+        return None
+    tokens = prompt.input_tokens
+    read, write = (tokens // 2, tokens // 4) if behaviour.cache else (0, 0)
+    return Usage(tokens, reply.output_tokens, read, write)
 
 
 def words(text: str) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ._behaviour import Behaviour, Prompt, Reply, default_reply, pieces, text_of, words
+from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for, words
 from ._openai_embeddings import embedding_vector
 from ._settings import Settings
 from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced, sse_data
@@ -59,7 +59,8 @@ def generate_content(request: FakeRequest, settings: Settings, model: str) -> Fa
     reply = default_reply(prompt, behaviour)
     parts = [{"text": reply.text}] if reply.text else []
     parts += _call_parts(reply)
-    usage = _usage(prompt.input_tokens, reply.output_tokens) if behaviour.usage else None
+    counts = usage_for(prompt, reply, behaviour)
+    usage = _usage(counts, final=True) if counts else None
     return json_response(200, _chunk(request, model, parts, "STOP", usage))
 
 
@@ -100,11 +101,14 @@ def _vector(text: str, body: dict[str, Any]) -> list[float]:
     return embedding_vector(text, int(dimensions)) if dimensions else embedding_vector(text)
 
 
-def _usage(prompt_tokens: int, output_tokens: int | None) -> dict[str, Any]:
-    usage = {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens + (output_tokens or 0)}
-    if output_tokens is not None:
-        usage["candidatesTokenCount"] = output_tokens
-    return usage
+def _usage(usage: Usage, *, final: bool) -> dict[str, Any]:
+    """camelCase usage; early stream chunks (`final=False`) carry the prompt counts only."""
+    result = {"promptTokenCount": usage.input, "totalTokenCount": usage.total if final else usage.input}
+    if final:
+        result["candidatesTokenCount"] = usage.output
+    if usage.cache_read:
+        result["cachedContentTokenCount"] = usage.cache_read
+    return result
 
 
 def _call_parts(reply: Reply) -> list[dict[str, Any]]:
@@ -128,8 +132,9 @@ def _stream(request: FakeRequest, model: str, prompt: Prompt, reply: Reply, beha
     groups = [[{"text": p}] for p in pieces(reply.text)]
     if reply.tool_calls:
         groups.append(_call_parts(reply))
-    early = _usage(prompt.input_tokens, None) if behaviour.usage else None
-    final = _usage(prompt.input_tokens, reply.output_tokens) if behaviour.usage else None
+    counts = usage_for(prompt, reply, behaviour)
+    early = _usage(counts, final=False) if counts else None
+    final = _usage(counts, final=True) if counts else None
     for n, parts in enumerate(groups):
         if behaviour.midstream_error and n == 2:
             break

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ._behaviour import Behaviour, Prompt, Reply, default_reply, pieces, text_of
+from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for
 from ._settings import Settings, to_reply
 from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced, sse_data
 
@@ -30,13 +30,17 @@ def openai_error(status: int, message: str | None = None) -> FakeResponse:
     return json_response(status, body, [("retry-after", "1")] if status == 429 else [])
 
 
-def openai_usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
-    """Chat Completions usage with zeroed detail fields."""
+def openai_usage(usage: Usage) -> dict[str, Any]:
+    """Chat Completions usage; cached tokens are part of ``prompt_tokens``."""
     return {
-        "prompt_tokens": input_tokens,
-        "completion_tokens": output_tokens,
-        "total_tokens": input_tokens + output_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens": usage.input,
+        "completion_tokens": usage.output,
+        "total_tokens": usage.total,
+        "prompt_tokens_details": {
+            "cached_tokens": usage.cache_read,
+            "cache_write_tokens": usage.cache_write,
+            "audio_tokens": 0,
+        },
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
     }
 
@@ -66,7 +70,8 @@ def chat_completions(request: FakeRequest, settings: Settings, model: str) -> Fa
         reply = to_reply(settings.chat_responder(body))
     else:
         reply = default_reply(prompt, behaviour)
-    usage = openai_usage(prompt.input_tokens, reply.output_tokens) if behaviour.usage else None
+    counts = usage_for(prompt, reply, behaviour)
+    usage = openai_usage(counts) if counts else None
     base = {"id": f"chatcmpl-{fake_id(request)}", "created": CREATED, "model": model}
     if not body.get("stream"):
         choice = {"index": 0, "message": _message(reply), "finish_reason": _finish(reply), "logprobs": None}

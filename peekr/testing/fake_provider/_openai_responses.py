@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ._behaviour import Behaviour, Prompt, Reply, default_reply, pieces, text_of
+from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for
 from ._openai_chat import CREATED, openai_error
 from ._settings import Settings
 from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced, sse_event
@@ -35,7 +35,8 @@ def responses(request: FakeRequest, settings: Settings, model: str) -> FakeRespo
     reply = default_reply(prompt, behaviour)
     rid = fake_id(request)
     items = _items(rid, reply)
-    usage = _usage(prompt.input_tokens, reply.output_tokens) if behaviour.usage else None
+    counts = usage_for(prompt, reply, behaviour)
+    usage = _usage(counts) if counts else None
     response = _response(rid, body, "completed", items, usage)
     if not body.get("stream"):
         return json_response(200, response)
@@ -44,13 +45,13 @@ def responses(request: FakeRequest, settings: Settings, model: str) -> FakeRespo
     return FakeResponse(200, [("content-type", "text/event-stream")], paced(numbered, behaviour.chunk_pause), True)
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _usage(usage: Usage) -> dict[str, Any]:
     return {
-        "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0},
-        "output_tokens": output_tokens,
+        "input_tokens": usage.input,
+        "input_tokens_details": {"cached_tokens": usage.cache_read},
+        "output_tokens": usage.output,
         "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": input_tokens + output_tokens,
+        "total_tokens": usage.total,
     }
 
 
