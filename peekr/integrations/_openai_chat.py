@@ -241,6 +241,9 @@ def make_chat_on_chunk(span: ActiveSpan, chunks: list[Any], recorder: StreamReco
 
     def watch_for_content(chunk: Any) -> None:
         append(chunk)
+        if not span.is_recording:  # iterated on after close(): the span is the bus's now, hands off
+            recorder.on_chunk = append
+            return
         for choice in chunk.choices:
             delta = choice.delta
             if delta is not None and (delta.content or delta.tool_calls or getattr(delta, "refusal", None)):

@@ -152,7 +152,8 @@ def make_responses_on_chunk(span: ActiveSpan, events: list[Any], recorder: Strea
         append(event)
         kind = getattr(event, "type", None)
         if isinstance(kind, str) and kind.endswith(".delta"):
-            set_first_content(span)
+            if span.is_recording:  # not after close(): an ended span belongs to the bus thread
+                set_first_content(span)
             recorder.on_chunk = append
 
     return watch_for_content

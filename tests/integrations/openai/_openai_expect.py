@@ -25,6 +25,7 @@ USAGE = {
     "tokens_output": 3,
     "tokens_total": 5,
     "tokens_cache_read": 0,
+    "tokens_cache_write": 0,
     "tokens_reasoning": 0,
 }
 

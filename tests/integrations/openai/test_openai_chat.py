@@ -195,6 +195,14 @@ def test_tool_calls_streamed_by_index(client: openai.OpenAI, sink: InMemorySink)
     )
 
 
+def test_cache_tokens_are_included_in_input(client: openai.OpenAI, sink: InMemorySink) -> None:
+    messages = [{"role": "user", "content": "one two three four five six seven eight"}]
+    client.chat.completions.create(model="gpt-4o-cache", messages=messages)
+    attributes = only_span(sink).attributes
+    assert (attributes["tokens_input"], attributes["tokens_cache_read"], attributes["tokens_cache_write"]) == (8, 4, 2)
+    assert attributes["tokens_total"] == 8 + attributes["tokens_output"]
+
+
 class City(BaseModel):
     city: str
 
