@@ -275,9 +275,7 @@ async def test_write_cancelled_mid_request_is_spooled_not_lost(collector: Collec
     assert exporter.spooled == 0 and await _count(collector) == 6
 
 
-async def test_an_endpoint_that_is_not_a_collector_is_reported(
-    collector: Collector, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_an_endpoint_that_is_not_a_collector_is_reported(caplog: pytest.LogCaptureFixture) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>welcome to nginx</html>")
 
