@@ -7,14 +7,18 @@ Run:  .venv/bin/python benchmarks/bench_eval.py [--quick]
    per span: extraction + verification) at several ``max_concurrency`` values.
 2. Caller cost: time the user's thread spends per recorded LLM span (``peekr.span`` enter/exit,
    i.e. start_span + publish), with no evaluator and with the Hallucination evaluator on,
-   alternating rounds in the same process. With evaluators on, the 50 ms judge cannot keep
-   up, so the evaluator's backlog overflows: those spans are dropped from evaluation and
-   counted — the caller must not notice.
+   alternating rounds in the same process: wall time, and the caller thread's own CPU time
+   (``time.thread_time``; wall minus CPU is time spent waiting for the GIL held by peekr's
+   background threads). With evaluators on, the 50 ms judge cannot keep up, so the evaluator's
+   backlog overflows: those spans are dropped from evaluation and counted.
+
+The fake judge runs in a child process, like a real remote judge: its CPU is not the app's.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import platform
 import statistics
 import sys
@@ -27,11 +31,52 @@ from peekr.evaluators._fake_judge import FakeJudge
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
+Conn = "multiprocessing.connection.Connection"
+
+
+def _serve(conn: Conn, latency: float) -> None:  # type: ignore[valid-type]
+    with FakeProvider(latency=latency, chat_responder=FakeJudge()) as fake:
+        conn.send(fake.openai_base_url)  # type: ignore[attr-defined]
+        while True:
+            command = conn.recv()  # type: ignore[attr-defined]
+            if command == "reset":
+                fake.reset()
+                conn.send(None)  # type: ignore[attr-defined]
+            elif command == "peak":
+                conn.send(fake.max_concurrent)  # type: ignore[attr-defined]
+            else:
+                return
+
+
+class JudgeServer:
+    """The fake judge (FakeProvider + FakeJudge) in a child process."""
+
+    def __init__(self, latency: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, latency), daemon=True)
+        self._process.start()
+        self.openai_base_url: str = self._conn.recv()
+
+    def reset(self) -> None:
+        self._conn.send("reset")
+        self._conn.recv()
+
+    @property
+    def max_concurrent(self) -> int:
+        self._conn.send("peak")
+        return int(self._conn.recv())
+
+    def close(self) -> None:
+        self._conn.send("stop")
+        self._process.join(5)
+
+
 CONTEXT = "Paris is the capital of France. The Eiffel Tower is 330 metres tall."
 RESPONSE = "Paris is the capital of France. The Eiffel Tower is 500 metres tall. It opened in 1889."
 
 
-def _evaluator(fake: FakeProvider, concurrency: int, backlog: int = 100_000) -> Hallucination:
+def _evaluator(fake: JudgeServer, concurrency: int, backlog: int = 100_000) -> Hallucination:
     judge = OpenAIJudge("gpt-4o-mini", base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)
     return Hallucination(
         context_extractor=lambda span: CONTEXT, judge=judge, max_concurrency=concurrency, max_backlog=backlog
@@ -44,20 +89,20 @@ def _record(n: int) -> None:
             pass
 
 
-def throughput(fake: FakeProvider, concurrency: int, n: int) -> tuple[float, int]:
-    """Spans evaluated per second, and the judge's peak concurrent requests."""
+def throughput(fake: JudgeServer, concurrency: int, n: int) -> tuple[float, int, float]:
+    """Spans evaluated per second, the judge's peak concurrent requests, app CPU ms per span."""
     sink = InMemorySink()
     peekr.instrument(storage="none", sinks=[sink], evaluators=[_evaluator(fake, concurrency)], providers=[])
     _record(2)  # warm up: the evaluation thread, the judge client, the SDK import
     _wait(sink, 2)
     fake.reset()
-    sink.events.clear()
-    started = time.perf_counter()
+    sink.events.clear()  # benchmark-only: start counting results from zero
+    started, cpu = time.perf_counter(), time.process_time()
     _record(n)
     _wait(sink, n)
-    took = time.perf_counter() - started
+    took, cpu = time.perf_counter() - started, time.process_time() - cpu
     peekr.shutdown()
-    return n / took, fake.max_concurrent
+    return n / took, fake.max_concurrent, cpu / n * 1000
 
 
 def _wait(sink: InMemorySink, n: int, timeout: float = 120.0) -> None:
@@ -69,26 +114,28 @@ def _wait(sink: InMemorySink, n: int, timeout: float = 120.0) -> None:
         time.sleep(0.005)
 
 
-def caller_cost(fake: FakeProvider, spans: int, rounds: int) -> tuple[list[float], list[float], dict[tuple[str, str], int]]:
-    """Microseconds per recorded span on the caller's thread: without and with evaluators."""
-    without: list[float] = []
-    with_eval: list[float] = []
+def caller_cost(
+    fake: JudgeServer, spans: int, rounds: int
+) -> tuple[dict[str, list[tuple[float, float]]], dict[tuple[str, str], int]]:
+    """(wall µs, caller-thread CPU µs) per recorded span, per configuration; and what was dropped."""
+    results: dict[str, list[tuple[float, float]]] = {"off": [], "on": []}
     dropped: dict[tuple[str, str], int] = {}
     for _ in range(rounds):
-        for evaluators in (None, [_evaluator(fake, 4, backlog=1000)]):
+        for key, evaluators in (("off", None), ("on", [_evaluator(fake, 4, backlog=1000)])):
             peekr.instrument(storage="none", sinks=[InMemorySink()], evaluators=evaluators, providers=[])
             _record(200)  # warm up
             peekr.flush()
-            started = time.perf_counter_ns()
+            time.sleep(0.5)  # let the evaluator thread get busy with the judge
+            wall, cpu = time.perf_counter_ns(), time.thread_time_ns()
             _record(spans)
-            took = (time.perf_counter_ns() - started) / spans / 1000
-            (with_eval if evaluators else without).append(took)
+            cpu, wall = time.thread_time_ns() - cpu, time.perf_counter_ns() - wall
+            results[key].append((wall / spans / 1000, cpu / spans / 1000))
             peekr.flush(timeout=2.0)
             peekr.shutdown(timeout=2.0)
             if evaluators:
-                for key, value in peekr.stats().dropped.items():
-                    dropped[key] = dropped.get(key, 0) + value
-    return without, with_eval, dropped
+                for name, value in peekr.stats().dropped.items():
+                    dropped[name] = dropped.get(name, 0) + value
+    return results, dropped
 
 
 def main() -> None:
@@ -97,22 +144,30 @@ def main() -> None:
     args = parser.parse_args()
     levels = [1, 2, 4, 8] if args.quick else [1, 2, 4, 8, 16, 32]
     print(f"# peekr evaluator benchmark  (python {platform.python_version()}, {platform.machine()}, {sys.platform})")
-    with FakeProvider(latency=0.05, chat_responder=FakeJudge()) as fake:
+    fake = JudgeServer(latency=0.05)
+    try:
         print("\n## Throughput: fake judge, 50 ms per call, 2 calls per span\n")
-        print("| max_concurrency | spans | spans evaluated/s | peak concurrent judge requests |")
-        print("| ---: | ---: | ---: | ---: |")
+        print("| max_concurrency | spans | spans evaluated/s | peak concurrent judge requests | app CPU ms/span |")
+        print("| ---: | ---: | ---: | ---: | ---: |")
         for level in levels:
             n = max(20, level * (6 if args.quick else 12))
-            rate, peak = throughput(fake, level, n)
-            print(f"| {level} | {n} | {rate:.1f} | {peak} |")
+            rate, peak, cpu_ms = throughput(fake, level, n)
+            print(f"| {level} | {n} | {rate:.1f} | {peak} | {cpu_ms:.1f} |")
         spans, rounds = (5_000, 3) if args.quick else (20_000, 5)
-        without, with_eval, dropped = caller_cost(fake, spans, rounds)
+        results, dropped = caller_cost(fake, spans, rounds)
         print(f"\n## Caller cost per recorded span ({rounds} alternating rounds of {spans} spans)\n")
-        print("| configuration | median µs/span | min | max |")
-        print("| --- | ---: | ---: | ---: |")
-        for label, values in (("no evaluators", without), ("Hallucination on (judge 50 ms)", with_eval)):
-            print(f"| {label} | {statistics.median(values):.2f} | {min(values):.2f} | {max(values):.2f} |")
+        print("| configuration | wall µs/span (median, min–max) | caller CPU µs/span (median, min–max) |")
+        print("| --- | ---: | ---: |")
+        labels = {"off": "no evaluators", "on": "Hallucination on (judge 50 ms, max_concurrency=4)"}
+        for key, values in results.items():
+            walls, cpus = [v[0] for v in values], [v[1] for v in values]
+            print(
+                f"| {labels[key]} | {statistics.median(walls):.1f} ({min(walls):.1f}–{max(walls):.1f}) "
+                f"| {statistics.median(cpus):.1f} ({min(cpus):.1f}–{max(cpus):.1f}) |"
+            )
         print(f"\nDropped from evaluation while the judge could not keep up (counted): {dropped}")
+    finally:
+        fake.close()
 
 
 if __name__ == "__main__":

@@ -113,34 +113,46 @@ class EvaluationRunner:
     # -- any thread ---------------------------------------------------------------------------------
 
     def submit(self, span: Span) -> None:
-        """Offer a span to every evaluator whose filter and sample accept it. O(1) per lane; never blocks."""
+        """Offer one span; see ``submit_many``."""
+        self.submit_many((span,))
+
+    def submit_many(self, spans: Sequence[Span]) -> None:
+        """Offer spans to every evaluator whose filter and sample accept them.
+
+        O(1) per span and lane, never blocks: a full backlog drops the span (counted).
+        """
         for lane in self._lanes:
             settings = lane.settings
-            try:
-                accepted = bool(settings.filter(span))
-            except Exception as exc:
-                accepted = False
-                if lane.counts["filtered"] == 0:
-                    logger.warning("peekr: the span filter of evaluator %r raised %r; span skipped", lane.name, exc)
-            if not accepted:
-                lane.counts["filtered"] += 1
-                continue
-            if not settings.sampled():
-                lane.counts["sampled_out"] += 1
-                continue
-            if self._closing:
-                self._drop(lane, "shutdown")
-                continue
-            with self._lock:
-                if len(lane.backlog) >= settings.max_backlog:
-                    full = True
+            accepted: list[Span] = []
+            filtered = sampled_out = 0
+            for span in spans:
+                try:
+                    ok = bool(settings.filter(span))
+                except Exception as exc:
+                    ok = False
+                    if lane.counts["filtered"] == 0 and filtered == 0:
+                        logger.warning("peekr: the span filter of evaluator %r raised %r; span skipped", lane.name, exc)
+                if not ok:
+                    filtered += 1
+                elif settings.sampled():
+                    accepted.append(span)
                 else:
-                    full = False
-                    self._seq += 1
-                    lane.backlog.append((self._seq, span))
-                    lane.counts["submitted"] += 1
-            if full:
-                self._drop(lane, "queue_full")
+                    sampled_out += 1
+            full = 0
+            with self._lock:
+                lane.counts["filtered"] += filtered
+                lane.counts["sampled_out"] += sampled_out
+                if not self._closing:
+                    room = max(0, settings.max_backlog - len(lane.backlog))
+                    for span in accepted[:room]:
+                        self._seq += 1
+                        lane.backlog.append((self._seq, span))
+                    lane.counts["submitted"] += min(room, len(accepted))
+                    full = max(0, len(accepted) - room)
+            if self._closing and accepted:
+                self._drop(lane, "shutdown", len(accepted))
+            elif full:
+                self._drop(lane, "queue_full", full)
         self._signal()
 
     def _drop(self, lane: _Lane, reason: str, n: int = 1) -> None:

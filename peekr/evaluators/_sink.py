@@ -95,12 +95,9 @@ class EvaluatorSink:
         """Offer the batch's spans to the evaluators; returns at once."""
         if self._closed:
             return
-        runner: EvaluationRunner | None = None
-        for event in batch:
-            if isinstance(event, Span):
-                if runner is None:
-                    runner = self._ensure_started()
-                runner.submit(event)
+        spans = [event for event in batch if isinstance(event, Span)]
+        if spans:
+            self._ensure_started().submit_many(spans)
 
     async def flush(self, timeout: float | None = None) -> None:
         """Wait (at most ``timeout`` s) until the spans received so far are evaluated and published."""
