@@ -8,9 +8,12 @@ the cumulative usage.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
+from anthropic.types import MessageParam, RawMessageStreamEvent, ToolParam
+from anthropic.types.beta import BetaMessageParam, BetaToolParam
 
 import peekr
 from peekr.sinks.memory import InMemorySink
@@ -22,14 +25,18 @@ TRIO_UNEXHAUSTED_GENERATORS = pytest.mark.filterwarnings(
     "ignore:Async generator .* was garbage collected:ResourceWarning"
 )
 
-HELLO = [{"role": "user", "content": "Hello there"}]
+HELLO: list[MessageParam] = [{"role": "user", "content": "Hello there"}]
+BETA_HELLO: list[BetaMessageParam] = [{"role": "user", "content": "Hello there"}]
 SYSTEM = "Be brief."
-TOOLS = [
+TOOLS: list[ToolParam] = [
     {
         "name": "lookup",
         "description": "Look something up.",
         "input_schema": {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
     }
+]
+BETA_TOOLS: list[BetaToolParam] = [
+    {"name": "lookup", "description": "Look something up.", "input_schema": TOOLS[0]["input_schema"]}
 ]
 TOOL_CALL = {"id": "toolu_fake_0", "type": "function", "name": "lookup", "arguments": json.dumps({"q": "Hello there"})}
 
@@ -52,7 +59,7 @@ def attributes(
     *,
     stream: bool = False,
     system: str | None = None,
-    messages: list[dict[str, Any]] = HELLO,
+    messages: Any = HELLO,
     request: dict[str, Any] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
@@ -67,6 +74,16 @@ def attributes(
         attrs["stream"] = True
     attrs.update(extra)
     return attrs
+
+
+def delta_texts(events: Iterable[RawMessageStreamEvent]) -> list[str]:
+    """The text of every ``text_delta`` in a raw event stream."""
+    return [e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta"]
+
+
+def reply_text(message: Any) -> str:
+    """The text blocks of a ``Message`` (or beta / parsed twin), joined."""
+    return "".join(block.text for block in message.content if block.type == "text")
 
 
 def error_of(exc: BaseException) -> dict[str, str]:

@@ -3,9 +3,23 @@ reversible patching, and the beta resource."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
 import pytest
-from _anthropic_expect import HELLO, SYSTEM, TOOL_CALL, TOOLS, attributes, check, only_span, usage
+from _anthropic_expect import (
+    BETA_HELLO,
+    BETA_TOOLS,
+    HELLO,
+    SYSTEM,
+    TOOL_CALL,
+    TOOLS,
+    attributes,
+    check,
+    only_span,
+    reply_text,
+    usage,
+)
 from anthropic.lib.streaming import MessageStreamManager
 from anthropic.resources.beta.messages.messages import Messages as BetaMessages
 from anthropic.resources.messages.messages import AsyncMessages, Messages
@@ -15,7 +29,7 @@ from peekr.integrations._base import is_patched
 from peekr.integrations.anthropic import AnthropicIntegration
 from peekr.sinks.memory import InMemorySink
 
-SESSION = {"session_id": "chat-42", "user_id": "u1", "feature": "support"}
+SESSION: dict[str, Any] = {"session_id": "chat-42", "user_id": "u1", "feature": "support"}
 ECHO = {"output": "Echo: Hello there", "finish_reason": "end_turn", **usage(2, 3)}
 
 
@@ -118,16 +132,16 @@ def test_not_running_passes_through(client: anthropic.Anthropic) -> None:
         message = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
         with client.messages.stream(model="claude-test", max_tokens=50, messages=HELLO) as stream:
             assert stream.get_final_text() == "Echo: Hello there"
-        assert message.content[0].text == "Echo: Hello there"
+        assert reply_text(message) == "Echo: Hello there"
     finally:
         peekr.uninstrument()
     assert sink.spans == []
 
 
 def test_beta_messages(client: anthropic.Anthropic, sink: InMemorySink) -> None:
-    message = client.beta.messages.create(model="claude-tool", max_tokens=50, messages=HELLO, tools=TOOLS)
+    message = client.beta.messages.create(model="claude-tool", max_tokens=50, messages=BETA_HELLO, tools=BETA_TOOLS)
     assert type(message).__name__ == "BetaMessage"
-    with client.beta.messages.stream(model="claude-test", max_tokens=50, messages=HELLO) as stream:
+    with client.beta.messages.stream(model="claude-test", max_tokens=50, messages=BETA_HELLO) as stream:
         assert stream.get_final_text() == "Echo: Hello there"
     peekr.flush()
     tool, streamed = sink.spans
@@ -141,11 +155,11 @@ def test_beta_messages(client: anthropic.Anthropic, sink: InMemorySink) -> None:
 
 @pytest.mark.anyio
 async def test_beta_messages_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
-    stream = await aclient.beta.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
+    stream = await aclient.beta.messages.create(model="claude-test", max_tokens=50, messages=BETA_HELLO, stream=True)
     async for _ in stream:
         pass
-    parsed = await aclient.beta.messages.parse(model="claude-test", max_tokens=50, messages=HELLO)
-    assert parsed.content[0].text == "Echo: Hello there"
+    parsed = await aclient.beta.messages.parse(model="claude-test", max_tokens=50, messages=BETA_HELLO)
+    assert reply_text(parsed) == "Echo: Hello there"
     await peekr.aflush()
     streamed, parsed_span = sink.spans
     check(streamed, attributes("claude-test", stream=True, **ECHO))

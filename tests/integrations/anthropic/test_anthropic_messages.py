@@ -13,9 +13,11 @@ from _anthropic_expect import (
     TRIO_UNEXHAUSTED_GENERATORS,
     attributes,
     check,
+    delta_texts,
     error_of,
     only_span,
     only_span_async,
+    reply_text,
     usage,
 )
 from anthropic.lib.streaming import AsyncMessageStream, MessageStream
@@ -49,7 +51,7 @@ async def test_create_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySin
 def test_create_stream(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     stream = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
     assert type(stream) is anthropic.Stream
-    texts = [e.delta.text for e in stream if e.type == "content_block_delta"]
+    texts = delta_texts(stream)
     assert texts == ["Echo: ", "Hello ", "there"]
     expected = attributes(
         "claude-test", stream=True, output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3)
@@ -61,7 +63,7 @@ def test_create_stream(client: anthropic.Anthropic, sink: InMemorySink) -> None:
 async def test_create_stream_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     stream = await aclient.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
     assert type(stream) is anthropic.AsyncStream
-    texts = [e.delta.text async for e in stream if e.type == "content_block_delta"]
+    texts = delta_texts([e async for e in stream])
     assert texts == ["Echo: ", "Hello ", "there"]
     expected = attributes(
         "claude-test", stream=True, output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3)
@@ -106,7 +108,7 @@ def test_stream_helper_get_final_text_and_until_done(client: anthropic.Anthropic
 
 def test_parse(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     message = client.messages.parse(model="claude-test", max_tokens=50, messages=HELLO)
-    assert message.content[0].text == "Echo: Hello there"
+    assert reply_text(message) == "Echo: Hello there"
     expected = attributes("claude-test", output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3))
     check(only_span(sink), expected)
 
@@ -114,7 +116,7 @@ def test_parse(client: anthropic.Anthropic, sink: InMemorySink) -> None:
 @pytest.mark.anyio
 async def test_parse_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     message = await aclient.messages.parse(model="claude-test", max_tokens=50, messages=HELLO)
-    assert message.content[0].text == "Echo: Hello there"
+    assert reply_text(message) == "Echo: Hello there"
     expected = attributes("claude-test", output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3))
     check(await only_span_async(sink), expected)
 
@@ -271,7 +273,9 @@ def test_tool_use_streamed_input_json_delta(client: anthropic.Anthropic, sink: I
     stream = client.messages.create(
         model="claude-tool", max_tokens=50, messages=HELLO, tools=TOOLS, tool_choice={"type": "auto"}, stream=True
     )
-    fragments = [e.delta.partial_json for e in stream if e.type == "content_block_delta"]
+    fragments = [
+        e.delta.partial_json for e in stream if e.type == "content_block_delta" and e.delta.type == "input_json_delta"
+    ]
     assert len(fragments) > 1  # the arguments really arrived in pieces
     expected = attributes(
         "claude-tool",
@@ -289,7 +293,8 @@ def test_tool_use_streamed_input_json_delta(client: anthropic.Anthropic, sink: I
 async def test_tool_use_stream_helper_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     async with aclient.messages.stream(model="claude-tool", max_tokens=50, messages=HELLO, tools=TOOLS) as stream:
         final = await stream.get_final_message()
-    assert final.content[0].type == "tool_use" and final.content[0].input == {"q": "Hello there"}
+    block = final.content[0]
+    assert block.type == "tool_use" and block.input == {"q": "Hello there"}
     expected = attributes(
         "claude-tool",
         stream=True,

@@ -7,7 +7,7 @@ from typing import Any
 
 import anthropic
 import pytest
-from _anthropic_expect import HELLO, TOOLS, TRIO_UNEXHAUSTED_GENERATORS
+from _anthropic_expect import HELLO, TOOLS, TRIO_UNEXHAUSTED_GENERATORS, reply_text
 
 import peekr
 from peekr._errors import inject_faults, internal_error_count
@@ -27,7 +27,7 @@ def observe(client: anthropic.Anthropic) -> list[Any]:
         seen.append((type(helper), list(helper.text_stream), helper.get_final_message().model_dump(exclude={"id"})))
     with client.messages.stream(model="claude-test", max_tokens=50, messages=HELLO) as helper:
         seen.append(next(iter(helper.text_stream)))  # early exit
-    seen.append(client.messages.parse(model="claude-test", max_tokens=50, messages=HELLO).content[0].text)
+    seen.append(reply_text(client.messages.parse(model="claude-test", max_tokens=50, messages=HELLO)))
     for model, stream_flag in (("claude-error-400", False), ("claude-error-529", True)):
         try:
             client.messages.create(model=model, max_tokens=50, messages=HELLO, stream=stream_flag)

@@ -9,7 +9,16 @@ import anthropic
 import anyio
 import httpx2
 import pytest
-from _anthropic_expect import HELLO, TRIO_UNEXHAUSTED_GENERATORS, attributes, check, only_span, only_span_async, usage
+from _anthropic_expect import (
+    HELLO,
+    TRIO_UNEXHAUSTED_GENERATORS,
+    attributes,
+    check,
+    only_span,
+    only_span_async,
+    reply_text,
+    usage,
+)
 
 import peekr
 from peekr.sinks.memory import InMemorySink
@@ -129,7 +138,7 @@ def test_sdk_objects_kept(client: anthropic.Anthropic, sink: InMemorySink) -> No
     with client.messages.stream(model="claude-test", max_tokens=50, messages=HELLO) as helper:
         assert helper.request_id is None or isinstance(helper.request_id, str)
         events = [e.type for e in helper]
-        assert helper.current_message_snapshot.content[0].text == "Echo: Hello there"
+        assert reply_text(helper.current_message_snapshot) == "Echo: Hello there"
     assert events[-1] == "message_stop" and "text" in events  # the helper's own derived events
 
 

@@ -11,7 +11,8 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from _anthropic_expect import HELLO, attributes, check, only_span, only_span_async, usage
+from _anthropic_expect import HELLO, attributes, check, only_span, only_span_async, reply_text, usage
+from anthropic.types import ThinkingConfigEnabledParam
 
 from peekr.sinks.memory import InMemorySink
 
@@ -138,7 +139,7 @@ def test_raw_stream_without_usage(client: anthropic.Anthropic, sink: InMemorySin
 
 
 def test_request_parameters(client: anthropic.Anthropic, sink: InMemorySink) -> None:
-    thinking = {"type": "enabled", "budget_tokens": 1024}
+    thinking: ThinkingConfigEnabledParam = {"type": "enabled", "budget_tokens": 1024}
     client.messages.create(
         model="claude-test",
         max_tokens=2000,
@@ -175,5 +176,5 @@ def test_omitted_arguments_are_not_recorded(client: anthropic.Anthropic, sink: I
 
 def test_raw_response_records_request_side(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     raw = client.messages.with_raw_response.create(model="claude-test", max_tokens=50, messages=HELLO)
-    assert raw.parse().content[0].text == "Echo: Hello there"
+    assert reply_text(raw.parse()) == "Echo: Hello there"
     check(only_span(sink), attributes("claude-test"))
