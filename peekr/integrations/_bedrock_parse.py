@@ -225,9 +225,8 @@ class ConverseStreamState:
         block = event.get("contentBlockDelta")
         if block is not None:
             delta = block.get("delta") or {}
-            text = delta.get("text")
-            if text is not None:
-                self.texts.append(text)
+            if "text" in delta:  # the common case first: one membership test, one append
+                self.texts.append(delta["text"])
                 return
             use = delta.get("toolUse")
             if use is not None:
