@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import anyio
 
@@ -42,6 +43,15 @@ class RetryingSink(WrapperSink):
         """Delay before retry number ``attempt`` (1-based): half fixed, half random ("equal jitter")."""
         ceiling = min(self.max_backoff, self.initial_backoff * 2.0 ** (attempt - 1))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    @contextmanager
+    def deadline_override(self, seconds: float) -> Iterator[None]:
+        """Use a shorter deadline inside this block (a quick probe while the collector is down)."""
+        saved, self.deadline = self.deadline, min(self.deadline, seconds)
+        try:
+            yield
+        finally:
+            self.deadline = saved
 
     async def write(self, batch: Sequence[Event]) -> None:
         """Deliver ``batch``, retrying transient failures until the deadline."""

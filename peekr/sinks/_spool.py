@@ -16,7 +16,8 @@ import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import anyio
@@ -107,7 +108,8 @@ class SpoolingSink(WrapperSink):
     """Spool batches the inner sink gave up on (``ExportGaveUp``), replay them after a success.
 
     While the collector is known to be down, new batches go straight to disk instead of waiting
-    out the retry deadline again; every ``probe_interval`` seconds one spooled batch is tried.
+    out the retry deadline again; every ``probe_interval`` seconds one spooled batch is tried
+    (within ``quick_probe()``, which the exporter uses to shorten the retry deadline).
     A write cancelled mid-flight (shutdown deadline) is spooled too, so it is not lost.
     """
 
@@ -120,12 +122,14 @@ class SpoolingSink(WrapperSink):
         max_bytes: int = 64 * 1024 * 1024,
         probe_interval: float = 5.0,
         replay_files_per_write: int = 8,
+        quick_probe: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         super().__init__(inner)
         self.spool = DiskSpool(directory, max_bytes)
         self.drops = drops
         self.probe_interval = probe_interval
         self.replay_files_per_write = replay_files_per_write
+        self._quick_probe = quick_probe or nullcontext
         self._down_since: float | None = None
         self._last_probe = 0.0
 
@@ -135,7 +139,10 @@ class SpoolingSink(WrapperSink):
             await self._spool(batch)
             if time.monotonic() - self._last_probe >= self.probe_interval:
                 self._last_probe = time.monotonic()
-                await self.replay(max_files=self.replay_files_per_write)
+                with self._quick_probe():  # a probe must not hold the bus for a whole retry deadline
+                    await self.replay(max_files=1)
+                if self._down_since is None:
+                    await self.replay(max_files=self.replay_files_per_write)
             return
         handled = False
         try:

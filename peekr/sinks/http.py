@@ -262,6 +262,8 @@ class HTTPExporter(WrapperSink):
         self.name = name
         self.endpoint = endpoint.rstrip("/")
         self.max_batch_size = max_batch_size
+        #: Retry deadline while probing a collector known to be down (spool mode).
+        self.probe_deadline = 2.0
         self.drops = DropCounter(name)
         self._client = _IngestClient(
             self.endpoint + "/v1/ingest",
@@ -280,7 +282,13 @@ class HTTPExporter(WrapperSink):
         inner: Sink = SplittingSink(self._retry, self.drops)
         self._spool: SpoolingSink | None = None
         if spool_dir is not None:
-            self._spool = SpoolingSink(inner, spool_dir, self.drops, max_bytes=spool_max_bytes)
+            self._spool = SpoolingSink(
+                inner,
+                spool_dir,
+                self.drops,
+                max_bytes=spool_max_bytes,
+                quick_probe=lambda: self._retry.deadline_override(self.probe_deadline),
+            )
             inner = self._spool
         super().__init__(inner)
 

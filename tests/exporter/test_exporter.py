@@ -286,3 +286,26 @@ async def test_an_endpoint_that_is_not_a_collector_is_reported(caplog: pytest.Lo
     await exporter.aclose()
     assert exporter.dropped == {"bad_response": 3} and exporter.exported == 0
     assert caplog.text.count("not like a Peekr collector") == 1
+
+
+async def test_while_the_collector_is_down_batches_go_straight_to_the_spool(
+    collector_db: str, keys: tuple[str, str], tmp_path: Path
+) -> None:
+    key, read = keys
+    port = free_port()
+    exporter = HTTPExporter(f"http://127.0.0.1:{port}", key, retry_deadline=3, spool_dir=tmp_path / "spool")
+    exporter._retry.initial_backoff = 0.05
+    exporter.probe_deadline = 0.2
+    assert exporter._spool is not None
+    exporter._spool.probe_interval = 0  # probe on every write
+    await exporter.write(_spans(5))  # the first failure waits out the retry deadline
+    started = time.monotonic()
+    for _ in range(5):
+        await exporter.write(_spans(5))
+    assert time.monotonic() - started < 2.5  # not 5 x 3 s: spooled at once, quick probes only
+    assert exporter.spooled == 30 and exporter.dropped == {}
+    faults, ctx = start(collector_db, port=port)
+    with ctx as running:
+        await exporter.write(_spans(5))  # the probe succeeds, the spool is replayed
+        await exporter.aclose()
+        assert await _stored(running.url, read) == 35 and exporter.spooled == 0
