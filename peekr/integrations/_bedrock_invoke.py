@@ -187,13 +187,15 @@ class InvokeStreamState:
         else:
             _record_generic_stream(attrs, usage, chunks)
         if metrics is not None:
+            # The metrics carry the cache counts on Bedrock; if they do not, the model's own
+            # usage (Claude's message_start) may.
             set_tokens(
                 attrs,
                 metrics.get("inputTokenCount"),
                 metrics.get("outputTokenCount"),
                 None,
-                metrics.get("cacheReadInputTokenCount"),
-                metrics.get("cacheWriteInputTokenCount"),
+                metrics.get("cacheReadInputTokenCount", usage.get("tokens_cache_read")),
+                metrics.get("cacheWriteInputTokenCount", usage.get("tokens_cache_write")),
             )
         else:
             attrs.update({k: v for k, v in usage.items() if k.startswith("tokens_")})

@@ -250,3 +250,34 @@ def test_invoke_stream_break(client: Any, sink: InMemorySink) -> None:
     assert (span.status, span.attributes["output"]) == ("ok", "Echo: ")
     assert span.attributes["tokens_input"] == 2 and "tokens_output" in span.attributes  # from message_start
     stream.close()
+
+
+def _cache_tokens(span: Any) -> dict[str, Any]:
+    return {k: v for k, v in span.attributes.items() if k.startswith("tokens_")}
+
+
+CACHED = {
+    "tokens_input": 4,
+    "tokens_output": 3,
+    "tokens_total": 7,
+    "tokens_cache_read": 2,
+    "tokens_cache_write": 1,
+}
+
+
+@pytest.mark.parametrize("operation", ["converse", "converse_stream", "invoke_model", "invoke_stream"])
+def test_cache_tokens_are_included_in_tokens_input(client: Any, sink: InMemorySink, operation: str) -> None:
+    """Bedrock reports cache reads/writes beside an input count that excludes them: peekr adds them up."""
+    messages = [{"role": "user", "content": [{"text": "Hello there"}]}]
+    system = [{"text": "Be brief."}]
+    body = json.dumps(claude_body(system="Be brief."))
+    if operation == "converse":
+        usage = client.converse(modelId="claude-cache", messages=messages, system=system)["usage"]
+        assert (usage["inputTokens"], usage["cacheReadInputTokens"], usage["cacheWriteInputTokens"]) == (1, 2, 1)
+    elif operation == "converse_stream":
+        list(client.converse_stream(modelId="claude-cache", messages=messages, system=system)["stream"])
+    elif operation == "invoke_model":
+        client.invoke_model(modelId="claude-cache", body=body)["body"].read()
+    else:
+        list(client.invoke_model_with_response_stream(modelId="claude-cache", body=body)["body"])
+    assert _cache_tokens(only_span(sink)) == CACHED
