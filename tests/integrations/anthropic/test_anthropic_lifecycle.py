@@ -121,6 +121,22 @@ def test_patching_twice_is_a_no_op(sink: InMemorySink) -> None:
     assert dict(Messages.__dict__) == wrappers
 
 
+def test_instrument_twice_then_again_after_shutdown(client: anthropic.Anthropic) -> None:
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"])
+    create = Messages.__dict__["create"]
+    peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"])  # returns the running instance
+    assert Messages.__dict__["create"] is create
+    client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+    check(only_span(sink), attributes("claude-test", **ECHO))
+    peekr.shutdown()
+    assert not is_patched(Messages, "create")
+    again = InMemorySink()
+    peekr.instrument(storage="none", sinks=[again], providers=["anthropic"])
+    client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+    check(only_span(again), attributes("claude-test", **ECHO))
+
+
 def test_not_running_passes_through(client: anthropic.Anthropic) -> None:
     sink = InMemorySink()
     peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"])
