@@ -137,6 +137,16 @@ def test_instrument_twice_then_again_after_shutdown(client: anthropic.Anthropic)
     check(only_span(again), attributes("claude-test", **ECHO))
 
 
+def test_stream_manager_made_before_instrument(client: anthropic.Anthropic) -> None:
+    manager = client.messages.stream(model="claude-test", max_tokens=50, messages=HELLO)
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"])
+    with manager as stream:  # its arguments were not seen: recorded by nobody, works as ever
+        assert stream.get_final_text() == "Echo: Hello there"
+    peekr.flush()
+    assert sink.spans == []
+
+
 def test_not_running_passes_through(client: anthropic.Anthropic) -> None:
     sink = InMemorySink()
     peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"])

@@ -125,6 +125,39 @@ async def test_cache_tokens_async_stream(sink: InMemorySink) -> None:
     check(await only_span_async(sink), expected)
 
 
+def test_stream_with_thinking_and_whole_blocks(sink: InMemorySink) -> None:
+    """Thinking deltas are not output; a text block may start with text; a tool_use block may
+    arrive whole in content_block_start (no input_json_delta)."""
+    start = {**message({**CACHED_USAGE, "output_tokens": 1}), "content": [], "stop_reason": None}
+    events = [
+        ("message_start", {"type": "message_start", "message": start}),
+        ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me see."}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig"}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        ("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {"type": "text", "text": "Sure: "}}),
+        ("content_block_delta", {"type": "content_block_delta", "index": 1, "delta": {"type": "text_delta", "text": "done"}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+        ("content_block_start", {"type": "content_block_start", "index": 2, "content_block": {"type": "tool_use", "id": "toolu_9", "name": "lookup", "input": {"q": "x"}}}),
+        ("content_block_stop", {"type": "content_block_stop", "index": 2}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None}, "usage": CACHED_USAGE}),
+        ("message_stop", {"type": "message_stop"}),
+    ]  # fmt: skip
+    headers = {"content-type": "text/event-stream"}
+    with mock_client(lambda body: httpx2.Response(200, headers=headers, content=sse(events))) as client:
+        list(client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
+    tool_call = {"id": "toolu_9", "type": "function", "name": "lookup", "arguments": '{"q": "x"}'}
+    expected = attributes(
+        "claude-cache-model",
+        stream=True,
+        output="Sure: done",
+        tool_calls=[tool_call],
+        finish_reason="tool_use",
+        **CACHED,
+    )
+    check(only_span(sink), expected)
+
+
 def test_no_usage_reported_means_no_tokens(sink: InMemorySink) -> None:
     with mock_client(lambda body: httpx2.Response(200, json=message(None))) as client:
         client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
