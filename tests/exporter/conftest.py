@@ -3,86 +3,21 @@
 from __future__ import annotations
 
 import sys
-from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import anyio
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
 
 from collector_helpers import new_key
-
-from peekr.server import ServerSettings, create_app
-from peekr.server._testing import RunningCollector, run_collector
-
-
-@dataclass
-class Faults:
-    """ASGI middleware in front of the real collector: answers planned errors, delays, records requests.
-
-    ``plan`` holds one entry per upcoming ingest request: an int status (with ``retry_after``
-    headers from ``headers``), ``"slow"`` (sleep ``delay`` then serve), or None (serve).
-    """
-
-    app: Any
-    plan: deque[Any] = field(default_factory=deque)
-    headers: dict[int, dict[str, str]] = field(default_factory=dict)
-    delay: float = 0.0
-    fail_until: float = 0.0  # answer 503 to every ingest before this monotonic time
-    requests: int = 0
-    encodings: list[str] = field(default_factory=list)
-    client_ports: set[int] = field(default_factory=set)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == "/v1/ingest":
-            self.requests += 1
-            headers = dict(scope["headers"])
-            self.encodings.append(headers.get(b"content-encoding", b"identity").decode())
-            if scope.get("client"):
-                self.client_ports.add(scope["client"][1])
-            action = self.plan.popleft() if self.plan else None
-            if action is None and anyio.current_time() < self.fail_until:
-                action = 503
-            if isinstance(action, int):
-                extra = [(k.lower().encode(), v.encode()) for k, v in self.headers.get(action, {}).items()]
-                await send({"type": "http.response.start", "status": action,
-                            "headers": [(b"content-type", b"application/json"), *extra]})  # fmt: skip
-                await send({"type": "http.response.body", "body": b'{"error": {"code": "x", "message": "injected"}}'})
-                return
-            if action == "slow":
-                await anyio.sleep(self.delay)
-        await self.app(scope, receive, send)
-
-
-@dataclass
-class Collector:
-    """A running collector, its database, keys and fault injector."""
-
-    running: RunningCollector
-    db: str
-    faults: Faults
-    key: str
-    read_key: str
-
-    @property
-    def url(self) -> str:
-        return self.running.url
+from exporter_helpers import Collector, start
 
 
 @pytest.fixture
 def collector_db(tmp_path: Path) -> str:
     return str(tmp_path / "collector.db")
-
-
-def start(db: str, port: int = 0, **overrides: Any) -> Any:
-    """Start a collector with a fault injector on ``port``."""
-    settings = ServerSettings(**{"db": db, "rate_limit": 0, "purge_interval_s": 0, **overrides})
-    faults = Faults(create_app(settings))
-    return faults, run_collector(app=faults, port=port)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import anyio
 import httpx
 import pytest
 from collector_helpers import WINDOW, auth, make_span
-from conftest import Collector, start
+from exporter_helpers import Collector, start
 
 from peekr._context import is_suppressed
 from peekr._events import EvalResult, Feedback

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 from collector_helpers import auth
-from conftest import start
+from exporter_helpers import start
 
 import peekr
 from peekr._events import EvalResult
