@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 
 import pytest
@@ -47,3 +49,16 @@ def test_main_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--latency", "-1"])
     assert info.value.code == 2
     assert "--latency must be >= 0" in capsys.readouterr().err
+
+
+def test_main_off_the_main_thread_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        codes: list[int] = []
+        thread = threading.Thread(target=lambda: codes.append(main(["--port", str(port)])))
+        thread.start()
+        thread.join(timeout=10)
+    assert codes == [1]
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err

@@ -37,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    previous = signal.signal(signal.SIGTERM, on_signal)
+    # Signal handlers can only be installed from the main thread (main() may be called from elsewhere).
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, on_signal) if in_main_thread else None
     try:
         with FakeProvider(host=args.host, port=args.port, latency=args.latency) as fake:
             print(f"peekr fake provider listening on {fake.url}", flush=True)  # noqa: T201
@@ -54,5 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)  # noqa: T201
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
