@@ -129,7 +129,7 @@ def test_stream_with_thinking_and_whole_blocks(sink: InMemorySink) -> None:
     """Thinking deltas are not output; a text block may start with text; a tool_use block may
     arrive whole in content_block_start (no input_json_delta)."""
     start = {**message({**CACHED_USAGE, "output_tokens": 1}), "content": [], "stop_reason": None}
-    events = [
+    events: list[tuple[str, dict[str, Any]]] = [
         ("message_start", {"type": "message_start", "message": start}),
         ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
         ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me see."}}),
