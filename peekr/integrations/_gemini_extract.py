@@ -24,7 +24,6 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .. import _runtime
 from .._capture import capture
 
 __all__ = ["FOLD_EVERY", "StreamState", "describe_request", "model_name", "record_response"]
@@ -152,12 +151,10 @@ def _finish_reason(value: Any) -> str:
     return str(getattr(value, "value", value))
 
 
-def _tool_call(call: Any, capture_on: bool) -> dict[str, Any]:
-    entry: dict[str, Any] = {"id": getattr(call, "id", None), "type": "function", "name": getattr(call, "name", None)}
-    if capture_on:
-        args = getattr(call, "args", None)
-        entry["arguments"] = capture(json.dumps(args if args is not None else {}, default=str))
-    return entry
+def _tool_call(call: Any) -> dict[str, Any]:
+    args = call.args
+    arguments = json.dumps(args if args is not None else {}, default=str)
+    return {"id": call.id, "type": "function", "name": call.name, "arguments": arguments}
 
 
 class StreamState:
@@ -225,10 +222,10 @@ class StreamState:
             captured = capture("".join(self.text))
             if captured is not None:
                 attributes["output"] = captured
-        if self.tool_calls:
-            runtime = _runtime._active
-            capture_on = runtime is not None and runtime.settings.capture_content
-            attributes["tool_calls"] = [_tool_call(call, capture_on) for call in self.tool_calls]
+        if self.tool_calls:  # content like the output (its arguments): absent with capture_content=False
+            captured = capture([_tool_call(call) for call in self.tool_calls])
+            if captured is not None:
+                attributes["tool_calls"] = captured
         if self.finish_reason is not None:
             attributes["finish_reason"] = _finish_reason(self.finish_reason)
         if self.usage is not None:

@@ -105,7 +105,6 @@ def test_capture_content_false_records_no_content(client: genai.Client) -> None:
             "provider": "gemini",
             "model": "gemini-tool",
             "stream": False,
-            "tool_calls": [{"id": None, "type": "function", "name": "lookup"}],  # no arguments
             "finish_reason": "STOP",
             "tokens_input": 5,
             "tokens_output": 1,
