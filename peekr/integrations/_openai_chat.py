@@ -43,25 +43,27 @@ __all__ = [
 
 NAME = "openai.chat.completions"
 
-_REQUEST_KEYS = (
-    "temperature",
-    "top_p",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "n",
-    "seed",
-    "frequency_penalty",
-    "presence_penalty",
-    "logprobs",
-    "top_logprobs",
-    "tool_choice",
-    "parallel_tool_calls",
-    "reasoning_effort",
-    "service_tier",
-    "modalities",
-    "verbosity",
-    "stream",
+_REQUEST_KEYS = frozenset(
+    (
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "max_completion_tokens",
+        "stop",
+        "n",
+        "seed",
+        "frequency_penalty",
+        "presence_penalty",
+        "logprobs",
+        "top_logprobs",
+        "tool_choice",
+        "parallel_tool_calls",
+        "reasoning_effort",
+        "service_tier",
+        "modalities",
+        "verbosity",
+        "stream",
+    )
 )
 
 
@@ -261,52 +263,58 @@ def hidden_usage_chunks(stream: Any) -> list[Any]:
 
 
 def finalize_chat_stream(span: ActiveSpan, chunks: list[Any], hidden: list[Any]) -> None:
-    """Join the chunks seen (and a hidden usage chunk) into the span's output, tool calls and usage."""
+    """Join the chunks seen (and a hidden usage chunk) into the span's output, tool calls and usage.
+
+    Runs once per stream, on the caller's thread as the stream ends, so the loop touches as few
+    attributes per chunk as it can: usage is read from the last chunks only, the model from the first.
+    """
     attributes = span.attributes
+    first: list[str] = []  # choice 0, the usual case
     texts: dict[int, list[str]] = {}
     calls: dict[tuple[int, int], dict[str, Any]] = {}
     finish_reason = None
-    usage = None
-    model = None
-    for chunk in (*chunks, *hidden) if hidden else chunks:
-        if chunk.usage is not None:
-            usage = chunk.usage
-        if model is None:
-            model = chunk.model
+    for chunk in chunks:
         for choice in chunk.choices:
             delta = choice.delta
-            if delta is not None:
-                if delta.content:
-                    texts.setdefault(choice.index, []).append(delta.content)
-                elif getattr(delta, "refusal", None):
-                    texts.setdefault(choice.index, []).append(delta.refusal)
-                if delta.tool_calls:
-                    for piece in delta.tool_calls:
-                        call = calls.get((choice.index, piece.index))
-                        if call is None:
-                            call = calls[(choice.index, piece.index)] = {
-                                "id": None,
-                                "type": "function",
-                                "name": None,
-                                "arguments": "",
-                            }
-                        if piece.id:
-                            call["id"] = piece.id
-                        function = piece.function
-                        if function is not None:
-                            if function.name:
-                                call["name"] = function.name
-                            if function.arguments:
-                                call["arguments"] += function.arguments
-            if choice.finish_reason is not None and finish_reason is None:
+            if delta is None:
+                continue
+            content = delta.content or getattr(delta, "refusal", None)
+            if content:
+                if choice.index == 0:
+                    first.append(content)
+                else:
+                    texts.setdefault(choice.index, []).append(content)
+            if delta.tool_calls:
+                _add_tool_call_pieces(calls, choice.index, delta.tool_calls)
+            if finish_reason is None and choice.finish_reason is not None:
                 finish_reason = str(choice.finish_reason)
-    if model:
-        attributes["model"] = model
-    _usage(attributes, usage)
+    if chunks and chunks[0].model:
+        attributes["model"] = chunks[0].model
+    for chunk in (*hidden[::-1], *chunks[:-3:-1]):  # the usage chunk is the last one (or hidden)
+        if chunk.usage is not None:
+            _usage(attributes, chunk.usage)
+            break
     if finish_reason is not None:
         attributes["finish_reason"] = finish_reason
+    if first:
+        texts[0] = first
     if texts:
         joined = ["".join(texts[i]) for i in sorted(texts)]
         set_captured(attributes, "output", joined[0] if len(joined) == 1 else joined)
     if calls:
         set_captured(attributes, "tool_calls", [calls[key] for key in sorted(calls)])
+
+
+def _add_tool_call_pieces(calls: dict[tuple[int, int], dict[str, Any]], index: int, pieces: Any) -> None:
+    for piece in pieces:  # id and name arrive once, the arguments in fragments
+        call = calls.get((index, piece.index))
+        if call is None:
+            call = calls[(index, piece.index)] = {"id": None, "type": "function", "name": None, "arguments": ""}
+        if piece.id:
+            call["id"] = piece.id
+        function = piece.function
+        if function is not None:
+            if function.name:
+                call["name"] = function.name
+            if function.arguments:
+                call["arguments"] += function.arguments

@@ -118,13 +118,12 @@ def _format_type(value: Any) -> Any:
     return value
 
 
-def request_attribute(kwargs: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def request_attribute(kwargs: Mapping[str, Any], keys: frozenset[str]) -> dict[str, Any]:
     """The request parameters the caller gave, among ``keys`` (plus tools and formats, summarised)."""
     request: dict[str, Any] = {}
     unset = SDK.unset
-    for key in keys:
-        value = kwargs.get(key)
-        if value is not None and not isinstance(value, unset):
+    for key, value in kwargs.items():  # in the caller's order; usually a handful of keys
+        if key in keys and value is not None and not isinstance(value, unset):
             request[key] = value
     tools = kwargs.get("tools")
     if tools is not None and not isinstance(tools, unset):

@@ -23,18 +23,20 @@ __all__ = ["NAME", "describe_responses", "finalize_responses_stream", "make_resp
 
 NAME = "openai.responses"
 
-_REQUEST_KEYS = (
-    "temperature",
-    "top_p",
-    "max_output_tokens",
-    "max_tool_calls",
-    "tool_choice",
-    "parallel_tool_calls",
-    "truncation",
-    "service_tier",
-    "top_logprobs",
-    "background",
-    "stream",
+_REQUEST_KEYS = frozenset(
+    (
+        "temperature",
+        "top_p",
+        "max_output_tokens",
+        "max_tool_calls",
+        "tool_choice",
+        "parallel_tool_calls",
+        "truncation",
+        "service_tier",
+        "top_logprobs",
+        "background",
+        "stream",
+    )
 )
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 

@@ -54,6 +54,7 @@ __all__ = ["OpenAIIntegration", "inject_stream_usage"]
 inject_stream_usage = True
 
 EMBEDDINGS = "openai.embeddings"
+_EMBEDDING_KEYS = frozenset(("dimensions", "encoding_format"))
 
 
 def _inject_enabled() -> bool:
@@ -148,7 +149,7 @@ def _describe_embeddings(instance: Any, args: tuple[Any, ...], kwargs: dict[str,
     model = kwargs.get("model")
     attributes: dict[str, Any] = {"provider": PROVIDER, "model": model if isinstance(model, str) else str(model)}
     set_captured(attributes, "input", kwargs.get("input"))
-    request = request_attribute(kwargs, ("dimensions", "encoding_format"))
+    request = request_attribute(kwargs, _EMBEDDING_KEYS)
     if request:
         set_captured(attributes, "request", request)
     return EMBEDDINGS, attributes
