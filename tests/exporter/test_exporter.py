@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -17,6 +18,7 @@ from exporter_helpers import Collector, start
 
 from peekr._context import is_suppressed
 from peekr._events import EvalResult, Feedback
+from peekr._span import Span
 from peekr.server._testing import free_port
 from peekr.sinks.http import HTTPExporter, encode_batch, parse_retry_after
 
@@ -37,8 +39,8 @@ async def _count(collector: Collector) -> int:
     return await _stored(collector.url, collector.read_key)
 
 
-def _spans(n: int, **attrs: object) -> list:  # type: ignore[type-arg]
-    return [make_span(model="gpt-4o", **attrs) for _ in range(n)]  # type: ignore[arg-type]
+def _spans(n: int, **attrs: Any) -> list[Span]:
+    return [make_span(model="gpt-4o", **attrs) for _ in range(n)]
 
 
 async def test_spans_eval_results_and_feedback_arrive_gzipped_on_one_connection(collector: Collector) -> None:
@@ -154,7 +156,7 @@ async def test_413_splits_the_batch_until_it_fits(collector_db: str, keys: tuple
 async def test_partial_success_counts_rejected_records(collector: Collector, caplog: pytest.LogCaptureFixture) -> None:
     good = _spans(3)
     bad = make_span()
-    bad.attributes["tokens_input"] = "lots"  # only the collector validates this
+    bad.attributes["tokens_input"] = "lots"  # type: ignore[typeddict-item]  # only the collector validates it
     exporter = HTTPExporter(collector.url, collector.key)
     with caplog.at_level(logging.WARNING, logger="peekr"):
         await exporter.write([*good, bad])

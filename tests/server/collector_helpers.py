@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -76,12 +76,13 @@ def feedback_record(
     trace_id: str, rating: str = "good", note: str | None = None, at: datetime = BASE
 ) -> dict[str, Any]:
     """A feedback record for ``trace_id``."""
-    return Feedback(trace_id=trace_id, rating=rating, note=note, created_at=format_time(at)).model_dump(mode="json")
+    record = Feedback.model_validate(
+        {"trace_id": trace_id, "rating": rating, "note": note, "created_at": format_time(at)}
+    )
+    return record.model_dump(mode="json")
 
 
-def body(
-    spans: list[dict[str, Any]] = (), evals: list[dict[str, Any]] = (), feedback: list[dict[str, Any]] = ()
-) -> dict[str, Any]:  # type: ignore[assignment]
+def body(spans: Sequence[Any] = (), evals: Sequence[Any] = (), feedback: Sequence[Any] = ()) -> dict[str, Any]:
     """A wire format v1 ingest body."""
     return {"version": 1, "spans": list(spans), "eval_results": list(evals), "feedback": list(feedback)}
 

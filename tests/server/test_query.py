@@ -184,7 +184,7 @@ def test_trace_list_shape_and_pagination(populated: tuple[str, dict[str, Any]]) 
 def test_bad_parameters_are_400_naming_the_parameter(populated: tuple[str, dict[str, Any]]) -> None:
     url, data = populated
     key = data["acme"]["read"]
-    for path, params, word in [
+    cases: list[tuple[str, dict[str, Any], str]] = [
         ("/v1/traces", {"limit": 0}, "limit"),
         ("/v1/traces", {"since": "last tuesday"}, "since"),
         ("/v1/traces", {"cursor": "garbage!"}, "cursor"),
@@ -194,7 +194,8 @@ def test_bad_parameters_are_400_naming_the_parameter(populated: tuple[str, dict[
         ("/v1/stats/aggregates", {"since": "2026-11-28T00:00:00Z", "until": "2026-11-27T00:00:00Z"}, "since"),
         ("/v1/stats/scores", {"metric": "bad metric!"}, "metric"),
         ("/v1/stats/worst", {"metric": "vibes"}, "metric"),
-    ]:
+    ]
+    for path, params, word in cases:
         answer = _get(url, path, key, **params)
         assert answer.status_code == 400, (path, params)
         assert word in answer.json()["error"]["message"] or word in answer.json()["error"]["code"], answer.json()
