@@ -26,27 +26,35 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ._bedrock_parse import ConverseStreamState, record_converse, record_output, set_tokens, tool_call
+from ._bedrock_parse import (
+    ConverseStreamState,
+    apply_usage,
+    converse_output,
+    converse_usage,
+    record_output,
+    tool_call,
+    usage_of,
+)
 
-__all__ = ["InvokeStreamState", "record_invoke_body", "record_invoke_headers"]
+__all__ = ["InvokeStreamState", "header_usage", "record_invoke_body"]
 
 _METRICS = "amazon-bedrock-invocationMetrics"
 _HEADER = "x-amzn-bedrock-"
 
 
-def record_invoke_headers(attrs: dict[str, Any], response: Mapping[str, Any]) -> None:
-    """Token counts from the ``x-amzn-bedrock-*-token-count`` headers (lower-cased by botocore)."""
+def header_usage(response: Mapping[str, Any]) -> dict[str, Any]:
+    """Raw counts from the ``x-amzn-bedrock-*-token-count`` headers (lower-cased by botocore)."""
     metadata = response.get("ResponseMetadata")
     headers = metadata.get("HTTPHeaders") if isinstance(metadata, Mapping) else None
-    if isinstance(headers, Mapping):
-        set_tokens(
-            attrs,
-            headers.get(_HEADER + "input-token-count"),
-            headers.get(_HEADER + "output-token-count"),
-            None,
-            headers.get(_HEADER + "cache-read-input-token-count"),
-            headers.get(_HEADER + "cache-write-input-token-count"),
-        )
+    if not isinstance(headers, Mapping):
+        return {}
+    return usage_of(
+        headers.get(_HEADER + "input-token-count"),
+        headers.get(_HEADER + "output-token-count"),
+        None,
+        headers.get(_HEADER + "cache-read-input-token-count"),
+        headers.get(_HEADER + "cache-write-input-token-count"),
+    )
 
 
 def _first(items: Any) -> Mapping[str, Any]:
@@ -55,28 +63,21 @@ def _first(items: Any) -> Mapping[str, Any]:
     return {}
 
 
-def record_invoke_body(attrs: dict[str, Any], body: Any) -> None:
-    """Output, tool calls, finish reason and (when the headers had none) tokens of a full body."""
+def record_invoke_body(attrs: dict[str, Any], body: Any, headers: Mapping[str, Any]) -> None:
+    """Output, tool calls, finish reason and tokens (headers first, then the body's own usage).
+
+    ``body`` is the decoded JSON, or None when it was not read or is not JSON.
+    """
     if not isinstance(body, Mapping):
+        apply_usage(attrs, headers)
         return
-    tokens_known = "tokens_input" in attrs or "tokens_output" in attrs
-    usage: dict[str, Any] = {}
-    if isinstance(body.get("output"), Mapping):  # Amazon Nova: the Converse shape
-        record_converse(usage, body)
-        tokens = {k: v for k, v in usage.items() if k.startswith("tokens_")}
-        for key in tokens:
-            del usage[key]
-        attrs.update(usage)
-        if not tokens_known:
-            attrs.update(tokens)
-        return
-    text, calls, finish = _body_output(body)
-    record_output(attrs, text, calls, finish)
-    if not tokens_known:
-        _body_usage(attrs, body)
+    record_output(attrs, *_body_output(body))
+    apply_usage(attrs, headers, _body_usage(body))
 
 
 def _body_output(body: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]], Any]:
+    if isinstance(body.get("output"), Mapping):  # Amazon Nova: the Converse shape
+        return converse_output(body)
     content = body.get("content")
     if isinstance(content, list):  # Claude messages
         texts, calls = [], []
@@ -115,29 +116,29 @@ def _body_output(body: Mapping[str, Any]) -> tuple[str | None, list[dict[str, An
     return None, [], None
 
 
-def _body_usage(attrs: dict[str, Any], body: Mapping[str, Any]) -> None:
+def _body_usage(body: Mapping[str, Any]) -> dict[str, Any]:
     usage = body.get("usage")
     if isinstance(usage, Mapping):
+        if "inputTokens" in usage or "outputTokens" in usage:  # Amazon Nova
+            return converse_usage(usage)
         if "input_tokens" in usage or "output_tokens" in usage:  # Claude
-            set_tokens(
-                attrs,
+            return usage_of(
                 usage.get("input_tokens"),
                 usage.get("output_tokens"),
                 None,
                 usage.get("cache_read_input_tokens"),
                 usage.get("cache_creation_input_tokens"),
             )
-        else:  # OpenAI-style
-            set_tokens(attrs, usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("total_tokens"))
-    elif "inputTextTokenCount" in body:  # Titan
-        set_tokens(attrs, body.get("inputTextTokenCount"), _first(body.get("results")).get("tokenCount"))
-    elif "prompt_token_count" in body:  # Llama
-        set_tokens(attrs, body.get("prompt_token_count"), body.get("generation_token_count"))
-    else:
-        meta = body.get("meta")
-        units = meta.get("billed_units") if isinstance(meta, Mapping) else None
-        if isinstance(units, Mapping):  # Cohere
-            set_tokens(attrs, units.get("input_tokens"), units.get("output_tokens"))
+        return usage_of(usage.get("prompt_tokens"), usage.get("completion_tokens"), usage.get("total_tokens"))
+    if "inputTextTokenCount" in body:  # Titan
+        return usage_of(body.get("inputTextTokenCount"), _first(body.get("results")).get("tokenCount"))
+    if "prompt_token_count" in body:  # Llama
+        return usage_of(body.get("prompt_token_count"), body.get("generation_token_count"))
+    meta = body.get("meta")
+    units = meta.get("billed_units") if isinstance(meta, Mapping) else None
+    if isinstance(units, Mapping):  # Cohere
+        return usage_of(units.get("input_tokens"), units.get("output_tokens"))
+    return {}
 
 
 class InvokeStreamState:
@@ -174,34 +175,31 @@ class InvokeStreamState:
     def record(self, attrs: dict[str, Any]) -> None:
         """Write what was seen (possibly a partial stream) into the span attributes."""
         chunks = [c for c in self._decoded() if isinstance(c, Mapping)]
-        metrics = next((c[_METRICS] for c in reversed(chunks) if isinstance(c.get(_METRICS), Mapping)), None)
-        usage: dict[str, Any] = {}
+        metrics: Mapping[str, Any] = next(
+            (c[_METRICS] for c in reversed(chunks) if isinstance(c.get(_METRICS), Mapping)), {}
+        )
         if any(isinstance(c.get("type"), str) for c in chunks):
-            _record_claude_stream(attrs, usage, chunks)
+            body_usage = _record_claude_stream(attrs, chunks)
         elif any(key in c for c in chunks for key in ("messageStart", "contentBlockDelta", "messageStop")):
             state = ConverseStreamState()  # Amazon Nova streams Converse-shaped events
             for chunk in chunks:
                 state.on_event(chunk)
-            state.record(usage)
-            attrs.update({k: v for k, v in usage.items() if not k.startswith("tokens_")})
+            record_output(attrs, *state.output())
+            body_usage = state.usage()
         else:
-            _record_generic_stream(attrs, usage, chunks)
-        if metrics is not None:
-            # The metrics carry the cache counts on Bedrock; if they do not, the model's own
-            # usage (Claude's message_start) may.
-            set_tokens(
-                attrs,
-                metrics.get("inputTokenCount"),
-                metrics.get("outputTokenCount"),
-                None,
-                metrics.get("cacheReadInputTokenCount", usage.get("tokens_cache_read")),
-                metrics.get("cacheWriteInputTokenCount", usage.get("tokens_cache_write")),
-            )
-        else:
-            attrs.update({k: v for k, v in usage.items() if k.startswith("tokens_")})
+            body_usage = _record_generic_stream(attrs, chunks)
+        # invocationMetrics are Bedrock's own counts (cache counts included); the model's usage fills gaps.
+        metrics_usage = usage_of(
+            metrics.get("inputTokenCount"),
+            metrics.get("outputTokenCount"),
+            None,
+            metrics.get("cacheReadInputTokenCount"),
+            metrics.get("cacheWriteInputTokenCount"),
+        )
+        apply_usage(attrs, metrics_usage, body_usage)
 
 
-def _record_claude_stream(attrs: dict[str, Any], usage: dict[str, Any], chunks: list[Mapping[str, Any]]) -> None:
+def _record_claude_stream(attrs: dict[str, Any], chunks: list[Mapping[str, Any]]) -> dict[str, Any]:
     texts: list[str] = []
     tools: dict[Any, list[Any]] = {}
     stop: Any = None
@@ -229,8 +227,7 @@ def _record_claude_stream(attrs: dict[str, Any], usage: dict[str, Any], chunks: 
             start_usage = message.get("usage") or {}
     calls = [tool_call(i, n, "".join(parts)) for i, n, parts in tools.values()]
     record_output(attrs, "".join(texts), calls, stop)
-    set_tokens(
-        usage,
+    return usage_of(
         start_usage.get("input_tokens"),
         output_tokens if output_tokens is not None else start_usage.get("output_tokens"),
         None,
@@ -239,7 +236,7 @@ def _record_claude_stream(attrs: dict[str, Any], usage: dict[str, Any], chunks: 
     )
 
 
-def _record_generic_stream(attrs: dict[str, Any], usage: dict[str, Any], chunks: list[Mapping[str, Any]]) -> None:
+def _record_generic_stream(attrs: dict[str, Any], chunks: list[Mapping[str, Any]]) -> dict[str, Any]:
     texts: list[str] = []
     finish: Any = None
     for chunk in chunks:
@@ -258,5 +255,5 @@ def _record_generic_stream(attrs: dict[str, Any], usage: dict[str, Any], chunks:
     record_output(attrs, "".join(texts) if texts else None, [], finish)
     last = chunks[-1] if chunks else {}
     if "prompt_token_count" in last or "generation_token_count" in last:  # Llama: cumulative counts
-        first = chunks[0]
-        set_tokens(usage, first.get("prompt_token_count"), last.get("generation_token_count"))
+        return usage_of(chunks[0].get("prompt_token_count"), last.get("generation_token_count"))
+    return {}

@@ -21,6 +21,9 @@ from .._capture import capture
 
 __all__ = [
     "ConverseStreamState",
+    "apply_usage",
+    "converse_output",
+    "converse_usage",
     "converse_input",
     "converse_request",
     "invoke_request",
@@ -30,6 +33,7 @@ __all__ = [
     "set_tokens",
     "to_int",
     "tool_call",
+    "usage_of",
 ]
 
 # Request parameters under the names DESIGN.md uses, whatever the model family calls them.
@@ -175,20 +179,52 @@ def record_output(
         attrs["finish_reason"] = finish_reason
 
 
-def _usage(attrs: dict[str, Any], usage: Any) -> None:
-    if isinstance(usage, Mapping):
+def usage_of(
+    input_tokens: Any = None,
+    output_tokens: Any = None,
+    total: Any = None,
+    cache_read: Any = None,
+    cache_write: Any = None,
+) -> dict[str, Any]:
+    """Raw counts as one source reports them (input excludes cache, as everywhere on Bedrock)."""
+    return {"input": input_tokens, "output": output_tokens, "total": total, "read": cache_read, "write": cache_write}
+
+
+def apply_usage(attrs: dict[str, Any], *sources: Mapping[str, Any]) -> None:
+    """Set the token attributes from the first source reporting each count (e.g. headers, then body)."""
+    merged: dict[str, Any] = {}
+    for key in ("input", "output", "total", "read", "write"):
+        for source in sources:
+            value = to_int(source.get(key))
+            if value is not None:
+                merged[key] = value
+                break
+    if merged:
         set_tokens(
             attrs,
-            usage.get("inputTokens"),
-            usage.get("outputTokens"),
-            usage.get("totalTokens"),
-            usage.get("cacheReadInputTokens", usage.get("cacheReadInputTokenCount")),
-            usage.get("cacheWriteInputTokens", usage.get("cacheWriteInputTokenCount")),
+            merged.get("input"),
+            merged.get("output"),
+            merged.get("total"),
+            merged.get("read"),
+            merged.get("write"),
         )
 
 
-def record_converse(attrs: dict[str, Any], response: Mapping[str, Any]) -> None:
-    """A Converse response (or an Amazon Nova ``invoke_model`` body, which has the same shape)."""
+def converse_usage(usage: Any) -> dict[str, Any]:
+    """Converse ``usage`` (also Amazon Nova's body ``usage``, whose cache keys end in ``Count``)."""
+    if not isinstance(usage, Mapping):
+        return {}
+    return usage_of(
+        usage.get("inputTokens"),
+        usage.get("outputTokens"),
+        usage.get("totalTokens"),
+        usage.get("cacheReadInputTokens", usage.get("cacheReadInputTokenCount")),
+        usage.get("cacheWriteInputTokens", usage.get("cacheWriteInputTokenCount")),
+    )
+
+
+def converse_output(response: Mapping[str, Any]) -> tuple[str, list[dict[str, Any]], Any]:
+    """Text, tool calls and stop reason of a Converse response (or an Amazon Nova body)."""
     output = response.get("output")
     message = output.get("message") if isinstance(output, Mapping) else None
     texts: list[str] = []
@@ -202,8 +238,13 @@ def record_converse(attrs: dict[str, Any], response: Mapping[str, Any]) -> None:
         elif isinstance(block.get("toolUse"), Mapping):
             use = block["toolUse"]
             calls.append(tool_call(use.get("toolUseId"), use.get("name"), json.dumps(use.get("input"), default=str)))
-    record_output(attrs, "".join(texts), calls, response.get("stopReason"))
-    _usage(attrs, response.get("usage"))
+    return "".join(texts), calls, response.get("stopReason")
+
+
+def record_converse(attrs: dict[str, Any], response: Mapping[str, Any]) -> None:
+    """A Converse response into the span attributes."""
+    record_output(attrs, *converse_output(response))
+    apply_usage(attrs, converse_usage(response.get("usage")))
 
 
 class ConverseStreamState:
@@ -248,9 +289,16 @@ class ConverseStreamState:
         if metadata is not None:
             self.metadata = metadata
 
+    def output(self) -> tuple[str, list[dict[str, Any]], Any]:
+        """Text, tool calls and stop reason seen so far."""
+        calls = [tool_call(i, n, "".join(parts)) for i, n, parts in self.tools.values()]
+        return "".join(self.texts), calls, self.stop_reason
+
     def record(self, attrs: dict[str, Any]) -> None:
         """Write what was seen (possibly a partial stream) into the span attributes."""
-        calls = [tool_call(i, n, "".join(parts)) for i, n, parts in self.tools.values()]
-        record_output(attrs, "".join(self.texts), calls, self.stop_reason)
-        if isinstance(self.metadata, Mapping):
-            _usage(attrs, self.metadata.get("usage"))
+        record_output(attrs, *self.output())
+        apply_usage(attrs, self.usage())
+
+    def usage(self) -> dict[str, Any]:
+        """The raw counts of the ``metadata`` event, if it arrived."""
+        return converse_usage(self.metadata.get("usage")) if isinstance(self.metadata, Mapping) else {}

@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._errors import checkpoint, handle_internal_errors
@@ -109,9 +109,10 @@ def make_close(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
 class BodyTee:
     """A copy of the bytes the user reads from an ``invoke_model`` body, and the span's recorder."""
 
-    __slots__ = ("buffer", "overflow", "recorder")
+    __slots__ = ("buffer", "headers", "overflow", "recorder")
 
-    def __init__(self, span: ActiveSpan) -> None:
+    def __init__(self, span: ActiveSpan, headers: Mapping[str, Any]) -> None:
+        self.headers = headers  # token counts from the response headers
         self.buffer = bytearray()
         self.overflow = False
         self.recorder = StreamRecorder(span, _ignore, self._finalize, "bedrock.body")
@@ -134,13 +135,13 @@ class BodyTee:
         self.recorder.finish(error)
 
     def _finalize(self, span: ActiveSpan) -> None:
-        if self.overflow or not self.buffer:
-            return
-        try:
-            body = json.loads(self.buffer)
-        except ValueError:  # not JSON (an image model, or a partial read): keep headers-only data
-            return
-        record_invoke_body(span.attributes, body)
+        body = None
+        if self.buffer and not self.overflow:
+            try:
+                body = json.loads(self.buffer)
+            except ValueError:  # not JSON (an image model, or a partial read): headers only
+                body = None
+        record_invoke_body(span.attributes, body, self.headers)
 
 
 def _ignore(chunk: Any) -> None:

@@ -28,9 +28,10 @@ from typing import Any, ClassVar
 
 from .._tracer import ActiveSpan
 from ._base import Integration, patch
-from ._bedrock_invoke import InvokeStreamState, record_invoke_headers
+from ._bedrock_invoke import InvokeStreamState, header_usage
 from ._bedrock_parse import (
     ConverseStreamState,
+    apply_usage,
     converse_input,
     converse_request,
     invoke_request,
@@ -168,13 +169,14 @@ def _on_result(span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
             record_converse(attrs, result)
             span.end()
             return result
-        record_invoke_headers(attrs, result)
+        headers = header_usage(result)
         body = result.get("body")
         traced = _BODY_TYPES.get(type(body))
         if traced is None:  # an HTTP backend peekr does not know: headers only, never read it
+            apply_usage(attrs, headers)
             span.end()
             return result
-        tee = BodyTee(span)
+        tee = BodyTee(span, headers)
         result["body"] = wrapped = traced(body, tee)
         tee.recorder.attach(wrapped)
         return result

@@ -56,6 +56,12 @@ def tokens(tokens_input: int, tokens_output: int) -> dict[str, int]:
     return {"tokens_input": tokens_input, "tokens_output": tokens_output, "tokens_total": tokens_input + tokens_output}
 
 
+def claude_tokens(tokens_input: int, tokens_output: int) -> dict[str, int]:
+    """Token attributes of an ``invoke_model`` answered by Claude: its usage always reports the
+    cache counts (0 here), so they are recorded too."""
+    return {**tokens(tokens_input, tokens_output), "tokens_cache_read": 0, "tokens_cache_write": 0}
+
+
 def error_of(exc: BaseException) -> dict[str, str]:
     """The ``error`` attribute peekr records for a botocore exception."""
     return {"type": f"botocore.{type(exc).__name__}", "message": str(exc)}

@@ -19,6 +19,7 @@ from _bedrock_expect import (
     TOOL_CONFIG,
     check,
     claude_body,
+    claude_tokens,
     error_of,
     only_span_async,
     tokens,
@@ -164,7 +165,7 @@ async def test_invoke_model(aclient: Any, sink: InMemorySink) -> None:
             "request": {"max_tokens": 50},
             "output": ANSWER,
             "finish_reason": "end_turn",
-            **tokens(2, 3),
+            **claude_tokens(2, 3),
         },
     )
 
@@ -237,7 +238,7 @@ async def test_invoke_stream(aclient: Any, sink: InMemorySink) -> None:
             "request": {"max_tokens": 50, "stream": True},
             "output": ANSWER,
             "finish_reason": "end_turn",
-            **tokens(2, 3),
+            **claude_tokens(2, 3),
         },
         ttft=True,
     )

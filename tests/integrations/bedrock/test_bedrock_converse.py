@@ -201,7 +201,7 @@ def test_converse_stream_garbage_collected(client: Any, sink: InMemorySink) -> N
     del response  # never iterated, never closed
     gc.collect()
     span = only_span(sink)
-    assert (span.name, span.status, span.attributes["stream"]) == ("bedrock.converse", "ok", True)
+    assert (span.name, span.status, dict(span.attributes)["stream"]) == ("bedrock.converse", "ok", True)
     http_response.close()  # the user leaked the connection; the test does not
 
 

@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from _bedrock_expect import CLAUDE, CLAUDE_TOOLS, check, claude_body, error_of, only_span, tokens
+from _bedrock_expect import CLAUDE, CLAUDE_TOOLS, check, claude_body, claude_tokens, error_of, only_span
 from botocore.exceptions import ClientError, EventStreamError
 from botocore.response import StreamingBody
 
@@ -35,7 +35,7 @@ def test_invoke_model(client: Any, sink: InMemorySink) -> None:
             "request": {"max_tokens": 50},
             "output": ANSWER,
             "finish_reason": "end_turn",
-            **tokens(2, 3),
+            **claude_tokens(2, 3),
         },
     )
 
@@ -57,7 +57,7 @@ def test_invoke_model_tool_use_bytes_body(client: Any, sink: InMemorySink) -> No
                 {"id": tool_use["id"], "type": "function", "name": "lookup", "arguments": '{"q": "Hello there"}'}
             ],
             "finish_reason": "tool_use",
-            **tokens(2, 3),
+            **claude_tokens(2, 3),
         },
     )
 
@@ -167,7 +167,7 @@ def test_invoke_stream(client: Any, sink: InMemorySink) -> None:
             "request": {"max_tokens": 50, "stream": True},
             "output": ANSWER,
             "finish_reason": "end_turn",
-            **tokens(2, 3),
+            **claude_tokens(2, 3),
         },
         ttft=True,
     )
@@ -192,7 +192,7 @@ def test_invoke_stream_tool_use(client: Any, sink: InMemorySink) -> None:
             "output": "",
             "tool_calls": [{"id": tool_id, "type": "function", "name": "lookup", "arguments": '{"q": "Hello there"}'}],
             "finish_reason": "tool_use",
-            **tokens(2, 3),
+            **claude_tokens(2, 3),
         },
         ttft=True,
     )

@@ -4,6 +4,7 @@ call returned, while the user iterates a stream or reads a body."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -47,6 +48,10 @@ def _outcome(call: Callable[[], Any]) -> Any:
     return result
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
 def _calls(client: Any) -> list[Callable[[], Any]]:
     return [
         lambda: client.converse(modelId=CLAUDE, messages=MESSAGES),
@@ -82,7 +87,7 @@ def test_faults_after_the_call_returned(client: Any) -> None:
             outcomes.append(("raised", type(exc).__name__, exc.response["Error"]))
             continue
         inject_faults(True)  # the span is open; every later peekr step fails
-        outcomes.append(_outcome(lambda response=response: response))
+        outcomes.append(_outcome(functools.partial(_identity, response)))
         inject_faults(False)
     assert outcomes == expected
 
@@ -109,7 +114,7 @@ async def test_faults_everywhere_async(fake: FakeProvider) -> None:
                 result[key] = events
         return result
 
-    calls = [
+    calls: list[tuple[str, dict[str, Any]]] = [
         ("converse", {"modelId": CLAUDE, "messages": MESSAGES}),
         ("converse", {"modelId": "m-error-400", "messages": MESSAGES}),
         ("converse_stream", {"modelId": "m-midstream-error", "messages": MESSAGES}),

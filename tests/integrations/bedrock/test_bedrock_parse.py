@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import peekr
-from peekr.integrations._bedrock_invoke import InvokeStreamState, record_invoke_body, record_invoke_headers
+from peekr.integrations._bedrock_invoke import InvokeStreamState, header_usage, record_invoke_body
 from peekr.integrations._bedrock_parse import ConverseStreamState, converse_request, invoke_request, record_converse
 from peekr.sinks.memory import InMemorySink
 
@@ -22,7 +22,7 @@ def _running() -> None:
 
 def _body(body: dict[str, Any], attrs: dict[str, Any] | None = None) -> dict[str, Any]:
     out = dict(attrs or {})
-    record_invoke_body(out, body)
+    record_invoke_body(out, body, {})
     return out
 
 
@@ -51,15 +51,26 @@ def test_claude_with_cache_tokens() -> None:
 
 def test_headers_win_over_body_usage() -> None:
     attrs: dict[str, Any] = {}
-    headers = {
+    headers: dict[str, Any] = {
         "x-amzn-bedrock-input-token-count": "7",
         "x-amzn-bedrock-output-token-count": "2",
         "x-amzn-bedrock-cache-read-input-token-count": "100",
     }
-    record_invoke_headers(attrs, {"ResponseMetadata": {"HTTPHeaders": headers}})
-    record_invoke_body(attrs, {"content": [], "usage": {"input_tokens": 1, "output_tokens": 1}})
-    assert (attrs["tokens_input"], attrs["tokens_output"], attrs["tokens_total"]) == (107, 2, 109)
-    assert attrs["tokens_cache_read"] == 100 and "tokens_cache_write" not in attrs
+    usage = header_usage({"ResponseMetadata": {"HTTPHeaders": headers}})
+    body = {"content": [], "usage": {"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": 4}}
+    record_invoke_body(attrs, body, usage)
+    # headers first; the body fills what they lack (here the cache write count)
+    assert (attrs["tokens_input"], attrs["tokens_output"], attrs["tokens_total"]) == (111, 2, 113)
+    assert (attrs["tokens_cache_read"], attrs["tokens_cache_write"]) == (100, 4)
+
+
+def test_body_not_json_keeps_header_tokens() -> None:
+    attrs: dict[str, Any] = {}
+    record_invoke_body(attrs, None, header_usage({"ResponseMetadata": {"HTTPHeaders": {}}}))
+    assert attrs == {}
+    headers = {"x-amzn-bedrock-input-token-count": "3", "x-amzn-bedrock-output-token-count": "x"}
+    record_invoke_body(attrs, None, header_usage({"ResponseMetadata": {"HTTPHeaders": headers}}))
+    assert attrs == {"tokens_input": 3}  # an unparsable count is left out, never guessed
 
 
 @pytest.mark.parametrize(
@@ -210,7 +221,11 @@ def test_malformed_converse_data_never_raises() -> None:
     record_converse(attrs, {"output": {"message": {"content": ["junk", {"toolUse": {}}]}}, "usage": "x"})
     assert attrs["output"] == "" and attrs["tool_calls"][0]["name"] is None
     state = ConverseStreamState()
-    for event in ({"contentBlockDelta": {"delta": {"toolUse": {"input": "{"}}}}, {"contentBlockStart": {"start": {}}}):
+    events: list[dict[str, Any]] = [
+        {"contentBlockDelta": {"delta": {"toolUse": {"input": "{"}}}},
+        {"contentBlockStart": {"start": {}}},
+    ]
+    for event in events:
         state.on_event(event)
     state.record(attrs)
     assert converse_request({"toolConfig": {"tools": ["junk"]}}, False) == {}
