@@ -100,8 +100,10 @@ def _plain(value: Any) -> Any:
 
 
 def describe_request(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
-    """The attributes known before the call: provider, model, input, request, stream."""
-    attributes: dict[str, Any] = {"provider": "gemini", "model": model_name(kwargs.get("model")), "stream": stream}
+    """The attributes known before the call: provider, model, input, request, and ``stream=True`` for streams."""
+    attributes: dict[str, Any] = {"provider": "gemini", "model": model_name(kwargs.get("model"))}
+    if stream:
+        attributes["stream"] = True
     config = kwargs.get("config")
     contents = kwargs.get("contents")
     system = _field(config, "system_instruction", "systemInstruction") if config is not None else None

@@ -28,7 +28,7 @@ def first_turn(stream: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "provider": "gemini",
         "model": "gemini-test",
-        "stream": stream,
+        **({"stream": True} if stream else {}),
         "input": {"system": "Be brief.", "contents": [user("Hello there")]},
         "output": "Echo: Hello there",
         "finish_reason": "STOP",
@@ -46,7 +46,7 @@ def second_turn(stream: bool, answer: list[dict[str, Any]] | None = None) -> dic
     attributes: dict[str, Any] = {
         "provider": "gemini",
         "model": "gemini-test",
-        "stream": stream,
+        **({"stream": True} if stream else {}),
         "input": {
             "system": "Be brief.",
             "contents": [user("Hello there"), *(answer or [model("Echo: Hello there")]), user("second turn")],

@@ -104,7 +104,6 @@ def test_capture_content_false_records_no_content(client: genai.Client) -> None:
         {
             "provider": "gemini",
             "model": "gemini-tool",
-            "stream": False,
             "finish_reason": "STOP",
             "tokens_input": 5,
             "tokens_output": 1,

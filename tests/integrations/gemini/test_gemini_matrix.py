@@ -64,7 +64,6 @@ def success(stream: bool) -> dict[str, Any]:
     return {
         "provider": "gemini",
         "model": "gemini-test",
-        "stream": False,
         "input": {"system": "Be brief.", "contents": "Hello there"},
         "request": CONFIG_REQUEST,
         "output": "Echo: Hello there",
@@ -79,7 +78,7 @@ def api_error(stream: bool, exc: BaseException) -> dict[str, Any]:
     attributes: dict[str, Any] = {
         "provider": "gemini",
         "model": "gemini-error-400",
-        "stream": stream,
+        **({"stream": True} if stream else {}),
         "input": "Hi",
         "error": error_attribute(exc),
     }
@@ -110,7 +109,7 @@ def tool_call(stream: bool) -> dict[str, Any]:
     return {
         "provider": "gemini",
         "model": "gemini-tool",
-        "stream": stream,
+        **({"stream": True} if stream else {}),
         "input": "Hello there",
         "request": request,
         "tool_calls": [{"id": None, "type": "function", "name": "lookup", "arguments": '{"q": "Hello there"}'}],

@@ -82,7 +82,7 @@ def test_thoughts_tool_use_and_cache_tokens_and_model_version(sink: InMemorySink
     assert response.candidates is not None and len(response.candidates) == 2
     span = only_span(sink)
     cost = span.attributes.pop("cost_usd")  # filled by the bus from model + tokens
-    expected = {"provider": "gemini", "model": "gemini-2.0-flash-001", "stream": False, "input": "Q"}
+    expected = {"provider": "gemini", "model": "gemini-2.0-flash-001", "input": "Q"}
     expected |= {"output": "Answer", "finish_reason": "STOP", **TOKENS}
     assert_span(span, expected)
     assert cost == pytest.approx(compute_cost(expected)) and cost > 0
@@ -91,7 +91,7 @@ def test_thoughts_tool_use_and_cache_tokens_and_model_version(sink: InMemorySink
 def test_request_model_without_models_prefix_when_no_model_version(sink: InMemorySink) -> None:
     client = mock_client(json_answer({"candidates": [candidate({"text": "Hi"})]}))
     client.models.generate_content(model="models/gemini-fake", contents="Q")
-    attributes = {"provider": "gemini", "model": "gemini-fake", "stream": False, "input": "Q", "output": "Hi"}
+    attributes = {"provider": "gemini", "model": "gemini-fake", "input": "Q", "output": "Hi"}
     assert_span(only_span(sink), {**attributes, "finish_reason": "STOP"})
 
 
@@ -138,7 +138,7 @@ def test_blocked_prompt_has_no_candidates(sink: InMemorySink) -> None:
     client = mock_client(json_answer(body))
     response = client.models.generate_content(model="gemini-fake", contents="Q")
     assert response.text is None
-    expected = {"provider": "gemini", "model": "gemini-fake", "stream": False, "input": "Q"}
+    expected = {"provider": "gemini", "model": "gemini-fake", "input": "Q"}
     assert_span(only_span(sink), {**expected, "tokens_input": 7, "tokens_total": 7})
 
 
@@ -147,7 +147,7 @@ def test_function_call_with_id_and_text(sink: InMemorySink) -> None:
     client = mock_client(json_answer({"candidates": [candidate(*parts)]}))
     client.models.generate_content(model="gemini-fake", contents="Q")
     call = {"id": "call-1", "type": "function", "name": "lookup", "arguments": json.dumps({"q": "é", "n": 2})}
-    expected = {"provider": "gemini", "model": "gemini-fake", "stream": False, "input": "Q", "output": "Calling."}
+    expected = {"provider": "gemini", "model": "gemini-fake", "input": "Q", "output": "Calling."}
     assert_span(only_span(sink), {**expected, "tool_calls": [call], "finish_reason": "STOP"})
 
 
@@ -162,7 +162,7 @@ def test_no_usage_reported_means_no_tokens(client: genai.Client, sink: InMemoryS
         "output": "Echo: Hi",
         "finish_reason": "STOP",
     }
-    assert_span(call, {**base, "stream": False})
+    assert_span(call, {**base})
     assert_span(streamed, {**base, "stream": True, "request": {"stream": True}}, ttft=True)
 
 
