@@ -173,6 +173,7 @@ def run_cell(variant: str, scenario: str, calls: int, warmup: int) -> dict[str, 
 
     batch(warmup)
     flush()
+    calibration_ms = _calibrate()
     rss_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu0, wall0 = time.process_time(), time.perf_counter()
     batch(calls)
@@ -192,7 +193,20 @@ def run_cell(variant: str, scenario: str, calls: int, warmup: int) -> dict[str, 
         "maxrss_warm_kib": rss_warm,
         "persisted": persisted,
         "expected": expected,
+        "calibration_ms": calibration_ms,
     }
+
+
+def _calibrate() -> float:
+    """Milliseconds for a fixed pure-Python loop: how fast this machine ran during the cell."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for i in range(200_000):
+            total += i & 7
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
 
 
 # -- driver --------------------------------------------------------------------------------------------
@@ -246,9 +260,11 @@ def main() -> None:
         for scenario in scenarios:
             order = variants[:]
             rng.shuffle(order)
-            calls = args.calls // 3 if scenario.startswith("stream") else args.calls
+            stream = scenario.startswith("stream")
+            calls = args.calls // 3 if stream else args.calls
+            warmup = args.warmup // 3 if stream else args.warmup
             for variant in order:
-                result = _cell(variant, scenario, calls, args.warmup)
+                result = _cell(variant, scenario, calls, warmup)
                 result["round"] = round_no
                 results.append(result)
                 print(
