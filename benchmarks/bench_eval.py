@@ -138,6 +138,37 @@ def caller_cost(
     return results, dropped
 
 
+def judge_cpu(fake: JudgeServer, n: int) -> float:
+    """CPU ms of the evaluating thread per evaluation (sequential ``Hallucination.evaluate`` calls)."""
+    import anyio
+
+    from peekr._span import Span, iso_utc, new_span_id, new_trace_id
+
+    h = _evaluator(fake, 1)
+    h.prepare()
+    now = iso_utc(time.time_ns())
+    span = Span(
+        trace_id=new_trace_id(),
+        span_id=new_span_id(),
+        name="openai.chat.completions",
+        start_time=now,
+        end_time=now,
+        duration_ms=1.0,
+        attributes={"provider": "openai", "model": "gpt-4o", "input": "q", "output": RESPONSE},
+    )
+
+    async def run(count: int) -> float:
+        started = time.thread_time()
+        for _ in range(count):
+            await h.evaluate(span)
+        took = time.thread_time() - started
+        await h.aclose()
+        return took
+
+    anyio.run(run, 3)  # warm up
+    return anyio.run(run, n) / n * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer spans (smoke run)")
@@ -153,6 +184,8 @@ def main() -> None:
             n = max(20, level * (6 if args.quick else 12))
             rate, peak, cpu_ms = throughput(fake, level, n)
             print(f"| {level} | {n} | {rate:.1f} | {peak} | {cpu_ms:.1f} |")
+        cpu_ms = judge_cpu(fake, 30 if args.quick else 100)
+        print(f"\nEvaluating thread CPU per evaluation (sequential, 2 judge calls): {cpu_ms:.1f} ms")
         spans, rounds = (5_000, 3) if args.quick else (20_000, 5)
         results, dropped = caller_cost(fake, spans, rounds)
         print(f"\n## Caller cost per recorded span ({rounds} alternating rounds of {spans} spans)\n")

@@ -326,7 +326,7 @@ class Hallucination:
             by_id = {v.id: v for v in verification.verdicts}
             for i, claim in enumerate(batch, start=1):
                 v = by_id[i]
-                found = None if not v.evidence else _normalize(v.evidence) in normalized_context
+                found = None if not v.evidence else _quoted(v.evidence, normalized_context)
                 results.append(ClaimResult(claim.claim, v.verdict, v.reason, v.evidence, claim.source, found))
         supported = sum(1 for r in results if r.verdict == "supported")
         return self._report(supported / len(results), None, results, usage, notes)
@@ -393,6 +393,13 @@ class Hallucination:
     def _partial(self, usage: _Usage, notes: list[str], error: str) -> dict[str, Any]:
         report = self._report(None, error, [], usage, notes)
         return {f"{self.name}_eval": report.summary(self.judge.provider)}
+
+
+def _quoted(evidence: str, normalized_context: str) -> bool:
+    """Whether a quote appears in the context; ``...`` / ``…`` may join fragments of it."""
+    fragments = [_normalize(f) for f in re.split(r"\.\.\.|…", evidence)]
+    fragments = [f for f in fragments if f]
+    return bool(fragments) and all(f in normalized_context for f in fragments)
 
 
 def _strip_fences(text: str) -> str:

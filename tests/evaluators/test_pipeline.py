@@ -207,3 +207,37 @@ def test_publish_path_does_not_wait_for_the_judge(make_hallucination: Callable[.
     assert time.monotonic() - started < 0.5
     assert peekr.flush(timeout=0.3) is False  # evaluations are still running: flush says so
     assert len([e for e in sink.events if isinstance(e, Span)]) == 50
+
+
+def test_one_flush_then_shutdown_stores_the_last_scores(
+    make_hallucination: Callable[..., Hallucination], tmp_path: Path
+) -> None:
+    # flush() waits for the evaluations of the spans recorded so far and publishes their results;
+    # the shutdown that follows drains them into the sinks.
+    path = tmp_path / "traces.db"
+    peekr.instrument(path=path, evaluators=[make_hallucination()], providers=[])
+    span_ids = [record_llm_span() for _ in range(3)]
+    assert peekr.flush(timeout=30) is True
+    peekr.shutdown()
+    assert all(_scored(path, span_id) is not None for span_id in span_ids)
+
+
+def test_evaluations_of_evaluations_never_happen(make_hallucination: Callable[..., Hallucination]) -> None:
+    seen: list[str] = []
+
+    def spy(span: Span) -> float:
+        seen.append(span.name)
+        return 1.0
+
+    sink = InMemorySink()
+    peekr.instrument(
+        storage="none",
+        sinks=[sink],
+        evaluators=[make_hallucination(), peekr.eval.evaluator(spy, filter=lambda span: True)],
+        providers=[],
+    )
+    record_llm_span()
+    assert wait_until(lambda: sum(isinstance(e, EvalResult) for e in sink.events) == 2)
+    time.sleep(0.2)
+    peekr.flush()
+    assert seen == ["openai.chat.completions"]  # results never come back as spans to evaluate

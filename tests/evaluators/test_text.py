@@ -67,3 +67,14 @@ def test_question_is_the_last_user_message() -> None:
     assert _question({"system": "s", "messages": messages}) == "second"
     assert _question("just a prompt") == "just a prompt"
     assert _question(None) is None
+
+
+def test_evidence_quotes_are_matched_leniently_but_not_invented() -> None:
+    from peekr.evaluators.hallucination import _normalize, _quoted
+
+    context = _normalize("The Eiffel Tower is 330 metres tall.\nIt opened to the public in 1889.")
+    assert _quoted("the eiffel tower is  330 metres tall", context)  # case and whitespace
+    assert _quoted("“It opened to the public in 1889”", context)  # typographic quotes
+    assert _quoted("The Eiffel Tower is 330 metres tall … in 1889", context)  # elided fragments
+    assert not _quoted("The Eiffel Tower is 300 metres tall", context)
+    assert not _quoted("...", context)
