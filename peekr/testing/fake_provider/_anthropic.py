@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for
-from ._settings import Settings
-from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced, sse_event
+from ._settings import Call
+from ._wire import FakeResponse, fake_id, json_response, paced, sse_event
 
 __all__ = [
     "anthropic_error",
@@ -109,12 +109,10 @@ def anthropic_stream_events(
     yield "message_stop", {"type": "message_stop"}
 
 
-def messages(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def messages(call: Call) -> FakeResponse:
     """Answer a Messages API request (non-streaming or SSE)."""
+    request, model, behaviour = call.request, call.model, call.behaviour
     body: dict[str, Any] = request.json or {}
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return anthropic_error(behaviour.error_status)
     prompt = anthropic_prompt(body)
     reply = default_reply(prompt, behaviour)
     counts = usage_for(prompt, reply, behaviour)

@@ -14,8 +14,8 @@ from typing import Any
 from ._anthropic import anthropic_message, anthropic_prompt, anthropic_stream_events, anthropic_usage
 from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for
 from ._eventstream import CONTENT_TYPE, event_frame, exception_frame
-from ._settings import Settings
-from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced
+from ._settings import Call
+from ._wire import FakeResponse, fake_id, json_response, paced
 
 __all__ = ["bedrock_error", "converse", "converse_stream", "invoke", "invoke_with_response_stream"]
 
@@ -58,11 +58,9 @@ def converse_prompt(body: dict[str, Any]) -> Prompt:
     return Prompt(texts, " ".join(text_of(last.get("content"))), tools, after_tool)
 
 
-def converse(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def converse(call: Call) -> FakeResponse:
     """Answer ``Converse``."""
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return bedrock_error(behaviour.error_status)
+    request, behaviour = call.request, call.behaviour
     prompt = converse_prompt(request.json or {})
     reply = default_reply(prompt, behaviour)
     content: list[dict[str, Any]] = [{"text": reply.text}] if reply.text else []
@@ -81,22 +79,18 @@ def converse(request: FakeRequest, settings: Settings, model: str) -> FakeRespon
     return json_response(200, body)
 
 
-def converse_stream(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def converse_stream(call: Call) -> FakeResponse:
     """Answer ``ConverseStream`` with event-stream frames."""
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return bedrock_error(behaviour.error_status)
+    request, behaviour = call.request, call.behaviour
     prompt = converse_prompt(request.json or {})
     reply = default_reply(prompt, behaviour)
     frames = paced(_converse_frames(prompt, reply, behaviour), behaviour.chunk_pause)
     return FakeResponse(200, [("content-type", CONTENT_TYPE)], frames, True)
 
 
-def invoke(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def invoke(call: Call) -> FakeResponse:
     """Answer ``InvokeModel`` with a Claude message and the token-count headers."""
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return bedrock_error(behaviour.error_status)
+    request, model, behaviour = call.request, call.model, call.behaviour
     prompt = anthropic_prompt(request.json or {})
     reply = default_reply(prompt, behaviour)
     counts = usage_for(prompt, reply, behaviour)
@@ -115,11 +109,9 @@ def invoke(request: FakeRequest, settings: Settings, model: str) -> FakeResponse
     return json_response(200, anthropic_message(fake_id(request), model, reply, usage), headers)
 
 
-def invoke_with_response_stream(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def invoke_with_response_stream(call: Call) -> FakeResponse:
     """Answer ``InvokeModelWithResponseStream``: Claude stream events as base64 ``chunk`` frames."""
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return bedrock_error(behaviour.error_status)
+    request, model, behaviour = call.request, call.model, call.behaviour
     prompt = anthropic_prompt(request.json or {})
     reply = default_reply(prompt, behaviour)
     counts = usage_for(prompt, reply, behaviour)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for, words
 from ._openai_embeddings import embedding_vector
-from ._settings import Settings
+from ._settings import Call
 from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced, sse_data
 
 __all__ = ["batch_embed_contents", "embed_content", "gemini_error", "generate_content", "stream_generate_content"]
@@ -49,11 +49,9 @@ def gemini_prompt(body: dict[str, Any]) -> Prompt:
     return Prompt(texts, " ".join(text_of(last)), tools, after_tool)
 
 
-def generate_content(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def generate_content(call: Call) -> FakeResponse:
     """Answer ``:generateContent``."""
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return gemini_error(behaviour.error_status)
+    request, model, behaviour = call.request, call.model, call.behaviour
     body: dict[str, Any] = request.json or {}
     prompt = gemini_prompt(body)
     reply = default_reply(prompt, behaviour)
@@ -64,32 +62,26 @@ def generate_content(request: FakeRequest, settings: Settings, model: str) -> Fa
     return json_response(200, _chunk(request, model, parts, "STOP", usage))
 
 
-def stream_generate_content(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def stream_generate_content(call: Call) -> FakeResponse:
     """Answer ``:streamGenerateContent?alt=sse``: one chunk per word, function calls in one chunk, usage last."""
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return gemini_error(behaviour.error_status)
+    request, model, behaviour = call.request, call.model, call.behaviour
     prompt = gemini_prompt(request.json or {})
     reply = default_reply(prompt, behaviour)
     events = paced(_stream(request, model, prompt, reply, behaviour), behaviour.chunk_pause)
     return FakeResponse(200, [("content-type", "text/event-stream")], events, True)
 
 
-def embed_content(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def embed_content(call: Call) -> FakeResponse:
     """Answer ``:embedContent`` with a deterministic vector."""
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return gemini_error(behaviour.error_status)
+    request = call.request
     body: dict[str, Any] = request.json or {}
     text = " ".join(text_of(body.get("content") or {}))
     return json_response(200, {"embedding": {"values": _vector(text, body)}})
 
 
-def batch_embed_contents(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def batch_embed_contents(call: Call) -> FakeResponse:
     """Answer ``:batchEmbedContents`` (what ``client.models.embed_content`` calls on the Gemini API)."""
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return gemini_error(behaviour.error_status)
+    request = call.request
     requests = (request.json or {}).get("requests") or []
     texts = [" ".join(text_of(r.get("content") or {})) for r in requests]
     vectors = [{"values": _vector(t, r)} for t, r in zip(texts, requests, strict=True)]

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for
-from ._settings import Settings, to_reply
-from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced, sse_data
+from ._settings import Call, to_reply
+from ._wire import FakeResponse, fake_id, json_response, paced, sse_data
 
 __all__ = ["CREATED", "chat_completions", "openai_error", "openai_usage"]
 
@@ -59,15 +59,13 @@ def chat_prompt(body: dict[str, Any]) -> Prompt:
     return Prompt(texts, " ".join(text_of(last.get("content"))), tools, after_tool)
 
 
-def chat_completions(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def chat_completions(call: Call) -> FakeResponse:
     """Answer a chat completion request (non-streaming or SSE)."""
+    request, model, behaviour = call.request, call.model, call.behaviour
     body: dict[str, Any] = request.json or {}
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return openai_error(behaviour.error_status)
     prompt = chat_prompt(body)
-    if settings.chat_responder is not None:
-        reply = to_reply(settings.chat_responder(body))
+    if call.settings.chat_responder is not None:
+        reply = to_reply(call.settings.chat_responder(body))
     else:
         reply = default_reply(prompt, behaviour)
     counts = usage_for(prompt, reply, behaviour)

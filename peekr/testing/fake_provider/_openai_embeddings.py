@@ -8,10 +8,9 @@ import math
 import struct
 from typing import Any
 
-from ._behaviour import Behaviour, words
-from ._openai_chat import openai_error
-from ._settings import Settings
-from ._wire import FakeRequest, FakeResponse, json_response
+from ._behaviour import words
+from ._settings import Call
+from ._wire import FakeResponse, json_response
 
 __all__ = ["DEFAULT_DIMENSIONS", "embedding_vector", "embeddings"]
 
@@ -27,12 +26,10 @@ def embedding_vector(text: str, dimensions: int = DEFAULT_DIMENSIONS) -> list[fl
     return list(struct.unpack(f"<{dimensions}f", struct.pack(f"<{dimensions}f", *(v / norm for v in raw))))
 
 
-def embeddings(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def embeddings(call: Call) -> FakeResponse:
     """One vector per input; input tokens = words of each string input, or the length of each token list."""
+    request, model, behaviour = call.request, call.model, call.behaviour
     body: dict[str, Any] = request.json or {}
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return openai_error(behaviour.error_status)
     inputs = body.get("input")
     if isinstance(inputs, str) or (isinstance(inputs, list) and inputs and isinstance(inputs[0], int)):
         inputs = [inputs]

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ._behaviour import Behaviour, Prompt, Reply, Usage, default_reply, pieces, text_of, usage_for
-from ._openai_chat import CREATED, openai_error
-from ._settings import Settings
-from ._wire import FakeRequest, FakeResponse, fake_id, json_response, paced, sse_event
+from ._openai_chat import CREATED
+from ._settings import Call
+from ._wire import FakeResponse, fake_id, json_response, paced, sse_event
 
 __all__ = ["responses"]
 
@@ -25,12 +25,10 @@ def responses_prompt(body: dict[str, Any]) -> Prompt:
     return Prompt(texts, " ".join(text_of(last)), tools, after_tool)
 
 
-def responses(request: FakeRequest, settings: Settings, model: str) -> FakeResponse:
+def responses(call: Call) -> FakeResponse:
     """Answer a Responses API request (non-streaming or SSE)."""
+    request, behaviour = call.request, call.behaviour
     body: dict[str, Any] = request.json or {}
-    behaviour = Behaviour.from_model(model)
-    if behaviour.error_status:
-        return openai_error(behaviour.error_status)
     prompt = responses_prompt(body)
     reply = default_reply(prompt, behaviour)
     rid = fake_id(request)

@@ -1,4 +1,4 @@
-"""Knobs a `FakeProvider` passes to every request handler, and the chat responder hook."""
+"""What a provider handler receives: the routed request (`Call`), server-wide `Settings`, the chat responder hook."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ._behaviour import Reply, ToolCall
+from ._behaviour import Behaviour, Reply, ToolCall
+from ._wire import FakeRequest
 
-__all__ = ["ChatResponder", "Settings", "to_reply"]
+__all__ = ["Call", "ChatResponder", "Settings", "to_reply"]
 
 ChatResponder = Callable[[dict[str, Any]], str | dict[str, Any] | Reply]
 """Receives the OpenAI chat request JSON; returns the assistant text, a message dict, or a `Reply`."""
@@ -21,6 +22,19 @@ class Settings:
 
     latency: float = 0.0
     chat_responder: ChatResponder | None = None
+
+
+@dataclass(frozen=True)
+class Call:
+    """One routed request: the model it names (from the URL or the JSON body) and what that model asks for.
+
+    The router answers ``error-NNN`` models itself, so handlers only see calls that should succeed.
+    """
+
+    request: FakeRequest
+    model: str
+    behaviour: Behaviour
+    settings: Settings
 
 
 def to_reply(result: str | dict[str, Any] | Reply) -> Reply:
