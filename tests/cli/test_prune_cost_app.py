@@ -217,3 +217,18 @@ def test_every_command_has_help(cli, command: str, expected: str) -> None:
 def test_unknown_command_is_a_usage_error(cli) -> None:
     result = cli(["explode"])
     assert result.code == 2 and "No such command 'explode'" in result.err
+
+
+@pytest.mark.parametrize(("redact", "shown"), [(True, "[redacted: retention_class=pii]"), (False, "my card is 4242")])
+def test_pii_spans_are_stored_redacted_unless_opted_out(cli, tmp_path: Path, redact: bool, shown: str) -> None:
+    import peekr
+
+    db = tmp_path / "traces.db"
+    peekr.instrument(storage="sqlite", path=db, providers=[], redact_pii=redact)
+    with peekr.session(retention_class="pii"), peekr.span("support.chat", input="my card is 4242", output="noted"):
+        pass
+    peekr.shutdown()
+    result = cli(["view", str(db), "--io"])
+    assert result.code == 0, result.err
+    assert f"input: {shown}" in result.out
+    assert ("my card is 4242" in result.out) is not redact
