@@ -161,7 +161,6 @@ def trace_sync_stream(
     recorder = StreamRecorder(span, _noop, lambda s: finalize(s, chunks), where)
     recorder.on_chunk = make_on_chunk(span, chunks, recorder)
     iterator: Any = traced_iterator(stream._iterator, recorder)  # a generator: has gi_running
-    stream._iterator = iterator
     response = stream.response
     close = response.close
 
@@ -170,7 +169,9 @@ def trace_sync_stream(
         if not iterator.gi_running:  # running: the SDK closes the response from inside the iteration
             recorder.finish()
 
+    # Hook first, swap last: if hooking fails, the caller's stream stays untouched.
     response.close = close_and_finish
+    stream._iterator = iterator
     recorder.attach(stream)
     return stream
 
@@ -187,7 +188,6 @@ def trace_async_stream(
     recorder = StreamRecorder(span, _noop, lambda s: finalize(s, chunks), where)
     recorder.on_chunk = make_on_chunk(span, chunks, recorder)
     iterator: Any = traced_async_iterator(stream._iterator, recorder)  # has ag_running
-    stream._iterator = iterator
     response = stream.response
     aclose = response.aclose
 
@@ -197,6 +197,7 @@ def trace_async_stream(
             recorder.finish()
 
     response.aclose = aclose_and_finish
+    stream._iterator = iterator
     recorder.attach(stream)
     return stream
 
