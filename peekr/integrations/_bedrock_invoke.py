@@ -26,11 +26,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .._tracer import ActiveSpan
 from ._bedrock_parse import (
     ConverseStreamState,
     apply_usage,
     converse_output,
     converse_usage,
+    first_token,
     record_output,
     tool_call,
     usage_of,
@@ -39,6 +41,8 @@ from ._bedrock_parse import (
 __all__ = ["InvokeStreamState", "header_usage", "record_invoke_body"]
 
 _METRICS = "amazon-bedrock-invocationMetrics"
+# Chunks that open a message or a block before any generated content (Claude, Nova).
+_NOT_CONTENT = (b'"message_start"', b'"content_block_start"', b'"messageStart"', b'"contentBlockStart"')
 _HEADER = "x-amzn-bedrock-"
 
 
@@ -148,16 +152,22 @@ class InvokeStreamState:
     and the family logic run in ``record`` when the span finishes.
     """
 
-    __slots__ = ("chunks",)
+    __slots__ = ("chunks", "span", "waiting")
 
-    def __init__(self) -> None:
+    def __init__(self, span: ActiveSpan | None = None) -> None:
+        self.span = span
+        self.waiting = span is not None  # for the first content chunk (ttft_ms)
         self.chunks: list[Any] = []
 
     def on_event(self, event: Mapping[str, Any]) -> None:
         """Take one parsed stream event (``{"chunk": {"bytes": b"..."}}``)."""
         chunk = event.get("chunk")
         if chunk is not None:
-            self.chunks.append(chunk.get("bytes"))
+            raw = chunk.get("bytes")
+            self.chunks.append(raw)
+            if self.waiting and isinstance(raw, bytes) and not any(marker in raw for marker in _NOT_CONTENT):
+                self.waiting = False
+                first_token(self.span)
 
     def _decoded(self) -> list[Any]:
         raw = [c for c in self.chunks if isinstance(c, (bytes, bytearray))]
@@ -197,6 +207,8 @@ class InvokeStreamState:
             metrics.get("cacheWriteInputTokenCount"),
         )
         apply_usage(attrs, metrics_usage, body_usage)
+        if self.waiting:  # no content arrived: there is no time to first token
+            attrs.pop("ttft_ms", None)
 
 
 def _record_claude_stream(attrs: dict[str, Any], chunks: list[Mapping[str, Any]]) -> dict[str, Any]:

@@ -18,12 +18,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._capture import capture
+from .._tracer import ActiveSpan
 
 __all__ = [
     "ConverseStreamState",
     "apply_usage",
     "converse_output",
     "converse_usage",
+    "first_token",
     "converse_input",
     "converse_request",
     "invoke_request",
@@ -179,6 +181,13 @@ def record_output(
         attrs["finish_reason"] = finish_reason
 
 
+def first_token(span: ActiveSpan | None) -> None:
+    """Stamp ``ttft_ms`` at the first generated content. The stream recorder stamps the first event,
+    which on Bedrock is ``messageStart`` / ``message_start`` (no token yet): this overwrites it."""
+    if span is not None:
+        span.attributes["ttft_ms"] = round(span.elapsed_ms(), 3)
+
+
 def usage_of(
     input_tokens: Any = None,
     output_tokens: Any = None,
@@ -253,9 +262,11 @@ class ConverseStreamState:
     ``on_event`` runs on the user's thread for every event, so it only does a few dict lookups.
     """
 
-    __slots__ = ("metadata", "stop_reason", "texts", "tools")
+    __slots__ = ("metadata", "span", "stop_reason", "texts", "tools", "waiting")
 
-    def __init__(self) -> None:
+    def __init__(self, span: ActiveSpan | None = None) -> None:
+        self.span = span
+        self.waiting = span is not None  # for the first content delta (ttft_ms)
         self.texts: list[str] = []
         self.tools: dict[Any, list[Any]] = {}  # contentBlockIndex -> [id, name, [fragments]]
         self.stop_reason: Any = None
@@ -265,6 +276,9 @@ class ConverseStreamState:
         """Take one parsed stream event."""
         block = event.get("contentBlockDelta")
         if block is not None:
+            if self.waiting:
+                self.waiting = False
+                first_token(self.span)
             delta = block.get("delta") or {}
             if "text" in delta:  # the common case first: one membership test, one append
                 self.texts.append(delta["text"])
@@ -298,6 +312,8 @@ class ConverseStreamState:
         """Write what was seen (possibly a partial stream) into the span attributes."""
         record_output(attrs, *self.output())
         apply_usage(attrs, self.usage())
+        if self.waiting:  # no content arrived: there is no time to first token
+            attrs.pop("ttft_ms", None)
 
     def usage(self) -> dict[str, Any]:
         """The raw counts of the ``metadata`` event, if it arrived."""

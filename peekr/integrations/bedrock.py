@@ -184,6 +184,6 @@ def _on_result(span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
     if not isinstance(stream, tuple(_STREAM_TYPES)):
         span.end()
         return result
-    state: ConverseStreamState | InvokeStreamState = ConverseStreamState() if converse else InvokeStreamState()
+    state: ConverseStreamState | InvokeStreamState = ConverseStreamState(span) if converse else InvokeStreamState(span)
     watch_event_stream(stream, span, state.on_event, state.record)
     return result
