@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from .evaluators import SKIP as SKIP
 from .evaluators import AnthropicJudge as AnthropicJudge
+from .evaluators import BedrockJudge as BedrockJudge
 from .evaluators import EvalScore as EvalScore
 from .evaluators import EvaluationFailed as EvaluationFailed
 from .evaluators import Evaluator as Evaluator
 from .evaluators import EvaluatorStats as EvaluatorStats
+from .evaluators import GeminiJudge as GeminiJudge
 from .evaluators import Hallucination as Hallucination
 from .evaluators import HallucinationReport as HallucinationReport
 from .evaluators import Judge as Judge
@@ -32,10 +34,12 @@ __all__ = (
     "PROMPT_VERSION",
     "SKIP",
     "AnthropicJudge",
+    "BedrockJudge",
     "EvalScore",
     "EvaluationFailed",
     "Evaluator",
     "EvaluatorStats",
+    "GeminiJudge",
     "Hallucination",
     "HallucinationReport",
     "Judge",
@@ -67,6 +71,8 @@ def stats() -> dict[str, EvaluatorStats]:
 
 for _obj in (
     AnthropicJudge,
+    BedrockJudge,
+    GeminiJudge,
     EvalScore,
     EvaluationFailed,
     Evaluator,

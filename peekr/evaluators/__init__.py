@@ -22,6 +22,8 @@ from ._judge import Judge as Judge
 from ._judge import JudgeError as JudgeError
 from ._judge import JudgeReply as JudgeReply
 from ._judge import OpenAIJudge as OpenAIJudge
+from ._judge_bedrock import BedrockJudge as BedrockJudge
+from ._judge_gemini import GeminiJudge as GeminiJudge
 from ._runner import EvaluatorStats as EvaluatorStats
 from ._sink import EvaluatorSink as EvaluatorSink
 from .hallucination import Hallucination as Hallucination
@@ -30,12 +32,14 @@ from .hallucination import HallucinationReport as HallucinationReport
 __all__ = (
     "SKIP",
     "AnthropicJudge",
+    "BedrockJudge",
     "EvalScore",
     "EvaluationFailed",
     "Evaluator",
     "EvaluatorSink",
     "EvaluatorStats",
     "FunctionEvaluator",
+    "GeminiJudge",
     "Hallucination",
     "HallucinationReport",
     "Judge",

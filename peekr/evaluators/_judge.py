@@ -329,13 +329,27 @@ class AnthropicJudge:
 def make_judge(
     model: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0, max_retries: int = 2
 ) -> Judge:
-    """Pick the judge client for a model name: ``anthropic/...`` or ``claude...`` -> Anthropic, else OpenAI-compatible.
+    """Pick the judge client for a model name.
+
+    ``anthropic/<model>`` or ``claude-...`` -> Anthropic; ``gemini/<model>`` or ``gemini-...`` -> Gemini;
+    ``bedrock/<model id>`` -> Bedrock (``base_url`` is its endpoint); anything else -> OpenAI-compatible.
 
     Raises:
         ValueError: ``model`` is empty.
     """
     if not isinstance(model, str) or not model.strip():
         raise ValueError(f"judge model must be a non-empty str, got {model!r}")
+    if model.startswith("gemini/") or (model.startswith("gemini-") and base_url is None):
+        from ._judge_gemini import GeminiJudge
+
+        return GeminiJudge(
+            model.removeprefix("gemini/"), api_key=api_key, base_url=base_url, timeout=timeout, max_retries=max_retries
+        )
+    if model.startswith("bedrock/"):
+        from ._judge_bedrock import BedrockJudge
+
+        kwargs: dict[str, Any] = {"endpoint_url": base_url} if base_url else {}
+        return BedrockJudge(model.removeprefix("bedrock/"), timeout=timeout, max_retries=max_retries, **kwargs)
     if model.startswith("anthropic/"):
         return AnthropicJudge(
             model.removeprefix("anthropic/"),

@@ -195,3 +195,48 @@ async def test_anthropic_judge_through_a_forced_tool_call(fake: FakeProvider) ->
     body = fake.requests[0].json
     assert body["tool_choice"] == {"type": "tool", "name": "claims"}
     assert body["tools"][0]["input_schema"]["required"] == ["claims"]
+
+
+async def test_gemini_judge_asks_for_json_and_rejects_non_json(fake: FakeProvider) -> None:
+    # The fake Gemini echoes text instead of JSON: malformed twice -> a failed evaluation.
+    from peekr.eval import GeminiJudge
+
+    judge = GeminiJudge("gemini-2.0-flash", base_url=fake.gemini_base_url, api_key="fake", max_retries=0)
+    h = Hallucination(context_extractor=lambda span: CONTEXT, judge=judge)
+    outcome = await run(h)
+    assert outcome.result.status == "failed" and "malformed claims output twice" in outcome.result.error
+    body = fake.requests[0].json
+    config = body["generationConfig"]
+    assert config["temperature"] == 0 and config["responseMimeType"] == "application/json"
+    assert config["responseJsonSchema"]["required"] == ["claims"]
+    assert len(fake.requests) == 2
+
+
+async def test_bedrock_judge_through_a_forced_tool_call(fake: FakeProvider) -> None:
+    from peekr.eval import BedrockJudge
+
+    judge = BedrockJudge(
+        "anthropic.claude-tool",
+        endpoint_url=fake.bedrock_endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="fake",
+        aws_secret_access_key="fake",
+        max_retries=0,
+    )
+    h = Hallucination(context_extractor=lambda span: CONTEXT, judge=judge)
+    result = (await run(h)).result
+    assert result.scores == {"hallucination": None}, result.error
+    body = fake.requests[0].json
+    assert body["toolConfig"]["toolChoice"] == {"tool": {"name": "claims"}}
+    assert body["inferenceConfig"]["temperature"] == 0
+
+
+def test_model_names_pick_the_judge() -> None:
+    from peekr.evaluators._judge import make_judge
+
+    assert type(make_judge("gpt-4o-mini", api_key="k")).__name__ == "OpenAIJudge"
+    assert type(make_judge("claude-3-5-haiku-latest", api_key="k")).__name__ == "AnthropicJudge"
+    assert type(make_judge("anthropic/claude-x", api_key="k")).__name__ == "AnthropicJudge"
+    assert type(make_judge("gemini-2.0-flash", api_key="k")).__name__ == "GeminiJudge"
+    assert type(make_judge("bedrock/amazon.nova-micro-v1:0")).__name__ == "BedrockJudge"
+    assert type(make_judge("llama3.1", base_url="http://localhost:11434/v1", api_key="k")).__name__ == "OpenAIJudge"
