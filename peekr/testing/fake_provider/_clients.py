@@ -77,45 +77,43 @@ class ClientsMixin:
         """``openai.OpenAI`` with ``max_retries=0``; ``in_process=True`` uses `transport()` (no sockets)."""
         import openai
 
-        if in_process:
-            import httpx2
-
-            kwargs.setdefault("http_client", httpx2.Client(transport=self.transport()))
-        base_url = f"{IN_PROCESS_URL}/v1" if in_process else self.openai_base_url
+        base_url = self._base_url(kwargs, "/v1", in_process=in_process, is_async=False)
         return openai.OpenAI(**{"api_key": "sk-fake", "base_url": base_url, "max_retries": 0, **kwargs})
 
     def async_openai_client(self, *, in_process: bool = False, **kwargs: Any) -> openai.AsyncOpenAI:
         """``openai.AsyncOpenAI`` with ``max_retries=0``; ``in_process=True`` uses `async_transport()`."""
         import openai
 
-        if in_process:
-            import httpx2
-
-            kwargs.setdefault("http_client", httpx2.AsyncClient(transport=self.async_transport()))
-        base_url = f"{IN_PROCESS_URL}/v1" if in_process else self.openai_base_url
+        base_url = self._base_url(kwargs, "/v1", in_process=in_process, is_async=True)
         return openai.AsyncOpenAI(**{"api_key": "sk-fake", "base_url": base_url, "max_retries": 0, **kwargs})
 
     def anthropic_client(self, *, in_process: bool = False, **kwargs: Any) -> anthropic.Anthropic:
         """``anthropic.Anthropic`` with ``max_retries=0``; ``in_process=True`` uses `transport()`."""
         import anthropic
 
-        if in_process:
-            import httpx2
-
-            kwargs.setdefault("http_client", httpx2.Client(transport=self.transport()))
-        base_url = IN_PROCESS_URL if in_process else self.anthropic_base_url
+        base_url = self._base_url(kwargs, "", in_process=in_process, is_async=False)
         return anthropic.Anthropic(**{"api_key": "sk-ant-fake", "base_url": base_url, "max_retries": 0, **kwargs})
 
     def async_anthropic_client(self, *, in_process: bool = False, **kwargs: Any) -> anthropic.AsyncAnthropic:
         """``anthropic.AsyncAnthropic`` with ``max_retries=0``; ``in_process=True`` uses `async_transport()`."""
         import anthropic
 
-        if in_process:
-            import httpx2
-
-            kwargs.setdefault("http_client", httpx2.AsyncClient(transport=self.async_transport()))
-        base_url = IN_PROCESS_URL if in_process else self.anthropic_base_url
+        base_url = self._base_url(kwargs, "", in_process=in_process, is_async=True)
         return anthropic.AsyncAnthropic(**{"api_key": "sk-ant-fake", "base_url": base_url, "max_retries": 0, **kwargs})
+
+    def _base_url(self, kwargs: dict[str, Any], suffix: str, *, in_process: bool, is_async: bool) -> str:
+        """The server's URL + `suffix`; in process, a placeholder URL and an ``http_client`` on our transport."""
+        if not in_process:
+            return self.url + suffix
+        import httpx2
+
+        http_client = (
+            httpx2.AsyncClient(transport=self.async_transport())
+            if is_async
+            else httpx2.Client(transport=self.transport())
+        )
+        kwargs.setdefault("http_client", http_client)
+        return IN_PROCESS_URL + suffix
 
     def genai_client(self, *, api_version: str | None = None, **kwargs: Any) -> genai.Client:
         """``google.genai.Client`` with one attempt per call; use ``.aio`` for async. Keep it referenced
@@ -131,19 +129,18 @@ class ClientsMixin:
     def bedrock_client(self, **kwargs: Any) -> Any:
         """A boto3 ``bedrock-runtime`` client with dummy credentials and a single attempt."""
         import boto3
-        from botocore.config import Config
 
-        config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-        return boto3.client(
-            "bedrock-runtime", **{**_AWS, "endpoint_url": self.bedrock_endpoint_url, "config": config, **kwargs}
-        )
+        return boto3.client("bedrock-runtime", **self._aws_options(kwargs))
 
     def async_bedrock_client(self, **kwargs: Any) -> Any:
         """An aioboto3 ``bedrock-runtime`` client context manager: ``async with fake.async_bedrock_client() as c``."""
         import aioboto3
+
+        return aioboto3.Session().client("bedrock-runtime", **self._aws_options(kwargs))
+
+    def _aws_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Dummy credentials, our endpoint, one attempt (botocore's ``max_attempts`` counts retries only)."""
         from botocore.config import Config
 
         config = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-        return aioboto3.Session().client(
-            "bedrock-runtime", **{**_AWS, "endpoint_url": self.bedrock_endpoint_url, "config": config, **kwargs}
-        )
+        return {**_AWS, "endpoint_url": self.bedrock_endpoint_url, "config": config, **kwargs}
