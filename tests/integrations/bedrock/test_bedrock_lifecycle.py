@@ -155,3 +155,50 @@ def test_connection_error_is_recorded(sink: InMemorySink) -> None:
     assert (span.status, span.attributes["error"]["type"]) == ("error", "botocore.EndpointConnectionError")
     assert span.attributes["error"]["message"] == str(info.value)
     client.close()
+
+
+def test_bound_method_captured_before_instrument_is_traced(fake: FakeProvider) -> None:
+    client = fake.bedrock_client()
+    converse = client.converse  # generated methods call self._make_api_call at call time
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["bedrock"])
+    converse(modelId=CLAUDE, messages=MESSAGES)
+    assert only_span(sink).name == "bedrock.converse"
+    client.close()
+
+
+_LATE_IMPORT = """
+import json, sys
+import peekr
+from peekr.sinks.memory import InMemorySink
+assert "botocore" not in sys.modules
+sink = InMemorySink()
+peekr.instrument(storage="none", sinks=[sink], providers=["bedrock"])
+import boto3                                   # imported after instrument(): patched on import
+import aiobotocore.client, aiobotocore.eventstream
+from peekr.integrations._base import is_patched
+assert is_patched(aiobotocore.client.AioBaseClient, "_make_api_call")
+assert is_patched(aiobotocore.eventstream.AioEventStream, "__aiter__")
+client = boto3.client("bedrock-runtime", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="fake", aws_secret_access_key="fake")
+client.converse(modelId="m", messages=[{"role": "user", "content": [{"text": "Hello there"}]}])
+client.close()
+peekr.flush()
+print(json.dumps([(s.name, s.attributes["tokens_total"]) for s in sink.spans]))
+peekr.shutdown()
+"""
+
+
+def test_sdk_imported_after_instrument(fake: FakeProvider) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", _LATE_IMPORT, fake.bedrock_endpoint_url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [["bedrock.converse", 5]]
