@@ -205,3 +205,25 @@ def test_long_stream_is_folded_as_it_goes(sink: InMemorySink) -> None:
     texts = [c.text for c in stream]
     expected = {"provider": "gemini", "model": "gemini-fake", "stream": True, "input": "Q", "request": {"stream": True}}
     assert_span(only_span(sink), {**expected, "output": "".join(texts), "finish_reason": "STOP", **TOKENS}, ttft=True)
+
+
+@pytest.mark.anyio
+async def test_long_async_stream_is_folded_as_it_goes(sink: InMemorySink) -> None:
+    chunks = [{"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(FOLD_EVERY + 3)]
+    chunks[-1] = {"candidates": [candidate({"text": "end"})], "usageMetadata": USAGE}
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(sse_answer(*chunks)))
+    options = types.HttpOptions(
+        base_url="http://mock-gemini",
+        httpx_async_client=http,
+        retry_options=types.HttpRetryOptions(attempts=1),
+        **TLS_ARGS,
+    )
+    client = genai.Client(api_key="fake", http_options=options)
+    try:
+        texts = [
+            c.text async for c in await client.aio.models.generate_content_stream(model="gemini-fake", contents="Q")
+        ]
+    finally:
+        await http.aclose()
+    expected = {"provider": "gemini", "model": "gemini-fake", "stream": True, "input": "Q", "request": {"stream": True}}
+    assert_span(only_span(sink), {**expected, "output": "".join(texts), "finish_reason": "STOP", **TOKENS}, ttft=True)
