@@ -1,8 +1,8 @@
 """The numbers behind ``peekr dashboard``, aggregated in SQLite so a 1,000,000-span DB stays fast.
 
 One pass copies the few attributes the report needs out of the JSON column into a narrow
-temporary table (in rowid chunks, so a progress bar can follow), with each span's time bucket
-and log-latency bin precomputed. Then a handful of GROUP BYs on that table give everything:
+temporary table (in rowid chunks, so a progress bar can follow; one rowid range per CPU, in
+parallel), with each span's time bucket and log-latency bin precomputed. Then a handful of GROUP BYs on that table give everything:
 a "cube" (time bucket x model x tenant x feature x endpoint x variant) for totals, time series and
 breakdowns, and latency histograms (bins 1% wide) for the percentiles. Only aggregates, the worst
 offenders and their traces' waterfalls leave SQLite.
@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -34,41 +37,48 @@ _DIMENSIONS = {"tenant": "tenant", "feature": "feature", "endpoint": "endpoint",
 _BIN_RATIO = 1.02
 
 
-def collect(path: Path, progress: Progress | None = None) -> dict[str, Any]:
+def collect(path: Path, progress: Progress | None = None, *, workers: int | None = None) -> dict[str, Any]:
     """Return everything the report shows, as JSON-ready data.
+
+    The spans are split into rowid ranges, one per CPU; each range is read and aggregated on its
+    own connection and thread (SQLite releases the GIL), and the partial aggregates are merged.
 
     Raises:
         TraceFileError: Missing, empty, corrupt or non-peekr file, or a DB without spans.
     """
     report = progress or (lambda _step, _done: None)
+    db = _connect(path)
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise TraceFileError(f"{path}: cannot open ({exc})") from None
-    try:
-        db.execute("PRAGMA busy_timeout = 10000")
-        db.execute("PRAGMA temp_store = MEMORY")
-        db.execute("PRAGMA cache_size = -200000")
-        _ensure_math(db)
-        bounds = _load(db, path, report)
-        report("aggregating", 0.0)
+        bounds = _bounds(db, path)
+        lo, hi = bounds["lo"], bounds["hi"]
+        n = max(1, min(workers or os.cpu_count() or 1, 4, (hi - lo) // _CHUNK + 1))
+        step = (hi - lo) // n + 1
+        ranges = [(lo + i * step, min(hi, lo + (i + 1) * step - 1)) for i in range(n)]
+        done = [0]
+        lock = threading.Lock()
+
+        def tick(rows: int) -> None:
+            with lock:
+                done[0] += rows
+                report("reading spans", min(1.0, done[0] / (hi - lo + 1)))
+
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="peekr-dashboard") as pool:
+            futures = [pool.submit(_part, path, a, b, bounds, tick) for a, b in ranges]
+            # idx_spans_trace_id makes this an index-only scan; it runs while the workers read.
+            traces = db.execute("SELECT COUNT(DISTINCT trace_id) FROM spans").fetchone()[0]
+            parts = [f.result() for f in futures]
+        report("aggregating", 0.5)
+        cube = [row for part in parts for row in part["cube"]]
         data: dict[str, Any] = {"source": path.name}
-        cube = db.execute(
-            "SELECT b, model, tenant, feature, endpoint, variant, COUNT(*), COUNT(model), SUM(tokens), SUM(cost),"
-            " SUM(err), SUM(dur), SUM(model IS NOT NULL AND cost IS NULL AND NOT err),"
-            " SUM(json_extract(scores, '$.hallucination')), COUNT(json_extract(scores, '$.hallucination'))"
-            " FROM d GROUP BY b, model, tenant, feature, endpoint, variant"
-        ).fetchall()
-        report("aggregating", 0.35)
-        data["totals"] = _totals(db, cube, bounds)
+        data["totals"] = _totals(cube, bounds, traces)
         data["series"] = _series(cube, bounds)
         data["breakdowns"] = {label: _breakdown(cube, i) for label, i in zip(_DIMENSIONS, range(2, 6), strict=True)}
-        data["latency"] = _latency(db)
-        report("aggregating", 0.7)
-        data["errors"] = _errors(db)
-        data["scores"] = _scores(db)
-        data["offenders"] = _offenders(db)
-        report("aggregating", 0.9)
+        data["latency"] = _latency([row for part in parts for row in part["latency"]])
+        data["errors"] = _errors([row for part in parts for row in part["errors"]])
+        data["scores"] = _scores([row for part in parts for row in part["scores"]])
+        data["offenders"] = {
+            kind: _top(kind, [row for part in parts for row in part["offenders"][kind]]) for kind in _OFFENDERS
+        }
         data["traces"] = _waterfalls(db, data["offenders"])
         report("aggregating", 1.0)
         return data
@@ -78,15 +88,26 @@ def collect(path: Path, progress: Progress | None = None) -> dict[str, Any]:
         db.close()
 
 
-def _ensure_math(db: sqlite3.Connection) -> None:
+def _connect(path: Path) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA temp_store = MEMORY")
+        db.execute("PRAGMA cache_size = -100000")
+    except sqlite3.Error as exc:
+        raise TraceFileError(f"{path}: cannot open ({exc})") from None
     try:
         db.execute("SELECT ln(2)").fetchone()
     except sqlite3.OperationalError:  # SQLite built without SQLITE_ENABLE_MATH_FUNCTIONS
         db.create_function("ln", 1, lambda x: math.log(x) if x and x > 0 else None, deterministic=True)
+    return db
 
 
-def _load(db: sqlite3.Connection, path: Path, report: Progress) -> dict[str, Any]:
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+def _bounds(db: sqlite3.Connection, path: Path) -> dict[str, Any]:
+    try:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise TraceFileError(f"{path}: not a readable SQLite database ({exc})") from None
     if "spans" not in tables:
         if not tables:
             raise TraceFileError(f"{path}: empty database (no spans recorded yet)")
@@ -98,36 +119,75 @@ def _load(db: sqlite3.Connection, path: Path, report: Progress) -> dict[str, Any
     j0, j1 = db.execute("SELECT julianday(?), julianday(?)", (first, last)).fetchone()
     range_s = max((j1 - j0) * 86400, 1)
     bucket = next((b for b in _BUCKETS_S if range_s / b <= 120), _BUCKETS_S[-1])
-    db.execute(
-        "CREATE TEMP TABLE d (rid INTEGER PRIMARY KEY, name TEXT, b INTEGER, dur REAL, lb INTEGER, err INTEGER,"
-        " tenant TEXT, model TEXT, tokens INTEGER, cost REAL, feature TEXT, endpoint TEXT, variant TEXT, scores TEXT)"
-    )
-    insert = (
-        "INSERT INTO d SELECT rowid, name, CAST((julianday(start_time) - ?) * 86400 / ? AS INTEGER), duration_ms,"
-        " CASE WHEN duration_ms > 0 THEN CAST(ln(duration_ms * 1000) / ln(?) AS INTEGER) ELSE -1 END,"
-        " status = 'error', tenant_id,"
-        " json_extract(attributes, '$.model'), json_extract(attributes, '$.tokens_total'),"
-        " json_extract(attributes, '$.cost_usd'), json_extract(attributes, '$.feature'),"
-        " json_extract(attributes, '$.endpoint'), json_extract(attributes, '$.experiment_variant'),"
-        " NULLIF(json_extract(attributes, '$.eval_scores'), '{}')"
-        " FROM spans WHERE rowid BETWEEN ? AND ?"
-    )
-    total = hi - lo + 1
-    for start in range(lo, hi + 1, _CHUNK):
-        db.execute(insert, (j0, bucket, _BIN_RATIO, start, start + _CHUNK - 1))
-        report("reading spans", min(1.0, (start + _CHUNK - lo) / total))
-    return {"first": first, "last": last, "j0": j0, "bucket_s": bucket, "buckets": int(range_s // bucket) + 1}
+    return {
+        "lo": lo,
+        "hi": hi,
+        "first": first,
+        "last": last,
+        "j0": j0,
+        "bucket_s": bucket,
+        "buckets": int(range_s // bucket) + 1,
+    }
 
 
-def _totals(db: sqlite3.Connection, cube: list[tuple[Any, ...]], bounds: dict[str, Any]) -> dict[str, Any]:
+def _part(path: Path, lo: int, hi: int, bounds: dict[str, Any], tick: Callable[[int], None]) -> dict[str, Any]:
+    """Read spans ``lo..hi`` (rowids) into a temp table and return their partial aggregates."""
+    db = _connect(path)
+    try:
+        db.execute(
+            "CREATE TEMP TABLE d (rid INTEGER PRIMARY KEY, name TEXT, b INTEGER, dur REAL, lb INTEGER, err INTEGER,"
+            " tenant TEXT, model TEXT, tokens INTEGER, cost REAL, feature TEXT, endpoint TEXT, variant TEXT,"
+            " scores TEXT)"
+        )
+        insert = (
+            "INSERT INTO d SELECT rowid, name, CAST((julianday(start_time) - ?) * 86400 / ? AS INTEGER), duration_ms,"
+            " CASE WHEN duration_ms > 0 THEN CAST(ln(duration_ms * 1000) / ln(?) AS INTEGER) ELSE -1 END,"
+            " status = 'error', tenant_id,"
+            " json_extract(attributes, '$.model'), json_extract(attributes, '$.tokens_total'),"
+            " json_extract(attributes, '$.cost_usd'), json_extract(attributes, '$.feature'),"
+            " json_extract(attributes, '$.endpoint'), json_extract(attributes, '$.experiment_variant'),"
+            " NULLIF(json_extract(attributes, '$.eval_scores'), '{}')"
+            " FROM spans WHERE rowid BETWEEN ? AND ?"
+        )
+        for start in range(lo, hi + 1, _CHUNK):
+            end = min(hi, start + _CHUNK - 1)
+            db.execute(insert, (bounds["j0"], bounds["bucket_s"], _BIN_RATIO, start, end))
+            tick(end - start + 1)
+        return {
+            "cube": db.execute(
+                "SELECT b, model, tenant, feature, endpoint, variant, COUNT(*), COUNT(model), SUM(tokens), SUM(cost),"
+                " SUM(err), SUM(dur), SUM(model IS NOT NULL AND cost IS NULL AND NOT err),"
+                " SUM(json_extract(scores, '$.hallucination')), COUNT(json_extract(scores, '$.hallucination'))"
+                " FROM d GROUP BY b, model, tenant, feature, endpoint, variant"
+            ).fetchall(),
+            "latency": db.execute(
+                "SELECT model, name, lb, COUNT(*), SUM(dur) FROM d GROUP BY model, name, lb"
+            ).fetchall(),
+            "errors": db.execute(
+                "SELECT COALESCE(json_extract(s.attributes, '$.error.type'), 'error'),"
+                " COALESCE(json_extract(s.attributes, '$.error.message'), ''), COUNT(*), MAX(s.start_time),"
+                " MAX(s.trace_id) FROM d JOIN spans AS s ON s.rowid = d.rid WHERE d.err GROUP BY 1, 2"
+                " ORDER BY 3 DESC LIMIT 1000"
+            ).fetchall(),
+            "scores": db.execute(
+                "SELECT j.key, MIN(CAST(j.value * 10 AS INTEGER), 9), COUNT(*), SUM(j.value)"
+                " FROM d, json_each(d.scores) AS j WHERE d.scores IS NOT NULL AND j.type IN ('real', 'integer')"
+                " GROUP BY 1, 2"
+            ).fetchall(),
+            "offenders": {kind: _offender_rows(db, *query) for kind, query in _OFFENDERS.items()},
+        }
+    finally:
+        db.close()
+
+
+def _totals(cube: list[tuple[Any, ...]], bounds: dict[str, Any], traces: int) -> dict[str, Any]:
     spans = sum(r[6] for r in cube)
     errors = sum(r[10] or 0 for r in cube)
     call_errors = sum(r[10] or 0 for r in cube if r[1] is not None)
     return {
         "spans": spans,
         "calls": sum(r[7] for r in cube),
-        # idx_spans_trace_id makes this an index-only scan.
-        "traces": db.execute("SELECT COUNT(DISTINCT trace_id) FROM spans").fetchone()[0],
+        "traces": traces,
         "tokens": sum(r[8] or 0 for r in cube),
         "cost": sum(r[9] or 0.0 for r in cube),
         "errors": errors,
@@ -198,8 +258,7 @@ def _breakdown(cube: list[tuple[Any, ...]], index: int) -> list[dict[str, Any]]:
     return rows[:20]
 
 
-def _latency(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
-    rows = db.execute("SELECT model, name, lb, COUNT(*), SUM(dur) FROM d GROUP BY model, name, lb").fetchall()
+def _latency(rows: list[tuple[Any, ...]]) -> dict[str, list[dict[str, Any]]]:
     by: dict[str, dict[str, dict[int, int]]] = {"model": {}, "name": {}}
     sums: dict[tuple[str, str], float] = {}
     for model, name, lb, count, total in rows:
@@ -237,23 +296,21 @@ def _percentile(hist: dict[int, int], q: float) -> float:
     return 0.0
 
 
-def _errors(db: sqlite3.Connection) -> list[dict[str, Any]]:
-    rows = db.execute(
-        "SELECT COALESCE(json_extract(s.attributes, '$.error.type'), 'error'),"
-        " COALESCE(json_extract(s.attributes, '$.error.message'), ''), COUNT(*), MAX(s.start_time), MAX(s.trace_id)"
-        " FROM d JOIN spans AS s ON s.rowid = d.rid WHERE d.err GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 20"
-    ).fetchall()
+def _errors(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for etype, message, count, last, trace in rows:
+        g = groups.setdefault((etype, message), [0, "", ""])
+        g[0] += count
+        if (last or "") > g[1]:
+            g[1], g[2] = last or "", trace
+    ranked = sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))[:20]
     return [
         {"type": t, "message": str(m)[:300], "count": c, "last": last, "trace_id": trace}
-        for t, m, c, last, trace in rows
+        for (t, m), (c, last, trace) in ranked
     ]
 
 
-def _scores(db: sqlite3.Connection) -> dict[str, Any]:
-    rows = db.execute(
-        "SELECT j.key, MIN(CAST(j.value * 10 AS INTEGER), 9), COUNT(*), SUM(j.value) FROM d, json_each(d.scores) AS j"
-        " WHERE d.scores IS NOT NULL AND j.type IN ('real', 'integer') GROUP BY 1, 2"
-    ).fetchall()
+def _scores(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
     hist: dict[str, list[int]] = {}
     sums: dict[str, list[float]] = {}
     for key, b, count, total in rows:
@@ -264,15 +321,32 @@ def _scores(db: sqlite3.Connection) -> dict[str, Any]:
     return {"histograms": hist, "means": {k: s / n for k, (s, n) in sums.items() if n}}
 
 
-def _offender_rows(db: sqlite3.Connection, where: str, order: str, value: str = "NULL") -> list[dict[str, Any]]:
+_MIN_SCORE = "(SELECT MIN(j.value) FROM json_each(d.scores) AS j WHERE j.type IN ('real', 'integer'))"
+#: Worst-offender tables: (where, order, sort value) on the temp table; the Python sort key must agree.
+_OFFENDERS: dict[str, tuple[str, str, str]] = {
+    "lowest_scores": (f"scores IS NOT NULL AND {_MIN_SCORE} IS NOT NULL", "v, rid DESC", _MIN_SCORE),
+    "slowest": ("1", "dur DESC, rid DESC", "dur"),
+    "most_expensive": ("cost IS NOT NULL", "cost DESC, rid DESC", "cost"),
+    "errors": ("err", "rid DESC", "rid"),
+}
+_SORT_KEYS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "lowest_scores": lambda r: (r["value"], -r["rid"]),
+    "slowest": lambda r: (-r["value"], -r["rid"]),
+    "most_expensive": lambda r: (-r["value"], -r["rid"]),
+    "errors": lambda r: -r["rid"],
+}
+
+
+def _offender_rows(db: sqlite3.Connection, where: str, order: str, value: str) -> list[dict[str, Any]]:
     rows = db.execute(
-        f"SELECT s.trace_id, s.span_id, d.name, d.model, s.start_time, d.dur, d.cost, d.err,"
+        f"SELECT d.rid, s.trace_id, s.span_id, d.name, d.model, s.start_time, d.dur, d.cost, d.err,"
         f" json_extract(s.attributes, '$.error.type'), json_extract(s.attributes, '$.error.message'), d.scores, v"
         f" FROM (SELECT *, {value} AS v FROM d WHERE {where} ORDER BY {order} LIMIT {_TOP}) AS d"
-        f" JOIN spans AS s ON s.rowid = d.rid ORDER BY {order.replace('d.', '')}"
+        f" JOIN spans AS s ON s.rowid = d.rid"
     ).fetchall()
     return [
         {
+            "rid": rid,
             "trace_id": trace,
             "span_id": span,
             "name": name,
@@ -286,20 +360,16 @@ def _offender_rows(db: sqlite3.Connection, where: str, order: str, value: str = 
             "scores": json.loads(scores) if scores else None,
             "value": v,
         }
-        for trace, span, name, model, ts, dur, cost, err, etype, emsg, scores, v in rows
+        for rid, trace, span, name, model, ts, dur, cost, err, etype, emsg, scores, v in rows
     ]
 
 
-def _offenders(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
-    min_score = "(SELECT MIN(j.value) FROM json_each(d.scores) AS j WHERE j.type IN ('real', 'integer'))"
-    return {
-        "lowest_scores": _offender_rows(
-            db, f"scores IS NOT NULL AND {min_score} IS NOT NULL", "v, rid DESC", min_score
-        ),
-        "slowest": _offender_rows(db, "1", "dur DESC, rid DESC"),
-        "most_expensive": _offender_rows(db, "cost IS NOT NULL", "cost DESC, rid DESC"),
-        "errors": _offender_rows(db, "err", "rid DESC"),
-    }
+def _top(kind: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge the per-range top rows of one offender table into the overall top rows."""
+    ranked = sorted(rows, key=_SORT_KEYS[kind])[:_TOP]
+    for row in ranked:
+        del row["rid"]
+    return ranked
 
 
 def _waterfalls(db: sqlite3.Connection, offenders: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
