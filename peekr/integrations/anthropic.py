@@ -200,12 +200,14 @@ def _trace_stream(span: ActiveSpan, stream: Any, trace: Callable[[Any, StreamRec
             recorder.on_chunk = append
 
     recorder.on_chunk = first_chunks
+    # ``_iterator`` is a cached_property over a *copy* of the stream (made here, before peekr's
+    # attribute is set), so the generator holds no reference to the stream and a dropped stream
+    # is still collected at once; the traced generator keeps that property (it references the
+    # copy's generator and the recorder only).
+    iterator = stream._iterator
     recorder.attach(stream)
     stream.__dict__[_RECORDER_ATTR] = recorder
-    # ``_iterator`` is a cached_property over a *copy* of the stream, so the generator holds no
-    # reference to the stream and a dropped stream is still collected at once; the traced
-    # generator keeps that property (it references the copy's generator and the recorder only).
-    stream._iterator = trace(stream._iterator, recorder)
+    stream._iterator = trace(iterator, recorder)
 
 
 def _close_sync(original: Callable[..., Any]) -> Callable[..., Any]:
