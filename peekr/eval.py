@@ -79,6 +79,7 @@ for _obj in (
     EvaluatorStats,
     Hallucination,
     HallucinationReport,
+    Judge,
     JudgeError,
     JudgeReply,
     OpenAIJudge,
