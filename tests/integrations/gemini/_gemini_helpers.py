@@ -64,7 +64,7 @@ def assert_span(
     assert span.parent_id == parent_id
     assert (ttft_ms is not None) == ttft
     if ttft_ms is not None:
-        assert 0 <= ttft_ms <= span.duration_ms
+        assert isinstance(ttft_ms, float) and 0 <= ttft_ms <= span.duration_ms
     assert span.duration_ms >= 0
 
 

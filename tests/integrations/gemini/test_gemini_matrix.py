@@ -22,7 +22,9 @@ LOOKUP = types.Tool(
     function_declarations=[
         types.FunctionDeclaration(
             name="lookup",
-            parameters=types.Schema(type="OBJECT", properties={"q": types.Schema(type="STRING")}, required=["q"]),
+            parameters=types.Schema(
+                type=types.Type.OBJECT, properties={"q": types.Schema(type=types.Type.STRING)}, required=["q"]
+            ),
         )
     ]
 )

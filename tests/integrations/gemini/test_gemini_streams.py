@@ -96,7 +96,8 @@ def test_context_is_taken_when_the_call_is_made(client: genai.Client, sink: InMe
         spans["gemini.generate_contentTrue"],
     )
     assert handler.span_id == outer.span_id
-    common = {"provider": "gemini", "model": "gemini-test", "input": "Hello there", "output": "Echo: Hello there"}
+    common: dict[str, Any] = {"provider": "gemini", "model": "gemini-test", "input": "Hello there"}
+    common |= {"output": "Echo: Hello there"}
     common |= {"finish_reason": "STOP", "tokens_input": 2, "tokens_output": 3, "tokens_total": 5}
     common |= {"user_id": "u1", "session_id": "s1"}
     assert_span(call, {**common}, parent_id=outer.span_id)

@@ -82,7 +82,7 @@ def test_thoughts_tool_use_and_cache_tokens_and_model_version(sink: InMemorySink
     assert response.candidates is not None and len(response.candidates) == 2
     span = only_span(sink)
     cost = span.attributes.pop("cost_usd")  # filled by the bus from model + tokens
-    expected = {"provider": "gemini", "model": "gemini-2.0-flash-001", "input": "Q"}
+    expected: dict[str, Any] = {"provider": "gemini", "model": "gemini-2.0-flash-001", "input": "Q"}
     expected |= {"output": "Answer", "finish_reason": "STOP", **TOKENS}
     assert_span(span, expected)
     assert cost == pytest.approx(compute_cost(expected)) and cost > 0
@@ -143,7 +143,10 @@ def test_blocked_prompt_has_no_candidates(sink: InMemorySink) -> None:
 
 
 def test_function_call_with_id_and_text(sink: InMemorySink) -> None:
-    parts = [{"text": "Calling."}, {"functionCall": {"id": "call-1", "name": "lookup", "args": {"q": "é", "n": 2}}}]
+    parts: list[dict[str, Any]] = [
+        {"text": "Calling."},
+        {"functionCall": {"id": "call-1", "name": "lookup", "args": {"q": "é", "n": 2}}},
+    ]
     client = mock_client(json_answer({"candidates": [candidate(*parts)]}))
     client.models.generate_content(model="gemini-fake", contents="Q")
     call = {"id": "call-1", "type": "function", "name": "lookup", "arguments": json.dumps({"q": "é", "n": 2})}
@@ -198,18 +201,26 @@ def test_dict_config_with_camel_case_keys_and_dict_tools(
 
 def test_long_stream_is_folded_as_it_goes(sink: InMemorySink) -> None:
     """Past FOLD_EVERY chunks the buffered chunks are folded into running values (bounded memory)."""
-    chunks = [{"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(FOLD_EVERY * 2 + 10)]
+    chunks: list[dict[str, Any]] = [
+        {"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(FOLD_EVERY * 2 + 10)
+    ]
     chunks[-1] = {"candidates": [candidate({"text": "end"})], "usageMetadata": USAGE}
     client = mock_client(sse_answer(*chunks))
     stream = client.models.generate_content_stream(model="gemini-fake", contents="Q")
     texts = [c.text for c in stream]
     expected = {"provider": "gemini", "model": "gemini-fake", "stream": True, "input": "Q", "request": {"stream": True}}
-    assert_span(only_span(sink), {**expected, "output": "".join(texts), "finish_reason": "STOP", **TOKENS}, ttft=True)
+    assert_span(
+        only_span(sink),
+        {**expected, "output": "".join(t or "" for t in texts), "finish_reason": "STOP", **TOKENS},
+        ttft=True,
+    )
 
 
 @pytest.mark.anyio
 async def test_long_async_stream_is_folded_as_it_goes(sink: InMemorySink) -> None:
-    chunks = [{"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(FOLD_EVERY + 3)]
+    chunks: list[dict[str, Any]] = [
+        {"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(FOLD_EVERY + 3)
+    ]
     chunks[-1] = {"candidates": [candidate({"text": "end"})], "usageMetadata": USAGE}
     http = httpx2.AsyncClient(transport=httpx2.MockTransport(sse_answer(*chunks)))
     options = types.HttpOptions(
@@ -226,4 +237,8 @@ async def test_long_async_stream_is_folded_as_it_goes(sink: InMemorySink) -> Non
     finally:
         await http.aclose()
     expected = {"provider": "gemini", "model": "gemini-fake", "stream": True, "input": "Q", "request": {"stream": True}}
-    assert_span(only_span(sink), {**expected, "output": "".join(texts), "finish_reason": "STOP", **TOKENS}, ttft=True)
+    assert_span(
+        only_span(sink),
+        {**expected, "output": "".join(t or "" for t in texts), "finish_reason": "STOP", **TOKENS},
+        ttft=True,
+    )
