@@ -245,34 +245,42 @@ class PostgresStore:
             where.append(f"start_time >= {p(_ts(filt.since))}")
         if filt.until:
             where.append(f"start_time < {p(_ts(filt.until))}")
-        page = ""
+        having = ""
         if cursor is not None:
             cs, ct = p(_ts(cursor[0])), p(cursor[1])
-            page = f'WHERE start_time < {cs} OR (start_time = {cs} AND trace_id COLLATE "C" < {ct})'
-        sql = f"""
-            WITH matched AS (SELECT DISTINCT trace_id FROM spans WHERE {" AND ".join(where)}),
-            agg AS (
-                SELECT s.trace_id, min(s.start_time) AS start_time, max(s.end_time) AS end_time,
-                       count(*) AS span_count, count(*) FILTER (WHERE s.status = 'error') AS error_count,
-                       sum((s.attributes->>'tokens_total')::float8) AS tokens_total,
-                       sum((s.attributes->>'cost_usd')::float8) AS cost_usd,
-                       string_agg(DISTINCT s.attributes->>'model', ',') AS models
-                FROM spans s JOIN matched m ON m.trace_id = s.trace_id
-                WHERE s.tenant_id = $1 GROUP BY s.trace_id
-            )
-            SELECT agg.*, (
-                SELECT r.name FROM spans r WHERE r.tenant_id = $1 AND r.trace_id = agg.trace_id
-                ORDER BY r.parent_id IS NOT NULL, r.start_time LIMIT 1
-            ) AS root_name
-            FROM agg {page} ORDER BY start_time DESC, trace_id COLLATE "C" DESC LIMIT {p(limit)}
-        """
-        rows = await self.pool.fetch(sql, *params)
-        return [
-            trace_summary(
-                {**dict(r), "start_time": format_time(r["start_time"]), "end_time": format_time(r["end_time"])}
-            )
+            having = f'HAVING max(start_time) < {cs} OR (max(start_time) = {cs} AND trace_id COLLATE "C" < {ct})'
+        # Phase 1: one page of trace ids keyed by their latest matching span; phase 2 summarises it.
+        keys = await self.pool.fetch(
+            f"SELECT trace_id, max(start_time) AS sort_key FROM spans WHERE {' AND '.join(where)} "
+            f'GROUP BY trace_id {having} ORDER BY sort_key DESC, trace_id COLLATE "C" DESC LIMIT {p(limit)}',
+            *params,
+        )
+        if not keys:
+            return []
+        order = {r["trace_id"]: format_time(r["sort_key"]) for r in keys}
+        rows = await self.pool.fetch(
+            """
+            SELECT s.trace_id, min(s.start_time) AS start_time, max(s.end_time) AS end_time,
+                   count(*) AS span_count, count(*) FILTER (WHERE s.status = 'error') AS error_count,
+                   sum((s.attributes->>'tokens_total')::float8) AS tokens_total,
+                   sum((s.attributes->>'cost_usd')::float8) AS cost_usd,
+                   string_agg(DISTINCT s.attributes->>'model', ',') AS models,
+                   (SELECT r.name FROM spans r WHERE r.tenant_id = $1 AND r.trace_id = s.trace_id
+                    ORDER BY r.parent_id IS NOT NULL, r.start_time LIMIT 1) AS root_name
+            FROM spans s WHERE s.tenant_id = $1 AND s.trace_id = ANY($2::text[]) GROUP BY s.trace_id
+            """,
+            tenant_id,
+            list(order),
+        )
+        by_id = {
+            r["trace_id"]: {
+                **dict(r),
+                "start_time": format_time(r["start_time"]),
+                "end_time": format_time(r["end_time"]),
+            }
             for r in rows
-        ]
+        }
+        return [{**trace_summary(by_id[t]), "sort_key": k} for t, k in order.items() if t in by_id]
 
     async def get_trace(
         self, tenant_id: str, trace_id: str

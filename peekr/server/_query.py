@@ -85,7 +85,7 @@ async def list_traces(
     )
     rows = await state_of(request).store.list_traces(principal.tenant_id, filt, limit + 1, decode_cursor(cursor))
     page, more = rows[:limit], len(rows) > limit
-    next_cursor = encode_cursor(page[-1]["start_time"], page[-1]["trace_id"]) if more else None
+    next_cursor = encode_cursor(page[-1]["sort_key"], page[-1]["trace_id"]) if more else None
     return TraceList(traces=[TraceSummary(**r) for r in page], next_cursor=next_cursor)
 
 

@@ -110,6 +110,15 @@ class SQLiteStore:
 
         return await anyio.to_thread.run_sync(run)
 
+    async def _read_with(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            with self._rlock:
+                if self._reader is None:
+                    raise RuntimeError("SQLiteStore is not open")
+                return fn(self._reader)
+
+        return await anyio.to_thread.run_sync(run)
+
     async def _read(self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()) -> list[sqlite3.Row]:
         def run() -> list[sqlite3.Row]:
             with self._rlock:
@@ -239,28 +248,22 @@ class SQLiteStore:
         if filt.until:
             where.append("start_time < :until")
             params["until"] = filt.until
-        page = ""
-        if cursor is not None:
-            page = "WHERE start_time < :cs OR (start_time = :cs AND trace_id < :ct)"
-            params["cs"], params["ct"] = cursor
+        order = await self._read_with(partial(_page_trace_ids, " AND ".join(where), params, limit, cursor))
+        if not order:
+            return []
+        marks = ",".join("?" * len(order))
         sql = f"""
-            WITH matched AS (SELECT DISTINCT trace_id FROM spans WHERE {" AND ".join(where)}),
-            agg AS (
-                SELECT s.trace_id, MIN(s.start_time) AS start_time, MAX(s.end_time) AS end_time,
-                       COUNT(*) AS span_count, SUM(s.status = 'error') AS error_count,
-                       SUM(json_extract(s.attributes, '$.tokens_total')) AS tokens_total,
-                       SUM(json_extract(s.attributes, '$.cost_usd')) AS cost_usd,
-                       GROUP_CONCAT(DISTINCT json_extract(s.attributes, '$.model')) AS models
-                FROM spans s JOIN matched m ON m.trace_id = s.trace_id
-                WHERE s.tenant_id = :tenant GROUP BY s.trace_id
-            )
-            SELECT agg.*, (
-                SELECT r.name FROM spans r WHERE r.tenant_id = :tenant AND r.trace_id = agg.trace_id
-                ORDER BY r.parent_id IS NOT NULL, r.start_time LIMIT 1
-            ) AS root_name
-            FROM agg {page} ORDER BY start_time DESC, trace_id DESC LIMIT :limit
+            SELECT s.trace_id, MIN(s.start_time) AS start_time, MAX(s.end_time) AS end_time,
+                   COUNT(*) AS span_count, SUM(s.status = 'error') AS error_count,
+                   SUM(json_extract(s.attributes, '$.tokens_total')) AS tokens_total,
+                   SUM(json_extract(s.attributes, '$.cost_usd')) AS cost_usd,
+                   GROUP_CONCAT(DISTINCT json_extract(s.attributes, '$.model')) AS models,
+                   (SELECT r.name FROM spans r WHERE r.tenant_id = ? AND r.trace_id = s.trace_id
+                    ORDER BY r.parent_id IS NOT NULL, r.start_time LIMIT 1) AS root_name
+            FROM spans s WHERE s.tenant_id = ? AND s.trace_id IN ({marks}) GROUP BY s.trace_id
         """
-        return [trace_summary(dict(row)) for row in await self._read(sql, params)]
+        rows = {r["trace_id"]: r for r in await self._read(sql, [tenant_id, tenant_id, *order])}
+        return [{**trace_summary(dict(rows[t])), "sort_key": k} for t, k in order.items() if t in rows]
 
     async def get_trace(
         self, tenant_id: str, trace_id: str
@@ -408,6 +411,51 @@ class SQLiteStore:
             return deleted
 
         return await self._write(run)
+
+
+def _page_trace_ids(
+    where: str, params: dict[str, Any], limit: int, cursor: tuple[str, str] | None, db: sqlite3.Connection
+) -> dict[str, str]:
+    """One page of trace ids, newest first, keyed by their latest matching span's start time.
+
+    Walks matching spans newest first along the (tenant_id, start_time) index and stops once the
+    page is full, so the cost follows the page size, not the table size. A trace already shown on
+    an earlier page (it has a matching span after the cursor) is skipped.
+    """
+    params = dict(params)
+    after = ""
+    if cursor is not None:
+        after = " AND (start_time < :cs OR (start_time = :cs AND trace_id < :ct))"
+        params["cs"], params["ct"] = cursor
+    cur = db.execute(
+        f"SELECT trace_id, start_time FROM spans WHERE {where}{after} ORDER BY start_time DESC, trace_id DESC", params
+    )
+    page: dict[str, str] = {}
+    skipped: set[str] = set()
+    while len(page) < limit:
+        rows = cur.fetchmany(256)
+        if not rows:
+            break
+        for trace_id, start in rows:
+            if trace_id in page or trace_id in skipped:
+                continue
+            if cursor is not None and _shown_before(db, where, params, trace_id):
+                skipped.add(trace_id)
+                continue
+            page[trace_id] = start
+            if len(page) == limit:
+                break
+    cur.close()
+    return page
+
+
+def _shown_before(db: sqlite3.Connection, where: str, params: dict[str, Any], trace_id: str) -> bool:
+    row = db.execute(
+        f"SELECT 1 FROM spans WHERE {where} AND trace_id = :tid AND (start_time > :cs "
+        "OR (start_time = :cs AND trace_id >= :ct)) LIMIT 1",
+        {**params, "tid": trace_id},
+    ).fetchone()
+    return row is not None
 
 
 def _exec(sql: str, params: Sequence[Any], db: sqlite3.Connection) -> None:
