@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -302,12 +302,12 @@ class SQLiteTraces(_Traces):
 class JSONLTraces(_Traces):
     """Spans from a ``traces.jsonl`` written by the JSONL sink (read fully into memory)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, progress: Callable[[float], None] | None = None) -> None:
         self.path = path
         self.spans: list[SpanDict] = []
         self._feedback: list[dict[str, Any]] = []
         evals: list[EvalResult] = []
-        for lineno, obj, last in _json_lines(path):
+        for lineno, obj, last in _json_lines(path, progress):
             record = obj.get("record")
             try:
                 if record == "eval":
@@ -365,8 +365,10 @@ class JSONLTraces(_Traces):
 Traces = SQLiteTraces | JSONLTraces
 
 
-def open_traces(path: str | Path) -> Traces:
+def open_traces(path: str | Path, progress: Callable[[float], None] | None = None) -> Traces:
     """Open ``traces.db`` or ``traces.jsonl`` (chosen by content, then by suffix).
+
+    ``progress`` is called with the fraction read so far while a JSONL file is loaded.
 
     Raises:
         TraceFileError: The file is missing, empty, corrupt or not a peekr file.
@@ -387,10 +389,12 @@ def open_traces(path: str | Path) -> Traces:
         return SQLiteTraces(path)
     if path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
         raise TraceFileError(f"{path}: not a SQLite database (corrupt, or not written by peekr)")
-    return JSONLTraces(path)
+    return JSONLTraces(path, progress)
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any], bool]]:
+def _json_lines(
+    path: Path, progress: Callable[[float], None] | None = None
+) -> Iterator[tuple[int, dict[str, Any], bool]]:
     """Yield (line number, object, is-unterminated-last-line) for each non-blank line."""
     try:
         data = path.read_bytes()
@@ -399,6 +403,8 @@ def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any], bool]]:
     lines = data.split(b"\n")
     unterminated = not data.endswith(b"\n")
     for index, raw in enumerate(lines):
+        if progress is not None and index % 20_000 == 0:
+            progress(index / len(lines))
         if not raw.strip():
             continue
         last = unterminated and index == len(lines) - 1

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn
 
 from .._readers import TraceFileError, Traces, open_traces
 from .._span import iso_utc
@@ -59,9 +60,25 @@ def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
 
 @contextmanager
 def opened(path: Path) -> Iterator[Traces]:
-    """Open a traces file for a command; a bad file becomes a one-line error and exit 1."""
+    """Open a traces file for a command; a bad file becomes a one-line error and exit 1.
+
+    Loading a big JSONL file shows a progress bar on stderr when it is a terminal.
+    """
+    errs = err_console()
+    big = errs.is_terminal and path.is_file() and path.stat().st_size > 20_000_000
     try:
-        store = open_traces(path)
+        if big:
+            with Progress(
+                TextColumn("reading {task.fields[name]}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                console=errs,
+                transient=True,
+            ) as bar:
+                task = bar.add_task("read", total=1.0, name=path.name)
+                store = open_traces(path, lambda done: bar.update(task, completed=done))
+        else:
+            store = open_traces(path)
     except TraceFileError as exc:
         fail(str(exc))
     try:

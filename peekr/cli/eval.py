@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,9 +12,9 @@ from rich.table import Table
 
 __all__ = ["eval_command", "eval_judge", "register"]
 
-_MODEL_HELP = "Judge model: any OpenAI-compatible name, or anthropic/<model>."
-_BASE_URL_HELP = "OpenAI-compatible endpoint of the judge (vLLM, Ollama, a gateway...). Env: OPENAI_BASE_URL."
-_KEY_HELP = "The judge's API key. Env: OPENAI_API_KEY (or ANTHROPIC_API_KEY)."
+_MODEL_HELP = "Judge model: an OpenAI-compatible name, anthropic/<model>, gemini-<...> or bedrock/<model id>."
+_BASE_URL_HELP = "Endpoint of the judge: any OpenAI-compatible server (vLLM, Ollama, a gateway...)."
+_KEY_HELP = "The judge's API key. Default: the SDK's env (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY)."
 
 
 def _progress() -> Progress:
@@ -74,7 +73,7 @@ def eval_command(
 
     evaluator = _build(
         model,
-        base_url or os.environ.get("OPENAI_BASE_URL"),
+        base_url,
         api_key,
         context_extractor=_context_extractor(context_key),
         detailed=details,
@@ -148,7 +147,7 @@ def eval_judge(
         fail(f"{source}: cannot read ({exc.strerror})")
     except ValueError as exc:
         fail(str(exc))
-    evaluator = _build(model, base_url or os.environ.get("OPENAI_BASE_URL"), api_key, timeout=timeout)
+    evaluator = _build(model, base_url, api_key, timeout=timeout)
     with _progress() as progress:
         progress.disable = as_json  # keep stderr quiet when the output is for a program
         task = progress.add_task(f"judging with {model}", total=len(cases), extra="")

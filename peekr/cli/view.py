@@ -81,7 +81,7 @@ def view(
     if io:
         _print_io(out, result, None if full else _IO_LIMIT)
     else:
-        out.print(_table(result))
+        out.print(_table(result, out.width))
     _footer(out, result, limit, page)
 
 
@@ -91,18 +91,22 @@ def _print_json(result: Page) -> None:
         write(json.dumps(span, ensure_ascii=False, default=str) + "\n")
 
 
-def _table(result: Page) -> Table:
+def _table(result: Page, width: int) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
+    # Fixed cells take ~95 columns; name, model and scores share the rest, cut with an ellipsis.
+    spare = max(width - 95, 24)
+    name_w, model_w = max(12, spare * 4 // 10), max(10, spare * 35 // 100)
+    # Fixed-size cells never shrink; name, model and scores give way (with an ellipsis) on narrow terminals.
     for column, kwargs in (
-        ("time (UTC)", {"no_wrap": True}),
-        ("trace", {"no_wrap": True}),
-        ("name", {"overflow": "fold"}),
-        ("model", {"overflow": "fold"}),
-        ("tokens", {"justify": "right", "no_wrap": True}),
-        ("cost", {"justify": "right", "no_wrap": True}),
-        ("duration", {"justify": "right", "no_wrap": True}),
-        ("status", {"no_wrap": True}),
-        ("scores", {"overflow": "fold"}),
+        ("time (UTC)", {"no_wrap": True, "min_width": 19}),
+        ("trace", {"no_wrap": True, "min_width": 12}),
+        ("name", {"no_wrap": True, "overflow": "ellipsis", "max_width": min(name_w, 40)}),
+        ("model", {"no_wrap": True, "overflow": "ellipsis", "max_width": min(model_w, 40)}),
+        ("tokens", {"justify": "right", "no_wrap": True, "min_width": 6}),
+        ("cost", {"justify": "right", "no_wrap": True, "min_width": 8}),
+        ("duration", {"justify": "right", "no_wrap": True, "min_width": 8}),
+        ("status", {"no_wrap": True, "min_width": 6}),
+        ("scores", {"no_wrap": True, "overflow": "ellipsis"}),
     ):
         table.add_column(column, **kwargs)
     for span in result.spans:
