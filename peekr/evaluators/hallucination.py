@@ -209,12 +209,6 @@ class Hallucination:
                 raise ValueError(f"Hallucination({arg}=...) must be a positive int, got {value!r}")
         if not isinstance(name, str) or not name:
             raise TypeError(f"Hallucination(name=...) expects a non-empty str, got {name!r}")
-        if judge is not None:
-            if not callable(getattr(judge, "complete", None)):
-                raise TypeError(f"Hallucination(judge=...) expects a judge with async complete(...), got {judge!r}")
-            self.judge: Judge = judge
-        else:
-            self.judge = make_judge(model, base_url=base_url, api_key=api_key, timeout=min(60.0, float(timeout)))
         settings = check_run_settings(
             "Hallucination",
             sample_rate=sample_rate,
@@ -223,6 +217,12 @@ class Hallucination:
             max_concurrency=max_concurrency,
             max_backlog=max_backlog,
         )
+        if judge is not None:
+            if not callable(getattr(judge, "complete", None)):
+                raise TypeError(f"Hallucination(judge=...) expects a judge with async complete(...), got {judge!r}")
+            self.judge: Judge = judge
+        else:
+            self.judge = make_judge(model, base_url=base_url, api_key=api_key, timeout=min(60.0, float(timeout)))
         self.name = name
         self.context_extractor = context_extractor
         self.detailed = detailed
