@@ -18,7 +18,7 @@
   function fmtCost(v) {
     if (v == null) return "";
     if (v === 0) return "$0";
-    if (v < 0.01) return "$" + v.toPrecision(2);
+    if (v < 0.01) return "$" + v.toFixed(Math.min(12, 1 - Math.floor(Math.log10(v))));
     return "$" + v.toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
   }
   function fmtMs(v) {
