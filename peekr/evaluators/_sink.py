@@ -105,7 +105,9 @@ class EvaluatorSink:
         if runner is None or self._pid != os.getpid():
             return
         upto = runner.last_seq()
-        deadline = time.monotonic() + (timeout if timeout is not None else 30.0)
+        # A little past ``timeout``: the bus's own deadline for this flush fires first, so the
+        # flush reports False when evaluations are still running instead of racing to True.
+        deadline = time.monotonic() + (timeout + 1.0 if timeout is not None else 30.0)
         while time.monotonic() < deadline and not runner.done.is_set():
             if all(seq > upto for seq in runner.outstanding()):
                 return
