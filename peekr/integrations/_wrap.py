@@ -17,6 +17,7 @@ another patched method (OpenAI ``.stream()`` -> ``create``) records one span, no
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
@@ -88,31 +89,52 @@ def wrap_sync(
     return factory
 
 
-def wrap_async(
-    where: str, describe: StartSpan, on_result: OnResult
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def wrap_async(where: str, describe: StartSpan, on_result: OnResult) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Build a ``patch()`` factory for a method that returns an awaitable.
 
-    Works for ``async def`` methods and for sync ``def``s returning a coroutine (OpenAI and
-    Anthropic ``create`` behind ``@required_args``, PROVIDERS.md P1): the wrapper is an
-    ``async def`` either way, and the user awaits it as before.
+    An ``async def`` original gets an ``async def`` wrapper. A plain ``def`` that returns a
+    coroutine (OpenAI and Anthropic ``create`` behind ``@required_args``, PROVIDERS.md P1) gets a
+    plain ``def`` wrapper returning a coroutine, so argument errors still raise at call time,
+    exactly as without peekr, and ``inspect.iscoroutinefunction`` answers as before.
     """
 
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(original)
-        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            span = _begin(where, describe, self, args, kwargs)
-            if span is None:
-                return await original(self, *args, **kwargs)
+        async def finish_when_awaited(span: ActiveSpan, awaitable: Any, kwargs: dict[str, Any]) -> Any:
             token = _in_call.set(True)
             try:
-                result = await original(self, *args, **kwargs)
+                result = await awaitable
             except BaseException as exc:
                 span.end(error=exc)
                 raise
             finally:
                 _in_call.reset(token)
             return _finish(where, on_result, span, result, kwargs)
+
+        if inspect.iscoroutinefunction(original):
+
+            @functools.wraps(original)
+            async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+                span = _begin(where, describe, self, args, kwargs)
+                if span is None:
+                    return await original(self, *args, **kwargs)
+                return await finish_when_awaited(span, original(self, *args, **kwargs), kwargs)
+
+            return async_wrapper
+
+        @functools.wraps(original)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            span = _begin(where, describe, self, args, kwargs)
+            if span is None:
+                return original(self, *args, **kwargs)
+            token = _in_call.set(True)
+            try:
+                awaitable = original(self, *args, **kwargs)
+            except BaseException as exc:
+                span.end(error=exc)
+                raise
+            finally:
+                _in_call.reset(token)
+            return finish_when_awaited(span, awaitable, kwargs)
 
         return wrapper
 
