@@ -35,7 +35,7 @@ def make_span(
         end_time=iso_utc(now),
         duration_ms=1.0,
         status=status,  # type: ignore[arg-type]
-        attributes=attrs,  # type: ignore[typeddict-item]
+        attributes=attrs,  # type: ignore[arg-type]
     )
 
 

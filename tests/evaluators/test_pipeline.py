@@ -19,7 +19,7 @@ from peekr._events import EvalResult
 from peekr._readers import open_traces
 from peekr._span import Span
 from peekr._tracer import start_span
-from peekr.evaluators import Hallucination
+from peekr.evaluators import Hallucination, OpenAIJudge
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
@@ -91,7 +91,7 @@ def test_failed_evaluation_is_stored_as_failed_not_as_a_score(
     assert span_id and peekr.stats().dropped.get(("evaluators.hallucination", "eval_failed")) == 1
 
 
-class _HookedJudge(peekr.eval.OpenAIJudge):
+class _HookedJudge(OpenAIJudge):
     """A judge whose HTTP client records a span per request, exactly as a provider integration does."""
 
     def _get_client(self) -> Any:
@@ -111,7 +111,7 @@ class _HookedJudge(peekr.eval.OpenAIJudge):
         return self._client
 
 
-def _hooked_judge(fake: FakeProvider) -> peekr.eval.OpenAIJudge:
+def _hooked_judge(fake: FakeProvider) -> OpenAIJudge:
     return _HookedJudge("gpt-4o-mini", base_url=fake.openai_base_url)
 
 

@@ -133,7 +133,9 @@ async def test_failing_evaluator_is_isolated_and_counted() -> None:
     by_name = {r.evaluator: r for r in h.results}
     assert by_name["broken"].status == "failed" and by_name["broken"].error == "RuntimeError: boom"
     assert by_name["fine"].status == "ok" and by_name["fine"].scores == {"fine": 1.0, "also": 0.25}
-    assert by_name["out_of_range"].status == "failed" and "expected a float in [0, 1]" in by_name["out_of_range"].error
+    assert by_name["out_of_range"].status == "failed" and "expected a float in [0, 1]" in str(
+        by_name["out_of_range"].error
+    )
     assert ("evaluators.broken", "evaluator_error", 1) in h.drops
     assert h.runner.stats()["broken"].failed == 1
 
