@@ -264,6 +264,11 @@ def to_evaluator(obj: object, index: int) -> tuple[str, Callable[[Span], Awaitab
         TypeError: the item is neither an evaluator nor a callable, naming its position.
         ValueError: one of its run settings is out of range.
     """
+    if isinstance(obj, type):
+        raise TypeError(
+            f"instrument(evaluators=[...]): item {index} is the class {obj.__name__}; pass an instance, "
+            f"e.g. {obj.__name__}(...)"
+        )
     evaluate = getattr(obj, "evaluate", None)
     if evaluate is not None and callable(evaluate):
         name = getattr(obj, "name", None) or type(obj).__name__

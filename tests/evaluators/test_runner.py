@@ -197,6 +197,8 @@ async def test_cancel_ends_running_evaluations_and_counts_them() -> None:
 def test_make_subscriber_validates_the_list(make_hallucination: Callable[..., Hallucination]) -> None:
     with pytest.raises(TypeError, match=r"item 1 is str 'hallucination'"):
         make_subscriber([make_hallucination(), "hallucination"])
+    with pytest.raises(TypeError, match=r"item 0 is the class Hallucination; pass an instance"):
+        make_subscriber([Hallucination])
     with pytest.raises(TypeError, match="expects a list of evaluators"):
         make_subscriber(make_hallucination())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="two evaluators are named 'hallucination'"):
