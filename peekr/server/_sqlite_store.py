@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import groupby
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -302,29 +303,38 @@ class SQLiteStore:
         )  # fmt: skip
         where = "tenant_id = :tenant AND start_time >= :since AND start_time < :until"
         params = {"tenant": tenant_id, "since": query.since, "until": query.until}
-        sums = await self._read(
+        # One pass over the window (reading attributes is the cost); sums and percentiles in Python.
+        rows = await self._read(
             f"""
-            SELECT {bucket} AS bucket, {group} AS grp, COUNT(*) AS calls, SUM(status = 'error') AS errors,
-                   SUM(json_extract(attributes, '$.tokens_input')) AS tokens_input,
-                   SUM(json_extract(attributes, '$.tokens_output')) AS tokens_output,
-                   SUM(json_extract(attributes, '$.tokens_total')) AS tokens_total,
-                   SUM(json_extract(attributes, '$.cost_usd')) AS cost_usd, AVG(duration_ms) AS avg_ms
-            FROM spans WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2
+            SELECT {bucket} AS bucket, {group} AS grp, duration_ms, status = 'error' AS failed,
+                   json_extract(attributes, '$.tokens_input') AS tokens_input,
+                   json_extract(attributes, '$.tokens_output') AS tokens_output,
+                   json_extract(attributes, '$.tokens_total') AS tokens_total,
+                   json_extract(attributes, '$.cost_usd') AS cost_usd
+            FROM spans WHERE {where} ORDER BY 1, 2, 3
             """,
             params,
         )
-        durations = await self._read(
-            f"SELECT {bucket} AS bucket, {group} AS grp, duration_ms FROM spans WHERE {where} ORDER BY 1, 2, 3",
-            params,
-        )
-        by_key: dict[tuple[Any, Any], list[float]] = {}
-        for row in durations:
-            by_key.setdefault((row["bucket"], row["grp"]), []).append(row["duration_ms"])
-        out = []
-        for row in sums:
-            values = by_key.get((row["bucket"], row["grp"]), [])
+        out: list[dict[str, Any]] = []
+        for (bucket_value, grp), group_rows in groupby(rows, key=lambda r: (r["bucket"], r["grp"])):
+            items = list(group_rows)
+            durations = [r["duration_ms"] for r in items]
+            costs = [r["cost_usd"] for r in items if r["cost_usd"] is not None]
+            totals = {
+                "bucket": bucket_value,
+                "grp": grp,
+                "calls": len(items),
+                "errors": sum(r["failed"] for r in items),
+                "tokens_input": sum(r["tokens_input"] or 0 for r in items),
+                "tokens_output": sum(r["tokens_output"] or 0 for r in items),
+                "tokens_total": sum(r["tokens_total"] or 0 for r in items),
+                "cost_usd": sum(costs) if costs else None,
+                "avg_ms": sum(durations) / len(durations),
+            }
             out.append(
-                aggregate_row(dict(row), percentile(values, 0.5), percentile(values, 0.95), percentile(values, 0.99))
+                aggregate_row(
+                    totals, percentile(durations, 0.5), percentile(durations, 0.95), percentile(durations, 0.99)
+                )
             )
         return out
 
