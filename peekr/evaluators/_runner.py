@@ -22,6 +22,7 @@ import anyio.to_thread
 import sniffio
 from anyio.abc import TaskStatus
 
+from .._errors import handle_internal_errors
 from .._events import EvalResult
 from .._runtime import record_dropped
 from .._span import Span
@@ -295,8 +296,9 @@ class EvaluationRunner:
             finished = False
             try:
                 outcome = await evaluate_span(lane.name, lane.evaluate, lane.settings, span)
-                self._record(lane, outcome.result, outcome.failure)
                 finished = True
+                with handle_internal_errors("evaluators.record"):
+                    self._record(lane, outcome.result, outcome.failure)
             finally:
                 with self._lock:
                     lane.running.pop(seq, None)

@@ -15,7 +15,6 @@ appends spans to bounded backlogs. Results are published back onto the bus from 
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
@@ -23,6 +22,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from .._errors import log_internal_error
 from .._events import EvalResult, Event
 from .._runtime import get_runtime, record_dropped
 from .._span import Span
@@ -30,7 +30,6 @@ from ._runner import EvaluationRunner, EvaluatorStats
 
 __all__ = ["EvaluatorSink"]
 
-logger = logging.getLogger("peekr")
 
 _POLL = 0.005
 
@@ -77,7 +76,7 @@ class EvaluatorSink:
         try:
             anyio.run(runner.run)
         except Exception as exc:  # never kill the process; spans keep flowing to the sinks
-            logger.warning("peekr: the evaluation loop stopped: %r (evaluations are off)", exc, exc_info=exc)
+            log_internal_error("evaluators.loop", exc)  # counted in stats(); evaluations are off
         finally:
             runner.done.set()
 
