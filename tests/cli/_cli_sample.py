@@ -6,6 +6,7 @@ Times are relative to "now" so ``--since`` filters and ``peekr prune`` behave li
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -327,3 +328,8 @@ def build() -> Sample:
     s.spans.append(_span(t7, sid(60), "old.pii", NOW_NS - 48 * HOUR_NS, 5.0, retention="pii"))
     s.feedback.append(Feedback(trace_id=t7, rating="good", created_at=iso_utc(NOW_NS - 47 * HOUR_NS)))
     return s
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Parse JSON Lines output."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -10,7 +9,6 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,7 +17,7 @@ from peekr._events import EvalResult, Feedback
 from peekr._runtime import get_runtime
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _sample import Sample, build
+from _cli_sample import Sample, build
 
 
 @dataclass
@@ -117,8 +115,4 @@ def traces(request: pytest.FixtureRequest, tmp_path: Path, _written: Path) -> Pa
     return _copy(_written / name, tmp_path / name)
 
 
-def json_lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-__all__ = ["EvalResult", "Feedback", "Result", "json_lines", "write_db", "write_jsonl"]
+__all__ = ["EvalResult", "Feedback", "Result", "write_db", "write_jsonl"]

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _sample import Sample
-from conftest import json_lines
+from _cli_sample import Sample, json_lines
 
 import peekr
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _sample import Sample
+from _cli_sample import Sample
 
 from peekr._cost import compute_cost, get_prices, set_prices
 from peekr._version import __version__

@@ -10,8 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from _sample import Sample
-from conftest import json_lines
+from _cli_sample import Sample, json_lines
 
 
 def test_waterfall_shows_the_tree_with_bars_to_scale(cli, traces: Path, sample: Sample) -> None:

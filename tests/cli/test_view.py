@@ -6,8 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from _sample import Sample
-from conftest import json_lines
+from _cli_sample import Sample, json_lines
 
 
 def test_table_lists_spans_newest_first_with_every_column(cli, traces: Path, sample: Sample) -> None:
