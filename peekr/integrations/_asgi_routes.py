@@ -1,0 +1,81 @@
+"""Route templates for request spans: ``GET /users/{user_id}``, never the raw path.
+
+The template is resolved *before* the app runs, so the LLM calls the handler makes can carry it
+as their ``endpoint`` attribute too (their spans start before Starlette's router would have
+told us). We ask the app's own routes, the way Starlette's router does: ``scope["app"]`` is the
+Starlette/FastAPI application (set by ``Starlette.__call__`` before any middleware runs), and
+each route's ``matches(scope)`` is a pure function of the scope. Mounts are followed into their
+sub-routes. Any app without routes (a bare ASGI callable) gets no template; ``PeekrMiddleware``
+then falls back to ``scope["route"]`` after the app ran, or to the method alone.
+
+Nothing here imports Starlette: routes are duck-typed (``matches``, ``path_format``), so the
+module costs nothing for apps that do not use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+__all__ = ["resolve_route_template", "route_template_from_scope"]
+
+#: Starlette's ``Match`` enum values (``NONE``, ``PARTIAL``, ``FULL``), compared by value so
+#: that this module needs no Starlette import.
+_FULL, _PARTIAL = 2, 1
+_MAX_DEPTH = 8
+
+
+def _template_of(route: Any) -> str | None:
+    template = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return template if isinstance(template, str) else None
+
+
+def _match_value(match: Any) -> int:
+    value = getattr(match, "value", match)
+    return value if isinstance(value, int) else 0
+
+
+def _resolve(routes: Any, scope: Mapping[str, Any], prefix: str, depth: int) -> str | None:
+    partial: str | None = None
+    for route in routes:
+        matches = getattr(route, "matches", None)
+        if matches is None:
+            continue
+        match, child_scope = matches(scope)
+        value = _match_value(match)
+        if value == _FULL:
+            sub_routes = getattr(route, "routes", None)
+            if sub_routes and depth < _MAX_DEPTH and hasattr(route, "path_regex") and "root_path" in child_scope:
+                # A Mount: continue inside it with the scope its router will see.
+                inner = _resolve(sub_routes, {**scope, **child_scope}, prefix + getattr(route, "path", ""), depth + 1)
+                if inner is not None:
+                    return inner
+            template = _template_of(route)
+            return None if template is None else prefix + template
+        if value == _PARTIAL and partial is None:  # e.g. the right path with another method (405)
+            template = _template_of(route)
+            partial = None if template is None else prefix + template
+    return partial
+
+
+def resolve_route_template(scope: MutableMapping[str, Any]) -> str | None:
+    """The route template the app will dispatch ``scope`` to, or None if it cannot tell.
+
+    Args:
+        scope: An ASGI ``http`` scope (not modified).
+
+    Returns:
+        ``"/users/{user_id}"`` for a Starlette/FastAPI app; None for an app without routes,
+        or a path no route matches.
+    """
+    router = getattr(scope.get("app"), "router", None)
+    routes = getattr(router, "routes", None)
+    if not routes:
+        return None
+    return _resolve(routes, scope, "", 0)
+
+
+def route_template_from_scope(scope: Mapping[str, Any]) -> str | None:
+    """The template of the route Starlette's router stored in ``scope["route"]``, if any."""
+    route = scope.get("route")
+    return None if route is None else _template_of(route)
