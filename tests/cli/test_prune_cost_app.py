@@ -232,3 +232,22 @@ def test_pii_spans_are_stored_redacted_unless_opted_out(cli, tmp_path: Path, red
     assert result.code == 0, result.err
     assert f"input: {shown}" in result.out
     assert ("my card is 4242" in result.out) is not redact
+
+
+def test_fake_provider_command_serves(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "peekr.cli", "fake-provider", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("peekr fake provider listening on http://127.0.0.1:"), first
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)  # also closes the pipe
