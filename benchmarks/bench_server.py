@@ -131,6 +131,25 @@ async def load(url: str, key: str, payloads: list[bytes], concurrency: int) -> d
     }
 
 
+async def query_latency(url: str, key: str) -> dict[str, float]:
+    """Median of 5 calls each: first page of traces, and hourly aggregates per model (24 h window)."""
+    headers = {"Authorization": f"Bearer {key}"}
+    window = {"since": "2026-11-27T00:00:00Z", "until": "2026-11-28T00:00:00Z"}
+    out: dict[str, float] = {}
+    async with httpx.AsyncClient(timeout=120) as client:
+        for name, path, params in [
+            ("traces_ms", "/v1/traces", {"limit": 50}),
+            ("aggregates_ms", "/v1/stats/aggregates", {**window, "group_by": "model", "interval": "hour"}),
+        ]:
+            times = []
+            for _ in range(5):
+                t0 = time.perf_counter()
+                (await client.get(url + path, params=params, headers=headers)).raise_for_status()
+                times.append((time.perf_counter() - t0) * 1000)
+            out[name] = statistics.median(times)
+    return out
+
+
 async def exporter_throughput(url: str, key: str, n_batches: int, batch: int) -> dict[str, float]:
     """HTTPExporter.write of ``batch``-span batches, one after another (encode + gzip + POST)."""
     spans = [[Span.model_validate(make_span(b * batch + i)) for i in range(batch)] for b in range(n_batches)]
@@ -187,13 +206,14 @@ def main() -> None:
     if pg:
         backends.append(("PostgreSQL", pg[0]))
     else:
-        print("PEEKR_TEST_POSTGRES_DSN not set: PostgreSQL skipped (eval \"$(scripts/deps/postgres.sh)\")")
+        print('PEEKR_TEST_POSTGRES_DSN not set: PostgreSQL skipped (eval "$(scripts/deps/postgres.sh)")')
     exporter_result: dict[str, float] | None = None
     for label, db in backends:
         key = create_key(db, "bench")[1]
         server = Server(db)
         try:
             figures = asyncio.run(load(server.url, key, payloads, args.concurrency))
+            figures.update(asyncio.run(query_latency(server.url, create_key(db, "bench", "read")[1])))
             results.append((label, figures))
             print(label, {k: round(v, 1) for k, v in figures.items()})
             if label == "SQLite":
@@ -206,7 +226,7 @@ def main() -> None:
         "# Collector and exporter benchmark",
         "",
         f"Command: `.venv/bin/python benchmarks/bench_server.py --requests {args.requests} --batch {args.batch} "
-        f"--concurrency {args.concurrency}` (PostgreSQL via `eval \"$(scripts/deps/postgres.sh)\"`).",
+        f'--concurrency {args.concurrency}` (PostgreSQL via `eval "$(scripts/deps/postgres.sh)"`).',
         "",
         f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}. "
         "Collector: one `peekr server` process (uvicorn, 1 worker) on the same machine as the load generator; "
@@ -216,13 +236,21 @@ def main() -> None:
         f"Ingest: {args.requests} requests of {args.batch} spans (~1 KB each, gzipped wire format v1), "
         f"{args.concurrency} concurrent connections, every span a new insert.",
         "",
-        "| Storage | Ingest spans/s | Requests/s | p50 request ms | p99 request ms |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| Storage | Ingest spans/s | Requests/s | p50 request ms | p99 request ms "
+        "| `GET /v1/traces` ms | `GET /v1/stats/aggregates` ms |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for label, f in results:
         lines.append(
-            f"| {label} | {f['spans_per_s']:,.0f} | {f['requests_per_s']:,.1f} | {f['p50_ms']:,.1f} | {f['p99_ms']:,.1f} |"
+            f"| {label} | {f['spans_per_s']:,.0f} | {f['requests_per_s']:,.1f} | {f['p50_ms']:,.1f} | {f['p99_ms']:,.1f} "
+            f"| {f['traces_ms']:,.1f} | {f['aggregates_ms']:,.1f} |"
         )
+    lines += [
+        "",
+        f"Queries (after the ingest run, so over {args.requests * args.batch:,} spans of one tenant, median of 5): "
+        "first page of `/v1/traces` (50 traces), and `/v1/stats/aggregates?group_by=model&interval=hour` over "
+        "the 24 h window holding every span.",
+    ]
     if exporter_result:
         lines += [
             "",
