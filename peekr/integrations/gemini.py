@@ -3,14 +3,12 @@
 Patched at class level in ``google.genai.models`` as soon as that module is imported (at once if it
 already is), so clients created before ``instrument()`` are traced too:
 
-=====================================  ===============================================  ==============
-method                                 SDK shape                                        wrapper
-=====================================  ===============================================  ==============
-``Models.generate_content``            ``def``                                          ``wrap_sync``
-``Models.generate_content_stream``     generator function: no I/O until first ``next``  ``wrap_sync`` + traced generator
-``AsyncModels.generate_content``       ``async def``                                    ``wrap_async``
-``AsyncModels.generate_content_stream``  ``async def`` returning an async generator       ``wrap_async`` + traced async generator
-=====================================  ===============================================  ==============
+- ``Models.generate_content`` (``def``): ``wrap_sync``;
+- ``Models.generate_content_stream`` (a generator function: no I/O until the first ``next()``):
+  ``wrap_sync``, returning a traced generator;
+- ``AsyncModels.generate_content`` (``async def``): ``wrap_async``;
+- ``AsyncModels.generate_content_stream`` (``async def`` returning an async generator): ``wrap_async``,
+  returning a traced async generator.
 
 Chats are not patched: ``Chat.send_message[_stream]`` and ``AsyncChat.send_message[_stream]`` call
 ``self._modules.generate_content[_stream]`` — the ``Models`` methods above — so each send is
@@ -18,7 +16,10 @@ recorded exactly once. Automatic function calling and automatic continuation run
 requests inside one ``generate_content`` call; that is one span (the usage is what the SDK returns).
 
 Streams keep their shape. The sync call still returns a lazy generator: the HTTP request, and any
-HTTP error, happen on the first ``next()``, and that is where the span records the error. The async
+HTTP error, happen on the first ``next()``, and that is where the span records the error. (The
+wrapper itself is a plain ``def`` returning that generator, so argument errors still raise at call
+time and the span starts at the call; ``inspect.isgeneratorfunction`` on the patched method now
+answers False, the one visible difference.) The async
 call is still ``async for chunk in await client.aio.models.generate_content_stream(...)``: the
 wrapper is an ``async def`` that returns an async generator. The span starts when the method is
 called (so parent span and session come from the caller's context) and ends exactly once, on
