@@ -147,3 +147,17 @@ def test_one_span_per_call_with_automatic_function_calling(fake: FakeProvider, c
     assert span.attributes["output"] == response.text
     assert span.attributes["input"] == "Hello there"
     assert "tool_calls" not in span.attributes  # the final answer is text; the SDK handled the call
+
+
+@pytest.mark.parametrize("method", ["generate_content", "generate_content_stream"])
+def test_argument_errors_raise_at_call_time_as_without_peekr(client: genai.Client, method: str) -> None:
+    call = getattr(client.models, method)
+    with pytest.raises(TypeError) as bare:
+        call(contents="Hi")  # no model
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["gemini"])
+    with pytest.raises(TypeError) as traced:
+        getattr(client.models, method)(contents="Hi")  # raises here, not on a first next()
+    assert str(traced.value) == str(bare.value)
+    span = only_span(sink)
+    assert span.status == "error" and span.attributes["error"] == {"type": "TypeError", "message": str(bare.value)}
