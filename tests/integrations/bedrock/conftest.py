@@ -20,6 +20,16 @@ from peekr.testing.fake_provider import FakeProvider
 pytest.register_assert_rewrite("_bedrock_expect")  # readable diffs from its asserts
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _price_table_loaded() -> None:
+    """Load genai-prices' table once, up front. The bus computes ``cost_usd`` for the first span by
+    importing it (1-3 s, more on a loaded machine or under coverage); in the first test that would
+    run against ``peekr.flush()``'s 5 s timeout."""
+    from peekr._cost import compute_cost
+
+    compute_cost({"provider": "bedrock", "model": "anthropic.claude-3-haiku-20240307-v1:0", "tokens_input": 1})
+
+
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeProvider]:
     """One fake provider server per test module (it is stateless apart from its request log)."""

@@ -281,3 +281,10 @@ def test_cache_tokens_are_included_in_tokens_input(client: Any, sink: InMemorySi
     else:
         list(client.invoke_model_with_response_stream(modelId="claude-cache", body=body)["body"])
     assert _cache_tokens(only_span(sink)) == CACHED
+
+
+def test_invoke_model_body_that_is_not_json(client: Any, sink: InMemorySink, fake: Any) -> None:
+    client.invoke_model(modelId=CLAUDE, body="plain text, not JSON")["body"].read()
+    assert fake.last_request.body == b"plain text, not JSON"
+    attrs = only_span(sink).attributes
+    assert "input" not in attrs and "request" not in attrs  # nothing to show, nothing invented
