@@ -12,6 +12,7 @@ from google import genai
 from google.genai import models, types
 
 import peekr
+from peekr._context import suppress_instrumentation
 from peekr.integrations.gemini import GeminiIntegration
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
@@ -161,3 +162,14 @@ def test_argument_errors_raise_at_call_time_as_without_peekr(client: genai.Clien
     assert str(traced.value) == str(bare.value)
     span = only_span(sink)
     assert span.status == "error" and span.attributes["error"] == {"type": "TypeError", "message": str(bare.value)}
+
+
+def test_suppressed_calls_pass_straight_through(client: genai.Client, sink: InMemorySink) -> None:
+    """peekr's own judge calls run under suppress_instrumentation(): the SDK's own objects, no span."""
+    with suppress_instrumentation():
+        response = client.models.generate_content(model="gemini-test", contents="Hi")
+        stream = client.models.generate_content_stream(model="gemini-test", contents="Hi")
+    assert response.text == "Echo: Hi"
+    assert stream.gi_code is models.Models.generate_content_stream.__peekr_wrapped__.__code__  # type: ignore[attr-defined]
+    assert [c.text for c in stream] == ["Echo: ", "Hi"]
+    assert finished(sink) == []
