@@ -245,19 +245,11 @@ class PostgresStore:
             where.append(f"start_time >= {p(_ts(filt.since))}")
         if filt.until:
             where.append(f"start_time < {p(_ts(filt.until))}")
-        having = ""
-        if cursor is not None:
-            cs, ct = p(_ts(cursor[0])), p(cursor[1])
-            having = f'HAVING max(start_time) < {cs} OR (max(start_time) = {cs} AND trace_id COLLATE "C" < {ct})'
-        # Phase 1: one page of trace ids keyed by their latest matching span; phase 2 summarises it.
-        keys = await self.pool.fetch(
-            f"SELECT trace_id, max(start_time) AS sort_key FROM spans WHERE {' AND '.join(where)} "
-            f'GROUP BY trace_id {having} ORDER BY sort_key DESC, trace_id COLLATE "C" DESC LIMIT {p(limit)}',
-            *params,
-        )
-        if not keys:
+        # Phase 1: one page of trace ids keyed by their latest matching span, walking matching spans
+        # newest first along the (tenant_id, start_time) index, so the cost follows the page size.
+        order = await self._page_trace_ids(" AND ".join(where), params, limit, cursor)
+        if not order:
             return []
-        order = {r["trace_id"]: format_time(r["sort_key"]) for r in keys}
         rows = await self.pool.fetch(
             """
             SELECT s.trace_id, min(s.start_time) AS start_time, max(s.end_time) AS end_time,
@@ -281,6 +273,45 @@ class PostgresStore:
             for r in rows
         }
         return [{**trace_summary(by_id[t]), "sort_key": k} for t, k in order.items() if t in by_id]
+
+    async def _page_trace_ids(
+        self, where: str, params: list[Any], limit: int, cursor: tuple[str, str] | None
+    ) -> dict[str, str]:
+        base = len(params)
+        after, extra = "", []
+        if cursor is not None:
+            extra = [_ts(cursor[0]), cursor[1]]
+            cs, ct = f"${base + 1}", f"${base + 2}"
+            after = f' AND (start_time < {cs} OR (start_time = {cs} AND trace_id COLLATE "C" < {ct}))'
+        page: dict[str, str] = {}
+        skipped: set[str] = set()
+        async with self.pool.acquire() as conn, conn.transaction():
+            cursor_rows = conn.cursor(
+                f"SELECT trace_id, start_time FROM spans WHERE {where}{after} "
+                'ORDER BY start_time DESC, trace_id COLLATE "C" DESC',
+                *params,
+                *extra,
+                prefetch=256,
+            )
+            async for row in cursor_rows:
+                trace_id = row["trace_id"]
+                if trace_id in page or trace_id in skipped:
+                    continue
+                if cursor is not None:
+                    shown = await conn.fetchval(
+                        f"SELECT 1 FROM spans WHERE {where} AND trace_id = ${base + 3} AND (start_time > ${base + 1} "
+                        f'OR (start_time = ${base + 1} AND trace_id COLLATE "C" >= ${base + 2})) LIMIT 1',
+                        *params,
+                        *extra,
+                        trace_id,
+                    )
+                    if shown:
+                        skipped.add(trace_id)
+                        continue
+                page[trace_id] = format_time(row["start_time"])
+                if len(page) == limit:
+                    break
+        return page
 
     async def get_trace(
         self, tenant_id: str, trace_id: str
