@@ -61,7 +61,7 @@ def _instrument(mode: str, kwargs: Mapping[str, Any]) -> Instrumentation:
 
     with _swap_lock:
         original = _loop.start_in_thread
-        _loop.start_in_thread = _unstarted_thread  # type: ignore[assignment]
+        _loop.start_in_thread = _unstarted_thread
         try:
             return instrument(**kwargs)
         finally:
@@ -69,7 +69,7 @@ def _instrument(mode: str, kwargs: Mapping[str, Any]) -> Instrumentation:
 
 
 def lifespan(
-    app_lifespan: Lifespan | None = None,
+    app_lifespan: Lifespan | Callable[[Any], AsyncIterator[Any]] | None = None,
     *,
     bus: Literal["thread", "loop"] = "thread",
     shutdown_timeout: float = 5.0,

@@ -238,9 +238,9 @@ class PeekrMiddleware:
             if not self._warned_extract:
                 self._warned_extract = True
                 logger.warning("peekr: PeekrMiddleware(extract=...) returned a bad value; ignored: %s", exc)
-            entered = session(endpoint=template) if template is not None else None
-            if entered is None:
+            if template is None:
                 return None
+            entered = session(endpoint=template)
         entered.__enter__()
         return entered
 

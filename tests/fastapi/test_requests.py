@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from app_factory import make_app
+from attrs_helper import attrs
 
 from peekr import Span
 from peekr.server._testing import RunningCollector
@@ -27,7 +28,7 @@ def by_trace(spans: list[Span]) -> dict[str, list[Span]]:
 
 
 def root_of(spans: list[Span]) -> Span:
-    (root,) = [s for s in spans if s.attributes.get("http.request.method")]
+    (root,) = [s for s in spans if attrs(s).get("http.request.method")]
     return root
 
 
@@ -59,18 +60,18 @@ def test_concurrent_requests_are_one_trace_each(serve: Serve, bus: str) -> None:
         assert root.name == "POST /chat/{conv_id}"
         assert root.parent_id is None
         assert root.status == "ok"
-        assert root.attributes["endpoint"] == root.attributes["http.route"] == "/chat/{conv_id}"
-        assert root.attributes["http.response.status_code"] == 200
+        assert attrs(root)["endpoint"] == attrs(root)["http.route"] == "/chat/{conv_id}"
+        assert attrs(root)["http.response.status_code"] == 200
         assert llm.name == "openai.chat.completions"
         assert llm.parent_id == root.span_id
         # the user's extract() and the route template reach the LLM span, which answered this request
-        assert llm.attributes["endpoint"] == "/chat/{conv_id}"
-        conv = root.attributes["url.path"].rsplit("/", 1)[1]
-        assert llm.attributes["input"][0]["content"] == f"message for {conv}"
-        assert llm.attributes["user_id"] == root.attributes["user_id"] == "u" + conv[1:]
+        assert attrs(llm)["endpoint"] == "/chat/{conv_id}"
+        conv = attrs(root)["url.path"].rsplit("/", 1)[1]
+        assert attrs(llm)["input"][0]["content"] == f"message for {conv}"
+        assert attrs(llm)["user_id"] == attrs(root)["user_id"] == "u" + conv[1:]
         assert llm.tenant_id == root.tenant_id == "t" + conv[1:]
         assert root.start_time <= llm.start_time and llm.end_time <= root.end_time
-        users.add(llm.attributes["user_id"])
+        users.add(attrs(llm)["user_id"])
     assert len(users) == 24
     assert app.state.started == ["app", "app-stopped"]
 
@@ -93,11 +94,11 @@ def test_route_template_session_and_excluded_paths(serve: Serve) -> None:
     ]
     summary = next(s for s in spans if s.name == "GET /users/{user_id}/summary")
     child = next(s for s in spans if s.parent_id == summary.span_id)
-    assert child.attributes["feature"] == "summary" and child.attributes["endpoint"] == "/users/{user_id}/summary"
+    assert attrs(child)["feature"] == "summary" and attrs(child)["endpoint"] == "/users/{user_id}/summary"
     health = next(s for s in spans if s.name == "openai.chat.completions" and s is not child)
     assert health.parent_id is None
-    assert next(s for s in spans if s.name == "GET").attributes["http.response.status_code"] == 404
-    assert next(s for s in spans if s.name == "POST /items/{item_id}").attributes["http.response.status_code"] == 405
+    assert attrs(next(s for s in spans if s.name == "GET"))["http.response.status_code"] == 404
+    assert attrs(next(s for s in spans if s.name == "POST /items/{item_id}"))["http.response.status_code"] == 405
 
 
 def test_context_follows_tasks_task_groups_and_threads(serve: Serve) -> None:
@@ -123,13 +124,13 @@ def test_handler_exception_is_an_error_span_and_the_normal_500(serve: Serve) -> 
     assert response.text == "Internal Server Error"  # Starlette's own response, untouched
     root = next(s for s in sink.spans if s.name == "GET /boom")
     assert root.status == "error"
-    assert root.attributes["error"] == {"type": "ValueError", "message": "handler bug"}
-    assert root.attributes["http.response.status_code"] == 500
+    assert attrs(root)["error"] == {"type": "ValueError", "message": "handler bug"}
+    assert attrs(root)["http.response.status_code"] == 500
     assert next(s for s in sink.spans if s.parent_id == root.span_id).status == "ok"
     handled = next(s for s in sink.spans if s.name == "GET /llm-error")
-    assert handled.status == "ok" and handled.attributes["http.response.status_code"] == 200
+    assert handled.status == "ok" and attrs(handled)["http.response.status_code"] == 200
     llm = next(s for s in sink.spans if s.parent_id == handled.span_id)
-    assert llm.status == "error" and llm.attributes["error"]["type"] == "openai.RateLimitError"
+    assert llm.status == "error" and attrs(llm)["error"]["type"] == "openai.RateLimitError"
 
 
 def test_http_exception_status_comes_from_its_code(serve: Serve) -> None:
@@ -141,11 +142,11 @@ def test_http_exception_status_comes_from_its_code(serve: Serve) -> None:
     assert unavailable.status_code == 503
     spans = {s.name: s for s in sink.spans}
     not_found = spans["GET /items/{item_id}"]
-    assert not_found.attributes["http.response.status_code"] == 404
+    assert attrs(not_found)["http.response.status_code"] == 404
     assert not_found.status == "ok"  # a 4xx is the client's error, not the server's
     down = spans["GET /unavailable"]
-    assert down.attributes["http.response.status_code"] == 503
-    assert down.status == "error" and down.attributes["error"] == {"type": "HTTPStatus", "message": "HTTP 503"}
+    assert attrs(down)["http.response.status_code"] == 503
+    assert down.status == "error" and attrs(down)["error"] == {"type": "HTTPStatus", "message": "HTTP 503"}
 
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -190,7 +191,7 @@ def test_a_failing_extract_is_logged_once_and_the_requests_still_traced(
             assert httpx.post(running.url + "/chat/a").status_code == 200
             assert httpx.post(running.url + "/chat/b").status_code == 200
     assert len(sink.spans) == 4
-    assert all("user_id" not in s.attributes for s in sink.spans)
+    assert all("user_id" not in attrs(s) for s in sink.spans)
     assert sum("extract" in r.getMessage() for r in caplog.records) == 1
 
 
@@ -200,7 +201,7 @@ def test_a_bad_extract_result_is_ignored(serve: Serve, returned: object, caplog:
     with serve(make_app(instrument_kwargs={"storage": "none", "sinks": [sink]}, extract=lambda r: returned)) as running:
         assert httpx.post(running.url + "/chat/a").status_code == 200
     assert {s.name for s in sink.spans} == {"POST /chat/{conv_id}", "openai.chat.completions"}
-    assert all(s.attributes["endpoint"] == "/chat/{conv_id}" for s in sink.spans)
+    assert all(attrs(s)["endpoint"] == "/chat/{conv_id}" for s in sink.spans)
     assert any("extract" in r.getMessage() for r in caplog.records)
 
 
@@ -212,4 +213,4 @@ def test_async_extract(serve: Serve) -> None:
 
     with serve(make_app(instrument_kwargs={"storage": "none", "sinks": [sink]}, extract=extract)) as running:
         assert httpx.post(running.url + "/chat/a", headers={"x-session": "s-1"}).status_code == 200
-    assert [(s.attributes["session_id"], s.attributes["plan"]) for s in sink.spans] == [("s-1", "pro")] * 2
+    assert [(attrs(s)["session_id"], attrs(s)["plan"]) for s in sink.spans] == [("s-1", "pro")] * 2
