@@ -1,9 +1,10 @@
 """Reading google-genai requests and responses into span attributes (no SDK import needed).
 
-Everything here duck-types the SDK's pydantic objects (``GenerateContentConfig``,
-``GenerateContentResponse``, ``Part`` ...) and also accepts the dict forms users may pass for
-``config`` (snake_case or the camelCase aliases the SDK accepts). It runs inside peekr's
-``handle_internal_errors`` boundary, but is written not to raise on any shape the SDK can return.
+Requests are read leniently: ``config`` may be a ``GenerateContentConfig`` or a dict (snake_case or
+the camelCase aliases the SDK accepts), and missing pieces are skipped. Responses are the SDK's own
+``GenerateContentResponse`` models, whose declared fields (None when absent) are read directly on
+the stream path, for speed. All of it runs inside peekr's ``handle_internal_errors`` boundary: an
+unexpected shape costs an attribute, never the user's call, and the span still ends.
 
 Rules (also in docs/providers/gemini.md):
 
@@ -24,6 +25,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .. import _runtime
 from .._capture import capture
 
 __all__ = ["FOLD_EVERY", "StreamState", "describe_request", "model_name", "record_response"]
@@ -104,10 +106,12 @@ def describe_request(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = {"provider": "gemini", "model": model_name(kwargs.get("model"))}
     if stream:
         attributes["stream"] = True
+    runtime = _runtime._active
+    if runtime is None or not runtime.settings.capture_content:
+        return attributes  # input and request are content: nothing more to record
     config = kwargs.get("config")
-    contents = kwargs.get("contents")
+    contents = _plain(kwargs.get("contents"))
     system = _field(config, "system_instruction", "systemInstruction") if config is not None else None
-    contents = _plain(contents)
     captured = capture({"system": _plain(system), "contents": contents} if system is not None else contents)
     if captured is not None:
         attributes["input"] = captured
