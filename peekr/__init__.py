@@ -64,6 +64,8 @@ def __getattr__(name: str) -> Any:
         module_name, attr = _LAZY[name]
         module = importlib.import_module(module_name)
         value = module if attr is None else getattr(module, attr)
+        if attr is not None:
+            value.__module__ = "peekr"  # the public name users see (STYLE rule 10)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'peekr' has no attribute {name!r}")

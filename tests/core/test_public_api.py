@@ -19,7 +19,11 @@ def test_all_is_sorted_and_complete() -> None:
     assert set(peekr.__all__) - {"__version__"} == public
 
 
-@pytest.mark.parametrize("name", ["instrument", "session", "span", "trace", "flush", "shutdown", "stats", "Span"])
+@pytest.mark.parametrize(
+    "name",
+    ["instrument", "session", "span", "trace", "flush", "shutdown", "stats", "Span", "HTTPExporter", "feedback",
+     "export_feedback"],
+)
 def test_exported_objects_report_module_peekr(name: str) -> None:
     assert getattr(peekr, name).__module__ == "peekr"
 
