@@ -93,12 +93,23 @@ class Browser:
         return json.loads(raw)  # type: ignore[no-any-return]
 
     def goto(self, url: str, *, timeout: float = 60) -> None:
-        """Load ``url`` as a new document and wait for its load event."""
+        """Load ``url`` as a new document and wait until that document's load event."""
         self.call("Page.navigate", {"url": "about:blank"}, session=True)
         start = len(self.events)
         self.call("Page.navigate", {"url": url}, session=True)
         deadline = time.monotonic() + timeout
-        while not any(e.get("method") == "Page.loadEventFired" for e in self.events[start:]):
+        base = url.split("#")[0]
+        while True:
+            arrived = self.events[start:]
+            navigated = [
+                i
+                for i, e in enumerate(arrived)
+                if e.get("method") == "Page.frameNavigated"
+                and not e["params"]["frame"].get("parentId")
+                and e["params"]["frame"].get("url", "").split("#")[0] == base
+            ]
+            if navigated and any(e.get("method") == "Page.loadEventFired" for e in arrived[navigated[0] :]):
+                return
             self.events.append(self._read(deadline))
 
     def evaluate(self, expression: str) -> Any:
