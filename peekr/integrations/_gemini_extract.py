@@ -88,14 +88,20 @@ def _tool_names(tools: Any) -> list[str]:
 
 
 def _plain(value: Any) -> Any:
-    """SDK objects as dicts *with* their defaults: ``UserContent``'s ``role="user"`` is a default that
-    ``capture()``'s ``exclude_unset`` dump would drop, so chat history would lose its roles."""
+    """SDK objects as plain containers, *with* their defaults, bytes kept as bytes.
+
+    ``capture()`` would dump SDK models itself, but (1) with ``exclude_unset``, which drops
+    ``UserContent``'s default ``role="user"`` (chat history would lose its roles), and (2) in JSON
+    mode, where ``inline_data`` bytes become URL-safe base64 that its base64 detector misses, so an
+    image would be stored as a long cut string. Dumped here in python mode, bytes reach
+    ``capture()`` as bytes and become ``[bytes: N bytes, sha256:...]``.
+    """
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     dump = getattr(value, "model_dump", None)
     if callable(dump):
         try:
-            return dump(mode="json", exclude_none=True)
+            return dump(exclude_none=True)
         except Exception:  # an object that only looks like pydantic: capture() will describe it
             return value
     return value
