@@ -21,9 +21,9 @@ from typing import Any
 from .._errors import handle_internal_errors
 from .._tracer import ActiveSpan
 from ._openai_common import (
-    PROVIDER,
     SDK,
     is_raw_response_call,
+    provider_of,
     request_attribute,
     set_captured,
     set_first_content,
@@ -70,7 +70,10 @@ _REQUEST_KEYS = frozenset(
 def describe_chat(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Span name and the attributes known before the call."""
     model = kwargs.get("model")
-    attributes: dict[str, Any] = {"provider": PROVIDER, "model": model if isinstance(model, str) else str(model)}
+    attributes: dict[str, Any] = {
+        "provider": provider_of(instance),
+        "model": model if isinstance(model, str) else str(model),
+    }
     if kwargs.get("stream") is True:
         attributes["stream"] = True
     set_captured(attributes, "input", kwargs.get("messages"))

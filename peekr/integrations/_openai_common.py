@@ -36,6 +36,7 @@ __all__ = [
     "given",
     "is_raw_response_call",
     "load_sdk_types",
+    "provider_of",
     "request_attribute",
     "set_captured",
     "set_first_content",
@@ -45,6 +46,17 @@ __all__ = [
 ]
 
 PROVIDER = "openai"
+_providers: dict[type, str] = {}  # client class -> provider, decided once per class
+
+
+def provider_of(resource: Any) -> str:
+    """``"azure"`` for ``AzureOpenAI`` / ``AsyncAzureOpenAI`` clients (their own prices), else ``"openai"``."""
+    client_class = type(getattr(resource, "_client", None))
+    provider = _providers.get(client_class)
+    if provider is None:
+        names = {klass.__name__ for klass in client_class.__mro__}
+        provider = _providers[client_class] = "azure" if names & {"AzureOpenAI", "AsyncAzureOpenAI"} else PROVIDER
+    return provider
 
 
 class SDK:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._tracer import ActiveSpan
-from ._openai_common import PROVIDER, SDK, request_attribute, set_captured, set_first_content
+from ._openai_common import SDK, provider_of, request_attribute, set_captured, set_first_content
 from ._streams import StreamRecorder
 
 __all__ = ["NAME", "describe_responses", "finalize_responses_stream", "make_responses_on_chunk", "record_response"]
@@ -44,7 +44,7 @@ _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "respons
 def describe_responses(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Span name and the attributes known before the call."""
     model = kwargs.get("model")
-    attributes: dict[str, Any] = {"provider": PROVIDER}
+    attributes: dict[str, Any] = {"provider": provider_of(instance)}
     if isinstance(model, str):
         attributes["model"] = model
     if kwargs.get("stream") is True:

@@ -36,9 +36,9 @@ from . import _openai_chat as chat
 from . import _openai_responses as responses
 from ._base import Integration, patch
 from ._openai_common import (
-    PROVIDER,
     SDK,
     load_sdk_types,
+    provider_of,
     request_attribute,
     set_captured,
     trace_async_stream,
@@ -147,7 +147,10 @@ def _responses_astream(span: ActiveSpan, stream: Any) -> Any:
 
 def _describe_embeddings(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     model = kwargs.get("model")
-    attributes: dict[str, Any] = {"provider": PROVIDER, "model": model if isinstance(model, str) else str(model)}
+    attributes: dict[str, Any] = {
+        "provider": provider_of(instance),
+        "model": model if isinstance(model, str) else str(model),
+    }
     set_captured(attributes, "input", kwargs.get("input"))
     request = request_attribute(kwargs, _EMBEDDING_KEYS)
     if request:

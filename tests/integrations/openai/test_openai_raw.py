@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
+import httpx2
 import openai
 import pytest
 from _openai_expect import HELLO, SDK_ASYNCGEN_WARNING, only_span, spans
@@ -100,3 +102,30 @@ def test_large_and_binary_payloads_are_capped(client: openai.OpenAI, sink: InMem
     assert content[1]["image_url"]["url"].startswith("[image/png: 1638")  # ~16 KiB, plus a hash
     assert "sha256:" in content[1]["image_url"]["url"]
     assert messages[0]["content"][1]["image_url"]["url"] == image  # the caller's objects are untouched
+
+
+class _AzurePaths(httpx2.BaseTransport):
+    """The fake provider has no Azure routes: map ``/deployments/{model}/...`` onto its OpenAI ones."""
+
+    def __init__(self, inner: httpx2.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.url = request.url.copy_with(path=re.sub(r"/deployments/[^/]+", "", request.url.path))
+        return self._inner.handle_request(request)
+
+
+def test_azure_client_spans_say_azure(fake: FakeProvider, sink: InMemorySink) -> None:
+    client = openai.AzureOpenAI(
+        api_key="sk-fake",
+        api_version="2024-10-21",
+        base_url="http://fake-provider/v1",
+        http_client=httpx2.Client(transport=_AzurePaths(fake.transport())),
+        max_retries=0,
+    )
+    with client:
+        client.chat.completions.create(model="gpt-4o", messages=HELLO)  # type: ignore[arg-type]
+        client.embeddings.create(model="text-embedding-3-small", input="hi")
+    chat, embeddings = spans(sink)
+    assert (chat.attributes["provider"], chat.attributes["tokens_total"]) == ("azure", 5)
+    assert embeddings.attributes["provider"] == "azure"
