@@ -123,6 +123,7 @@ class Runtime:
             batch_size=self.settings.batch_size,
             flush_interval=self.settings.flush_interval,
             enrich=_enricher(),
+            upstream=[name for name, _ in self.subscribers if name.startswith("evaluators")],
         )
 
     def start(self) -> None:
@@ -149,18 +150,23 @@ class Runtime:
         return self.bus.flush(timeout)
 
     def shutdown(self, timeout: float) -> bool:
-        """Drain and close; idempotent; returns False if the sinks did not finish in time."""
+        """Drain and close; idempotent; returns False if the sinks did not finish in time.
+
+        The runtime stays the active one until the bus has closed, so evaluators finishing
+        their in-flight work can still publish results; no new spans start meanwhile.
+        """
         global _active
         with _lock:
             if self.state in (State.SHUTTING_DOWN, State.CLOSED):
                 return self.bus.wait_closed(0) and not self.bus.timed_out
             self.state = State.SHUTTING_DOWN
             self.running = False
-            if _active is self:
-                _active = None
         atexit.unregister(self._atexit)
         self.bus.request_stop(timeout)
         finished = self.bus.wait_closed(timeout + 0.5) and not self.bus.timed_out
+        with _lock:
+            if _active is self:
+                _active = None
         self.state = State.CLOSED
         if not finished:
             logger.warning("peekr: shutdown(timeout=%s) returned before every sink finished", timeout)

@@ -70,6 +70,7 @@ class EventBus:
         batch_size: int = 512,
         flush_interval: float = 0.2,
         enrich: Callable[[list[Any]], None] | None = None,
+        upstream: Sequence[str] = (),
     ) -> None:
         names = [name for name, _ in subscribers]
         if len(set(names)) != len(names):
@@ -93,8 +94,8 @@ class EventBus:
         self._stop_timeout = 5.0
         self._stop_requested_at = 0.0
         self._finished = threading.Event()
-        self._subscribers_done = 0
-        self._all_subscribers_done: anyio.Event | None = None
+        self._done: dict[str, anyio.Event] = {}
+        self._upstream = frozenset(upstream)
         self._closed: anyio.Event | None = None
         self._portal: BlockingPortal | None = None
         self._loop_thread: int | None = None
@@ -188,7 +189,6 @@ class EventBus:
         self._loop_thread = threading.get_ident()
         self._install_waker()
         self._wakeup = anyio.Event()
-        self._all_subscribers_done = anyio.Event()
         self._closed = anyio.Event()
         try:
             async with BlockingPortal() as portal, anyio.create_task_group() as tg:
@@ -197,26 +197,41 @@ class EventBus:
                     send, receive = anyio.create_memory_object_stream[Any](self._sub_buffer)
                     self._sends[name] = send
                     self._pending[name] = 0
+                    self._done[name] = anyio.Event()
                     tg.start_soon(self._run_subscriber, name, sink, receive, name=f"peekr-sink-{name}")
-                if not self._subscribers:
-                    self._all_subscribers_done.set()
                 self.state = RUNNING
                 task_status.started()
                 try:
                     await self._pump()
                 finally:
+                    # Phase 1: subscribers that publish back (evaluators) finish first, while
+                    # the bus still accepts what they publish.
+                    self._drain()
+                    upstream = [name for name in self._sends if name in self._upstream]
+                    for name in upstream:
+                        self._sends.pop(name).close()  # what they publish now goes to the sinks only
+                    if upstream:
+                        with anyio.move_on_after(self._remaining()):
+                            for name in upstream:
+                                await self._done[name].wait()
+                    # Phase 2: no more events; drain what is left into the sinks and close them.
+                    self.state = SHUTTING_DOWN
                     self._drain()
                     for send in self._sends.values():
                         send.close()
-                remaining = self._stop_timeout - (time.monotonic() - self._stop_requested_at)
-                with anyio.move_on_after(max(0.0, remaining)):
-                    await self._all_subscribers_done.wait()
-                if not self._all_subscribers_done.is_set():
+                with anyio.move_on_after(self._remaining()):
+                    for event in self._done.values():
+                        await event.wait()
+                unfinished = [name for name, event in self._done.items() if not event.is_set()]
+                if unfinished:
                     self.timed_out = True
                     for name, pending in self._pending.items():
                         self._counters.drop(name, "timeout", pending)
                         self._pending[name] = 0
-                    logger.warning("peekr: shutdown timed out waiting for sinks; unsent events were counted as dropped")
+                    logger.warning(
+                        "peekr: shutdown timed out waiting for %s; their unsent events were counted as dropped",
+                        ", ".join(unfinished),
+                    )
                     tg.cancel_scope.cancel()
                 await portal.stop(cancel_remaining=True)
         finally:
@@ -228,6 +243,9 @@ class EventBus:
             self._wake = None
             self._finished.set()
             self._closed.set()
+
+    def _remaining(self) -> float:
+        return max(0.0, self._stop_timeout - (time.monotonic() - self._stop_requested_at))
 
     async def _pump(self) -> None:
         while not self._stopping:
@@ -285,16 +303,13 @@ class EventBus:
                     else:
                         self._pending[name] -= len(item)
                         self._counters.deliver(name, len(item))
-            remaining = self._stop_timeout - (time.monotonic() - self._stop_requested_at)
-            with anyio.move_on_after(max(0.1, remaining)):
+            with anyio.move_on_after(max(0.1, self._remaining())):
                 try:
                     await sink.aclose()
                 except Exception as exc:
                     logger.warning("peekr: sink %r failed to close: %r", name, exc, exc_info=exc)
         finally:
-            self._subscribers_done += 1
-            if self._subscribers_done >= len(self._subscribers) and self._all_subscribers_done is not None:
-                self._all_subscribers_done.set()
+            self._done[name].set()
 
     async def _flush_sink(self, name: str, sink: Sink, timeout: float) -> bool:
         with anyio.move_on_after(timeout):
@@ -309,15 +324,26 @@ class EventBus:
     # -- control (flush / shutdown) ----------------------------------------------------------
 
     async def aflush(self, timeout: float = 5.0) -> bool:
-        """Deliver everything published so far and flush every sink; False on timeout/failure."""
-        self._drain()
-        marker = _FlushMarker(len(self._sends), timeout)
+        """Deliver everything published so far and flush every sink; False on timeout/failure.
+
+        A flush round can make subscribers publish more (an evaluator finishing its in-flight
+        evaluations publishes their results), so rounds repeat while the queue refills, within
+        the same deadline.
+        """
+        deadline = anyio.current_time() + timeout
         with anyio.move_on_after(timeout):
-            async with anyio.create_task_group() as tg:
-                for send in self._sends.values():
-                    tg.start_soon(send.send, marker)
-            await marker.done.wait()
-            return not marker.failed
+            ok = True
+            for _ in range(4):
+                self._drain()
+                marker = _FlushMarker(len(self._sends), max(0.0, deadline - anyio.current_time()))
+                async with anyio.create_task_group() as tg:
+                    for send in self._sends.values():
+                        tg.start_soon(send.send, marker)
+                await marker.done.wait()
+                ok = not marker.failed
+                if not self._queue:
+                    break
+            return ok
         return False
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -334,11 +360,13 @@ class EventBus:
             return False
 
     def request_stop(self, timeout: float) -> None:
-        """Ask the bus task to drain, close the sinks and end within ``timeout`` seconds."""
-        if self.state in (SHUTTING_DOWN, CLOSED):
+        """Ask the bus task to drain, close the sinks and end within ``timeout`` seconds.
+
+        Upstream subscribers (evaluators) are closed first and may still publish their results;
+        after that, events published are dropped and counted as ``shutdown``.
+        """
+        if self._stopping or self.state == CLOSED:
             return
-        if self.state is RUNNING:
-            self.state = SHUTTING_DOWN
         self._stop_timeout = timeout
         self._stop_requested_at = time.monotonic()
         self._stopping = True

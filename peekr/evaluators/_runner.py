@@ -3,9 +3,8 @@
 Each evaluator gets a *lane*: a bounded backlog (a ``deque`` filled by ``submit`` from any
 thread in O(1)) and ``max_concurrency`` worker tasks draining it. A full backlog drops the new
 span and counts it (``queue_full``); a slow evaluator fills only its own lane. Results go to
-``publish`` (the bus, in production). ``close()`` stops intake, drops what never started
-(``shutdown``) and lets running evaluations finish; ``cancel()`` ends them at once (counted as
-``shutdown``). Where the runner's loop lives is the sink's business (``_sink.py``).
+``publish`` (the bus, in production). ``close()`` stops intake and lets the workers finish the
+backlog; ``cancel()`` ends running and waiting evaluations at once (counted as ``shutdown``). Where the runner's loop lives is the sink's business (``_sink.py``).
 """
 
 from __future__ import annotations
@@ -189,15 +188,8 @@ class EvaluationRunner:
             }
 
     def close(self) -> None:
-        """Stop taking spans; drop (and count) those that never started; running ones finish."""
+        """Stop taking spans; the workers finish the backlog and exit (``cancel()`` cuts it short)."""
         self._closing = True
-        with self._lock:
-            waiting = [(lane, len(lane.backlog)) for lane in self._lanes]
-            for lane in self._lanes:
-                lane.backlog.clear()
-        for lane, n in waiting:
-            if n:
-                self._drop(lane, "shutdown", n)
         self._signal()
 
     def cancel(self) -> None:

@@ -7,9 +7,10 @@ appends spans to bounded backlogs. Results are published back onto the bus from 
 
 - ``flush(timeout)`` waits until the evaluations of spans received so far have finished and
   their results are published (so a following flush stores them).
-- ``aclose()`` stops intake, drops what never started, and waits for running evaluations; the
-  bus cancels it at its shutdown deadline, and then the running evaluations are cancelled too
-  (every lost span is counted in ``peekr.stats().dropped``).
+- ``aclose()`` stops intake and waits for the received spans to be evaluated (their results are
+  still published: the bus closes this subscriber before the sinks); the bus cancels it at its
+  shutdown deadline, and then what is still running or waiting is cancelled (every lost span is
+  counted in ``peekr.stats().dropped``).
 - After ``os.fork()`` the child starts its own thread on first use.
 """
 
