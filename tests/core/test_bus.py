@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import peekr
@@ -58,9 +59,9 @@ def test_fan_out_under_1000_tasks_and_8_threads_delivers_each_span_once_everywhe
 
     async def task(i: int) -> None:
         async with peekr.span("task-root", i=i):
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             with peekr.span("task-child", i=i):
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
 
     async def many_tasks() -> None:
         async with anyio.create_task_group() as tg:
@@ -151,9 +152,7 @@ def test_publish_after_shutdown_is_counted_not_raised() -> None:
 
 
 def _dummy_span() -> peekr.Span:
-    return peekr.Span(
-        trace_id="1" * 32, span_id="1" * 16, name="late", start_time="t", end_time="t", duration_ms=0.0
-    )
+    return peekr.Span(trace_id="1" * 32, span_id="1" * 16, name="late", start_time="t", end_time="t", duration_ms=0.0)
 
 
 @pytest.mark.anyio

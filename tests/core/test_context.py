@@ -7,6 +7,7 @@ import contextvars
 import threading
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import peekr
@@ -106,7 +107,7 @@ async def test_session_follows_tasks_and_worker_threads(anyio_backend: object) -
             pass
 
     async def in_task(name: str) -> None:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         with peekr.span(name):
             pass
 

@@ -28,7 +28,13 @@ GROUP BY model ORDER BY avg_tokens DESC;
 def test_design_query_runs_verbatim_and_averages_correctly(tmp_path: Path) -> None:
     db_path = tmp_path / "traces.db"
     peekr.instrument(storage="sqlite", path=db_path)
-    for model, tokens in [("gpt-4o", 100), ("gpt-4o", 300), ("gpt-4o-mini", 10), ("gpt-4o-mini", 30), ("gpt-4o-mini", 50)]:
+    for model, tokens in [
+        ("gpt-4o", 100),
+        ("gpt-4o", 300),
+        ("gpt-4o-mini", 10),
+        ("gpt-4o-mini", 30),
+        ("gpt-4o-mini", 50),
+    ]:
         with peekr.span("openai.chat.completions", model=model, tokens_total=tokens):
             pass
     with peekr.span("openai.embeddings", model="text-embedding-3-small", tokens_total=9999):
@@ -70,10 +76,16 @@ def test_eval_results_are_merged_into_span_attributes_in_either_order(tmp_path: 
     assert runtime is not None
     with peekr.span("openai.chat.completions", model="m") as s:
         pass
-    span = peekr.Span.model_validate({
-        "trace_id": s.trace_id, "span_id": s.span_id, "name": "x", "start_time": "t", "end_time": "t",
-        "duration_ms": 1.0,
-    })
+    span = peekr.Span.model_validate(
+        {
+            "trace_id": s.trace_id,
+            "span_id": s.span_id,
+            "name": "x",
+            "start_time": "t",
+            "end_time": "t",
+            "duration_ms": 1.0,
+        }
+    )
     if result_first:
         # The result reaches SQLite before its span: stored on its own, merged when the span lands.
         peekr.shutdown()
@@ -85,9 +97,17 @@ def test_eval_results_are_merged_into_span_attributes_in_either_order(tmp_path: 
         assert peekr.flush()
         get_runtime().publish(  # type: ignore[union-attr]
             peekr.Span.model_construct(
-                trace_id=s.trace_id, span_id=s.span_id, parent_id=None, name="openai.chat.completions",
-                start_time="2026-01-01T00:00:00.000000Z", end_time="2026-01-01T00:00:00.000000Z", duration_ms=1.0,
-                status="ok", tenant_id=None, retention_class="default", attributes={"model": "m"},
+                trace_id=s.trace_id,
+                span_id=s.span_id,
+                parent_id=None,
+                name="openai.chat.completions",
+                start_time="2026-01-01T00:00:00.000000Z",
+                end_time="2026-01-01T00:00:00.000000Z",
+                duration_ms=1.0,
+                status="ok",
+                tenant_id=None,
+                retention_class="default",
+                attributes={"model": "m"},
             )
         )
     else:
