@@ -28,6 +28,7 @@ __all__ = [
     "fmt_cost",
     "fmt_duration",
     "fmt_scores",
+    "fmt_time",
     "fmt_tokens",
     "opened",
     "parse_since",
