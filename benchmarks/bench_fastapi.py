@@ -1,0 +1,269 @@
+"""Requests/s of a FastAPI endpoint making one LLM call, with and without Peekr, same run.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_fastapi.py                 # ~1 min on 2 cores; writes
+                                                                 # benchmarks/results/fastapi.md
+    .venv/bin/python benchmarks/bench_fastapi.py --rounds 3 --seconds 1 --no-write   # quick look
+
+Variants (each a uvicorn server in its own process, all started before the first round):
+
+- ``off``: the app without Peekr (no middleware, no ``instrument()``);
+- ``thread``: ``PeekrMiddleware`` + ``lifespan(storage="sqlite")``: the bus in Peekr's own
+  daemon thread (the default);
+- ``loop``: the same with ``lifespan(bus="loop")``: the bus task in the app's event loop.
+
+The endpoint ``GET /chat/{conv_id}`` awaits one ``AsyncOpenAI.chat.completions.create`` through
+the fake provider's in-process transport (no provider latency, so the figures show Peekr's CPU
+cost at its most visible) and returns the reply as JSON. With Peekr every request records two
+spans (the request and the LLM call) into SQLite.
+
+Method: a load generator in this process keeps ``--connections`` HTTP/1.1 keep-alive connections
+busy (raw asyncio sockets, so the client costs little) for ``--seconds`` per cell after a short
+warm-up. Rounds are interleaved: each round runs every variant once, in a rotated order. Figures
+are medians over rounds; "overhead" is the median of the per-round ratios against ``off``.
+After the run, every Peekr server must have stored two spans per request it answered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request  # module level: FastAPI resolves the endpoint's annotations here
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "fastapi.md"
+VARIANTS = ("off", "thread", "loop")
+_LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
+
+
+# -- the server side -------------------------------------------------------------------------
+
+
+def make_app(variant: str, db: str) -> Any:
+    """The benchmarked app for one variant."""
+    from contextlib import asynccontextmanager
+
+    from peekr.integrations.fastapi import PeekrMiddleware, lifespan
+    from peekr.testing.fake_provider import FakeProvider
+
+    fake = FakeProvider()
+
+    @asynccontextmanager
+    async def app_lifespan(app: Any) -> Any:
+        async with fake.async_openai_client(in_process=True) as client:
+            yield {"client": client}
+
+    if variant == "off":
+        app = FastAPI(lifespan=app_lifespan)
+    else:
+        app = FastAPI(lifespan=lifespan(app_lifespan, bus=variant, storage="sqlite", path=db))  # type: ignore[arg-type]
+        app.add_middleware(PeekrMiddleware)
+
+    @app.get("/chat/{conv_id}")
+    async def chat(conv_id: str, request: Request) -> dict[str, str]:
+        reply = await request.state.client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": f"hello from {conv_id}"}]
+        )
+        return {"reply": str(reply.choices[0].message.content)}
+
+    return app
+
+
+def serve(variant: str, port: int, db: str) -> None:
+    """Run one variant's server until terminated (SIGTERM runs the lifespan shutdown)."""
+    import uvicorn
+
+    uvicorn.run(make_app(variant, db), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# -- the load generator ------------------------------------------------------------------------
+
+
+async def _worker(port: int, until: float, counts: list[int], index: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    request = f"GET /chat/c{index} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    try:
+        while time.perf_counter() < until:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = _LENGTH.search(head)
+            if match is None or not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(f"unexpected response: {head[:200]!r}")
+            await reader.readexactly(int(match.group(1)))
+            counts[index] += 1
+    finally:
+        writer.close()
+
+
+async def _load(port: int, seconds: float, connections: int) -> tuple[int, float]:
+    counts = [0] * connections
+    start = time.perf_counter()
+    await asyncio.gather(*(_worker(port, start + seconds, counts, i) for i in range(connections)))
+    return sum(counts), time.perf_counter() - start
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(pid: int, port: int, seconds: float, connections: int, warmup: float) -> tuple[float, float, int]:
+    """Requests/s and server CPU µs per request over ``seconds`` after ``warmup`` seconds of load."""
+    asyncio.run(_load(port, warmup, connections))
+    cpu = _cpu_seconds(pid)
+    done, elapsed = asyncio.run(_load(port, seconds, connections))
+    return done / elapsed, (_cpu_seconds(pid) - cpu) / done * 1e6, done
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+def run(rounds: int, seconds: float, connections: int, warmup: float) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="peekr-bench-fastapi-"))
+    servers: dict[str, tuple[subprocess.Popen[bytes], int, str]] = {}
+    try:
+        for variant in VARIANTS:
+            port, db = _free_port(), str(tmp / f"{variant}.db")
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--serve", variant, "--port", str(port), "--db", db], cwd=tmp
+            )
+            servers[variant] = (proc, port, db)
+        for proc, port, _ in servers.values():
+            _wait_ready(port, proc)
+        rps: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
+        answered: dict[str, int] = dict.fromkeys(VARIANTS, 0)
+        for r in range(rounds):
+            order = VARIANTS[r % len(VARIANTS) :] + VARIANTS[: r % len(VARIANTS)]
+            for variant in order:
+                proc, port, _ = servers[variant]
+                value, per_request, done = measure(proc.pid, port, seconds, connections, warmup)
+                rps[variant].append(value)
+                cpu[variant].append(per_request)
+                answered[variant] += done
+            print(
+                f"round {r + 1}/{rounds}: "
+                + ", ".join(f"{v} {rps[v][-1]:,.0f} req/s {cpu[v][-1]:,.0f} µs CPU/req" for v in VARIANTS)
+            )
+    finally:
+        for proc, _, _ in servers.values():
+            proc.terminate()
+        for proc, _, _ in servers.values():
+            proc.wait(30)
+    stored = {}
+    for variant in ("thread", "loop"):
+        with sqlite3.connect(servers[variant][2]) as conn:
+            stored[variant] = conn.execute("SELECT COUNT(*) FROM spans").fetchone()[0]
+    return {"rps": rps, "cpu": cpu, "answered": answered, "stored": stored}
+
+
+def report(result: dict[str, Any], args: argparse.Namespace) -> str:
+    rps = result["rps"]
+    off = rps["off"]
+    lines = [
+        "# FastAPI: requests/s with and without Peekr",
+        "",
+        f"Command: `.venv/bin/python benchmarks/bench_fastapi.py --rounds {args.rounds} --seconds {args.seconds} "
+        f"--connections {args.connections}`",
+        "",
+        f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}; "
+        f"load average at the start {os.getloadavg()[0]:.1f} (a shared machine: absolute figures move, the "
+        "interleaved ratios are what to read). One uvicorn process per variant (asyncio loop, h11), the load "
+        "generator in another process on the same 2 cores.",
+        "",
+        "Endpoint: `GET /chat/{conv_id}` awaiting one `AsyncOpenAI.chat.completions.create` through the fake "
+        "provider's in-process transport (zero provider latency: the worst case for relative overhead). With "
+        "Peekr: `PeekrMiddleware` + `lifespan(storage=\"sqlite\")`, two spans per request stored in SQLite.",
+        "",
+        "| variant | median req/s | min | max | req/s vs off (median of per-round ratios) "
+        "| server CPU per request (median) | CPU vs off (median of per-round ratios) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    cpu = result["cpu"]
+    for variant in VARIANTS:
+        values = rps[variant]
+        med = statistics.median(values)
+        cpu_med = statistics.median(cpu[variant])
+        if variant == "off":
+            overhead = cpu_overhead = "—"
+        else:
+            ratio = statistics.median(v / o for o, v in zip(off, values, strict=True))
+            overhead = f"{(ratio - 1) * 100:+.1f}%"
+            cpu_ratio = statistics.median(v / o for o, v in zip(cpu["off"], cpu[variant], strict=True))
+            cpu_overhead = f"{(cpu_ratio - 1) * 100:+.1f}% ({cpu_med - statistics.median(cpu['off']):+,.0f} µs)"
+        lines.append(
+            f"| {variant} | {med:,.0f} | {min(values):,.0f} | {max(values):,.0f} | {overhead} "
+            f"| {cpu_med:,.0f} µs | {cpu_overhead} |"
+        )
+    lines += [
+        "",
+        f"Rounds: {args.rounds} × {args.seconds} s per variant (after {args.warmup} s warm-up), "
+        f"{args.connections} keep-alive connections. Requests answered: "
+        + ", ".join(f"{v} {n:,}" for v, n in result["answered"].items())
+        + "; spans stored: "
+        + ", ".join(f"{v} {n:,}" for v, n in result["stored"].items())
+        + " (2 per request, warm-up included, all flushed at shutdown).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--warmup", type=float, default=0.5)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.db)
+        return
+    result = run(args.rounds, args.seconds, args.connections, args.warmup)
+    for variant in ("thread", "loop"):
+        expected = 2 * result["answered"][variant]
+        if result["stored"][variant] < expected:
+            raise SystemExit(f"{variant}: {result['stored'][variant]} spans stored, expected {expected}")
+    text = report(result, args)
+    print(text)
+    if not args.no_write:
+        RESULTS.write_text(text)
+        print(f"written to {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
