@@ -27,6 +27,12 @@
     if (v < 60000) return (v / 1000).toFixed(2) + " s";
     return (v / 60000).toFixed(1) + " min";
   }
+  function fmtBig(n) {
+    if (n == null) return "";
+    if (n >= 1e9) return (n / 1e9).toFixed(2) + " B";
+    if (n >= 1e7) return (n / 1e6).toFixed(1) + " M";
+    return fmtInt(n);
+  }
   function fmtPct(v) { return v == null ? "" : (100 * v).toFixed(v < 0.01 && v > 0 ? 2 : 1) + "%"; }
   function fmtScore(v) { return v == null ? "" : Number(v).toFixed(2); }
   function fmtTime(iso) { return iso ? iso.slice(0, 19).replace("T", " ") : ""; }
@@ -68,7 +74,7 @@
     "Spans from " + fmtTime(t.first) + " to " + fmtTime(t.last) + " UTC";
   var cards = [
     ["Spans", fmtInt(t.spans)], ["LLM calls", fmtInt(t.calls)], ["Traces", fmtInt(t.traces)],
-    ["Tokens", fmtInt(t.tokens)], ["Cost", fmtCost(t.cost)], ["Error rate", fmtPct(t.error_rate)],
+    ["Tokens", fmtBig(t.tokens)], ["Cost", fmtCost(t.cost)], ["Error rate", fmtPct(t.error_rate)],
     ["Errors", fmtInt(t.errors)], ["Calls without a price", fmtInt(t.unpriced)]
   ];
   var totals = document.getElementById("totals");
