@@ -20,7 +20,7 @@ from typing import Any
 from ._ft_messages import Unconvertible, span_to_messages
 from ._readers import TraceFileError, open_traces
 
-__all__ = ["ExportSummary", "export_feedback", "validate_openai_ft"]
+__all__ = ["ExportSummary", "export_feedback", "validate_openai_ft", "write_atomic"]
 
 _FILTERS = ("good", "bad", "all")
 _FORMATS = ("openai-ft", "raw")
@@ -119,7 +119,7 @@ def export_feedback(
                 lines.append(_dumps(example))
     summary.written = len(lines)
     summary.skipped = dict(skipped)
-    _write_atomic(summary.output, lines)
+    write_atomic(summary.output, "".join(line + "\n" for line in lines))
     return summary
 
 
@@ -204,14 +204,14 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, default=str)
 
 
-def _write_atomic(path: Path, lines: list[str]) -> None:
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (a temp file in the same folder, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     done = False
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for line in lines:
-                fh.write(line + "\n")
+            fh.write(text)
         os.replace(tmp, path)
         done = True
     finally:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from importlib import resources
 from pathlib import Path
@@ -13,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .._export import write_atomic
 from .._readers import TraceFileError
 from .._version import __version__
 from ._common import console, err_console, fail
@@ -82,26 +81,12 @@ def dashboard(
     except TraceFileError as exc:
         fail(str(exc))
     html = render_html(data)
-    _write_atomic(output, html)
+    write_atomic(output, html)
     totals = data["totals"]
     console().print(
         f"Wrote {output} ({len(html.encode()) / 1024:,.0f} KiB) from {totals['spans']:,} spans "
         f"in {time.perf_counter() - started:.1f} s. Open it in any browser; it needs no network."
     )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    done = False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-        done = True
-    finally:
-        if not done:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def register(app: typer.Typer) -> None:
