@@ -28,6 +28,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 __all__ = ["ModelPrice", "compute_cost", "get_prices", "set_prices"]
@@ -153,9 +154,46 @@ def _compute(attributes: Mapping[str, Any]) -> float | None:
     found = _lookup(provider, model)
     if found is None:
         return None
-    gp_provider, gp_model = found
+    flat = _flat_price(found)
+    if flat is not None:  # the common case: plain per-token prices, priced with float arithmetic
+        return flat.cost(tokens_in, tokens_out, cache_read, cache_write)
+    return _genai_cost(found, tokens_in, tokens_out, cache_read, cache_write)
+
+
+_flat_cache: dict[int, ModelPrice | None] = {}
+
+
+def _flat_price(found: Any) -> ModelPrice | None:
+    """The model's prices as plain per-million rates, when that reproduces genai-prices exactly.
+
+    genai-prices' ``calc_price`` costs a few hundred µs (Decimal arithmetic, unit registry); for a
+    flat price the same result is four multiplications. The rates are read once per model and
+    checked against ``calc_price`` on a probe usage; tiered, conditional or per-request prices
+    fail the check and keep using ``calc_price``.
+    """
+    key = id(found)
+    if key in _flat_cache:
+        return _flat_cache[key]
+    result: ModelPrice | None = None
+    try:
+        price = found[1].prices
+        rates = [getattr(price, f"{name}_mtok", None) for name in ("input", "output", "cache_read", "cache_write")]
+        if all(r is None or isinstance(r, (int, float, Decimal)) for r in rates) and None not in rates[:2]:
+            candidate = ModelPrice(*(float(r) if r is not None else None for r in rates))  # type: ignore[arg-type]
+            probe = (3_000_000, 700_000, 500_000, 250_000)
+            expected = _genai_cost(found, *probe)
+            if abs(candidate.cost(*probe) - expected) <= 1e-9 * max(1.0, expected):
+                result = candidate
+    except Exception:
+        result = None
+    _flat_cache[key] = result
+    return result
+
+
+def _genai_cost(found: Any, tokens_in: int, tokens_out: int, cache_read: int, cache_write: int) -> float:
     from genai_prices import Usage
 
+    gp_provider, gp_model = found
     usage = Usage(
         input_tokens=tokens_in,
         output_tokens=tokens_out,

@@ -10,8 +10,10 @@ The flow of a wrapped call::
                stream recorder, which then ends it); return what it returns — the result itself,
                or the same SDK object with a traced iterator swapped in
 
-Nesting guard: while a wrapped call runs, ``_in_call`` is set, so an SDK helper that calls
-another patched method (OpenAI ``.stream()`` -> ``create``) records one span, not two.
+Nesting guard: while a wrapped call runs, ``_in_call`` names its provider, so an SDK helper that
+calls another patched method of the same SDK (OpenAI ``.stream()`` -> ``create``) records one span,
+not two — while a call to another provider made inside it (a tool run by Gemini's automatic
+function calling that asks OpenAI) is still recorded.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from .._tracer import ActiveSpan, start_span
 
 __all__ = ["OnResult", "StartSpan", "in_peekr_call", "wrap_async", "wrap_sync"]
 
-_in_call: ContextVar[bool] = ContextVar("peekr_in_provider_call", default=False)
+#: The provider whose wrapped call is running here (``"openai"`` for ``"openai.chat.completions"``).
+_in_call: ContextVar[str | None] = ContextVar("peekr_in_provider_call", default=None)
 
 #: ``(instance, args, kwargs) -> (span name, attributes)``; None means "do not record this call".
 StartSpan = Callable[[Any, tuple[Any, ...], dict[str, Any]], "tuple[str, dict[str, Any]] | None"]
@@ -39,13 +42,17 @@ OnResult = Callable[[ActiveSpan, Any, dict[str, Any]], Any]
 
 def in_peekr_call() -> bool:
     """True inside a call peekr is already recording (used to avoid double spans)."""
-    return _in_call.get()
+    return _in_call.get() is not None
+
+
+def _provider(where: str) -> str:
+    return where.partition(".")[0]
 
 
 def _begin(
     where: str, describe: StartSpan, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> ActiveSpan | None:
-    if _runtime._active is None or _suppress_instrumentation.get() or _in_call.get():
+    if _runtime._active is None or _suppress_instrumentation.get() or _in_call.get() == _provider(where):
         return None
     with handle_internal_errors(f"{where}.start"):
         checkpoint(f"{where}.start")
@@ -74,7 +81,7 @@ def wrap_sync(
             span = _begin(where, describe, self, args, kwargs)
             if span is None:
                 return original(self, *args, **kwargs)
-            token = _in_call.set(True)
+            token = _in_call.set(_provider(where))
             try:
                 result = original(self, *args, **kwargs)
             except BaseException as exc:
@@ -100,7 +107,7 @@ def wrap_async(where: str, describe: StartSpan, on_result: OnResult) -> Callable
 
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         async def finish_when_awaited(span: ActiveSpan, awaitable: Any, kwargs: dict[str, Any]) -> Any:
-            token = _in_call.set(True)
+            token = _in_call.set(_provider(where))
             try:
                 result = await awaitable
             except BaseException as exc:
@@ -117,7 +124,12 @@ def wrap_async(where: str, describe: StartSpan, on_result: OnResult) -> Callable
                 span = _begin(where, describe, self, args, kwargs)
                 if span is None:
                     return await original(self, *args, **kwargs)
-                return await finish_when_awaited(span, original(self, *args, **kwargs), kwargs)
+                try:
+                    awaitable = original(self, *args, **kwargs)  # e.g. TypeError for bad arguments
+                except BaseException as exc:
+                    span.end(error=exc)
+                    raise
+                return await finish_when_awaited(span, awaitable, kwargs)
 
             return async_wrapper
 
@@ -126,7 +138,7 @@ def wrap_async(where: str, describe: StartSpan, on_result: OnResult) -> Callable
             span = _begin(where, describe, self, args, kwargs)
             if span is None:
                 return original(self, *args, **kwargs)
-            token = _in_call.set(True)
+            token = _in_call.set(_provider(where))
             try:
                 awaitable = original(self, *args, **kwargs)
             except BaseException as exc:
