@@ -1,0 +1,138 @@
+"""Every example runs as a script (offline, in a fresh working directory) and produces what it promises."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+WARNINGS = [
+    "-W",
+    "error",
+    # google-genai's aiohttp transport subclasses aiohttp.ClientSession (docs/fake-provider.md lists it).
+    "-W",
+    "ignore:Inheritance class AiohttpClientSession:DeprecationWarning",
+]
+
+
+def spans(cwd: Path, db: str = "traces.db") -> list[dict[str, object]]:
+    with sqlite3.connect(cwd / db) as conn:
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM spans ORDER BY start_time").fetchall()
+    return [{**dict(row), "attributes": json.loads(row["attributes"])} for row in rows]
+
+
+def names(cwd: Path) -> list[str]:
+    return sorted(str(s["name"]) for s in spans(cwd))
+
+
+def check_quickstart(cwd: Path, out: str) -> None:
+    assert names(cwd).count("openai.chat.completions") == 3 and "answer-question" in names(cwd)
+
+
+def check_anthropic(cwd: Path, out: str) -> None:
+    rows = spans(cwd)
+    assert [s["name"] for s in rows] == ["anthropic.messages"] * 2
+    assert all(s["attributes"]["stream"] and s["attributes"]["tokens_output"] for s in rows)  # type: ignore[index]
+
+
+def check_bedrock(cwd: Path, out: str) -> None:
+    assert names(cwd) == ["bedrock.converse"] * 2
+
+
+def check_gemini(cwd: Path, out: str) -> None:
+    assert names(cwd) == ["gemini.generate_content"] * 3
+
+
+def check_sessions(cwd: Path, out: str) -> None:
+    tenants = sorted(str(s["tenant_id"]) for s in spans(cwd))
+    assert tenants == ["acme"] * 4 + ["globex"] * 2 + ["internal"]
+    pii = [s for s in spans(cwd) if s["retention_class"] == "pii"]
+    assert len(pii) == 3 and all(s["attributes"]["input"].startswith("[redacted") for s in pii)  # type: ignore[index, union-attr]
+
+
+def check_manual(cwd: Path, out: str) -> None:
+    rows = spans(cwd)
+    root = next(s for s in rows if s["name"] == "answer")
+    assert sorted(str(s["name"]) for s in rows if s["parent_id"] == root["span_id"]) == [
+        "openai.chat.completions",
+        "openai.chat.completions",
+        "retrieve",
+        "tool.get_weather",
+    ]
+
+
+def check_hallucination(cwd: Path, out: str) -> None:
+    (llm,) = [s for s in spans(cwd) if s["name"] == "openai.chat.completions"]
+    attributes = llm["attributes"]
+    assert attributes["eval_scores"]["hallucination"] == 0.5  # type: ignore[index]
+    verdicts = [d["verdict"] for d in attributes["hallucination_details"]]  # type: ignore[index]
+    assert verdicts == ["supported", "supported", "contradicted", "unsupported"]
+
+
+def check_feedback(cwd: Path, out: str) -> None:
+    lines = (cwd / "training.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    assert json.loads(lines[0])["messages"][-1]["role"] == "assistant"
+    with sqlite3.connect(cwd / "traces.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 3
+
+
+def check_http_export(cwd: Path, out: str) -> None:
+    assert out.count("spans=2") == 2
+    assert len(spans(cwd, "collector.db")) == 4  # stored by the collector, not locally
+    assert not (cwd / "traces.db").exists()
+
+
+def check_fastapi(cwd: Path, out: str) -> None:
+    rows = spans(cwd)
+    roots = [s for s in rows if str(s["name"]).startswith(("GET", "POST"))]
+    assert sorted(str(s["name"]) for s in roots) == ["GET /stream"] + ["POST /chat/{conversation_id}"] * 2
+    assert len(rows) == 6
+    for root in roots:
+        (child,) = [s for s in rows if s["parent_id"] == root["span_id"]]
+        assert child["trace_id"] == root["trace_id"] and child["name"] == "openai.chat.completions"
+    assert any(s["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" for s in roots)
+
+
+CASES: dict[str, Callable[[Path, str], None]] = {
+    "quickstart.py": check_quickstart,
+    "anthropic_async_stream.py": check_anthropic,
+    "bedrock_converse.py": check_bedrock,
+    "gemini.py": check_gemini,
+    "sessions_multi_tenant.py": check_sessions,
+    "manual_spans.py": check_manual,
+    "hallucination_rag.py": check_hallucination,
+    "feedback_finetune.py": check_feedback,
+    "http_export.py": check_http_export,
+    "fastapi_app.py": check_fastapi,
+}
+
+
+def test_every_example_is_covered_and_listed() -> None:
+    scripts = {p.name for p in EXAMPLES.glob("*.py")}
+    assert scripts == set(CASES)
+    readme = (EXAMPLES / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in scripts)
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_example_runs_offline(script: str, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PEEKR_", "OPENAI_", "ANTHROPIC_", "AWS_"))}
+    result = subprocess.run(
+        [sys.executable, *WARNINGS, str(EXAMPLES / script)],
+        cwd=tmp_path,
+        env={**env, "PEEKR_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    CASES[script](tmp_path, result.stdout)
