@@ -155,6 +155,10 @@ def instrument(
     running = _runtime._active
     if running is not None and running.handle is not None:
         logger.info("peekr.instrument() was already called; returning the running instance")
+        from .integrations import integrations_enabled, setup_integrations
+
+        if not integrations_enabled():  # uninstrument() was called meanwhile: patch again
+            running.handle.providers = setup_integrations(running.settings.providers)
         return running.handle  # type: ignore[no-any-return]
 
     storage = storage if storage is not None else (env_str(ENV_STORAGE) or "sqlite")
@@ -231,6 +235,7 @@ def instrument(
         retention_class=retention_class or env_retention_class() or "default",
     )
     runtime.start()
+    _warm_up_prices()
     try:
         enabled = setup_integrations(settings.providers)
     except BaseException:
@@ -239,6 +244,15 @@ def instrument(
     handle = Instrumentation(runtime, enabled)
     runtime.handle = handle
     return handle
+
+
+def _warm_up_prices() -> None:
+    """Load the price table in the background, so the bus thread never waits for it."""
+    import threading
+
+    from ._cost import warm_up
+
+    threading.Thread(target=warm_up, name="peekr-prices", daemon=True).start()
 
 
 def _shutdown_runtime(runtime: _runtime.Runtime, timeout: float) -> bool:

@@ -11,8 +11,6 @@ keys that name secrets (``api_key``, ``authorization``, ``password``, ``secret``
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import re
 from collections.abc import Mapping
@@ -50,22 +48,11 @@ def _string(value: str, limit: int) -> str:
         match = _DATA_URL_RE.match(value)
         if match:
             return _describe_base64(value[match.end() :], match.group(1))
-        if _BASE64_RE.fullmatch(value) and _looks_binary(value):
+        if _BASE64_RE.fullmatch(value):  # 512+ chars of base64 alphabet, no spaces: binary data
             return _describe_base64(value, None)
     if len(value) > limit:
         return f"{value[:limit]}…[peekr: truncated {len(value) - limit} of {len(value)} chars]"
     return value
-
-
-def _looks_binary(value: str) -> bool:
-    # Long runs of base64 alphabet without spaces are almost never prose; confirm it decodes.
-    sample = value[:1024].replace("\n", "").replace("\r", "")
-    sample = sample[: len(sample) - len(sample) % 4]
-    try:
-        base64.b64decode(sample, validate=False)
-    except (binascii.Error, ValueError):
-        return False
-    return True
 
 
 def to_jsonable(value: Any, limit: int = 20_000, _depth: int = 0) -> Any:
@@ -100,7 +87,8 @@ def to_jsonable(value: Any, limit: int = 20_000, _depth: int = 0) -> Any:
     dump = getattr(value, "model_dump", None)
     if callable(dump):  # pydantic models: SDK request/response objects
         try:
-            return to_jsonable(dump(mode="json", exclude_unset=True), limit, _depth + 1)
+            # exclude_none, not exclude_unset: defaults such as a message's role="user" matter.
+            return to_jsonable(dump(mode="json", exclude_none=True), limit, _depth + 1)
         except Exception:
             pass
     if hasattr(value, "__dict__") and not isinstance(value, type):

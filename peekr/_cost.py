@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["ModelPrice", "compute_cost", "get_prices", "set_prices"]
+__all__ = ["ModelPrice", "compute_cost", "get_prices", "set_prices", "warm_up"]
 
 logger = logging.getLogger("peekr")
 
@@ -161,6 +161,16 @@ def _compute(attributes: Mapping[str, Any]) -> float | None:
 
 
 _flat_cache: dict[int, ModelPrice | None] = {}
+
+
+def warm_up() -> None:
+    """Import genai-prices and load its table (about a second); never raises."""
+    try:
+        from genai_prices import data_snapshot
+
+        data_snapshot.get_snapshot()
+    except Exception:
+        logger.debug("peekr could not load the price table", exc_info=True)
 
 
 def _flat_price(found: Any) -> ModelPrice | None:

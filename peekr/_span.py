@@ -57,6 +57,11 @@ class SpanAttributes(TypedDict, total=False):
     request: dict[str, Any]
     tool_calls: list[Any]
     hallucination_details: list[dict[str, Any]]
+    tokens_cache_read: int
+    tokens_cache_write: int
+    tokens_reasoning: int
+    stream: bool
+    eval_errors: dict[str, str | None]
 
 
 class Span(BaseModel):

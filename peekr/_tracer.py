@@ -8,6 +8,7 @@ bus thread.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,11 +23,20 @@ from ._span import Span, iso_utc, new_span_id, new_trace_id
 __all__ = ["ActiveSpan", "NonRecordingSpan", "error_info", "start_span"]
 
 
+def _package(module: str) -> str:
+    """The importable package a module belongs to: ``openai``, or ``google.genai`` for namespaces."""
+    parts = module.split(".")
+    top = sys.modules.get(parts[0])
+    if len(parts) > 1 and top is not None and getattr(top, "__file__", None) is None:
+        return ".".join(parts[:2])  # a namespace package (google, azure): name the real package
+    return parts[0]
+
+
 def error_info(exc: BaseException) -> dict[str, str]:
     """``{"type": "openai.BadRequestError", "message": "..."}`` for the ``error`` attribute."""
     cls = type(exc)
     module = cls.__module__
-    qualname = cls.__qualname__ if module in ("builtins", "__main__") else f"{module.split('.')[0]}.{cls.__qualname__}"
+    qualname = cls.__qualname__ if module in ("builtins", "__main__") else f"{_package(module)}.{cls.__qualname__}"
     return {"type": qualname, "message": str(exc)[:2000]}
 
 

@@ -16,7 +16,14 @@ from types import ModuleType
 
 from ._base import DidNotEnable, Integration, restore_all
 
-__all__ = ["INTEGRATIONS", "DidNotEnable", "Integration", "setup_integrations", "teardown_integrations"]
+__all__ = [
+    "INTEGRATIONS",
+    "DidNotEnable",
+    "Integration",
+    "integrations_enabled",
+    "setup_integrations",
+    "teardown_integrations",
+]
 
 logger = logging.getLogger("peekr")
 
@@ -118,6 +125,11 @@ def setup_integrations(providers: Iterable[str] | None) -> list[str]:
                 )
             enabled.append(name)
     return enabled
+
+
+def integrations_enabled() -> bool:
+    """True between ``setup_integrations`` and ``teardown_integrations``."""
+    return _enabled
 
 
 def teardown_integrations() -> int:

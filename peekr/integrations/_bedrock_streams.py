@@ -62,7 +62,7 @@ def watch_event_stream(stream: Any, span: ActiveSpan, on_event: Callable[[Any], 
 def _active_recorder(stream: Any) -> StreamRecorder | None:
     with handle_internal_errors("bedrock.stream.lookup"):
         recorder = _recorders.get(stream)
-        if recorder is not None and not recorder._done:
+        if recorder is not None and not recorder.done:
             return recorder
     return None
 

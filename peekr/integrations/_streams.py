@@ -29,7 +29,7 @@ __all__ = ["StreamRecorder", "traced_async_iterator", "traced_iterator"]
 class StreamRecorder:
     """Collects a stream's chunks into its span and ends the span once."""
 
-    __slots__ = ("_done", "_first", "finalize", "on_chunk", "span", "where", "__weakref__")
+    __slots__ = ("_chunk_where", "_done", "_first", "finalize", "on_chunk", "span", "where", "__weakref__")
 
     def __init__(
         self,
@@ -44,11 +44,12 @@ class StreamRecorder:
         self.where = where
         self._first = True
         self._done = False
+        self._chunk_where = f"{where}.chunk"
 
     def chunk(self, chunk: Any) -> None:
         """Record one chunk (never raises)."""
         try:
-            checkpoint(f"{self.where}.chunk")
+            checkpoint(self._chunk_where)
             if self._first:
                 self._first = False
                 self.span.mark_first_token()
@@ -56,9 +57,14 @@ class StreamRecorder:
         except Exception as exc:
             from .._errors import log_internal_error
 
-            log_internal_error(f"{self.where}.chunk", exc)
+            log_internal_error(self._chunk_where, exc)
             if _raise_internal():
                 raise
+
+    @property
+    def done(self) -> bool:
+        """True once the span has been finished (by any path)."""
+        return self._done
 
     def finish(self, error: BaseException | None = None) -> None:
         """End the span (first call only): summarise the chunks, then publish."""

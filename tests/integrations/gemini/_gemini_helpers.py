@@ -70,4 +70,4 @@ def assert_span(
 
 def error_attribute(exc: BaseException) -> dict[str, str]:
     """The ``error`` attribute peekr records for an exception raised by google-genai."""
-    return {"type": f"google.{type(exc).__qualname__}", "message": str(exc)}
+    return {"type": f"google.genai.{type(exc).__qualname__}", "message": str(exc)}
