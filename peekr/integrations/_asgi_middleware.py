@@ -35,7 +35,7 @@ from typing import Any
 
 from .. import _runtime
 from .._context import _current_span, session
-from .._errors import handle_internal_errors
+from .._errors import checkpoint, handle_internal_errors
 from .._tracer import ActiveSpan, start_span
 from ._asgi_routes import resolve_route_template, route_template_from_scope
 from ._asgi_traceparent import parse_traceparent
@@ -174,6 +174,7 @@ class PeekrMiddleware:
         entered: session | None = None
         template: str | None = None
         with handle_internal_errors("asgi.start"):
+            checkpoint("asgi.start")
             template = self._resolve(scope)
             entered = self._session(template, extracted)
             span = self._start_span(scope, template)
@@ -199,6 +200,7 @@ class PeekrMiddleware:
             if entered is not None:
                 entered.__exit__(None, None, None)
             with handle_internal_errors("asgi.end"):
+                checkpoint("asgi.end")
                 _finish(span, scope, template, exchange, error, cancelled)
 
     async def _extracted(self, scope: Scope) -> Mapping[str, Any] | None:

@@ -214,3 +214,23 @@ def test_async_extract(serve: Serve) -> None:
     with serve(make_app(instrument_kwargs={"storage": "none", "sinks": [sink]}, extract=extract)) as running:
         assert httpx.post(running.url + "/chat/a", headers={"x-session": "s-1"}).status_code == 200
     assert [(attrs(s)["session_id"], attrs(s)["plan"]) for s in sink.spans] == [("s-1", "pro")] * 2
+
+
+@pytest.mark.swallows_internal_errors
+def test_peekr_failing_inside_never_reaches_the_app(serve: Serve) -> None:
+    from peekr._errors import inject_faults
+
+    sink = InMemorySink()
+    with serve(make_app(instrument_kwargs={"storage": "none", "sinks": [sink]})) as running:
+        inject_faults(True)  # every internal step of peekr now raises
+        try:
+            ok = httpx.post(running.url + "/chat/a")
+            boom = httpx.get(running.url + "/boom")
+            with httpx.stream("GET", running.url + "/stream") as response:
+                streamed = response.read().decode()
+        finally:
+            inject_faults(False)
+    assert ok.status_code == 200 and ok.json() == {"conv_id": "a", "reply": "Echo: message for a"}
+    assert boom.status_code == 500 and boom.text == "Internal Server Error"
+    assert streamed == "Echo: one two three four|Echo: after the stream"
+    assert not [s for s in sink.spans if attrs(s).get("http.request.method")]
