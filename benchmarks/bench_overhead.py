@@ -401,7 +401,7 @@ def components() -> str:
 
         return run
 
-    def best(fn: Callable[[], None], n: int) -> float:
+    def best(fn: Callable[[], object], n: int) -> float:
         runs = []
         for _ in range(7):
             start = time.perf_counter()
