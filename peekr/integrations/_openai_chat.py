@@ -21,6 +21,7 @@ from typing import Any
 from .._errors import handle_internal_errors
 from .._tracer import ActiveSpan
 from ._openai_common import (
+    PROVIDER,
     SDK,
     is_raw_response_call,
     provider_of,
@@ -29,7 +30,7 @@ from ._openai_common import (
     set_first_content,
 )
 from ._streams import StreamRecorder
-from ._wrap import in_peekr_call
+from ._wrap import _in_call
 
 __all__ = [
     "NAME",
@@ -131,7 +132,9 @@ def _hide_usage_chunk(result: Any) -> None:
 
 
 def _usage_request(kwargs: dict[str, Any], enabled: Callable[[], bool]) -> dict[str, Any] | None:
-    if kwargs.get("stream") is not True or not in_peekr_call() or not enabled():
+    # ``_in_call`` names the provider whose call the wrapper is recording here (a call of another
+    # provider may enclose ours, e.g. a Gemini tool calling OpenAI): inject only into our own.
+    if kwargs.get("stream") is not True or _in_call.get() != PROVIDER or not enabled():
         return None  # not a stream, or peekr is not recording this call, or switched off: send it untouched
     with handle_internal_errors(f"{NAME}.stream_usage"):
         return _with_usage(kwargs)

@@ -149,10 +149,13 @@ def test_capture_content_false(client: openai.OpenAI) -> None:
     assert span.attributes["tokens_total"] == 5
 
 
-def test_peekr_own_suppressed_calls_record_nothing(client: openai.OpenAI) -> None:
+def test_peekr_own_suppressed_calls_record_nothing() -> None:
+    fake = FakeProvider()
+    client = fake.openai_client(in_process=True)
     sink = _instrument()
     with suppress_instrumentation():
         client.chat.completions.create(model="gpt-4o", messages=HELLO)
         chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True))
     assert len(chunks) == 5
+    assert "stream_options" not in fake.last_request.json  # sent exactly as the caller wrote it
     assert _spans(sink) == []
