@@ -81,23 +81,50 @@ def publish_cost(n: int = 200_000) -> dict[str, float]:
     return out
 
 
-def throughput_child(storage: str, n: int, path: str) -> dict[str, float]:
+def throughput_child(storage: str, n: int, path: str, mode: str) -> dict[str, float]:
+    """Publish ``n`` spans and wait until the sink has stored them all.
+
+    mode ``span``: each span is a real ``with peekr.span(...)`` block on this thread (the whole
+    path). mode ``publish``: ready-made spans are published (the bus and sink alone).
+    """
     import peekr
     from peekr._runtime import get_runtime
+    from peekr._span import build_span, iso_utc, new_span_id, new_trace_id
 
     queue_size = 20_000
-    peekr.instrument(storage=storage, path=path, queue_size=queue_size, batch_size=1024)
+    peekr.instrument(storage=storage, path=path, queue_size=queue_size, batch_size=1024, providers=[])
     runtime = get_runtime()
     assert runtime is not None
     bus = runtime.bus
+    now = iso_utc(time.time_ns())
+    trace_id = new_trace_id()
     started = time.perf_counter()
     cpu0 = time.process_time()
     for i in range(n):
-        with peekr.span("openai.chat.completions", model="gpt-4o-mini", tokens_total=i % 500, provider="bench"):
-            pass
+        if mode == "span":
+            with peekr.span("openai.chat.completions", model="gpt-4o-mini", tokens_total=i % 500, provider="bench"):
+                pass
+        else:
+            bus.publish(
+                build_span(
+                    {
+                        "trace_id": trace_id,
+                        "span_id": new_span_id(),
+                        "parent_id": None,
+                        "name": "openai.chat.completions",
+                        "start_time": now,
+                        "end_time": now,
+                        "duration_ms": 1.0,
+                        "status": "ok",
+                        "tenant_id": None,
+                        "retention_class": "default",
+                        "attributes": {"model": "gpt-4o-mini", "tokens_total": i % 500, "provider": "bench"},
+                    }
+                )
+            )
         if i % 256 == 0:
             while bus.backlog() > queue_size * 0.8:  # back off instead of overrunning the sink
-                time.sleep(0.001)
+                time.sleep(0.0005)
     assert peekr.shutdown(timeout=120)
     elapsed = time.perf_counter() - started
     stats = peekr.stats()
@@ -132,7 +159,7 @@ def main() -> None:
         if args.child[0] == "baseline":
             print(json.dumps(baseline_rss_child()))
         else:
-            print(json.dumps(throughput_child(args.child[0], int(args.child[1]), args.child[2])))
+            print(json.dumps(throughput_child(args.child[0], int(args.child[1]), args.child[2], args.child[3])))
         return
 
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
@@ -145,12 +172,15 @@ def main() -> None:
     base = _run_child("baseline")
     print(f"  baseline: `import peekr` peak RSS {base['peak_rss_mib']:.1f} MiB")
     with tempfile.TemporaryDirectory() as tmp:
-        for storage, filename in (("sqlite", "t.db"), ("jsonl", "t.jsonl")):
-            r = _run_child(storage, str(args.spans), os.path.join(tmp, filename))
-            print(
-                f"  {storage:<6} {r['spans_per_s']:>9,.0f} spans/s  ({r['seconds']:.2f} s, cpu {r['cpu_s']:.2f} s)"
-                f"  delivered {r['delivered']:,.0f}  dropped {r['dropped']:,.0f}  peak RSS {r['peak_rss_mib']:.1f} MiB"
-            )
+        for mode, label in (("publish", "bus + sink (ready-made spans)"), ("span", "whole path (peekr.span blocks)")):
+            print(f"  {label}:")
+            for storage, filename in (("sqlite", f"{mode}.db"), ("jsonl", f"{mode}.jsonl")):
+                r = _run_child(storage, str(args.spans), os.path.join(tmp, filename), mode)
+                print(
+                    f"    {storage:<6} {r['spans_per_s']:>9,.0f} spans/s  ({r['seconds']:.2f} s, cpu {r['cpu_s']:.2f} s)"
+                    f"  delivered {r['delivered']:,.0f}  dropped {r['dropped']:,.0f}"
+                    f"  peak RSS {r['peak_rss_mib']:.1f} MiB"
+                )
 
 
 if __name__ == "__main__":

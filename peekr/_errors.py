@@ -23,6 +23,7 @@ __all__ = [
     "inject_faults",
     "internal_error_count",
     "log_internal_error",
+    "raise_internal_errors",
     "reset_internal_errors",
 ]
 
@@ -52,10 +53,13 @@ def checkpoint(where: str) -> None:
     """A place where an internal failure is simulated when fault injection is on."""
     if _inject:
         raise FaultInjected(where)
+
+
 _logged: set[str] = set()
 
 
-def _should_raise() -> bool:
+def raise_internal_errors() -> bool:
+    """True when internal errors must propagate (``PEEKR_RAISE_INTERNAL_ERRORS=1``, the test suite)."""
     return os.environ.get("PEEKR_RAISE_INTERNAL_ERRORS", "") == "1"
 
 
@@ -101,7 +105,7 @@ class _Handler:
         if exc is None or not isinstance(exc, Exception):
             return False
         log_internal_error(self.where, exc)
-        return not _should_raise()
+        return not raise_internal_errors()
 
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)

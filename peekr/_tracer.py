@@ -17,8 +17,8 @@ from typing import Any
 
 from . import _runtime
 from ._context import _current_span, _session, _suppress_instrumentation
-from ._errors import checkpoint, handle_internal_errors
-from ._span import Span, iso_utc, new_span_id, new_trace_id
+from ._errors import checkpoint, log_internal_error, raise_internal_errors
+from ._span import Span, build_span, iso_utc, new_span_id, new_trace_id
 
 __all__ = ["ActiveSpan", "NonRecordingSpan", "error_info", "start_span"]
 
@@ -118,9 +118,9 @@ class ActiveSpan:
         """
         if not self._end_lock.acquire(blocking=False):
             return
-        with handle_internal_errors("span.end"):
+        self._duration_ns = time.perf_counter_ns() - self._start_perf
+        try:  # inline rather than handle_internal_errors(): this runs for every span
             checkpoint("span.end")
-            self._duration_ns = time.perf_counter_ns() - self._start_perf
             if error is not None:
                 self.record_error(error)
             if self.retention_class == "pii" and self._runtime.settings.redact_pii:
@@ -128,23 +128,30 @@ class ActiveSpan:
                 for key in ("input", "output"):
                     if key in attributes:
                         attributes[key] = "[redacted: retention_class=pii]"
-            self._runtime.publish(self)  # type: ignore[arg-type]
+            self._runtime.bus.publish(self)  # type: ignore[arg-type]
+        except Exception as exc:
+            log_internal_error("span.end", exc)
+            if raise_internal_errors():
+                raise
 
     def to_span(self) -> Span:
         """The finished ``Span`` record (called on the bus thread after ``end``)."""
         duration_ns = self._duration_ns
-        return Span.model_construct(
-            trace_id=self.trace_id,
-            span_id=self.span_id,
-            parent_id=self.parent_id,
-            name=self.name,
-            start_time=iso_utc(self._start_ns),
-            end_time=iso_utc(self._start_ns + duration_ns),
-            duration_ms=duration_ns / 1e6,
-            status=self.status,
-            tenant_id=self.tenant_id,
-            retention_class=self.retention_class,
-            attributes=self.attributes,
+        start_ns = self._start_ns
+        return build_span(
+            {
+                "trace_id": self.trace_id,
+                "span_id": self.span_id,
+                "parent_id": self.parent_id,
+                "name": self.name,
+                "start_time": iso_utc(start_ns),
+                "end_time": iso_utc(start_ns + duration_ns),
+                "duration_ms": duration_ns / 1e6,
+                "status": self.status,
+                "tenant_id": self.tenant_id,
+                "retention_class": self.retention_class,
+                "attributes": self.attributes,
+            }
         )
 
     @contextmanager

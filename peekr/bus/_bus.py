@@ -86,7 +86,9 @@ class EventBus:
         self._drained = 0
         self._sends: dict[str, MemoryObjectSendStream[Any]] = {}
         self._pending: dict[str, int] = {}
-        self._sub_buffer = max(2, queue_size // batch_size)
+        # Streams are bounded in batches; the real bound is ``queue_size`` *events* pending per
+        # subscriber (checked in ``_drain``), so small batches cannot fill a stream early.
+        self._sub_buffer = queue_size
         self._wake: Callable[[], object] | None = None
         self._wake_pending = False
         self._wakeup: anyio.Event | None = None
@@ -248,13 +250,22 @@ class EventBus:
         return max(0.0, self._stop_timeout - (time.monotonic() - self._stop_requested_at))
 
     async def _pump(self) -> None:
-        while not self._stopping:
-            assert self._wakeup is not None
-            with anyio.move_on_after(self._interval):
+        # A ticker task sets the wake-up event every interval, instead of a deadline scope around
+        # each wait: no cancellation at all on the steady-state path (five wake-ups a second).
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._tick, name="peekr-bus-ticker")
+            while not self._stopping:
+                assert self._wakeup is not None
                 await self._wakeup.wait()
-            self._wakeup = anyio.Event()
-            self._wake_pending = False
-            self._drain()
+                self._wakeup = anyio.Event()
+                self._wake_pending = False
+                self._drain()
+            tg.cancel_scope.cancel()
+
+    async def _tick(self) -> None:
+        while True:
+            await anyio.sleep(self._interval)
+            self._set_wakeup()
 
     def _drain(self) -> None:
         queue = self._queue
@@ -268,6 +279,9 @@ class EventBus:
                 with handle_internal_errors("bus.enrich"):
                     self._enrich(batch)
             for name, send in self._sends.items():
+                if self._pending[name] + k > self._queue_size:  # each subscriber holds at most queue_size events
+                    self._counters.drop(name, "queue_full", k)
+                    continue
                 try:
                     send.send_nowait(batch)
                 except anyio.WouldBlock:

@@ -8,6 +8,7 @@ a ``concurrent.futures`` worker) matters at exit: the interpreter joins non-daem
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import anyio
@@ -15,6 +16,8 @@ import anyio
 from ._bus import EventBus
 
 __all__ = ["start_in_thread"]
+
+logger = logging.getLogger("peekr")
 
 
 def start_in_thread(bus: EventBus, *, startup_timeout: float = 10.0) -> threading.Thread:
@@ -30,7 +33,9 @@ def start_in_thread(bus: EventBus, *, startup_timeout: float = 10.0) -> threadin
     def target() -> None:
         try:
             anyio.run(main)
-        except BaseException as exc:  # reported to the starting thread below
+        except BaseException as exc:  # reported to the starting thread, or logged once running
+            if started.is_set():
+                logger.error("peekr: the event bus stopped unexpectedly; spans are no longer recorded", exc_info=exc)
             failure.append(exc)
             started.set()
 

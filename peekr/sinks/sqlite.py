@@ -19,7 +19,7 @@ import anyio.to_thread
 from .._codec import dumps
 from .._events import EvalResult, Event, Feedback, merge_eval_result
 from .._span import Span
-from ._sqlite_schema import apply_migrations, configure_connection
+from ._sqlite_schema import WRITER_PRAGMAS, apply_migrations, configure_connection
 
 __all__ = ["SQLiteSink", "open_database"]
 
@@ -118,7 +118,8 @@ class SQLiteSink:
             thread.daemon = True
         db = await connection
         await db.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
-        await db.execute("PRAGMA synchronous = NORMAL")
+        for pragma in WRITER_PRAGMAS:
+            await db.execute(pragma)
         self._db, self._pid = db, os.getpid()
         return db
 
