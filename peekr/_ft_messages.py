@@ -52,11 +52,11 @@ def span_to_messages(span: dict[str, Any]) -> tuple[list[Message], list[dict[str
     elif provider in ("anthropic", "bedrock"):
         blocks = _bedrock_blocks if provider == "bedrock" else _anthropic_blocks
         messages = _system_and_messages(attrs["input"], request, blocks)
-        answer = _assistant_from(attrs.get("output"), blocks)
+        answer = _assistant_from(attrs.get("output"), blocks, attrs.get("tool_calls"))
         tools = _anthropic_tools(request.get("tools")) if provider == "anthropic" else _bedrock_tools(request)
     elif provider == "gemini":
         messages = _gemini_input(attrs["input"], request)
-        answer = _assistant_from(attrs.get("output"), _gemini_blocks)
+        answer = _assistant_from(attrs.get("output"), _gemini_blocks, attrs.get("tool_calls"))
         tools = _gemini_tools(request)
     else:
         raise Unconvertible(f"span {span.get('name')!r} is not a chat call of a known provider")
@@ -162,7 +162,10 @@ def _system_and_messages(value: Any, request: dict[str, Any], blocks: Any) -> li
     return out
 
 
-def _assistant_from(value: Any, blocks: Any) -> list[Message]:
+def _assistant_from(value: Any, blocks: Any, tool_calls: Any = None) -> list[Message]:
+    # The integrations record the text as ``output`` and the calls as ``tool_calls`` (OpenAI shape).
+    if (value is None or isinstance(value, str)) and isinstance(tool_calls, list) and tool_calls:
+        return [_assistant(value, tool_calls)]
     if isinstance(value, dict) and isinstance(value.get("message"), dict):  # bedrock {"output": {"message"}}
         value = value["message"]
     if isinstance(value, dict) and ("content" in value or "parts" in value):
