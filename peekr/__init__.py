@@ -40,6 +40,7 @@ __all__ = (
     "flush",
     "instrument",
     "session",
+    "set_prices",
     "shutdown",
     "span",
     "stats",
@@ -53,6 +54,7 @@ _LAZY = {
     "HTTPExporter": ("peekr.sinks.http", "HTTPExporter"),
     "feedback": ("peekr._feedback", "feedback"),
     "export_feedback": ("peekr._export", "export_feedback"),
+    "set_prices": ("peekr._cost", "set_prices"),
     "eval": ("peekr.eval", None),
 }
 
