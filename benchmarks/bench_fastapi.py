@@ -11,7 +11,8 @@ Variants (each a uvicorn server in its own process, all started before the first
 - ``off``: the app without Peekr (no middleware, no ``instrument()``);
 - ``thread``: ``PeekrMiddleware`` + ``lifespan(storage="sqlite")``: the bus in Peekr's own
   daemon thread (the default);
-- ``loop``: the same with ``lifespan(bus="loop")``: the bus task in the app's event loop.
+- ``loop``: the same with the bus task in the app's event loop (the private prototype
+  ``peekr.integrations._asgi_lifespan._host_loop_lifespan``).
 
 The endpoint ``GET /chat/{conv_id}`` awaits one ``AsyncOpenAI.chat.completions.create`` through
 the fake provider's in-process transport (no provider latency, so the figures show Peekr's CPU
@@ -57,6 +58,7 @@ def make_app(variant: str, db: str) -> Any:
     """The benchmarked app for one variant."""
     from contextlib import asynccontextmanager
 
+    from peekr.integrations._asgi_lifespan import _host_loop_lifespan
     from peekr.integrations.fastapi import PeekrMiddleware, lifespan
     from peekr.testing.fake_provider import FakeProvider
 
@@ -78,7 +80,8 @@ def make_app(variant: str, db: str) -> Any:
     if variant == "off":
         app = FastAPI(lifespan=app_lifespan)
     else:
-        app = FastAPI(lifespan=lifespan(app_lifespan, bus=variant, storage="sqlite", path=db))  # type: ignore[arg-type]
+        make_lifespan = _host_loop_lifespan if variant == "loop" else lifespan
+        app = FastAPI(lifespan=make_lifespan(app_lifespan, storage="sqlite", path=db))
         app.add_middleware(PeekrMiddleware)
 
     @app.get("/chat/{conv_id}")

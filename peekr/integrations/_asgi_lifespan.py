@@ -6,14 +6,13 @@ made while shutting down are stored too). Shutdown waits in a worker thread, nev
 event loop. If peekr was already instrumented when the app started (``peekr.instrument()`` at
 import time), the helper only flushes at shutdown: it does not stop what it did not start.
 
-Bus modes (where the bus task runs; see ``benchmarks/results/fastapi.md`` for the measurements):
-
-- ``"thread"`` (default): peekr's own daemon thread and event loop, as in any script.
-- ``"loop"`` (experimental): the bus task runs in the app's event loop, in a task group owned by
-  the lifespan. Sinks then share the app's loop: a sink that blocks would stall requests, and
-  ``peekr.flush()`` from the loop's thread raises (use ``await peekr.aflush()``). The core has
-  no public switch for this yet, so the mode defers the bus start by swapping
-  ``peekr.bus._loop.start_in_thread`` for the duration of ``instrument()`` (under a lock).
+Where the bus runs: ``lifespan()`` keeps Peekr's own daemon thread (as in any script).
+``_host_loop_lifespan()`` is the measured prototype of the alternative — the bus task in the
+app's event loop, in a task group owned by the lifespan — kept private because it was not faster
+(``benchmarks/results/fastapi.md``) and is less safe: sinks then share the app's loop (one that
+blocks stalls requests) and ``peekr.flush()`` from the loop's thread raises. The core has no
+switch for it, so the prototype defers the bus start by swapping ``peekr.bus._loop.start_in_thread``
+for the duration of ``instrument()`` (under a lock).
 """
 
 from __future__ import annotations
@@ -31,9 +30,8 @@ import anyio.to_thread
 from .. import _runtime
 from .._api import Instrumentation, instrument
 
-__all__ = ["BUS_MODES", "lifespan"]
+__all__ = ["lifespan"]
 
-BUS_MODES = ("thread", "loop")
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 _swap_lock = threading.Lock()
@@ -71,7 +69,6 @@ def _instrument(mode: str, kwargs: Mapping[str, Any]) -> Instrumentation:
 def lifespan(
     app_lifespan: Lifespan | Callable[[Any], AsyncIterator[Any]] | None = None,
     *,
-    bus: Literal["thread", "loop"] = "thread",
     shutdown_timeout: float = 5.0,
     **instrument_kwargs: Any,
 ) -> Lifespan:
@@ -91,7 +88,6 @@ def lifespan(
         app_lifespan: The app's own lifespan (``app -> async context manager``, or an
             ``async def f(app): ... yield ...`` generator), entered after Peekr started and
             exited before Peekr stops. The state it yields is passed through.
-        bus: ``"thread"`` (default) or ``"loop"`` (experimental; see the module docstring).
         shutdown_timeout: Seconds the final flush and shutdown may take.
         **instrument_kwargs: Any ``peekr.instrument()`` argument (``storage``, ``path``,
             ``exporter``, ``evaluators``, ``tenant_id``...), validated when the app starts.
@@ -102,12 +98,28 @@ def lifespan(
 
     Raises:
         TypeError: ``app_lifespan`` is not callable, or an unknown ``instrument()`` argument.
-        ValueError: ``bus`` is not ``"thread"`` or ``"loop"``, or ``shutdown_timeout`` is not
-            positive.
+        ValueError: ``shutdown_timeout`` is not positive.
     """
+    return _make_lifespan(app_lifespan, "thread", shutdown_timeout, instrument_kwargs)
+
+
+def _host_loop_lifespan(
+    app_lifespan: Lifespan | Callable[[Any], AsyncIterator[Any]] | None = None,
+    *,
+    shutdown_timeout: float = 5.0,
+    **instrument_kwargs: Any,
+) -> Lifespan:
+    """``lifespan()`` with the bus task in the app's event loop (the benchmarked prototype)."""
+    return _make_lifespan(app_lifespan, "loop", shutdown_timeout, instrument_kwargs)
+
+
+def _make_lifespan(
+    app_lifespan: Lifespan | Callable[[Any], AsyncIterator[Any]] | None,
+    bus: Literal["thread", "loop"],
+    shutdown_timeout: float,
+    instrument_kwargs: dict[str, Any],
+) -> Lifespan:
     inner = _check_app_lifespan(app_lifespan)
-    if bus not in BUS_MODES:
-        raise ValueError(f"lifespan(bus={bus!r}): expected one of {', '.join(BUS_MODES)}")
     if isinstance(shutdown_timeout, bool) or not isinstance(shutdown_timeout, (int, float)) or shutdown_timeout <= 0:
         raise ValueError(f"lifespan(shutdown_timeout=...) must be a positive number, got {shutdown_timeout!r}")
     try:

@@ -18,13 +18,12 @@ Importing this module does not import FastAPI or Starlette. See ``docs/fastapi.m
 
 from __future__ import annotations
 
-from ._asgi_lifespan import BUS_MODES as BUS_MODES
 from ._asgi_lifespan import lifespan as lifespan
 from ._asgi_middleware import Extractor as Extractor
 from ._asgi_middleware import PeekrMiddleware as PeekrMiddleware
 from ._asgi_traceparent import parse_traceparent as parse_traceparent
 
-__all__ = ("BUS_MODES", "Extractor", "PeekrMiddleware", "lifespan", "parse_traceparent")
+__all__ = ("Extractor", "PeekrMiddleware", "lifespan", "parse_traceparent")
 
 for _obj in (PeekrMiddleware, lifespan, parse_traceparent):
     _obj.__module__ = __name__

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 import peekr
+from peekr.integrations._asgi_lifespan import _host_loop_lifespan
 from peekr.integrations.fastapi import PeekrMiddleware, lifespan
 from peekr.testing.fake_provider import FakeProvider
 
@@ -41,9 +42,8 @@ def make_app(
         await client.close()
         sync_client.close()
 
-    app = FastAPI(
-        lifespan=lifespan(app_lifespan, bus=bus, **(instrument_kwargs or {})) if use_lifespan else app_lifespan  # type: ignore[arg-type]
-    )
+    make_lifespan = _host_loop_lifespan if bus == "loop" else lifespan  # "loop": the benchmarked prototype
+    app = FastAPI(lifespan=make_lifespan(app_lifespan, **(instrument_kwargs or {})) if use_lifespan else app_lifespan)
     app.add_middleware(PeekrMiddleware, extract=extract, exclude_paths=["/healthz"])
     app.state.started = started
 
