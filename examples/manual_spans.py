@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
+
+from openai import OpenAI
 
 import peekr
 from peekr.testing.fake_provider import FakeProvider
@@ -16,7 +19,7 @@ DOCS = {
     "paris": "Paris is the capital of France. It has 2.1 million inhabitants.",
     "weather": "Use the get_weather tool for current conditions.",
 }
-TOOLS = [
+TOOLS: list[Any] = [
     {
         "type": "function",
         "function": {
@@ -41,23 +44,25 @@ def get_weather(city: str) -> dict[str, object]:
         return result
 
 
-def answer(client: object, question: str) -> str:
+def answer(client: OpenAI, question: str) -> str:
     with peekr.span("answer", question=question) as root:  # the root of this trace
         docs = retrieve(question)
         root.set_attribute("documents", len(docs))
-        messages: list[dict[str, object]] = [
+        messages: list[Any] = [
             {"role": "system", "content": "Context:\n" + "\n".join(docs)},
             {"role": "user", "content": question},
         ]
         # The fake provider answers a model named "...tool..." with a tool call, then with text
         # once the tool result is in the conversation: a one-round agent loop.
         for _ in range(3):
-            reply = client.chat.completions.create(model="gpt-4o-mini-tool", messages=messages, tools=TOOLS)  # type: ignore[attr-defined]
+            reply = client.chat.completions.create(model="gpt-4o-mini-tool", messages=messages, tools=TOOLS)
             message = reply.choices[0].message
             if not message.tool_calls:
                 return str(message.content)
             messages.append(message.model_dump(exclude_none=True))
             for call in message.tool_calls:
+                if call.type != "function":
+                    continue
                 result = get_weather(**json.loads(call.function.arguments))
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
         return "gave up"
@@ -80,8 +85,6 @@ def print_tree(db_path: str) -> None:
 
 def main() -> None:
     peekr.instrument(storage="sqlite", path="traces.db")
-
-    from openai import OpenAI
 
     with FakeProvider() as fake:
         client = OpenAI(base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)

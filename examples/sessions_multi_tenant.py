@@ -10,20 +10,20 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
+from openai import AsyncOpenAI
+
 import peekr
 from peekr.testing.fake_provider import FakeProvider
 
 
-async def handle_request(client: object, tenant: str, user: str, question: str) -> None:
+async def handle_request(client: AsyncOpenAI, tenant: str, user: str, question: str) -> None:
     # One session per request: every span inside carries these values.
     async with peekr.session(tenant_id=tenant, user_id=user, session_id=f"{tenant}-{user}", feature="support"):
-        await client.chat.completions.create(  # type: ignore[attr-defined]
-            model="gpt-4o-mini", messages=[{"role": "user", "content": question}]
-        )
+        await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": question}])
         # A nested session overrides one value for a block: this follow-up holds personal data,
         # so it is stored with retention_class="pii" (its input and output are redacted).
         async with peekr.session(retention_class="pii"):
-            await client.chat.completions.create(  # type: ignore[attr-defined]
+            await client.chat.completions.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": f"My email is {user}@example.com"}]
             )
 
@@ -31,8 +31,6 @@ async def handle_request(client: object, tenant: str, user: str, question: str) 
 async def main() -> None:
     # tenant_id given here is the default; session() values win over it (and over PEEKR_TENANT_ID).
     peekr.instrument(storage="sqlite", path="traces.db", tenant_id="internal")
-
-    from openai import AsyncOpenAI
 
     with FakeProvider() as fake:
         client = AsyncOpenAI(base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)
