@@ -114,7 +114,7 @@ def test_interactive_stepping_on_a_terminal(traces_db: Path, sample: Sample) -> 
         read_until(b"quit >")
         os.write(controller, b"\n")
         read_until(b"[2/4]")
-        assert b"Weather in Paris?" in screen
+        read_until(b"Weather in Paris?")  # the rest of the step may arrive after its header
         os.write(controller, b"4\n")
         read_until(b"[4/4]")
         os.write(controller, b"p\n")
