@@ -393,9 +393,8 @@ def components() -> str:
                 return
             hidden: list[Any] = []
             source._iterator = chat._skip_usage_chunk(source._iterator, hidden)
-            trace_sync_stream(
-                span, source, chat.make_chat_on_chunk, lambda s, c: chat.finalize_chat_stream(s, c, hidden), "x"
-            )
+            make_on_chunk, finalize = chat.chat_stream_callbacks(hidden)
+            trace_sync_stream(span, source, make_on_chunk, finalize, "x")
             for _ in source._iterator:
                 pass
 

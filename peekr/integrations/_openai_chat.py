@@ -35,9 +35,8 @@ from ._wrap import _in_call
 __all__ = [
     "NAME",
     "describe_chat",
-    "finalize_chat_stream",
+    "chat_stream_callbacks",
     "hidden_usage_chunks",
-    "make_chat_on_chunk",
     "record_chat_completion",
     "with_stream_usage",
 ]
@@ -243,72 +242,90 @@ def record_chat_completion(span: ActiveSpan, completion: Any) -> None:
         set_captured(attributes, "tool_calls", calls)
 
 
-def make_chat_on_chunk(span: ActiveSpan, chunks: list[Any], recorder: StreamRecorder) -> Callable[[Any], None]:
-    """Per-chunk callback: append; until the first content delta, also look for it (ttft)."""
-    append = chunks.append
+def chat_stream_callbacks(
+    hidden: list[Any],
+) -> tuple[
+    Callable[[ActiveSpan, list[Any], StreamRecorder], Callable[[Any], None]], Callable[[ActiveSpan, list[Any]], None]
+]:
+    """``(make_on_chunk, finalize)`` for one streamed chat completion (see ``trace_sync_stream``).
 
-    def watch_for_content(chunk: Any) -> None:
-        append(chunk)
-        if not span.is_recording:  # iterated on after close(): the span is the bus's now, hands off
-            recorder.on_chunk = append
-            return
-        for choice in chunk.choices:
-            delta = choice.delta
-            if delta is not None and (delta.content or delta.tool_calls or getattr(delta, "refusal", None)):
-                set_first_content(span)
-                recorder.on_chunk = append  # from now on: a bare list append per chunk
-                return
+    The per-chunk callback keeps the few strings the span needs, not the chunk objects: holding
+    every ``ChatCompletionChunk`` of a long stream alive until it ends cost more per chunk (memory
+    churn, cache misses; measured ~3 µs/chunk on the benchmark machine) than reading five
+    attributes as it passes. ``pieces`` gets the text of choice 0 as plain strings and anything
+    rarer as tuples; ``finalize`` joins them once.
+    """
+    model: Any = None
+    last: Any = None  # the last chunk: usage arrives there when the caller asked for it
+    finish_reason: Any = None
+    waiting_for_content = True
 
-    return watch_for_content
+    def make_on_chunk(span: ActiveSpan, pieces: list[Any], recorder: StreamRecorder) -> Callable[[Any], None]:
+        append = pieces.append
+
+        def on_chunk(chunk: Any) -> None:
+            nonlocal model, last, finish_reason, waiting_for_content
+            if last is None:
+                model = chunk.model
+            last = chunk
+            for choice in chunk.choices:
+                delta = choice.delta
+                if delta is None:
+                    continue
+                content = delta.content or getattr(delta, "refusal", None)
+                tool_calls = delta.tool_calls
+                if content:
+                    if choice.index == 0:
+                        append(content)
+                    else:
+                        append(("text", choice.index, content))
+                if tool_calls:
+                    append(("tools", choice.index, tool_calls))
+                if finish_reason is None and choice.finish_reason is not None:
+                    finish_reason = choice.finish_reason
+                if waiting_for_content and (content or tool_calls):
+                    waiting_for_content = False
+                    if span.is_recording:  # not after close(): an ended span belongs to the bus thread
+                        set_first_content(span)
+
+        return on_chunk
+
+    def finalize(span: ActiveSpan, pieces: list[Any]) -> None:
+        attributes = span.attributes
+        if model:
+            attributes["model"] = model
+        for chunk in (*hidden[::-1], last):
+            usage = getattr(chunk, "usage", None)
+            if usage is not None:
+                _usage(attributes, usage)
+                break
+        if finish_reason is not None:
+            attributes["finish_reason"] = str(finish_reason)
+        first: list[str] = []
+        texts: dict[int, list[str]] = {}
+        calls: dict[tuple[int, int], dict[str, Any]] = {}
+        for piece in pieces:
+            if type(piece) is str:
+                first.append(piece)
+            elif piece[0] == "text":
+                texts.setdefault(piece[1], []).append(piece[2])
+            else:
+                _add_tool_call_pieces(calls, piece[1], piece[2])
+        if first:
+            texts[0] = first
+        if texts:
+            joined = ["".join(texts[i]) for i in sorted(texts)]
+            set_captured(attributes, "output", joined[0] if len(joined) == 1 else joined)
+        if calls:
+            set_captured(attributes, "tool_calls", [calls[key] for key in sorted(calls)])
+
+    return make_on_chunk, finalize
 
 
 def hidden_usage_chunks(stream: Any) -> list[Any]:
     """The usage chunk(s) ``with_stream_usage`` hid from the caller (filled while the stream runs)."""
     hidden = stream.__dict__.get("_peekr_usage_chunks")
     return hidden if hidden is not None else []
-
-
-def finalize_chat_stream(span: ActiveSpan, chunks: list[Any], hidden: list[Any]) -> None:
-    """Join the chunks seen (and a hidden usage chunk) into the span's output, tool calls and usage.
-
-    Runs once per stream, on the caller's thread as the stream ends, so the loop touches as few
-    attributes per chunk as it can: usage is read from the last chunks only, the model from the first.
-    """
-    attributes = span.attributes
-    first: list[str] = []  # choice 0, the usual case
-    texts: dict[int, list[str]] = {}
-    calls: dict[tuple[int, int], dict[str, Any]] = {}
-    finish_reason = None
-    for chunk in chunks:
-        for choice in chunk.choices:
-            delta = choice.delta
-            if delta is None:
-                continue
-            content = delta.content or getattr(delta, "refusal", None)
-            if content:
-                if choice.index == 0:
-                    first.append(content)
-                else:
-                    texts.setdefault(choice.index, []).append(content)
-            if delta.tool_calls:
-                _add_tool_call_pieces(calls, choice.index, delta.tool_calls)
-            if finish_reason is None and choice.finish_reason is not None:
-                finish_reason = str(choice.finish_reason)
-    if chunks and chunks[0].model:
-        attributes["model"] = chunks[0].model
-    for chunk in (*hidden[::-1], *chunks[:-3:-1]):  # the usage chunk is the last one (or hidden)
-        if chunk.usage is not None:
-            _usage(attributes, chunk.usage)
-            break
-    if finish_reason is not None:
-        attributes["finish_reason"] = finish_reason
-    if first:
-        texts[0] = first
-    if texts:
-        joined = ["".join(texts[i]) for i in sorted(texts)]
-        set_captured(attributes, "output", joined[0] if len(joined) == 1 else joined)
-    if calls:
-        set_captured(attributes, "tool_calls", [calls[key] for key in sorted(calls)])
 
 
 def _add_tool_call_pieces(calls: dict[tuple[int, int], dict[str, Any]], index: int, pieces: Any) -> None:

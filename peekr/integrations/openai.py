@@ -117,17 +117,13 @@ def _on_parsed(
 
 
 def _chat_stream(span: ActiveSpan, stream: Any) -> Any:
-    hidden = chat.hidden_usage_chunks(stream)
-    return trace_sync_stream(
-        span, stream, chat.make_chat_on_chunk, lambda s, c: chat.finalize_chat_stream(s, c, hidden), chat.NAME
-    )
+    make_on_chunk, finalize = chat.chat_stream_callbacks(chat.hidden_usage_chunks(stream))
+    return trace_sync_stream(span, stream, make_on_chunk, finalize, chat.NAME)
 
 
 def _chat_astream(span: ActiveSpan, stream: Any) -> Any:
-    hidden = chat.hidden_usage_chunks(stream)
-    return trace_async_stream(
-        span, stream, chat.make_chat_on_chunk, lambda s, c: chat.finalize_chat_stream(s, c, hidden), chat.NAME
-    )
+    make_on_chunk, finalize = chat.chat_stream_callbacks(chat.hidden_usage_chunks(stream))
+    return trace_async_stream(span, stream, make_on_chunk, finalize, chat.NAME)
 
 
 def _responses_stream(span: ActiveSpan, stream: Any) -> Any:
