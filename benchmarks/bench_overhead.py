@@ -20,7 +20,7 @@ Variants (each in a fresh process per cell):
 
 Scenarios: ``sync`` (``chat.completions.create``), ``async`` (``AsyncOpenAI``), ``stream50`` (a
 streamed reply of 50 content chunks, 52 chunks in all) and ``stream5`` (5 content chunks, 7 in
-all); per-chunk cost = (added(stream50) - added(stream5)) / 45. The fake provider runs in-process
+all), all with the same prompt; per-chunk cost = (added(stream50) - added(stream5)) / 45. The fake provider runs in-process
 through its httpx2 transport (``FakeProvider.transport()``), so the figures are the client-side
 cost of a call with a zero-latency server.
 
@@ -61,15 +61,14 @@ REFERENCE_BARE_CALL_US = 720
 SYSTEM = {"role": "system", "content": "You are a helpful assistant. Answer briefly and cite your sources."}
 
 
+QUESTION = "What is the capital of France, and what is it famous for?"
+#: Streamed replies, one chunk per word (the fake's chat responder answers with these, so both
+#: stream scenarios send the same prompt and differ only in the number of chunks).
+REPLIES = {"stream50": " ".join(f"word{i}" for i in range(50)), "stream5": "one two three four five"}
+
+
 def _messages(scenario: str) -> list[dict[str, str]]:
-    # The fake echoes the last user message: "Echo: " + text, one chunk per word.
-    if scenario == "stream50":
-        text = " ".join(f"word{i}" for i in range(49))
-    elif scenario == "stream5":
-        text = "one two three four"
-    else:
-        text = "What is the capital of France, and what is it famous for?"
-    return [SYSTEM, {"role": "user", "content": text}]
+    return [SYSTEM, {"role": "user", "content": QUESTION}]
 
 
 # -- one cell (runs in its own process) ---------------------------------------------------------------
@@ -155,7 +154,8 @@ def run_cell(
     pair_calls = pair_calls or max(2, calls // 6)
     from peekr.testing.fake_provider import FakeProvider
 
-    fake = FakeProvider(max_logged_requests=16)
+    reply = REPLIES.get(scenario)
+    fake = FakeProvider(max_logged_requests=16, chat_responder=(lambda body: reply) if reply else None)
     messages = _messages(scenario)
     if scenario == "async":
         client_async = fake.async_openai_client(in_process=True)
