@@ -446,6 +446,7 @@ def main() -> None:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="2 rounds, 300 calls: a smoke run")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--json", help="also write every cell's raw result to this file")
     parser.add_argument("--components", action="store_true", help="only the in-process component timings")
     parser.add_argument("--cell", nargs=3, metavar=("VARIANT", "SCENARIO", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -486,10 +487,11 @@ def main() -> None:
     elapsed = time.perf_counter() - started
     report = summarise(results, variants, scenarios, args, elapsed)
     print(report)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
     if not args.no_write:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(report, encoding="utf-8")
-        (RESULTS.parent / "overhead.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
 
 
 def _paired(results: list[dict[str, Any]], variant: str, scenario: str, key: str) -> float:
