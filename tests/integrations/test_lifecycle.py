@@ -126,7 +126,11 @@ def test_session_fields_and_parent_span(client: openai.OpenAI) -> None:
             client.chat.completions.create(model="gpt-4o", messages=HELLO)
     llm = next(s for s in _spans(sink) if s.name == "openai.chat.completions")
     assert llm.parent_id == parent.span_id and llm.trace_id == parent.trace_id
-    assert (llm.attributes["user_id"], llm.attributes["session_id"], llm.attributes["feature"]) == ("u1", "chat-42", "faq")
+    assert (llm.attributes["user_id"], llm.attributes["session_id"], llm.attributes["feature"]) == (
+        "u1",
+        "chat-42",
+        "faq",
+    )
     assert (llm.tenant_id, llm.retention_class) == ("acme", "short")
 
 
