@@ -179,3 +179,11 @@ def test_parse_traceparent() -> None:
     assert parse_traceparent(f"00-{trace_id}-{span_id}-0g") is None
     assert parse_traceparent(b"\xff\xfe") is None
     assert parse_traceparent(None) is None
+
+
+@pytest.mark.anyio
+async def test_a_bad_instrument_value_fails_the_app_startup() -> None:
+    manager = lifespan(storage="bogus")(None)  # the value is checked by instrument() at startup
+    with pytest.raises(ValueError, match="storage='bogus'"):
+        async with manager:
+            pass
