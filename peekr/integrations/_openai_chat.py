@@ -70,10 +70,9 @@ _REQUEST_KEYS = frozenset(
 def describe_chat(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Span name and the attributes known before the call."""
     model = kwargs.get("model")
-    attributes: dict[str, Any] = {
-        "provider": provider_of(instance),
-        "model": model if isinstance(model, str) else str(model),
-    }
+    attributes: dict[str, Any] = {"provider": provider_of(instance)}
+    if isinstance(model, str):
+        attributes["model"] = model
     if kwargs.get("stream") is True:
         attributes["stream"] = True
     set_captured(attributes, "input", kwargs.get("messages"))
@@ -144,17 +143,17 @@ def with_stream_usage(original: Callable[..., Any], is_async: bool, enabled: Cal
     """Wrap ``create`` (inside peekr's recording wrapper) so streamed calls report usage.
 
     ``enabled()`` is asked on every streamed call (``peekr.integrations.openai.inject_stream_usage``).
+    The async version keeps the SDK method's shape (a plain ``def`` returning a coroutine, P1), so
+    argument errors still raise at call time and introspection answers as before.
     """
     if is_async:
 
         @functools.wraps(original)
-        async def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def acall(self: Any, *args: Any, **kwargs: Any) -> Any:
             patched = _usage_request(kwargs, enabled)
             if patched is None:
-                return await original(self, *args, **kwargs)
-            result = await original(self, *args, **patched)
-            _hide_usage_chunk(result)
-            return result
+                return original(self, *args, **kwargs)
+            return _hide_when_awaited(original(self, *args, **patched))
 
         return acall
 
@@ -168,6 +167,12 @@ def with_stream_usage(original: Callable[..., Any], is_async: bool, enabled: Cal
         return result
 
     return call
+
+
+async def _hide_when_awaited(awaitable: Any) -> Any:
+    result = await awaitable
+    _hide_usage_chunk(result)
+    return result
 
 
 # -- recording -------------------------------------------------------------------------------------

@@ -143,10 +143,9 @@ def _responses_astream(span: ActiveSpan, stream: Any) -> Any:
 
 def _describe_embeddings(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     model = kwargs.get("model")
-    attributes: dict[str, Any] = {
-        "provider": provider_of(instance),
-        "model": model if isinstance(model, str) else str(model),
-    }
+    attributes: dict[str, Any] = {"provider": provider_of(instance)}
+    if isinstance(model, str):
+        attributes["model"] = model
     set_captured(attributes, "input", kwargs.get("input"))
     request = request_attribute(kwargs, _EMBEDDING_KEYS)
     if request:

@@ -356,3 +356,22 @@ def test_loopback_server(server: FakeProvider, sink: InMemorySink) -> None:
         chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True))
     assert len(chunks) == 5
     assert only_span(sink).attributes["tokens_total"] == 5
+
+
+def test_async_create_keeps_its_shape(fake: FakeProvider, sink: InMemorySink) -> None:
+    """``AsyncCompletions.create`` is a plain ``def`` returning a coroutine (PROVIDERS.md P1): with peekr
+    it stays one, so a call with bad arguments raises at once, before any ``await``, as without peekr."""
+    import inspect
+
+    from openai.resources.chat.completions.completions import AsyncCompletions
+
+    assert not inspect.iscoroutinefunction(AsyncCompletions.create)
+    assert inspect.iscoroutinefunction(inspect.unwrap(AsyncCompletions.create))
+    aclient = fake.async_openai_client(in_process=True)
+    with pytest.raises(TypeError):
+        aclient.chat.completions.create()  # type: ignore[call-overload]
+    with pytest.raises(TypeError):
+        aclient.chat.completions.create(model="gpt-4o", stream=True)  # type: ignore[call-overload]
+    recorded = spans(sink)
+    assert [s.status for s in recorded] == ["error", "error"]  # recorded, then raised unchanged
+    assert recorded[0].attributes["error"]["type"] == "TypeError"
