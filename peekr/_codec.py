@@ -36,8 +36,11 @@ def _fallback(value: Any) -> Any:
 
 
 def dumps(value: Any) -> bytes:
-    """Encode any value as compact JSON bytes; never raises for odd objects."""
-    return to_json(value, fallback=_fallback)
+    """Encode any value as compact JSON bytes; never raises for odd objects.
+
+    NaN and infinities become ``null``: they are not JSON, and SQLite's JSON functions reject them.
+    """
+    return to_json(value, fallback=_fallback, inf_nan_mode="null")
 
 
 def span_to_dict(span: Span) -> dict[str, Any]:

@@ -27,7 +27,6 @@ def _shape() -> tuple[bool, bool, type | None]:
     )
 
 
-@pytest.mark.xfail(reason="openai stream-usage shim is an async def; fixed with the integration", strict=True)
 def test_argument_errors_still_raise_at_call_time_and_introspection_is_unchanged() -> None:
     before = _shape()
     peekr.instrument(storage="memory")
