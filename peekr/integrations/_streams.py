@@ -48,6 +48,8 @@ class StreamRecorder:
 
     def chunk(self, chunk: Any) -> None:
         """Record one chunk (never raises)."""
+        if self._done:  # read after close(): the span already belongs to the bus thread
+            return
         try:
             checkpoint(self._chunk_where)
             if self._first:
