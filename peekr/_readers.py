@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ._codec import SPAN_FIELDS as _SPAN_COLUMNS
 from ._events import EvalResult, Feedback, merge_eval_result
 from ._span import Span
 
@@ -29,19 +30,6 @@ __all__ = ["JSONLTraces", "Page", "SQLiteTraces", "SpanFilter", "TraceFileError"
 
 SpanDict = dict[str, Any]
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_SPAN_COLUMNS = (
-    "span_id",
-    "trace_id",
-    "parent_id",
-    "name",
-    "start_time",
-    "end_time",
-    "duration_ms",
-    "status",
-    "tenant_id",
-    "retention_class",
-    "attributes",
-)
 #: Filters on span attributes: SpanFilter field -> attribute key.
 _ATTRIBUTE_FILTERS = {"session_id": "session_id", "user_id": "user_id"}
 

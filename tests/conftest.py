@@ -10,9 +10,9 @@ import pytest
 # Internal errors re-raise in tests instead of being logged and swallowed (STYLE rule 3).
 os.environ["PEEKR_RAISE_INTERNAL_ERRORS"] = "1"
 
-import peekr  # noqa: E402
-from peekr._errors import inject_faults, internal_error_count  # noqa: E402
-from peekr.sinks.memory import InMemorySink  # noqa: E402
+import peekr
+from peekr._errors import inject_faults, internal_error_count
+from peekr.sinks.memory import InMemorySink
 
 _ENV = ("PEEKR_TENANT_ID", "PEEKR_RETENTION_CLASS", "PEEKR_STORAGE", "PEEKR_PATH", "PEEKR_CAPTURE_CONTENT")
 
@@ -24,7 +24,9 @@ def anyio_backend(request: pytest.FixtureRequest) -> object:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_peekr(request: pytest.FixtureRequest, tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_peekr(
+    request: pytest.FixtureRequest, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     """Each test runs in its own directory (so default traces.db/jsonl land there) and ends with
     peekr shut down. A test in which peekr swallowed an internal error fails, unless marked
     ``swallows_internal_errors``."""

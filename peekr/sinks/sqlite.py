@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio.to_thread
 
+from .._codec import SPAN_FIELDS as _SPAN_COLUMNS
 from .._codec import dumps, span_to_dict
 from .._events import EvalResult, Event, Feedback, merge_eval_result
 from .._span import Span
@@ -23,19 +24,6 @@ from ._sqlite_schema import WRITER_PRAGMAS, apply_migrations, configure_connecti
 
 __all__ = ["SQLiteSink", "open_database"]
 
-_SPAN_COLUMNS = (
-    "span_id",
-    "trace_id",
-    "parent_id",
-    "name",
-    "start_time",
-    "end_time",
-    "duration_ms",
-    "status",
-    "tenant_id",
-    "retention_class",
-    "attributes",
-)
 _INSERT_SPANS_JSON = (
     f"INSERT OR IGNORE INTO spans ({', '.join(_SPAN_COLUMNS)}) SELECT "
     + ", ".join(f"json_extract(value, '$.{column}')" for column in _SPAN_COLUMNS)
