@@ -17,18 +17,30 @@ from typing import Any
 import anyio.to_thread
 
 from .._codec import SPAN_FIELDS as _SPAN_COLUMNS
-from .._codec import dumps, span_to_dict
+from .._codec import dumps
 from .._events import EvalResult, Event, Feedback, merge_eval_result
 from .._span import Span
 from ._sqlite_schema import WRITER_PRAGMAS, apply_migrations, configure_connection
 
 __all__ = ["SQLiteSink", "open_database"]
 
+# One row per span as a JSON array: the top-level fields, then the attributes as a JSON *string*
+# (so SQLite copies it as text instead of parsing and re-serialising the object).
 _INSERT_SPANS_JSON = (
     f"INSERT OR IGNORE INTO spans ({', '.join(_SPAN_COLUMNS)}) SELECT "
-    + ", ".join(f"json_extract(value, '$.{column}')" for column in _SPAN_COLUMNS)
+    + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(_SPAN_COLUMNS)))
     + " FROM json_each(?)"
 )
+
+
+def _rows_json(spans: list[Span]) -> str:
+    rows = [
+        [getattr(span, name) if name != "attributes" else dumps(span.attributes).decode() for name in _SPAN_COLUMNS]
+        for span in spans
+    ]
+    return dumps(rows).decode()
+
+
 _INSERT_EVAL = (
     "INSERT INTO eval_results (span_id, trace_id, evaluator, status, scores, attributes, error, created_at,"
     " tenant_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -131,7 +143,7 @@ class SQLiteSink:
             elif isinstance(event, Feedback):
                 feedback.append(event)
         db = await self._connect()
-        payload = dumps([span_to_dict(span) for span in spans]).decode() if spans else None
+        payload = _rows_json(spans) if spans else None
         if payload is not None and not results and not feedback and not self._seen_results:
             await db.execute(_INSERT_SPANS_JSON, (payload,))  # autocommit: its own transaction
             return
