@@ -17,7 +17,7 @@ def validate_retention_class(value: object, *, argument: str = "retention_class"
     if value not in RETENTION_CLASSES:
         allowed = ", ".join(RETENTION_CLASSES)
         raise ValueError(f"{argument}={value!r} is not a retention class; expected one of: {allowed}")
-    return value  # type: ignore[return-value]
+    return str(value)
 
 
 def resolve_retention_days(overrides: Mapping[str, float] | None = None) -> dict[str, float]:

@@ -96,7 +96,9 @@ def wrap_sync(
     return factory
 
 
-def wrap_async(where: str, describe: StartSpan, on_result: OnResult) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def wrap_async(
+    where: str, describe: StartSpan, on_result: OnResult
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Build a ``patch()`` factory for a method that returns an awaitable.
 
     An ``async def`` original gets an ``async def`` wrapper. A plain ``def`` that returns a

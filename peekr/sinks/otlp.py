@@ -143,7 +143,8 @@ class OTLPSink:
             attributes.update({f"score.{k}": v for k, v in event.scores.items()})
             if event.error:
                 attributes["eval_error"] = event.error
-            name, parent = "peekr.evaluation", event.span_id
+            name: str = "peekr.evaluation"
+            parent: str | None = event.span_id
         else:
             attributes = {"rating": event.rating, "score": event.score, "note": event.note}
             name, parent = "peekr.feedback", event.span_id

@@ -23,14 +23,17 @@ def _openai(fake: FakeProvider) -> None:
 
 def _anthropic(fake: FakeProvider) -> None:
     fake.anthropic_client().messages.create(
-        model="claude-tool", max_tokens=50, messages=[{"role": "user", "content": "Weather in Paris?"}],
+        model="claude-tool",
+        max_tokens=50,
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
         tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
     )
 
 
 def _bedrock(fake: FakeProvider) -> None:
     fake.bedrock_client().converse(
-        modelId="anthropic.claude-tool", messages=[{"role": "user", "content": [{"text": "Weather in Paris?"}]}],
+        modelId="anthropic.claude-tool",
+        messages=[{"role": "user", "content": [{"text": "Weather in Paris?"}]}],
         toolConfig={"tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": {"type": "object"}}}}]},
     )
 
@@ -40,14 +43,17 @@ def _gemini(fake: FakeProvider) -> None:
 
     client = fake.genai_client()
     client.models.generate_content(
-        model="gemini-tool", contents="Weather in Paris?",
+        model="gemini-tool",
+        contents="Weather in Paris?",
         config=types.GenerateContentConfig(
             tools=[types.Tool(function_declarations=[types.FunctionDeclaration(name="get_weather")])]
         ),
     )
 
 
-@pytest.mark.parametrize("call", [_openai, _anthropic, _bedrock, _gemini], ids=["openai", "anthropic", "bedrock", "gemini"])
+@pytest.mark.parametrize(
+    "call", [_openai, _anthropic, _bedrock, _gemini], ids=["openai", "anthropic", "bedrock", "gemini"]
+)
 def test_tool_call_turns_keep_their_tool_calls(tmp_path: Path, call: Callable[[FakeProvider], Any]) -> None:
     db = tmp_path / "traces.db"
     peekr.instrument(storage="sqlite", path=db)
