@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from ._retention import validate_retention_class
 
@@ -104,4 +103,3 @@ class Settings:
     flush_interval: float = 0.2
     shutdown_timeout: float = 5.0
     providers: tuple[str, ...] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -186,9 +186,7 @@ class OpenAIJudge:
             raise JudgeError(f"judge {self.model!r}: cannot reach {where}: {_short(str(exc))}") from exc
         choices = getattr(response, "choices", None) or []
         message = choices[0].message if choices else None
-        text = getattr(message, "content", None) or ""
-        if not text and getattr(message, "refusal", None):
-            text = ""  # a refusal is malformed output: the caller retries once
+        text = getattr(message, "content", None) or ""  # a refusal leaves it empty: malformed, retried once
         usage = getattr(response, "usage", None)
         return JudgeReply(
             text=text,

@@ -25,6 +25,7 @@ from ._openai_common import (
     SDK,
     is_raw_response_call,
     provider_of,
+    record_usage,
     request_attribute,
     set_captured,
     set_first_content,
@@ -179,32 +180,7 @@ async def _hide_when_awaited(awaitable: Any) -> Any:
 
 
 def _usage(attributes: dict[str, Any], usage: Any) -> None:
-    if usage is None:
-        return
-    prompt = getattr(usage, "prompt_tokens", None)
-    completion = getattr(usage, "completion_tokens", None)
-    total = getattr(usage, "total_tokens", None)
-    if prompt is not None:
-        attributes["tokens_input"] = prompt
-    if completion is not None:
-        attributes["tokens_output"] = completion
-    if total is None and prompt is not None and completion is not None:
-        total = prompt + completion
-    if total is not None:
-        attributes["tokens_total"] = total
-    details = getattr(usage, "prompt_tokens_details", None)
-    if details is not None:
-        cached = getattr(details, "cached_tokens", None)
-        if cached is not None:
-            attributes["tokens_cache_read"] = cached
-        written = getattr(details, "cache_write_tokens", None)
-        if written is not None:
-            attributes["tokens_cache_write"] = written
-    details = getattr(usage, "completion_tokens_details", None)
-    if details is not None:
-        reasoning = getattr(details, "reasoning_tokens", None)
-        if reasoning is not None:
-            attributes["tokens_reasoning"] = reasoning
+    record_usage(attributes, usage, "prompt", "completion")
 
 
 def _tool_call(call: Any) -> dict[str, Any]:

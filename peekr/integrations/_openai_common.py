@@ -31,6 +31,7 @@ from .._tracer import ActiveSpan
 from ._streams import StreamRecorder, traced_async_iterator, traced_iterator
 
 __all__ = [
+    "record_usage",
     "PROVIDER",
     "SDK",
     "given",
@@ -152,6 +153,33 @@ def request_attribute(kwargs: Mapping[str, Any], keys: frozenset[str]) -> dict[s
     if isinstance(reasoning, Mapping) and reasoning.get("effort") is not None:
         request["reasoning_effort"] = reasoning["effort"]
     return request
+
+
+def record_usage(attributes: dict[str, Any], usage: Any, input_name: str, output_name: str) -> None:
+    """Token counts from a chat (``prompt``/``completion``) or Responses (``input``/``output``) usage object."""
+    if usage is None:
+        return
+    tokens_in = getattr(usage, f"{input_name}_tokens", None)
+    tokens_out = getattr(usage, f"{output_name}_tokens", None)
+    total = getattr(usage, "total_tokens", None)
+    if tokens_in is not None:
+        attributes["tokens_input"] = tokens_in
+    if tokens_out is not None:
+        attributes["tokens_output"] = tokens_out
+    if total is None and tokens_in is not None and tokens_out is not None:
+        total = tokens_in + tokens_out
+    if total is not None:
+        attributes["tokens_total"] = total
+    details = getattr(usage, f"{input_name}_tokens_details", None)
+    if details is not None:
+        for source, key in (("cached_tokens", "tokens_cache_read"), ("cache_write_tokens", "tokens_cache_write")):
+            value = getattr(details, source, None)
+            if value is not None:
+                attributes[key] = value
+    details = getattr(usage, f"{output_name}_tokens_details", None)
+    reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
+    if reasoning is not None:
+        attributes["tokens_reasoning"] = reasoning
 
 
 def set_first_content(span: ActiveSpan) -> None:

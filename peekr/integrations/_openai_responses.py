@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._tracer import ActiveSpan
-from ._openai_common import SDK, provider_of, request_attribute, set_captured, set_first_content
+from ._openai_common import SDK, provider_of, record_usage, request_attribute, set_captured, set_first_content
 from ._streams import StreamRecorder
 
 __all__ = ["NAME", "describe_responses", "finalize_responses_stream", "make_responses_on_chunk", "record_response"]
@@ -64,32 +64,7 @@ def describe_responses(instance: Any, args: tuple[Any, ...], kwargs: dict[str, A
 
 
 def _usage(attributes: dict[str, Any], usage: Any) -> None:
-    if usage is None:
-        return
-    tokens_in = getattr(usage, "input_tokens", None)
-    tokens_out = getattr(usage, "output_tokens", None)
-    total = getattr(usage, "total_tokens", None)
-    if tokens_in is not None:
-        attributes["tokens_input"] = tokens_in
-    if tokens_out is not None:
-        attributes["tokens_output"] = tokens_out
-    if total is None and tokens_in is not None and tokens_out is not None:
-        total = tokens_in + tokens_out
-    if total is not None:
-        attributes["tokens_total"] = total
-    details = getattr(usage, "input_tokens_details", None)
-    if details is not None:
-        cached = getattr(details, "cached_tokens", None)
-        if cached is not None:
-            attributes["tokens_cache_read"] = cached
-        written = getattr(details, "cache_write_tokens", None)
-        if written is not None:
-            attributes["tokens_cache_write"] = written
-    details = getattr(usage, "output_tokens_details", None)
-    if details is not None:
-        reasoning = getattr(details, "reasoning_tokens", None)
-        if reasoning is not None:
-            attributes["tokens_reasoning"] = reasoning
+    record_usage(attributes, usage, "input", "output")
 
 
 def _item_tool_call(item: Any) -> dict[str, Any] | None:

@@ -20,7 +20,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from .._errors import checkpoint, handle_internal_errors
+from .._errors import checkpoint, handle_internal_errors, raise_internal_errors
 from .._tracer import ActiveSpan
 
 __all__ = ["StreamRecorder", "traced_async_iterator", "traced_iterator"]
@@ -60,7 +60,7 @@ class StreamRecorder:
             from .._errors import log_internal_error
 
             log_internal_error(self._chunk_where, exc)
-            if _raise_internal():
+            if raise_internal_errors():
                 raise
 
     @property
@@ -82,12 +82,6 @@ class StreamRecorder:
         """Finish when ``owner`` (the SDK stream object) is garbage-collected."""
         with handle_internal_errors(f"{self.where}.attach"):
             weakref.finalize(owner, self.finish)
-
-
-def _raise_internal() -> bool:
-    import os
-
-    return os.environ.get("PEEKR_RAISE_INTERNAL_ERRORS", "") == "1"
 
 
 def traced_iterator(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
