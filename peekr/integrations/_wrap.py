@@ -50,9 +50,9 @@ def _provider(where: str) -> str:
 
 
 def _begin(
-    where: str, describe: StartSpan, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    where: str, provider: str, describe: StartSpan, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> ActiveSpan | None:
-    if _runtime._active is None or _suppress_instrumentation.get() or _in_call.get() == _provider(where):
+    if _runtime._active is None or _suppress_instrumentation.get() or _in_call.get() == provider:
         return None
     with handle_internal_errors(f"{where}.start"):
         checkpoint(f"{where}.start")
@@ -75,13 +75,15 @@ def wrap_sync(
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Build a ``patch()`` factory for a sync method."""
 
+    provider = _provider(where)
+
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            span = _begin(where, describe, self, args, kwargs)
+            span = _begin(where, provider, describe, self, args, kwargs)
             if span is None:
                 return original(self, *args, **kwargs)
-            token = _in_call.set(_provider(where))
+            token = _in_call.set(provider)
             try:
                 result = original(self, *args, **kwargs)
             except BaseException as exc:
@@ -107,9 +109,11 @@ def wrap_async(
     exactly as without peekr, and ``inspect.iscoroutinefunction`` answers as before.
     """
 
+    provider = _provider(where)
+
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         async def finish_when_awaited(span: ActiveSpan, awaitable: Any, kwargs: dict[str, Any]) -> Any:
-            token = _in_call.set(_provider(where))
+            token = _in_call.set(provider)
             try:
                 result = await awaitable
             except BaseException as exc:
@@ -123,7 +127,7 @@ def wrap_async(
 
             @functools.wraps(original)
             async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-                span = _begin(where, describe, self, args, kwargs)
+                span = _begin(where, provider, describe, self, args, kwargs)
                 if span is None:
                     return await original(self, *args, **kwargs)
                 try:
@@ -137,10 +141,10 @@ def wrap_async(
 
         @functools.wraps(original)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            span = _begin(where, describe, self, args, kwargs)
+            span = _begin(where, provider, describe, self, args, kwargs)
             if span is None:
                 return original(self, *args, **kwargs)
-            token = _in_call.set(_provider(where))
+            token = _in_call.set(provider)
             try:
                 awaitable = original(self, *args, **kwargs)
             except BaseException as exc:
