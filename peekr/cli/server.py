@@ -23,7 +23,7 @@ def _server_extra() -> None:
         import fastapi  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
-        raise _fail("the collector needs its extra: pip install 'peekr[server]'") from None
+        raise _fail("the collector needs its extra: pip install 'peekr-sdk[server]'") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -118,6 +118,7 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the key (for scripts)."),
     ) -> None:
         """Create a key and print it once: only a salted hash is stored."""
+        _server_extra()
         from ..server._admin import create_key
 
         try:
@@ -138,6 +139,7 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", help=_DB_HELP),
     ) -> None:
         """List keys (ids, tenants, scopes, status), never the secrets."""
+        _server_extra()
         from ..server._admin import list_keys
 
         keys = list_keys(db, tenant)
@@ -155,6 +157,7 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", help=_DB_HELP),
     ) -> None:
         """Revoke a key; every collector process refuses it from the next request on."""
+        _server_extra()
         from ..server._admin import revoke_key
 
         if not revoke_key(db, key_id):

@@ -135,7 +135,7 @@ class OpenAIJudge:
             try:
                 import openai
             except ImportError as exc:
-                raise JudgeError("the OpenAI judge needs the openai package: pip install 'peekr[openai]'") from exc
+                raise JudgeError("the OpenAI judge needs the openai package: pip install 'peekr-sdk[openai]'") from exc
             try:
                 self._client = openai.AsyncOpenAI(
                     base_url=self.base_url,
@@ -258,7 +258,7 @@ class AnthropicJudge:
                 import anthropic
             except ImportError as exc:
                 raise JudgeError(
-                    "the Anthropic judge needs the anthropic package: pip install 'peekr[anthropic]'"
+                    "the Anthropic judge needs the anthropic package: pip install 'peekr-sdk[anthropic]'"
                 ) from exc
             try:
                 self._client = anthropic.AsyncAnthropic(

@@ -67,7 +67,7 @@ class BedrockJudge:
                 import boto3
                 from botocore.config import Config
             except ImportError as exc:
-                raise JudgeError("the Bedrock judge needs boto3: pip install 'peekr[bedrock]'") from exc
+                raise JudgeError("the Bedrock judge needs boto3: pip install 'peekr-sdk[bedrock]'") from exc
             config = Config(
                 read_timeout=self._timeout,
                 retries={"total_max_attempts": self._max_retries + 1, "mode": "standard"},

@@ -68,7 +68,7 @@ class GeminiJudge:
                 from google import genai
                 from google.genai import types
             except ImportError as exc:
-                raise JudgeError("the Gemini judge needs google-genai: pip install 'peekr[gemini]'") from exc
+                raise JudgeError("the Gemini judge needs google-genai: pip install 'peekr-sdk[gemini]'") from exc
             options = types.HttpOptions(
                 base_url=self.base_url,
                 timeout=int(self._timeout * 1000),

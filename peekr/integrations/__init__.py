@@ -14,6 +14,8 @@ import threading
 from collections.abc import Iterable
 from types import ModuleType
 
+from packaging.version import InvalidVersion, Version
+
 from ._base import DidNotEnable, Integration, restore_all
 
 __all__ = [
@@ -40,14 +42,23 @@ _enabled = False
 _hooked: set[tuple[str, str]] = set()  # (identifier, module) with a post-import hook registered
 
 
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts: list[int] = []
-    for piece in version.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-    return tuple(parts)
+def _older_than(installed: str, minimum: str) -> bool:
+    """True when version ``installed`` sorts before ``minimum`` (PEP 440: ``1.66.0rc1`` < ``1.66.0``).
+
+    An installed version PEP 440 cannot parse is not held against the SDK.
+    """
+    try:
+        return Version(installed) < Version(minimum)
+    except InvalidVersion:
+        return False
+
+
+def _importable(module: str) -> bool:
+    """True when ``module`` can be imported; False, not an error, when a parent package is missing."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # find_spec("google.genai") imports ``google`` first
+        return False
 
 
 def _load(identifier: str) -> Integration:
@@ -57,16 +68,16 @@ def _load(identifier: str) -> Integration:
     except ImportError as exc:  # the integration module itself is missing (not shipped yet)
         raise DidNotEnable(f"peekr has no {identifier!r} integration module: {exc}") from exc
     integration: Integration = getattr(module, class_name)()
-    if importlib.util.find_spec(integration.package) is None:
+    if not _importable(integration.package):
         raise DidNotEnable(
             f"provider {identifier!r} needs the {integration.distribution!r} package: "
-            f"pip install 'peekr[{integration.extra}]'"
+            f"pip install 'peekr-sdk[{integration.extra}]'"
         )
     try:
         installed = importlib.metadata.version(integration.distribution)
     except importlib.metadata.PackageNotFoundError as exc:
         raise DidNotEnable(f"provider {identifier!r}: {integration.distribution!r} is not installed") from exc
-    if _version_tuple(installed) < _version_tuple(integration.min_version):
+    if _older_than(installed, integration.min_version):
         raise DidNotEnable(
             f"provider {identifier!r} needs {integration.distribution}>={integration.min_version}, found {installed}"
         )

@@ -6,7 +6,7 @@ try:
     import fastapi  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("The Peekr collector needs its extra: pip install 'peekr[server]'") from exc
+    raise ImportError("The Peekr collector needs its extra: pip install 'peekr-sdk[server]'") from exc
 
 from ._app import create_app as create_app
 from ._config import ServerSettings as ServerSettings

@@ -30,7 +30,7 @@ from ._store import (
 try:
     import asyncpg
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("PostgreSQL storage needs asyncpg: pip install 'peekr[server]'") from exc
+    raise ImportError("PostgreSQL storage needs asyncpg: pip install 'peekr-sdk[server]'") from exc
 
 __all__ = ["PostgresStore"]
 

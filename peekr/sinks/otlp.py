@@ -7,7 +7,7 @@ follow the OpenTelemetry GenAI semantic conventions where one exists (``gen_ai.p
 ``peekr.evaluation`` (OTel spans are immutable once exported); feedback becomes a
 ``peekr.feedback`` span in its trace.
 
-Needs the ``otlp`` extra: ``pip install 'peekr[otlp]'``.
+Needs the ``otlp`` extra: ``pip install 'peekr-sdk[otlp]'``.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ class OTLPSink:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
             from opentelemetry.sdk.resources import Resource
         except ImportError as exc:
-            raise ModuleNotFoundError("OTLPSink needs the otlp extra: pip install 'peekr[otlp]'") from exc
+            raise ModuleNotFoundError("OTLPSink needs the otlp extra: pip install 'peekr-sdk[otlp]'") from exc
         self._exporter = OTLPSpanExporter(endpoint=endpoint, headers=dict(headers or {}), timeout=timeout)
         self._resource = Resource.create({"service.name": service_name})
         self.failed_batches = 0
