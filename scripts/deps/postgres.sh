@@ -8,8 +8,10 @@
 # Debian's postgresql package when no initdb is found (needs root and the Debian mirror),
 # creates a cluster in a temp directory owned by an unprivileged user (postgres when run as
 # root, since PostgreSQL refuses to run as root), listening on 127.0.0.1 on a free port with
-# trust auth, and prints `export PEEKR_TEST_POSTGRES_DSN=...`. Human-readable progress goes
-# to stderr, so stdout is safe to eval. Exit status 1 if PostgreSQL cannot be started.
+# trust auth, and prints `export PEEKR_TEST_POSTGRES_DSN=...` and PEEKR_TEST_POSTGRES_STARTED=1
+# when it started the cluster (0 when it reused one). Human-readable progress goes to stderr, so
+# stdout is safe to eval. Exit status 1 if PostgreSQL cannot be started. with-postgres.sh runs a
+# command with it and stops the cluster afterwards if it started it.
 set -euo pipefail
 
 STATE_DIR="${PEEKR_PG_STATE_DIR:-${TMPDIR:-/tmp}/peekr-test-postgres}"
@@ -41,7 +43,7 @@ fi
 if [ -n "${PEEKR_TEST_POSTGRES_DSN:-}" ] && command -v psql >/dev/null 2>&1 \
    && psql "$PEEKR_TEST_POSTGRES_DSN" -Atc 'select 1' >/dev/null 2>&1; then
   log "reusing the server at PEEKR_TEST_POSTGRES_DSN"
-  echo "export PEEKR_TEST_POSTGRES_DSN='$PEEKR_TEST_POSTGRES_DSN'"
+  echo "export PEEKR_TEST_POSTGRES_DSN='$PEEKR_TEST_POSTGRES_DSN' PEEKR_TEST_POSTGRES_STARTED=0"
   exit 0
 fi
 
@@ -50,7 +52,7 @@ if [ -f "$STATE_DIR/dsn" ] && [ -f "$STATE_DIR/data/postmaster.pid" ]; then
   dsn=$(cat "$STATE_DIR/dsn")
   if "$(find_bin pg_isready)" -d "$dsn" >/dev/null 2>&1; then
     log "reusing the cluster in $STATE_DIR"
-    echo "export PEEKR_TEST_POSTGRES_DSN='$dsn'"
+    echo "export PEEKR_TEST_POSTGRES_DSN='$dsn' PEEKR_TEST_POSTGRES_STARTED=0"
     exit 0
   fi
 fi
@@ -81,4 +83,4 @@ as_owner "$PG_CTL" -D "$STATE_DIR/data" -l "$STATE_DIR/log" -w -t 60 \
 dsn="postgresql://postgres@127.0.0.1:$port/postgres"
 echo "$dsn" > "$STATE_DIR/dsn"
 log "PostgreSQL running at $dsn (data in $STATE_DIR; stop with: $0 --stop)"
-echo "export PEEKR_TEST_POSTGRES_DSN='$dsn'"
+echo "export PEEKR_TEST_POSTGRES_DSN='$dsn' PEEKR_TEST_POSTGRES_STARTED=1"
