@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)  ## create .venv with peekr (editable) and every extra
 
 demo: $(STAMP)  ## offline demo: real OpenAI SDK calls against the local fake provider, then show the traces
-	@mkdir -p demo-output
-	cd demo-output && rm -f traces.db traces.db-wal traces.db-shm && ../$(BIN)/python ../examples/quickstart.py
+	@mkdir -p demo-output && rm -f demo-output/traces.db demo-output/traces.db-wal demo-output/traces.db-shm
+	PEEKR_PATH=demo-output/traces.db $(BIN)/python examples/quickstart.py
 	$(BIN)/peekr view demo-output/traces.db --io
 
 test: $(STAMP)  ## the whole suite (installs chromium and starts a throwaway PostgreSQL when missing)

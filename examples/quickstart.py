@@ -2,18 +2,31 @@
 
 Runs offline: Peekr's built-in fake provider speaks the OpenAI wire format on 127.0.0.1, and
 the real `openai` SDK talks to it. Run it with `make demo` (or `python examples/quickstart.py`),
-then look at the traces with `peekr view traces.db --io`.
+then look at the traces with the command it prints (`peekr view traces.db --io` in an activated venv).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+from pathlib import Path
 
 import peekr
 from peekr.testing.fake_provider import FakeProvider
 
 DB_PATH = os.environ.get("PEEKR_PATH", "traces.db")
+
+
+def peekr_command() -> str:
+    """How to run the peekr CLI from the current directory: ``peekr`` when it is on PATH, else this venv's."""
+    script = Path(sys.executable).with_name("peekr")
+    on_path = shutil.which("peekr")
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return "peekr"
+    if script.exists():
+        return os.path.relpath(script)
+    return f"{sys.executable} -m peekr.cli"
 
 
 def main() -> None:
@@ -56,7 +69,7 @@ def main() -> None:
             print("embed:  ", len(embedding.data[0].embedding), "dimensions")
 
     peekr.shutdown()
-    print(f"\nTraces written to {DB_PATH}. See them with: peekr view {DB_PATH} --io", file=sys.stderr)
+    print(f"\nTraces written to {DB_PATH}. See them with: {peekr_command()} view {DB_PATH} --io", file=sys.stderr)
 
 
 if __name__ == "__main__":
