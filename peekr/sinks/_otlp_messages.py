@@ -181,6 +181,8 @@ def _message(item: Any) -> Message | None:
                     "arguments": _arguments(function.get("arguments")),
                 }
             )
+    if role == "user" and parts and all(p["type"] == "tool_call_response" for p in parts):
+        role = "tool"  # Anthropic, Bedrock and Gemini send tool results as a user turn
     message: Message = {"role": role, "parts": parts}
     if isinstance(item.get("name"), str):
         message["name"] = item["name"]

@@ -409,3 +409,92 @@ def test_provider_call_is_a_genai_client_span(fake: FakeProvider, case: Case, ca
         assert kinds == ["text"] and reply.parts[0].content.startswith("Echo: ") and reply.finish_reason == "stop"
     else:  # a stream that failed midway keeps the text it got
         assert reply.finish_reason == "error" and reply.parts[0].content.startswith("Echo")
+
+
+# -- a tool round trip in the history: every provider's shape -> the same messages ------------------
+
+_ASK = "What is the weather in Paris?"
+_ARGS = {"city": "Paris"}
+
+
+def _openai_history(fake: FakeProvider) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": json.dumps(_ARGS)}}
+    messages = [
+        {"role": "user", "content": _ASK},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "rainy"},
+    ]
+    fake.openai_client().chat.completions.create(model="gpt-4o-mini", messages=messages, tools=TOOLS)
+
+
+def _responses_history(fake: FakeProvider) -> None:
+    items = [
+        {"role": "user", "content": _ASK},
+        {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": json.dumps(_ARGS)},
+        {"type": "function_call_output", "call_id": "c1", "output": "rainy"},
+    ]
+    fake.openai_client().responses.create(model="gpt-4o", input=items)
+
+
+def _anthropic_history(fake: FakeProvider) -> None:
+    messages = [
+        {"role": "user", "content": _ASK},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "c1", "name": "get_weather", "input": _ARGS}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1", "content": "rainy"}]},
+    ]
+    fake.anthropic_client().messages.create(model="claude-3-5-haiku", max_tokens=50, messages=messages)
+
+
+def _bedrock_history(client: Any) -> None:
+    messages = [
+        {"role": "user", "content": [{"text": _ASK}]},
+        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "c1", "name": "get_weather", "input": _ARGS}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": "c1", "content": [{"text": "rainy"}]}}]},
+    ]
+    client.converse(modelId="anthropic.claude-3-haiku", messages=messages)
+
+
+def _gemini_history(fake: FakeProvider) -> None:
+    from google.genai import types
+
+    contents = [
+        types.Content(role="user", parts=[types.Part(text=_ASK)]),
+        types.Content(
+            role="model", parts=[types.Part(function_call=types.FunctionCall(id="c1", name="get_weather", args=_ARGS))]
+        ),
+        types.Content(
+            role="user",
+            parts=[
+                types.Part(
+                    function_response=types.FunctionResponse(id="c1", name="get_weather", response={"result": "rainy"})
+                )
+            ],
+        ),
+    ]
+    client = fake.genai_client()
+    client.models.generate_content(model="gemini-2.0-flash", contents=contents)
+
+
+HISTORIES = {
+    "openai-chat": (_openai_history, "rainy"),
+    "openai-responses": (_responses_history, "rainy"),
+    "anthropic": (_anthropic_history, "rainy"),
+    "bedrock": (_bedrock(_bedrock_history), "rainy"),
+    "gemini": (_gemini_history, {"result": "rainy"}),
+}
+
+
+@pytest.mark.parametrize("name", list(HISTORIES))
+def test_a_tool_round_trip_reads_the_same_for_every_provider(fake: FakeProvider, name: str) -> None:
+    call, result = HISTORIES[name]
+    case = Case(call, "", "", "")
+    _, a = _exported(fake, case, capture=True)
+    messages = input_messages(a[GA.GEN_AI_INPUT_MESSAGES])
+    assert [(m.role, [p.type for p in m.parts]) for m in messages] == [
+        ("user", ["text"]),
+        ("assistant", ["tool_call"]),
+        ("tool", ["tool_call_response"]),
+    ]
+    request, response = messages[1].parts[0], messages[2].parts[0]
+    assert (request.id, request.name, request.arguments) == ("c1", "get_weather", _ARGS)
+    assert (response.id, response.response) == ("c1", result)
