@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from .._codec import dumps
+from .._errors import handle_internal_errors
 from .._span import Span
 from ._otlp_messages import input_messages, output_messages
 
@@ -199,6 +200,12 @@ def _content(out: dict[str, Any], attributes: Mapping[str, Any], operation: str 
         out["peekr.hallucination_details"] = json_text(attributes["hallucination_details"])
     if operation not in ("chat", "generate_content", "text_completion"):
         return
+    # A shape the converter does not expect must cost the messages, not the span.
+    with handle_internal_errors("otlp.messages"):
+        _messages(out, attributes, failed)
+
+
+def _messages(out: dict[str, Any], attributes: Mapping[str, Any], failed: bool) -> None:
     messages, system = input_messages(attributes.get("input"))
     if messages is not None:
         out["gen_ai.input.messages"] = json_text(messages)

@@ -46,6 +46,10 @@ _FINISH = {
     "failed": "error",
 }
 _TEXT_TYPES = frozenset(("text", "input_text", "output_text"))
+#: Part types the conventions define (with required fields): never passed through as generic parts.
+_RESERVED = frozenset(
+    ("text", "tool_call", "tool_call_response", "server_tool_call", "server_tool_call_response", "reasoning", "blob")
+) | {"file", "uri"}
 _ROLES = {"model": "assistant", "function": "tool", "human": "user", "ai": "assistant"}
 
 
@@ -67,8 +71,11 @@ def _text_of(value: Any) -> Any:
 
 
 def _generic(block: Mapping[str, Any]) -> Part:
-    if isinstance(block.get("type"), str):
-        return dict(block)
+    """A part for a block with no mapping: the block itself under its own ``type`` (or its only key)."""
+    kind = block.get("type")
+    if isinstance(kind, str):
+        # A type the conventions define has required fields this block may not have.
+        return {"type": "unknown", "content": dict(block)} if kind in _RESERVED else dict(block)
     if len(block) == 1:
         key, value = next(iter(block.items()))
         return {"type": str(key), str(key): value}
@@ -86,7 +93,7 @@ def _part(block: Any) -> Part | None:
     if kind in _TEXT_TYPES or (kind is None and isinstance(block.get("text"), str)):
         if block.get("thought") is True:  # Gemini thought summaries
             return {"type": "reasoning", "content": str(block.get("text", ""))}
-        text = block.get("text")
+        text = block.get("text", block.get("content"))
         return {"type": "text", "content": str(text)} if text else None
     if kind == "tool_use":  # Anthropic
         return {"type": "tool_call", "id": block.get("id"), "name": block.get("name"), "arguments": block.get("input")}
@@ -97,12 +104,16 @@ def _part(block: Any) -> Part | None:
             "response": _text_of(block.get("content")),
         }
     if kind in ("thinking", "reasoning"):
-        return {"type": "reasoning", "content": str(block.get("thinking") or block.get("text") or "")}
+        summary = block.get("summary")  # OpenAI Responses reasoning items
+        if isinstance(summary, list):
+            summary = "".join(str(s.get("text", "")) for s in summary if isinstance(s, Mapping))
+        text = block.get("thinking") or block.get("text") or block.get("content") or summary
+        return {"type": "reasoning", "content": str(text or "")}
     if kind == "image_url":  # OpenAI chat
         url = block.get("image_url")
         url = url.get("url") if isinstance(url, Mapping) else url
         if isinstance(url, str) and url.startswith(("http://", "https://", "gs://")):
-            return {"type": "uri", "modality": "image", "uri": url}
+            return {"type": "uri", "modality": "image", "mime_type": None, "uri": url}
         return _generic(block)
     if kind is None:
         if isinstance(block.get("toolUse"), Mapping):  # Bedrock Converse
@@ -162,7 +173,8 @@ def _message(item: Any) -> Message | None:
             "parts": [{"type": "tool_call_response", "id": item.get("call_id"), "response": item.get("output")}],
         }
     if isinstance(kind, str) and kind != "message" and "role" not in item:  # other items (reasoning, ...)
-        return {"role": "assistant", "parts": [_generic(item)]}
+        part = _part(item)
+        return {"role": "assistant", "parts": [part]} if part is not None else None
     role = str(item.get("role") or "user")
     role = _ROLES.get(role, role)
     parts: list[Part] = _parts(item["parts"] if "parts" in item and "content" not in item else item.get("content"))

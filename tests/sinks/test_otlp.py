@@ -253,3 +253,53 @@ def test_bad_arguments_are_rejected_at_once() -> None:
     with pytest.raises(ValueError, match="logs_endpoint"):
         OTLPSink("http://collector:4318/traces", evaluations="log")  # no /v1/traces to derive it from
     assert OTLPSink("http://collector:4318/traces", evaluations="log", logs_endpoint="http://collector:4318/logs")
+
+
+ODD_INPUTS = {
+    "image and audio parts": [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+                {"type": "input_audio", "input_audio": {"data": "[base64 audio: 12 bytes]"}},
+                {"type": "text", "text": "what is this?"},
+            ],
+        }
+    ],
+    "mixed junk list": [None, 3, "plain", {"role": "user"}, {"type": "reasoning", "summary": []}, [1, [2]]],
+    "system blocks and a bare string": {"system": [{"type": "text", "text": "S"}, "T"], "messages": "hi"},
+    "unknown dict": {"weird": {"nested": [1, 2]}},
+    "a string": "just a string",
+    "bedrock image block": {"messages": [{"role": "user", "content": [{"image": {"format": "png"}}, {"text": "hm"}]}]},
+}
+
+
+@pytest.mark.parametrize("value", list(ODD_INPUTS.values()), ids=list(ODD_INPUTS))
+def test_odd_content_shapes_still_export_valid_messages(receiver: Receiver, value: Any) -> None:
+    peekr.instrument(storage="none", sinks=[OTLPSink(receiver.url)])
+    calls = [{"id": None, "type": "function", "name": "f", "arguments": "not json {"}]
+    with peekr.span(
+        "openai.chat.completions", provider="openai", model="m", input=value, output=["a", "b"], tool_calls=calls
+    ):
+        pass
+    assert peekr.shutdown()
+    (span,) = receiver.spans()
+    a = attrs(span)
+    if GA.GEN_AI_INPUT_MESSAGES in a:
+        assert all(isinstance(m.role, str) for m in input_messages(a[GA.GEN_AI_INPUT_MESSAGES]))
+    first, second = output_messages(a[GA.GEN_AI_OUTPUT_MESSAGES])  # two choices
+    assert first.parts[-1].arguments == "not json {" and second.parts[0].content == "b"
+    assert json.loads(a[OI.SpanAttributes.OUTPUT_VALUE]) == ["a", "b"]
+
+
+def test_an_evaluation_with_nothing_to_score_explains_why(receiver: Receiver) -> None:
+    peekr.instrument(storage="none", sinks=[OTLPSink(receiver.url)])
+    with _llm_span() as llm:
+        pass
+    summary = {"score": None, "reason": "no factual claims", "claims": 0, "counts": {}}
+    _evaluate(llm, scores={"hallucination": None}, attributes={"hallucination_eval": summary})
+    assert peekr.shutdown()
+    (carrier,) = [s for s in receiver.spans() if s.name == "gen_ai.evaluation.result"]
+    a = attrs(carrier)
+    assert a[GA.GEN_AI_EVALUATION_EXPLANATION] == "no factual claims"
+    assert GA.GEN_AI_EVALUATION_SCORE_VALUE not in a and GA.GEN_AI_EVALUATION_SCORE_LABEL not in a

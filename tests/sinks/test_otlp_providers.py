@@ -62,6 +62,22 @@ class Case:
     api: str | None = None  # openai.api.type
 
 
+_open_clients: list[Any] = []
+
+
+def _closing(client: Any) -> Any:
+    """Remember an SDK client so the test closes it (no socket is left to the garbage collector)."""
+    _open_clients.append(client)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while _open_clients:
+        _open_clients.pop().close()
+
+
 def _drain(stream: Any) -> None:
     for _ in stream:
         pass
@@ -69,19 +85,19 @@ def _drain(stream: Any) -> None:
 
 def _openai_chat(fake: FakeProvider) -> None:
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": HELLO}]
-    fake.openai_client().chat.completions.create(
+    _closing(fake.openai_client()).chat.completions.create(
         model="gpt-4o-mini", messages=messages, temperature=0.2, max_tokens=50, top_p=0.9, seed=7, stop=["END"]
     )
 
 
 def _openai_chat_stream(fake: FakeProvider) -> None:
-    client = fake.openai_client()
+    client = _closing(fake.openai_client())
     messages = [{"role": "user", "content": HELLO}]
     _drain(client.chat.completions.create(model="gpt-4o-mini-tool", messages=messages, tools=TOOLS, stream=True))
 
 
 def _openai_chat_midstream_error(fake: FakeProvider) -> None:
-    client = fake.openai_client()
+    client = _closing(fake.openai_client())
     stream = client.chat.completions.create(
         model="gpt-4o-midstream-error", messages=[{"role": "user", "content": HELLO}], stream=True
     )
@@ -91,27 +107,29 @@ def _openai_chat_midstream_error(fake: FakeProvider) -> None:
 
 def _openai_chat_error(fake: FakeProvider) -> None:
     with pytest.raises(Exception, match="429"):
-        fake.openai_client().chat.completions.create(
+        _closing(fake.openai_client()).chat.completions.create(
             model="gpt-4o-error-429", messages=[{"role": "user", "content": HELLO}]
         )
 
 
 def _openai_responses(fake: FakeProvider) -> None:
-    fake.openai_client().responses.create(
+    _closing(fake.openai_client()).responses.create(
         model="gpt-4o", instructions=SYSTEM, input=HELLO, temperature=0.1, max_output_tokens=20
     )
 
 
 def _openai_responses_stream(fake: FakeProvider) -> None:
-    _drain(fake.openai_client().responses.create(model="gpt-4o", instructions=SYSTEM, input=HELLO, stream=True))
+    _drain(
+        _closing(fake.openai_client()).responses.create(model="gpt-4o", instructions=SYSTEM, input=HELLO, stream=True)
+    )
 
 
 def _openai_embeddings(fake: FakeProvider) -> None:
-    fake.openai_client().embeddings.create(model="text-embedding-3-small", input=HELLO)
+    _closing(fake.openai_client()).embeddings.create(model="text-embedding-3-small", input=HELLO)
 
 
 def _anthropic(fake: FakeProvider) -> None:
-    fake.anthropic_client().messages.create(
+    _closing(fake.anthropic_client()).messages.create(
         model="claude-3-5-haiku",
         system=SYSTEM,
         max_tokens=100,
@@ -122,7 +140,7 @@ def _anthropic(fake: FakeProvider) -> None:
 
 
 def _anthropic_stream(fake: FakeProvider) -> None:
-    client = fake.anthropic_client()
+    client = _closing(fake.anthropic_client())
     messages = [{"role": "user", "content": HELLO}]
     tools = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}]
     _drain(
@@ -134,7 +152,7 @@ def _anthropic_stream(fake: FakeProvider) -> None:
 
 def _anthropic_error(fake: FakeProvider) -> None:
     with pytest.raises(Exception, match="500"):
-        fake.anthropic_client().messages.create(
+        _closing(fake.anthropic_client()).messages.create(
             model="claude-error-500", max_tokens=10, messages=[{"role": "user", "content": HELLO}]
         )
 
@@ -148,17 +166,17 @@ def _gemini_config() -> Any:
 
 
 def _gemini(fake: FakeProvider) -> None:
-    client = fake.genai_client()  # referenced while in use: a collected client closes its connection
+    client = _closing(fake.genai_client())  # referenced while in use: a collected client closes its connection
     client.models.generate_content(model="gemini-2.0-flash", contents=HELLO, config=_gemini_config())
 
 
 def _gemini_stream(fake: FakeProvider) -> None:
-    client = fake.genai_client()
+    client = _closing(fake.genai_client())
     _drain(client.models.generate_content_stream(model="gemini-2.0-flash", contents=HELLO, config=_gemini_config()))
 
 
 def _gemini_error(fake: FakeProvider) -> None:
-    client = fake.genai_client()
+    client = _closing(fake.genai_client())
     with pytest.raises(Exception, match="400"):
         client.models.generate_content(model="gemini-error-400", contents=HELLO)
 
@@ -424,7 +442,7 @@ def _openai_history(fake: FakeProvider) -> None:
         {"role": "assistant", "content": None, "tool_calls": [call]},
         {"role": "tool", "tool_call_id": "c1", "content": "rainy"},
     ]
-    fake.openai_client().chat.completions.create(model="gpt-4o-mini", messages=messages, tools=TOOLS)
+    _closing(fake.openai_client()).chat.completions.create(model="gpt-4o-mini", messages=messages, tools=TOOLS)
 
 
 def _responses_history(fake: FakeProvider) -> None:
@@ -433,7 +451,7 @@ def _responses_history(fake: FakeProvider) -> None:
         {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": json.dumps(_ARGS)},
         {"type": "function_call_output", "call_id": "c1", "output": "rainy"},
     ]
-    fake.openai_client().responses.create(model="gpt-4o", input=items)
+    _closing(fake.openai_client()).responses.create(model="gpt-4o", input=items)
 
 
 def _anthropic_history(fake: FakeProvider) -> None:
@@ -442,7 +460,7 @@ def _anthropic_history(fake: FakeProvider) -> None:
         {"role": "assistant", "content": [{"type": "tool_use", "id": "c1", "name": "get_weather", "input": _ARGS}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1", "content": "rainy"}]},
     ]
-    fake.anthropic_client().messages.create(model="claude-3-5-haiku", max_tokens=50, messages=messages)
+    _closing(fake.anthropic_client()).messages.create(model="claude-3-5-haiku", max_tokens=50, messages=messages)
 
 
 def _bedrock_history(client: Any) -> None:
@@ -471,7 +489,7 @@ def _gemini_history(fake: FakeProvider) -> None:
             ],
         ),
     ]
-    client = fake.genai_client()
+    client = _closing(fake.genai_client())
     client.models.generate_content(model="gemini-2.0-flash", contents=contents)
 
 
@@ -498,3 +516,18 @@ def test_a_tool_round_trip_reads_the_same_for_every_provider(fake: FakeProvider,
     request, response = messages[1].parts[0], messages[2].parts[0]
     assert (request.id, request.name, request.arguments) == ("c1", "get_weather", _ARGS)
     assert (response.id, response.response) == ("c1", result)
+
+
+@pytest.mark.parametrize("redact", [True, False], ids=["redacted", "unredacted"])
+def test_a_pii_provider_call_exports_no_content(fake: FakeProvider, redact: bool) -> None:
+    with running_receiver() as receiver:
+        peekr.instrument(storage="none", sinks=[OTLPSink(receiver.url)], redact_pii=redact)
+        with peekr.session(retention_class="pii"):
+            _openai_chat_stream(fake)
+        assert peekr.shutdown()
+        (span,) = receiver.spans()
+    a = attrs(span)
+    assert not [key for key in CONTENT if key in a]
+    assert HELLO not in json.dumps(a) and "redacted" not in json.dumps(a)
+    assert a[GA.GEN_AI_OPERATION_NAME] == CHAT and a[GA.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    assert a[GA.GEN_AI_RESPONSE_FINISH_REASONS] == ["tool_calls"] and a["peekr.retention_class"] == "pii"
