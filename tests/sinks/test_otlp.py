@@ -296,7 +296,7 @@ def test_an_evaluation_with_nothing_to_score_explains_why(receiver: Receiver) ->
     peekr.instrument(storage="none", sinks=[OTLPSink(receiver.url)])
     with _llm_span() as llm:
         pass
-    summary = {"score": None, "reason": "no factual claims", "claims": 0, "counts": {}}
+    summary: dict[str, Any] = {"score": None, "reason": "no factual claims", "claims": 0, "counts": {}}
     _evaluate(llm, scores={"hallucination": None}, attributes={"hallucination_eval": summary})
     assert peekr.shutdown()
     (carrier,) = [s for s in receiver.spans() if s.name == "gen_ai.evaluation.result"]
