@@ -25,7 +25,7 @@ from .._context import suppress_instrumentation
 from .._events import EvalResult, Event, Feedback
 from .._runtime import record_dropped
 from .._span import Span, new_span_id
-from ._otlp_attributes import describe, to_otel_attributes
+from ._otlp_attributes import OtelSpanShape, describe, to_otel_attributes
 from ._otlp_eval import EVENT_NAME, evaluation_attributes
 
 __all__ = ["OTLPSink", "to_otel_attributes"]
@@ -126,7 +126,9 @@ class OTLPSink:
 
         return SpanContext(int(trace_id, 16), int(span_id, 16), False, TraceFlags(TraceFlags.SAMPLED))
 
-    def _readable(self, span: Span, shape: Any = None, events: Sequence[tuple[str, dict[str, Any]]] = ()) -> Any:
+    def _readable(
+        self, span: Span, shape: OtelSpanShape | None = None, events: Sequence[tuple[str, dict[str, Any]]] = ()
+    ) -> Any:
         from opentelemetry.sdk.trace import Event as SpanEvent
         from opentelemetry.sdk.trace import ReadableSpan
         from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -177,8 +179,6 @@ class OTLPSink:
         )
 
     def _evaluation_spans(self, result: EvalResult, sets: list[dict[str, Any]]) -> list[Any]:
-        from ._otlp_attributes import OtelSpanShape
-
         out = []
         for attributes in sets:
             carrier = self._carrier(result, EVENT_NAME, attributes)
