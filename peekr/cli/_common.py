@@ -32,6 +32,7 @@ __all__ = [
     "fmt_tokens",
     "opened",
     "parse_since",
+    "warn",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.IGNORECASE)
@@ -49,6 +50,11 @@ def console() -> Console:
 def err_console() -> Console:
     """Return a stderr console for progress bars and warnings."""
     return Console(stderr=True, highlight=False)
+
+
+def warn(message: str) -> None:
+    """Print ``peekr: warning: message`` to stderr."""
+    typer.echo(f"peekr: warning: {message}", err=True)
 
 
 def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
@@ -77,9 +83,9 @@ def opened(path: Path) -> Iterator[Traces]:
                 transient=True,
             ) as bar:
                 task = bar.add_task("read", total=1.0, name=path.name)
-                store = open_traces(path, lambda done: bar.update(task, completed=done))
+                store = open_traces(path, lambda done: bar.update(task, completed=done), warn=warn)
         else:
-            store = open_traces(path)
+            store = open_traces(path, warn=warn)
     except TraceFileError as exc:
         fail(str(exc))
     try:

@@ -71,6 +71,17 @@ def test_prune_missing_file(cli, tmp_path: Path) -> None:
     assert result.code == 1 and result.err.strip() == f"peekr: error: {tmp_path / 'nope.db'}: no such file"
 
 
+def test_prune_says_it_needs_a_sqlite_file(cli, traces_jsonl: Path, tmp_path: Path) -> None:
+    before = traces_jsonl.read_bytes()
+    result = cli(["prune", str(traces_jsonl)])
+    assert result.code == 1 and result.out == ""
+    assert result.err.strip().count("\n") == 0, result.err
+    assert "not a SQLite database; prune works on a traces.db only" in result.err
+    assert traces_jsonl.read_bytes() == before
+    (tmp_path / "empty.db").write_bytes(b"")
+    assert "empty file" in cli(["prune", str(tmp_path / "empty.db")]).err
+
+
 # --- cost -------------------------------------------------------------------------------------
 
 
