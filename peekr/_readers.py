@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +29,16 @@ from ._codec import SPAN_FIELDS as _SPAN_COLUMNS
 from ._events import EvalResult, Feedback, merge_eval_result
 from ._span import Span
 
-__all__ = ["JSONLTraces", "Page", "SQLiteTraces", "SpanFilter", "TraceFileError", "Traces", "open_traces"]
+__all__ = [
+    "JSONLTraces",
+    "Page",
+    "SQLiteTraces",
+    "SpanFilter",
+    "TraceFileError",
+    "Traces",
+    "connect_readonly",
+    "open_traces",
+]
 
 SpanDict = dict[str, Any]
 _log = logging.getLogger("peekr")
@@ -143,8 +153,7 @@ class SQLiteTraces(_Traces):
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db = connect_readonly(path)
             tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise TraceFileError(f"{path}: not a readable SQLite database ({exc})") from None
@@ -440,6 +449,46 @@ def _json_lines(
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def connect_readonly(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """Open a SQLite file for reading only, leaving no ``-wal``/``-shm`` files behind.
+
+    A ``mode=ro`` connection to a WAL database creates ``-wal``/``-shm`` files that it cannot
+    remove when it closes. So:
+
+    * a ``-wal`` file exists (a writer has the database open, or crashed): ``mode=ro``, which
+      reads what the live writer committed and adds no file;
+    * else, when we may write the file and its folder: read-write with ``PRAGMA query_only``
+      (every write is refused), and SQLite removes the files it created when it closes;
+    * else (no write permission), a WAL database is opened ``immutable``: with no ``-wal``
+      nobody has it open, and a read-only user must not leave files the owner's writer would
+      then trip over; any other database ``mode=ro``.
+
+    Raises:
+        sqlite3.Error: The file cannot be opened or is not a database.
+    """
+    uri = path.resolve().as_uri()
+    if Path(f"{path}-wal").exists():
+        query = "mode=ro"
+    elif os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK):
+        query = "mode=rw"
+    else:
+        query = "mode=ro&immutable=1" if _is_wal(path) else "mode=ro"
+    db = sqlite3.connect(f"{uri}?{query}", uri=True, check_same_thread=check_same_thread)
+    if query == "mode=rw":
+        db.execute("PRAGMA query_only = ON")
+    db.execute("PRAGMA busy_timeout = 10000")
+    return db
+
+
+def _is_wal(path: Path) -> bool:
+    """Whether the database header says WAL mode (file format versions at bytes 18-19 are 2)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(20)[18:20] == b"\x02\x02"
+    except OSError:
+        return False
 
 
 def _unique(path: Path, trace_id: str, ids: list[str]) -> str | None:
