@@ -32,6 +32,7 @@ __all__ = [
     "fmt_tokens",
     "opened",
     "parse_since",
+    "plural",
     "warn",
 ]
 
@@ -121,6 +122,11 @@ def parse_since(value: str | None, *, now_ns: int | None = None) -> str | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return iso_utc(int(parsed.timestamp() * 1e9))
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 span`` / ``2 spans`` / ``1,000 spans`` (``words`` for irregular plurals)."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 
 def fmt_tokens(attrs: dict[str, Any]) -> str:

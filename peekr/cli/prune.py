@@ -10,7 +10,7 @@ from rich.table import Table
 
 from .._prune import prune as prune_db
 from .._readers import TraceFileError
-from ._common import console, fail
+from ._common import console, fail, plural
 
 __all__ = ["prune", "register"]
 
@@ -52,9 +52,11 @@ def prune(
         table.add_row(klass, f"{keep:g} d", f"{summary.spans.get(klass, 0):,}")
     out.print(table)
     verb = "Would delete" if dry_run else "Deleted"
+    remain = summary.remaining - (summary.total if dry_run else 0)
     out.print(
-        f"{verb} {summary.total:,} spans, {summary.eval_results:,} evaluation results and "
-        f"{summary.feedback:,} feedback records; {summary.remaining - (summary.total if dry_run else 0):,} spans remain."
+        f"{verb} {plural(summary.total, 'span')}, {plural(summary.eval_results, 'evaluation result')} and "
+        f"{plural(summary.feedback, 'feedback record')}; {plural(remain, 'span')} "
+        f"{'remains' if remain == 1 else 'remain'}."
     )
     if dry_run:
         out.print("Dry run: nothing was deleted. Run again without --dry-run to delete.")

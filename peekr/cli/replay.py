@@ -14,7 +14,17 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ._common import console, content_text, fail, fmt_cost, fmt_duration, fmt_scores, fmt_tokens, opened
+from ._common import (
+    console,
+    content_text,
+    fail,
+    fmt_cost,
+    fmt_duration,
+    fmt_scores,
+    fmt_tokens,
+    opened,
+    plural,
+)
 from ._layout import GAP, Cell, Column, fit, natural_widths
 from ._layout import table as layout_table
 
@@ -110,7 +120,9 @@ def _header(trace_id: str, spans: list[dict[str, Any]], feedback: list[dict[str,
     text = Text()
     text.append(f"trace {trace_id}", style="bold")
     text.append(f"  {start[:19].replace('T', ' ')} UTC")
-    stats = Text(f"{len(spans)} spans  {fmt_duration(wall)}  {tokens:,} tokens  {fmt_cost(total_cost) or '$?'}")
+    stats = Text(
+        f"{plural(len(spans), 'span')}  {fmt_duration(wall)}  {tokens:,} tokens  {fmt_cost(total_cost) or '$?'}"
+    )
     if errors:
         stats.append(f"  {errors} error{'s' if errors > 1 else ''}", style="red")
     fits = len(text) + 2 + len(stats) <= width

@@ -23,6 +23,7 @@ from ._common import (
     fmt_tokens,
     opened,
     parse_since,
+    plural,
 )
 from ._layout import Column
 from ._layout import table as layout_table
@@ -77,7 +78,7 @@ def view(
     out = console()
     if not result.spans:
         if result.total:
-            fail(f"page {page} is past the end: {result.total} spans match, {limit} per page")
+            fail(f"page {page} is past the end: {plural(result.total, 'span')} match, {limit} per page")
         out.print("No spans match these filters.")
         return
     if io:

@@ -25,7 +25,7 @@ def test_prune_dry_run_changes_nothing(cli, traces_db: Path) -> None:
     before = _names(traces_db)
     result = cli(["prune", str(traces_db), "--dry-run"])
     assert result.code == 0, result.err
-    assert "Would delete 2 spans, 0 evaluation results and 1 feedback records; 10 spans remain." in result.out
+    assert "Would delete 2 spans, 0 evaluation results and 1 feedback record; 10 spans remain." in result.out
     assert "Dry run: nothing was deleted." in result.out
     assert _names(traces_db) == before
 
@@ -35,7 +35,7 @@ def test_prune_deletes_by_retention_class(cli, traces_db: Path, sample: Sample) 
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[1].split() == ["pii", "1", "d", "1"] and lines[2].split() == ["short", "7", "d", "1"]
-    assert "Deleted 2 spans, 0 evaluation results and 1 feedback records; 10 spans remain." in result.out
+    assert "Deleted 2 spans, 0 evaluation results and 1 feedback record; 10 spans remain." in result.out
     names = _names(traces_db)
     assert "old.pii" not in names and "old.short" not in names  # 2 days > 1 d; 10 days > 7 d
     assert "old.default" in names and "openai.chat.completions" in names  # 10 days < 30 d
