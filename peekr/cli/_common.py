@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .._readers import TraceFileError, Traces, open_traces
 from .._span import iso_utc
@@ -34,6 +34,7 @@ __all__ = [
     "parse_since",
     "plural",
     "warn",
+    "working",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.IGNORECASE)
@@ -95,6 +96,22 @@ def opened(path: Path) -> Iterator[Traces]:
         fail(str(exc))
     finally:
         store.close()
+
+
+@contextmanager
+def working(what: str) -> Iterator[None]:
+    """A spinner with the elapsed time on stderr while ``what`` runs; nothing when not a terminal."""
+    errs = err_console()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(what),
+        TimeElapsedColumn(),
+        console=errs,
+        transient=True,
+        disable=not errs.is_terminal,
+    ) as bar:
+        bar.add_task(what, total=None)
+        yield
 
 
 def parse_since(value: str | None, *, now_ns: int | None = None) -> str | None:

@@ -18,16 +18,19 @@ _KEY_HELP = "The judge's API key. Default: the SDK's env (OPENAI_API_KEY, ANTHRO
 
 
 def _progress() -> Progress:
+    """The bar on stderr; on a terminal only (a log file or CI output gets the summary alone)."""
     from ._common import err_console
 
+    errs = err_console()
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[extra]}"),
         TimeElapsedColumn(),
-        console=err_console(),
+        console=errs,
         transient=False,
+        disable=not errs.is_terminal,
     )
 
 
@@ -152,7 +155,7 @@ def eval_judge(
         fail(str(exc))
     evaluator = _build(model, base_url, api_key, timeout=timeout)
     with _progress() as progress:
-        progress.disable = as_json  # keep stderr quiet when the output is for a program
+        progress.disable = progress.disable or as_json  # keep stderr quiet when the output is for a program
         task = progress.add_task(f"judging with {model}", total=len(cases), extra="")
         result, rows = anyio.run(
             lambda: judge_labeled(evaluator, cases, concurrency=concurrency, on_case=lambda: progress.advance(task))

@@ -11,7 +11,7 @@ from .._export import export_feedback as export_fn
 from .._feedback import append_feedback_jsonl, make_feedback
 from .._feedback import feedback as feedback_fn
 from .._readers import JSONLTraces
-from ._common import console, fail, opened, plural
+from ._common import console, fail, opened, plural, working
 
 __all__ = ["export_feedback", "feedback", "register"]
 
@@ -64,7 +64,8 @@ def export_feedback(
     if format not in ("openai-ft", "raw"):
         raise typer.BadParameter(f"{format!r}; expected openai-ft or raw", param_hint="--format")
     try:
-        summary = export_fn(db_path=db, filter=filter, output=output, format=format)
+        with working(f"exporting {db.name}"):
+            summary = export_fn(db_path=db, filter=filter, output=output, format=format)
     except ValueError as exc:
         fail(str(exc))
     out = console()

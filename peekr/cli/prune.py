@@ -10,7 +10,7 @@ from rich.table import Table
 
 from .._prune import prune as prune_db
 from .._readers import TraceFileError
-from ._common import console, fail, plural
+from ._common import console, fail, plural, working
 
 __all__ = ["prune", "register"]
 
@@ -38,7 +38,8 @@ def prune(
 ) -> None:
     """Delete spans older than their retention class allows (pii 1 d, short 7 d, default 30 d, long 365 d)."""
     try:
-        summary = prune_db(db, days=_parse_days(days or []), dry_run=dry_run)
+        with working(f"{'counting' if dry_run else 'pruning'} {db.name}"):
+            summary = prune_db(db, days=_parse_days(days or []), dry_run=dry_run)
     except TraceFileError as exc:
         fail(str(exc))
     except ValueError as exc:
