@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,9 +205,19 @@ def _dumps(obj: Any) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically (a temp file in the same folder, then rename)."""
+    """Replace ``path`` with ``text`` atomically (a temp file in the same folder, then rename).
+
+    The file gets the permissions any new file gets (``0666`` minus the umask), like a file the
+    user's shell would create; ``tempfile.mkstemp`` would make it ``0600``.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
     done = False
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -216,4 +226,4 @@ def write_atomic(path: Path, text: str) -> None:
         done = True
     finally:
         if not done:  # interrupted or failed: leave no half-written temp file behind
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)

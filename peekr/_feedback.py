@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ._events import Feedback
+from ._readers import connect_readonly
 from ._span import iso_utc
 from .sinks._sqlite_schema import apply_migrations, configure_connection
 
@@ -160,7 +161,7 @@ def _check_trace(path: Path, trace_id: str) -> None:
     if not path.is_file():
         raise ValueError(_unknown(path, trace_id))
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        db = connect_readonly(path)
         try:
             found = db.execute("SELECT 1 FROM spans WHERE trace_id = ? LIMIT 1", (trace_id,)).fetchone()
         finally:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._readers import TraceFileError
+from ._readers import _SQLITE_MAGIC, TraceFileError
 from ._retention import resolve_retention_days
 from ._span import iso_utc
 from .sinks._sqlite_schema import configure_connection
@@ -62,13 +62,21 @@ def prune(
         A :class:`PruneSummary`.
 
     Raises:
-        TraceFileError: The file is missing or not a peekr database.
+        TraceFileError: The file is missing or not a peekr SQLite database (a JSONL file included).
         ValueError: An unknown retention class or a non-positive number of days.
     """
     resolved = resolve_retention_days(days)
     path = Path(db_path)
     if not path.is_file():
         raise TraceFileError(f"{path}: no such file")
+    head = _head(path)
+    if not head:
+        raise TraceFileError(f"{path}: empty file (nothing to prune)")
+    if head != _SQLITE_MAGIC:
+        raise TraceFileError(
+            f"{path}: not a SQLite database; prune works on a traces.db only "
+            "(a traces.jsonl is append-only: rotate or delete it instead)"
+        )
     now = time.time_ns() if now_ns is None else now_ns
     summary = PruneSummary(dry_run=dry_run, days=resolved)
     db = sqlite3.connect(path, isolation_level=None)
@@ -117,3 +125,11 @@ def prune(
     finally:
         db.close()
     return summary
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(16)
+    except OSError as exc:
+        raise TraceFileError(f"{path}: cannot read ({exc.strerror})") from None

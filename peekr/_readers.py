@@ -3,7 +3,8 @@
 Both readers return spans as plain dicts shaped like the span JSON (DESIGN.md), newest first,
 with evaluation results merged into ``attributes`` by :func:`peekr._events.merge_eval_result`
 (the same rule the sinks use). Bad files raise :class:`TraceFileError` with a one-line message
-that names the file and what is wrong with it.
+that names the file and what is wrong with it; malformed lines inside a JSONL file are skipped
+and reported once (see :func:`open_traces`).
 
 Example:
     >>> with open_traces("traces.db") as store:
@@ -14,6 +15,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,9 +29,19 @@ from ._codec import SPAN_FIELDS as _SPAN_COLUMNS
 from ._events import EvalResult, Feedback, merge_eval_result
 from ._span import Span
 
-__all__ = ["JSONLTraces", "Page", "SQLiteTraces", "SpanFilter", "TraceFileError", "Traces", "open_traces"]
+__all__ = [
+    "JSONLTraces",
+    "Page",
+    "SQLiteTraces",
+    "SpanFilter",
+    "TraceFileError",
+    "Traces",
+    "connect_readonly",
+    "open_traces",
+]
 
 SpanDict = dict[str, Any]
+_log = logging.getLogger("peekr")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Filters on span attributes: SpanFilter field -> attribute key.
 _ATTRIBUTE_FILTERS = {"session_id": "session_id", "user_id": "user_id"}
@@ -140,8 +153,7 @@ class SQLiteTraces(_Traces):
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db = connect_readonly(path)
             tables = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as exc:
             raise TraceFileError(f"{path}: not a readable SQLite database ({exc})") from None
@@ -294,8 +306,10 @@ class JSONLTraces(_Traces):
         self.path = path
         self.spans: list[SpanDict] = []
         self._feedback: list[dict[str, Any]] = []
+        #: ``(line number, what is wrong)`` of each malformed line that was skipped.
+        self.skipped: list[tuple[int, str]] = []
         evals: list[EvalResult] = []
-        for lineno, obj, last in _json_lines(path, progress):
+        for lineno, obj, last in _json_lines(path, progress, self.skipped):
             record = obj.get("record")
             try:
                 if record == "eval":
@@ -310,14 +324,26 @@ class JSONLTraces(_Traces):
                     continue
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "record"
-                raise TraceFileError(f"{path}:{lineno}: not a peekr record ({where}: {first['msg']})") from None
+                self.skipped.append((lineno, f"not a peekr record ({where}: {first['msg']})"))
         if not self.spans:
+            if self.skipped:  # nothing readable at all: most likely not a peekr file
+                lineno, problem = self.skipped[0]
+                raise TraceFileError(f"{path}:{lineno}: {problem}; is this a peekr traces file?")
             raise TraceFileError(f"{path}: no spans in this file")
         by_id = {span["span_id"]: span for span in self.spans}
         for result in sorted(evals, key=lambda r: r.created_at):
             if result.span_id in by_id:
                 merge_eval_result(by_id[result.span_id]["attributes"], result)
         self.spans.sort(key=lambda s: (s["start_time"], s["span_id"]), reverse=True)
+
+    @property
+    def warning(self) -> str | None:
+        """One line saying which malformed lines were skipped, or ``None`` when none were."""
+        if not self.skipped:
+            return None
+        lineno, problem = self.skipped[0]
+        first = "line" if len(self.skipped) == 1 else "first at line"
+        return f"{self.path}: skipped {_plural(len(self.skipped), 'malformed line')} ({first} {lineno}: {problem})"
 
     def query(self, flt: SpanFilter, *, limit: int | None = 50, offset: int = 0) -> Page:
         """Return matching spans, newest first, with the total number that matched."""
@@ -353,10 +379,16 @@ class JSONLTraces(_Traces):
 Traces = SQLiteTraces | JSONLTraces
 
 
-def open_traces(path: str | Path, progress: Callable[[float], None] | None = None) -> Traces:
+def open_traces(
+    path: str | Path,
+    progress: Callable[[float], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> Traces:
     """Open ``traces.db`` or ``traces.jsonl`` (chosen by content, then by suffix).
 
-    ``progress`` is called with the fraction read so far while a JSONL file is loaded.
+    ``progress`` is called with the fraction read so far while a JSONL file is loaded. Malformed
+    JSONL lines are skipped and reported once, as one line, to ``warn`` (default: a warning on
+    the ``peekr`` logger).
 
     Raises:
         TraceFileError: The file is missing, empty, corrupt or not a peekr file.
@@ -377,13 +409,20 @@ def open_traces(path: str | Path, progress: Callable[[float], None] | None = Non
         return SQLiteTraces(path)
     if path.suffix.lower() in (".db", ".sqlite", ".sqlite3"):
         raise TraceFileError(f"{path}: not a SQLite database (corrupt, or not written by peekr)")
-    return JSONLTraces(path, progress)
+    store = JSONLTraces(path, progress)
+    if store.warning is not None:
+        (warn or _log.warning)(store.warning)
+    return store
 
 
 def _json_lines(
-    path: Path, progress: Callable[[float], None] | None = None
+    path: Path, progress: Callable[[float], None] | None, skipped: list[tuple[int, str]]
 ) -> Iterator[tuple[int, dict[str, Any], bool]]:
-    """Yield (line number, object, is-unterminated-last-line) for each non-blank line."""
+    """Yield (line number, object, is-unterminated-last-line) for each non-blank line.
+
+    A line that is not a JSON object is appended to ``skipped`` (line number, problem) instead;
+    an unterminated last line that does not parse (a writer killed mid-line) is dropped silently.
+    """
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -399,13 +438,57 @@ def _json_lines(
         try:
             obj = json.loads(raw)
         except ValueError as exc:
-            if last:  # a writer was killed mid-line: everything before it is still good
-                continue
-            msg = str(exc).split(":")[0]
-            raise TraceFileError(f"{path}:{index + 1}: not valid JSON ({msg}); is this a peekr traces file?") from None
+            if not last:  # a cut-off last line is a killed writer, not a malformed file
+                skipped.append((index + 1, f"not valid JSON ({str(exc).split(':')[0]})"))
+            continue
         if not isinstance(obj, dict):
-            raise TraceFileError(f"{path}:{index + 1}: expected a JSON object per line, got {type(obj).__name__}")
+            skipped.append((index + 1, f"expected a JSON object per line, got {type(obj).__name__}"))
+            continue
         yield index + 1, obj, last
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def connect_readonly(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """Open a SQLite file for reading only, leaving no ``-wal``/``-shm`` files behind.
+
+    A ``mode=ro`` connection to a WAL database creates ``-wal``/``-shm`` files that it cannot
+    remove when it closes. So:
+
+    * a ``-wal`` file exists (a writer has the database open, or crashed): ``mode=ro``, which
+      reads what the live writer committed and adds no file;
+    * else, when we may write the file and its folder: read-write with ``PRAGMA query_only``
+      (every write is refused), and SQLite removes the files it created when it closes;
+    * else (no write permission), a WAL database is opened ``immutable``: with no ``-wal``
+      nobody has it open, and a read-only user must not leave files the owner's writer would
+      then trip over; any other database ``mode=ro``.
+
+    Raises:
+        sqlite3.Error: The file cannot be opened or is not a database.
+    """
+    uri = path.resolve().as_uri()
+    if Path(f"{path}-wal").exists():
+        query = "mode=ro"
+    elif os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK):
+        query = "mode=rw"
+    else:
+        query = "mode=ro&immutable=1" if _is_wal(path) else "mode=ro"
+    db = sqlite3.connect(f"{uri}?{query}", uri=True, check_same_thread=check_same_thread)
+    if query == "mode=rw":
+        db.execute("PRAGMA query_only = ON")
+    db.execute("PRAGMA busy_timeout = 10000")
+    return db
+
+
+def _is_wal(path: Path) -> bool:
+    """Whether the database header says WAL mode (file format versions at bytes 18-19 are 2)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(20)[18:20] == b"\x02\x02"
+    except OSError:
+        return False
 
 
 def _unique(path: Path, trace_id: str, ids: list[str]) -> str | None:

@@ -31,7 +31,6 @@ def _isolated_peekr(
     peekr shut down. A test in which peekr swallowed an internal error fails, unless marked
     ``swallows_internal_errors``."""
     monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
-    monkeypatch.setenv("PEEKR_HOME", str(tmp_path))
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
     marked = request.node.get_closest_marker("swallows_internal_errors") is not None

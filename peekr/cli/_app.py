@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
 
 import typer
+from typer import _click
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 from .._version import __version__
 
@@ -24,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 #: A module that does not exist is skipped quietly.
 EXTRA_COMMAND_MODULES: tuple[str, ...] = ("peekr.cli.eval", "peekr.cli.server", "peekr.cli.fake_provider")
 
+_HELP_OPTIONS = ("-h", "--help")
 _HELP = """Look at your LLM traces without any server.
 
 [bold]peekr view traces.db --io[/]            spans, newest first, with inputs and outputs
@@ -38,16 +42,37 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
+class _PeekrGroup(TyperGroup):
+    """The ``peekr`` group: tidies the help of itself and every command registered on it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        _tidy_help(self)
+
+
+def _tidy_help(command: _click.Command) -> None:
+    """Show flags without a type (typer prints ``<bool>`` for them) and arguments in capitals."""
+    help_option = command.get_help_option(_click.Context(command, help_option_names=list(_HELP_OPTIONS)))
+    for param in [*command.params, help_option]:
+        if isinstance(param, TyperOption) and param.is_flag and param.metavar is None:
+            param.metavar = ""
+        elif isinstance(param, TyperArgument) and param.metavar is None and param.name:
+            param.metavar = param.name.upper()
+    for sub in (getattr(command, "commands", None) or {}).values():
+        _tidy_help(sub)
+
+
 def build_app() -> typer.Typer:
     """Return the ``peekr`` typer app with every available command registered."""
     app = typer.Typer(
+        cls=_PeekrGroup,
         name="peekr",
         help=_HELP,
         no_args_is_help=True,
         add_completion=False,
         rich_markup_mode="rich",
         pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
+        context_settings={"help_option_names": list(_HELP_OPTIONS)},
     )
 
     @app.callback()

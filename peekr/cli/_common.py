@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .._readers import TraceFileError, Traces, open_traces
 from .._span import iso_utc
@@ -32,6 +32,9 @@ __all__ = [
     "fmt_tokens",
     "opened",
     "parse_since",
+    "plural",
+    "warn",
+    "working",
 ]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|days|w|wk|weeks?)\s*$", re.IGNORECASE)
@@ -49,6 +52,11 @@ def console() -> Console:
 def err_console() -> Console:
     """Return a stderr console for progress bars and warnings."""
     return Console(stderr=True, highlight=False)
+
+
+def warn(message: str) -> None:
+    """Print ``peekr: warning: message`` to stderr."""
+    typer.echo(f"peekr: warning: {message}", err=True)
 
 
 def fail(message: str, *, hint: str | None = None, code: int = 1) -> NoReturn:
@@ -77,9 +85,9 @@ def opened(path: Path) -> Iterator[Traces]:
                 transient=True,
             ) as bar:
                 task = bar.add_task("read", total=1.0, name=path.name)
-                store = open_traces(path, lambda done: bar.update(task, completed=done))
+                store = open_traces(path, lambda done: bar.update(task, completed=done), warn=warn)
         else:
-            store = open_traces(path)
+            store = open_traces(path, warn=warn)
     except TraceFileError as exc:
         fail(str(exc))
     try:
@@ -88,6 +96,22 @@ def opened(path: Path) -> Iterator[Traces]:
         fail(str(exc))
     finally:
         store.close()
+
+
+@contextmanager
+def working(what: str) -> Iterator[None]:
+    """A spinner with the elapsed time on stderr while ``what`` runs; nothing when not a terminal."""
+    errs = err_console()
+    with Progress(
+        SpinnerColumn(),
+        TextColumn(what),
+        TimeElapsedColumn(),
+        console=errs,
+        transient=True,
+        disable=not errs.is_terminal,
+    ) as bar:
+        bar.add_task(what, total=None)
+        yield
 
 
 def parse_since(value: str | None, *, now_ns: int | None = None) -> str | None:
@@ -115,6 +139,11 @@ def parse_since(value: str | None, *, now_ns: int | None = None) -> str | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return iso_utc(int(parsed.timestamp() * 1e9))
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 span`` / ``2 spans`` / ``1,000 spans`` (``words`` for irregular plurals)."""
+    return f"{count:,} {word if count == 1 else (words or word + 's')}"
 
 
 def fmt_tokens(attrs: dict[str, Any]) -> str:

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .._readers import TraceFileError
+from .._readers import TraceFileError, connect_readonly
 
 __all__ = ["collect"]
 
@@ -92,8 +92,7 @@ def collect(path: Path, progress: Progress | None = None, *, workers: int | None
 
 def _connect(path: Path) -> sqlite3.Connection:
     try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout = 10000")
+        db = connect_readonly(path, check_same_thread=False)
         db.execute("PRAGMA temp_store = MEMORY")
         db.execute("PRAGMA cache_size = -100000")
     except sqlite3.Error as exc:

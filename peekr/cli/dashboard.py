@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from .._export import write_atomic
 from .._readers import TraceFileError
 from .._version import __version__
-from ._common import console, err_console, fail
+from ._common import console, err_console, fail, plural
 from ._dashboard_data import collect
 
 __all__ = ["dashboard", "register", "render_html"]
@@ -84,7 +84,7 @@ def dashboard(
     write_atomic(output, html)
     totals = data["totals"]
     console().print(
-        f"Wrote {output} ({len(html.encode()) / 1024:,.0f} KiB) from {totals['spans']:,} spans "
+        f"Wrote {output} ({len(html.encode()) / 1024:,.0f} KiB) from {plural(totals['spans'], 'span')} "
         f"in {time.perf_counter() - started:.1f} s. Open it in any browser; it needs no network."
     )
 

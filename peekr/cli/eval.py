@@ -18,16 +18,19 @@ _KEY_HELP = "The judge's API key. Default: the SDK's env (OPENAI_API_KEY, ANTHRO
 
 
 def _progress() -> Progress:
+    """The bar on stderr; on a terminal only (a log file or CI output gets the summary alone)."""
     from ._common import err_console
 
+    errs = err_console()
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[extra]}"),
         TimeElapsedColumn(),
-        console=err_console(),
+        console=errs,
         transient=False,
+        disable=not errs.is_terminal,
     )
 
 
@@ -69,7 +72,7 @@ def eval_command(
     from .._readers import SpanFilter, TraceFileError
     from ..evaluators._batch import pending_spans, run_stored
     from ..evaluators.hallucination import default_filter
-    from ._common import console, fail, fmt_cost, parse_since
+    from ._common import console, fail, fmt_cost, parse_since, plural
 
     evaluator = _build(
         model,
@@ -88,10 +91,13 @@ def eval_command(
         fail(str(exc))
     out = console()
     if not spans:
-        out.print(f"Nothing to evaluate: {matched} LLM spans matched, {scored} already scored (use --force to redo).")
+        out.print(
+            f"Nothing to evaluate: {plural(matched, 'LLM span')} matched, {scored:,} already scored "
+            "(use --force to redo)."
+        )
         return
     if scored:
-        out.print(f"Skipping {scored} spans already scored (use --force to redo them).")
+        out.print(f"Skipping {plural(scored, 'span')} already scored (use --force to redo them).")
     with _progress() as progress:
         task = progress.add_task("evaluating", total=len(spans), extra="")
         failures = 0
@@ -111,8 +117,8 @@ def eval_command(
     mean = f"{sum(scores) / len(scores):.3f}" if scores else "–"
     cost = fmt_cost(summary.cost_usd) if summary.cost_known else f"≥{fmt_cost(summary.cost_usd)} (some prices unknown)"
     out.print(
-        f"Evaluated {summary.evaluated} spans (mean hallucination score {mean}; {summary.no_score} without a score: "
-        f"no claims or no context), {summary.failed} failed. Judge cost {cost or '$0'}."
+        f"Evaluated {plural(summary.evaluated, 'span')} (mean hallucination score {mean}; {summary.no_score:,} "
+        f"without a score: no claims or no context), {summary.failed:,} failed. Judge cost {cost or '$0'}."
     )
     for error, count in sorted(summary.errors.items(), key=lambda kv: -kv[1])[:5]:
         out.print(f"  {count} × {error}")
@@ -138,7 +144,7 @@ def eval_judge(
 
     from ..evaluators._batch import judge_labeled
     from ..evaluators._labeled import load_cases, sample_path
-    from ._common import console, fail, fmt_cost
+    from ._common import console, fail, fmt_cost, plural
 
     source = labeled if labeled is not None else sample_path()
     try:
@@ -149,36 +155,52 @@ def eval_judge(
         fail(str(exc))
     evaluator = _build(model, base_url, api_key, timeout=timeout)
     with _progress() as progress:
-        progress.disable = as_json  # keep stderr quiet when the output is for a program
+        progress.disable = progress.disable or as_json  # keep stderr quiet when the output is for a program
         task = progress.add_task(f"judging with {model}", total=len(cases), extra="")
         result, rows = anyio.run(
             lambda: judge_labeled(evaluator, cases, concurrency=concurrency, on_case=lambda: progress.advance(task))
         )
     out = console()
     data = result.as_dict()
+    all_failed = result.cases > 0 and result.failed == result.cases
+    if all_failed:  # nothing was judged: a 0% score would blame the judge for a broken setup
+        data.update(balanced_accuracy=None, accuracy=None)
     if as_json:
         out.print_json(json.dumps({"model": model, "file": str(source), **data, "rows": rows}))
+        if all_failed:
+            raise typer.Exit(1)
         return
-    table = Table(title=f"{model} on {source.name} ({result.cases} cases)")
-    for column in ("class", "precision", "recall", "support"):
-        table.add_column(column, justify="left" if column == "class" else "right")
-    for cls, values in result.per_class.items():
-        table.add_row(cls, *(_pct(values[k]) for k in ("precision", "recall")), str(values["support"]))
-    out.print(table)
+    if all_failed:
+        out.print(f"Balanced accuracy: n/a: all {plural(result.cases, 'case')} failed, so nothing was judged.")
+    else:
+        table = Table(title=f"{model} on {source.name} ({plural(result.cases, 'case')})")
+        for column in ("class", "precision", "recall", "support"):
+            table.add_column(column, justify="left" if column == "class" else "right")
+        for cls, values in result.per_class.items():
+            table.add_row(cls, *(_pct(values[k]) for k in ("precision", "recall")), str(values["support"]))
+        out.print(table)
+        out.print(
+            f"Balanced accuracy: [bold]{result.balanced_accuracy:.1%}[/]   accuracy {data['accuracy']:.1%}   "
+            f"no prediction {result.abstained}   failed {result.failed}"
+        )
     per_case = fmt_cost(data["cost_per_case_usd"]) if data["cost_per_case_usd"] is not None else "unknown"
-    out.print(
-        f"Balanced accuracy: [bold]{result.balanced_accuracy:.1%}[/]   accuracy {data['accuracy']:.1%}   "
-        f"no prediction {result.abstained}   failed {result.failed}"
-    )
     total = fmt_cost(result.cost_usd) if result.cost_usd is not None else "unknown (no price for this model)"
     out.print(
         f"Judge cost: {total or '$0'} in all, {per_case or '$0'} per case "
         f"({result.tokens_input} input + {result.tokens_output} output tokens)"
     )
-    errors = [r for r in rows if r["error"]]
-    for row in errors[:5]:
-        out.print(f"  case {row['id']}: {row['error']}")
-    if errors and len(errors) == len(rows):
+    failures: dict[str, list[str]] = {}
+    for row in rows:
+        if row["error"]:
+            failures.setdefault(row["error"], []).append(str(row["id"]))
+    if failures:
+        out.print(f"Failed {plural(result.failed, 'case')}:")
+    for error, ids in sorted(failures.items(), key=lambda kv: -len(kv[1]))[:5]:
+        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3:,} more" if len(ids) > 3 else "")
+        out.print(f"  {len(ids):,} × {error} ({shown})")
+    if len(failures) > 5:
+        out.print(f"  … and {plural(len(failures) - 5, 'other error')}")
+    if all_failed:
         raise typer.Exit(1)
 
 

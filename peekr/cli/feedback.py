@@ -11,7 +11,7 @@ from .._export import export_feedback as export_fn
 from .._feedback import append_feedback_jsonl, make_feedback
 from .._feedback import feedback as feedback_fn
 from .._readers import JSONLTraces
-from ._common import console, fail, opened
+from ._common import console, fail, opened, plural, working
 
 __all__ = ["export_feedback", "feedback", "register"]
 
@@ -28,6 +28,10 @@ def feedback(
     """Store a human rating of a trace (several per trace are kept; the latest counts for export)."""
     if rating is None and score is None:
         raise typer.BadParameter("give --rating good|bad, --score 0..1, or both", param_hint="--rating")
+    if rating is not None and rating not in ("good", "bad"):
+        raise typer.BadParameter(f"{rating!r}; expected good or bad", param_hint="--rating")
+    if score is not None and not 0.0 <= score <= 1.0:
+        raise typer.BadParameter(f"{score:g}; expected a number from 0 to 1", param_hint="--score")
     with opened(db) as store:
         full_id = store.resolve_trace_id(trace_id.strip())
         is_jsonl = isinstance(store, JSONLTraces)
@@ -60,14 +64,18 @@ def export_feedback(
     if format not in ("openai-ft", "raw"):
         raise typer.BadParameter(f"{format!r}; expected openai-ft or raw", param_hint="--format")
     try:
-        summary = export_fn(db_path=db, filter=filter, output=output, format=format)
+        with working(f"exporting {db.name}"):
+            summary = export_fn(db_path=db, filter=filter, output=output, format=format)
     except ValueError as exc:
         fail(str(exc))
     out = console()
-    unit = "examples" if format == "openai-ft" else "traces"
-    out.print(f"Wrote {summary.written:,} {unit} from {summary.traces:,} traces rated {filter} to {summary.output}.")
+    unit = "example" if format == "openai-ft" else "trace"
+    out.print(
+        f"Wrote {plural(summary.written, unit)} from {plural(summary.traces, 'trace')} rated {filter} "
+        f"to {summary.output}."
+    )
     if summary.skipped:
-        out.print(f"Skipped {summary.skipped_total:,}:")
+        out.print(f"Skipped {plural(summary.skipped_total, 'span' if format == 'openai-ft' else 'trace')}:")
         for reason, count in sorted(summary.skipped.items(), key=lambda kv: -kv[1]):
             out.print(f"  {count:>6,}  {reason}")
     if summary.traces == 0:

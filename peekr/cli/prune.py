@@ -10,7 +10,7 @@ from rich.table import Table
 
 from .._prune import prune as prune_db
 from .._readers import TraceFileError
-from ._common import console, fail
+from ._common import console, fail, plural, working
 
 __all__ = ["prune", "register"]
 
@@ -38,7 +38,8 @@ def prune(
 ) -> None:
     """Delete spans older than their retention class allows (pii 1 d, short 7 d, default 30 d, long 365 d)."""
     try:
-        summary = prune_db(db, days=_parse_days(days or []), dry_run=dry_run)
+        with working(f"{'counting' if dry_run else 'pruning'} {db.name}"):
+            summary = prune_db(db, days=_parse_days(days or []), dry_run=dry_run)
     except TraceFileError as exc:
         fail(str(exc))
     except ValueError as exc:
@@ -52,9 +53,11 @@ def prune(
         table.add_row(klass, f"{keep:g} d", f"{summary.spans.get(klass, 0):,}")
     out.print(table)
     verb = "Would delete" if dry_run else "Deleted"
+    remain = summary.remaining - (summary.total if dry_run else 0)
     out.print(
-        f"{verb} {summary.total:,} spans, {summary.eval_results:,} evaluation results and "
-        f"{summary.feedback:,} feedback records; {summary.remaining - (summary.total if dry_run else 0):,} spans remain."
+        f"{verb} {plural(summary.total, 'span')}, {plural(summary.eval_results, 'evaluation result')} and "
+        f"{plural(summary.feedback, 'feedback record')}; {plural(remain, 'span')} "
+        f"{'remains' if remain == 1 else 'remain'}."
     )
     if dry_run:
         out.print("Dry run: nothing was deleted. Run again without --dry-run to delete.")

@@ -14,7 +14,19 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ._common import console, content_text, fail, fmt_cost, fmt_duration, fmt_scores, fmt_tokens, opened
+from ._common import (
+    console,
+    content_text,
+    fail,
+    fmt_cost,
+    fmt_duration,
+    fmt_scores,
+    fmt_tokens,
+    opened,
+    plural,
+)
+from ._layout import GAP, Cell, Column, fit, natural_widths
+from ._layout import table as layout_table
 
 __all__ = ["register", "replay", "waterfall_rows"]
 
@@ -53,8 +65,8 @@ def replay(
         return
     out = console()
     rows = waterfall_rows(spans)
-    out.print(_header(full_id, spans, feedback))
-    out.print(_waterfall(rows))
+    out.print(_header(full_id, spans, feedback, out.width))
+    out.print(_waterfall(rows, out.width))
     limit = None if full else _IO_LIMIT
     if io and not _is_interactive(interactive):
         for depth, span, _, _ in rows:
@@ -94,7 +106,7 @@ def waterfall_rows(spans: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any
     return rows
 
 
-def _header(trace_id: str, spans: list[dict[str, Any]], feedback: list[dict[str, Any]]) -> Text:
+def _header(trace_id: str, spans: list[dict[str, Any]], feedback: list[dict[str, Any]], width: int) -> Text:
     total_cost = sum(
         s["attributes"].get("cost_usd") or 0 for s in spans if isinstance(s["attributes"].get("cost_usd"), (int, float))
     )
@@ -107,10 +119,15 @@ def _header(trace_id: str, spans: list[dict[str, Any]], feedback: list[dict[str,
     wall = (_ts(end) - _ts(start)) * 1000
     text = Text()
     text.append(f"trace {trace_id}", style="bold")
-    text.append(f"  {start[:19].replace('T', ' ')} UTC  {len(spans)} spans  {fmt_duration(wall)}")
-    text.append(f"  {tokens:,} tokens  {fmt_cost(total_cost) or '$?'}")
+    text.append(f"  {start[:19].replace('T', ' ')} UTC")
+    stats = Text(
+        f"{plural(len(spans), 'span')}  {fmt_duration(wall)}  {tokens:,} tokens  {fmt_cost(total_cost) or '$?'}"
+    )
     if errors:
-        text.append(f"  {errors} error{'s' if errors > 1 else ''}", style="red")
+        stats.append(f"  {errors} error{'s' if errors > 1 else ''}", style="red")
+    fits = len(text) + 2 + len(stats) <= width
+    text.append("  " if fits else "\n")
+    text.append_text(stats)
     if feedback:
         last = feedback[-1]
         text.append(
@@ -125,36 +142,58 @@ def _score(value: object) -> str:
     return f"score={value:g}" if isinstance(value, (int, float)) else ""
 
 
-def _waterfall(rows: list[tuple[int, dict[str, Any], float, float]]) -> Table:
+#: The waterfall, in display order. On a narrow terminal tokens (the header has the total), then
+#: the timeline, then model are dropped, in that order, before a span name has to wrap; cost,
+#: status and duration are always shown (docs/cli.md, "Narrow terminals").
+_COLUMNS = (
+    Column("#", justify="right"),
+    Column("span", wrap=True),
+    Column("model", wrap=True, min_width=12, drop=3),
+    Column("tokens", justify="right", drop=1),
+    Column("cost", justify="right"),
+    Column("status"),
+    Column("duration", justify="right"),
+)
+_TIMELINE_MIN = 8
+
+
+def _waterfall(rows: list[tuple[int, dict[str, Any], float, float]], width: int) -> Table:
     total = max((offset + dur for _, _, offset, dur in rows), default=0.0) or 1.0
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("span", overflow="fold")
-    table.add_column("model", overflow="fold")
-    table.add_column("tokens", justify="right", no_wrap=True)
-    table.add_column("cost", justify="right", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("duration", justify="right", no_wrap=True)
-    table.add_column(f"timeline (0 – {fmt_duration(total)})", no_wrap=True)
-    for index, (depth, span, offset, dur) in enumerate(rows, 1):
+    cells: list[list[Cell]] = []
+    for index, (depth, span, _, dur) in enumerate(rows, 1):
         attrs = span.get("attributes") or {}
         error = span.get("status") == "error"
-        start_col = int(offset / total * _BAR_WIDTH)
-        width = max(1, round(dur / total * _BAR_WIDTH))
-        start_col = min(start_col, _BAR_WIDTH - width)
-        bar = Text(" " * start_col) + Text("█" * width, style="red" if error else "cyan")
-        bar += Text(" " * (_BAR_WIDTH - start_col - width))
-        table.add_row(
-            str(index),
-            Text("  " * depth + ("└ " if depth else "") + span.get("name", "")),
-            str(attrs.get("model") or ""),
-            fmt_tokens(attrs),
-            fmt_cost(attrs.get("cost_usd")),
-            Text(span.get("status", ""), style="red" if error else "green"),
-            fmt_duration(dur),
-            bar,
+        cells.append(
+            [
+                str(index),
+                Text("  " * depth + ("└ " if depth else "") + span.get("name", "")),
+                str(attrs.get("model") or ""),
+                fmt_tokens(attrs),
+                fmt_cost(attrs.get("cost_usd")),
+                Text(span.get("status", ""), style="red" if error else "green"),
+                fmt_duration(dur),
+            ]
         )
-    return table
+    longest_name = max((len(cell[1]) for cell in cells), default=0)  # with its tree indent
+    columns = [*_COLUMNS, Column("timeline", wrap=True, min_width=_TIMELINE_MIN, drop=2)]
+    columns[1] = Column("span", wrap=True, min_width=min(30, max(longest_name, 4)))
+    kept = fit(columns, [[*row, " " * _BAR_WIDTH] for row in cells], width)
+    natural = natural_widths(columns[:-1], cells)
+    others = sum(natural[i] for i in kept if i < len(_COLUMNS)) + GAP * (len(kept) - 1)
+    bar_width = max(_TIMELINE_MIN, min(_BAR_WIDTH, width - others))
+    header = f"timeline (0 – {fmt_duration(total)})"
+    columns[-1] = Column(header if len(header) <= bar_width else f"0–{fmt_duration(total)}")
+    for row, (_, span, offset, dur) in zip(cells, rows, strict=True):
+        row.append(_bar(offset, dur, total, bar_width, span.get("status") == "error"))
+    return layout_table(columns, cells, width, kept=kept)
+
+
+def _bar(offset: float, dur: float, total: float, width: int, error: bool) -> Text:
+    start_col = int(offset / total * width)
+    length = max(1, round(dur / total * width))
+    start_col = min(start_col, width - length)
+    bar = Text(" " * start_col) + Text("█" * length, style="red" if error else "cyan")
+    return bar + Text(" " * (width - start_col - length))
 
 
 def _details(span: dict[str, Any], depth: int, limit: int | None) -> Panel:

@@ -23,7 +23,10 @@ from ._common import (
     fmt_tokens,
     opened,
     parse_since,
+    plural,
 )
+from ._layout import Column
+from ._layout import table as layout_table
 
 __all__ = ["register", "view"]
 
@@ -75,7 +78,7 @@ def view(
     out = console()
     if not result.spans:
         if result.total:
-            fail(f"page {page} is past the end: {result.total} spans match, {limit} per page")
+            fail(f"page {page} is past the end: {plural(result.total, 'span')} match, {limit} per page")
         out.print("No spans match these filters.")
         return
     if io:
@@ -91,35 +94,41 @@ def _print_json(result: Page) -> None:
         write(json.dumps(span, ensure_ascii=False, default=str) + "\n")
 
 
+#: The ``view`` table, in display order. On a narrow terminal time, model, tokens and trace are
+#: dropped (in that order) before a name up to 30 characters or a score has to wrap; cost,
+#: duration, status, name and scores are always shown (docs/cli.md, "Narrow terminals").
+_COLUMNS = (
+    Column("time (UTC)", drop=1),
+    Column("trace", drop=4),
+    Column("name", wrap=True, min_width=30),
+    Column("model", wrap=True, min_width=12, drop=2),
+    Column("tokens", justify="right", drop=3),
+    Column("cost", justify="right"),
+    Column("duration", justify="right"),
+    Column("status"),
+    Column("scores", wrap=True),
+)
+_SCORES = len(_COLUMNS) - 1
+
+
 def _table(result: Page, width: int) -> Table:
-    table = Table(box=None, header_style="bold", pad_edge=False, show_edge=False)
-    # Fixed cells take ~95 columns; name, model and scores share the rest, cut with an ellipsis.
-    spare = max(width - 95, 24)
-    name_w, model_w = max(12, spare * 4 // 10), max(10, spare * 35 // 100)
-    # Fixed-size cells never shrink; name, model and scores give way (with an ellipsis) on narrow terminals.
-    for column, kwargs in (
-        ("time (UTC)", {"no_wrap": True, "min_width": 19}),
-        ("trace", {"no_wrap": True, "min_width": 12}),
-        ("name", {"no_wrap": True, "overflow": "ellipsis", "max_width": min(name_w, 40)}),
-        ("model", {"no_wrap": True, "overflow": "ellipsis", "max_width": min(model_w, 40)}),
-        ("tokens", {"justify": "right", "no_wrap": True, "min_width": 6}),
-        ("cost", {"justify": "right", "no_wrap": True, "min_width": 8}),
-        ("duration", {"justify": "right", "no_wrap": True, "min_width": 8}),
-        ("status", {"no_wrap": True, "min_width": 6}),
-        ("scores", {"no_wrap": True, "overflow": "ellipsis"}),
-    ):
-        table.add_column(column, **kwargs)
-    for span in result.spans:
-        table.add_row(*_cells(span))
-    return table
+    trace_chars = 12 if width >= 100 else 8  # a prefix this long is enough for `peekr replay`
+    rows = [_cells(span, trace_chars) for span in result.spans]
+    columns = list(_COLUMNS)
+    # Scores wrap between scores, never inside one.
+    longest = max((len(part) for row in rows for part in str(row[_SCORES]).split()), default=0)
+    columns[_SCORES] = Column("scores", wrap=True, min_width=max(longest, len("scores")))
+    if not any(row[_SCORES] for row in rows):  # no evaluations on this page: no empty column
+        columns, rows = columns[:_SCORES], [row[:_SCORES] for row in rows]
+    return layout_table(columns, rows, width)
 
 
-def _cells(span: dict[str, Any]) -> list[str | Text]:
+def _cells(span: dict[str, Any], trace_chars: int = 12) -> list[str | Text]:
     attrs = span.get("attributes") or {}
     status = Text(span.get("status", ""), style="red" if span.get("status") == "error" else "green")
     return [
         fmt_time(span.get("start_time")),
-        span["trace_id"][:12],
+        span["trace_id"][:trace_chars],
         span.get("name", ""),
         str(attrs.get("model") or ""),
         fmt_tokens(attrs),

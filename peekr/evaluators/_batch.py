@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from .._events import EvalResult
 from .._readers import JSONLTraces, SpanFilter, open_traces
 from .._span import Span
-from ._base import RunSettings
+from ._base import EvaluationFailed, RunSettings
 from ._evaluate import evaluate_span
 from ._labeled import Case, JudgeMetrics, metrics
 from .hallucination import Hallucination
@@ -128,6 +128,15 @@ async def run_stored(
     return summary
 
 
+def _describe(exc: Exception) -> str:
+    """What went wrong with one case, as the user reads it (no internal class names)."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, EvaluationFailed):  # its message already says what failed
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _count(summary: BatchSummary, name: str, result: EvalResult | None) -> None:
     if result is None:
         summary.skipped += 1
@@ -170,7 +179,7 @@ async def judge_labeled(
                 with anyio.fail_after(evaluator.timeout):
                     report = await evaluator.check(case.context, case.response, question=case.question)
             except Exception as exc:  # a failed case counts as wrong; the run goes on
-                row["error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, TimeoutError) else "timed out"
+                row["error"] = _describe(exc)
                 info = (getattr(exc, "attributes", None) or {}).get(f"{evaluator.name}_eval") or {}
                 row["cost_usd"] = info.get("judge_cost_usd", 0.0)
                 row["tokens"] = tuple((info.get("judge_tokens") or {}).get(k, 0) for k in ("input", "output"))

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from .._api import instrument, shutdown
+from .._runtime import get_runtime
 from ..sinks.memory import InMemorySink
 
 __all__ = ["InMemorySink", "capture_spans"]
@@ -35,7 +36,17 @@ def capture_spans(*, providers: Sequence[str] | None = None, **options: object) 
 
     Yields:
         The sink; read ``sink.spans`` after the block (or call ``peekr.flush()`` inside it).
+
+    Raises:
+        RuntimeError: peekr is already running (``peekr.instrument()`` was called, or this is a
+            nested ``capture_spans()``): the running instance would not record into this sink, and
+            shutting it down at the end of the block would stop the outer one.
     """
+    if get_runtime() is not None:
+        raise RuntimeError(
+            "capture_spans(): peekr is already running (peekr.instrument() or an enclosing capture_spans()); "
+            "call peekr.shutdown() first, or read the spans from the sink that instance records into"
+        )
     sink = InMemorySink()
     instrument(storage="none", sinks=[sink], providers=providers, **options)  # type: ignore[arg-type]
     try:

@@ -155,3 +155,67 @@ def test_report_in_headless_chromium(report: Path, sample: Sample) -> None:
         assert (ARTIFACTS / "dashboard.png").stat().st_size > 50_000
     finally:
         browser.close()
+
+
+_DRAWN = """(() => [...document.querySelectorAll('.chart')].map(node => {
+  const chart = echarts.getInstanceByDom(node);
+  if (!chart) return [node.id, null];
+  return [node.id, chart.getModel().getSeries().map(series => {
+    const data = series.getData();
+    let drawn = 0;
+    for (let i = 0; i < data.count(); i++) {
+      const el = data.getItemGraphicEl(i);
+      if (el && !el.invisible && !el.ignore) drawn++;
+    }
+    const value = v => Array.isArray(v) ? v[v.length - 1] : (v !== null && typeof v === 'object' ? v.value : v);
+    const has = (series.option.data || []).some(v => typeof value(v) === 'number' && value(v) > 0);
+    return [series.name, has, drawn];
+  })];
+}))()"""
+
+
+def test_one_time_bucket_is_drawn_in_every_chart(cli, tmp_path: Path) -> None:
+    """`make demo` records a few calls within a second: every chart must still show them."""
+    import peekr
+
+    chromium = find_chromium()
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI: scripts/deps/chromium.sh should have installed it")
+        pytest.skip("chromium is not installed (run scripts/deps/chromium.sh)")
+    db = tmp_path / "traces.db"
+    peekr.instrument(storage="sqlite", path=db, providers=[])
+    for i, model in enumerate(["gpt-4o-mini", "gpt-4o-mini", "claude-3-5-haiku-latest"]):
+        provider = "anthropic" if model.startswith("claude") else "openai"
+        with peekr.span(
+            f"{provider}.chat",
+            provider=provider,
+            model=model,
+            tokens_input=100 + i,
+            tokens_output=20,
+            tokens_total=120 + i,
+            cost_usd=0.0001,
+        ):
+            pass
+    assert peekr.shutdown(10)
+    out = tmp_path / "report.html"
+    result = cli(["dashboard", str(db), "-o", str(out)])
+    assert result.code == 0, result.err
+    assert len(_data(out)["series"]["times"]) == 1
+    browser = Browser(chromium)
+    try:
+        browser.goto(out.as_uri())
+        browser.settle()
+        assert browser.console_errors() == []
+        charts = dict(browser.evaluate(_DRAWN))
+        for chart_id in ("chart-cost", "chart-tokens", "chart-calls"):
+            series = charts[chart_id]
+            assert series, chart_id
+            for name, has_data, drawn in series:
+                assert drawn > 0 or not has_data, (chart_id, name, series)
+        blank = [(cid, s) for cid, series in charts.items() if series for s in series if s[1] and not s[2]]
+        assert blank == [], blank
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.screenshot(str(ARTIFACTS / "dashboard-one-bucket.png"))
+    finally:
+        browser.close()

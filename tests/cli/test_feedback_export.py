@@ -103,7 +103,7 @@ def test_feedback_cli(cli, traces_db: Path, sample: Sample) -> None:
     neither = cli(["feedback", trace, "--db", str(traces_db)])
     assert neither.code == 2 and "give --rating good|bad, --score 0..1, or both" in neither.err
     bad_score = cli(["feedback", trace, "--score", "7", "--db", str(traces_db)])
-    assert bad_score.code == 1 and "out of range" in bad_score.err
+    assert bad_score.code == 2 and "expected a number from 0 to 1" in bad_score.err
 
 
 def test_feedback_cli_on_jsonl_appends_a_record(cli, traces_jsonl: Path, sample: Sample) -> None:
@@ -230,10 +230,47 @@ def test_export_cli(cli, traces_db: Path, tmp_path: Path) -> None:
     assert result.code == 0, result.err
     assert result.out.splitlines() == [
         f"Wrote 5 examples from 5 traces rated good to {out}.",
-        "Skipped 1:",
+        "Skipped 1 span:",
         "       1  embeddings call, not a chat call",
     ]
     for line in json_lines(out.read_text()):
         check_openai_ft_line(line)
     bad = cli(["export-feedback", str(traces_db), "--format", "csv"])
     assert bad.code == 2 and "'csv'; expected openai-ft or raw" in bad.err
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)], ids=["022", "077", "002"])
+def test_files_the_cli_writes_follow_the_umask(traces_db: Path, tmp_path: Path, umask: int, mode: int) -> None:
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    for args in (
+        ["export-feedback", str(traces_db), "-o", str(out / "training.jsonl")],
+        ["export-feedback", str(traces_db), "-o", str(out / "training.jsonl")],  # replacing a file
+        ["dashboard", str(traces_db), "-o", str(out / "report.html")],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "peekr.cli", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=lambda: os.umask(umask),  # the umask a shell would give it
+        )
+        assert proc.returncode == 0, proc.stderr
+    for name in ("training.jsonl", "report.html"):
+        assert (out / name).stat().st_mode & 0o777 == mode, name
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "training.jsonl"]  # no temp file left
+
+
+def test_cli_wording_counts_and_ratings(cli, traces_db: Path, tmp_path: Path, sample: Sample) -> None:
+    result = cli(["export-feedback", str(traces_db), "--filter", "bad", "-o", str(tmp_path / "bad.jsonl")])
+    assert result.code == 0, result.err
+    assert "Wrote 0 examples from 1 trace rated bad" in result.out, result.out
+    assert "Skipped 1 span:" in result.out
+    rated = cli(["feedback", sample.ids["openai_trace"], "--rating", "meh", "--db", str(traces_db)])
+    assert rated.code == 2
+    assert "'meh'; expected good or bad" in rated.err and "None" not in rated.err
+    scored = cli(["feedback", sample.ids["openai_trace"], "--score", "1.5", "--db", str(traces_db)])
+    assert scored.code == 2 and "expected a number from 0 to 1" in scored.err

@@ -25,7 +25,7 @@ def test_prune_dry_run_changes_nothing(cli, traces_db: Path) -> None:
     before = _names(traces_db)
     result = cli(["prune", str(traces_db), "--dry-run"])
     assert result.code == 0, result.err
-    assert "Would delete 2 spans, 0 evaluation results and 1 feedback records; 10 spans remain." in result.out
+    assert "Would delete 2 spans, 0 evaluation results and 1 feedback record; 10 spans remain." in result.out
     assert "Dry run: nothing was deleted." in result.out
     assert _names(traces_db) == before
 
@@ -35,7 +35,7 @@ def test_prune_deletes_by_retention_class(cli, traces_db: Path, sample: Sample) 
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert lines[1].split() == ["pii", "1", "d", "1"] and lines[2].split() == ["short", "7", "d", "1"]
-    assert "Deleted 2 spans, 0 evaluation results and 1 feedback records; 10 spans remain." in result.out
+    assert "Deleted 2 spans, 0 evaluation results and 1 feedback record; 10 spans remain." in result.out
     names = _names(traces_db)
     assert "old.pii" not in names and "old.short" not in names  # 2 days > 1 d; 10 days > 7 d
     assert "old.default" in names and "openai.chat.completions" in names  # 10 days < 30 d
@@ -69,6 +69,17 @@ def test_prune_bad_days(cli, traces_db: Path, days: str, message: str) -> None:
 def test_prune_missing_file(cli, tmp_path: Path) -> None:
     result = cli(["prune", str(tmp_path / "nope.db")])
     assert result.code == 1 and result.err.strip() == f"peekr: error: {tmp_path / 'nope.db'}: no such file"
+
+
+def test_prune_says_it_needs_a_sqlite_file(cli, traces_jsonl: Path, tmp_path: Path) -> None:
+    before = traces_jsonl.read_bytes()
+    result = cli(["prune", str(traces_jsonl)])
+    assert result.code == 1 and result.out == ""
+    assert result.err.strip().count("\n") == 0, result.err
+    assert "not a SQLite database; prune works on a traces.db only" in result.err
+    assert traces_jsonl.read_bytes() == before
+    (tmp_path / "empty.db").write_bytes(b"")
+    assert "empty file" in cli(["prune", str(tmp_path / "empty.db")]).err
 
 
 # --- cost -------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -196,16 +197,37 @@ def test_sqlite_file_that_is_not_peekrs(cli, tmp_path: Path) -> None:
     _one_line_error(cli(["view", str(tmp_path / "other.db")]), "not a peekr traces database (it has no 'spans' table)")
 
 
-def test_corrupt_jsonl_names_the_line(cli, traces_jsonl: Path) -> None:
+def test_malformed_jsonl_lines_are_skipped_with_one_warning(cli, traces_jsonl: Path, sample: Sample) -> None:
+    # One bad line in the middle (a hand edit, a crashed tool) must not hide the rest of the file.
     lines = traces_jsonl.read_text().splitlines(keepends=True)
     lines.insert(3, "{this is not json\n")
+    lines.insert(6, "[1, 2]\n")
+    lines.insert(9, '{"hello": "world"}\n')
     traces_jsonl.write_text("".join(lines))
-    _one_line_error(cli(["view", str(traces_jsonl)]), "traces.jsonl:4: not valid JSON")
+    result = cli(["view", str(traces_jsonl), "--json", "--limit", "100"])
+    assert result.code == 0, result.err
+    assert len(json_lines(result.out)) == len(sample.spans)
+    assert result.err.count("\n") == 1, result.err  # warned once, on stderr only
+    assert result.err.startswith("peekr: warning: "), result.err
+    assert "skipped 3 malformed lines (first at line 4: not valid JSON" in result.err
+    table = cli(["view", str(traces_jsonl), "--limit", "100"])
+    assert table.code == 0 and f"of {len(sample.spans)}, newest first" in table.out
 
 
-def test_jsonl_line_that_is_not_a_span(cli, traces_jsonl: Path) -> None:
-    traces_jsonl.write_text('{"hello": "world"}\n' + traces_jsonl.read_text())
-    _one_line_error(cli(["view", str(traces_jsonl)]), "traces.jsonl:1: not a peekr record")
+def test_one_malformed_jsonl_line_names_its_line(cli, traces_jsonl: Path) -> None:
+    lines = traces_jsonl.read_text().splitlines(keepends=True)
+    lines.insert(2, '{"hello": "world"}\n')
+    traces_jsonl.write_text("".join(lines))
+    result = cli(["replay", json.loads(lines[0])["trace_id"], "--db", str(traces_jsonl), "--no-interactive"])
+    assert result.code == 0 and "handle_chat" in result.out, result.err
+    assert "skipped 1 malformed line (line 3: not a peekr record (trace_id: Field required))" in result.err
+
+
+def test_jsonl_with_no_peekr_record_is_an_error(cli, tmp_path: Path) -> None:
+    (tmp_path / "other.jsonl").write_text('{"hello": "world"}\n{"x": 1}\n')
+    _one_line_error(cli(["view", str(tmp_path / "other.jsonl")]), "other.jsonl:1: not a peekr record")
+    (tmp_path / "text.jsonl").write_text("hello\n")
+    _one_line_error(cli(["view", str(tmp_path / "text.jsonl")]), "text.jsonl:1: not valid JSON")
 
 
 def test_jsonl_with_a_cut_off_last_line_still_reads(cli, traces_jsonl: Path, sample: Sample) -> None:

@@ -112,3 +112,22 @@ def test_eval_judge_rejects_a_bad_file(tmp_path: Path) -> None:
     labeled.write_text('{"context": "c", "response": "r", "label": "maybe"}\n')
     result = invoke("eval-judge", str(labeled))
     assert result.exit_code == 1 and "bad.jsonl:1: label must be 'supported' or 'not_supported'" in result.output
+
+
+def test_eval_judge_when_every_case_fails_reports_na_and_the_failures(fake: FakeProvider, tmp_path: Path) -> None:
+    labeled = tmp_path / "labeled.jsonl"
+    cases = [
+        {"context": CONTEXT, "response": "Paris is the capital of France.", "label": "supported"},
+        {"context": CONTEXT, "response": "Paris is the capital of Spain.", "label": "not_supported"},
+    ]
+    labeled.write_text("".join(json.dumps(c) + "\n" for c in cases))
+    args = ("eval-judge", str(labeled), "--base-url", fake.openai_base_url, "--model", "gpt-4o-mini-error-401")
+    table = invoke(*args)
+    assert table.exit_code == 1
+    assert "Balanced accuracy: n/a: all 2 cases failed" in table.output, table.output
+    assert "0.0%" not in table.output and "_Failed" not in table.output
+    assert "Failed 2 cases:" in table.output and "2 × judge 'gpt-4o-mini-error-401'" in table.output
+    assert "HTTP 401" in table.output
+    data = json.loads(invoke(*args, "--json").stdout)
+    assert data["balanced_accuracy"] is None and data["accuracy"] is None and data["failed"] == 2
+    assert all("_Failed" not in row["error"] and "HTTP 401" in row["error"] for row in data["rows"])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import peekr
 import peekr.eval
+import peekr.evaluators
 
 
 def test_all_is_sorted_complete_and_importable() -> None:
@@ -18,7 +22,17 @@ def test_all_is_sorted_complete_and_importable() -> None:
 
 
 def test_reachable_as_peekr_eval() -> None:
-    assert peekr.eval.Hallucination is peekr.eval.Hallucination
+    # `import peekr` alone must be enough: peekr.eval is resolved lazily on first use.
+    code = (
+        "import sys, peekr; assert 'peekr.eval' not in sys.modules; "
+        "from peekr.evaluators import Hallucination; "
+        "assert peekr.eval.Hallucination is Hallucination; "
+        "print(peekr.eval.Hallucination(model='gpt-4o-mini', api_key='sk-x').name)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "hallucination"
+    assert peekr.eval.Hallucination is peekr.evaluators.Hallucination
     assert "eval" in peekr.__all__
     assert peekr.eval.PROMPT_VERSION == "hallucination-v1"
     assert isinstance(peekr.eval.stats(), dict)

@@ -129,7 +129,7 @@ def test_example_runs_offline(script: str, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, *WARNINGS, str(EXAMPLES / script)],
         cwd=tmp_path,
-        env={**env, "PEEKR_HOME": str(tmp_path)},
+        env=env,
         capture_output=True,
         text=True,
         timeout=90,

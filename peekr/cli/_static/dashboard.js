@@ -85,6 +85,11 @@
   // --- time series ------------------------------------------------------------------------
   var s = data.series;
   var models = Object.keys(s.models);
+  // A line through one point draws nothing: with a single time bucket (a short demo run) every
+  // point gets its symbol, so each chart still shows its data.
+  var onePoint = s.times.length <= 1;
+  var pointStyle = onePoint ? { showSymbol: true, symbol: "circle", symbolSize: 10 } : { showSymbol: false };
+  function withPoints(series) { return Object.assign(series, pointStyle); }
   function seriesChart(id, metric, kind) {
     if (!models.length) { emptyNote(id, "No LLM calls recorded."); return; }
     chart(id, {
@@ -94,8 +99,8 @@
       xAxis: { type: "category", data: s.times.map(fmtTime) },
       yAxis: { type: "value" },
       series: models.map(function (m) {
-        return { name: m, type: kind, stack: "total", areaStyle: kind === "line" ? {} : undefined, showSymbol: false,
-                 data: s.models[m][metric] };
+        return withPoints({ name: m, type: kind, stack: "total", areaStyle: kind === "line" ? {} : undefined,
+                            data: s.models[m][metric] });
       })
     });
   }
@@ -111,7 +116,7 @@
       tooltip: { trigger: "axis" }, legend: { top: 0 },
       grid: { left: 60, right: 20, top: 36, bottom: 40 },
       xAxis: { type: "category", data: s.times.map(fmtTime) }, yAxis: { type: "value" },
-      series: [{ name: "calls", type: "line", showSymbol: false, data: calls },
+      series: [withPoints({ name: "calls", type: "line", data: calls }),
                { name: "errors", type: "bar", data: errors, itemStyle: { color: "#cf222e" } }]
     });
   })();
