@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from ._body import read_limited_body
 from ._errors import ApiError
 from ._state import require, state_of
-from ._validate import validate_records
+from ._validate import HugeInt, validate_records
 from ._wire import WIRE_VERSION, ErrorBody, IngestRequest, IngestResponse
 
 __all__ = ["router"]
@@ -104,7 +104,9 @@ def _scrub(value: Any) -> Any:
 
 def _parse(data: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(data)
+        body = _loads(data)
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "body is not valid JSON: nested too deeply") from None
     except ValueError as exc:
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -112,10 +114,27 @@ def _parse(data: bytes) -> dict[str, Any]:
     if _SURROGATE_ESCAPE.search(data):
         body = {k: _scrub(v) for k, v in body.items()}
     version = body.get("version")
-    if version != WIRE_VERSION:
+    if type(version) is not int or version != WIRE_VERSION:  # not True, not 1.0
         raise ApiError(
             400,
             "unsupported_version",
             f"wire format version {version!r} is not supported; this server speaks version {WIRE_VERSION}",
         )
     return body
+
+
+def _loads(data: bytes) -> Any:
+    """``json.loads``; an integer literal too long for Python becomes a ``HugeInt`` (its record is rejected)."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):
+            raise
+    return json.loads(data, parse_int=_int_or_huge)
+
+
+def _int_or_huge(text: str) -> int | HugeInt:
+    try:
+        return int(text)
+    except ValueError:  # over sys.get_int_max_str_digits()
+        return HugeInt(len(text.lstrip("-")))

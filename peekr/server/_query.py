@@ -57,7 +57,10 @@ def _time(name: str, value: str | None) -> str | None:
 
 def _window(since: str | None, until: str | None) -> tuple[str, str]:
     end = _time("until", until) or format_time(datetime.now(timezone.utc))
-    start = _time("since", since) or format_time(parse_time(end) - timedelta(hours=24))
+    try:
+        start = _time("since", since) or format_time(parse_time(end) - timedelta(hours=24))
+    except OverflowError:
+        raise ApiError(400, "invalid_parameter", f"until={until!r} leaves no 24-hour window; pass since") from None
     if start >= end:
         raise ApiError(400, "invalid_parameter", f"since={start} must be before until={end}")
     return start, end
@@ -80,10 +83,17 @@ async def list_traces(
 ) -> TraceList:
     """Traces with at least one span matching every filter given."""
     principal = await require(request, "read")
+    filters = {"name": name, "model": model, "feature": feature, "endpoint": endpoint, "user_id": user_id,
+               "session_id": session_id}  # fmt: skip
+    for field, value in filters.items():
+        if value is not None and "\x00" in value:
+            raise ApiError(400, "invalid_parameter", f"{field} must not contain a NUL character")
     filt = TraceFilter(
         name, model, status, feature, endpoint, user_id, session_id, _time("since", since), _time("until", until)
     )
-    rows = await state_of(request).store.list_traces(principal.tenant_id, filt, limit + 1, decode_cursor(cursor))
+    rows = await state_of(request).store.list_traces(
+        principal.tenant_id, filt, limit + 1, decode_cursor(cursor, "trace")
+    )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1]["sort_key"], page[-1]["trace_id"]) if more else None
     return TraceList(traces=[TraceSummary(**r) for r in page], next_cursor=next_cursor)
@@ -184,9 +194,7 @@ async def list_feedback(
 ) -> FeedbackList:
     """Human feedback on this tenant's traces."""
     principal = await require(request, "read")
-    before = decode_cursor(cursor)
-    if before is not None and not before[1].isdigit():
-        raise ApiError(400, "invalid_cursor", "cursor is not one this server returned; start from the first page")
+    before = decode_cursor(cursor, "feedback")
     rows = await state_of(request).store.list_feedback(principal.tenant_id, rating, limit + 1, before)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1]["created_at"], str(page[-1]["id"])) if more else None

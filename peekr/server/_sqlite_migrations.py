@@ -80,11 +80,25 @@ def server_m004_spans_per_tenant(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
+def server_m005_pad_years(db: sqlite3.Connection) -> None:
+    """Timestamps before year 1000 were stored with a short year (``999-06-01T…``): pad them to four digits.
+
+    Such rows broke the trace list and escaped the retention purge, which compares text.
+    """
+    for table, column in (("spans", "start_time"), ("spans", "end_time"), ("eval_results", "created_at"),
+                          ("feedback", "created_at")):  # fmt: skip
+        rows = db.execute(f"SELECT rowid, {column} FROM {table} WHERE instr({column}, '-') BETWEEN 2 AND 4").fetchall()
+        for rowid, value in rows:
+            year, rest = value.split("-", 1)
+            db.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (f"{year.zfill(4)}-{rest}", rowid))
+
+
 SERVER_MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("server_m001_api_keys", server_m001_api_keys),
     ("server_m002_dedupe_keys", server_m002_dedupe_keys),
     ("server_m003_query_indexes", server_m003_query_indexes),
     ("server_m004_spans_per_tenant", server_m004_spans_per_tenant),
+    ("server_m005_pad_years", server_m005_pad_years),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -82,6 +83,30 @@ def _old_collector_database(path: Path) -> tuple[str, str, dict[str, str]]:
         keys[f"{tenant}-{scope}"] = plaintext
     conn.close()
     return span["span_id"], span["trace_id"], keys
+
+
+def test_short_years_stored_by_the_previous_release_are_padded_listed_and_purged(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    span_id, trace_id, keys = _old_collector_database(path)
+    conn = sqlite3.connect(path)
+    with conn:  # what the previous release stored for 0999-06-01T00:00:00Z
+        conn.execute(
+            "UPDATE spans SET start_time = '999-06-01T00:00:00.000000Z', end_time = '999-06-01T00:00:01.000000Z'"
+        )
+    conn.close()
+    settings = ServerSettings(db=str(path), rate_limit=0, purge_interval_s=0)
+    with run_collector(settings) as collector:
+        listed = httpx.get(
+            collector.url + "/v1/traces", params={"since": "0001-01-01T00:00:00Z"}, headers=auth(keys["acme-read"])
+        )
+        assert listed.status_code == 200, listed.text
+        assert [t["start_time"] for t in listed.json()["traces"]] == ["0999-06-01T00:00:00.000000Z"]
+    with run_collector(replace(settings, purge_interval_s=3600)) as collector:  # purges at start
+        url = f"{collector.url}/v1/traces/{trace_id}"
+        for _ in range(200):
+            if not httpx.get(url, headers=auth(keys["acme-read"])).json()["spans"]:
+                break
+        assert httpx.get(url, headers=auth(keys["acme-read"])).json()["spans"] == []  # the feedback is newer
 
 
 def test_a_database_of_the_previous_schema_is_migrated_with_its_rows_intact(tmp_path: Path) -> None:
