@@ -28,7 +28,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The key lacks the 'ingest' scope. Not retryable."},
     413: {"model": ErrorBody, "description": "Body, decompressed body or record count over the limit: split."},
     415: {"model": ErrorBody, "description": "Content-Encoding other than gzip or identity."},
-    429: {"model": ErrorBody, "description": "Rate limit for this key; wait Retry-After seconds."},
+    429: {
+        "model": ErrorBody,
+        "description": "Rate limit for this key, or too many failed authentications from this address; wait Retry-After seconds.",
+    },
     503: {"model": ErrorBody, "description": "Storage unavailable; retry with backoff."},
 }
 

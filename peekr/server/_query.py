@@ -36,7 +36,10 @@ router = APIRouter(
         400: {"model": ErrorBody, "description": "Bad query parameter."},
         401: {"model": ErrorBody, "description": "Missing, invalid or revoked API key."},
         403: {"model": ErrorBody, "description": "The key lacks the 'read' scope."},
-        429: {"model": ErrorBody, "description": "Rate limit for this key; wait Retry-After seconds."},
+        429: {
+            "model": ErrorBody,
+            "description": "Rate limit for this key, or too many failed authentications from this address; wait Retry-After.",
+        },
     },
 )
 

@@ -88,3 +88,60 @@ def test_rate_limit_per_key_answers_429_with_retry_after(start_collector, db: st
         assert send(calm).status_code == 200  # another key of the same tenant has its own bucket
         time.sleep(float(limited.headers["Retry-After"]))
         assert send(busy).status_code == 200
+
+
+def test_failed_authentication_is_limited_per_client_address(collector: RunningCollector) -> None:
+    wrong = {**auth("pk_live_000000000000_" + "a" * 43), "X-Forwarded-For": "203.0.113.7"}
+    with httpx.Client() as client:  # the default limit: 2 failures/s, burst 30
+        started = time.monotonic()
+        statuses = [client.get(collector.url + "/v1/traces", headers=wrong).status_code for _ in range(300)]
+        refilled = 2 * (time.monotonic() - started) + 1  # the bucket refills at 2/s meanwhile
+    assert statuses[:30] == [401] * 30  # the burst; then refused without checking the key
+    assert statuses.count(401) <= 30 + refilled and statuses.count(429) >= 300 - 30 - refilled
+
+
+def test_a_blocked_address_waits_retry_after_even_with_a_valid_key(start_collector, db: str) -> None:  # type: ignore[no-untyped-def]
+    good = new_key(db, "acme")
+    wrong = "pk_live_000000000000_" + "a" * 43
+    attacker, neighbour = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.1"}
+    with start_collector(auth_fail_rate=0.25, auth_fail_burst=5) as collector, httpx.Client() as client:
+
+        def send(key: str, address: dict[str, str]) -> httpx.Response:
+            headers = {**auth(key), **address}
+            return client.post(collector.url + "/v1/ingest", json=body([span_record()]), headers=headers)
+
+        assert [send(wrong, attacker).status_code for _ in range(5)] == [401] * 5
+        limited = send(wrong, attacker)
+        assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+        assert int(limited.headers["Retry-After"]) >= 1
+        assert "failed authentications" in limited.json()["error"]["message"]
+        # Decided: a valid key from a blocked address waits too (it cannot be told from a guess unchecked).
+        assert send(good, attacker).status_code == 429
+        assert send(good, neighbour).status_code == 200  # other addresses are not affected
+        assert send(wrong, neighbour).status_code == 401
+        time.sleep(float(limited.headers["Retry-After"]))
+        assert send(good, attacker).status_code == 200  # the bucket refilled
+        assert send(wrong, attacker).status_code == 401
+
+
+def test_ipv6_clients_are_limited_per_64_network(start_collector, db: str) -> None:  # type: ignore[no-untyped-def]
+    wrong = "pk_live_000000000000_" + "a" * 43
+    with start_collector(auth_fail_rate=1, auth_fail_burst=3) as collector, httpx.Client() as client:
+        statuses = [
+            client.get(
+                collector.url + "/v1/traces", headers={**auth(wrong), "X-Forwarded-For": f"2001:db8:1:2::{i:x}"}
+            ).status_code
+            for i in range(1, 20)  # one /64, many addresses: one bucket
+        ]
+        assert statuses[:3] == [401] * 3 and set(statuses[3:]) == {429}
+        other = client.get(collector.url + "/v1/traces", headers={**auth(wrong), "X-Forwarded-For": "2001:db8:1:3::1"})
+        assert other.status_code == 401
+
+
+def test_the_failure_limiter_state_is_bounded() -> None:
+    from peekr.server._ratelimit import RateLimiter
+
+    limiter = RateLimiter(rate=1, burst=1, max_keys=100)
+    for i in range(10_000):
+        limiter.acquire(f"10.0.{i // 256}.{i % 256}", now=0.0)
+    assert len(limiter) == 100
