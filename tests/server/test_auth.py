@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+import anyio
 import httpx
 import pytest
 from collector_helpers import auth, body, new_key, span_record
 
 from peekr.server._admin import create_key, list_keys, revoke_key
+from peekr.server._backends import open_store
+from peekr.server._keys import ApiKey, hash_secret, parse_key
 from peekr.server._testing import RunningCollector
 
 
@@ -69,7 +72,9 @@ def test_keys_are_stored_only_as_salted_hashes(db: str) -> None:
     second, key2 = create_key(db, "acme", "ingest")
     stored = list_keys(db)
     for key in (key1, key2):
-        secret = key.rsplit("_", 1)[-1]
+        parsed = parse_key(key)
+        assert parsed is not None
+        secret = parsed[1]  # the whole secret, "_" and all
         assert all(secret not in (k.secret_hash, k.salt) for k in stored)
     assert first.salt != second.salt
 
@@ -145,3 +150,24 @@ def test_the_failure_limiter_state_is_bounded() -> None:
     for i in range(10_000):
         limiter.acquire(f"10.0.{i // 256}.{i % 256}", now=0.0)
     assert len(limiter) == 100
+
+
+@pytest.mark.parametrize("secret", ["_", "a_b", "_lead", "trail_", "__x__", "-_-"])
+def test_a_secret_containing_underscores_authenticates(collector: RunningCollector, db: str, secret: str) -> None:
+    """``pk_live_<12 hex>_<secret>``: the key id has no "_", so the first "_" after it ends it."""
+    record = ApiKey("0123456789ab", "acme", "read", "11" * 16, hash_secret("11" * 16, secret), "2026-11-27T00:00:00Z")
+
+    async def store_key() -> None:
+        store = open_store(db)
+        await store.open()
+        try:
+            await store.create_key(record)
+        finally:
+            await store.close()
+
+    anyio.run(store_key)
+    assert parse_key(f"pk_live_0123456789ab_{secret}") == ("0123456789ab", secret)
+    answer = httpx.get(collector.url + "/v1/traces", headers=auth(f"pk_live_0123456789ab_{secret}"))
+    assert answer.status_code == 200, answer.text
+    wrong = httpx.get(collector.url + "/v1/traces", headers=auth(f"pk_live_0123456789ab_{secret}x"))
+    assert wrong.status_code == 401
