@@ -45,8 +45,11 @@ router = APIRouter(
 
 _METRIC = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ID32 = re.compile(r"^[0-9a-f]{32}$")
-Since = Query(None, description="ISO-8601 start, inclusive (default: 24 hours before until).")
-Until = Query(None, description="ISO-8601 end, exclusive (default: now).")
+_DATE_TIME = {"format": "date-time"}
+Since = Query(
+    None, description="ISO-8601 start, inclusive (default: 24 hours before until).", json_schema_extra=_DATE_TIME
+)
+Until = Query(None, description="ISO-8601 end, exclusive (default: now).", json_schema_extra=_DATE_TIME)
 
 
 def _time(name: str, value: str | None) -> str | None:
@@ -79,8 +82,8 @@ async def list_traces(
     endpoint: str | None = None,
     user_id: str | None = None,
     session_id: str | None = None,
-    since: str | None = Query(None, description="ISO-8601, inclusive."),
-    until: str | None = Query(None, description="ISO-8601, exclusive."),
+    since: str | None = Query(None, description="ISO-8601, inclusive.", json_schema_extra=_DATE_TIME),
+    until: str | None = Query(None, description="ISO-8601, exclusive.", json_schema_extra=_DATE_TIME),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="next_cursor of the previous page."),
 ) -> TraceList:
