@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from ._body import read_limited_body
 from ._errors import ApiError
 from ._state import require, state_of
-from ._validate import HugeInt, validate_records
+from ._validate import MAX_DEPTH, HugeInt, validate_records
 from ._wire import WIRE_VERSION, ErrorBody, IngestRequest, IngestResponse
 
 __all__ = ["router"]
@@ -94,14 +94,20 @@ async def ingest(request: Request) -> IngestResponse:
     return IngestResponse(accepted=stored + duplicates, stored=stored, duplicates=duplicates, rejected=batch.rejected)
 
 
-def _scrub(value: Any) -> Any:
-    """Replace lone surrogates (valid JSON escapes, invalid text) so the records can be stored and read."""
+def _scrub(value: Any, depth: int = 0) -> Any:
+    """Replace lone surrogates (valid JSON escapes, invalid text) so the records can be stored and read.
+
+    Stops below the deepest nesting a record may have: a deeper record is rejected anyway, and
+    following it would exhaust the Python stack.
+    """
     if isinstance(value, str):
         return value.encode("utf-8", "replace").decode("utf-8")
+    if depth > MAX_DEPTH + 2:  # body -> array -> record: two levels above the record's own
+        return value
     if isinstance(value, list):
-        return [_scrub(v) for v in value]
+        return [_scrub(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
+        return {_scrub(k, depth + 1): _scrub(v, depth + 1) for k, v in value.items()}
     return value
 
 

@@ -115,6 +115,15 @@ def test_a_body_nested_100000_deep_is_400_and_the_collector_keeps_serving(collec
     assert httpx.post(collector.url + "/v1/ingest", json=body([span_record()]), headers=auth(key)).json()["stored"] == 1
 
 
+def test_a_deep_record_with_a_lone_surrogate_is_rejected_alone(collector: RunningCollector, db: str) -> None:
+    key = new_key(db, "acme")
+    good, deep = json.dumps(span_record()), json.dumps(span_record(output="X"))
+    deep = deep.replace('"X"', "[" * 900 + '"\\ud800"' + "]" * 900)  # parses, but deep for Python code
+    answer = _raw(collector, key, '{"version": 1, "spans": [' + good + ", " + deep + "]}")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["stored"] == 1 and "nested deeper" in answer.json()["rejected"][0]["error"]
+
+
 def test_an_integer_over_4300_digits_rejects_its_record_only(collector: RunningCollector, db: str) -> None:
     key = new_key(db, "acme")
     good = span_record()
