@@ -57,6 +57,15 @@ def register(app: typer.Typer) -> None:
         rate_burst: int = typer.Option(
             100, "--rate-burst", envvar="PEEKR_SERVER_RATE_BURST", help="Requests a key may send at once."
         ),
+        auth_fail_rate: float = typer.Option(
+            2.0,
+            "--auth-fail-rate",
+            envvar="PEEKR_SERVER_AUTH_FAIL_RATE",
+            help="Failed authentications/s per client address (IPv6: per /64) before 429; 0 = off.",
+        ),
+        auth_fail_burst: int = typer.Option(
+            30, "--auth-fail-burst", envvar="PEEKR_SERVER_AUTH_FAIL_BURST", help="Failures an address may make at once."
+        ),
         purge_interval: float = typer.Option(
             3600.0, "--purge-interval", envvar="PEEKR_SERVER_PURGE_INTERVAL_S", help="Seconds between retention purges."
         ),
@@ -84,6 +93,8 @@ def register(app: typer.Typer) -> None:
                 max_decompressed_bytes=max_decompressed_bytes,
                 rate_limit=rate_limit,
                 rate_burst=rate_burst,
+                auth_fail_rate=auth_fail_rate,
+                auth_fail_burst=auth_fail_burst,
                 purge_interval_s=purge_interval,
             )
         except ValueError as exc:

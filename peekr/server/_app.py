@@ -41,7 +41,12 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     """
     settings = settings or ServerSettings()
     store = store or open_store(settings.db)
-    state = ServerState(settings, store, RateLimiter(settings.rate_limit, settings.rate_burst))
+    state = ServerState(
+        settings,
+        store,
+        RateLimiter(settings.rate_limit, settings.rate_burst),
+        RateLimiter(settings.auth_fail_rate, settings.auth_fail_burst),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._errors import ApiError
-from ._keys import parse_key, verify_secret
-from ._ratelimit import RateLimiter
+from ._keys import ApiKey, parse_key, verify_secret
+from ._ratelimit import RateLimiter, client_bucket
 from ._store import Store
 
 __all__ = ["Principal", "authenticate"]
@@ -28,12 +28,62 @@ class Principal:
 
 
 async def authenticate(
-    store: Store, limiter: RateLimiter, authorization: str | None, scope: str, what: str
+    store: Store,
+    limiter: RateLimiter,
+    authorization: str | None,
+    scope: str,
+    what: str,
+    *,
+    failures: RateLimiter | None = None,
+    client: str | None = None,
 ) -> Principal:
     """Check the ``Authorization`` header for a live key with ``scope``, then the key's rate.
 
+    ``failures`` limits failed authentications per client address (``client_bucket``): once an
+    address has used up its bucket, its requests are refused with 429 before any key is checked,
+    valid keys included, until the bucket refills.
+
     Raises:
-        ApiError: 401 missing/invalid/revoked key, 403 wrong scope, 429 over the rate.
+        ApiError: 401 missing/invalid/revoked key, 403 wrong scope, 429 over a rate.
+    """
+    bucket = client_bucket(client)
+    if failures is not None:
+        wait = failures.peek(bucket)
+        if wait > 0:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many failed authentications from this address (limit {failures.rate:g}/s); retry later",
+                {"Retry-After": failures.retry_after_header(wait)},
+            )
+    try:
+        record = await _check_key(store, authorization)
+    except ApiError:
+        if failures is not None:
+            failures.acquire(bucket)
+        raise
+    if record.scope != scope:
+        raise ApiError(
+            403,
+            "insufficient_scope",
+            f"this API key has scope {record.scope!r}; {what} needs a key with scope {scope!r}",
+        )
+    wait = limiter.acquire(record.key_id)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"rate limit of {limiter.rate:g} requests/s for this key exceeded; retry later",
+            {"Retry-After": limiter.retry_after_header(wait)},
+        )
+    return Principal(record.key_id, record.tenant_id, record.scope)
+
+
+async def _check_key(store: Store, authorization: str | None) -> ApiKey:
+    """The live key the header names.
+
+    Raises:
+        ApiError: 401 missing, malformed, unknown, wrong secret or revoked.
     """
     challenge = {"WWW-Authenticate": 'Bearer realm="peekr"'}
     if not authorization:
@@ -47,18 +97,4 @@ async def authenticate(
     record = await store.get_key(key_id)
     if not verify_secret(record, secret) or record is None:
         raise ApiError(401, "invalid_api_key", _INVALID, challenge)
-    if record.scope != scope:
-        raise ApiError(
-            403,
-            "insufficient_scope",
-            f"this API key has scope {record.scope!r}; {what} needs a key with scope {scope!r}",
-        )
-    wait = limiter.acquire(key_id)
-    if wait > 0:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"rate limit of {limiter.rate:g} requests/s for this key exceeded; retry later",
-            {"Retry-After": limiter.retry_after_header(wait)},
-        )
-    return Principal(key_id, record.tenant_id, record.scope)
+    return record

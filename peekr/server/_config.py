@@ -30,6 +30,9 @@ class ServerSettings:
         max_records: most records (spans + eval results + feedback) in one request, else 413.
         rate_limit: requests per second allowed per API key (token bucket); 0 disables.
         rate_burst: bucket size: requests a key may send at once after being idle.
+        auth_fail_rate: failed authentications per second allowed per client address (IPv6: per
+            /64); over it the address gets 429 for every request until its bucket refills. 0 disables.
+        auth_fail_burst: failed authentications an address may make at once.
         purge_interval_s: seconds between retention purges; 0 disables the schedule.
         retention_days: days each retention class is kept (defaults shared with ``peekr prune``).
     """
@@ -40,15 +43,17 @@ class ServerSettings:
     max_records: int = 10_000
     rate_limit: float = 50.0
     rate_burst: int = 100
+    auth_fail_rate: float = 2.0
+    auth_fail_burst: int = 30
     purge_interval_s: float = 3600.0
     retention_days: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_decompressed_bytes", "max_records", "rate_burst"):
+        for name in ("max_body_bytes", "max_decompressed_bytes", "max_records", "rate_burst", "auth_fail_burst"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be at least 1")
-        if self.rate_limit < 0 or self.purge_interval_s < 0:
-            raise ValueError("rate_limit and purge_interval_s must not be negative")
+        if self.rate_limit < 0 or self.purge_interval_s < 0 or self.auth_fail_rate < 0:
+            raise ValueError("rate_limit, auth_fail_rate and purge_interval_s must not be negative")
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that rebuild these settings in a worker process."""

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from ._body import read_limited_body
 from ._errors import ApiError
 from ._state import require, state_of
-from ._validate import validate_records
+from ._validate import MAX_DEPTH, HugeInt, validate_records
 from ._wire import WIRE_VERSION, ErrorBody, IngestRequest, IngestResponse
 
 __all__ = ["router"]
@@ -28,7 +28,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The key lacks the 'ingest' scope. Not retryable."},
     413: {"model": ErrorBody, "description": "Body, decompressed body or record count over the limit: split."},
     415: {"model": ErrorBody, "description": "Content-Encoding other than gzip or identity."},
-    429: {"model": ErrorBody, "description": "Rate limit for this key; wait Retry-After seconds."},
+    429: {
+        "model": ErrorBody,
+        "description": "Rate limit for this key, or too many failed authentications from this address; wait Retry-After seconds.",
+    },
     503: {"model": ErrorBody, "description": "Storage unavailable; retry with backoff."},
 }
 
@@ -91,20 +94,28 @@ async def ingest(request: Request) -> IngestResponse:
     return IngestResponse(accepted=stored + duplicates, stored=stored, duplicates=duplicates, rejected=batch.rejected)
 
 
-def _scrub(value: Any) -> Any:
-    """Replace lone surrogates (valid JSON escapes, invalid text) so the records can be stored and read."""
+def _scrub(value: Any, depth: int = 0) -> Any:
+    """Replace lone surrogates (valid JSON escapes, invalid text) so the records can be stored and read.
+
+    Stops below the deepest nesting a record may have: a deeper record is rejected anyway, and
+    following it would exhaust the Python stack.
+    """
     if isinstance(value, str):
         return value.encode("utf-8", "replace").decode("utf-8")
+    if depth > MAX_DEPTH + 2:  # body -> array -> record: two levels above the record's own
+        return value
     if isinstance(value, list):
-        return [_scrub(v) for v in value]
+        return [_scrub(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
+        return {_scrub(k, depth + 1): _scrub(v, depth + 1) for k, v in value.items()}
     return value
 
 
 def _parse(data: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(data)
+        body = _loads(data)
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "body is not valid JSON: nested too deeply") from None
     except ValueError as exc:
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -112,10 +123,27 @@ def _parse(data: bytes) -> dict[str, Any]:
     if _SURROGATE_ESCAPE.search(data):
         body = {k: _scrub(v) for k, v in body.items()}
     version = body.get("version")
-    if version != WIRE_VERSION:
+    if type(version) is not int or version != WIRE_VERSION:  # not True, not 1.0
         raise ApiError(
             400,
             "unsupported_version",
             f"wire format version {version!r} is not supported; this server speaks version {WIRE_VERSION}",
         )
     return body
+
+
+def _loads(data: bytes) -> Any:
+    """``json.loads``; an integer literal too long for Python becomes a ``HugeInt`` (its record is rejected)."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):
+            raise
+    return json.loads(data, parse_int=_int_or_huge)
+
+
+def _int_or_huge(text: str) -> int | HugeInt:
+    try:
+        return int(text)
+    except ValueError:  # over sys.get_int_max_str_digits()
+        return HugeInt(len(text.lstrip("-")))

@@ -62,8 +62,12 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
 
 
-def _ts(value: str) -> datetime:
-    return parse_time(value)
+def _ts(value: str) -> str:
+    """A canonical timestamp, sent as text and cast in SQL (``$n::text::timestamptz``).
+
+    asyncpg sends ``datetime.min``/``max`` as -infinity/infinity, so years 1 and 9999 go as text.
+    """
+    return format_time(parse_time(value))
 
 
 class PostgresStore:
@@ -154,10 +158,10 @@ class PostgresStore:
                     """
                     INSERT INTO spans (tenant_id, span_id, trace_id, parent_id, name, start_time, end_time,
                                        duration_ms, status, retention_class, attributes)
-                    SELECT $1, u.span_id, u.trace_id, u.parent_id, u.name, u.start_time, u.end_time,
-                           u.duration_ms, u.status, u.retention_class, u.attributes::jsonb
-                    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
-                                $7::timestamptz[], $8::float8[], $9::text[], $10::text[], $11::text[])
+                    SELECT $1, u.span_id, u.trace_id, u.parent_id, u.name, u.start_time::timestamptz,
+                           u.end_time::timestamptz, u.duration_ms, u.status, u.retention_class, u.attributes::jsonb
+                    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                $7::text[], $8::float8[], $9::text[], $10::text[], $11::text[])
                          AS u(span_id, trace_id, parent_id, name, start_time, end_time, duration_ms, status,
                               retention_class, attributes)
                     ON CONFLICT DO NOTHING
@@ -167,8 +171,8 @@ class PostgresStore:
                     [s.trace_id for s in spans],
                     [s.parent_id for s in spans],
                     [_text(s.name) for s in spans],
-                    [_ts(s.start_time) for s in spans],
-                    [_ts(s.end_time) for s in spans],
+                    [s.start_time for s in spans],
+                    [s.end_time for s in spans],
                     [float(s.duration_ms) for s in spans],
                     [s.status for s in spans],
                     [s.retention_class for s in spans],
@@ -181,9 +185,9 @@ class PostgresStore:
                     INSERT INTO eval_results (tenant_id, record_key, span_id, trace_id, evaluator, status, scores,
                                               attributes, error, created_at)
                     SELECT $1, u.k, u.span_id, u.trace_id, u.evaluator, u.status, u.scores::jsonb,
-                           u.attributes::jsonb, u.error, u.created_at
+                           u.attributes::jsonb, u.error, u.created_at::timestamptz
                     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-                                $9::text[], $10::timestamptz[])
+                                $9::text[], $10::text[])
                          AS u(k, span_id, trace_id, evaluator, status, scores, attributes, error, created_at)
                     ON CONFLICT DO NOTHING
                     """,
@@ -196,16 +200,16 @@ class PostgresStore:
                     [_jsonb(e.scores) for e, _ in evals],
                     [_jsonb(e.attributes) for e, _ in evals],
                     [_text(e.error) for e, _ in evals],
-                    [_ts(e.created_at) for e, _ in evals],
+                    [e.created_at for e, _ in evals],
                 )
                 stored += int(status.rsplit(" ", 1)[1])
             if feedback:
                 status = await conn.execute(
                     """
                     INSERT INTO feedback (tenant_id, record_key, trace_id, span_id, rating, score, note, created_at)
-                    SELECT $1, u.k, u.trace_id, u.span_id, u.rating, u.score, u.note, u.created_at
+                    SELECT $1, u.k, u.trace_id, u.span_id, u.rating, u.score, u.note, u.created_at::timestamptz
                     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::text[],
-                                $8::timestamptz[]) AS u(k, trace_id, span_id, rating, score, note, created_at)
+                                $8::text[]) AS u(k, trace_id, span_id, rating, score, note, created_at)
                     ON CONFLICT DO NOTHING
                     """,
                     tenant_id,
@@ -215,7 +219,7 @@ class PostgresStore:
                     [f.rating for f, _ in feedback],
                     [f.score for f, _ in feedback],
                     [_text(f.note) for f, _ in feedback],
-                    [_ts(f.created_at) for f, _ in feedback],
+                    [f.created_at for f, _ in feedback],
                 )
                 stored += int(status.rsplit(" ", 1)[1])
         return IngestCounts(stored=stored, duplicates=len(spans) + len(evals) + len(feedback) - stored)
@@ -242,9 +246,9 @@ class PostgresStore:
             if value is not None:
                 where.append(f"attributes->>'{attr}' = {p(value)}")
         if filt.since:
-            where.append(f"start_time >= {p(_ts(filt.since))}")
+            where.append(f"start_time >= {p(_ts(filt.since))}::text::timestamptz")
         if filt.until:
-            where.append(f"start_time < {p(_ts(filt.until))}")
+            where.append(f"start_time < {p(_ts(filt.until))}::text::timestamptz")
         # Phase 1: one page of trace ids keyed by their latest matching span, walking matching spans
         # newest first along the (tenant_id, start_time) index, so the cost follows the page size.
         order = await self._page_trace_ids(" AND ".join(where), params, limit, cursor)
@@ -281,7 +285,7 @@ class PostgresStore:
         after, extra = "", []
         if cursor is not None:
             extra = [_ts(cursor[0]), cursor[1]]
-            cs, ct = f"${base + 1}", f"${base + 2}"
+            cs, ct = f"${base + 1}::text::timestamptz", f"${base + 2}"
             after = f' AND (start_time < {cs} OR (start_time = {cs} AND trace_id COLLATE "C" < {ct}))'
         page: dict[str, str] = {}
         skipped: set[str] = set()
@@ -299,8 +303,8 @@ class PostgresStore:
                     continue
                 if cursor is not None:
                     shown = await conn.fetchval(
-                        f"SELECT 1 FROM spans WHERE {where} AND trace_id = ${base + 3} AND (start_time > ${base + 1} "
-                        f'OR (start_time = ${base + 1} AND trace_id COLLATE "C" >= ${base + 2})) LIMIT 1',
+                        f"SELECT 1 FROM spans WHERE {where} AND trace_id = ${base + 3} AND (start_time > {cs} "
+                        f'OR (start_time = {cs} AND trace_id COLLATE "C" >= {ct})) LIMIT 1',
                         *params,
                         *extra,
                         trace_id,
@@ -380,7 +384,8 @@ class PostgresStore:
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50,
                    percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95,
                    percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) AS p99
-            FROM spans WHERE tenant_id = $1 AND start_time >= $2 AND start_time < $3
+            FROM spans WHERE tenant_id = $1 AND start_time >= $2::text::timestamptz
+                AND start_time < $3::text::timestamptz
             GROUP BY 1, 2 ORDER BY 1 NULLS FIRST, 2 NULLS FIRST
             """,
             tenant_id, _ts(query.since), _ts(query.until),
@@ -393,14 +398,14 @@ class PostgresStore:
         """Latest score per span for ``metric``, binned over [0, 1]."""
         rows = await self.pool.fetch(
             _LATEST_SCORES + "SELECT l.score FROM latest l JOIN spans s ON s.tenant_id = $1 AND s.span_id = l.span_id "
-            "WHERE s.start_time >= $3 AND s.start_time < $4",
+            "WHERE s.start_time >= $3::text::timestamptz AND s.start_time < $4::text::timestamptz",
             tenant_id, metric, _ts(since), _ts(until),
         )  # fmt: skip
         return histogram([r[0] for r in rows], bins)
 
     async def worst(self, tenant_id: str, metric: str, limit: int, since: str, until: str) -> list[dict[str, Any]]:
         """Worst spans first."""
-        window = "s.tenant_id = $1 AND s.start_time >= $3 AND s.start_time < $4"
+        window = "s.tenant_id = $1 AND s.start_time >= $3::text::timestamptz AND s.start_time < $4::text::timestamptz"
         if metric == "hallucination":
             sql = (
                 _LATEST_SCORES + f"SELECT {_SPAN_SUMMARY}, l.score AS value FROM latest l JOIN spans s "
@@ -433,7 +438,8 @@ class PostgresStore:
         if before is not None:
             params += [_ts(before[0]), int(before[1])]
             n = len(params)
-            where.append(f"(created_at < ${n - 1} OR (created_at = ${n - 1} AND id < ${n}))")
+            at = f"${n - 1}::text::timestamptz"
+            where.append(f"(created_at < {at} OR (created_at = {at} AND id < ${n}))")
         rows = await self.pool.fetch(
             "SELECT id, trace_id, span_id, rating, score, note, created_at FROM feedback "
             f"WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT $2",

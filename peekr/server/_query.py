@@ -36,14 +36,20 @@ router = APIRouter(
         400: {"model": ErrorBody, "description": "Bad query parameter."},
         401: {"model": ErrorBody, "description": "Missing, invalid or revoked API key."},
         403: {"model": ErrorBody, "description": "The key lacks the 'read' scope."},
-        429: {"model": ErrorBody, "description": "Rate limit for this key; wait Retry-After seconds."},
+        429: {
+            "model": ErrorBody,
+            "description": "Rate limit for this key, or too many failed authentications from this address; wait Retry-After.",
+        },
     },
 )
 
 _METRIC = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ID32 = re.compile(r"^[0-9a-f]{32}$")
-Since = Query(None, description="ISO-8601 start, inclusive (default: 24 hours before until).")
-Until = Query(None, description="ISO-8601 end, exclusive (default: now).")
+_DATE_TIME = {"format": "date-time"}
+Since = Query(
+    None, description="ISO-8601 start, inclusive (default: 24 hours before until).", json_schema_extra=_DATE_TIME
+)
+Until = Query(None, description="ISO-8601 end, exclusive (default: now).", json_schema_extra=_DATE_TIME)
 
 
 def _time(name: str, value: str | None) -> str | None:
@@ -57,7 +63,10 @@ def _time(name: str, value: str | None) -> str | None:
 
 def _window(since: str | None, until: str | None) -> tuple[str, str]:
     end = _time("until", until) or format_time(datetime.now(timezone.utc))
-    start = _time("since", since) or format_time(parse_time(end) - timedelta(hours=24))
+    try:
+        start = _time("since", since) or format_time(parse_time(end) - timedelta(hours=24))
+    except OverflowError:
+        raise ApiError(400, "invalid_parameter", f"until={until!r} leaves no 24-hour window; pass since") from None
     if start >= end:
         raise ApiError(400, "invalid_parameter", f"since={start} must be before until={end}")
     return start, end
@@ -73,17 +82,24 @@ async def list_traces(
     endpoint: str | None = None,
     user_id: str | None = None,
     session_id: str | None = None,
-    since: str | None = Query(None, description="ISO-8601, inclusive."),
-    until: str | None = Query(None, description="ISO-8601, exclusive."),
+    since: str | None = Query(None, description="ISO-8601, inclusive.", json_schema_extra=_DATE_TIME),
+    until: str | None = Query(None, description="ISO-8601, exclusive.", json_schema_extra=_DATE_TIME),
     limit: int = Query(50, ge=1, le=500),
     cursor: str | None = Query(None, description="next_cursor of the previous page."),
 ) -> TraceList:
     """Traces with at least one span matching every filter given."""
     principal = await require(request, "read")
+    filters = {"name": name, "model": model, "feature": feature, "endpoint": endpoint, "user_id": user_id,
+               "session_id": session_id}  # fmt: skip
+    for field, value in filters.items():
+        if value is not None and "\x00" in value:
+            raise ApiError(400, "invalid_parameter", f"{field} must not contain a NUL character")
     filt = TraceFilter(
         name, model, status, feature, endpoint, user_id, session_id, _time("since", since), _time("until", until)
     )
-    rows = await state_of(request).store.list_traces(principal.tenant_id, filt, limit + 1, decode_cursor(cursor))
+    rows = await state_of(request).store.list_traces(
+        principal.tenant_id, filt, limit + 1, decode_cursor(cursor, "trace")
+    )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1]["sort_key"], page[-1]["trace_id"]) if more else None
     return TraceList(traces=[TraceSummary(**r) for r in page], next_cursor=next_cursor)
@@ -184,9 +200,7 @@ async def list_feedback(
 ) -> FeedbackList:
     """Human feedback on this tenant's traces."""
     principal = await require(request, "read")
-    before = decode_cursor(cursor)
-    if before is not None and not before[1].isdigit():
-        raise ApiError(400, "invalid_cursor", "cursor is not one this server returned; start from the first page")
+    before = decode_cursor(cursor, "feedback")
     rows = await state_of(request).store.list_feedback(principal.tenant_id, rating, limit + 1, before)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1]["created_at"], str(page[-1]["id"])) if more else None

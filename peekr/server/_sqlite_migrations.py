@@ -52,10 +52,53 @@ def server_m003_query_indexes(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS idx_feedback_tenant_created ON feedback(tenant_id, created_at)")
 
 
+def server_m004_spans_per_tenant(db: sqlite3.Connection) -> None:
+    """Key spans by (tenant_id, span_id), as PostgreSQL does: a tenant may reuse another's span id.
+
+    SQLite cannot change a primary key in place: the table is rebuilt (rows copied as they are)
+    and every index it had is created again.
+    """
+    # Built from the table as it is, so a column a core migration added is kept.
+    info = list(db.execute("PRAGMA table_info(spans)"))  # (cid, name, type, notnull, default, pk)
+    columns = [row[1] for row in info]
+    definitions = [
+        f"{name} {kind}" + (" NOT NULL" if notnull else "") + (f" DEFAULT {default}" if default is not None else "")
+        for _, name, kind, notnull, default, _ in info
+    ]
+    indexes = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'spans' AND sql IS NOT NULL"
+        )
+    ]
+    db.execute(f"CREATE TABLE spans_by_tenant ({', '.join(definitions)}, PRIMARY KEY (tenant_id, span_id))")
+    names = ", ".join(columns)
+    db.execute(f"INSERT INTO spans_by_tenant ({names}) SELECT {names} FROM spans")
+    db.execute("DROP TABLE spans")
+    db.execute("ALTER TABLE spans_by_tenant RENAME TO spans")
+    for sql in indexes:
+        db.execute(sql)
+
+
+def server_m005_pad_years(db: sqlite3.Connection) -> None:
+    """Timestamps before year 1000 were stored with a short year (``999-06-01T…``): pad them to four digits.
+
+    Such rows broke the trace list and escaped the retention purge, which compares text.
+    """
+    for table, column in (("spans", "start_time"), ("spans", "end_time"), ("eval_results", "created_at"),
+                          ("feedback", "created_at")):  # fmt: skip
+        rows = db.execute(f"SELECT rowid, {column} FROM {table} WHERE instr({column}, '-') BETWEEN 2 AND 4").fetchall()
+        for rowid, value in rows:
+            year, rest = value.split("-", 1)
+            db.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (f"{year.zfill(4)}-{rest}", rowid))
+
+
 SERVER_MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("server_m001_api_keys", server_m001_api_keys),
     ("server_m002_dedupe_keys", server_m002_dedupe_keys),
     ("server_m003_query_indexes", server_m003_query_indexes),
+    ("server_m004_spans_per_tenant", server_m004_spans_per_tenant),
+    ("server_m005_pad_years", server_m005_pad_years),
 ]
 
 

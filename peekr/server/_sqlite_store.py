@@ -9,6 +9,7 @@ backend for that.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -81,6 +82,7 @@ class SQLiteStore:
 
     def _open_sync(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _create_with_umask(self.path)
         writer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         migrate(writer)
         reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -466,6 +468,18 @@ def _shown_before(db: sqlite3.Connection, where: str, params: dict[str, Any], tr
         {**params, "tid": trace_id},
     ).fetchone()
     return row is not None
+
+
+def _create_with_umask(path: Path) -> None:
+    """Create the file with mode 0666 minus the umask, as other tools do (SQLite would use 0644).
+
+    The -wal and -shm files take the database file's mode.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _exec(sql: str, params: Sequence[Any], db: sqlite3.Connection) -> None:

@@ -21,6 +21,7 @@ class ServerState:
     settings: ServerSettings
     store: Store
     limiter: RateLimiter
+    auth_failures: RateLimiter | None = None
 
 
 def state_of(request: Request) -> ServerState:
@@ -33,4 +34,12 @@ async def require(request: Request, scope: str) -> Principal:
     """Authenticate the request for ``scope`` (see ``authenticate``)."""
     state = state_of(request)
     what = f"{request.method} {request.url.path}"
-    return await authenticate(state.store, state.limiter, request.headers.get("authorization"), scope, what)
+    return await authenticate(
+        state.store,
+        state.limiter,
+        request.headers.get("authorization"),
+        scope,
+        what,
+        failures=state.auth_failures,
+        client=request.client.host if request.client else None,
+    )

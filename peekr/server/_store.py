@@ -155,20 +155,30 @@ def parse_time(value: str) -> datetime:
     """Parse an ISO-8601 timestamp; naive values are taken as UTC.
 
     Raises:
-        ValueError: not a timestamp.
+        ValueError: not a timestamp, or one outside years 1-9999 once converted to UTC.
     """
-    if not isinstance(value, str) or not 10 <= len(value) <= 40:
+    if not isinstance(value, str) or not 10 <= len(value) <= 40 or not value.isascii():
         raise ValueError(f"{value!r} is not an ISO-8601 timestamp")
     text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-    dt = datetime.fromisoformat(text)
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO-8601 timestamp") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc)
+    try:
+        return dt.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError(f"{value!r} cannot be represented in UTC (years 0001 to 9999)") from None
 
 
 def format_time(dt: datetime) -> str:
-    """The canonical form stored and returned: ``2026-11-27T09:21:10.123456Z`` (sorts as text)."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """The canonical form stored and returned: ``2026-11-27T09:21:10.123456Z`` (sorts as text).
+
+    The year always has four digits (``strftime('%Y')`` writes year 999 as ``999``).
+    """
+    u = dt.astimezone(timezone.utc)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}Z"
 
 
 def record_key(record: EvalResult | Feedback) -> str:
