@@ -38,36 +38,36 @@ def register(app: typer.Typer) -> None:
     @server_app.callback(invoke_without_command=True)
     def serve(
         ctx: typer.Context,
-        db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", help=_DB_HELP),
+        db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", show_envvar=False, help=_DB_HELP),
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for all)."),
         port: int = typer.Option(8000, "--port", help="TCP port."),
-        workers: int = typer.Option(1, "--workers", min=1, help="Worker processes (use PostgreSQL beyond 1)."),
+        workers: int = typer.Option(1, "--workers", min=1, metavar="<int>", help="Worker processes (use PostgreSQL beyond 1)."),
         max_body_bytes: int = typer.Option(
-            5 * 1024 * 1024, "--max-body-bytes", envvar="PEEKR_SERVER_MAX_BODY_BYTES", help="Largest request as sent."
+            5 * 1024 * 1024, "--max-body-bytes", envvar="PEEKR_SERVER_MAX_BODY_BYTES", show_envvar=False, help="Largest request as sent."
         ),
         max_decompressed_bytes: int = typer.Option(
             50 * 1024 * 1024,
             "--max-decompressed-bytes",
-            envvar="PEEKR_SERVER_MAX_DECOMPRESSED_BYTES",
+            envvar="PEEKR_SERVER_MAX_DECOMPRESSED_BYTES", show_envvar=False,
             help="Largest request after gzip decompression.",
         ),
         rate_limit: float = typer.Option(
-            50.0, "--rate-limit", envvar="PEEKR_SERVER_RATE_LIMIT", help="Requests/s per API key and process; 0 = off."
+            50.0, "--rate-limit", envvar="PEEKR_SERVER_RATE_LIMIT", show_envvar=False, help="Requests/s per API key and process; 0 = off."
         ),
         rate_burst: int = typer.Option(
-            100, "--rate-burst", envvar="PEEKR_SERVER_RATE_BURST", help="Requests a key may send at once."
+            100, "--rate-burst", envvar="PEEKR_SERVER_RATE_BURST", show_envvar=False, help="Requests a key may send at once."
         ),
         auth_fail_rate: float = typer.Option(
             2.0,
             "--auth-fail-rate",
-            envvar="PEEKR_SERVER_AUTH_FAIL_RATE",
+            envvar="PEEKR_SERVER_AUTH_FAIL_RATE", show_envvar=False,
             help="Failed authentications/s per client address (IPv6: per /64) before 429; 0 = off.",
         ),
         auth_fail_burst: int = typer.Option(
-            30, "--auth-fail-burst", envvar="PEEKR_SERVER_AUTH_FAIL_BURST", help="Failures an address may make at once."
+            30, "--auth-fail-burst", envvar="PEEKR_SERVER_AUTH_FAIL_BURST", show_envvar=False, help="Failures an address may make at once."
         ),
         purge_interval: float = typer.Option(
-            3600.0, "--purge-interval", envvar="PEEKR_SERVER_PURGE_INTERVAL_S", help="Seconds between retention purges."
+            3600.0, "--purge-interval", envvar="PEEKR_SERVER_PURGE_INTERVAL_S", show_envvar=False, help="Seconds between retention purges."
         ),
         forwarded_allow_ips: str = typer.Option(
             "127.0.0.1", "--forwarded-allow-ips", help="Proxies trusted for X-Forwarded-* (comma-separated)."
@@ -76,7 +76,13 @@ def register(app: typer.Typer) -> None:
         ssl_keyfile: str | None = typer.Option(None, "--ssl-keyfile", help="Private key for --ssl-certfile."),
         log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
     ) -> None:
-        """Serve the collector: POST /v1/ingest, the /v1 query API, /docs and /openapi.json."""
+        """Serve the collector: POST /v1/ingest, the /v1 query API, /docs and /openapi.json.
+
+        Every option with a default can also come from the environment: PEEKR_SERVER_DB,
+        PEEKR_SERVER_MAX_BODY_BYTES, PEEKR_SERVER_MAX_DECOMPRESSED_BYTES, PEEKR_SERVER_RATE_LIMIT,
+        PEEKR_SERVER_RATE_BURST, PEEKR_SERVER_AUTH_FAIL_RATE, PEEKR_SERVER_AUTH_FAIL_BURST,
+        PEEKR_SERVER_PURGE_INTERVAL_S (the option wins).
+        """
         if ctx.invoked_subcommand is not None:
             return
         _server_extra()
@@ -125,7 +131,7 @@ def register(app: typer.Typer) -> None:
         tenant: str = typer.Option(..., "--tenant", help="Tenant the key writes to / reads from."),
         scope: str = typer.Option("ingest", "--scope", help="ingest (exporters) or read (query API, UI)."),
         name: str | None = typer.Option(None, "--name", help="A note to recognise the key by."),
-        db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", help=_DB_HELP),
+        db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", show_envvar=False, help=_DB_HELP),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the key (for scripts)."),
     ) -> None:
         """Create a key and print it once: only a salted hash is stored."""
@@ -147,7 +153,7 @@ def register(app: typer.Typer) -> None:
     @keys_app.command("list")
     def list_(
         tenant: str | None = typer.Option(None, "--tenant", help="Only this tenant's keys."),
-        db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", help=_DB_HELP),
+        db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", show_envvar=False, help=_DB_HELP),
     ) -> None:
         """List keys (ids, tenants, scopes, status), never the secrets."""
         _server_extra()
@@ -165,7 +171,7 @@ def register(app: typer.Typer) -> None:
     @keys_app.command("revoke")
     def revoke(
         key_id: str = typer.Argument(..., help="Key id (from `keys list`) or the full key."),
-        db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", help=_DB_HELP),
+        db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", show_envvar=False, help=_DB_HELP),
     ) -> None:
         """Revoke a key; every collector process refuses it from the next request on."""
         _server_extra()

@@ -80,7 +80,18 @@ def test_replay_shows_span_model_cost_duration_and_status(traces_db: Path, sampl
         assert "tokens" in header and "timeline" in header
 
 
-MY_COMMANDS = ["", "view", "replay", "dashboard", "feedback", "export-feedback", "prune", "eval", "eval-judge"]
+MY_COMMANDS = [
+    "",
+    "view",
+    "replay",
+    "dashboard",
+    "feedback",
+    "export-feedback",
+    "prune",
+    "eval",
+    "eval-judge",
+    "server",
+]
 
 
 @pytest.mark.parametrize("command", MY_COMMANDS, ids=[c or "peekr" for c in MY_COMMANDS])
