@@ -321,7 +321,14 @@ def stats() -> BusStats:
     """
     runtime = _runtime._active or _runtime._last
     if runtime is None:
+        from ._codec import unencodable_count
         from ._errors import internal_error_count
 
-        return BusStats(state="unconfigured", published=0, queued=0, internal_errors=internal_error_count())
+        return BusStats(
+            state="unconfigured",
+            published=0,
+            queued=0,
+            internal_errors=internal_error_count(),
+            unencodable_values=unencodable_count(),
+        )
     return runtime.stats()

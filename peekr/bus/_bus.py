@@ -28,6 +28,7 @@ from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .._codec import unencodable_count
 from .._errors import handle_internal_errors, internal_error_count
 from .._events import Event
 from ..sinks._base import Sink
@@ -158,6 +159,7 @@ class EventBus:
             delivered=delivered,
             dropped=dropped,
             internal_errors=internal_error_count(),
+            unencodable_values=unencodable_count(),
         )
 
     def backlog(self) -> int:

@@ -26,6 +26,10 @@ class BusStats:
             hand-off queue itself (``queue_full`` when producers outrun the bus, ``shutdown`` for
             events published after shutdown).
         internal_errors: Errors inside peekr that were swallowed (your calls were unaffected).
+        unencodable_values: Attribute values (a dict that contains itself, nesting deeper than
+            ~254 levels, an object whose ``str()`` raises, a lone surrogate) that could not be
+            encoded as JSON and were stored as ``"[unencodable: <why>]"`` markers instead; the
+            rest of their span and every other span were stored. Counted since the process started.
     """
 
     state: str
@@ -34,6 +38,7 @@ class BusStats:
     delivered: Mapping[str, int] = field(default_factory=dict)
     dropped: Mapping[tuple[str, str], int] = field(default_factory=dict)
     internal_errors: int = 0
+    unencodable_values: int = 0
 
     @property
     def dropped_total(self) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 
-from .._codec import dumps, event_to_dict
+from .._codec import event_to_json_safe
 from .._events import EvalResult, Event, Feedback
 from .._span import Span
 from ._base import Sink, WrapperSink
@@ -61,7 +61,7 @@ class DiskSpool:
         with self._lock:
             self._seq += 1
             name = f"{time.time_ns():020d}-{os.getpid()}-{self._seq}-n{len(events)}.jsonl.gz"
-        data = gzip.compress(b"".join(dumps(_line(e)) + b"\n" for e in events), compresslevel=5)
+        data = gzip.compress(b"".join(event_to_json_safe(e) + b"\n" for e in events), compresslevel=5)
         tmp = self.directory / (name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, self.directory / name)
@@ -98,10 +98,6 @@ class DiskSpool:
 def _count(path: Path) -> int:
     match = _NAME.match(path.name)
     return int(match.group(1)) if match else 0
-
-
-def _line(event: Event) -> dict[str, object]:
-    return event_to_dict(event)
 
 
 class SpoolingSink(WrapperSink):

@@ -19,12 +19,11 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
 
 import anyio.to_thread
 import httpx
 
-from .._codec import dumps, event_to_dict
+from .._codec import dumps, event_to_dict, event_to_json_safe
 from .._context import suppress_instrumentation
 from .._events import EvalResult, Event, Feedback
 from .._span import Span
@@ -41,20 +40,29 @@ __all__ = ["WIRE_VERSION", "HTTPExporter", "encode_batch", "parse_retry_after"]
 WIRE_VERSION = 1
 _RETRYABLE = frozenset({429, 502, 503, 504})
 _GZIP_MIN_BYTES = 1024
+_ARRAYS = ("spans", "eval_results", "feedback")
 _GZIP_IN_THREAD_BYTES = 256 * 1024
 
 
 def encode_batch(batch: Sequence[Event]) -> bytes:
-    """The JSON body for ``batch``: spans, eval results and feedback in their own arrays."""
-    body: dict[str, Any] = {"version": WIRE_VERSION, "spans": [], "eval_results": [], "feedback": []}
+    """The JSON body for ``batch``: spans, eval results and feedback in their own arrays.
+
+    A batch that fails to encode (a span holding a value JSON cannot hold) is encoded again
+    event by event, with only the bad values of that span replaced (``_codec.repair_span``).
+    """
+    events: dict[str, list[Event]] = {key: [] for key in _ARRAYS}
     for event in batch:
         if isinstance(event, Span):
-            body["spans"].append(event_to_dict(event))
+            events["spans"].append(event)
         elif isinstance(event, EvalResult):
-            body["eval_results"].append(event_to_dict(event))
+            events["eval_results"].append(event)
         elif isinstance(event, Feedback):
-            body["feedback"].append(event_to_dict(event))
-    return dumps(body)
+            events["feedback"].append(event)
+    try:
+        return dumps({"version": WIRE_VERSION, **{key: [event_to_dict(e) for e in events[key]] for key in _ARRAYS}})
+    except Exception:
+        arrays = (b'"%s":[%s]' % (key.encode(), b",".join(map(event_to_json_safe, events[key]))) for key in _ARRAYS)
+        return b'{"version":%d,%s}' % (WIRE_VERSION, b",".join(arrays))
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import anyio.to_thread
 
-from .._codec import event_to_json
+from .._codec import event_to_json_safe
 from .._events import Event
 
 __all__ = ["JSONLSink"]
@@ -57,7 +57,7 @@ class JSONLSink:
 
     async def write(self, batch: Sequence[Event]) -> None:
         """Encode the batch and append it in one write."""
-        data = b"".join(event_to_json(event) + b"\n" for event in batch)
+        data = b"".join(event_to_json_safe(event) + b"\n" for event in batch)
         await anyio.to_thread.run_sync(self._write_sync, data)
 
     async def flush(self, timeout: float | None = None) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from .._codec import dumps
+from .._codec import dumps, repair_span
 from .._context import suppress_instrumentation
 from .._events import EvalResult, Event, Feedback
 from .._span import Span, new_span_id
@@ -162,12 +162,19 @@ class OTLPSink:
             attributes=attributes,
         )
 
+    def _readable_safe(self, span: Span) -> Any:
+        try:
+            return self._readable(span)
+        except Exception:  # a value JSON cannot hold: replace just that value (counted), keep the span
+            repair_span(span)
+            return self._readable(span)
+
     def _export(self, batch: Sequence[Event]) -> None:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
         spans = [event if isinstance(event, Span) else self._as_span(event) for event in batch]
         with suppress_instrumentation():
-            result = self._exporter.export([self._readable(span) for span in spans])
+            result = self._exporter.export([self._readable_safe(span) for span in spans])
         if result is not SpanExportResult.SUCCESS:
             self.failed_batches += 1
             raise ConnectionError(f"OTLP export of {len(spans)} spans failed")

@@ -17,7 +17,7 @@ from typing import Any
 import anyio.to_thread
 
 from .._codec import SPAN_FIELDS as _SPAN_COLUMNS
-from .._codec import dumps
+from .._codec import dumps, repair_span
 from .._events import EvalResult, Event, Feedback, merge_eval_result
 from .._span import Span
 from ._sqlite_schema import WRITER_PRAGMAS, apply_migrations, configure_connection
@@ -34,11 +34,23 @@ _INSERT_SPANS_JSON = (
 
 
 def _rows_json(spans: list[Span]) -> str:
-    rows = [
-        [getattr(span, name) if name != "attributes" else dumps(span.attributes).decode() for name in _SPAN_COLUMNS]
-        for span in spans
-    ]
-    return dumps(rows).decode()
+    """The batch as one JSON array of rows; a batch that fails to encode is retried span by span."""
+    try:
+        return dumps([_row(span) for span in spans]).decode()
+    except Exception:  # one span holds a value JSON cannot hold: repair that span, keep the rest
+        return "[" + ",".join(_row_json_safe(span) for span in spans) + "]"
+
+
+def _row(span: Span) -> list[Any]:
+    return [getattr(span, name) if name != "attributes" else dumps(span.attributes).decode() for name in _SPAN_COLUMNS]
+
+
+def _row_json_safe(span: Span) -> str:
+    try:
+        return dumps(_row(span)).decode()
+    except Exception:
+        repair_span(span)
+        return dumps(_row(span)).decode()
 
 
 _INSERT_EVAL = (
