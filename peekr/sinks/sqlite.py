@@ -14,12 +14,11 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import anyio.to_thread
-
 from .._codec import SPAN_FIELDS as _SPAN_COLUMNS
 from .._codec import dumps, repair_span
 from .._events import EvalResult, Event, Feedback, merge_eval_result
 from .._span import Span
+from .._threads import run_sync
 from ._sqlite_schema import WRITER_PRAGMAS, apply_migrations, configure_connection
 
 __all__ = ["SQLiteSink", "open_database"]
@@ -122,7 +121,7 @@ class SQLiteSink:
         import aiosqlite
 
         # Migrate with a short-lived plain connection, then keep an aiosqlite one.
-        await anyio.to_thread.run_sync(_migrate, self.path, self.busy_timeout_ms)
+        await run_sync(_migrate, self.path, self.busy_timeout_ms)
         connection = aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
         # aiosqlite's worker thread is non-daemon; the interpreter joins those *before* atexit
         # handlers run, and peekr's atexit handler is what closes this connection.
@@ -135,6 +134,10 @@ class SQLiteSink:
             await db.execute(pragma)
         self._db, self._pid = db, os.getpid()
         return db
+
+    async def open(self) -> None:
+        """Create/migrate the file and start the connection's thread (the bus calls this at start)."""
+        await self._connect()
 
     async def write(self, batch: Sequence[Event]) -> None:
         """Store a batch in one transaction.
