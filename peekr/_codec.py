@@ -27,8 +27,10 @@ __all__ = [
     "SPAN_FIELDS",
     "dumps",
     "event_to_dict",
+    "ensure_encodable",
     "event_to_json",
     "event_to_json_safe",
+    "repair_event",
     "repair_span",
     "span_to_dict",
     "unencodable_count",
@@ -84,14 +86,34 @@ def event_to_json(event: Event) -> bytes:
 
 
 def event_to_json_safe(event: Event) -> bytes:
-    """``event_to_json``; a span that fails to encode is repaired (:func:`repair_span`) first."""
+    """``event_to_json``; an event that fails to encode is repaired (:func:`repair_event`) first."""
     try:
         return event_to_json(event)
     except Exception:
-        if not isinstance(event, Span):
-            raise
-        repair_span(event)
+        repair_event(event)
         return event_to_json(event)
+
+
+def ensure_encodable(event: Event) -> None:
+    """Repair ``event`` in place if it cannot be encoded (for sinks that encode field by field)."""
+    try:
+        event_to_json(event)
+    except Exception:
+        repair_event(event)
+
+
+def repair_event(event: Event) -> int:
+    """:func:`repair_span` for any event: an eval result's or feedback's bad values are replaced too."""
+    if isinstance(event, Span):
+        return repair_span(event)
+    counter = [0]
+    values = event.__dict__
+    for field, value in list(values.items()):
+        if not _encodes(value):
+            values[field] = _rebuild(value, 1, set(), counter)
+    if counter[0]:
+        _count(f"{type(event).__name__} of span {values.get('span_id')}", counter[0])
+    return counter[0]
 
 
 #: Nesting kept when a value is rebuilt (well under the encoder's limit of ~254 levels).
@@ -131,7 +153,7 @@ def repair_span(span: Span) -> int:
                     del attributes[key]
                 attributes[clean_key] = _rebuild(value, 1, set(), counter)
     if counter[0]:
-        _count(span, counter[0])
+        _count(f"span {str(values.get('name'))[:100]!r}", counter[0])
     return counter[0]
 
 
@@ -197,16 +219,16 @@ def _short(exc: BaseException) -> str:
     return text[:200]
 
 
-def _count(span: Span, n: int) -> None:
+def _count(what: str, n: int) -> None:
     global _replaced, _warned
     with _lock:
         _replaced += n
         first, _warned = not _warned, True
     if first:
         logger.warning(
-            "peekr: span %r held %d value(s) that cannot be encoded as JSON; they were stored as "
-            "'[unencodable: ...]' markers and the rest of the span kept (counted in "
+            "peekr: %s held %d value(s) that cannot be encoded as JSON; they were stored as "
+            "'[unencodable: ...]' markers and the rest of the record kept (counted in "
             "peekr.stats().unencodable_values)",
-            str(span.__dict__.get("name"))[:100],
+            what,
             n,
         )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._codec import SPAN_FIELDS as _SPAN_COLUMNS
-from .._codec import dumps, repair_span
+from .._codec import dumps, ensure_encodable, repair_span
 from .._events import EvalResult, Event, Feedback, merge_eval_result
 from .._span import Span
 from .._threads import run_sync
@@ -157,6 +157,9 @@ class SQLiteSink:
                 results.append(event)
             elif isinstance(event, Feedback):
                 feedback.append(event)
+        records: list[Event] = [*results, *feedback]
+        for record in records:  # rare, checked one by one: a bad value must not roll back the batch
+            ensure_encodable(record)
         db = await self._connect()
         payload = _rows_json(spans) if spans else None
         if payload is not None and not results and not feedback and not self._seen_results:

@@ -13,6 +13,8 @@ from collector_helpers import auth
 from exporter_helpers import Collector
 
 import peekr
+from peekr._events import EvalResult
+from peekr._runtime import get_runtime
 from peekr.server._testing import free_port
 from peekr.sinks import JSONLSink
 from peekr.sinks.http import HTTPExporter
@@ -104,3 +106,43 @@ def test_an_unencodable_span_is_spooled_with_its_neighbours(tmp_path: Path) -> N
     ]
     assert sorted(line["attributes"]["i"] for line in lines) == list(range(301))
     _check_bad(next(line["attributes"] for line in lines if line["attributes"]["i"] == 150))
+
+
+def test_an_unencodable_eval_result_or_feedback_loses_only_its_bad_value(collector: Collector, tmp_path: Path) -> None:
+    db, jsonl = tmp_path / "traces.db", tmp_path / "traces.jsonl"
+    peekr.instrument(
+        storage="sqlite", path=str(db), sinks=[JSONLSink(jsonl)], exporter=HTTPExporter(collector.url, collector.key)
+    )
+    spans = []
+    for i in range(3):
+        with peekr.span("work", i=i) as span:
+            spans.append(span)
+    assert peekr.flush(timeout=10)
+    runtime = get_runtime()
+    assert runtime is not None
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    for span, details in ((spans[0], loop), (spans[1], [{"claim": "fine", "verdict": "supported"}])):
+        runtime.publish(
+            EvalResult(span_id=span.span_id, trace_id=span.trace_id, evaluator="hallucination",
+                       scores={"hallucination": 0.5}, attributes={"hallucination_details": details},
+                       created_at="2026-11-27T09:00:00Z")
+        )  # fmt: skip
+    peekr.feedback(trace_id=spans[2].trace_id, rating="bad", note="half a pair: \ud800")
+    assert peekr.flush(timeout=10)
+    assert peekr.stats().dropped_total == 0, dict(peekr.stats().dropped)
+
+    conn = sqlite3.connect(db)
+    merged = dict(conn.execute("SELECT span_id, json_extract(attributes, '$.hallucination_details') FROM spans"))
+    assert json.loads(merged[spans[0].span_id]) == {"self": "[unencodable: circular reference]"}
+    assert json.loads(merged[spans[1].span_id]) == [{"claim": "fine", "verdict": "supported"}]
+    assert conn.execute("SELECT note FROM feedback").fetchall() == [("half a pair: ?",)]
+
+    records = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert sorted(r.get("record", "span") for r in records) == ["eval", "eval", "feedback", "span", "span", "span"]
+
+    read = auth(collector.read_key)
+    first = httpx.get(f"{collector.url}/v1/traces/{spans[0].trace_id}", headers=read).json()
+    assert first["spans"][0]["attributes"]["eval_scores"] == {"hallucination": 0.5}
+    last = httpx.get(f"{collector.url}/v1/traces/{spans[2].trace_id}", headers=read).json()
+    assert [f["note"] for f in last["feedback"]] == ["half a pair: ?"]
