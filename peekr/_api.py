@@ -135,7 +135,9 @@ def instrument(
         tenant_id: Default tenant for every span. Env: ``PEEKR_TENANT_ID``.
         retention_class: ``default`` | ``short`` | ``long`` | ``pii``. Env: ``PEEKR_RETENTION_CLASS``.
         capture_content: Record inputs and outputs (default True). Env: ``PEEKR_CAPTURE_CONTENT``.
-        redact_pii: Replace input/output of ``retention_class="pii"`` spans before storing.
+        redact_pii: Redact ``retention_class="pii"`` spans before they are published: every
+            attribute but an allow-list of non-content fields (model, tokens, cost, timing...;
+            see ``peekr._redact``) becomes ``"[redacted: retention_class=pii]"``.
         providers: Providers to patch (``openai``, ``anthropic``, ``bedrock``, ``gemini``); all
             installed ones when None. A named provider whose SDK is missing raises.
         max_field_chars: Cap for each captured string (default 20,000). Env: ``PEEKR_MAX_FIELD_CHARS``.
@@ -321,7 +323,14 @@ def stats() -> BusStats:
     """
     runtime = _runtime._active or _runtime._last
     if runtime is None:
+        from ._codec import unencodable_count
         from ._errors import internal_error_count
 
-        return BusStats(state="unconfigured", published=0, queued=0, internal_errors=internal_error_count())
+        return BusStats(
+            state="unconfigured",
+            published=0,
+            queued=0,
+            internal_errors=internal_error_count(),
+            unencodable_values=unencodable_count(),
+        )
     return runtime.stats()

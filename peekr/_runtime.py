@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .bus import BusStats, EventBus
     from .sinks import Sink
 
-__all__ = ["Runtime", "State", "get_runtime", "record_dropped"]
+__all__ = ["Runtime", "State", "get_runtime", "record_delivered", "record_dropped"]
 
 logger = logging.getLogger("peekr")
 
@@ -62,6 +62,13 @@ def record_dropped(subscriber: str, reason: str, n: int = 1) -> None:
     runtime = _active or _last
     if runtime is not None:
         runtime.bus.record_dropped(subscriber, reason, n)
+
+
+def record_delivered(subscriber: str, n: int) -> None:
+    """Count events a sink confirmed as stored (sinks with ``counts_own_delivery = True``)."""
+    runtime = _active or _last
+    if runtime is not None:
+        runtime.bus.record_delivered(subscriber, n)
 
 
 def _enricher() -> Callable[[list[Any]], None]:

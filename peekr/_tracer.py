@@ -18,6 +18,7 @@ from typing import Any
 from . import _runtime
 from ._context import _current_span, _session, _suppress_instrumentation
 from ._errors import checkpoint, log_internal_error, raise_internal_errors
+from ._redact import redact_pii
 from ._span import Span, build_span, iso_utc, new_span_id, new_trace_id
 
 __all__ = ["ActiveSpan", "NonRecordingSpan", "error_info", "start_span"]
@@ -124,10 +125,7 @@ class ActiveSpan:
             if error is not None:
                 self.record_error(error)
             if self.retention_class == "pii" and self._runtime.settings.redact_pii:
-                attributes = self.attributes
-                for key in ("input", "output"):
-                    if key in attributes:
-                        attributes[key] = "[redacted: retention_class=pii]"
+                redact_pii(self.attributes)  # an allow-list: what is not known to be safe is redacted
             self._runtime.bus.publish(self)  # type: ignore[arg-type]
         except Exception as exc:
             log_internal_error("span.end", exc)

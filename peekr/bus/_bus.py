@@ -28,6 +28,7 @@ from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .._codec import unencodable_count
 from .._errors import handle_internal_errors, internal_error_count
 from .._events import Event
 from ..sinks._base import Sink
@@ -158,7 +159,19 @@ class EventBus:
             delivered=delivered,
             dropped=dropped,
             internal_errors=internal_error_count(),
+            unencodable_values=unencodable_count(),
+            spooled=self._spooled(),
         )
+
+    def _spooled(self) -> dict[str, int]:
+        spooled: dict[str, int] = {}
+        for name, sink in self._subscribers:
+            if getattr(sink, "has_spool", False):
+                try:
+                    spooled[name] = int(sink.spooled)  # type: ignore[attr-defined]
+                except Exception:  # a spool directory that cannot be read right now
+                    continue
+        return spooled
 
     def backlog(self) -> int:
         """Events not yet stored by the slowest subscriber (hand-off queue included)."""
@@ -168,6 +181,11 @@ class EventBus:
     def record_dropped(self, subscriber: str, reason: str, n: int = 1) -> None:
         """Count events a subscriber gave up on by itself (e.g. an exporter after retries)."""
         self._counters.drop(subscriber, reason, n)
+
+    def record_delivered(self, subscriber: str, n: int) -> None:
+        """Count events a subscriber that ``counts_own_delivery`` confirmed as stored."""
+        if n > 0:
+            self._counters.deliver(subscriber, n)
 
     # -- the bus task -----------------------------------------------------------------------
 
@@ -218,6 +236,7 @@ class EventBus:
                                 await self._done[name].wait()
                     # Phase 2: no more events; drain what is left into the sinks and close them.
                     self.state = SHUTTING_DOWN
+                    self._tell_closing()
                     self._drain()
                     for send in self._sends.values():
                         send.close()
@@ -291,9 +310,32 @@ class EventBus:
                 else:
                     self._pending[name] += k
 
+    async def _open(self, name: str, sink: Sink) -> None:
+        # Optional hook: a sink that needs a worker thread (aiosqlite) starts it now, not on a
+        # first write that may come at interpreter exit, when Python 3.12+ starts no thread.
+        hook = getattr(sink, "open", None)
+        if callable(hook):
+            try:
+                await hook()
+            except Exception as exc:
+                logger.warning("peekr: sink %r could not open (retried on its first write): %r", name, exc)
+
+    def _tell_closing(self) -> None:
+        # Optional hook: a sink that waits on a remote service stops waiting (an exporter gives up
+        # retrying and spools), so what it holds is kept instead of cut off by the deadline.
+        for name, sink in self._subscribers:
+            hook = getattr(sink, "prepare_close", None)
+            if callable(hook):
+                try:
+                    hook()
+                except Exception as exc:
+                    logger.warning("peekr: sink %r failed to prepare for shutdown: %r", name, exc, exc_info=exc)
+
     async def _run_subscriber(self, name: str, sink: Sink, receive: Any) -> None:
         warned = False
+        counts_own = bool(getattr(sink, "counts_own_delivery", False))
         try:
+            await self._open(name, sink)
             async with receive:
                 async for item in receive:
                     if isinstance(item, _FlushMarker):
@@ -316,7 +358,8 @@ class EventBus:
                             )
                     else:
                         self._pending[name] -= len(item)
-                        self._counters.deliver(name, len(item))
+                        if not counts_own:
+                            self._counters.deliver(name, len(item))
             with anyio.move_on_after(max(0.1, self._remaining())):
                 try:
                     await sink.aclose()

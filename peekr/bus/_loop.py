@@ -14,6 +14,7 @@ import threading
 import anyio
 
 from ._bus import EventBus
+from ._executor import new_bus_loop
 
 __all__ = ["start_in_thread"]
 
@@ -32,7 +33,7 @@ def start_in_thread(bus: EventBus, *, startup_timeout: float = 10.0) -> threadin
 
     def target() -> None:
         try:
-            anyio.run(main)
+            anyio.run(main, backend_options={"loop_factory": new_bus_loop})  # see _executor.py
         except BaseException as exc:  # reported to the starting thread, or logged once running
             if started.is_set():
                 logger.error("peekr: the event bus stopped unexpectedly; spans are no longer recorded", exc_info=exc)

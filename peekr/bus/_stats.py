@@ -21,11 +21,22 @@ class BusStats:
         state: ``running``, ``shutting_down`` or ``closed``.
         published: Events accepted by ``publish()``.
         queued: Events waiting in the hand-off queue right now.
-        delivered: Per subscriber: events it stored successfully.
+        delivered: Per subscriber: events it stored successfully. For the HTTP exporter: the
+            records the collector acknowledged as stored or as duplicates (its ``accepted``),
+            not what was merely sent, spooled or rejected.
         dropped: Per ``(subscriber, reason)``: events lost. The subscriber ``"bus"`` is the
             hand-off queue itself (``queue_full`` when producers outrun the bus, ``shutdown`` for
-            events published after shutdown).
+            events published after shutdown). Records the collector refused as invalid are
+            ``(exporter, "rejected")``, also summed per subscriber in ``rejected``.
+        spooled: Per subscriber with an on-disk spool (``HTTPExporter(spool_dir=...)``): events
+            waiting there right now, neither delivered nor lost; they move to ``delivered`` once
+            the collector takes them. So for an exporter, published events = delivered + dropped
+            + spooled (+ those still in flight).
         internal_errors: Errors inside peekr that were swallowed (your calls were unaffected).
+        unencodable_values: Attribute values (a dict that contains itself, nesting deeper than
+            ~254 levels, an object whose ``str()`` raises, a lone surrogate) that could not be
+            encoded as JSON and were stored as ``"[unencodable: <why>]"`` markers instead; the
+            rest of their span and every other span were stored. Counted since the process started.
     """
 
     state: str
@@ -34,6 +45,13 @@ class BusStats:
     delivered: Mapping[str, int] = field(default_factory=dict)
     dropped: Mapping[tuple[str, str], int] = field(default_factory=dict)
     internal_errors: int = 0
+    unencodable_values: int = 0
+    spooled: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        """Per subscriber: records the collector refused as invalid (the ``rejected`` drops)."""
+        return {sub: n for (sub, reason), n in self.dropped.items() if reason == "rejected"}
 
     @property
     def dropped_total(self) -> int:

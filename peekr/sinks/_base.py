@@ -20,6 +20,11 @@ class Sink(Protocol):
     ``write`` is caught by the bus, counted as ``sink_error`` drops for this sink, and never
     reaches another sink or the user's code. Batches contain ``Span``, ``EvalResult`` and
     ``Feedback`` events in publish order; a sink ignores the kinds it does not store.
+
+    Optional hooks the bus calls when a sink has them: ``async open()`` when the bus starts
+    (start worker threads and connections then, not at interpreter exit); ``prepare_close()``
+    when shutdown begins (stop waiting on remote services); ``counts_own_delivery = True`` when
+    the sink reports what it really delivered itself (``HTTPExporter``: what the collector took).
     """
 
     async def write(self, batch: Sequence[Event]) -> None:

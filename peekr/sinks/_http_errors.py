@@ -70,6 +70,16 @@ class DropCounter:
             return
         record_dropped(self.subscriber, reason, n)
 
+    def delivered(self, n: int) -> None:
+        """Count ``n`` records the collector acknowledged (``peekr.stats().delivered``)."""
+        if n <= 0:
+            return
+        try:
+            from .._runtime import record_delivered
+        except ImportError:  # pragma: no cover - the runtime is part of the package
+            return
+        record_delivered(self.subscriber, n)
+
     def log_once(self, key: str, level: int, message: str, *args: object) -> None:
         """Log ``message`` the first time ``key`` is seen (a bad key must not flood the logs)."""
         with self._lock:

@@ -38,6 +38,13 @@ class RetryingSink(WrapperSink):
         self.max_backoff = max_backoff
         self.closing = False
         self.retries = 0
+        self._wake: anyio.Event | None = None
+
+    def stop_retrying(self) -> None:
+        """Give up at the next failure, and cut a backoff wait in progress short (bus thread only)."""
+        self.closing = True
+        if self._wake is not None:
+            self._wake.set()
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based): half fixed, half random ("equal jitter")."""
@@ -68,9 +75,11 @@ class RetryingSink(WrapperSink):
                 if self.closing or time.monotonic() + delay > give_up_at:
                     raise ExportGaveUp(f"gave up after {attempt} attempts: {exc}", batch, reason=reason) from exc
                 self.retries += 1
-                await anyio.sleep(delay)
+                wake = self._wake = anyio.Event()
+                with anyio.move_on_after(delay):
+                    await wake.wait()  # set by stop_retrying(): try once more, then give up
 
     async def aclose(self) -> None:
         """Stop retrying (a write in progress gives up at its next failure), then close the inner sink."""
-        self.closing = True
+        self.stop_retrying()
         await self.inner.aclose()

@@ -21,11 +21,12 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import anyio
-import anyio.to_thread
+from pydantic import ValidationError
 
-from .._codec import dumps, event_to_dict
+from .._codec import event_to_json_safe
 from .._events import EvalResult, Event, Feedback
 from .._span import Span
+from .._threads import run_sync
 from ._base import Sink, WrapperSink
 from ._http_errors import DropCounter, ExportGaveUp
 
@@ -61,7 +62,7 @@ class DiskSpool:
         with self._lock:
             self._seq += 1
             name = f"{time.time_ns():020d}-{os.getpid()}-{self._seq}-n{len(events)}.jsonl.gz"
-        data = gzip.compress(b"".join(dumps(_line(e)) + b"\n" for e in events), compresslevel=5)
+        data = gzip.compress(b"".join(event_to_json_safe(e) + b"\n" for e in events), compresslevel=5)
         tmp = self.directory / (name + ".tmp")
         tmp.write_bytes(data)
         os.replace(tmp, self.directory / name)
@@ -81,27 +82,29 @@ class DiskSpool:
 
     @staticmethod
     def load(path: Path) -> list[Event]:
-        """Read one spooled batch back into events."""
+        """Read one spooled batch back into events.
+
+        A record peekr's own models would not validate (a user attribute of an unexpected type)
+        is sent as it was spooled, unvalidated: the collector judges it, record by record, so it
+        can never make the file unreadable and lose its neighbours.
+        """
         events: list[Event] = []
         for line in gzip.decompress(path.read_bytes()).splitlines():
             record = json.loads(line)
             kind = record.get("record")
-            if kind == "eval":
-                events.append(EvalResult.model_validate(record))
-            elif kind == "feedback":
-                events.append(Feedback.model_validate(record))
-            else:
-                events.append(Span.model_validate(record))
+            model: type[Span] | type[EvalResult] | type[Feedback] = (
+                EvalResult if kind == "eval" else Feedback if kind == "feedback" else Span
+            )
+            try:
+                events.append(model.model_validate(record))
+            except ValidationError:
+                events.append(model.model_construct(**record))
         return events
 
 
 def _count(path: Path) -> int:
     match = _NAME.match(path.name)
     return int(match.group(1)) if match else 0
-
-
-def _line(event: Event) -> dict[str, object]:
-    return event_to_dict(event)
 
 
 class SpoolingSink(WrapperSink):
@@ -161,13 +164,14 @@ class SpoolingSink(WrapperSink):
     async def replay(self, max_files: int | None = None) -> int:
         """Send spooled batches oldest first until one fails; return how many files were sent."""
         sent = 0
-        for path in await anyio.to_thread.run_sync(self.spool.files):
+        for path in await run_sync(self.spool.files):
             if max_files is not None and sent >= max_files:
                 break
             try:
-                events = await anyio.to_thread.run_sync(self.spool.load, path)
+                events = await run_sync(self.spool.load, path)
             except (OSError, ValueError) as exc:
                 logging.getLogger("peekr").warning("peekr: unreadable spool file %s dropped: %s", path, exc)
+                self.drops.add("spool_unreadable", _count(path))
                 path.unlink(missing_ok=True)
                 continue
             try:
@@ -194,7 +198,7 @@ class SpoolingSink(WrapperSink):
         await self.inner.aclose()
 
     async def _spool(self, events: Sequence[Event]) -> None:
-        dropped = await anyio.to_thread.run_sync(self.spool.append, events)
+        dropped = await run_sync(self.spool.append, events)
         self.drops.add("spool_full", dropped)
 
     def _mark_down(self, exc: ExportGaveUp) -> None:

@@ -19,15 +19,14 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
 
-import anyio.to_thread
 import httpx
 
-from .._codec import dumps, event_to_dict
+from .._codec import dumps, event_to_dict, event_to_json_safe
 from .._context import suppress_instrumentation
 from .._events import EvalResult, Event, Feedback
 from .._span import Span
+from .._threads import run_sync
 from .._version import __version__
 from ._base import Sink, WrapperSink
 from ._http_errors import DropCounter, ExportGaveUp, PayloadTooLargeError, RetryableExportError
@@ -41,20 +40,29 @@ __all__ = ["WIRE_VERSION", "HTTPExporter", "encode_batch", "parse_retry_after"]
 WIRE_VERSION = 1
 _RETRYABLE = frozenset({429, 502, 503, 504})
 _GZIP_MIN_BYTES = 1024
+_ARRAYS = ("spans", "eval_results", "feedback")
 _GZIP_IN_THREAD_BYTES = 256 * 1024
 
 
 def encode_batch(batch: Sequence[Event]) -> bytes:
-    """The JSON body for ``batch``: spans, eval results and feedback in their own arrays."""
-    body: dict[str, Any] = {"version": WIRE_VERSION, "spans": [], "eval_results": [], "feedback": []}
+    """The JSON body for ``batch``: spans, eval results and feedback in their own arrays.
+
+    A batch that fails to encode (a span holding a value JSON cannot hold) is encoded again
+    event by event, with only the bad values of that span replaced (``_codec.repair_span``).
+    """
+    events: dict[str, list[Event]] = {key: [] for key in _ARRAYS}
     for event in batch:
         if isinstance(event, Span):
-            body["spans"].append(event_to_dict(event))
+            events["spans"].append(event)
         elif isinstance(event, EvalResult):
-            body["eval_results"].append(event_to_dict(event))
+            events["eval_results"].append(event)
         elif isinstance(event, Feedback):
-            body["feedback"].append(event_to_dict(event))
-    return dumps(body)
+            events["feedback"].append(event)
+    try:
+        return dumps({"version": WIRE_VERSION, **{key: [event_to_dict(e) for e in events[key]] for key in _ARRAYS}})
+    except Exception:
+        arrays = (b'"%s":[%s]' % (key.encode(), b",".join(map(event_to_json_safe, events[key]))) for key in _ARRAYS)
+        return b'{"version":%d,%s}' % (WIRE_VERSION, b",".join(arrays))
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -116,7 +124,7 @@ class _IngestClient:
         headers = {"Content-Type": "application/json"}
         if self.compress and len(body) >= _GZIP_MIN_BYTES:
             if len(body) >= _GZIP_IN_THREAD_BYTES:
-                body = await anyio.to_thread.run_sync(gzip.compress, body, 5)
+                body = await run_sync(gzip.compress, body, 5)
             else:
                 body = gzip.compress(body, 5)
             headers["Content-Encoding"] = "gzip"
@@ -175,6 +183,10 @@ class _IngestClient:
             )
             return
         self.accepted += accepted
+        self.drops.delivered(accepted)
+        unanswered = sent - accepted - len(rejected)
+        if unanswered > 0:  # neither stored nor rejected: counted, never silently lost
+            self.drops.add("unacknowledged", unanswered)
         if rejected:
             self.drops.add("rejected", len(rejected))
             first = rejected[0] if isinstance(rejected[0], dict) else {}
@@ -209,7 +221,9 @@ class HTTPExporter(WrapperSink):
 
     Runs as a bus subscriber: it never blocks your code or the other sinks, its own HTTP calls
     are never traced, and everything it gives up on is counted by reason in
-    ``peekr.stats().dropped`` (and in ``exporter.dropped``).
+    ``peekr.stats().dropped`` (and in ``exporter.dropped``). ``peekr.stats().delivered`` counts
+    what the collector acknowledged (stored or duplicate); spooled events are in
+    ``peekr.stats().spooled`` until they are sent.
 
     Example:
         >>> peekr.instrument(
@@ -233,6 +247,9 @@ class HTTPExporter(WrapperSink):
     Raises:
         ValueError: an argument of the wrong shape (the message names it).
     """
+
+    #: The bus must not count a written batch as delivered: this sink counts what the collector took.
+    counts_own_delivery = True
 
     def __init__(
         self,
@@ -303,6 +320,11 @@ class HTTPExporter(WrapperSink):
         return self._client.accepted
 
     @property
+    def has_spool(self) -> bool:
+        """True when built with ``spool_dir`` (its count shows in ``peekr.stats().spooled``)."""
+        return self._spool is not None
+
+    @property
     def spooled(self) -> int:
         """Events waiting in the on-disk spool."""
         return self._spool.spool.pending_events() if self._spool is not None else 0
@@ -329,6 +351,11 @@ class HTTPExporter(WrapperSink):
     async def flush(self, timeout: float | None = None) -> None:
         """Send what the spool holds, within ``timeout`` (writes themselves are synchronous)."""
         await self.inner.flush(timeout)
+
+    def prepare_close(self) -> None:
+        """Shutdown began (called by the bus): stop retrying, so what is left is spooled or counted
+        at once instead of being cut off by the shutdown deadline."""
+        self._retry.stop_retrying()
 
     async def aclose(self) -> None:
         """Stop retrying, give the spool a last short chance, close connections."""

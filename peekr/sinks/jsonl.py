@@ -11,10 +11,9 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import anyio.to_thread
-
-from .._codec import event_to_json
+from .._codec import event_to_json_safe
 from .._events import Event
+from .._threads import run_sync
 
 __all__ = ["JSONLSink"]
 
@@ -57,13 +56,13 @@ class JSONLSink:
 
     async def write(self, batch: Sequence[Event]) -> None:
         """Encode the batch and append it in one write."""
-        data = b"".join(event_to_json(event) + b"\n" for event in batch)
-        await anyio.to_thread.run_sync(self._write_sync, data)
+        data = b"".join(event_to_json_safe(event) + b"\n" for event in batch)
+        await run_sync(self._write_sync, data)
 
     async def flush(self, timeout: float | None = None) -> None:
         """Writes go straight to the OS; with ``fsync=True`` also to the disk."""
         if self.fsync and self._fd is not None:
-            await anyio.to_thread.run_sync(os.fsync, self._fd)
+            await run_sync(os.fsync, self._fd)
 
     async def aclose(self) -> None:
         """Close the file."""

@@ -19,12 +19,12 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-import anyio.to_thread
-
+from .._codec import repair_span
 from .._context import suppress_instrumentation
 from .._events import EvalResult, Event, Feedback
 from .._runtime import record_dropped
 from .._span import Span, new_span_id
+from .._threads import run_sync
 from ._otlp_attributes import OtelSpanShape, describe, to_otel_attributes
 from ._otlp_eval import EVENT_NAME, evaluation_attributes
 
@@ -210,6 +210,13 @@ class OTLPSink:
             for attributes in sets
         ]
 
+    def _readable_safe(self, span: Span) -> Any:
+        try:
+            return self._readable(span)
+        except Exception:  # a value JSON cannot hold: replace just that value (counted), keep the span
+            repair_span(span)
+            return self._readable(span)
+
     def _export(self, batch: Sequence[Event]) -> None:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
@@ -218,7 +225,7 @@ class OTLPSink:
         for event in batch:
             if isinstance(event, Span):
                 self._remember(event)
-                spans.append(self._readable(event))
+                spans.append(self._readable_safe(event))
             elif isinstance(event, EvalResult):
                 sets = evaluation_attributes(event, content=self._content and event.span_id not in self._pii_spans)
                 if self._evaluations != "log":
@@ -240,13 +247,13 @@ class OTLPSink:
 
     async def write(self, batch: Sequence[Event]) -> None:
         """Export a batch (in a worker thread: the OTLP exporter does blocking HTTP)."""
-        await anyio.to_thread.run_sync(self._export, batch)
+        await run_sync(self._export, batch)
 
     async def flush(self, timeout: float | None = None) -> None:
         """Every ``write`` is sent before it returns."""
 
     async def aclose(self) -> None:
         """Shut the exporters down."""
-        await anyio.to_thread.run_sync(self._exporter.shutdown)
+        await run_sync(self._exporter.shutdown)
         if self._log_exporter is not None:
-            await anyio.to_thread.run_sync(self._log_exporter.shutdown)
+            await run_sync(self._log_exporter.shutdown)

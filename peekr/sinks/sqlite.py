@@ -14,12 +14,11 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-import anyio.to_thread
-
 from .._codec import SPAN_FIELDS as _SPAN_COLUMNS
-from .._codec import dumps
+from .._codec import dumps, ensure_encodable, repair_span
 from .._events import EvalResult, Event, Feedback, merge_eval_result
 from .._span import Span
+from .._threads import run_sync
 from ._sqlite_schema import WRITER_PRAGMAS, apply_migrations, configure_connection
 
 __all__ = ["SQLiteSink", "open_database"]
@@ -34,11 +33,23 @@ _INSERT_SPANS_JSON = (
 
 
 def _rows_json(spans: list[Span]) -> str:
-    rows = [
-        [getattr(span, name) if name != "attributes" else dumps(span.attributes).decode() for name in _SPAN_COLUMNS]
-        for span in spans
-    ]
-    return dumps(rows).decode()
+    """The batch as one JSON array of rows; a batch that fails to encode is retried span by span."""
+    try:
+        return dumps([_row(span) for span in spans]).decode()
+    except Exception:  # one span holds a value JSON cannot hold: repair that span, keep the rest
+        return "[" + ",".join(_row_json_safe(span) for span in spans) + "]"
+
+
+def _row(span: Span) -> list[Any]:
+    return [getattr(span, name) if name != "attributes" else dumps(span.attributes).decode() for name in _SPAN_COLUMNS]
+
+
+def _row_json_safe(span: Span) -> str:
+    try:
+        return dumps(_row(span)).decode()
+    except Exception:
+        repair_span(span)
+        return dumps(_row(span)).decode()
 
 
 _INSERT_EVAL = (
@@ -110,7 +121,7 @@ class SQLiteSink:
         import aiosqlite
 
         # Migrate with a short-lived plain connection, then keep an aiosqlite one.
-        await anyio.to_thread.run_sync(_migrate, self.path, self.busy_timeout_ms)
+        await run_sync(_migrate, self.path, self.busy_timeout_ms)
         connection = aiosqlite.connect(self.path, isolation_level=None, timeout=self.busy_timeout_ms / 1000)
         # aiosqlite's worker thread is non-daemon; the interpreter joins those *before* atexit
         # handlers run, and peekr's atexit handler is what closes this connection.
@@ -123,6 +134,10 @@ class SQLiteSink:
             await db.execute(pragma)
         self._db, self._pid = db, os.getpid()
         return db
+
+    async def open(self) -> None:
+        """Create/migrate the file and start the connection's thread (the bus calls this at start)."""
+        await self._connect()
 
     async def write(self, batch: Sequence[Event]) -> None:
         """Store a batch in one transaction.
@@ -142,6 +157,9 @@ class SQLiteSink:
                 results.append(event)
             elif isinstance(event, Feedback):
                 feedback.append(event)
+        records: list[Event] = [*results, *feedback]
+        for record in records:  # rare, checked one by one: a bad value must not roll back the batch
+            ensure_encodable(record)
         db = await self._connect()
         payload = _rows_json(spans) if spans else None
         if payload is not None and not results and not feedback and not self._seen_results:

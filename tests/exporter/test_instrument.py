@@ -71,8 +71,12 @@ def test_outage_with_503_and_429_then_recovery_stores_what_the_queue_held_and_co
         stats = peekr.stats()
         stored = _stored(running.url, read)
         dropped = stats.dropped_total
+        # how many survive depends on scheduling; what must hold is the accounting: every
+        # published span is stored (and counted delivered) or counted as dropped, none vanish
+        refused = stats.dropped.get(("bus", "queue_full"), 0)  # never made it into the bus
+        assert stats.published + refused == total
         assert stored + dropped == total, (stored, dict(stats.dropped))
-        assert stored >= 1000  # at least the queue bound's worth survived the outage
+        assert stats.delivered["http"] == stored > 0
         assert dropped > 0 and {reason for _, reason in stats.dropped} <= {"queue_full"}
         peekr.shutdown(timeout=5)
 
