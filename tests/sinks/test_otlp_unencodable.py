@@ -9,21 +9,19 @@ import pytest
 
 pytest.importorskip("opentelemetry.proto.collector.trace.v1.trace_service_pb2")
 
-from test_otlp import _attrs, _Collector
+from _otlp_receiver import Receiver, attrs, running_receiver
 
 import peekr
 from peekr.sinks.otlp import OTLPSink
 
 
 @pytest.fixture
-def collector() -> Iterator[_Collector]:
-    c = _Collector()
-    yield c
-    c.server.shutdown()
-    c.server.server_close()
+def collector() -> Iterator[Receiver]:
+    with running_receiver() as receiver:
+        yield receiver
 
 
-def test_a_self_referencing_attribute_loses_only_itself(collector: _Collector) -> None:
+def test_a_self_referencing_attribute_loses_only_itself(collector: Receiver) -> None:
     peekr.instrument(storage="none", sinks=[OTLPSink(collector.url)])
     loop: dict[str, Any] = {"kept": 1}
     loop["self"] = loop
@@ -33,6 +31,6 @@ def test_a_self_referencing_attribute_loses_only_itself(collector: _Collector) -
                 span.set_attribute("loop", loop)
     assert peekr.flush(timeout=20)
     assert peekr.stats().dropped_total == 0
-    spans = {_attrs(s)["peekr.i"]: _attrs(s) for s in collector.spans()}
+    spans = {attrs(s)["peekr.i"]: attrs(s) for s in collector.spans()}
     assert sorted(spans) == list(range(301))
     assert spans[150]["peekr.loop"] == '{"kept":1,"self":"[unencodable: circular reference]"}'
