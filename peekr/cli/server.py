@@ -41,33 +41,57 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option(_DB_DEFAULT, "--db", envvar="PEEKR_SERVER_DB", show_envvar=False, help=_DB_HELP),
         host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for all)."),
         port: int = typer.Option(8000, "--port", help="TCP port."),
-        workers: int = typer.Option(1, "--workers", min=1, metavar="<int>", help="Worker processes (use PostgreSQL beyond 1)."),
+        workers: int = typer.Option(
+            1, "--workers", min=1, metavar="<int>", help="Worker processes (use PostgreSQL beyond 1)."
+        ),
         max_body_bytes: int = typer.Option(
-            5 * 1024 * 1024, "--max-body-bytes", envvar="PEEKR_SERVER_MAX_BODY_BYTES", show_envvar=False, help="Largest request as sent."
+            5 * 1024 * 1024,
+            "--max-body-bytes",
+            envvar="PEEKR_SERVER_MAX_BODY_BYTES",
+            show_envvar=False,
+            help="Largest request as sent.",
         ),
         max_decompressed_bytes: int = typer.Option(
             50 * 1024 * 1024,
             "--max-decompressed-bytes",
-            envvar="PEEKR_SERVER_MAX_DECOMPRESSED_BYTES", show_envvar=False,
+            envvar="PEEKR_SERVER_MAX_DECOMPRESSED_BYTES",
+            show_envvar=False,
             help="Largest request after gzip decompression.",
         ),
         rate_limit: float = typer.Option(
-            50.0, "--rate-limit", envvar="PEEKR_SERVER_RATE_LIMIT", show_envvar=False, help="Requests/s per API key and process; 0 = off."
+            50.0,
+            "--rate-limit",
+            envvar="PEEKR_SERVER_RATE_LIMIT",
+            show_envvar=False,
+            help="Requests/s per API key and process; 0 = off.",
         ),
         rate_burst: int = typer.Option(
-            100, "--rate-burst", envvar="PEEKR_SERVER_RATE_BURST", show_envvar=False, help="Requests a key may send at once."
+            100,
+            "--rate-burst",
+            envvar="PEEKR_SERVER_RATE_BURST",
+            show_envvar=False,
+            help="Requests a key may send at once.",
         ),
         auth_fail_rate: float = typer.Option(
             2.0,
             "--auth-fail-rate",
-            envvar="PEEKR_SERVER_AUTH_FAIL_RATE", show_envvar=False,
+            envvar="PEEKR_SERVER_AUTH_FAIL_RATE",
+            show_envvar=False,
             help="Failed authentications/s per client address (IPv6: per /64) before 429; 0 = off.",
         ),
         auth_fail_burst: int = typer.Option(
-            30, "--auth-fail-burst", envvar="PEEKR_SERVER_AUTH_FAIL_BURST", show_envvar=False, help="Failures an address may make at once."
+            30,
+            "--auth-fail-burst",
+            envvar="PEEKR_SERVER_AUTH_FAIL_BURST",
+            show_envvar=False,
+            help="Failures an address may make at once.",
         ),
         purge_interval: float = typer.Option(
-            3600.0, "--purge-interval", envvar="PEEKR_SERVER_PURGE_INTERVAL_S", show_envvar=False, help="Seconds between retention purges."
+            3600.0,
+            "--purge-interval",
+            envvar="PEEKR_SERVER_PURGE_INTERVAL_S",
+            show_envvar=False,
+            help="Seconds between retention purges.",
         ),
         forwarded_allow_ips: str = typer.Option(
             "127.0.0.1", "--forwarded-allow-ips", help="Proxies trusted for X-Forwarded-* (comma-separated)."
