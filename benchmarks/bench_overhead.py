@@ -149,7 +149,6 @@ def run_cell(
 ) -> dict[str, Any]:
     """Time ``calls`` calls of ``scenario`` under ``variant`` in this process."""
     workdir = Path(tempfile.mkdtemp(prefix="peekr-bench-"))
-    os.environ["PEEKR_HOME"] = str(workdir)
     flush, count = _setup(variant, workdir)
     pair_calls = pair_calls or max(2, calls // 6)
     from peekr.testing.fake_provider import FakeProvider
@@ -330,7 +329,6 @@ def components() -> str:
     from peekr.integrations._openai_common import load_sdk_types, trace_sync_stream
     from peekr.integrations._streams import StreamRecorder, traced_iterator
 
-    os.environ["PEEKR_HOME"] = tempfile.mkdtemp(prefix="peekr-bench-")
     load_sdk_types()
     peekr.instrument(storage="none", providers=["openai"])
     messages = _messages("sync")
