@@ -1,0 +1,32 @@
+/** Which builds of which SDKs to patch, and how. */
+import { guard } from "../errors.js";
+import type { Provider } from "../config.js";
+import { loadBuilds } from "./patch.js";
+import { patchOpenAI } from "./openai.js";
+
+interface Integration {
+  pkg: string;
+  /** ESM entry points to load next to the CommonJS one (`./x` is relative to the CJS entry file). */
+  esm: string[];
+  patch(mod: unknown): string[];
+}
+
+export const INTEGRATIONS: Partial<Record<Provider, Integration>> = {
+  openai: { pkg: "openai", esm: ["openai/index.mjs"], patch: patchOpenAI },
+};
+
+/** Patch every build of each provider that is installed (or given in `modules`). */
+export function setupIntegrations(providers: Provider[], modules: Partial<Record<Provider, unknown>>): Record<string, string[]> {
+  const patched: Record<string, string[]> = {};
+  for (const provider of providers) {
+    const integration = INTEGRATIONS[provider];
+    if (integration === undefined) continue;
+    const builds = guard(`load.${provider}`, () => loadBuilds(integration.pkg, integration.esm)) ?? [];
+    if (modules[provider] !== undefined) builds.push(modules[provider]);
+    for (const mod of builds) {
+      const done = guard(`patch.${provider}`, () => integration.patch(mod)) ?? [];
+      if (done.length > 0) (patched[provider] ??= []).push(...done);
+    }
+  }
+  return patched;
+}
