@@ -77,3 +77,47 @@ export function spanReader(path) {
 export const TRACE_ID = /^[0-9a-f]{32}$/;
 export const SPAN_ID = /^[0-9a-f]{16}$/;
 export const ISO_US = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+export async function freePort() {
+  const { createServer } = await import("node:net");
+  return new Promise((done, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Run a Python command to completion; resolves its stdout (rejects with stderr on failure). */
+export async function runPython(args, env = {}) {
+  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run \`make venv\` in ${REPO}`);
+  const { execFile } = await import("node:child_process");
+  return new Promise((done, reject) => {
+    execFile(PYTHON, args, { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${args.join(" ")} failed: ${stderr || err.message}`));
+      else done(stdout);
+    });
+  });
+}
+
+/** A real `peekr server` on a fresh SQLite db, with an ingest key and a read key for tenant `acme`. */
+export async function startPeekrServer(dir, extraArgs = []) {
+  const db = join(dir, "server.db");
+  const cli = ["-m", "peekr.cli"];
+  const ingestKey = (await runPython([...cli, "server", "keys", "create", "--tenant", "acme", "--db", db, "-q"])).trim();
+  const readKey = (await runPython([...cli, "server", "keys", "create", "--tenant", "acme", "--scope", "read", "--db", db, "-q"])).trim();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const { child, stop } = await startPython([...cli, "server", "--db", db, "--port", String(port), ...extraArgs], /Uvicorn running|Application startup complete|listening/i);
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { url, ingestKey, readKey, child, stop };
+}
