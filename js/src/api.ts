@@ -20,6 +20,7 @@ export interface Instrumentation {
 }
 
 let handle: Instrumentation | undefined;
+let last: Instrumentation | undefined; // stats() still answers after shutdown: drops stay visible
 let exitHook: (() => void) | undefined;
 
 /**
@@ -46,6 +47,7 @@ export function instrument(options: InstrumentOptions = {}): Instrumentation {
     stats: () => runtime.stats(),
   };
   installExitHook(runtime);
+  last = handle;
   return handle;
 }
 
@@ -94,9 +96,10 @@ export async function uninstrument(timeoutMs = 5_000): Promise<boolean> {
   return ok;
 }
 
-/** Counters: spans published, dropped (per reason), per-sink delivery, internal errors. */
+/** Counters: spans published, dropped (per reason), per-sink delivery, internal errors; after
+ * `shutdown()`, those of the last run. `undefined` before the first `instrument()`. */
 export function stats(): PeekrStats | undefined {
-  return handle?.stats();
+  return (handle ?? last)?.stats();
 }
 
 /** A user span as seen inside `span(name, fn)`. */

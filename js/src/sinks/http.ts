@@ -166,6 +166,10 @@ export class HttpExporter implements Sink {
       }
       this.counts.retries += 1;
       await this.sleep(delay);
+      if (this.closed) {
+        this.drop("shutdown", batch.length);
+        return;
+      }
     }
   }
 
