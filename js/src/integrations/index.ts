@@ -2,6 +2,7 @@
 import { guard } from "../errors.js";
 import type { Provider } from "../config.js";
 import { loadBuilds } from "./patch.js";
+import { patchAnthropic } from "./anthropic.js";
 import { patchOpenAI } from "./openai.js";
 
 interface Integration {
@@ -13,6 +14,7 @@ interface Integration {
 
 export const INTEGRATIONS: Partial<Record<Provider, Integration>> = {
   openai: { pkg: "openai", esm: ["openai/index.mjs"], patch: patchOpenAI },
+  anthropic: { pkg: "@anthropic-ai/sdk", esm: ["@anthropic-ai/sdk/index.mjs"], patch: patchAnthropic },
 };
 
 /** Patch every build of each provider that is installed (or given in `modules`). */
