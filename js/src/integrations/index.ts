@@ -3,6 +3,7 @@ import { guard } from "../errors.js";
 import type { Provider } from "../config.js";
 import { loadBuilds } from "./patch.js";
 import { patchAnthropic } from "./anthropic.js";
+import { patchGemini } from "./gemini.js";
 import { patchOpenAI } from "./openai.js";
 
 interface Integration {
@@ -14,6 +15,7 @@ interface Integration {
 
 export const INTEGRATIONS: Partial<Record<Provider, Integration>> = {
   openai: { pkg: "openai", esm: ["openai/index.mjs"], patch: patchOpenAI },
+  gemini: { pkg: "@google/genai", esm: ["./index.mjs"], patch: patchGemini },
   anthropic: { pkg: "@anthropic-ai/sdk", esm: ["@anthropic-ai/sdk/index.mjs"], patch: patchAnthropic },
 };
 
