@@ -3,6 +3,7 @@ import { guard } from "../errors.js";
 import type { Provider } from "../config.js";
 import { loadBuilds } from "./patch.js";
 import { patchAnthropic } from "./anthropic.js";
+import { patchBedrock } from "./bedrock.js";
 import { patchGemini } from "./gemini.js";
 import { patchOpenAI } from "./openai.js";
 
@@ -15,6 +16,7 @@ interface Integration {
 
 export const INTEGRATIONS: Partial<Record<Provider, Integration>> = {
   openai: { pkg: "openai", esm: ["openai/index.mjs"], patch: patchOpenAI },
+  bedrock: { pkg: "@aws-sdk/client-bedrock-runtime", esm: [], patch: patchBedrock },
   gemini: { pkg: "@google/genai", esm: ["./index.mjs"], patch: patchGemini },
   anthropic: { pkg: "@anthropic-ai/sdk", esm: ["@anthropic-ai/sdk/index.mjs"], patch: patchAnthropic },
 };
