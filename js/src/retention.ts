@@ -6,7 +6,7 @@ export type RetentionClass = (typeof RETENTION_CLASSES)[number];
 export function validateRetentionClass(value: unknown, argument = "retentionClass"): RetentionClass {
   if (!(RETENTION_CLASSES as readonly unknown[]).includes(value)) {
     throw new RangeError(
-      `${argument}=${JSON.stringify(value)} is not a retention class; expected one of: ${RETENTION_CLASSES.join(", ")}`,
+      `${argument}: ${JSON.stringify(value)} is not a retention class; expected one of: ${RETENTION_CLASSES.join(", ")}`,
     );
   }
   return value as RetentionClass;
