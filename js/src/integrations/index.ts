@@ -21,14 +21,18 @@ export const INTEGRATIONS: Partial<Record<Provider, Integration>> = {
   anthropic: { pkg: "@anthropic-ai/sdk", esm: ["@anthropic-ai/sdk/index.mjs"], patch: patchAnthropic },
 };
 
-/** Patch every build of each provider that is installed (or given in `modules`). */
+/** Patch every build of each provider in `providers` that is installed, and every module given in `modules`. */
 export function setupIntegrations(providers: Provider[], modules: Partial<Record<Provider, unknown>>): Record<string, string[]> {
   const patched: Record<string, string[]> = {};
-  for (const provider of providers) {
+  const names = new Set<Provider>([...providers, ...(Object.keys(modules) as Provider[])]);
+  for (const provider of names) {
     const integration = INTEGRATIONS[provider];
     if (integration === undefined) continue;
-    const builds = guard(`load.${provider}`, () => loadBuilds(integration.pkg, integration.esm)) ?? [];
-    if (modules[provider] !== undefined) builds.push(modules[provider]);
+    const builds = providers.includes(provider)
+      ? (guard(`load.${provider}`, () => loadBuilds(integration.pkg, integration.esm)) ?? [])
+      : [];
+    const given = modules[provider];
+    if (given !== undefined && given !== null) builds.push(given);
     for (const mod of builds) {
       const done = guard(`patch.${provider}`, () => integration.patch(mod)) ?? [];
       if (done.length > 0) (patched[provider] ??= []).push(...done);
