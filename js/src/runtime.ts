@@ -5,6 +5,7 @@
  * (unref'd, so it never keeps the process alive) drains the queue into every sink in batches;
  * a slow or failing sink only loses its own records, counted in `stats()`.
  */
+import { addCost } from "./cost.js";
 import { guard, internalErrorCount } from "./errors.js";
 import type { SpanRecord } from "./record.js";
 import type { ActiveSpan } from "./tracer.js";
@@ -79,7 +80,14 @@ export class Runtime {
     const batch = this.queue;
     this.queue = [];
     try {
-      const records = guard("runtime.encode", () => batch.map((span) => span.toRecord())) ?? [];
+      const records =
+        guard("runtime.encode", () =>
+          batch.map((span) => {
+            const record = span.toRecord();
+            addCost(record.attributes); // pricing happens here, off the caller's path
+            return record;
+          }),
+        ) ?? [];
       for (const sink of this.sinks) guard(`sink.${sink.name}.write`, () => sink.write(records));
     } finally {
       this.draining = false;

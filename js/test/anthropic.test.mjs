@@ -65,6 +65,7 @@ describe("messages", () => {
       tokens_total: 7,
       output: "Echo: Hello there",
       finish_reason: "end_turn",
+      cost_usd: 0.000057,
     });
   });
 

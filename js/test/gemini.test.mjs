@@ -61,6 +61,7 @@ test("generateContent on a client created before instrument(): same response, sp
     tokens_input: 4,
     tokens_output: 3,
     tokens_total: 7,
+    cost_usd: 0.0000087,
   });
 });
 

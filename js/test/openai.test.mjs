@@ -88,6 +88,7 @@ describe("chat completions", () => {
       tokens_reasoning: 0,
       finish_reason: "stop",
       output: "Echo: Hello there",
+      cost_usd: 0.000035, // from @pydantic/genai-prices, as Python prices it
     });
   });
 

@@ -50,7 +50,8 @@ export function unpatchAll(): void {
   }
 }
 
-function requirers(): NodeJS.Require[] {
+/** `require` functions resolving from the entry script and from the working directory. */
+export function requirers(): NodeJS.Require[] {
   const bases = [join(process.cwd(), "__peekr__.js")];
   const main = process.argv[1];
   if (main) bases.unshift(resolve(main));
