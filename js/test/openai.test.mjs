@@ -101,8 +101,28 @@ describe("chat completions", () => {
     assert.equal(typeof request_id === "string" || request_id === null, true);
     const raw = await client.chat.completions.create({ model: "gpt-4o", messages }).asResponse();
     assert.equal((await raw.json()).choices[0].message.content, "Echo: Hello there");
-    const got = await newSpans(1); // asResponse() alone never parses: no span (documented gap)
-    assert.equal(got[0].attributes.output, "Echo: Hello there");
+    const [a, b] = await newSpans(2);
+    assert.equal(a.attributes.output, "Echo: Hello there");
+    // asResponse() alone never parses: as in Python, the span ends at the headers, without output or tokens
+    assert.equal(b.status, "ok");
+    assert.equal(b.attributes.output, undefined);
+    assert.equal(b.attributes.tokens_total, undefined);
+  });
+
+  test("a stream that is never iterated still ends its span once the stream is garbage-collected", async (t) => {
+    if (typeof globalThis.gc !== "function") return t.skip("needs node --expose-gc");
+    await (async () => {
+      const stream = await client.chat.completions.create({ model: "gpt-4o", messages, stream: true });
+      assert.ok(stream instanceof Stream);
+    })();
+    for (let i = 0; i < 5; i += 1) {
+      globalThis.gc();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const [s] = await newSpans(1);
+    assert.equal(s.status, "ok");
+    assert.equal(s.attributes.stream, true);
+    assert.equal(s.attributes.output, undefined);
   });
 
   test("the input is snapshotted at call time", async () => {

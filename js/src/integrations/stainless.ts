@@ -30,6 +30,12 @@ export interface CallSpec {
 
 const traced = new WeakSet<object>();
 
+/**
+ * A stream nobody iterates never reaches the observer: when the garbage collector takes it, its span
+ * ends (status ok, without output), so the call is still counted. Iterating unregisters it.
+ */
+const unread = new FinalizationRegistry<ActiveSpan>((span) => span.end());
+
 function isStream(value: any): boolean {
   return (
     value !== null &&
@@ -41,13 +47,44 @@ function isStream(value: any): boolean {
 }
 
 /** Observe a Stainless `Stream` in place (its own `iterator` property). */
-export function traceStream(stream: any, observer: Observer<any>, where: string): void {
+export function traceStream(stream: any, observer: Observer<any>, where: string, span: ActiveSpan): void {
   if (traced.has(stream)) return;
   const inner = stream.iterator;
   stream.iterator = function (this: unknown) {
+    unread.unregister(span);
     return observe(inner.call(this), observer, where);
   };
   traced.add(stream);
+  unread.register(stream, span, span);
+}
+
+/**
+ * `.asResponse()` hands the caller the raw `Response` and never parses it, so the observer never
+ * runs: as Python does for raw streaming responses, the span then ends when the headers arrive,
+ * without output or tokens. `withResponse()` also calls `asResponse()`, but calls `parse()` first.
+ */
+function endOnRawResponse(span: ActiveSpan, promise: any): void {
+  let parsed = false;
+  const parse = promise.parse;
+  const asResponse = promise.asResponse;
+  if (typeof parse !== "function" || typeof asResponse !== "function") return;
+  Object.defineProperty(promise, "parse", {
+    value: function (this: unknown) {
+      parsed = true;
+      return parse.call(this);
+    },
+    configurable: true,
+    writable: true,
+  });
+  Object.defineProperty(promise, "asResponse", {
+    value: function (this: unknown) {
+      const response = asResponse.call(this);
+      if (!parsed) response.then(() => guard("stainless.asResponse", () => !parsed && span.end()), () => undefined);
+      return response;
+    },
+    configurable: true,
+    writable: true,
+  });
 }
 
 function attach(span: ActiveSpan, promise: any, spec: CallSpec, prepared: boolean): any {
@@ -65,15 +102,18 @@ function attach(span: ActiveSpan, promise: any, spec: CallSpec, prepared: boolea
   if (responsePromise && typeof responsePromise.then === "function") {
     responsePromise.then(undefined, (err: unknown) => span.end(err, spec.pkg));
   }
-  return promise._thenUnwrap((result: any) => {
+  const wrapped = promise._thenUnwrap((result: any) => {
     guard(`${spec.name}.result`, () => finishWith(span, result, spec, prepared));
     return result;
   });
+  guard(`${spec.name}.raw`, () => endOnRawResponse(span, wrapped));
+  return wrapped;
 }
 
 function finishWith(span: ActiveSpan, result: any, spec: CallSpec, prepared: boolean): void {
+  if (span.ended) return; // ended by asResponse() before the caller parsed too
   if (isStream(result)) {
-    traceStream(result, spec.streamObserver(span, prepared), `${spec.name}.stream`);
+    traceStream(result, spec.streamObserver(span, prepared), `${spec.name}.stream`, span);
   } else {
     spec.onResult(span, result);
     span.end();
