@@ -1,6 +1,7 @@
 /** The public functions: validate arguments strictly, then delegate to the runtime. */
 import { resolveOptions, type InstrumentOptions } from "./config.js";
-import { describe, storage } from "./context.js";
+import { describe } from "./context.js";
+import { storage } from "./store.js";
 import { guard } from "./errors.js";
 import { setupIntegrations } from "./integrations/index.js";
 import { unpatchAll } from "./integrations/patch.js";

@@ -2,9 +2,8 @@
  * Context that follows the user's code across `await`, timers and callbacks (AsyncLocalStorage):
  * the current span (the parent of new spans), the merged session values, and suppression.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
-import type { SpanContext } from "./traceparent.js";
 import { validateRetentionClass, type RetentionClass } from "./retention.js";
+import { storage } from "./store.js";
 
 /** The merged values of every enclosing `session()`. */
 export interface SessionData {
@@ -12,14 +11,6 @@ export interface SessionData {
   retentionClass?: RetentionClass;
   attributes: Record<string, unknown>;
 }
-
-export interface Store {
-  span?: SpanContext;
-  session?: SessionData;
-  suppressed?: boolean;
-}
-
-export const storage = new AsyncLocalStorage<Store>();
 
 /** Options of `session()`; every field is optional and inner sessions inherit unset ones. */
 export interface SessionOptions {

@@ -6,7 +6,7 @@
 import { checkpoint, logInternalError, raiseInternalErrors, FaultInjected } from "./errors.js";
 import { isoUtc, newSpanId, newTraceId, nowMicros } from "./ids.js";
 import type { SpanRecord } from "./record.js";
-import { storage } from "./context.js";
+import { storage } from "./store.js";
 import type { SpanContext } from "./traceparent.js";
 import { active, type Runtime } from "./runtime.js";
 

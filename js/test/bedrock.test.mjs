@@ -178,6 +178,16 @@ test("errors pass through: ValidationException; other commands and callbacks unt
   assert.equal(s.attributes.error.type, "@aws-sdk/client-bedrock-runtime.ValidationException");
 });
 
+test("a mid-stream error (modelStreamErrorException) reaches the caller; the span is an error", async () => {
+  const out = await client.send(new ConverseStreamCommand({ ...converse, modelId: "claude-midstream-error" }));
+  const err = await collect(out.stream).catch((e) => e);
+  assert.ok(err instanceof Error);
+  const [s] = await newSpans(1);
+  assert.equal(s.status, "error");
+  assert.equal(s.attributes.output, "Echo: Hello ");
+  assert.equal(s.attributes.error.message, err.message);
+});
+
 test("the aggregated BedrockRuntime class is traced", async () => {
   const runtime = new BedrockRuntime(config);
   await runtime.converse(converse);

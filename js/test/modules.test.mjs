@@ -27,4 +27,12 @@ test("providers: [] with modules: { openai } patches that copy only", async () =
   const spans = spanReader(path)();
   assert.equal(spans.length, 1);
   assert.equal(spans[0].attributes.output, "Echo: Hi");
+  assert.equal(instrument({ tenantId: "other" }), handle, "a second instrument() returns the running handle");
+});
+
+test("uninstrument() restores the SDK's own methods", async () => {
+  const patchedCreate = OpenAI.Chat.Completions.prototype.create;
+  assert.equal(typeof patchedCreate[Symbol.for("peekr.original")], "function");
+  await uninstrument();
+  assert.equal(OpenAI.Chat.Completions.prototype.create, patchedCreate[Symbol.for("peekr.original")]);
 });

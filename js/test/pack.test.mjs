@@ -27,4 +27,11 @@ test("npm pack -> npm install (offline) -> import and require, with type declara
   assert.equal(esm.stdout.trim(), "function function");
   const cjs = await run(process.execPath, ["-e", 'const p = require("@peekr/sdk"); console.log(typeof p.instrument, require.resolve("@peekr/sdk").includes("cjs"))'], { cwd: app });
   assert.equal(cjs.stdout.trim(), "function true");
+  // The declarations type-check for both an ESM and a CommonJS TypeScript consumer (NodeNext).
+  writeFileSync(join(app, "a.mts"), 'import { instrument, session, type InstrumentOptions } from "@peekr/sdk";\nconst o: InstrumentOptions = { tenantId: "t", exporter: { type: "http", endpoint: "https://c", apiKey: "k" } };\ninstrument(o).flush(1).then((ok: boolean) => ok);\nconst n: number = session({ userId: "u" }, () => 1);\n');
+  writeFileSync(join(app, "b.cts"), 'import peekr = require("@peekr/sdk");\nconst h: peekr.Instrumentation = peekr.instrument({ storage: "none" });\nvoid h;\n');
+  writeFileSync(join(app, "tsconfig.json"), JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", strict: true, noEmit: true, types: [], skipLibCheck: false }, files: ["a.mts", "b.cts"] }));
+  const tsc = join(JS_DIR, "node_modules", "typescript", "bin", "tsc");
+  const checked = await run(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: app }).catch((e) => e);
+  assert.equal(checked.stdout?.trim() ?? checked.message, "");
 });
