@@ -229,13 +229,15 @@ export class HttpExporter implements Sink {
   }
 }
 
+const MIN_RETRY_MS = 100; // a `Retry-After: 0` must not turn into a tight request loop
+
 /** Milliseconds to wait before retry `attempt`: `Retry-After` when given, else backoff with jitter. */
 export function retryDelay(retryAfter: string | null, attempt: number): number {
   if (retryAfter) {
     const seconds = Number(retryAfter);
-    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.max(MIN_RETRY_MS, seconds * 1000);
     const date = Date.parse(retryAfter);
-    if (!Number.isNaN(date)) return Math.max(0, date - Date.now());
+    if (!Number.isNaN(date)) return Math.max(MIN_RETRY_MS, date - Date.now());
   }
   const ceiling = Math.min(10_000, 500 * 2 ** (attempt - 1));
   return ceiling / 2 + Math.random() * (ceiling / 2);
