@@ -188,6 +188,20 @@ test("a mid-stream error (modelStreamErrorException) reaches the caller; the spa
   assert.equal(s.attributes.error.message, err.message);
 });
 
+test("a ConverseStream that is never iterated ends its span once garbage-collected", async (t) => {
+  if (typeof globalThis.gc !== "function") return t.skip("needs node --expose-gc");
+  await (async () => {
+    await client.send(new ConverseStreamCommand(converse));
+  })();
+  for (let i = 0; i < 5; i += 1) {
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const [s] = await newSpans(1);
+  assert.equal(s.attributes.stream, true);
+  assert.equal(s.attributes.output, undefined);
+});
+
 test("the aggregated BedrockRuntime class is traced", async () => {
   const runtime = new BedrockRuntime(config);
   await runtime.converse(converse);

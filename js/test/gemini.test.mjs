@@ -116,6 +116,20 @@ test("errors pass through: ApiError 400, mid-stream ServerError", async () => {
   assert.equal(b.attributes.output, "Echo: Hello ");
 });
 
+test("a stream that is never iterated ends its span once garbage-collected", async (t) => {
+  if (typeof globalThis.gc !== "function") return t.skip("needs node --expose-gc");
+  await (async () => {
+    await ai.models.generateContentStream(params);
+  })();
+  for (let i = 0; i < 5; i += 1) {
+    globalThis.gc();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const [s] = await newSpans(1);
+  assert.equal(s.attributes.stream, true);
+  assert.equal(s.attributes.output, undefined);
+});
+
 test("the CJS build's client is traced", async () => {
   await cjsAi.models.generateContent(params);
   await newSpans(1);

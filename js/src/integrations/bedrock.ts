@@ -21,6 +21,7 @@ import { FirstToken, setCaptured } from "./common.js";
 import { patchMethod } from "./patch.js";
 import { pyJsonDumps } from "./pyjson.js";
 import { observe } from "./streams.js";
+import { endWhenCollected, unregisterOnUse } from "./unread.js";
 
 const PKG = "@aws-sdk/client-bedrock-runtime";
 const OPERATIONS: Record<string, [string, boolean]> = {
@@ -372,8 +373,9 @@ function onOutput(span: ActiveSpan, stream: boolean, output: any): void {
     span.end();
     return;
   }
-  const observer = span.name === "bedrock.converse" ? converseStreamObserver(span) : invokeStreamObserver(span);
+  const observer = unregisterOnUse(span.name === "bedrock.converse" ? converseStreamObserver(span) : invokeStreamObserver(span), span);
   source[Symbol.asyncIterator] = () => observe(iterate.call(source), observer, `${span.name}.stream`);
+  endWhenCollected(source, span);
 }
 
 function operationOf(command: any): [string, boolean] | undefined {

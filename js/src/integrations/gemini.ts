@@ -17,6 +17,7 @@ import { FirstToken, setCaptured } from "./common.js";
 import { patchMethod } from "./patch.js";
 import { pyJsonDumps } from "./pyjson.js";
 import { observe } from "./streams.js";
+import { endWhenCollected, iterating } from "./unread.js";
 
 const NAME = "gemini.generate_content";
 const PKG = "google.genai";
@@ -148,13 +149,19 @@ function generate(original: (...args: any[]) => any) {
 function streamObserver(span: ActiveSpan) {
   const state = new State();
   const ttft = new FirstToken(span);
+  let started = false;
   return {
     onItem(chunk: unknown): boolean {
+      if (!started) {
+        started = true;
+        iterating(span);
+      }
       ttft.chunk();
       state.add(chunk);
       return false;
     },
     finish(error?: unknown): void {
+      iterating(span);
       state.apply(span.attributes);
       span.end(error, PKG);
     },
@@ -174,7 +181,9 @@ function generateStream(original: (...args: any[]) => any) {
     }
     const traced = guard(`${NAME}.stream`, () => {
       if (stream === null || typeof stream[Symbol.asyncIterator] !== "function") return undefined;
-      return observe(stream[Symbol.asyncIterator](), streamObserver(span), `${NAME}.stream`);
+      const generator = observe(stream[Symbol.asyncIterator](), streamObserver(span), `${NAME}.stream`);
+      endWhenCollected(generator, span);
+      return generator;
     });
     if (traced === undefined) span.end();
     return traced ?? stream;

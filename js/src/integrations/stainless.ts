@@ -13,6 +13,7 @@
 import { guard } from "../errors.js";
 import { startSpan, type ActiveSpan } from "../tracer.js";
 import { observe, type Observer } from "./streams.js";
+import { endWhenCollected, iterating } from "./unread.js";
 
 export interface CallSpec {
   name: string;
@@ -30,12 +31,6 @@ export interface CallSpec {
 
 const traced = new WeakSet<object>();
 
-/**
- * A stream nobody iterates never reaches the observer: when the garbage collector takes it, its span
- * ends (status ok, without output), so the call is still counted. Iterating unregisters it.
- */
-const unread = new FinalizationRegistry<ActiveSpan>((span) => span.end());
-
 function isStream(value: any): boolean {
   return (
     value !== null &&
@@ -51,11 +46,11 @@ export function traceStream(stream: any, observer: Observer<any>, where: string,
   if (traced.has(stream)) return;
   const inner = stream.iterator;
   stream.iterator = function (this: unknown) {
-    unread.unregister(span);
+    iterating(span);
     return observe(inner.call(this), observer, where);
   };
   traced.add(stream);
-  unread.register(stream, span, span);
+  endWhenCollected(stream, span);
 }
 
 /**
