@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-fast check bench clean
+.PHONY: help venv demo test test-js test-fast check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -25,9 +25,12 @@ demo: $(STAMP)  ## offline demo: real OpenAI SDK calls against the local fake pr
 	PEEKR_PATH=demo-output/traces.db $(BIN)/python examples/quickstart.py
 	$(BIN)/peekr view demo-output/traces.db --io
 
-test: $(STAMP)  ## the whole suite (installs chromium and starts a throwaway PostgreSQL when missing)
+test: $(STAMP) test-js  ## the whole suite (installs chromium and starts a throwaway PostgreSQL when missing)
 	bash scripts/deps/chromium.sh
 	bash scripts/deps/with-postgres.sh $(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+test-js: $(STAMP)  ## the JavaScript SDK (js/): npm ci, build, node:test against the Python fake provider and server
+	cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test
 
 test-fast: $(STAMP)  ## the suite without the browser and PostgreSQL set-up (those tests skip)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
