@@ -44,12 +44,12 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
-from .._errors import handle_internal_errors
-from .._tracer import ActiveSpan
-from ._base import Integration, patch
-from ._gemini_extract import FOLD_EVERY, StreamState, describe_request, record_response
-from ._streams import StreamRecorder
-from ._wrap import wrap_async, wrap_sync
+from ..._errors import handle_internal_errors
+from ..._tracer import ActiveSpan
+from .._base import Integration, patch
+from .._streams import StreamRecorder
+from .._wrap import wrap_async, wrap_sync
+from ._extract import FOLD_EVERY, StreamState, describe_request, record_response
 
 __all__ = ["SPAN_NAME", "GeminiIntegration"]
 

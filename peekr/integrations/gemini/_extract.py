@@ -25,8 +25,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .. import _runtime
-from .._capture import capture
+from ... import _runtime
+from ..._capture import capture
 
 __all__ = ["FOLD_EVERY", "StreamState", "describe_request", "model_name", "record_response"]
 
