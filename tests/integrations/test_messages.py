@@ -140,12 +140,7 @@ SENT_TOOLS: dict[str, dict[str, Any]] = {
 CASES = [
     pytest.param(_openai, openai_messages, id="openai"),
     pytest.param(_anthropic, anthropic_messages, id="anthropic"),
-    pytest.param(
-        _gemini,
-        gemini_messages,
-        id="gemini",
-        marks=pytest.mark.xfail(strict=True, reason="the integration captures the system prompt under 'system'"),
-    ),
+    pytest.param(_gemini, gemini_messages, id="gemini"),
     pytest.param(_bedrock, bedrock_messages, id="bedrock"),
 ]
 

@@ -1,7 +1,8 @@
 """Gemini ``generate_content`` spans -> the common message shape (``peekr.integrations._messages``).
 
 Captured shapes: ``input`` is ``contents`` (a text, a list of texts, or Content dicts with
-``parts``), possibly wrapped as ``{"system_instruction": ..., "contents": ...}``; parts ``text`` /
+``parts``), possibly wrapped as ``{"system": ..., "contents": ...}`` (as the integration captures it; also
+``system_instruction`` / ``systemInstruction``); parts ``text`` /
 ``function_call`` / ``function_response`` (snake or camel case; ``thought`` parts are left out);
 ``output`` is a Content dict, a parts list or the text; the system instruction and the tools may
 also sit in ``request`` (or its ``config``).
@@ -24,7 +25,8 @@ def input_messages(value: Any, request: Mapping[str, Any]) -> list[Message]:
     if isinstance(config, dict):
         system = system or config.get("system_instruction") or config.get("systemInstruction")
     if isinstance(value, dict) and "contents" in value:
-        system = value.get("system_instruction") or value.get("systemInstruction") or system
+        # the integration captures it as "system"; older records and hand-made spans use the SDK's names
+        system = value.get("system") or value.get("system_instruction") or value.get("systemInstruction") or system
         value = value["contents"]
     if isinstance(value, (str, dict)):
         value = [value]
