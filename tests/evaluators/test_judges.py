@@ -85,9 +85,11 @@ def test_the_own_client_is_reused_made_again_in_a_new_loop_and_closed(provider: 
         if close:
             await judge.aclose()
             assert (judge._client is None) == (name != "bedrock")  # boto3 clients are kept: nothing to release
+        elif judge.per_loop:
+            await client.close()  # in its own loop (the judge would just drop it: it cannot close it elsewhere)
         return client
 
-    first = anyio.run(twice, False)  # left open: the next loop cannot use it
+    first = anyio.run(twice, False)
     second = anyio.run(twice, True)
     assert (second is not first) == (name in ("openai", "anthropic"))  # async clients belong to their loop
     assert len(provider.requests) == 4
