@@ -12,7 +12,7 @@ Variants (each a uvicorn server in its own process, all started before the first
 - ``thread``: ``PeekrMiddleware`` + ``lifespan(storage="sqlite")``: the bus in Peekr's own
   daemon thread (the default);
 - ``loop``: the same with the bus task in the app's event loop (the private prototype
-  ``peekr.integrations._asgi_lifespan._host_loop_lifespan``);
+  ``peekr.integrations.asgi._lifespan._host_loop_lifespan``);
 - ``thread-nostore`` (diagnostic): ``thread`` with ``storage="none"``: spans recorded and handed to
   the bus, nothing stored, which separates Peekr's recording cost from the SQLite sink's.
 
@@ -80,7 +80,7 @@ def make_app(variant: str, db: str) -> Any:
     """The benchmarked app for one variant."""
     from contextlib import asynccontextmanager
 
-    from peekr.integrations._asgi_lifespan import _host_loop_lifespan
+    from peekr.integrations.asgi._lifespan import _host_loop_lifespan
     from peekr.integrations.fastapi import PeekrMiddleware, lifespan
     from peekr.testing.fake_provider import FakeProvider
 

@@ -325,9 +325,9 @@ def components() -> str:
     from peekr._capture import capture
     from peekr._cost import compute_cost
     from peekr._tracer import start_span
-    from peekr.integrations import _openai_chat as chat
-    from peekr.integrations._openai_common import load_sdk_types, trace_sync_stream
     from peekr.integrations._streams import StreamRecorder, traced_iterator
+    from peekr.integrations.openai import _chat as chat
+    from peekr.integrations.openai._common import load_sdk_types, trace_sync_stream
 
     load_sdk_types()
     peekr.instrument(storage="none", providers=["openai"])

@@ -1,7 +1,7 @@
 """``BedrockJudge``: a judge on AWS Bedrock's Converse API (boto3), JSON through a forced tool call.
 
 boto3 is synchronous: each call runs in a worker thread (``anyio.to_thread``), with the context
-(and so ``suppress_instrumentation``) copied into it.
+(and so ``suppress_instrumentation``) copied into it; the client is made there too, on first use.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from typing import Any
 import anyio.to_thread
 
 from .._context import suppress_instrumentation
-from ._judge import JudgeError, JudgeReply, _check_common, _short
+from ._judge_base import JudgeError, JudgeReply, SDKJudge, short
 
 __all__ = ["BedrockJudge"]
 
 
-class BedrockJudge:
+class BedrockJudge(SDKJudge):
     """A judge on Bedrock ``converse`` (any model that supports tool use).
 
     Example:
@@ -33,6 +33,8 @@ class BedrockJudge:
     """
 
     provider = "bedrock"
+    sdk_module = "boto3"
+    per_loop = False  # boto3 clients are thread-safe and bound to no event loop
 
     def __init__(
         self,
@@ -44,13 +46,9 @@ class BedrockJudge:
         max_tokens: int = 4096,
         **client_kwargs: Any,
     ) -> None:
-        _check_common("BedrockJudge", model, timeout, max_retries)
+        super().__init__(model, client=client, timeout=timeout, max_retries=max_retries)
         if client is not None and not callable(getattr(client, "converse", None)):
             raise TypeError(f"BedrockJudge(client=...) expects a boto3 bedrock-runtime client, got {client!r}")
-        self.model = model
-        self._client = client
-        self._timeout = float(timeout)
-        self._max_retries = max_retries
         self._max_tokens = max_tokens
         self._client_kwargs = client_kwargs
 
@@ -61,19 +59,17 @@ class BedrockJudge:
         except JudgeError:
             pass
 
-    def _get_client(self) -> Any:
-        if self._client is None:
-            try:
-                import boto3
-                from botocore.config import Config
-            except ImportError as exc:
-                raise JudgeError("the Bedrock judge needs boto3: pip install 'peekr-sdk[bedrock]'") from exc
-            config = Config(
-                read_timeout=self._timeout,
-                retries={"total_max_attempts": self._max_retries + 1, "mode": "standard"},
-            )
-            self._client = boto3.client("bedrock-runtime", config=config, **self._client_kwargs)
-        return self._client
+    def _make_client(self) -> Any:
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as exc:
+            raise JudgeError("the Bedrock judge needs boto3: pip install 'peekr-sdk[bedrock]'") from exc
+        config = Config(
+            read_timeout=self._timeout,
+            retries={"total_max_attempts": self._max_retries + 1, "mode": "standard"},
+        )
+        return boto3.client("bedrock-runtime", config=config, **self._client_kwargs)
 
     def _converse(self, system: str, user: str, schema_name: str, schema: dict[str, Any]) -> Any:
         with suppress_instrumentation():
@@ -96,17 +92,12 @@ class BedrockJudge:
                 },
             )
 
-    async def complete(self, system: str, user: str, schema_name: str, schema: dict[str, Any]) -> JudgeReply:
+    async def _call(self, system: str, user: str, schema_name: str, schema: dict[str, Any]) -> Any:
         """One ``converse`` call whose forced tool use carries the JSON answer."""
         call = functools.partial(self._converse, system, user, schema_name, schema)
-        try:
-            response = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
-        except JudgeError:
-            raise
-        except Exception as exc:  # botocore ClientError, connection and read-timeout errors
-            status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-            prefix = f"HTTP {status}: " if status else ""
-            raise JudgeError(f"judge {self.model!r}: {prefix}{_short(str(exc))}") from exc
+        return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+
+    def _reply(self, response: Any) -> JudgeReply:
         text = ""
         for block in (response.get("output") or {}).get("message", {}).get("content") or []:
             if "toolUse" in block:
@@ -117,8 +108,11 @@ class BedrockJudge:
             text=text, tokens_input=usage.get("inputTokens"), tokens_output=usage.get("outputTokens"), model=self.model
         )
 
+    def _map_error(self, exc: Exception) -> JudgeError | None:
+        # botocore ClientError, connection and read-timeout errors
+        status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        prefix = f"HTTP {status}: " if status else ""
+        return JudgeError(f"judge {self.model!r}: {prefix}{short(str(exc))}")
+
     async def aclose(self) -> None:
         """Nothing to release (boto3 clients are thread-safe and reusable)."""
-
-    def __repr__(self) -> str:
-        return f"BedrockJudge(model={self.model!r})"

@@ -12,12 +12,12 @@ from typing import Any
 import anyio.to_thread
 
 from .._context import suppress_instrumentation
-from ._judge import JudgeError, JudgeReply, _check_common, _short
+from ._judge_base import JudgeError, JudgeReply, SDKJudge, short
 
 __all__ = ["GeminiJudge"]
 
 
-class GeminiJudge:
+class GeminiJudge(SDKJudge):
     """A judge on the Gemini API.
 
     Example:
@@ -33,6 +33,8 @@ class GeminiJudge:
     """
 
     provider = "gemini"
+    sdk_module = "google.genai"
+    per_loop = False  # the sync client, called from worker threads
 
     def __init__(
         self,
@@ -44,46 +46,32 @@ class GeminiJudge:
         timeout: float = 60.0,
         max_retries: int = 2,
     ) -> None:
-        _check_common("GeminiJudge", model, timeout, max_retries)
+        super().__init__(model, client=client, timeout=timeout, max_retries=max_retries)
         if client is not None and not hasattr(client, "aio"):
             raise TypeError(f"GeminiJudge(client=...) expects a google.genai.Client, got {type(client).__name__}")
-        self.model = model
         self.base_url = base_url
         self._api_key = api_key
-        self._timeout = float(timeout)
-        self._max_retries = max_retries
-        self._own_client = client is None
-        self._client = client
 
-    def prepare(self) -> None:
-        """Import the SDK ahead of the first call."""
+    def _make_client(self) -> Any:
         try:
-            from google import genai  # noqa: F401
-        except ImportError:
-            pass
+            from google import genai
+            from google.genai import types
+        except ImportError as exc:
+            raise JudgeError("the Gemini judge needs google-genai: pip install 'peekr-sdk[gemini]'") from exc
+        options = types.HttpOptions(
+            base_url=self.base_url,
+            timeout=int(self._timeout * 1000),
+            retry_options=types.HttpRetryOptions(attempts=self._max_retries + 1),
+        )
+        try:
+            return genai.Client(api_key=self._api_key, http_options=options)
+        except Exception as exc:  # e.g. no API key anywhere
+            raise JudgeError(f"judge {self.model!r}: {exc}") from exc
 
-    def _get_client(self) -> Any:
-        if self._client is None:
-            try:
-                from google import genai
-                from google.genai import types
-            except ImportError as exc:
-                raise JudgeError("the Gemini judge needs google-genai: pip install 'peekr-sdk[gemini]'") from exc
-            options = types.HttpOptions(
-                base_url=self.base_url,
-                timeout=int(self._timeout * 1000),
-                retry_options=types.HttpRetryOptions(attempts=self._max_retries + 1),
-            )
-            try:
-                self._client = genai.Client(api_key=self._api_key, http_options=options)
-            except Exception as exc:  # e.g. no API key anywhere
-                raise JudgeError(f"judge {self.model!r}: {exc}") from exc
-        return self._client
-
-    async def complete(self, system: str, user: str, schema_name: str, schema: dict[str, Any]) -> JudgeReply:
+    async def _call(self, system: str, user: str, schema_name: str, schema: dict[str, Any]) -> Any:
         """One ``generate_content`` at temperature 0 with a JSON response schema."""
         client = self._get_client()
-        from google.genai import errors, types
+        from google.genai import types
 
         config = types.GenerateContentConfig(
             system_instruction=system,
@@ -92,13 +80,10 @@ class GeminiJudge:
             response_json_schema=schema,
         )
         call = functools.partial(client.models.generate_content, model=self.model, contents=user, config=config)
-        try:
-            with suppress_instrumentation():
-                response = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
-        except errors.APIError as exc:
-            raise JudgeError(f"judge {self.model!r}: HTTP {exc.code}: {_short(exc.message or '')}") from exc
-        except (OSError, TimeoutError) as exc:
-            raise JudgeError(f"judge {self.model!r}: {type(exc).__name__}: {_short(str(exc))}") from exc
+        with suppress_instrumentation():
+            return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+
+    def _reply(self, response: Any) -> JudgeReply:
         usage = getattr(response, "usage_metadata", None)
         return JudgeReply(
             text=getattr(response, "text", None) or "",
@@ -107,11 +92,16 @@ class GeminiJudge:
             model=getattr(response, "model_version", None) or self.model,
         )
 
-    async def aclose(self) -> None:
-        """Close the client peekr created."""
-        client, self._client = self._client, (None if self._own_client else self._client)
-        if self._own_client and client is not None:
-            await anyio.to_thread.run_sync(client.close)
+    def _map_error(self, exc: Exception) -> JudgeError | None:
+        try:
+            from google.genai import errors
+        except ImportError:  # a client passed in without the SDK installed: nothing to map
+            return None
+        if isinstance(exc, errors.APIError):
+            return JudgeError(f"judge {self.model!r}: HTTP {exc.code}: {short(exc.message or '')}")
+        if isinstance(exc, (OSError, TimeoutError)):
+            return JudgeError(f"judge {self.model!r}: {type(exc).__name__}: {short(str(exc))}")
+        return None
 
-    def __repr__(self) -> str:
-        return f"GeminiJudge(model={self.model!r})"
+    async def _close_client(self, client: Any) -> None:
+        await anyio.to_thread.run_sync(client.close)

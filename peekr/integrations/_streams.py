@@ -84,32 +84,46 @@ class StreamRecorder:
             weakref.finalize(owner, self.finish)
 
 
-def traced_iterator(iterator: Iterator[Any], recorder: StreamRecorder) -> Iterator[Any]:
-    """Yield ``iterator``'s items unchanged, feeding them to ``recorder``."""
+def traced_iterator(stream: Iterator[Any], recorder: StreamRecorder, *, close_source: bool = False) -> Iterator[Any]:
+    """Yield ``stream``'s items unchanged, feeding them to ``recorder``.
+
+    With ``close_source``, closing this generator early also closes ``stream`` (its ``close()``)
+    right away, as the caller's own ``close()`` would have done without peekr.
+    """
     chunk = recorder.chunk
     try:
-        for item in iterator:
+        for item in stream:
             chunk(item)
             yield item
     except BaseException as exc:
         if isinstance(exc, GeneratorExit):
             recorder.finish()
+            if close_source:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
         else:
             recorder.finish(exc)
         raise
     recorder.finish()
 
 
-async def traced_async_iterator(iterator: AsyncIterator[Any], recorder: StreamRecorder) -> AsyncIterator[Any]:
-    """Async version of ``traced_iterator``."""
+async def traced_async_iterator(
+    stream: AsyncIterator[Any], recorder: StreamRecorder, *, close_source: bool = False
+) -> AsyncIterator[Any]:
+    """Async version of ``traced_iterator`` (``close_source`` awaits ``stream.aclose()``)."""
     chunk = recorder.chunk
     try:
-        async for item in iterator:
+        async for item in stream:
             chunk(item)
             yield item
     except BaseException as exc:
         if isinstance(exc, GeneratorExit):
             recorder.finish()
+            if close_source:
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
         else:
             recorder.finish(exc)
         raise

@@ -18,10 +18,10 @@ Importing this module does not import FastAPI or Starlette. See ``docs/fastapi.m
 
 from __future__ import annotations
 
-from ._asgi_lifespan import lifespan as lifespan
-from ._asgi_middleware import Extractor as Extractor
-from ._asgi_middleware import PeekrMiddleware as PeekrMiddleware
-from ._asgi_traceparent import parse_traceparent as parse_traceparent
+from .asgi._lifespan import lifespan as lifespan
+from .asgi._middleware import Extractor as Extractor
+from .asgi._middleware import PeekrMiddleware as PeekrMiddleware
+from .asgi._traceparent import parse_traceparent as parse_traceparent
 
 __all__ = ("Extractor", "PeekrMiddleware", "lifespan", "parse_traceparent")
 

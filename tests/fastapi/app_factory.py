@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 import peekr
-from peekr.integrations._asgi_lifespan import _host_loop_lifespan
+from peekr.integrations.asgi._lifespan import _host_loop_lifespan
 from peekr.integrations.fastapi import PeekrMiddleware, lifespan
 from peekr.testing.fake_provider import FakeProvider
 

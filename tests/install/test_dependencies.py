@@ -40,8 +40,8 @@ INDIRECT = {
 #: Modules that are only imported once their extra is known to be installed (after the integration's
 #: ``find_spec`` check, or behind a package ``__init__`` that turns the ImportError into an install hint).
 EXTRA_ONLY_MODULES = {
-    "peekr.integrations._bedrock_body": "the bedrock integration, enabled only when botocore imports",
-    "peekr.integrations._bedrock_aio_body": "loaded by the bedrock integration when aiobotocore is imported",
+    "peekr.integrations.bedrock._body": "the bedrock integration, enabled only when botocore imports",
+    "peekr.integrations.bedrock._aio_body": "loaded by the bedrock integration when aiobotocore is imported",
     "peekr.server": "peekr/server/__init__.py raises the install hint for the server extra",
     "peekr.testing.fake_provider._transport": "loaded by FakeProvider.transport() for httpx2-based SDKs",
 }

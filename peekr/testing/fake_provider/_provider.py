@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from ._clients import ClientsMixin
 from ._router import handle
+from ._server import FakeServer
 from ._settings import ChatResponder, Settings
 from ._wire import Body, FakeRequest, FakeResponse, Pause
 
 if TYPE_CHECKING:
     import httpx2
-
-    from ._server import FakeServer
 
 __all__ = ["FakeProvider"]
 
@@ -97,8 +96,6 @@ class FakeProvider(ClientsMixin):
 
     def start(self) -> FakeProvider:
         """Start the HTTP server in a daemon thread (idempotent); returns self."""
-        from ._server import FakeServer
-
         with self._lock:
             if self._server is None:
                 self._server = FakeServer((self._host, self._port), self)

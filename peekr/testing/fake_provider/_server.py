@@ -8,19 +8,24 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from ._wire import FakeRequest, Pause
+from ._wire import FakeRequest, FakeResponse, Pause
 
-if TYPE_CHECKING:
-    from ._provider import FakeProvider
-
-__all__ = ["FakeServer"]
+__all__ = ["Dispatcher", "FakeServer"]
 
 logger = logging.getLogger("peekr.testing.fake_provider")
 
 _DISCONNECTS = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+
+
+class Dispatcher(Protocol):
+    """What the server serves (a `FakeProvider`): one request in, one response out."""
+
+    def dispatch(self, request: FakeRequest) -> FakeResponse:
+        """Answer one request."""
+        ...
 
 
 class FakeServer(ThreadingHTTPServer):
@@ -29,7 +34,7 @@ class FakeServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], provider: FakeProvider) -> None:
+    def __init__(self, address: tuple[str, int], provider: Dispatcher) -> None:
         super().__init__(address, _Handler)
         self.provider = provider
         self._connections: set[socket.socket] = set()

@@ -169,9 +169,9 @@ def prologue_ns() -> float:
 def per_event_ns() -> None:
     """peekr's work per stream event in isolation: the traced iterator, the recorder, the state."""
     from peekr._tracer import start_span
-    from peekr.integrations._bedrock_invoke import InvokeStreamState
-    from peekr.integrations._bedrock_parse import ConverseStreamState
     from peekr.integrations._streams import StreamRecorder, traced_iterator
+    from peekr.integrations.bedrock._invoke import InvokeStreamState
+    from peekr.integrations.bedrock._parse import ConverseStreamState
 
     converse_events = [{"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"text": "w "}}}] * 100_000
     invoke_events = [{"chunk": {"bytes": b'{"type":"content_block_delta","index":0}'}}] * 100_000

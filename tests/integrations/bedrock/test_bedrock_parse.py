@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import peekr
-from peekr.integrations._bedrock_invoke import InvokeStreamState, header_usage, record_invoke_body
-from peekr.integrations._bedrock_parse import ConverseStreamState, converse_request, invoke_request, record_converse
+from peekr.integrations.bedrock._invoke import InvokeStreamState, header_usage, record_invoke_body
+from peekr.integrations.bedrock._parse import ConverseStreamState, converse_request, invoke_request, record_converse
 from peekr.sinks.memory import InMemorySink
 
 

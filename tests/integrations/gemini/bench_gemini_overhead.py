@@ -98,7 +98,8 @@ PER_CHUNK_REPEAT = 20
 
 def _per_chunk(chunks: list[Any]) -> float:
     from peekr._tracer import start_span
-    from peekr.integrations.gemini import _recorder, _traced_stream
+    from peekr.integrations._streams import traced_iterator
+    from peekr.integrations.gemini import _recorder
 
     many = chunks * (1000 // len(chunks))
 
@@ -112,8 +113,8 @@ def _per_chunk(chunks: list[Any]) -> float:
     def traced() -> None:
         span = start_span("gemini.generate_content", {"provider": "gemini"})
         assert span is not None
-        recorder, state = _recorder(span, "bench")
-        for _ in _traced_stream(iter(many), recorder, state):
+        recorder = _recorder(span, "bench")
+        for _ in traced_iterator(iter(many), recorder, close_source=True):
             pass
 
     def best(fn: Callable[[], None]) -> float:

@@ -19,7 +19,7 @@ from google import genai
 from google.genai import types
 
 from peekr._cost import compute_cost
-from peekr.integrations._gemini_extract import FOLD_EVERY, model_name
+from peekr.integrations.gemini._extract import FOLD_EVERY, model_name
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 

@@ -9,7 +9,7 @@ Two kinds of streamed result, both handed to the user as the SDK's own objects:
   are patched at class level; for a stream peekr does not know (S3 Select, Kinesis, ...) they cost
   one dictionary lookup per stream, not per event, and then run the original.
 * ``InvokeModel`` returns a one-shot ``StreamingBody``. It is replaced by a subclass of the same
-  SDK class over the same HTTP response (``_bedrock_body`` / ``_bedrock_aio_body``): the user's
+  SDK class over the same HTTP response (``bedrock._body`` / ``bedrock._aio_body``): the user's
   own reads run unchanged and peekr keeps a copy of the bytes (``BodyTee``) to read the model's
   answer when the body is done. peekr never reads the body itself.
 
@@ -33,10 +33,10 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._errors import checkpoint, handle_internal_errors
-from .._tracer import ActiveSpan
-from ._bedrock_invoke import record_invoke_body
-from ._streams import StreamRecorder, traced_async_iterator, traced_iterator
+from ..._errors import checkpoint, handle_internal_errors
+from ..._tracer import ActiveSpan
+from .._streams import StreamRecorder, traced_async_iterator, traced_iterator
+from ._invoke import record_invoke_body
 
 __all__ = [
     "BodyTee",

@@ -17,8 +17,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._capture import capture
-from .._tracer import ActiveSpan
+from ..._capture import capture
+from ..._tracer import ActiveSpan
 
 __all__ = [
     "ConverseStreamState",

@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._capture import capture
-from .._tracer import ActiveSpan
-from ._streams import StreamRecorder, traced_async_iterator, traced_iterator
+from ..._capture import capture
+from ..._tracer import ActiveSpan
+from .._streams import StreamRecorder, traced_async_iterator, traced_iterator
 
 __all__ = [
     "record_usage",

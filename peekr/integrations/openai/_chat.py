@@ -18,9 +18,11 @@ import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
-from .._errors import handle_internal_errors
-from .._tracer import ActiveSpan
-from ._openai_common import (
+from ..._errors import handle_internal_errors
+from ..._tracer import ActiveSpan
+from .._streams import StreamRecorder
+from .._wrap import _in_call
+from ._common import (
     PROVIDER,
     SDK,
     is_raw_response_call,
@@ -30,8 +32,6 @@ from ._openai_common import (
     set_captured,
     set_first_content,
 )
-from ._streams import StreamRecorder
-from ._wrap import _in_call
 
 __all__ = [
     "NAME",

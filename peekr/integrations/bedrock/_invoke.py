@@ -17,7 +17,7 @@ OpenAI-style (gpt-oss, AI21)  ``choices[*].message`` / ``finish_reason``       `
 
 The token-count headers (non-stream) and ``amazon-bedrock-invocationMetrics`` (stream) are the
 family-independent source and win over the body's own usage. The token rule is in
-``_bedrock_parse``.
+``bedrock._parse``.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .._tracer import ActiveSpan
-from ._bedrock_parse import (
+from ..._tracer import ActiveSpan
+from ._parse import (
     ConverseStreamState,
     apply_usage,
     converse_output,

@@ -12,7 +12,7 @@ straight to the original (measured: docs/providers/bedrock.md). For the four, th
 
 Spans: ``bedrock.converse`` (Converse, ConverseStream) and ``bedrock.invoke_model`` (InvokeModel,
 InvokeModelWithResponseStream), ``provider="bedrock"``, ``model`` = ``modelId``. Streams and the
-one-shot ``invoke_model`` body end their span on the finish paths listed in ``_bedrock_streams``.
+one-shot ``invoke_model`` body end their span on the finish paths listed in ``bedrock._streams``.
 
 Nothing here imports boto at ``import peekr`` time: ``hooks()`` patches ``botocore.client`` /
 ``aiobotocore.client`` when (or as soon as) they are imported.
@@ -26,10 +26,11 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
-from .._tracer import ActiveSpan
-from ._base import Integration, patch
-from ._bedrock_invoke import InvokeStreamState, header_usage
-from ._bedrock_parse import (
+from ..._tracer import ActiveSpan
+from .._base import Integration, patch
+from .._wrap import wrap_async, wrap_sync
+from ._invoke import InvokeStreamState, header_usage
+from ._parse import (
     ConverseStreamState,
     apply_usage,
     converse_input,
@@ -38,8 +39,7 @@ from ._bedrock_parse import (
     record_converse,
     set_captured,
 )
-from ._bedrock_streams import BodyTee, make_aiter, make_close, make_iter, watch_event_stream
-from ._wrap import wrap_async, wrap_sync
+from ._streams import BodyTee, make_aiter, make_close, make_iter, watch_event_stream
 
 __all__ = ["BedrockIntegration"]
 
@@ -78,7 +78,7 @@ def _patch_botocore(module: ModuleType) -> None:
     from botocore.eventstream import EventStream
     from botocore.response import StreamingBody
 
-    from ._bedrock_body import TracedStreamingBody
+    from ._body import TracedStreamingBody
 
     _BODY_TYPES[StreamingBody] = TracedStreamingBody
     if EventStream not in _STREAM_TYPES:
@@ -92,7 +92,7 @@ def _patch_aiobotocore(module: ModuleType) -> None:
     from aiobotocore.eventstream import AioEventStream
     from aiobotocore.response import StreamingBody
 
-    from ._bedrock_aio_body import TracedAioStreamingBody
+    from ._aio_body import TracedAioStreamingBody
 
     _BODY_TYPES[StreamingBody] = TracedAioStreamingBody
     if AioEventStream not in _STREAM_TYPES:

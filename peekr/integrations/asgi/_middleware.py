@@ -5,7 +5,7 @@ buffer streaming bodies and keeps the request's context in the task that runs th
 
 How a request is recorded:
 
-1. The route template is resolved from the app's routes (``_asgi_routes``), the user's
+1. The route template is resolved from the app's routes (``asgi._routes``), the user's
    ``extract(request)`` function (if any) is called, and a ``peekr.session`` with
    ``endpoint=<template>`` plus what ``extract`` returned is entered.
 2. The request span starts, continuing the caller's trace when a valid W3C ``traceparent``
@@ -33,12 +33,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
-from .. import _runtime
-from .._context import _current_span, session
-from .._errors import checkpoint, handle_internal_errors
-from .._tracer import ActiveSpan, start_span
-from ._asgi_routes import resolve_route_template, route_template_from_scope
-from ._asgi_traceparent import parse_traceparent
+from ... import _runtime
+from ..._context import _current_span, session
+from ..._errors import checkpoint, handle_internal_errors
+from ..._tracer import ActiveSpan, start_span
+from ._routes import resolve_route_template, route_template_from_scope
+from ._traceparent import parse_traceparent
 
 __all__ = ["Extractor", "PeekrMiddleware"]
 

@@ -1,6 +1,6 @@
 """The ``invoke_model`` body for boto3: botocore's ``StreamingBody``, with the user's reads copied.
 
-Imported only once botocore is (from the ``botocore.client`` hook). See ``_bedrock_streams`` for
+Imported only once botocore is (from the ``botocore.client`` hook). See ``bedrock._streams`` for
 the finish paths.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.response import StreamingBody
 
-from ._bedrock_streams import BodyTee
+from ._streams import BodyTee
 
 __all__ = ["TracedStreamingBody"]
 

@@ -11,7 +11,7 @@ Patched (class level, on the class that defines each method; PROVIDERS.md §1):
 
 Each module is patched as soon as it is imported (at once when it already is). ``import openai``
 does not import them: the SDK loads them on first use of ``client.chat`` etc., so ``instrument()``
-imports nothing. Streams keep the SDK's own ``Stream`` object (see ``_openai_common``).
+imports nothing. Streams keep the SDK's own ``Stream`` object (see ``openai._common``).
 
 Raw responses: a ``with_raw_response`` call returns a ``LegacyAPIResponse``; the span is filled
 from its ``parse()`` (cached by the SDK, so the caller's own ``parse()`` returns the same object,
@@ -20,7 +20,7 @@ for streams the same traced ``Stream``). A ``with_streaming_response`` call retu
 or tokens, and the body is never touched.
 
 Switch: ``peekr.integrations.openai.inject_stream_usage = False`` stops asking for
-``stream_options.include_usage`` on streamed chat completions (see ``_openai_chat``).
+``stream_options.include_usage`` on streamed chat completions (see ``openai._chat``).
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-from .._tracer import ActiveSpan
-from . import _openai_chat as chat
-from . import _openai_responses as responses
-from ._base import Integration, patch
-from ._openai_common import (
+from ..._tracer import ActiveSpan
+from .._base import Integration, patch
+from .._wrap import wrap_async, wrap_sync
+from . import _chat as chat
+from . import _responses as responses
+from ._common import (
     SDK,
     load_sdk_types,
     provider_of,
@@ -44,7 +45,6 @@ from ._openai_common import (
     trace_async_stream,
     trace_sync_stream,
 )
-from ._wrap import wrap_async, wrap_sync
 
 __all__ = ["OpenAIIntegration", "inject_stream_usage"]
 

@@ -27,8 +27,8 @@ from typing import Any, Literal
 import anyio
 import anyio.to_thread
 
-from .. import _runtime
-from .._api import Instrumentation, instrument
+from ... import _runtime
+from ..._api import Instrumentation, instrument
 
 __all__ = ["lifespan"]
 
@@ -55,7 +55,7 @@ def _unstarted_thread(bus: Any, **_: Any) -> threading.Thread:
 def _instrument(mode: str, kwargs: Mapping[str, Any]) -> Instrumentation:
     if mode == "thread":
         return instrument(**kwargs)
-    from ..bus import _loop
+    from ...bus import _loop
 
     with _swap_lock:
         original = _loop.start_in_thread
@@ -159,6 +159,6 @@ async def _shutdown(handle: Instrumentation, timeout: float) -> None:
 
 
 async def _aflush(timeout: float) -> None:
-    from .._api import aflush
+    from ..._api import aflush
 
     await aflush(timeout)

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiobotocore.response import StreamingBody
 
-from ._bedrock_streams import BodyTee
+from ._streams import BodyTee
 
 __all__ = ["TracedAioStreamingBody"]
 

@@ -25,8 +25,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .. import _runtime
-from .._capture import capture
+from ... import _runtime
+from ..._capture import capture
 
 __all__ = ["FOLD_EVERY", "StreamState", "describe_request", "model_name", "record_response"]
 
@@ -172,9 +172,10 @@ def _tool_call(call: Any) -> dict[str, Any]:
 class StreamState:
     """What a stream (or one whole response) said so far: text, tool calls, finish reason, usage, model.
 
-    The stream wrapper appends each chunk to ``pending`` (a C-level ``list.append``: the per-chunk cost
-    must stay well under a microsecond) and calls ``fold()`` every ``FOLD_EVERY`` chunks and at the end,
-    which reads the buffered chunks into the running values, so memory stays bounded on long streams.
+    The stream recorder hands each chunk to ``add`` (a list append: the per-chunk cost must stay well
+    under a microsecond), which calls ``fold()`` every ``FOLD_EVERY`` chunks; ``apply`` folds the rest at
+    the end. ``fold`` reads the buffered chunks into the running values, so memory stays bounded on long
+    streams.
     """
 
     __slots__ = ("finish_reason", "model_version", "pending", "text", "tool_calls", "usage")
@@ -186,6 +187,13 @@ class StreamState:
         self.finish_reason: Any = None
         self.usage: Any = None
         self.model_version: Any = None
+
+    def add(self, chunk: Any) -> None:
+        """Buffer one chunk; fold the buffer once it holds ``FOLD_EVERY`` chunks."""
+        pending = self.pending
+        pending.append(chunk)
+        if len(pending) >= FOLD_EVERY:
+            self.fold()
 
     def fold(self) -> None:
         """Fold the buffered chunks (``GenerateContentResponse`` objects) into the running values."""

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._tracer import ActiveSpan
-from ._openai_common import SDK, provider_of, record_usage, request_attribute, set_captured, set_first_content
-from ._streams import StreamRecorder
+from ..._tracer import ActiveSpan
+from .._streams import StreamRecorder
+from ._common import SDK, provider_of, record_usage, request_attribute, set_captured, set_first_content
 
 __all__ = ["NAME", "describe_responses", "finalize_responses_stream", "make_responses_on_chunk", "record_response"]
 

@@ -30,7 +30,7 @@ Finish paths of a stream span (it ends exactly once, the first of these to happe
    (``weakref.finalize``) after a ``break`` without ``close()``.
 
 Paths 3 and 4 keep the partial output; the output token count is only set when the
-stream's ``message_delta`` arrived (see ``_anthropic_record``).
+stream's ``message_delta`` arrived (see ``anthropic._record``).
 
 Caveat: calls made through ``with_raw_response`` / ``with_streaming_response`` record the
 request side only (their result is an HTTP response, whose body peekr does not read).
@@ -43,13 +43,13 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
-from .. import _runtime
-from .._errors import checkpoint, handle_internal_errors
-from .._tracer import ActiveSpan
-from . import _anthropic_record as record
-from ._base import Integration, patch
-from ._streams import StreamRecorder, traced_async_iterator, traced_iterator
-from ._wrap import wrap_async, wrap_sync
+from ... import _runtime
+from ..._errors import checkpoint, handle_internal_errors
+from ..._tracer import ActiveSpan
+from .._base import Integration, patch
+from .._streams import StreamRecorder, traced_async_iterator, traced_iterator
+from .._wrap import wrap_async, wrap_sync
+from . import _record as record
 
 __all__ = ["AnthropicIntegration"]
 

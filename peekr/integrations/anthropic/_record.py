@@ -21,8 +21,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._capture import capture
-from .._tracer import ActiveSpan
+from ..._capture import capture
+from ..._tracer import ActiveSpan
 
 __all__ = [
     "SPAN_NAME",

@@ -1,0 +1,179 @@
+"""Each provider's ``messages`` module turns what its own integration captured into the common message
+shape (OpenAI chat format): real SDK calls against the fake provider, a system prompt, a user turn, a
+tool definition and the model's tool call, then a second turn carrying the tool's result.
+
+The integrations capture ``request.tools`` as the tool names only, so ``tools()`` is checked on the
+provider-native definitions each call sent (the shape a full capture would hold)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+import peekr
+from peekr._ft_messages import span_to_messages
+from peekr.integrations._messages import Unconvertible
+from peekr.integrations.anthropic import messages as anthropic_messages
+from peekr.integrations.bedrock import messages as bedrock_messages
+from peekr.integrations.gemini import messages as gemini_messages
+from peekr.integrations.openai import messages as openai_messages
+from peekr.sinks.memory import InMemorySink
+from peekr.testing.fake_provider import FakeProvider
+
+pytest.importorskip("openai")
+pytest.importorskip("anthropic")
+pytest.importorskip("google.genai")
+pytest.importorskip("boto3")
+
+SYSTEM, QUESTION = "Answer in one line.", "Weather in Oslo?"
+SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}
+RESULT = {"temp_c": 3}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as provider:
+        yield provider
+
+
+@pytest.fixture
+def sink() -> InMemorySink:
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink])
+    return sink
+
+
+def _openai(fake: FakeProvider) -> None:
+    with fake.openai_client() as client:
+        messages: list[Any] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
+        first = client.chat.completions.create(model="gpt-4o-tool", messages=messages, tools=[TOOL])
+        call = first.choices[0].message.tool_calls[0]
+        messages += [
+            first.choices[0].message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": call.id, "content": json.dumps(RESULT)},
+        ]
+        client.chat.completions.create(model="gpt-4o-tool", messages=messages, tools=[TOOL])
+
+
+def _anthropic(fake: FakeProvider) -> None:
+    tools: Any = [{"name": "get_weather", "input_schema": SCHEMA}]
+    with fake.anthropic_client() as client:
+        messages: list[Any] = [{"role": "user", "content": QUESTION}]
+        first = client.messages.create(
+            model="claude-tool", max_tokens=100, system=SYSTEM, messages=messages, tools=tools
+        )
+        use = next(b for b in first.content if b.type == "tool_use")
+        messages += [
+            {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": use.id, "content": json.dumps(RESULT)}],
+            },
+        ]
+        client.messages.create(model="claude-tool", max_tokens=100, system=SYSTEM, messages=messages, tools=tools)
+
+
+def _gemini(fake: FakeProvider) -> None:
+    from google.genai import types
+
+    config = types.GenerateContentConfig(
+        system_instruction=SYSTEM,
+        tools=[
+            types.Tool(
+                function_declarations=[types.FunctionDeclaration(name="get_weather", parameters_json_schema=SCHEMA)]
+            )
+        ],
+    )
+    with fake.genai_client() as client:
+        contents: list[Any] = [types.Content(role="user", parts=[types.Part(text=QUESTION)])]
+        first = client.models.generate_content(model="gemini-tool", contents=contents, config=config)
+        assert first.candidates and first.candidates[0].content
+        fn = first.function_calls[0] if first.function_calls else None
+        assert fn is not None
+        contents += [
+            first.candidates[0].content,
+            types.Content(
+                role="user",
+                parts=[types.Part(function_response=types.FunctionResponse(id=fn.id, name=fn.name, response=RESULT))],
+            ),
+        ]
+        client.models.generate_content(model="gemini-tool", contents=contents, config=config)
+
+
+def _bedrock(fake: FakeProvider) -> None:
+    tools = {"tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": SCHEMA}}}]}
+    client = fake.bedrock_client()
+    try:
+        messages: list[Any] = [{"role": "user", "content": [{"text": QUESTION}]}]
+        kwargs: dict[str, Any] = {"modelId": "anthropic.claude-tool", "system": [{"text": SYSTEM}], "toolConfig": tools}
+        first = client.converse(messages=messages, **kwargs)
+        reply = first["output"]["message"]
+        use = next(b["toolUse"] for b in reply["content"] if "toolUse" in b)
+        messages += [
+            reply,
+            {
+                "role": "user",
+                "content": [{"toolResult": {"toolUseId": use["toolUseId"], "content": [{"json": RESULT}]}}],
+            },
+        ]
+        client.converse(messages=messages, **kwargs)
+    finally:
+        client.close()
+
+
+SENT_TOOLS: dict[str, dict[str, Any]] = {
+    openai_messages.__name__: {"tools": [TOOL]},
+    anthropic_messages.__name__: {"tools": [{"name": "get_weather", "input_schema": SCHEMA}]},
+    gemini_messages.__name__: {
+        "config": {"tools": [{"function_declarations": [{"name": "get_weather", "parameters": SCHEMA}]}]}
+    },
+    bedrock_messages.__name__: {
+        "toolConfig": {"tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": SCHEMA}}}]}
+    },
+}
+
+CASES = [
+    pytest.param(_openai, openai_messages, id="openai"),
+    pytest.param(_anthropic, anthropic_messages, id="anthropic"),
+    pytest.param(_gemini, gemini_messages, id="gemini"),
+    pytest.param(_bedrock, bedrock_messages, id="bedrock"),
+]
+
+
+@pytest.mark.parametrize(("run", "module"), CASES)
+def test_a_tool_round_trip_becomes_common_messages(
+    fake: FakeProvider, sink: InMemorySink, run: Callable[[FakeProvider], None], module: ModuleType
+) -> None:
+    run(fake)
+    peekr.flush()
+    first, second = (span.model_dump(mode="json") for span in sink.spans)
+    attrs = first["attributes"]
+    request = attrs.get("request") or {}
+
+    asked = module.input_messages(attrs["input"], request)
+    assert asked == [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
+    (answer,) = module.output_messages(attrs.get("output"), attrs.get("tool_calls"))
+    (call,) = answer["tool_calls"]
+    assert answer["role"] == "assistant" and call["type"] == "function"
+    assert call["function"]["name"] == "get_weather" and isinstance(json.loads(call["function"]["arguments"]), dict)
+    (tool,) = module.tools(SENT_TOOLS[module.__name__])
+    assert tool == {"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}
+
+    messages, tools = span_to_messages(second)  # the export's dispatcher picks the same module
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert messages[2]["tool_calls"][0]["id"] == messages[3]["tool_call_id"]
+    assert json.loads(messages[3]["content"]) == RESULT
+    assert messages[4]["content"] and messages[4]["content"].startswith("Echo")
+    assert tools is None  # names only in the captured request (see the module docstring)
+
+
+@pytest.mark.parametrize("module", [openai_messages, anthropic_messages, gemini_messages, bedrock_messages])
+@pytest.mark.parametrize("value", [42, [7], {"messages": 3}])
+def test_an_unknown_shape_is_refused_with_a_reason(module: ModuleType, value: Any) -> None:
+    with pytest.raises(Unconvertible):
+        module.input_messages(value, {})
