@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import _runtime
+from ._clock import wall_ns
 from ._context import _current_span, _session, _suppress_instrumentation
 from ._errors import checkpoint, log_internal_error, raise_internal_errors
 from ._redact import redact_pii
@@ -48,7 +49,6 @@ class ActiveSpan:
         "_duration_ns",
         "_end_lock",
         "_runtime",
-        "_start_ns",
         "_start_perf",
         "attributes",
         "name",
@@ -80,7 +80,6 @@ class ActiveSpan:
         self.attributes = attributes
         self.status = "ok"
         self._end_lock = threading.Lock()
-        self._start_ns = time.time_ns()
         self._start_perf = time.perf_counter_ns()
         self._duration_ns = 0
 
@@ -135,7 +134,7 @@ class ActiveSpan:
     def to_span(self) -> Span:
         """The finished ``Span`` record (called on the bus thread after ``end``)."""
         duration_ns = self._duration_ns
-        start_ns = self._start_ns
+        start_ns = wall_ns(self._start_perf)
         return build_span(
             {
                 "trace_id": self.trace_id,

@@ -1,0 +1,53 @@
+"""One clock for span timestamps: wall-clock times derived from ``time.perf_counter_ns()``.
+
+A span reads one clock when it starts and once when it ends. Reading the wall clock and the
+performance counter separately lets a thread lose the GIL between the two reads, and the span's
+wall-clock start then disagrees with its duration by that gap: a child could appear to start after
+its parent had ended. So the caller reads only the performance counter, and the bus thread turns
+that reading into wall-clock time through one shared anchor (a wall-clock/perf-counter pair).
+
+The anchor is renewed when it is over a minute old and the wall clock has moved away from it by
+more than a millisecond (an NTP step), so timestamps follow the system clock without jitter.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+__all__ = ["wall_ns"]
+
+_RENEW_AFTER_NS = 60_000_000_000
+_TOLERANCE_NS = 1_000_000
+_lock = threading.Lock()
+
+
+def _read_pair() -> tuple[int, int]:
+    """A (wall, perf) pair read as close together as this thread manages (best of three)."""
+    pairs = []
+    for _ in range(3):
+        before = time.perf_counter_ns()
+        wall = time.time_ns()
+        after = time.perf_counter_ns()
+        pairs.append((after - before, wall, (before + after) // 2))
+    _, wall, perf = min(pairs)
+    return wall, perf
+
+
+_anchor: tuple[int, int] = _read_pair()  # (wall, perf), replaced whole so readers never see half of it
+
+
+def wall_ns(perf_ns: int) -> int:
+    """The wall-clock time (ns since the epoch) at which ``time.perf_counter_ns()`` read ``perf_ns``."""
+    global _anchor
+    anchor_wall, anchor_perf = _anchor
+    if perf_ns - anchor_perf > _RENEW_AFTER_NS:
+        with _lock:
+            anchor_wall, anchor_perf = _anchor
+            if perf_ns - anchor_perf > _RENEW_AFTER_NS:
+                wall, perf = _read_pair()
+                predicted = anchor_wall + (perf - anchor_perf)
+                # Follow a stepped system clock; otherwise keep the same line from a newer origin.
+                _anchor = (wall, perf) if abs(wall - predicted) > _TOLERANCE_NS else (predicted, perf)
+                anchor_wall, anchor_perf = _anchor
+    return anchor_wall + (perf_ns - anchor_perf)
