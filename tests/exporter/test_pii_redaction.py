@@ -30,42 +30,49 @@ WIDE = {"since": "2020-01-01T00:00:00Z", "until": "2100-01-01T00:00:00Z", "limit
 
 
 def _openai_chat(fake: FakeProvider, model: str) -> None:
-    fake.openai_client().chat.completions.create(
-        model=f"gpt-4o-{model}",
-        messages=[{"role": "user", "content": PROMPT}],
-        tools=[{"type": "function", "function": {"name": "charge", "parameters": SCHEMA}}],
-        stop=[SECRET],
-        temperature=0.2,
-    )
+    with fake.openai_client() as client:  # closed here, not by a garbage collection in a later test
+        client.chat.completions.create(
+            model=f"gpt-4o-{model}",
+            messages=[{"role": "user", "content": PROMPT}],
+            tools=[{"type": "function", "function": {"name": "charge", "parameters": SCHEMA}}],
+            stop=[SECRET],
+            temperature=0.2,
+        )
 
 
 def _openai_responses(fake: FakeProvider, model: str) -> None:
-    fake.openai_client().responses.create(
-        model=f"gpt-4o-{model}",
-        input=PROMPT,
-        instructions=f"The card on file is {SECRET}",
-        tools=[{"type": "function", "name": "charge", "parameters": SCHEMA}],
-    )
+    with fake.openai_client() as client:
+        client.responses.create(
+            model=f"gpt-4o-{model}",
+            input=PROMPT,
+            instructions=f"The card on file is {SECRET}",
+            tools=[{"type": "function", "name": "charge", "parameters": SCHEMA}],
+        )
 
 
 def _anthropic(fake: FakeProvider, model: str) -> None:
-    fake.anthropic_client().messages.create(
-        model=f"claude-{model}",
-        max_tokens=50,
-        system=f"The card on file is {SECRET}",
-        messages=[{"role": "user", "content": PROMPT}],
-        tools=[{"name": "charge", "input_schema": SCHEMA}],
-        stop_sequences=[SECRET],
-    )
+    with fake.anthropic_client() as client:
+        client.messages.create(
+            model=f"claude-{model}",
+            max_tokens=50,
+            system=f"The card on file is {SECRET}",
+            messages=[{"role": "user", "content": PROMPT}],
+            tools=[{"name": "charge", "input_schema": SCHEMA}],
+            stop_sequences=[SECRET],
+        )
 
 
 def _bedrock(fake: FakeProvider, model: str) -> None:
-    fake.bedrock_client().converse(
-        modelId=f"anthropic.claude-{model}",
-        messages=[{"role": "user", "content": [{"text": PROMPT}]}],
-        toolConfig={"tools": [{"toolSpec": {"name": "charge", "inputSchema": {"json": SCHEMA}}}]},
-        inferenceConfig={"stopSequences": [SECRET], "maxTokens": 50},
-    )
+    client = fake.bedrock_client()
+    try:
+        client.converse(
+            modelId=f"anthropic.claude-{model}",
+            messages=[{"role": "user", "content": [{"text": PROMPT}]}],
+            toolConfig={"tools": [{"toolSpec": {"name": "charge", "inputSchema": {"json": SCHEMA}}}]},
+            inferenceConfig={"stopSequences": [SECRET], "maxTokens": 50},
+        )
+    finally:
+        client.close()
 
 
 def _gemini(fake: FakeProvider, model: str) -> None:
