@@ -11,7 +11,7 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from _anthropic_expect import HELLO, attributes, check, only_span, only_span_async, reply_text, usage
+from _anthropic_expect import HELLO, attributes, check, only_span, only_span_async, reply_text, start_id, usage
 from anthropic.types import ThinkingConfigEnabledParam
 
 from peekr.sinks.memory import InMemorySink
@@ -94,16 +94,25 @@ def cache_client() -> Iterator[anthropic.Anthropic]:
 
 
 def test_cache_tokens(cache_client: anthropic.Anthropic, sink: InMemorySink) -> None:
-    cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
-    expected = attributes("claude-cache-model", output="cached answer", finish_reason="end_turn", **CACHED)
+    reply = cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
+    expected = attributes(
+        "claude-cache-model", output="cached answer", finish_reason="end_turn", response_id=reply.id, **CACHED
+    )
     check(only_span(sink), expected)
 
 
 def test_cache_tokens_stream_cumulative_usage_overwrites(cache_client: anthropic.Anthropic, sink: InMemorySink) -> None:
     # message_start says output 1, message_delta says 7 (the running total) and repeats the input
     # side: adding would give 8 output and 250 input.
-    list(cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
-    expected = attributes("claude-cache-model", stream=True, output="cached answer", finish_reason="end_turn", **CACHED)
+    events = list(cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
+    expected = attributes(
+        "claude-cache-model",
+        stream=True,
+        output="cached answer",
+        finish_reason="end_turn",
+        response_id=start_id(events),
+        **CACHED,
+    )
     check(only_span(sink), expected)
 
 
@@ -111,7 +120,14 @@ def test_stream_delta_with_output_only_keeps_start_input(sink: InMemorySink) -> 
     with mock_client(cache_responder({"output_tokens": 7})) as client:
         with client.messages.stream(model="claude-cache", max_tokens=50, messages=HELLO) as stream:
             assert stream.get_final_text() == "cached answer"
-    expected = attributes("claude-cache-model", stream=True, output="cached answer", finish_reason="end_turn", **CACHED)
+    expected = attributes(
+        "claude-cache-model",
+        stream=True,
+        output="cached answer",
+        finish_reason="end_turn",
+        response_id=stream.get_final_message().id,
+        **CACHED,
+    )
     check(only_span(sink), expected)
 
 
@@ -119,9 +135,15 @@ def test_stream_delta_with_output_only_keeps_start_input(sink: InMemorySink) -> 
 async def test_cache_tokens_async_stream(sink: InMemorySink) -> None:
     async with async_mock_client(cache_responder(CACHED_USAGE)) as client:
         stream = await client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True)
-        async for _ in stream:
-            pass
-    expected = attributes("claude-cache-model", stream=True, output="cached answer", finish_reason="end_turn", **CACHED)
+        events = [event async for event in stream]
+    expected = attributes(
+        "claude-cache-model",
+        stream=True,
+        output="cached answer",
+        finish_reason="end_turn",
+        response_id=start_id(events),
+        **CACHED,
+    )
     check(await only_span_async(sink), expected)
 
 
@@ -145,7 +167,7 @@ def test_stream_with_thinking_and_whole_blocks(sink: InMemorySink) -> None:
     ]  # fmt: skip
     headers = {"content-type": "text/event-stream"}
     with mock_client(lambda body: httpx2.Response(200, headers=headers, content=sse(events))) as client:
-        list(client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
+        received = list(client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
     tool_call = {"id": "toolu_9", "type": "function", "name": "lookup", "arguments": '{"q": "x"}'}
     expected = attributes(
         "claude-cache-model",
@@ -153,6 +175,7 @@ def test_stream_with_thinking_and_whole_blocks(sink: InMemorySink) -> None:
         output="Sure: done",
         tool_calls=[tool_call],
         finish_reason="tool_use",
+        response_id=start_id(received),
         **CACHED,
     )
     check(only_span(sink), expected)
@@ -160,20 +183,27 @@ def test_stream_with_thinking_and_whole_blocks(sink: InMemorySink) -> None:
 
 def test_no_usage_reported_means_no_tokens(sink: InMemorySink) -> None:
     with mock_client(lambda body: httpx2.Response(200, json=message(None))) as client:
-        client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
-    check(only_span(sink), attributes("claude-cache-model", output="cached answer", finish_reason="end_turn"))
+        reply = client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
+    expected = attributes("claude-cache-model", output="cached answer", finish_reason="end_turn", response_id=reply.id)
+    check(only_span(sink), expected)
 
 
 def test_raw_stream_without_usage(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     # The fake's `nousage` model sends neither message_start nor message_delta usage.
-    list(client.messages.create(model="claude-nousage", max_tokens=50, messages=HELLO, stream=True))
-    expected = attributes("claude-nousage", stream=True, output="Echo: Hello there", finish_reason="end_turn")
+    events = list(client.messages.create(model="claude-nousage", max_tokens=50, messages=HELLO, stream=True))
+    expected = attributes(
+        "claude-nousage",
+        stream=True,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=start_id(events),
+    )
     check(only_span(sink), expected)
 
 
 def test_request_parameters(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     thinking: ThinkingConfigEnabledParam = {"type": "enabled", "budget_tokens": 1024}
-    client.messages.create(
+    reply = client.messages.create(
         model="claude-test",
         max_tokens=2000,
         messages=HELLO,
@@ -193,18 +223,24 @@ def test_request_parameters(client: anthropic.Anthropic, sink: InMemorySink) -> 
         "stream": False,
     }
     expected = attributes(
-        "claude-test", request=request, output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3)
+        "claude-test",
+        request=request,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=reply.id,
+        **usage(2, 3),
     )
     check(only_span(sink), expected)
 
 
 def test_omitted_arguments_are_not_recorded(client: anthropic.Anthropic, sink: InMemorySink) -> None:
-    client.messages.create(
+    reply = client.messages.create(
         model="claude-test", max_tokens=50, messages=HELLO, system=anthropic.omit, tools=anthropic.omit
     )
-    check(
-        only_span(sink), attributes("claude-test", output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3))
+    expected = attributes(
+        "claude-test", output="Echo: Hello there", finish_reason="end_turn", response_id=reply.id, **usage(2, 3)
     )
+    check(only_span(sink), expected)
 
 
 def test_raw_response_records_request_side(client: anthropic.Anthropic, sink: InMemorySink) -> None:
