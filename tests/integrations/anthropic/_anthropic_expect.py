@@ -83,7 +83,7 @@ def delta_texts(events: Iterable[RawMessageStreamEvent]) -> list[str]:
 
 def start_id(events: Iterable[Any]) -> str:
     """The message id a raw event stream announced in its ``message_start``."""
-    return next(e.message.id for e in events if e.type == "message_start")
+    return str(next(e.message.id for e in events if e.type == "message_start"))
 
 
 def reply_text(message: Any) -> str:

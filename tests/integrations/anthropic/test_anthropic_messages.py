@@ -3,6 +3,8 @@ mid-stream, plus tool use (JSON and streamed input_json_delta). Each test assert
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
 import pytest
 from _anthropic_expect import (
@@ -232,10 +234,9 @@ MIDSTREAM_PARTIAL = {"output": "Echo: Hello ", **usage(2, None)}
 
 def test_create_stream_error_midstream(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     stream = client.messages.create(model=MIDSTREAM, max_tokens=50, messages=HELLO, stream=True)
-    seen = []
+    seen: list[Any] = []
     with pytest.raises(anthropic.APIStatusError) as caught:
-        for event in stream:
-            seen.append(event)
+        seen.extend(stream)  # what arrived before the error stays in the list
     assert [e.type for e in seen].count("content_block_delta") == 2
     partial = {**MIDSTREAM_PARTIAL, "response_id": start_id(seen)}
     expected = attributes(MIDSTREAM, stream=True, error=error_of(caught.value), **partial)
@@ -245,7 +246,7 @@ def test_create_stream_error_midstream(client: anthropic.Anthropic, sink: InMemo
 @pytest.mark.anyio
 async def test_create_stream_error_midstream_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     stream = await aclient.messages.create(model=MIDSTREAM, max_tokens=50, messages=HELLO, stream=True)
-    seen = []
+    seen: list[Any] = []
     with pytest.raises(anthropic.APIStatusError) as caught:
         async for event in stream:
             seen.append(event)

@@ -187,7 +187,9 @@ async def test_async_helper_early_exit(aclient: anthropic.AsyncAnthropic, sink: 
         async for text in stream.text_stream:
             assert text == "Echo: "
             break
-    expected = attributes("claude-test", stream=True, **AFTER_FIRST_DELTA, response_id=stream.current_message_snapshot.id)
+    expected = attributes(
+        "claude-test", stream=True, **AFTER_FIRST_DELTA, response_id=stream.current_message_snapshot.id
+    )
     check(await only_span_async(sink), expected)
     assert stream.response.is_closed
 

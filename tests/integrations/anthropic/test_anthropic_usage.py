@@ -11,9 +11,20 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from _anthropic_expect import HELLO, attributes, check, only_span, only_span_async, reply_text, start_id, usage
+from _anthropic_expect import (
+    HELLO,
+    attributes,
+    check,
+    delta_texts,
+    only_span,
+    only_span_async,
+    reply_text,
+    start_id,
+    usage,
+)
 from anthropic.types import ThinkingConfigEnabledParam
 
+import peekr
 from peekr.sinks.memory import InMemorySink
 
 pytestmark = pytest.mark.usefixtures("sink")
@@ -247,3 +258,24 @@ def test_raw_response_records_request_side(client: anthropic.Anthropic, sink: In
     raw = client.messages.with_raw_response.create(model="claude-test", max_tokens=50, messages=HELLO)
     assert reply_text(raw.parse()) == "Echo: Hello there"
     check(only_span(sink), attributes("claude-test"))
+
+
+@pytest.mark.parametrize("odd", [None, "", 42])
+def test_missing_or_odd_message_id_is_left_out(sink: InMemorySink, odd: Any) -> None:
+    def respond(body: dict[str, Any]) -> httpx2.Response:
+        if body.get("stream"):
+            start = {**message({"input_tokens": 1, "output_tokens": 1}), "id": odd, "content": [], "stop_reason": None}
+            events = [("message_start", {"type": "message_start", "message": start})]
+            events += stream_events({"input_tokens": 1}, {"output_tokens": 2})[1:]
+            return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=sse(events))
+        return httpx2.Response(200, json={**message({"input_tokens": 1, "output_tokens": 2}), "id": odd})
+
+    with mock_client(respond) as client:
+        reply = client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
+        streamed = "".join(
+            delta_texts(client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
+        )
+    assert (reply_text(reply), streamed) == ("cached answer", "cached answer")  # the caller's results, untouched
+    peekr.flush()
+    assert [s.attributes.get("response_id", "absent") for s in sink.spans] == ["absent", "absent"]
+    assert [s.attributes["output"] for s in sink.spans] == ["cached answer", "cached answer"]
