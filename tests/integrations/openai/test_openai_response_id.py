@@ -12,6 +12,8 @@ import openai
 import pytest
 from _openai_expect import only_span
 
+import peekr
+from peekr._redact import REDACTED
 from peekr.sinks.memory import InMemorySink
 
 HELLO: list[Any] = [{"role": "user", "content": "Hi"}]
@@ -59,3 +61,14 @@ def test_stream_takes_the_first_non_empty_id(sink: InMemorySink) -> None:
     assert [c.id for c in chunks] == ["", "chatcmpl-real", "chatcmpl-later"]
     attributes = only_span(sink).attributes
     assert (attributes["response_id"], attributes["output"]) == ("chatcmpl-real", "ok")
+
+
+def test_kept_on_a_redacted_pii_span(client: openai.OpenAI, sink: InMemorySink) -> None:
+    """Redaction keeps metadata only (an allow-list): the response id is metadata, the prompt is not."""
+    with peekr.session(retention_class="pii"):
+        response = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "my card 4111"}]
+        )
+    attributes = only_span(sink).attributes
+    assert attributes["response_id"] == response.id
+    assert attributes["input"] == REDACTED and attributes["output"] == REDACTED
