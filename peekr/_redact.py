@@ -6,7 +6,7 @@ exporter or evaluator ever sees the content. Everything not on the allow-list is
 default instead of leaking. Kept:
 
 - scalar attributes naming the call, not its content: model, provider, token counts, cost,
-  timing, finish reason, ids (``session_id``, ``user_id``), ``feature``, ``endpoint`` (a route
+  timing, finish reason, ids (``response_id``, ``session_id``, ``user_id``), ``feature``, ``endpoint`` (a route
   template), HTTP method / route / status;
 - ``request``: numbers and booleans (temperature, max_tokens, seed...), a few enumerated
   strings (``reasoning_effort``, ``service_tier``, a ``tool_choice`` mode...) and the tool
@@ -37,6 +37,7 @@ _SCALARS = frozenset(
         "cost_usd",
         "ttft_ms",
         "finish_reason",
+        "response_id",
         "stream",
         "session_id",
         "user_id",

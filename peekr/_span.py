@@ -55,6 +55,7 @@ class SpanAttributes(TypedDict, total=False):
     cost_usd: float
     ttft_ms: float
     finish_reason: str
+    response_id: str
     request: dict[str, Any]
     tool_calls: list[Any]
     hallucination_details: list[dict[str, Any]]

@@ -65,8 +65,10 @@ describe("messages", () => {
       tokens_total: 7,
       output: "Echo: Hello there",
       finish_reason: "end_turn",
+      response_id: message.id,
       cost_usd: 0.000057,
     });
+    assert.match(message.id, /^msg_/);
   });
 
   test("withResponse()", async () => {
@@ -89,6 +91,7 @@ describe("messages", () => {
     assert.equal(s.attributes.tokens_output, 3);
     assert.equal(s.attributes.tokens_total, 7);
     assert.equal(s.attributes.finish_reason, "end_turn");
+    assert.equal(s.attributes.response_id, events[0].message.id); // message_start
     assert.ok(s.attributes.ttft_ms > 0);
   });
 

@@ -130,7 +130,7 @@ test("traceparent: a Node service continues a trace started elsewhere and passes
 
 test("Python continues the trace from the Node traceparent (same parser rules)", async () => {
   const header = formatTraceparent({ traceId: "4bf92f3577b34da6a3ce929d0e0e4736", spanId: "00f067aa0ba902b7" });
-  const out = await runPython(["-c", `from peekr.integrations._asgi_traceparent import parse_traceparent as p; print(p(${JSON.stringify(header)}))`]);
+  const out = await runPython(["-c", `from peekr.integrations.asgi._traceparent import parse_traceparent as p; print(p(${JSON.stringify(header)}))`]);
   assert.equal(out.trim(), "('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7')");
 });
 

@@ -61,8 +61,10 @@ test("generateContent on a client created before instrument(): same response, sp
     tokens_input: 4,
     tokens_output: 3,
     tokens_total: 7,
+    response_id: response.responseId,
     cost_usd: 0.0000087,
   });
+  assert.ok(response.responseId);
 });
 
 test("generateContentStream: chunks stay GenerateContentResponse; last usage wins; break ends once", async () => {
@@ -72,6 +74,8 @@ test("generateContentStream: chunks stay GenerateContentResponse; last usage win
   const stream = await ai.models.generateContentStream({ ...params, model: "gemini-slow" });
   for await (const chunk of stream) if (chunk.text) break;
   const [a, b] = await newSpans(2);
+  assert.ok(chunks[0].responseId);
+  assert.equal(a.attributes.response_id, chunks[0].responseId); // taken once, from the first chunk
   assert.equal(a.attributes.stream, true);
   assert.deepEqual(a.attributes.request, { temperature: 0.2, stream: true });
   assert.equal(a.attributes.output, "Echo: Hello there");

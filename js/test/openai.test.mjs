@@ -88,8 +88,10 @@ describe("chat completions", () => {
       tokens_reasoning: 0,
       finish_reason: "stop",
       output: "Echo: Hello there",
+      response_id: result.id,
       cost_usd: 0.000035, // from @pydantic/genai-prices, as Python prices it
     });
+    assert.match(result.id, /^chatcmpl-/);
   });
 
   test("withResponse() and asResponse() still work", async () => {
@@ -148,6 +150,7 @@ describe("chat completions", () => {
     assert.equal(s.attributes.tokens_input, 2);
     assert.equal(s.attributes.tokens_output, 3);
     assert.equal(s.attributes.finish_reason, "stop");
+    assert.equal(s.attributes.response_id, chunks[0].id);
     assert.ok(s.attributes.ttft_ms > 0 && s.attributes.ttft_ms <= s.duration_ms);
     assert.deepEqual(s.attributes.request, { stream: true });
   });

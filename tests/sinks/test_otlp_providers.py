@@ -45,11 +45,15 @@ CONTENT = (
 )
 
 
+#: A provider call; returns the response id the SDK's own response object carries (None: it has none).
+Call = Callable[[FakeProvider], "str | None"]
+
+
 @dataclass
 class Case:
     """One provider call and what its exported span must say."""
 
-    call: Callable[[FakeProvider], None]
+    call: Call
     provider: str
     operation: str
     model: str
@@ -78,83 +82,103 @@ def _close_clients() -> Iterator[None]:
         _open_clients.pop().close()
 
 
-def _drain(stream: Any) -> None:
-    for _ in stream:
-        pass
+def _drain(stream: Any) -> list[Any]:
+    """Every item of ``stream``; those that arrived before an error are kept in ``_received``."""
+    _received.clear()
+    _received.extend(stream)
+    return list(_received)
 
 
-def _openai_chat(fake: FakeProvider) -> None:
+_received: list[Any] = []
+
+
+def _openai_chat(fake: FakeProvider) -> str | None:
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": HELLO}]
-    _closing(fake.openai_client()).chat.completions.create(
+    response = _closing(fake.openai_client()).chat.completions.create(
         model="gpt-4o-mini", messages=messages, temperature=0.2, max_tokens=50, top_p=0.9, seed=7, stop=["END"]
     )
+    return str(response.id)
 
 
-def _openai_chat_stream(fake: FakeProvider) -> None:
+def _openai_chat_stream(fake: FakeProvider) -> str | None:
     client = _closing(fake.openai_client())
     messages = [{"role": "user", "content": HELLO}]
-    _drain(client.chat.completions.create(model="gpt-4o-mini-tool", messages=messages, tools=TOOLS, stream=True))
+    chunks = _drain(
+        client.chat.completions.create(model="gpt-4o-mini-tool", messages=messages, tools=TOOLS, stream=True)
+    )
+    return str(chunks[0].id)
 
 
-def _openai_chat_midstream_error(fake: FakeProvider) -> None:
+def _openai_chat_midstream_error(fake: FakeProvider) -> str | None:
     client = _closing(fake.openai_client())
     stream = client.chat.completions.create(
         model="gpt-4o-midstream-error", messages=[{"role": "user", "content": HELLO}], stream=True
     )
     with pytest.raises(Exception, match="fake"):
         _drain(stream)
+    return str(_received[0].id)  # the chunks before the error carried it
 
 
-def _openai_chat_error(fake: FakeProvider) -> None:
+def _openai_chat_error(fake: FakeProvider) -> str | None:
     with pytest.raises(Exception, match="429"):
         _closing(fake.openai_client()).chat.completions.create(
             model="gpt-4o-error-429", messages=[{"role": "user", "content": HELLO}]
         )
+    return None
 
 
-def _openai_responses(fake: FakeProvider) -> None:
-    _closing(fake.openai_client()).responses.create(
+def _openai_responses(fake: FakeProvider) -> str | None:
+    response = _closing(fake.openai_client()).responses.create(
         model="gpt-4o", instructions=SYSTEM, input=HELLO, temperature=0.1, max_output_tokens=20
     )
+    return str(response.id)
 
 
-def _openai_responses_stream(fake: FakeProvider) -> None:
-    _drain(
+def _openai_responses_stream(fake: FakeProvider) -> str | None:
+    events = _drain(
         _closing(fake.openai_client()).responses.create(model="gpt-4o", instructions=SYSTEM, input=HELLO, stream=True)
     )
+    return str(events[-1].response.id)  # response.completed
 
 
-def _openai_embeddings(fake: FakeProvider) -> None:
+def _openai_embeddings(fake: FakeProvider) -> str | None:
     _closing(fake.openai_client()).embeddings.create(model="text-embedding-3-small", input=HELLO)
+    return None  # embeddings responses carry no id
 
 
-def _anthropic(fake: FakeProvider) -> None:
-    _closing(fake.anthropic_client()).messages.create(
-        model="claude-3-5-haiku",
-        system=SYSTEM,
-        max_tokens=100,
-        stop_sequences=["END"],
-        messages=[{"role": "user", "content": HELLO}],
-        extra_body={"temperature": 0.3},  # anthropic 2.x has no temperature parameter
+def _anthropic(fake: FakeProvider) -> str | None:
+    return (
+        _closing(fake.anthropic_client())
+        .messages.create(
+            model="claude-3-5-haiku",
+            system=SYSTEM,
+            max_tokens=100,
+            stop_sequences=["END"],
+            messages=[{"role": "user", "content": HELLO}],
+            extra_body={"temperature": 0.3},  # anthropic 2.x has no temperature parameter
+        )
+        .id
     )
 
 
-def _anthropic_stream(fake: FakeProvider) -> None:
+def _anthropic_stream(fake: FakeProvider) -> str | None:
     client = _closing(fake.anthropic_client())
     messages = [{"role": "user", "content": HELLO}]
     tools = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {}}}]
-    _drain(
+    events = _drain(
         client.messages.create(
             model="claude-3-5-haiku-tool", max_tokens=100, messages=messages, tools=tools, stream=True
         )
     )
+    return str(events[0].message.id)  # message_start
 
 
-def _anthropic_error(fake: FakeProvider) -> None:
+def _anthropic_error(fake: FakeProvider) -> str | None:
     with pytest.raises(Exception, match="500"):
         _closing(fake.anthropic_client()).messages.create(
             model="claude-error-500", max_tokens=10, messages=[{"role": "user", "content": HELLO}]
         )
+    return None
 
 
 def _gemini_config() -> Any:
@@ -165,27 +189,32 @@ def _gemini_config() -> Any:
     )
 
 
-def _gemini(fake: FakeProvider) -> None:
+def _gemini(fake: FakeProvider) -> str | None:
     client = _closing(fake.genai_client())  # referenced while in use: a collected client closes its connection
-    client.models.generate_content(model="gemini-2.0-flash", contents=HELLO, config=_gemini_config())
+    response = client.models.generate_content(model="gemini-2.0-flash", contents=HELLO, config=_gemini_config())
+    return str(response.response_id)
 
 
-def _gemini_stream(fake: FakeProvider) -> None:
+def _gemini_stream(fake: FakeProvider) -> str | None:
     client = _closing(fake.genai_client())
-    _drain(client.models.generate_content_stream(model="gemini-2.0-flash", contents=HELLO, config=_gemini_config()))
+    chunks = _drain(
+        client.models.generate_content_stream(model="gemini-2.0-flash", contents=HELLO, config=_gemini_config())
+    )
+    return str(chunks[0].response_id)
 
 
-def _gemini_error(fake: FakeProvider) -> None:
+def _gemini_error(fake: FakeProvider) -> str | None:
     client = _closing(fake.genai_client())
     with pytest.raises(Exception, match="400"):
         client.models.generate_content(model="gemini-error-400", contents=HELLO)
+    return None
 
 
-def _bedrock(call: Callable[[Any], None]) -> Callable[[FakeProvider], None]:
-    def run(fake: FakeProvider) -> None:
+def _bedrock(call: Callable[[Any], str | None]) -> Call:
+    def run(fake: FakeProvider) -> str | None:
         client = fake.bedrock_client()
         try:
-            call(client)
+            return call(client)
         finally:
             client.close()
 
@@ -207,29 +236,34 @@ _INVOKE = json.dumps(
 )
 
 
-def _converse(client: Any) -> None:
+def _converse(client: Any) -> str | None:
     client.converse(modelId="anthropic.claude-3-haiku", **_CONVERSE)
+    return None  # Converse has no completion id (its AWS request id is not one)
 
 
-def _converse_stream(client: Any) -> None:
+def _converse_stream(client: Any) -> str | None:
     tools = {
         "tools": [{"toolSpec": {"name": "get_weather", "inputSchema": {"json": {"type": "object", "properties": {}}}}}]
     }
     response = client.converse_stream(modelId="anthropic.claude-3-haiku-tool", toolConfig=tools, **_CONVERSE)
     _drain(response["stream"])
+    return None
 
 
-def _invoke(client: Any) -> None:
-    client.invoke_model(modelId="anthropic.claude-3-haiku", body=_INVOKE)["body"].read()
+def _invoke(client: Any) -> str | None:
+    body = json.loads(client.invoke_model(modelId="anthropic.claude-3-haiku", body=_INVOKE)["body"].read())
+    return str(body["id"])  # Claude's message id, in the model's own body
 
 
-def _invoke_stream(client: Any) -> None:
-    _drain(client.invoke_model_with_response_stream(modelId="anthropic.claude-3-haiku", body=_INVOKE)["body"])
+def _invoke_stream(client: Any) -> str | None:
+    events = _drain(client.invoke_model_with_response_stream(modelId="anthropic.claude-3-haiku", body=_INVOKE)["body"])
+    return str(json.loads(events[0]["chunk"]["bytes"])["message"]["id"])  # message_start
 
 
-def _converse_error(client: Any) -> None:
+def _converse_error(client: Any) -> str | None:
     with pytest.raises(Exception, match="ValidationException"):
         client.converse(modelId="anthropic.claude-error-400", messages=_CONVERSE["messages"])
+    return None
 
 
 _CHAT_PARAMS = {GA.GEN_AI_REQUEST_TEMPERATURE: 0.2, GA.GEN_AI_REQUEST_MAX_TOKENS: 50, GA.GEN_AI_REQUEST_TOP_P: 0.9}
@@ -367,21 +401,25 @@ def fake() -> Iterator[FakeProvider]:
         yield provider
 
 
-def _exported(fake: FakeProvider, case: Case, capture: bool) -> tuple[Any, dict[str, Any]]:
+def _exported(fake: FakeProvider, case: Case, capture: bool) -> tuple[Any, dict[str, Any], str | None]:
     with running_receiver() as receiver:
         peekr.instrument(storage="none", sinks=[OTLPSink(receiver.url)], capture_content=capture)
         with peekr.session(session_id="conv-42"):
-            case.call(fake)
+            response_id = case.call(fake)
         assert peekr.shutdown()
         (span,) = receiver.spans()
-    return span, attrs(span)
+    return span, attrs(span), response_id
 
 
 @pytest.mark.parametrize("capture", [True, False], ids=["capture-on", "capture-off"])
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
 def test_provider_call_is_a_genai_client_span(fake: FakeProvider, case: Case, capture: bool) -> None:
-    span, a = _exported(fake, case, capture)
+    span, a, response_id = _exported(fake, case, capture)
     assert span.name == f"{case.operation} {case.model}" and span.kind == SPAN_KIND_CLIENT
+    if response_id is not None:  # the id the SDK handed the caller; metadata, so also with capture off
+        assert a[GA.GEN_AI_RESPONSE_ID] == response_id
+    else:  # embeddings, Converse, calls that failed before a response
+        assert GA.GEN_AI_RESPONSE_ID not in a
     assert a[GA.GEN_AI_OPERATION_NAME] == case.operation and a[GA.GEN_AI_PROVIDER_NAME] == case.provider
     assert a[GA.GEN_AI_REQUEST_MODEL] == case.model and a[GA.GEN_AI_RESPONSE_MODEL]
     assert a[GA.GEN_AI_CONVERSATION_ID] == "conv-42"
@@ -506,7 +544,7 @@ HISTORIES = {
 def test_a_tool_round_trip_reads_the_same_for_every_provider(fake: FakeProvider, name: str) -> None:
     call, result = HISTORIES[name]
     case = Case(call, "", "", "")
-    _, a = _exported(fake, case, capture=True)
+    _, a, _ = _exported(fake, case, capture=True)
     messages = input_messages(a[GA.GEN_AI_INPUT_MESSAGES])
     assert [(m.role, [p.type for p in m.parts]) for m in messages] == [
         ("user", ["text"]),
@@ -523,11 +561,12 @@ def test_a_pii_provider_call_exports_no_content(fake: FakeProvider, redact: bool
     with running_receiver() as receiver:
         peekr.instrument(storage="none", sinks=[OTLPSink(receiver.url)], redact_pii=redact)
         with peekr.session(retention_class="pii"):
-            _openai_chat_stream(fake)
+            response_id = _openai_chat_stream(fake)
         assert peekr.shutdown()
         (span,) = receiver.spans()
     a = attrs(span)
     assert not [key for key in CONTENT if key in a]
     assert HELLO not in json.dumps(a) and "redacted" not in json.dumps(a)
+    assert response_id and a[GA.GEN_AI_RESPONSE_ID] == response_id  # metadata: survives redaction
     assert a[GA.GEN_AI_OPERATION_NAME] == CHAT and a[GA.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
     assert a[GA.GEN_AI_RESPONSE_FINISH_REASONS] == ["tool_calls"] and a["peekr.retention_class"] == "pii"

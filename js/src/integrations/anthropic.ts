@@ -9,7 +9,7 @@
  * each `message_delta` overwrites; `tokens_output` is only set once a `message_delta` arrived.
  */
 import type { ActiveSpan } from "../tracer.js";
-import { FirstToken, setCaptured } from "./common.js";
+import { FirstToken, setCaptured, setResponseId } from "./common.js";
 import { patchMethod } from "./patch.js";
 import { pyJsonDumps } from "./pyjson.js";
 import { stainlessCreate, type CallSpec } from "./stainless.js";
@@ -69,6 +69,7 @@ function setOutput(attributes: Record<string, unknown>, texts: string[], calls: 
 
 function recordMessage(span: ActiveSpan, message: any): void {
   const attributes = span.attributes;
+  setResponseId(attributes, message?.id); // "msg_..."
   if (typeof message?.model === "string") attributes.model = message.model;
   const counts: Record<string, number> = {};
   readUsage(message?.usage, counts);
@@ -121,6 +122,7 @@ function streamObserver(span: ActiveSpan) {
         }
         case "message_start": {
           const message = event.message ?? {};
+          setResponseId(span.attributes, message.id);
           if (typeof message.model === "string" && message.model) span.attributes.model = message.model;
           readUsage(message.usage, counts);
           delete counts.output_tokens; // a placeholder until message_delta reports the total

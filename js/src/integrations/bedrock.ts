@@ -13,11 +13,13 @@
  * Attributes follow Python (`peekr/integrations/_bedrock_parse.py`, `_bedrock_invoke.py`):
  * `tokens_input` = input + cache read + cache write; `tokens_total` = the reported total, else
  * input + output. InvokeModel bodies are read for Claude (messages) and the Converse shape (Nova);
- * other model families get their tokens from the headers / invocation metrics only.
+ * other model families get their tokens from the headers / invocation metrics only. `response_id` is
+ * the body's own id where the family has one (Claude `id` / stream `message_start`, OpenAI-style
+ * `id`, Cohere `id` / `response_id`); Converse has none (the AWS request id is not one).
  */
 import { guard } from "../errors.js";
 import { startSpan, type ActiveSpan } from "../tracer.js";
-import { FirstToken, setCaptured } from "./common.js";
+import { FirstToken, setCaptured, setResponseId } from "./common.js";
 import { patchMethod } from "./patch.js";
 import { pyJsonDumps } from "./pyjson.js";
 import { observe } from "./streams.js";
@@ -168,6 +170,14 @@ function converseOutput(response: any): [string, unknown[], unknown] {
     else if (block?.toolUse) calls.push(toolCall(block.toolUse.toolUseId, block.toolUse.name, pyJsonDumps(block.toolUse.input)));
   }
   return [texts.join(""), calls, response?.stopReason];
+}
+
+/** The model's id of this response, for the families whose body carries one (as Python's `_body_id`). */
+function bodyId(body: any): unknown {
+  if (body === null || typeof body !== "object") return undefined;
+  if (Array.isArray(body.content) || Array.isArray(body.choices) || Array.isArray(body.generations)) return body.id;
+  if (typeof body.text === "string") return body.response_id; // Cohere command-r
+  return undefined;
 }
 
 function claudeBody(body: any): [string | undefined, unknown[], unknown, Usage] {
@@ -329,7 +339,10 @@ function recordInvokeStream(attrs: Record<string, unknown>, raw: Uint8Array[]): 
       } else if (chunk.type === "message_delta") {
         stop = chunk.delta?.stop_reason ?? stop;
         outputTokens = chunk.usage?.output_tokens ?? outputTokens;
-      } else if (chunk.type === "message_start") startUsage = chunk.message?.usage ?? {};
+      } else if (chunk.type === "message_start") {
+        startUsage = chunk.message?.usage ?? {};
+        setResponseId(attrs, chunk.message?.id);
+      }
     }
     const calls = [...tools.values()].map(([id, name, parts]) => toolCall(id, name, parts.join("")));
     recordOutput(attrs, texts.join(""), calls, stop);
@@ -339,6 +352,8 @@ function recordInvokeStream(attrs: Record<string, unknown>, raw: Uint8Array[]): 
       read: startUsage.cache_read_input_tokens,
       write: startUsage.cache_creation_input_tokens,
     };
+  } else if (!chunks.some((c) => "messageStart" in c || "contentBlockDelta" in c || "messageStop" in c)) {
+    for (const chunk of chunks) if (setResponseId(attrs, bodyId(chunk))) break; // OpenAI-style chunks
   }
   applyUsage(
     attrs,
@@ -361,6 +376,7 @@ function onOutput(span: ActiveSpan, stream: boolean, output: any): void {
   }
   if (!stream) {
     const body = jsonBody(output.body);
+    setResponseId(attrs, bodyId(body));
     const [text, calls, finish, usage] = claudeBody(body);
     recordOutput(attrs, text, calls, finish);
     applyUsage(attrs, headerUsage(output), usage);

@@ -44,6 +44,13 @@ export function requestAttribute(body: Record<string, any>, keys: ReadonlySet<st
   return request;
 }
 
+/** `attributes.response_id` = the provider's id of this response, when it is a non-empty string. Returns whether it was set. */
+export function setResponseId(attributes: Record<string, unknown>, value: unknown): boolean {
+  if (typeof value !== "string" || value === "") return false;
+  attributes.response_id = value;
+  return true;
+}
+
 /** Set `key` when `value` is a number. */
 export function setNumber(attributes: Record<string, unknown>, key: string, value: unknown): void {
   if (typeof value === "number" && Number.isFinite(value)) attributes[key] = value;

@@ -13,7 +13,7 @@
  */
 import { guard } from "../errors.js";
 import { startSpan, type ActiveSpan } from "../tracer.js";
-import { FirstToken, setCaptured } from "./common.js";
+import { FirstToken, setCaptured, setResponseId } from "./common.js";
 import { patchMethod } from "./patch.js";
 import { pyJsonDumps } from "./pyjson.js";
 import { observe } from "./streams.js";
@@ -77,17 +77,21 @@ function describe(params: any, stream: boolean): Record<string, unknown> {
   return attributes;
 }
 
-/** What a response (or a stream so far) said: text, tool calls, finish reason, usage, model. */
+/** What a response (or a stream so far) said: text, tool calls, finish reason, usage, model, id. */
 class State {
   text: string[] | undefined;
   calls: any[] = [];
   finishReason: unknown;
   usage: any;
   modelVersion: unknown;
+  responseId: string | undefined; // every chunk of a stream carries it: taken once, from the first
 
   add(chunk: any): void {
     if (chunk?.usageMetadata) this.usage = chunk.usageMetadata;
     if (chunk?.modelVersion) this.modelVersion = chunk.modelVersion;
+    if (this.responseId === undefined && typeof chunk?.responseId === "string" && chunk.responseId) {
+      this.responseId = chunk.responseId;
+    }
     const candidate = chunk?.candidates?.[0];
     if (!candidate) return;
     if (candidate.finishReason != null) this.finishReason = candidate.finishReason;
@@ -101,6 +105,7 @@ class State {
   apply(attributes: Record<string, unknown>): void {
     const version = modelName(this.modelVersion);
     if (version) attributes.model = version;
+    setResponseId(attributes, this.responseId);
     if (this.text !== undefined) setCaptured(attributes, "output", this.text.join(""));
     if (this.calls.length > 0) {
       setCaptured(

@@ -10,7 +10,7 @@
  * (`choices: []`) from the caller, so their code sees the stream it would have seen.
  */
 import type { ActiveSpan } from "../tracer.js";
-import { FirstToken, requestAttribute, setCaptured, setNumber } from "./common.js";
+import { FirstToken, requestAttribute, setCaptured, setNumber, setResponseId } from "./common.js";
 import { patchMethod } from "./patch.js";
 import { stainlessCreate, type CallSpec } from "./stainless.js";
 
@@ -70,6 +70,7 @@ function toolCall(call: any): Record<string, unknown> {
 
 function recordChat(span: ActiveSpan, completion: any): void {
   const attributes = span.attributes;
+  setResponseId(attributes, completion?.id);
   if (completion?.model) attributes.model = completion.model;
   recordUsage(attributes, completion?.usage, "prompt", "completion");
   const choices: any[] = Array.isArray(completion?.choices) ? completion.choices : [];
@@ -88,6 +89,7 @@ function recordChat(span: ActiveSpan, completion: any): void {
 
 function chatStreamObserver(span: ActiveSpan, prepared: boolean) {
   let model: unknown;
+  let responseId: string | undefined; // every chunk carries it: kept from the first that has one
   let last: any;
   let usageChunk: any;
   let finishReason: unknown;
@@ -104,6 +106,8 @@ function chatStreamObserver(span: ActiveSpan, prepared: boolean) {
       }
       ttft.chunk();
       if (last === undefined) model = chunk?.model;
+      // Once: Azure's first chunk (prompt filter results) has id "".
+      if (responseId === undefined && typeof chunk?.id === "string" && chunk.id !== "") responseId = chunk.id;
       last = chunk;
       // Asking for usage makes the API add `usage: null` to every chunk: keep the caller's chunks as they were.
       if (prepared && chunk !== null && typeof chunk === "object" && chunk.usage === null) delete chunk.usage;
@@ -137,6 +141,7 @@ function chatStreamObserver(span: ActiveSpan, prepared: boolean) {
     },
     finish(error?: unknown): void {
       const attributes = span.attributes;
+      setResponseId(attributes, responseId);
       if (model) attributes.model = model;
       recordUsage(attributes, usageChunk?.usage ?? last?.usage, "prompt", "completion");
       if (finishReason !== undefined) attributes.finish_reason = String(finishReason);
@@ -189,6 +194,7 @@ function markFailed(span: ActiveSpan, type: string, message: string): void {
 
 function recordResponse(span: ActiveSpan, response: any): void {
   const attributes = span.attributes;
+  setResponseId(attributes, response?.id);
   if (response?.model) attributes.model = response.model;
   recordUsage(attributes, response?.usage, "input", "output");
   const texts: string[] = [];
@@ -221,6 +227,7 @@ function responsesStreamObserver(span: ActiveSpan) {
   let final: any;
   let errorEvent: any;
   let model: unknown;
+  let createdId: unknown;
   const deltas: string[] = [];
   const calls: unknown[] = [];
   const ttft = new FirstToken(span);
@@ -231,7 +238,10 @@ function responsesStreamObserver(span: ActiveSpan) {
       if (typeof type !== "string") return false;
       if (type.endsWith(".delta")) ttft.contentArrived();
       if (type === "response.output_text.delta") deltas.push(event.delta);
-      else if (type === "response.created") model = event.response?.model;
+      else if (type === "response.created") {
+        model = event.response?.model;
+        createdId = event.response?.id;
+      }
       else if (type === "response.output_item.done") {
         const call = itemToolCall(event.item);
         if (call) calls.push(call);
@@ -243,7 +253,10 @@ function responsesStreamObserver(span: ActiveSpan) {
       const attributes = span.attributes;
       if (final !== undefined) recordResponse(span, final);
       if (final === undefined || (attributes.output === undefined && attributes.tool_calls === undefined)) {
-        if (final === undefined && model) attributes.model = model;
+        if (final === undefined) {
+          setResponseId(attributes, createdId);
+          if (model) attributes.model = model;
+        }
         if (deltas.length > 0) setCaptured(attributes, "output", deltas.join(""));
         if (calls.length > 0) setCaptured(attributes, "tool_calls", calls);
       }

@@ -151,9 +151,16 @@ def _tool_call(block_id: Any, name: Any, arguments: str) -> dict[str, Any]:
     return {"id": block_id, "type": "function", "name": name, "arguments": arguments}
 
 
+def _set_response_id(attributes: dict[str, Any], message: Any) -> None:
+    message_id = getattr(message, "id", None)  # "msg_..."
+    if isinstance(message_id, str) and message_id:
+        attributes["response_id"] = message_id
+
+
 def record_message(span: ActiveSpan, message: Any) -> None:
     """Put a final ``Message`` (or ``ParsedMessage``, beta twins) on the span."""
     attributes = span.attributes
+    _set_response_id(attributes, message)
     model = getattr(message, "model", None)
     if isinstance(model, str):
         attributes["model"] = model
@@ -216,6 +223,7 @@ def _summarise(span: ActiveSpan, events: list[Any]) -> None:
             blocks[event.index] = block
         elif kind == "message_start":
             message = event.message
+            _set_response_id(attributes, message)
             if isinstance(message.model, str) and message.model:
                 attributes["model"] = message.model
             _read_usage(message.usage, counts)

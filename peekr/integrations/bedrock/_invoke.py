@@ -15,6 +15,10 @@ Cohere                        ``text`` or ``generations[*].text``              `
 OpenAI-style (gpt-oss, AI21)  ``choices[*].message`` / ``finish_reason``       ``usage.prompt_tokens`` ...
 ============================  ==============================================  ==========================
 
+The response id (``response_id``) is the body's own when the family has one: Claude's message
+``id`` (streams: ``message_start``), the OpenAI-style ``id``, Cohere's ``id`` / ``response_id``.
+Other bodies (Nova, Titan, Llama...) carry none; the AWS request id is not a response id.
+
 The token-count headers (non-stream) and ``amazon-bedrock-invocationMetrics`` (stream) are the
 family-independent source and win over the body's own usage. The token rule is in
 ``bedrock._parse``.
@@ -75,8 +79,27 @@ def record_invoke_body(attrs: dict[str, Any], body: Any, headers: Mapping[str, A
     if not isinstance(body, Mapping):
         apply_usage(attrs, headers)
         return
+    _set_response_id(attrs, _body_id(body))
     record_output(attrs, *_body_output(body))
     apply_usage(attrs, headers, _body_usage(body))
+
+
+def _body_id(body: Mapping[str, Any]) -> Any:
+    """The model's id of this response, for the families whose body carries one (else None)."""
+    if isinstance(body.get("content"), list) or isinstance(body.get("choices"), list):  # Claude, OpenAI-style
+        return body.get("id")
+    if isinstance(body.get("generations"), list):  # Cohere command
+        return body.get("id")
+    if isinstance(body.get("text"), str):  # Cohere command-r
+        return body.get("response_id")
+    return None
+
+
+def _set_response_id(attrs: dict[str, Any], value: Any) -> bool:
+    if isinstance(value, str) and value:
+        attrs["response_id"] = value
+        return True
+    return False
 
 
 def _body_output(body: Mapping[str, Any]) -> tuple[str | None, list[dict[str, Any]], Any]:
@@ -237,6 +260,7 @@ def _record_claude_stream(attrs: dict[str, Any], chunks: list[Mapping[str, Any]]
         elif kind == "message_start":
             message = chunk.get("message") or {}
             start_usage = message.get("usage") or {}
+            _set_response_id(attrs, message.get("id"))
     calls = [tool_call(i, n, "".join(parts)) for i, n, parts in tools.values()]
     record_output(attrs, "".join(texts), calls, stop)
     return usage_of(
@@ -251,7 +275,10 @@ def _record_claude_stream(attrs: dict[str, Any], chunks: list[Mapping[str, Any]]
 def _record_generic_stream(attrs: dict[str, Any], chunks: list[Mapping[str, Any]]) -> dict[str, Any]:
     texts: list[str] = []
     finish: Any = None
+    id_found = False
     for chunk in chunks:
+        if not id_found:  # OpenAI-style chunks all carry the id: the first one that has it
+            id_found = _set_response_id(attrs, _body_id(chunk))
         text, _, reason = _body_output(chunk)
         if text is None and "outputText" in chunk:  # Titan
             text, reason = chunk.get("outputText"), chunk.get("completionReason")

@@ -170,7 +170,7 @@ def _tool_call(call: Any) -> dict[str, Any]:
 
 
 class StreamState:
-    """What a stream (or one whole response) said so far: text, tool calls, finish reason, usage, model.
+    """What a stream (or one whole response) said so far: text, tool calls, finish reason, usage, model, id.
 
     The stream recorder hands each chunk to ``add`` (a list append: the per-chunk cost must stay well
     under a microsecond), which calls ``fold()`` every ``FOLD_EVERY`` chunks; ``apply`` folds the rest at
@@ -178,7 +178,7 @@ class StreamState:
     streams.
     """
 
-    __slots__ = ("finish_reason", "model_version", "pending", "text", "tool_calls", "usage")
+    __slots__ = ("finish_reason", "model_version", "pending", "response_id", "text", "tool_calls", "usage")
 
     def __init__(self) -> None:
         self.pending: list[Any] = []
@@ -187,6 +187,7 @@ class StreamState:
         self.finish_reason: Any = None
         self.usage: Any = None
         self.model_version: Any = None
+        self.response_id: str | None = None
 
     def add(self, chunk: Any) -> None:
         """Buffer one chunk; fold the buffer once it holds ``FOLD_EVERY`` chunks."""
@@ -209,6 +210,12 @@ class StreamState:
             if chunk.model_version:
                 self.model_version = chunk.model_version
                 break
+        if self.response_id is None:  # every chunk of a stream carries it: taken once, from the first
+            for chunk in pending:
+                response_id = getattr(chunk, "response_id", None)  # getattr: not declared by every 1.x release
+                if isinstance(response_id, str) and response_id:
+                    self.response_id = response_id
+                    break
         text = self.text
         for chunk in pending:
             candidates = chunk.candidates
@@ -238,6 +245,8 @@ class StreamState:
         version = model_name(self.model_version)
         if version:
             attributes["model"] = version
+        if self.response_id is not None:
+            attributes["response_id"] = self.response_id
         if self.text is not None:
             captured = capture("".join(self.text))
             if captured is not None:

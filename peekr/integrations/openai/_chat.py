@@ -31,6 +31,7 @@ from ._common import (
     request_attribute,
     set_captured,
     set_first_content,
+    set_response_id,
 )
 
 __all__ = [
@@ -199,6 +200,7 @@ def _tool_call(call: Any) -> dict[str, Any]:
 def record_chat_completion(span: ActiveSpan, completion: Any) -> None:
     """Fill the span from a ``ChatCompletion`` (or ``ParsedChatCompletion``)."""
     attributes = span.attributes
+    set_response_id(attributes, completion)
     model = getattr(completion, "model", None)
     if model:
         attributes["model"] = model
@@ -237,6 +239,7 @@ def chat_stream_callbacks(
     rarer as tuples; ``finalize`` joins them once.
     """
     model: Any = None
+    response_id: Any = None  # every chunk carries the completion's id: kept from the first that has one
     last: Any = None  # the last chunk: usage arrives there when the caller asked for it
     finish_reason: Any = None
     waiting_for_content = True
@@ -245,9 +248,13 @@ def chat_stream_callbacks(
         append = pieces.append
 
         def on_chunk(chunk: Any) -> None:
-            nonlocal model, last, finish_reason, waiting_for_content
+            nonlocal model, response_id, last, finish_reason, waiting_for_content
             if last is None:
                 model = chunk.model
+            if response_id is None:  # once: Azure's first chunk (prompt filter results) has id ""
+                chunk_id = getattr(chunk, "id", None)
+                if isinstance(chunk_id, str) and chunk_id:
+                    response_id = chunk_id
             last = chunk
             for choice in chunk.choices:
                 delta = choice.delta
@@ -273,6 +280,8 @@ def chat_stream_callbacks(
 
     def finalize(span: ActiveSpan, pieces: list[Any]) -> None:
         attributes = span.attributes
+        if response_id is not None:
+            attributes["response_id"] = response_id
         if model:
             attributes["model"] = model
         for chunk in (*hidden[::-1], last):

@@ -41,6 +41,7 @@ __all__ = [
     "request_attribute",
     "set_captured",
     "set_first_content",
+    "set_response_id",
     "tool_names",
     "trace_async_stream",
     "trace_sync_stream",
@@ -106,6 +107,13 @@ def set_captured(attributes: dict[str, Any], key: str, value: Any) -> None:
     captured = capture(value)
     if captured is not None:
         attributes[key] = captured
+
+
+def set_response_id(attributes: dict[str, Any], result: Any) -> None:
+    """``attributes["response_id"]`` = the provider's id of this completion/response (a non-empty string), if any."""
+    response_id = getattr(result, "id", None)
+    if isinstance(response_id, str) and response_id:
+        attributes["response_id"] = response_id
 
 
 def tool_names(tools: Any) -> list[str] | None:

@@ -17,7 +17,15 @@ from typing import Any
 
 from ..._tracer import ActiveSpan
 from .._streams import StreamRecorder
-from ._common import SDK, provider_of, record_usage, request_attribute, set_captured, set_first_content
+from ._common import (
+    SDK,
+    provider_of,
+    record_usage,
+    request_attribute,
+    set_captured,
+    set_first_content,
+    set_response_id,
+)
 
 __all__ = ["NAME", "describe_responses", "finalize_responses_stream", "make_responses_on_chunk", "record_response"]
 
@@ -84,6 +92,7 @@ def _mark_failed(span: ActiveSpan, kind: str, message: str) -> None:
 def record_response(span: ActiveSpan, response: Any) -> None:
     """Fill the span from a ``Response`` (or ``ParsedResponse``)."""
     attributes = span.attributes
+    set_response_id(attributes, response)
     model = getattr(response, "model", None)
     if model:
         attributes["model"] = model
@@ -162,6 +171,7 @@ def _record_partial(span: ActiveSpan, events: list[Any], with_model: bool = True
         if kind == "response.output_text.delta":
             texts.append(event.delta)
         elif kind == "response.created" and with_model:
+            set_response_id(attributes, event.response)
             model = getattr(event.response, "model", None)
             if model:
                 attributes["model"] = model

@@ -89,5 +89,12 @@ def paced(chunks: Iterable[bytes], pause: float) -> Iterator[bytes | Pause]:
 
 
 def fake_id(request: FakeRequest) -> str:
-    """A short id that is the same for the same request body (deterministic, yet distinct per prompt)."""
-    return hashlib.sha1(request.body, usedforsecurity=False).hexdigest()[:16]
+    """A short id that is the same for the same request (deterministic, yet distinct per prompt).
+
+    A JSON body is hashed in a canonical form (sorted keys, no spaces), so two SDKs that send the same
+    request with other spacing or key order (Python's and Node's, in the JS parity test) get the same id.
+    """
+    body = request.body
+    if request.json is not None:
+        body = json.dumps(request.json, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha1(body, usedforsecurity=False).hexdigest()[:16]

@@ -81,6 +81,11 @@ def delta_texts(events: Iterable[RawMessageStreamEvent]) -> list[str]:
     return [e.delta.text for e in events if e.type == "content_block_delta" and e.delta.type == "text_delta"]
 
 
+def start_id(events: Iterable[Any]) -> str:
+    """The message id a raw event stream announced in its ``message_start``."""
+    return str(next(e.message.id for e in events if e.type == "message_start"))
+
+
 def reply_text(message: Any) -> str:
     """The text blocks of a ``Message`` (or beta / parsed twin), joined."""
     return "".join(block.text for block in message.content if block.type == "text")

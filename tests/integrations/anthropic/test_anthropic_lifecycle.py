@@ -18,6 +18,7 @@ from _anthropic_expect import (
     check,
     only_span,
     reply_text,
+    start_id,
     usage,
 )
 from anthropic.lib.streaming import MessageStreamManager
@@ -35,9 +36,9 @@ ECHO = {"output": "Echo: Hello there", "finish_reason": "end_turn", **usage(2, 3
 
 def test_session_fields(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     with peekr.session(tenant_id="acme", retention_class="short", **SESSION):
-        client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+        message = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
     span = only_span(sink)
-    check(span, attributes("claude-test", **SESSION, **ECHO))
+    check(span, attributes("claude-test", **SESSION, **ECHO, response_id=message.id))
     assert (span.tenant_id, span.retention_class) == ("acme", "short")
 
 
@@ -48,7 +49,8 @@ def test_parent_span(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     peekr.flush()
     llm, manual = sink.spans
     assert manual.name == "answer" and manual.span_id == outer.span_id
-    check(llm, attributes("claude-test", stream=True, **SESSION, **ECHO), parent_id=outer.span_id)
+    expected = attributes("claude-test", stream=True, **SESSION, **ECHO, response_id=stream.get_final_message().id)
+    check(llm, expected, parent_id=outer.span_id)
     assert llm.trace_id == outer.trace_id
 
 
@@ -56,37 +58,38 @@ def test_parent_span(client: anthropic.Anthropic, sink: InMemorySink) -> None:
 async def test_parent_span_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     async with peekr.session(**SESSION):
         async with peekr.span("answer") as outer:
-            await aclient.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+            message = await aclient.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
             stream = await aclient.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
-        async for _ in stream:  # consumed after the parent ended: the parent was taken at the call
-            pass
+        events = [event async for event in stream]  # consumed after the parent ended: the parent was taken at the call
     await peekr.aflush()
     first, manual, streamed = sink.spans
     assert manual.span_id == outer.span_id
-    check(first, attributes("claude-test", **SESSION, **ECHO), parent_id=outer.span_id)
-    check(streamed, attributes("claude-test", stream=True, **SESSION, **ECHO), parent_id=outer.span_id)
+    check(first, attributes("claude-test", **SESSION, **ECHO, response_id=message.id), parent_id=outer.span_id)
+    expected = attributes("claude-test", stream=True, **SESSION, **ECHO, response_id=start_id(events))
+    check(streamed, expected, parent_id=outer.span_id)
     assert first.trace_id == streamed.trace_id == outer.trace_id
 
 
 def test_capture_content_false(client: anthropic.Anthropic) -> None:
     sink = InMemorySink()
     peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"], capture_content=False)
-    client.messages.create(model="claude-tool", max_tokens=50, system=SYSTEM, messages=HELLO, tools=TOOLS)
+    message = client.messages.create(model="claude-tool", max_tokens=50, system=SYSTEM, messages=HELLO, tools=TOOLS)
     with client.messages.stream(model="claude-tool", max_tokens=50, messages=HELLO, tools=TOOLS) as stream:
-        stream.until_done()
+        final = stream.get_final_message()
     peekr.flush()
     plain, streamed = sink.spans
     base = {"provider": "anthropic", "model": "claude-tool", "finish_reason": "tool_use"}
-    check(plain, {**base, **usage(4, 3)})
-    check(streamed, {**base, "stream": True, **usage(2, 3)})
+    assert message.id != final.id  # the response id is metadata, not content: it stays
+    check(plain, {**base, **usage(4, 3), "response_id": message.id})
+    check(streamed, {**base, "stream": True, **usage(2, 3), "response_id": final.id})
 
 
 def test_client_created_before_instrument(client: anthropic.Anthropic) -> None:
     assert not is_patched(Messages, "create")  # the client fixture ran first, peekr is not running
     sink = InMemorySink()
     peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"])
-    client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
-    check(only_span(sink), attributes("claude-test", **ECHO))
+    message = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+    check(only_span(sink), attributes("claude-test", **ECHO, response_id=message.id))
 
 
 def test_uninstrument_restores(client: anthropic.Anthropic, sink: InMemorySink) -> None:
@@ -127,14 +130,14 @@ def test_instrument_twice_then_again_after_shutdown(client: anthropic.Anthropic)
     create = Messages.__dict__["create"]
     peekr.instrument(storage="none", sinks=[sink], providers=["anthropic"])  # returns the running instance
     assert Messages.__dict__["create"] is create
-    client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
-    check(only_span(sink), attributes("claude-test", **ECHO))
+    message = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+    check(only_span(sink), attributes("claude-test", **ECHO, response_id=message.id))
     peekr.shutdown()
     assert not is_patched(Messages, "create")
     again = InMemorySink()
     peekr.instrument(storage="none", sinks=[again], providers=["anthropic"])
-    client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
-    check(only_span(again), attributes("claude-test", **ECHO))
+    message = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO)
+    check(only_span(again), attributes("claude-test", **ECHO, response_id=message.id))
 
 
 def test_stream_manager_made_before_instrument(client: anthropic.Anthropic) -> None:
@@ -173,20 +176,25 @@ def test_beta_messages(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     tool, streamed = sink.spans
     tool_request = {"max_tokens": 50, "tools": ["lookup"]}
     expected_tool = attributes(
-        "claude-tool", request=tool_request, output="", tool_calls=[TOOL_CALL], finish_reason="tool_use", **usage(2, 3)
+        "claude-tool",
+        request=tool_request,
+        output="",
+        tool_calls=[TOOL_CALL],
+        finish_reason="tool_use",
+        response_id=message.id,
+        **usage(2, 3),
     )
     check(tool, expected_tool)
-    check(streamed, attributes("claude-test", stream=True, **ECHO))
+    check(streamed, attributes("claude-test", stream=True, **ECHO, response_id=stream.get_final_message().id))
 
 
 @pytest.mark.anyio
 async def test_beta_messages_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     stream = await aclient.beta.messages.create(model="claude-test", max_tokens=50, messages=BETA_HELLO, stream=True)
-    async for _ in stream:
-        pass
+    events = [event async for event in stream]
     parsed = await aclient.beta.messages.parse(model="claude-test", max_tokens=50, messages=BETA_HELLO)
     assert reply_text(parsed) == "Echo: Hello there"
     await peekr.aflush()
     streamed, parsed_span = sink.spans
-    check(streamed, attributes("claude-test", stream=True, **ECHO))
-    check(parsed_span, attributes("claude-test", **ECHO))
+    check(streamed, attributes("claude-test", stream=True, **ECHO, response_id=start_id(events)))
+    check(parsed_span, attributes("claude-test", **ECHO, response_id=parsed.id))

@@ -3,6 +3,8 @@ mid-stream, plus tool use (JSON and streamed input_json_delta). Each test assert
 
 from __future__ import annotations
 
+from typing import Any
+
 import anthropic
 import pytest
 from _anthropic_expect import (
@@ -18,6 +20,7 @@ from _anthropic_expect import (
     only_span,
     only_span_async,
     reply_text,
+    start_id,
     usage,
 )
 from anthropic.lib.streaming import AsyncMessageStream, MessageStream
@@ -32,8 +35,14 @@ pytestmark = [pytest.mark.usefixtures("sink"), TRIO_UNEXHAUSTED_GENERATORS]
 def test_create(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     message = client.messages.create(model="claude-test", max_tokens=50, system=SYSTEM, messages=HELLO)
     assert type(message) is anthropic.types.Message
+    assert message.id.startswith("msg_")
     expected = attributes(
-        "claude-test", system=SYSTEM, output="Echo: Hello there", finish_reason="end_turn", **usage(4, 3)
+        "claude-test",
+        system=SYSTEM,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=message.id,
+        **usage(4, 3),
     )
     check(only_span(sink), expected)
 
@@ -42,8 +51,14 @@ def test_create(client: anthropic.Anthropic, sink: InMemorySink) -> None:
 async def test_create_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     message = await aclient.messages.create(model="claude-test", max_tokens=50, system=SYSTEM, messages=HELLO)
     assert type(message) is anthropic.types.Message
+    assert message.id.startswith("msg_")
     expected = attributes(
-        "claude-test", system=SYSTEM, output="Echo: Hello there", finish_reason="end_turn", **usage(4, 3)
+        "claude-test",
+        system=SYSTEM,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=message.id,
+        **usage(4, 3),
     )
     check(await only_span_async(sink), expected)
 
@@ -51,10 +66,15 @@ async def test_create_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySin
 def test_create_stream(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     stream = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
     assert type(stream) is anthropic.Stream
-    texts = delta_texts(stream)
-    assert texts == ["Echo: ", "Hello ", "there"]
+    events = list(stream)
+    assert delta_texts(events) == ["Echo: ", "Hello ", "there"]
     expected = attributes(
-        "claude-test", stream=True, output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3)
+        "claude-test",
+        stream=True,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=start_id(events),
+        **usage(2, 3),
     )
     check(only_span(sink), expected)
 
@@ -63,10 +83,15 @@ def test_create_stream(client: anthropic.Anthropic, sink: InMemorySink) -> None:
 async def test_create_stream_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     stream = await aclient.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
     assert type(stream) is anthropic.AsyncStream
-    texts = delta_texts([e async for e in stream])
-    assert texts == ["Echo: ", "Hello ", "there"]
+    events = [e async for e in stream]
+    assert delta_texts(events) == ["Echo: ", "Hello ", "there"]
     expected = attributes(
-        "claude-test", stream=True, output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3)
+        "claude-test",
+        stream=True,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=start_id(events),
+        **usage(2, 3),
     )
     check(await only_span_async(sink), expected)
 
@@ -78,7 +103,13 @@ def test_stream_helper(client: anthropic.Anthropic, sink: InMemorySink) -> None:
         final = stream.get_final_message()
     assert (final.usage.input_tokens, final.usage.output_tokens) == (4, 3)
     expected = attributes(
-        "claude-test", stream=True, system=SYSTEM, output="Echo: Hello there", finish_reason="end_turn", **usage(4, 3)
+        "claude-test",
+        stream=True,
+        system=SYSTEM,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=final.id,
+        **usage(4, 3),
     )
     check(only_span(sink), expected)
 
@@ -91,7 +122,13 @@ async def test_stream_helper_async(aclient: anthropic.AsyncAnthropic, sink: InMe
         final = await stream.get_final_message()
     assert (final.usage.input_tokens, final.usage.output_tokens) == (4, 3)
     expected = attributes(
-        "claude-test", stream=True, system=SYSTEM, output="Echo: Hello there", finish_reason="end_turn", **usage(4, 3)
+        "claude-test",
+        stream=True,
+        system=SYSTEM,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=final.id,
+        **usage(4, 3),
     )
     check(await only_span_async(sink), expected)
 
@@ -100,8 +137,14 @@ def test_stream_helper_get_final_text_and_until_done(client: anthropic.Anthropic
     with client.messages.stream(model="claude-test", max_tokens=50, messages=HELLO) as stream:
         assert stream.get_final_text() == "Echo: Hello there"
         stream.until_done()
+        response_id = stream.current_message_snapshot.id
     expected = attributes(
-        "claude-test", stream=True, output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3)
+        "claude-test",
+        stream=True,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=response_id,
+        **usage(2, 3),
     )
     check(only_span(sink), expected)
 
@@ -109,7 +152,9 @@ def test_stream_helper_get_final_text_and_until_done(client: anthropic.Anthropic
 def test_parse(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     message = client.messages.parse(model="claude-test", max_tokens=50, messages=HELLO)
     assert reply_text(message) == "Echo: Hello there"
-    expected = attributes("claude-test", output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3))
+    expected = attributes(
+        "claude-test", output="Echo: Hello there", finish_reason="end_turn", response_id=message.id, **usage(2, 3)
+    )
     check(only_span(sink), expected)
 
 
@@ -117,7 +162,9 @@ def test_parse(client: anthropic.Anthropic, sink: InMemorySink) -> None:
 async def test_parse_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     message = await aclient.messages.parse(model="claude-test", max_tokens=50, messages=HELLO)
     assert reply_text(message) == "Echo: Hello there"
-    expected = attributes("claude-test", output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3))
+    expected = attributes(
+        "claude-test", output="Echo: Hello there", finish_reason="end_turn", response_id=message.id, **usage(2, 3)
+    )
     check(await only_span_async(sink), expected)
 
 
@@ -187,24 +234,25 @@ MIDSTREAM_PARTIAL = {"output": "Echo: Hello ", **usage(2, None)}
 
 def test_create_stream_error_midstream(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     stream = client.messages.create(model=MIDSTREAM, max_tokens=50, messages=HELLO, stream=True)
-    seen = []
+    seen: list[Any] = []
     with pytest.raises(anthropic.APIStatusError) as caught:
-        for event in stream:
-            seen.append(event.type)
-    assert seen.count("content_block_delta") == 2
-    expected = attributes(MIDSTREAM, stream=True, error=error_of(caught.value), **MIDSTREAM_PARTIAL)
+        seen.extend(stream)  # what arrived before the error stays in the list
+    assert [e.type for e in seen].count("content_block_delta") == 2
+    partial = {**MIDSTREAM_PARTIAL, "response_id": start_id(seen)}
+    expected = attributes(MIDSTREAM, stream=True, error=error_of(caught.value), **partial)
     check(only_span(sink), expected, status="error")
 
 
 @pytest.mark.anyio
 async def test_create_stream_error_midstream_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     stream = await aclient.messages.create(model=MIDSTREAM, max_tokens=50, messages=HELLO, stream=True)
-    seen = []
+    seen: list[Any] = []
     with pytest.raises(anthropic.APIStatusError) as caught:
         async for event in stream:
-            seen.append(event.type)
-    assert seen.count("content_block_delta") == 2
-    expected = attributes(MIDSTREAM, stream=True, error=error_of(caught.value), **MIDSTREAM_PARTIAL)
+            seen.append(event)
+    assert [e.type for e in seen].count("content_block_delta") == 2
+    partial = {**MIDSTREAM_PARTIAL, "response_id": start_id(seen)}
+    expected = attributes(MIDSTREAM, stream=True, error=error_of(caught.value), **partial)
     check(await only_span_async(sink), expected, status="error")
 
 
@@ -216,7 +264,8 @@ def test_stream_helper_error_midstream(client: anthropic.Anthropic, sink: InMemo
     ):
         texts.extend(stream.text_stream)
     assert texts == ["Echo: ", "Hello "]
-    expected = attributes(MIDSTREAM, stream=True, error=error_of(caught.value), **MIDSTREAM_PARTIAL)
+    partial = {**MIDSTREAM_PARTIAL, "response_id": stream.current_message_snapshot.id}
+    expected = attributes(MIDSTREAM, stream=True, error=error_of(caught.value), **partial)
     check(only_span(sink), expected, status="error")
 
 
@@ -228,7 +277,8 @@ async def test_stream_helper_error_midstream_async(aclient: anthropic.AsyncAnthr
             async for text in stream.text_stream:
                 texts.append(text)
     assert texts == ["Echo: ", "Hello "]
-    expected = attributes(MIDSTREAM, stream=True, error=error_of(caught.value), **MIDSTREAM_PARTIAL)
+    partial = {**MIDSTREAM_PARTIAL, "response_id": stream.current_message_snapshot.id}
+    expected = attributes(MIDSTREAM, stream=True, error=error_of(caught.value), **partial)
     check(await only_span_async(sink), expected, status="error")
 
 
@@ -248,6 +298,7 @@ def test_tool_use(client: anthropic.Anthropic, sink: InMemorySink) -> None:
         output="",
         tool_calls=[TOOL_CALL],
         finish_reason="tool_use",
+        response_id=message.id,
         **usage(2, 3),
     )
     check(only_span(sink), expected)
@@ -255,7 +306,7 @@ def test_tool_use(client: anthropic.Anthropic, sink: InMemorySink) -> None:
 
 @pytest.mark.anyio
 async def test_tool_use_async(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
-    await aclient.messages.create(
+    message = await aclient.messages.create(
         model="claude-tool", max_tokens=50, messages=HELLO, tools=TOOLS, tool_choice={"type": "auto"}
     )
     expected = attributes(
@@ -264,6 +315,7 @@ async def test_tool_use_async(aclient: anthropic.AsyncAnthropic, sink: InMemoryS
         output="",
         tool_calls=[TOOL_CALL],
         finish_reason="tool_use",
+        response_id=message.id,
         **usage(2, 3),
     )
     check(await only_span_async(sink), expected)
@@ -273,8 +325,9 @@ def test_tool_use_streamed_input_json_delta(client: anthropic.Anthropic, sink: I
     stream = client.messages.create(
         model="claude-tool", max_tokens=50, messages=HELLO, tools=TOOLS, tool_choice={"type": "auto"}, stream=True
     )
+    events = list(stream)
     fragments = [
-        e.delta.partial_json for e in stream if e.type == "content_block_delta" and e.delta.type == "input_json_delta"
+        e.delta.partial_json for e in events if e.type == "content_block_delta" and e.delta.type == "input_json_delta"
     ]
     assert len(fragments) > 1  # the arguments really arrived in pieces
     expected = attributes(
@@ -284,6 +337,7 @@ def test_tool_use_streamed_input_json_delta(client: anthropic.Anthropic, sink: I
         output="",
         tool_calls=[TOOL_CALL],
         finish_reason="tool_use",
+        response_id=start_id(events),
         **usage(2, 3),
     )
     check(only_span(sink), expected)
@@ -302,6 +356,7 @@ async def test_tool_use_stream_helper_async(aclient: anthropic.AsyncAnthropic, s
         output="",
         tool_calls=[TOOL_CALL],
         finish_reason="tool_use",
+        response_id=final.id,
         **usage(2, 3),
     )
     check(await only_span_async(sink), expected)

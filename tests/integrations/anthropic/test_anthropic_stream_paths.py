@@ -17,6 +17,7 @@ from _anthropic_expect import (
     only_span,
     only_span_async,
     reply_text,
+    start_id,
     usage,
 )
 
@@ -40,12 +41,14 @@ def spans_now(sink: InMemorySink) -> list[peekr.Span]:
 
 def test_break_then_close(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     stream = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
+    events = []
     for event in stream:
+        events.append(event)
         if event.type == "content_block_delta":
             break
     assert spans_now(sink) == []  # still open: the user may resume iterating
     stream.close()
-    check(only_span(sink), attributes("claude-test", stream=True, **AFTER_FIRST_DELTA))
+    check(only_span(sink), attributes("claude-test", stream=True, **AFTER_FIRST_DELTA, response_id=start_id(events)))
     stream.close()  # a second close (and the SDK's own cleanup) adds nothing
     assert len(spans_now(sink)) == 1
     assert stream.response.is_closed
@@ -59,22 +62,29 @@ def test_close_before_iterating(client: anthropic.Anthropic, sink: InMemorySink)
 
 def test_with_block_exit(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     with client.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True) as stream:
-        assert next(iter(stream)).type == "message_start"
-    check(only_span(sink), attributes("claude-test", stream=True, **AFTER_START), ttft=False)
+        start = next(iter(stream))
+        assert start.type == "message_start"
+    expected = attributes("claude-test", stream=True, **AFTER_START, response_id=start.message.id)
+    check(only_span(sink), expected, ttft=False)
     del stream
 
 
 def test_next_on_stream(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     stream = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
-    types = []
+    events = []
     while True:
         try:
-            types.append(next(stream).type)
+            events.append(next(stream))
         except StopIteration:
             break
-    assert types[0] == "message_start" and types[-1] == "message_stop"
+    assert events[0].type == "message_start" and events[-1].type == "message_stop"
     expected = attributes(
-        "claude-test", stream=True, output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3)
+        "claude-test",
+        stream=True,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=start_id(events),
+        **usage(2, 3),
     )
     check(only_span(sink), expected)
 
@@ -89,13 +99,13 @@ def test_exhausted_then_closed_ends_once(client: anthropic.Anthropic, sink: InMe
 def test_garbage_collected_after_break(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     stream = client.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
     iterator = iter(stream)
-    next(iterator)
+    response_id = start_id([next(iterator)])
     next(iterator)
     next(iterator)  # message_start, content_block_start, first delta
     assert spans_now(sink) == []
     del iterator, stream
     gc.collect(0)
-    check(only_span(sink), attributes("claude-test", stream=True, **AFTER_FIRST_DELTA))
+    check(only_span(sink), attributes("claude-test", stream=True, **AFTER_FIRST_DELTA, response_id=response_id))
 
 
 def test_helper_early_exit(client: anthropic.Anthropic, sink: InMemorySink) -> None:
@@ -103,7 +113,8 @@ def test_helper_early_exit(client: anthropic.Anthropic, sink: InMemorySink) -> N
         assert next(iter(stream.text_stream)) == "Echo: "
         assert spans_now(sink) == []
     # The span ended on leaving the block, while the user still holds the stream.
-    check(only_span(sink), attributes("claude-test", stream=True, **AFTER_FIRST_DELTA))
+    response_id = stream.current_message_snapshot.id
+    check(only_span(sink), attributes("claude-test", stream=True, **AFTER_FIRST_DELTA, response_id=response_id))
     assert isinstance(stream.response, httpx2.Response) and stream.response.is_closed
 
 
@@ -148,11 +159,14 @@ def test_sdk_objects_kept(client: anthropic.Anthropic, sink: InMemorySink) -> No
 @pytest.mark.anyio
 async def test_async_break_then_close(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     stream = await aclient.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True)
+    events = []
     async for event in stream:
+        events.append(event)
         if event.type == "content_block_delta":
             break
     await stream.close()
-    check(await only_span_async(sink), attributes("claude-test", stream=True, **AFTER_FIRST_DELTA))
+    expected = attributes("claude-test", stream=True, **AFTER_FIRST_DELTA, response_id=start_id(events))
+    check(await only_span_async(sink), expected)
     await stream.close()
     await peekr.aflush()
     assert len(sink.spans) == 1
@@ -161,8 +175,10 @@ async def test_async_break_then_close(aclient: anthropic.AsyncAnthropic, sink: I
 @pytest.mark.anyio
 async def test_async_with_block_exit(aclient: anthropic.AsyncAnthropic, sink: InMemorySink) -> None:
     async with await aclient.messages.create(model="claude-test", max_tokens=50, messages=HELLO, stream=True) as stream:
-        assert (await stream.__anext__()).type == "message_start"
-    check(await only_span_async(sink), attributes("claude-test", stream=True, **AFTER_START), ttft=False)
+        start = await stream.__anext__()
+        assert start.type == "message_start"
+    expected = attributes("claude-test", stream=True, **AFTER_START, response_id=start.message.id)
+    check(await only_span_async(sink), expected, ttft=False)
 
 
 @pytest.mark.anyio
@@ -171,7 +187,10 @@ async def test_async_helper_early_exit(aclient: anthropic.AsyncAnthropic, sink: 
         async for text in stream.text_stream:
             assert text == "Echo: "
             break
-    check(await only_span_async(sink), attributes("claude-test", stream=True, **AFTER_FIRST_DELTA))
+    expected = attributes(
+        "claude-test", stream=True, **AFTER_FIRST_DELTA, response_id=stream.current_message_snapshot.id
+    )
+    check(await only_span_async(sink), expected)
     assert stream.response.is_closed
 
 

@@ -11,9 +11,20 @@ from typing import Any
 import anthropic
 import httpx2
 import pytest
-from _anthropic_expect import HELLO, attributes, check, only_span, only_span_async, reply_text, usage
+from _anthropic_expect import (
+    HELLO,
+    attributes,
+    check,
+    delta_texts,
+    only_span,
+    only_span_async,
+    reply_text,
+    start_id,
+    usage,
+)
 from anthropic.types import ThinkingConfigEnabledParam
 
+import peekr
 from peekr.sinks.memory import InMemorySink
 
 pytestmark = pytest.mark.usefixtures("sink")
@@ -94,16 +105,25 @@ def cache_client() -> Iterator[anthropic.Anthropic]:
 
 
 def test_cache_tokens(cache_client: anthropic.Anthropic, sink: InMemorySink) -> None:
-    cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
-    expected = attributes("claude-cache-model", output="cached answer", finish_reason="end_turn", **CACHED)
+    reply = cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
+    expected = attributes(
+        "claude-cache-model", output="cached answer", finish_reason="end_turn", response_id=reply.id, **CACHED
+    )
     check(only_span(sink), expected)
 
 
 def test_cache_tokens_stream_cumulative_usage_overwrites(cache_client: anthropic.Anthropic, sink: InMemorySink) -> None:
     # message_start says output 1, message_delta says 7 (the running total) and repeats the input
     # side: adding would give 8 output and 250 input.
-    list(cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
-    expected = attributes("claude-cache-model", stream=True, output="cached answer", finish_reason="end_turn", **CACHED)
+    events = list(cache_client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
+    expected = attributes(
+        "claude-cache-model",
+        stream=True,
+        output="cached answer",
+        finish_reason="end_turn",
+        response_id=start_id(events),
+        **CACHED,
+    )
     check(only_span(sink), expected)
 
 
@@ -111,7 +131,14 @@ def test_stream_delta_with_output_only_keeps_start_input(sink: InMemorySink) -> 
     with mock_client(cache_responder({"output_tokens": 7})) as client:
         with client.messages.stream(model="claude-cache", max_tokens=50, messages=HELLO) as stream:
             assert stream.get_final_text() == "cached answer"
-    expected = attributes("claude-cache-model", stream=True, output="cached answer", finish_reason="end_turn", **CACHED)
+    expected = attributes(
+        "claude-cache-model",
+        stream=True,
+        output="cached answer",
+        finish_reason="end_turn",
+        response_id=stream.get_final_message().id,
+        **CACHED,
+    )
     check(only_span(sink), expected)
 
 
@@ -119,9 +146,15 @@ def test_stream_delta_with_output_only_keeps_start_input(sink: InMemorySink) -> 
 async def test_cache_tokens_async_stream(sink: InMemorySink) -> None:
     async with async_mock_client(cache_responder(CACHED_USAGE)) as client:
         stream = await client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True)
-        async for _ in stream:
-            pass
-    expected = attributes("claude-cache-model", stream=True, output="cached answer", finish_reason="end_turn", **CACHED)
+        events = [event async for event in stream]
+    expected = attributes(
+        "claude-cache-model",
+        stream=True,
+        output="cached answer",
+        finish_reason="end_turn",
+        response_id=start_id(events),
+        **CACHED,
+    )
     check(await only_span_async(sink), expected)
 
 
@@ -145,7 +178,7 @@ def test_stream_with_thinking_and_whole_blocks(sink: InMemorySink) -> None:
     ]  # fmt: skip
     headers = {"content-type": "text/event-stream"}
     with mock_client(lambda body: httpx2.Response(200, headers=headers, content=sse(events))) as client:
-        list(client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
+        received = list(client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
     tool_call = {"id": "toolu_9", "type": "function", "name": "lookup", "arguments": '{"q": "x"}'}
     expected = attributes(
         "claude-cache-model",
@@ -153,6 +186,7 @@ def test_stream_with_thinking_and_whole_blocks(sink: InMemorySink) -> None:
         output="Sure: done",
         tool_calls=[tool_call],
         finish_reason="tool_use",
+        response_id=start_id(received),
         **CACHED,
     )
     check(only_span(sink), expected)
@@ -160,20 +194,27 @@ def test_stream_with_thinking_and_whole_blocks(sink: InMemorySink) -> None:
 
 def test_no_usage_reported_means_no_tokens(sink: InMemorySink) -> None:
     with mock_client(lambda body: httpx2.Response(200, json=message(None))) as client:
-        client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
-    check(only_span(sink), attributes("claude-cache-model", output="cached answer", finish_reason="end_turn"))
+        reply = client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
+    expected = attributes("claude-cache-model", output="cached answer", finish_reason="end_turn", response_id=reply.id)
+    check(only_span(sink), expected)
 
 
 def test_raw_stream_without_usage(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     # The fake's `nousage` model sends neither message_start nor message_delta usage.
-    list(client.messages.create(model="claude-nousage", max_tokens=50, messages=HELLO, stream=True))
-    expected = attributes("claude-nousage", stream=True, output="Echo: Hello there", finish_reason="end_turn")
+    events = list(client.messages.create(model="claude-nousage", max_tokens=50, messages=HELLO, stream=True))
+    expected = attributes(
+        "claude-nousage",
+        stream=True,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=start_id(events),
+    )
     check(only_span(sink), expected)
 
 
 def test_request_parameters(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     thinking: ThinkingConfigEnabledParam = {"type": "enabled", "budget_tokens": 1024}
-    client.messages.create(
+    reply = client.messages.create(
         model="claude-test",
         max_tokens=2000,
         messages=HELLO,
@@ -193,21 +234,48 @@ def test_request_parameters(client: anthropic.Anthropic, sink: InMemorySink) -> 
         "stream": False,
     }
     expected = attributes(
-        "claude-test", request=request, output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3)
+        "claude-test",
+        request=request,
+        output="Echo: Hello there",
+        finish_reason="end_turn",
+        response_id=reply.id,
+        **usage(2, 3),
     )
     check(only_span(sink), expected)
 
 
 def test_omitted_arguments_are_not_recorded(client: anthropic.Anthropic, sink: InMemorySink) -> None:
-    client.messages.create(
+    reply = client.messages.create(
         model="claude-test", max_tokens=50, messages=HELLO, system=anthropic.omit, tools=anthropic.omit
     )
-    check(
-        only_span(sink), attributes("claude-test", output="Echo: Hello there", finish_reason="end_turn", **usage(2, 3))
+    expected = attributes(
+        "claude-test", output="Echo: Hello there", finish_reason="end_turn", response_id=reply.id, **usage(2, 3)
     )
+    check(only_span(sink), expected)
 
 
 def test_raw_response_records_request_side(client: anthropic.Anthropic, sink: InMemorySink) -> None:
     raw = client.messages.with_raw_response.create(model="claude-test", max_tokens=50, messages=HELLO)
     assert reply_text(raw.parse()) == "Echo: Hello there"
     check(only_span(sink), attributes("claude-test"))
+
+
+@pytest.mark.parametrize("odd", [None, "", 42])
+def test_missing_or_odd_message_id_is_left_out(sink: InMemorySink, odd: Any) -> None:
+    def respond(body: dict[str, Any]) -> httpx2.Response:
+        if body.get("stream"):
+            start = {**message({"input_tokens": 1, "output_tokens": 1}), "id": odd, "content": [], "stop_reason": None}
+            events = [("message_start", {"type": "message_start", "message": start})]
+            events += stream_events({"input_tokens": 1}, {"output_tokens": 2})[1:]
+            return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=sse(events))
+        return httpx2.Response(200, json={**message({"input_tokens": 1, "output_tokens": 2}), "id": odd})
+
+    with mock_client(respond) as client:
+        reply = client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO)
+        streamed = "".join(
+            delta_texts(client.messages.create(model="claude-cache", max_tokens=50, messages=HELLO, stream=True))
+        )
+    assert (reply_text(reply), streamed) == ("cached answer", "cached answer")  # the caller's results, untouched
+    peekr.flush()
+    assert [s.attributes.get("response_id", "absent") for s in sink.spans] == ["absent", "absent"]
+    assert [s.attributes["output"] for s in sink.spans] == ["cached answer", "cached answer"]

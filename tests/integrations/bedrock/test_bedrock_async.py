@@ -155,7 +155,8 @@ async def test_converse_stream_break_then_aclose(aclient: Any, sink: InMemorySin
 async def test_invoke_model(aclient: Any, sink: InMemorySink) -> None:
     response = await aclient.invoke_model(modelId=CLAUDE, body=json.dumps(BODY))
     assert isinstance(response["body"], StreamingBody)
-    assert json.loads(await response["body"].read())["content"][0]["text"] == ANSWER
+    answer = json.loads(await response["body"].read())
+    assert answer["content"][0]["text"] == ANSWER
     check(
         await only_span_async(sink),
         "bedrock.invoke_model",
@@ -166,6 +167,7 @@ async def test_invoke_model(aclient: Any, sink: InMemorySink) -> None:
             "request": {"max_tokens": 50},
             "output": ANSWER,
             "finish_reason": "end_turn",
+            "response_id": answer["id"],
             **claude_tokens(2, 3),
         },
     )
@@ -239,6 +241,7 @@ async def test_invoke_stream(aclient: Any, sink: InMemorySink) -> None:
             "request": {"max_tokens": 50, "stream": True},
             "output": ANSWER,
             "finish_reason": "end_turn",
+            "response_id": chunks[0]["message"]["id"],
             **claude_tokens(2, 3),
         },
         ttft=True,

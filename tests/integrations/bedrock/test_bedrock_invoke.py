@@ -25,6 +25,7 @@ def test_invoke_model(client: Any, sink: InMemorySink) -> None:
     assert isinstance(response["body"], StreamingBody)
     answer = json.loads(response["body"].read())
     assert answer["content"] == [{"type": "text", "text": ANSWER}]
+    assert answer["id"].startswith("msg_")
     check(
         only_span(sink),
         "bedrock.invoke_model",
@@ -35,6 +36,7 @@ def test_invoke_model(client: Any, sink: InMemorySink) -> None:
             "request": {"max_tokens": 50},
             "output": ANSWER,
             "finish_reason": "end_turn",
+            "response_id": answer["id"],  # Claude's message id, not the AWS request id
             **claude_tokens(2, 3),
         },
     )
@@ -57,6 +59,7 @@ def test_invoke_model_tool_use_bytes_body(client: Any, sink: InMemorySink) -> No
                 {"id": tool_use["id"], "type": "function", "name": "lookup", "arguments": '{"q": "Hello there"}'}
             ],
             "finish_reason": "tool_use",
+            "response_id": answer["id"],
             **claude_tokens(2, 3),
         },
     )
@@ -156,6 +159,7 @@ def test_invoke_stream(client: Any, sink: InMemorySink) -> None:
     events = list(client.invoke_model_with_response_stream(modelId=CLAUDE, body=json.dumps(BODY))["body"])
     chunks = [json.loads(e["chunk"]["bytes"]) for e in events]
     assert chunks[-1]["type"] == "message_stop"
+    assert chunks[0]["type"] == "message_start"
     check(
         only_span(sink),
         "bedrock.invoke_model",
@@ -167,6 +171,7 @@ def test_invoke_stream(client: Any, sink: InMemorySink) -> None:
             "request": {"max_tokens": 50, "stream": True},
             "output": ANSWER,
             "finish_reason": "end_turn",
+            "response_id": chunks[0]["message"]["id"],
             **claude_tokens(2, 3),
         },
         ttft=True,
@@ -192,6 +197,7 @@ def test_invoke_stream_tool_use(client: Any, sink: InMemorySink) -> None:
             "output": "",
             "tool_calls": [{"id": tool_id, "type": "function", "name": "lookup", "arguments": '{"q": "Hello there"}'}],
             "finish_reason": "tool_use",
+            "response_id": chunks[0]["message"]["id"],
             **claude_tokens(2, 3),
         },
         ttft=True,
@@ -218,8 +224,10 @@ def test_invoke_stream_api_error(client: Any, sink: InMemorySink) -> None:
 
 def test_invoke_stream_error_midstream(client: Any, sink: InMemorySink) -> None:
     stream = client.invoke_model_with_response_stream(modelId="claude-midstream-error", body=json.dumps(BODY))["body"]
+    chunks = []
     with pytest.raises(EventStreamError) as info:
-        list(stream)
+        for event in stream:
+            chunks.append(json.loads(event["chunk"]["bytes"]))
     stream.close()
     span = only_span(sink)
     check(
@@ -232,6 +240,7 @@ def test_invoke_stream_error_midstream(client: Any, sink: InMemorySink) -> None:
             "input": BODY,
             "request": {"max_tokens": 50, "stream": True},
             "output": span.attributes["output"],
+            "response_id": chunks[0]["message"]["id"],
             "error": error_of(info.value),
             **{k: v for k, v in span.attributes.items() if k.startswith("tokens_")},
         },

@@ -28,6 +28,8 @@ def _body(body: dict[str, Any], attrs: dict[str, Any] | None = None) -> dict[str
 
 def test_claude_with_cache_tokens() -> None:
     body = {
+        "id": "msg_bdrk_01",
+        "type": "message",
         "content": [{"type": "text", "text": "a"}, {"type": "tool_use", "id": "t1", "name": "f", "input": {"x": 1}}],
         "stop_reason": "tool_use",
         "usage": {
@@ -38,6 +40,7 @@ def test_claude_with_cache_tokens() -> None:
         },
     }
     assert _body(body) == {
+        "response_id": "msg_bdrk_01",
         "output": "a",
         "tool_calls": [{"id": "t1", "type": "function", "name": "f", "arguments": '{"x": 1}'}],
         "finish_reason": "tool_use",
@@ -108,15 +111,24 @@ def test_body_not_json_keeps_header_tokens() -> None:
         ),
         (  # Cohere command-r
             {
+                "response_id": "r-1",
+                "generation_id": "g-1",
                 "text": "c",
                 "finish_reason": "COMPLETE",
                 "meta": {"billed_units": {"input_tokens": 2, "output_tokens": 1}},
             },
-            {"output": "c", "finish_reason": "COMPLETE", "tokens_input": 2, "tokens_output": 1, "tokens_total": 3},
+            {
+                "response_id": "r-1",
+                "output": "c",
+                "finish_reason": "COMPLETE",
+                "tokens_input": 2,
+                "tokens_output": 1,
+                "tokens_total": 3,
+            },
         ),
         (  # Cohere command
-            {"generations": [{"text": "g", "finish_reason": "COMPLETE"}]},
-            {"output": "g", "finish_reason": "COMPLETE"},
+            {"id": "c-1", "generations": [{"id": "g-1", "text": "g", "finish_reason": "COMPLETE"}]},
+            {"response_id": "c-1", "output": "g", "finish_reason": "COMPLETE"},
         ),
         (  # Claude text completions
             {"completion": "old", "stop_reason": "stop_sequence"},
@@ -124,6 +136,7 @@ def test_body_not_json_keeps_header_tokens() -> None:
         ),
         (  # OpenAI-style (gpt-oss, AI21 Jamba)
             {
+                "id": "chatcmpl-b1",
                 "choices": [
                     {
                         "message": {
@@ -136,6 +149,7 @@ def test_body_not_json_keeps_header_tokens() -> None:
                 "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
             },
             {
+                "response_id": "chatcmpl-b1",
                 "output": "o",
                 "tool_calls": [{"id": "c1", "type": "function", "name": "f", "arguments": "{}"}],
                 "finish_reason": "tool_calls",
@@ -149,6 +163,24 @@ def test_body_not_json_keeps_header_tokens() -> None:
 )
 def test_model_families(body: dict[str, Any], expected: dict[str, Any]) -> None:
     assert _body(body) == expected
+
+
+@pytest.mark.parametrize("odd", [None, "", 42, ["msg_1"], {"id": "msg_1"}])
+def test_odd_response_ids_are_left_out(odd: Any) -> None:
+    body = {"id": odd, "content": [{"type": "text", "text": "a"}], "stop_reason": "end_turn"}
+    assert _body(body) == {"output": "a", "finish_reason": "end_turn"}
+    start = {"type": "message_start", "message": {"id": odd, "usage": {"input_tokens": 1}}}
+    assert "response_id" not in _stream(start, {"type": "message_stop"})
+    assert "response_id" not in _stream({"id": odd, "choices": [{"delta": {"content": "x"}}]})
+
+
+def test_stream_claude_takes_the_message_start_id() -> None:
+    attrs = _stream(
+        {"type": "message_start", "message": {"id": "msg_bdrk_02", "usage": {"input_tokens": 1, "output_tokens": 1}}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hi"}},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 1}},
+    )
+    assert attrs["response_id"] == "msg_bdrk_02" and attrs["output"] == "hi"
 
 
 def _stream(*chunks: Any, raw: bytes | None = None) -> dict[str, Any]:
@@ -189,11 +221,11 @@ def test_stream_llama_without_metrics_uses_cumulative_counts() -> None:
 
 def test_stream_openai_style_and_a_bad_chunk() -> None:
     attrs = _stream(
-        {"choices": [{"delta": {"content": "x"}}]},
-        {"choices": [{"delta": {"content": "y"}, "finish_reason": "stop"}]},
+        {"id": "chatcmpl-s1", "choices": [{"delta": {"content": "x"}}]},
+        {"id": "chatcmpl-s1", "choices": [{"delta": {"content": "y"}, "finish_reason": "stop"}]},
         raw=b"{not json",
     )
-    assert attrs == {"output": "xy", "finish_reason": "stop"}
+    assert attrs == {"response_id": "chatcmpl-s1", "output": "xy", "finish_reason": "stop"}
 
 
 def test_stream_nova_converse_shaped() -> None:

@@ -97,8 +97,8 @@ def test_capture_content_false_records_no_content(client: genai.Client) -> None:
     peekr.instrument(storage="none", sinks=[sink], providers=["gemini"], capture_content=False)
     lookup = types.Tool(function_declarations=[types.FunctionDeclaration(name="lookup")])
     config = types.GenerateContentConfig(system_instruction="Secret system prompt", temperature=0.1, tools=[lookup])
-    client.models.generate_content(model="gemini-tool", contents="secret question", config=config)
-    list(client.models.generate_content_stream(model="gemini-test", contents="secret question", config=config))
+    response = client.models.generate_content(model="gemini-tool", contents="secret question", config=config)
+    chunks = list(client.models.generate_content_stream(model="gemini-test", contents="secret question", config=config))
     call, streamed = finished(sink)
     assert_span(
         call,
@@ -109,12 +109,14 @@ def test_capture_content_false_records_no_content(client: genai.Client) -> None:
             "tokens_input": 5,
             "tokens_output": 1,
             "tokens_total": 6,
+            "response_id": response.response_id,  # metadata, not content: kept
         },
     )
     tokens = {"tokens_input": 5, "tokens_output": 3, "tokens_total": 8}
     assert_span(
         streamed,
-        {"provider": "gemini", "model": "gemini-test", "stream": True, "finish_reason": "STOP", **tokens},
+        {"provider": "gemini", "model": "gemini-test", "stream": True, "finish_reason": "STOP", **tokens}
+        | {"response_id": chunks[0].response_id},
         ttft=True,
     )
     assert "secret" not in str([call.attributes, streamed.attributes]).lower()

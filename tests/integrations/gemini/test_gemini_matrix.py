@@ -48,8 +48,9 @@ CONFIG_REQUEST = {
 }
 
 
-def success(stream: bool) -> dict[str, Any]:
+def success(stream: bool, response_id: str | None) -> dict[str, Any]:
     """Non-stream calls send CONFIG ("Be brief." + "Hello there"); streams send just "Hello there"."""
+    assert response_id  # the SDK's own ``response_id``: every response of the fake has one
     if stream:
         return {
             "provider": "gemini",
@@ -62,6 +63,7 @@ def success(stream: bool) -> dict[str, Any]:
             "tokens_input": 2,
             "tokens_output": 3,
             "tokens_total": 5,
+            "response_id": response_id,
         }
     return {
         "provider": "gemini",
@@ -73,6 +75,7 @@ def success(stream: bool) -> dict[str, Any]:
         "tokens_input": 4,
         "tokens_output": 3,
         "tokens_total": 7,
+        "response_id": response_id,
     }
 
 
@@ -89,7 +92,7 @@ def api_error(stream: bool, exc: BaseException) -> dict[str, Any]:
     return attributes
 
 
-def midstream(exc: BaseException) -> dict[str, Any]:
+def midstream(exc: BaseException, response_id: str | None) -> dict[str, Any]:
     # Two chunks arrived ("Echo: ", "a "), each with the prompt-only usage the server sends early on.
     return {
         "provider": "gemini",
@@ -100,11 +103,13 @@ def midstream(exc: BaseException) -> dict[str, Any]:
         "output": "Echo: a ",
         "tokens_input": 4,
         "tokens_total": 4,
+        "response_id": response_id,
         "error": error_attribute(exc),
     }
 
 
-def tool_call(stream: bool) -> dict[str, Any]:
+def tool_call(stream: bool, response_id: str | None) -> dict[str, Any]:
+    assert response_id
     request: dict[str, Any] = {"tools": ["lookup"]}
     if stream:
         request["stream"] = True
@@ -119,6 +124,7 @@ def tool_call(stream: bool) -> dict[str, Any]:
         "tokens_input": 2,
         "tokens_output": 3,  # '{"q": "Hello there"}' is three words
         "tokens_total": 5,
+        "response_id": response_id,
     }
 
 
@@ -128,7 +134,7 @@ def tool_call(stream: bool) -> dict[str, Any]:
 def test_sync_success(client: genai.Client, sink: InMemorySink) -> None:
     response = client.models.generate_content(model="gemini-test", contents="Hello there", config=CONFIG)
     assert response.text == "Echo: Hello there"
-    assert_span(only_span(sink), success(stream=False))
+    assert_span(only_span(sink), success(stream=False, response_id=response.response_id))
 
 
 def test_sync_api_error(client: genai.Client, sink: InMemorySink) -> None:
@@ -138,9 +144,9 @@ def test_sync_api_error(client: genai.Client, sink: InMemorySink) -> None:
 
 
 def test_sync_stream_success(client: genai.Client, sink: InMemorySink) -> None:
-    texts = [chunk.text for chunk in client.models.generate_content_stream(model="gemini-test", contents="Hello there")]
-    assert texts == ["Echo: ", "Hello ", "there"]
-    assert_span(only_span(sink), success(stream=True), ttft=True)
+    chunks = list(client.models.generate_content_stream(model="gemini-test", contents="Hello there"))
+    assert [chunk.text for chunk in chunks] == ["Echo: ", "Hello ", "there"]
+    assert_span(only_span(sink), success(stream=True, response_id=chunks[0].response_id), ttft=True)
 
 
 def test_sync_stream_api_error_surfaces_on_first_next(client: genai.Client, sink: InMemorySink) -> None:
@@ -152,26 +158,25 @@ def test_sync_stream_api_error_surfaces_on_first_next(client: genai.Client, sink
 
 
 def test_sync_stream_error_midstream(client: genai.Client, sink: InMemorySink) -> None:
-    texts = []
+    chunks: list[types.GenerateContentResponse] = []
     with pytest.raises(errors.ServerError, match="fake midstream error") as info:
-        for chunk in client.models.generate_content_stream(model="gemini-midstream-error", contents="a b c d"):
-            texts.append(chunk.text)
-    assert texts == ["Echo: ", "a "]
-    assert_span(only_span(sink), midstream(info.value), status="error", ttft=True)
+        chunks.extend(client.models.generate_content_stream(model="gemini-midstream-error", contents="a b c d"))
+    assert [chunk.text for chunk in chunks] == ["Echo: ", "a "]
+    assert_span(only_span(sink), midstream(info.value, chunks[0].response_id), status="error", ttft=True)
 
 
 def test_sync_function_call(client: genai.Client, sink: InMemorySink) -> None:
     config = types.GenerateContentConfig(tools=[LOOKUP])
     response = client.models.generate_content(model="gemini-tool", contents="Hello there", config=config)
     assert response.function_calls is not None and response.function_calls[0].args == {"q": "Hello there"}
-    assert_span(only_span(sink), tool_call(stream=False))
+    assert_span(only_span(sink), tool_call(stream=False, response_id=response.response_id))
 
 
 def test_sync_stream_function_call(client: genai.Client, sink: InMemorySink) -> None:
     config = types.GenerateContentConfig(tools=[LOOKUP])
     chunks = list(client.models.generate_content_stream(model="gemini-tool", contents="Hello there", config=config))
     assert [c.function_calls[0].name for c in chunks if c.function_calls] == ["lookup"]
-    assert_span(only_span(sink), tool_call(stream=True), ttft=True)
+    assert_span(only_span(sink), tool_call(stream=True, response_id=chunks[0].response_id), ttft=True)
 
 
 # -- async (asyncio only: aiohttp) -----------------------------------------------------------------
@@ -184,7 +189,7 @@ async def test_async_success(aclient: genai.Client, sink: InMemorySink) -> None:
     finally:
         await aclient.aio.aclose()
     assert response.text == "Echo: Hello there"
-    assert_span(only_span(sink), success(stream=False))
+    assert_span(only_span(sink), success(stream=False, response_id=response.response_id))
 
 
 @pytest.mark.anyio
@@ -200,14 +205,14 @@ async def test_async_api_error(aclient: genai.Client, sink: InMemorySink) -> Non
 @pytest.mark.anyio
 async def test_async_stream_success(aclient: genai.Client, sink: InMemorySink) -> None:
     try:
-        texts = [
-            c.text
+        chunks = [
+            c
             async for c in await aclient.aio.models.generate_content_stream(model="gemini-test", contents="Hello there")
         ]
     finally:
         await aclient.aio.aclose()
-    assert texts == ["Echo: ", "Hello ", "there"]
-    assert_span(only_span(sink), success(stream=True), ttft=True)
+    assert [c.text for c in chunks] == ["Echo: ", "Hello ", "there"]
+    assert_span(only_span(sink), success(stream=True, response_id=chunks[0].response_id), ttft=True)
 
 
 @pytest.mark.anyio
@@ -224,16 +229,16 @@ async def test_async_stream_api_error_surfaces_on_first_chunk(aclient: genai.Cli
 
 @pytest.mark.anyio
 async def test_async_stream_error_midstream(aclient: genai.Client, sink: InMemorySink) -> None:
-    texts = []
+    chunks: list[types.GenerateContentResponse] = []
     try:
         stream = await aclient.aio.models.generate_content_stream(model="gemini-midstream-error", contents="a b c d")
         with pytest.raises(errors.ServerError, match="fake midstream error") as info:
             async for chunk in stream:
-                texts.append(chunk.text)
+                chunks.append(chunk)
     finally:
         await aclient.aio.aclose()
-    assert texts == ["Echo: ", "a "]
-    assert_span(only_span(sink), midstream(info.value), status="error", ttft=True)
+    assert [c.text for c in chunks] == ["Echo: ", "a "]
+    assert_span(only_span(sink), midstream(info.value, chunks[0].response_id), status="error", ttft=True)
 
 
 @pytest.mark.anyio
@@ -244,7 +249,7 @@ async def test_async_function_call(aclient: genai.Client, sink: InMemorySink) ->
     finally:
         await aclient.aio.aclose()
     assert response.function_calls is not None
-    assert_span(only_span(sink), tool_call(stream=False))
+    assert_span(only_span(sink), tool_call(stream=False, response_id=response.response_id))
 
 
 @pytest.mark.anyio
@@ -254,8 +259,8 @@ async def test_async_stream_function_call(aclient: genai.Client, sink: InMemoryS
         stream = await aclient.aio.models.generate_content_stream(
             model="gemini-tool", contents="Hello there", config=config
         )
-        names = [c.function_calls[0].name async for c in stream if c.function_calls]
+        chunks = [c async for c in stream]
     finally:
         await aclient.aio.aclose()
-    assert names == ["lookup"]
-    assert_span(only_span(sink), tool_call(stream=True), ttft=True)
+    assert [c.function_calls[0].name for c in chunks if c.function_calls] == ["lookup"]
+    assert_span(only_span(sink), tool_call(stream=True, response_id=chunks[0].response_id), ttft=True)

@@ -19,8 +19,9 @@ from peekr.testing.fake_provider import FakeProvider
 pytestmark = pytest.mark.filterwarnings(AIOHTTP_WARNING)
 
 
-def partial(model: str = "gemini-test") -> dict[str, Any]:
+def partial(response_id: str | None, model: str = "gemini-test") -> dict[str, Any]:
     """The span of "a b c d" stopped after its first chunk ("Echo: ", prompt-only usage)."""
+    assert response_id  # the first chunk's own ``response_id``
     return {
         "provider": "gemini",
         "model": model,
@@ -30,18 +31,20 @@ def partial(model: str = "gemini-test") -> dict[str, Any]:
         "output": "Echo: ",
         "tokens_input": 4,
         "tokens_total": 4,
+        "response_id": response_id,
     }
 
 
 def test_break_then_close_ends_the_span_and_closes_the_sdk_stream(client: genai.Client, sink: InMemorySink) -> None:
     stream = client.models.generate_content_stream(model="gemini-test", contents="a b c d")
-    for _ in stream:
+    for chunk in stream:
+        first = chunk
         break
     assert finished(sink) == []  # a paused stream is still running
     sdk_stream = stream.gi_frame.f_locals["stream"]  # type: ignore[attr-defined]
     stream.close()  # type: ignore[attr-defined]
     assert sdk_stream.gi_frame is None  # closed at once, as the user's close() would have done without peekr
-    assert_span(only_span(sink), partial(), ttft=True)
+    assert_span(only_span(sink), partial(first.response_id), ttft=True)
     stream.close()  # type: ignore[attr-defined]  # a second close changes nothing
     del stream
     gc.collect()
@@ -50,10 +53,11 @@ def test_break_then_close_ends_the_span_and_closes_the_sdk_stream(client: genai.
 
 def test_garbage_collected_after_partial_iteration(client: genai.Client, sink: InMemorySink) -> None:
     stream = client.models.generate_content_stream(model="gemini-test", contents="a b c d")
-    assert next(stream).text == "Echo: "
+    first = next(stream)
+    assert first.text == "Echo: "
     del stream
     gc.collect()
-    assert_span(only_span(sink), partial(), ttft=True)
+    assert_span(only_span(sink), partial(first.response_id), ttft=True)
 
 
 def test_garbage_collected_without_iteration(fake: FakeProvider, client: genai.Client, sink: InMemorySink) -> None:
@@ -73,14 +77,17 @@ def test_garbage_collected_without_iteration(fake: FakeProvider, client: genai.C
 
 
 def test_exception_in_the_loop_body_is_not_the_streams_error(client: genai.Client, sink: InMemorySink) -> None:
+    seen = []
+
     def consume() -> None:
-        for _ in client.models.generate_content_stream(model="gemini-test", contents="a b c d"):
+        for chunk in client.models.generate_content_stream(model="gemini-test", contents="a b c d"):
+            seen.append(chunk)
             raise KeyError("user code")
 
     with pytest.raises(KeyError, match="user code"):
         consume()
     gc.collect()
-    assert_span(only_span(sink), partial(), ttft=True)  # the stream itself was fine, then abandoned
+    assert_span(only_span(sink), partial(seen[0].response_id), ttft=True)  # the stream itself was fine, then abandoned
 
 
 def test_context_is_taken_when_the_call_is_made(client: genai.Client, sink: InMemorySink) -> None:
@@ -88,7 +95,8 @@ def test_context_is_taken_when_the_call_is_made(client: genai.Client, sink: InMe
         stream = client.models.generate_content_stream(model="gemini-test", contents="Hello there")
         response = client.models.generate_content(model="gemini-test", contents="Hello there")
     assert response.text == "Echo: Hello there"
-    assert "".join(c.text or "" for c in stream) == "Echo: Hello there"  # iterated outside both blocks
+    chunks = list(stream)  # iterated outside both blocks
+    assert "".join(c.text or "" for c in chunks) == "Echo: Hello there"
     spans = {s.name + str(s.attributes.get("stream")): s for s in finished(sink)}
     handler, call, streamed = (
         spans["handlerNone"],
@@ -100,8 +108,9 @@ def test_context_is_taken_when_the_call_is_made(client: genai.Client, sink: InMe
     common |= {"output": "Echo: Hello there"}
     common |= {"finish_reason": "STOP", "tokens_input": 2, "tokens_output": 3, "tokens_total": 5}
     common |= {"user_id": "u1", "session_id": "s1"}
-    assert_span(call, {**common}, parent_id=outer.span_id)
-    assert_span(streamed, {**common, "stream": True, "request": {"stream": True}}, parent_id=outer.span_id, ttft=True)
+    assert_span(call, {**common, "response_id": response.response_id}, parent_id=outer.span_id)
+    streamed_attributes = {**common, "stream": True, "request": {"stream": True}, "response_id": chunks[0].response_id}
+    assert_span(streamed, streamed_attributes, parent_id=outer.span_id, ttft=True)
     assert {s.trace_id for s in (handler, call, streamed)} == {outer.trace_id}
     assert {s.tenant_id for s in (handler, call, streamed)} == {"acme"}
 
@@ -110,7 +119,8 @@ def test_context_is_taken_when_the_call_is_made(client: genai.Client, sink: InMe
 async def test_async_break_then_aclose(aclient: genai.Client, sink: InMemorySink) -> None:
     try:
         stream = await aclient.aio.models.generate_content_stream(model="gemini-test", contents="a b c d")
-        async for _ in stream:
+        async for chunk in stream:
+            first = chunk
             break
         assert finished(sink) == []
         sdk_stream = stream.ag_frame.f_locals["stream"]  # type: ignore[attr-defined]
@@ -118,7 +128,7 @@ async def test_async_break_then_aclose(aclient: genai.Client, sink: InMemorySink
         assert sdk_stream.ag_frame is None  # the SDK's generator was closed too
     finally:
         await aclient.aio.aclose()
-    assert_span(only_span(sink), partial(), ttft=True)
+    assert_span(only_span(sink), partial(first.response_id), ttft=True)
 
 
 @pytest.mark.anyio

@@ -155,8 +155,8 @@ def test_function_call_with_id_and_text(sink: InMemorySink) -> None:
 
 
 def test_no_usage_reported_means_no_tokens(client: genai.Client, sink: InMemorySink) -> None:
-    client.models.generate_content(model="gemini-nousage", contents="Hi")
-    list(client.models.generate_content_stream(model="gemini-nousage", contents="Hi"))
+    response = client.models.generate_content(model="gemini-nousage", contents="Hi")
+    chunks = list(client.models.generate_content_stream(model="gemini-nousage", contents="Hi"))
     call, streamed = finished(sink)
     base = {
         "provider": "gemini",
@@ -165,8 +165,9 @@ def test_no_usage_reported_means_no_tokens(client: genai.Client, sink: InMemoryS
         "output": "Echo: Hi",
         "finish_reason": "STOP",
     }
-    assert_span(call, {**base})
-    assert_span(streamed, {**base, "stream": True, "request": {"stream": True}}, ttft=True)
+    assert_span(call, {**base, "response_id": response.response_id})
+    streamed_attributes = {**base, "stream": True, "request": {"stream": True}, "response_id": chunks[0].response_id}
+    assert_span(streamed, streamed_attributes, ttft=True)
 
 
 def test_dict_config_with_camel_case_keys_and_dict_tools(

@@ -38,7 +38,7 @@ def test_create(client: openai.OpenAI, sink: InMemorySink) -> None:
     assert response.choices[0].message.content == "Echo: Hello there"
     request = {"temperature": 0.2, "max_completion_tokens": 50, "seed": 7, "stop": ["\n"]}
     span = next(s for s in _two(sink) if s.name == NAME)
-    assert_span(span, NAME, _ok(request=request), parent=parent)
+    assert_span(span, NAME, _ok(request=request, response_id=response.id), parent=parent)
 
 
 def _two(sink: InMemorySink) -> list[Any]:
@@ -58,11 +58,19 @@ def test_stream_without_include_usage_hides_the_injected_usage_chunk(
     assert [c.choices[0].delta.content for c in chunks] == ["", "Echo: ", "Hello ", "there", None]
     assert all(c.usage is None for c in chunks)
     assert fake.last_request.json["stream_options"] == {"include_usage": True}
+    assert chunks[0].id.startswith("chatcmpl-")
     span = next(s for s in _two(sink) if s.name == NAME)
     assert_span(
         span,
         NAME,
-        {**STREAMED, "model": "gpt-4o", **USAGE, "finish_reason": "stop", "output": "Echo: Hello there"},
+        {
+            **STREAMED,
+            "model": "gpt-4o",
+            **USAGE,
+            "finish_reason": "stop",
+            "output": "Echo: Hello there",
+            "response_id": chunks[0].id,
+        },
         parent=parent,
         stream=True,
     )
@@ -108,9 +116,8 @@ def test_inject_stream_usage_switch(
     assert "stream_options" not in fake.last_request.json
     assert len(chunks) == 5
     span = only_span(sink)
-    assert_span(
-        span, NAME, {**STREAMED, "model": "gpt-4o", "finish_reason": "stop", "output": "Echo: Hello there"}, stream=True
-    )
+    expected = {**STREAMED, "model": "gpt-4o", "finish_reason": "stop", "output": "Echo: Hello there"}
+    assert_span(span, NAME, {**expected, "response_id": chunks[0].id}, stream=True)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -132,12 +139,15 @@ def test_api_error(client: openai.OpenAI, sink: InMemorySink, stream: bool) -> N
 
 def test_error_mid_stream(client: openai.OpenAI, sink: InMemorySink) -> None:
     seen = []
+    ids = set()
     with peekr.span("parent") as parent:
         stream = client.chat.completions.create(model="gpt-4o-midstream-error", messages=HELLO, stream=True)
         with pytest.raises(openai.APIError, match="fake midstream error") as info:
             for chunk in stream:
                 seen.append(chunk.choices[0].delta.content)
+                ids.add(chunk.id)
     assert seen == ["", "Echo: ", "Hello "]
+    (response_id,) = ids
     span = next(s for s in _two(sink) if s.name == NAME)
     assert_span(
         span,
@@ -146,6 +156,7 @@ def test_error_mid_stream(client: openai.OpenAI, sink: InMemorySink) -> None:
             **STREAMED,
             "model": "gpt-4o-midstream-error",
             "output": "Echo: Hello ",
+            "response_id": response_id,
             "error": {"type": "openai.APIError", "message": str(info.value)},
         },
         status="error",
@@ -167,6 +178,7 @@ def test_tool_calls(client: openai.OpenAI, sink: InMemorySink) -> None:
             "finish_reason": "tool_calls",
             "tool_calls": [TOOL_CALL],
             "request": {"tool_choice": "auto", "tools": ["lookup"]},
+            "response_id": response.id,
         },
     )
 
@@ -190,6 +202,7 @@ def test_tool_calls_streamed_by_index(client: openai.OpenAI, sink: InMemorySink)
             **USAGE,
             "finish_reason": "tool_calls",
             "tool_calls": [TOOL_CALL],
+            "response_id": chunks[0].id,
         },
         stream=True,
     )
@@ -223,6 +236,7 @@ def test_parse(client: openai.OpenAI, fake: FakeProvider, sink: InMemorySink) ->
             "finish_reason": "stop",
             "output": '{"city": "Paris"}',
             "request": {"response_format": "json_schema"},
+            "response_id": parsed.id,
         },
     )
 
@@ -242,6 +256,7 @@ def test_stream_helper_is_one_span(client: openai.OpenAI, sink: InMemorySink) ->
             **USAGE,
             "finish_reason": "stop",
             "output": "Echo: Hello there",
+            "response_id": final.id,
         },
         stream=True,
     )
@@ -256,7 +271,7 @@ async def test_async_create(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> 
         response = await aclient.chat.completions.create(model="gpt-4o", messages=HELLO)
     assert response.choices[0].message.content == "Echo: Hello there"
     span = next(s for s in _two(sink) if s.name == NAME)
-    assert_span(span, NAME, _ok(), parent=parent)
+    assert_span(span, NAME, _ok(response_id=response.id), parent=parent)
 
 
 @pytest.mark.anyio
@@ -270,7 +285,8 @@ async def test_async_stream(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> 
     assert_span(
         span,
         NAME,
-        {**STREAMED, "model": "gpt-4o", **USAGE, "finish_reason": "stop", "output": "Echo: Hello there"},
+        {**STREAMED, "model": "gpt-4o", **USAGE, "finish_reason": "stop", "output": "Echo: Hello there"}
+        | {"response_id": chunks[-1].id},
         parent=parent,
         stream=True,
     )
@@ -295,10 +311,13 @@ async def test_async_api_error(aclient: openai.AsyncOpenAI, sink: InMemorySink, 
 async def test_async_error_mid_stream(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> None:
     stream = await aclient.chat.completions.create(model="gpt-4o-midstream-error", messages=HELLO, stream=True)
     seen = []
+    ids = set()
     with pytest.raises(openai.APIError) as info:
         async for chunk in stream:
             seen.append(chunk.choices[0].delta.content)
+            ids.add(chunk.id)
     assert seen == ["", "Echo: ", "Hello "]
+    (response_id,) = ids
     assert_span(
         only_span(sink),
         NAME,
@@ -306,6 +325,7 @@ async def test_async_error_mid_stream(aclient: openai.AsyncOpenAI, sink: InMemor
             **STREAMED,
             "model": "gpt-4o-midstream-error",
             "output": "Echo: Hello ",
+            "response_id": response_id,
             "error": {"type": "openai.APIError", "message": str(info.value)},
         },
         status="error",
@@ -345,7 +365,8 @@ async def test_async_stream_helper_is_one_span(aclient: openai.AsyncOpenAI, sink
     assert_span(
         only_span(sink),
         NAME,
-        {**STREAMED, "model": "gpt-4o", **USAGE, "finish_reason": "stop", "output": "Echo: Hello there"},
+        {**STREAMED, "model": "gpt-4o", **USAGE, "finish_reason": "stop", "output": "Echo: Hello there"}
+        | {"response_id": final.id},
         stream=True,
     )
 

@@ -60,6 +60,7 @@ def test_create_with_instructions(client: openai.OpenAI, sink: InMemorySink) -> 
             tokens_input=4,
             tokens_total=7,
             request={"temperature": 0.5, "max_output_tokens": 40},
+            response_id=response.id,
         ),
         parent=parent,
     )
@@ -69,7 +70,10 @@ def test_stream(client: openai.OpenAI, sink: InMemorySink) -> None:
     with peekr.span("parent") as parent:
         events = list(client.responses.create(model="gpt-4o", input=INPUT, stream=True))
     assert events[-1].type == "response.completed"
-    assert_span(_provider_span(sink), NAME, _ok(stream=True, request={"stream": True}), parent=parent, stream=True)
+    response_id = events[-1].response.id  # type: ignore[union-attr]
+    assert response_id.startswith("resp_")
+    expected = _ok(stream=True, request={"stream": True}, response_id=response_id)
+    assert_span(_provider_span(sink), NAME, expected, parent=parent, stream=True)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -92,6 +96,7 @@ def test_error_mid_stream_is_an_error_event_not_an_exception(client: openai.Open
     with peekr.span("parent") as parent:
         events = list(client.responses.create(model="gpt-4o-midstream-error", input=INPUT, stream=True))
     assert [e.type for e in events[-2:]] == ["error", "response.failed"]
+    assert events[0].type == "response.created" and events[0].response.id == events[-1].response.id  # type: ignore[union-attr]
     assert_span(
         _provider_span(sink),
         NAME,
@@ -103,6 +108,7 @@ def test_error_mid_stream_is_an_error_event_not_an_exception(client: openai.Open
             "request": {"stream": True},
             "finish_reason": "failed",
             "output": "Echo: Hello ",  # the failed response has no output items: the deltas that arrived
+            "response_id": events[-1].response.id,  # type: ignore[union-attr]
             "error": {"type": "openai.ResponseErrorEvent", "message": "server_error: fake midstream error"},
         },
         status="error",
@@ -112,7 +118,7 @@ def test_error_mid_stream_is_an_error_event_not_an_exception(client: openai.Open
 
 
 def test_function_call(client: openai.OpenAI, sink: InMemorySink) -> None:
-    client.responses.create(model="gpt-4o-tool", input=INPUT, tools=TOOLS)  # type: ignore[arg-type]
+    response = client.responses.create(model="gpt-4o-tool", input=INPUT, tools=TOOLS)  # type: ignore[arg-type]
     assert_span(
         only_span(sink),
         NAME,
@@ -128,6 +134,7 @@ def test_function_call(client: openai.OpenAI, sink: InMemorySink) -> None:
             "tool_calls": [TOOL_CALL],
             "finish_reason": "completed",
             "request": {"tools": ["lookup"]},
+            "response_id": response.id,
         },
     )
 
@@ -142,27 +149,27 @@ def test_function_call_streamed(client: openai.OpenAI, sink: InMemorySink) -> No
 def test_parse(client: openai.OpenAI, sink: InMemorySink) -> None:
     response = client.responses.parse(model="gpt-4o", input=INPUT)
     assert response.output_text == "Echo: Hello there"
-    assert_span(only_span(sink), NAME, _ok())
+    assert_span(only_span(sink), NAME, _ok(response_id=response.id))
 
 
 def test_stream_helper_is_one_span(client: openai.OpenAI, sink: InMemorySink) -> None:
     with client.responses.stream(model="gpt-4o", input=INPUT) as stream:
         final = stream.get_final_response()
     assert final.output_text == "Echo: Hello there"
-    assert_span(only_span(sink), NAME, _ok(stream=True, request={"stream": True}), stream=True)
+    assert_span(only_span(sink), NAME, _ok(stream=True, request={"stream": True}, response_id=final.id), stream=True)
 
 
 @pytest.mark.anyio
 async def test_async_create_and_stream(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> None:
     with peekr.span("parent") as parent:
-        await aclient.responses.create(model="gpt-4o", input=INPUT)
+        response = await aclient.responses.create(model="gpt-4o", input=INPUT)
         stream = await aclient.responses.create(model="gpt-4o", input=INPUT, stream=True)
-        async for _ in stream:
-            pass
+        events = [event async for event in stream]
     recorded = [s for s in spans(sink) if s.name == NAME]
     assert len(recorded) == 2
-    assert_span(recorded[0], NAME, _ok(), parent=parent)
-    assert_span(recorded[1], NAME, _ok(stream=True, request={"stream": True}), parent=parent, stream=True)
+    assert_span(recorded[0], NAME, _ok(response_id=response.id), parent=parent)
+    streamed = _ok(stream=True, request={"stream": True}, response_id=events[-1].response.id)  # type: ignore[union-attr]
+    assert_span(recorded[1], NAME, streamed, parent=parent, stream=True)
 
 
 @pytest.mark.anyio
@@ -185,13 +192,13 @@ async def test_async_error_mid_stream(aclient: openai.AsyncOpenAI, sink: InMemor
 @pytest.mark.anyio
 async def test_async_function_call_and_parse_and_helper(aclient: openai.AsyncOpenAI, sink: InMemorySink) -> None:
     await aclient.responses.create(model="gpt-4o-tool", input=INPUT, tools=TOOLS)  # type: ignore[arg-type]
-    await aclient.responses.parse(model="gpt-4o", input=INPUT)
+    response = await aclient.responses.parse(model="gpt-4o", input=INPUT)
     async with aclient.responses.stream(model="gpt-4o", input=INPUT) as stream:
-        await stream.get_final_response()
+        final = await stream.get_final_response()
     calls, parsed, helper = spans(sink)
     assert calls.attributes["tool_calls"] == [TOOL_CALL]
-    assert_span(parsed, NAME, _ok())
-    assert_span(helper, NAME, _ok(stream=True, request={"stream": True}), stream=True)
+    assert_span(parsed, NAME, _ok(response_id=response.id))
+    assert_span(helper, NAME, _ok(stream=True, request={"stream": True}, response_id=final.id), stream=True)
 
 
 # -- embeddings --------------------------------------------------------------------------------------
