@@ -165,3 +165,47 @@ class Browser:
         os.close(self._to_chrome)
         os.close(self._from_chrome)
         shutil.rmtree(self.profile, ignore_errors=True)
+
+    # -- helpers for the UI tests --------------------------------------------------------
+
+    def wait_for(self, expression: str, *, timeout: float = 15) -> Any:
+        """Poll a JS expression until it is truthy; return its value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"waited {timeout}s for {expression}; console: {self.console_errors()}")
+            time.sleep(0.1)
+
+    def click(self, selector: str) -> None:
+        """Click an element as a user would (a real mouse event at its centre)."""
+        self.wait_for(f"!!document.querySelector({json.dumps(selector)})")
+        box = self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
+            " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call(
+                "Input.dispatchMouseEvent",
+                {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1},
+                session=True,
+            )
+
+    def type_into(self, selector: str, text: str) -> None:
+        """Focus a field, clear it and type ``text`` with real key events."""
+        self.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.focus(); e.value = ''; }})()")
+        self.call("Input.insertText", {"text": text}, session=True)
+
+    def press(self, key: str) -> None:
+        """Press and release one key (``j``, ``k``, ``ArrowDown``, ``Enter``) on the focused element."""
+        codes = {"ArrowDown": 40, "ArrowUp": 38, "Enter": 13}
+        params: dict[str, Any] = {"key": key, "windowsVirtualKeyCode": codes[key] if key in codes else ord(key.upper())}
+        if len(key) == 1:
+            params["text"] = key
+        self.call("Input.dispatchKeyEvent", {"type": "keyDown", **params}, session=True)
+        self.call("Input.dispatchKeyEvent", {"type": "keyUp", **params}, session=True)
+
+    def text(self) -> str:
+        return str(self.evaluate("document.body.innerText"))
