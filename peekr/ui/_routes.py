@@ -75,12 +75,21 @@ async def static_file(name: str) -> Response:
 
 @router.get("/ui/session")
 async def session(request: Request) -> dict[str, Any]:
-    """Who the UI is logged in as: ``mode`` (``local`` or ``server``) and the tenant."""
-    principal = await require(request, "read")
+    """Who the UI is logged in as: ``mode`` (``local`` or ``server``), the tenant, or ``authenticated: false``.
+
+    Not logged in is a normal answer here (200), so the page can go to its log-in form without
+    a failed request in the browser console.
+    """
     state = state_of(request)
+    try:
+        principal = await require(request, "read")
+    except ApiError as exc:
+        if exc.status not in (401, 403):
+            raise
+        return {"mode": "server", "authenticated": False}
     if state.open_access:
-        return {"mode": "local", "tenant": None, "file": str(getattr(state.store, "path", ""))}
-    return {"mode": "server", "tenant": principal.tenant_id, "key_id": principal.key_id}
+        return {"mode": "local", "authenticated": True, "tenant": None, "file": str(getattr(state.store, "path", ""))}
+    return {"mode": "server", "authenticated": True, "tenant": principal.tenant_id, "key_id": principal.key_id}
 
 
 @router.post("/ui/login")

@@ -28,6 +28,11 @@ async function route() {
     } catch {
       return; // api() sends us to /login on 401
     }
+    if (!session.authenticated) {
+      session = null;
+      location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+      return;
+    }
     renderHeader();
   }
   for (const [pattern, view, render] of ROUTES) {
