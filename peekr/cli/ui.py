@@ -6,6 +6,7 @@ import socket
 import threading
 import webbrowser
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("ui")
     def ui(
-        path: Path = typer.Argument(Path("traces.db"), help="traces.db or traces.jsonl written by peekr."),
+        path: Annotated[Path, typer.Argument(help="traces.db or traces.jsonl written by peekr.")] = Path("traces.db"),
         port: int = typer.Option(0, "--port", help="TCP port on 127.0.0.1 (default: a free one)."),
         no_browser: bool = typer.Option(False, "--no-browser", help="Do not open a browser tab."),
     ) -> None:

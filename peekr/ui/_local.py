@@ -271,7 +271,9 @@ class LocalStore:
         spans, evals, fb = await self._run(run)
         span_dicts = [{**dict(r), "attributes": _loads(r["attributes"])} for r in spans]
         results = [
-            EvalResult.model_construct(**{**dict(r), "scores": _loads(r["scores"]), "attributes": _loads(r["attributes"])})
+            EvalResult.model_construct(
+                **{**dict(r), "scores": _loads(r["scores"]), "attributes": _loads(r["attributes"])}
+            )
             for r in evals
         ]
         return span_dicts, results, [feedback_row(dict(r)) for r in fb]
@@ -442,11 +444,14 @@ def _page_trace_ids(
         for trace_id, start in rows:
             if trace_id in page or trace_id in skipped:
                 continue
-            if cursor is not None and db.execute(
-                f"SELECT 1 FROM spans WHERE {where} AND trace_id = :tid AND (start_time > :cs "
-                "OR (start_time = :cs AND trace_id >= :ct)) LIMIT 1",
-                {**params, "tid": trace_id},
-            ).fetchone():
+            if (
+                cursor is not None
+                and db.execute(
+                    f"SELECT 1 FROM spans WHERE {where} AND trace_id = :tid AND (start_time > :cs "
+                    "OR (start_time = :cs AND trace_id >= :ct)) LIMIT 1",
+                    {**params, "tid": trace_id},
+                ).fetchone()
+            ):
                 skipped.add(trace_id)
                 continue
             page[trace_id] = start

@@ -195,7 +195,9 @@ class Browser:
 
     def type_into(self, selector: str, text: str) -> None:
         """Focus a field, clear it and type ``text`` with real key events."""
-        self.evaluate(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.focus(); e.value = ''; }})()")
+        self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.focus(); e.value = ''; }})()"
+        )
         self.call("Input.insertText", {"text": text}, session=True)
 
     def press(self, key: str) -> None:

@@ -83,10 +83,16 @@ def build(tenant: str | None = "acme", *, prefix: str = "", now_ns: int | None =
                          input={"system": "Be brief.", "messages": [{"role": "user", "content": "Say something odd"}]},
                          output=[{"type": "text", "text": XSS}], finish_reason="end_turn",
                          **{**common, "feature": "chitchat"}))  # fmt: skip
-    s.evals.append(EvalResult(
-        span_id=sid(prefix + "xss"), trace_id=t2, evaluator="hallucination", scores={"hallucination": 0.95},
-        attributes={"hallucination_details": []}, created_at=iso_utc(t0 + 6 * 60 * 10**9),
-    ))
+    s.evals.append(
+        EvalResult(
+            span_id=sid(prefix + "xss"),
+            trace_id=t2,
+            evaluator="hallucination",
+            scores={"hallucination": 0.95},
+            attributes={"hallucination_details": []},
+            created_at=iso_utc(t0 + 6 * 60 * 10**9),
+        )
+    )
     # 3. A failed call (another user, model and endpoint).
     t3 = tid(prefix + "error")
     s.spans.append(_span(t3, sid(prefix + "error"), "openai.chat.completions", t0 + 8 * 60 * 10**9, 30000.0,

@@ -35,7 +35,9 @@ def ui(traces_db: Path) -> Iterator[LocalUI]:
 
 
 def _rows(b: Browser) -> list[str]:
-    return list(b.evaluate("[...document.querySelectorAll('#trace-rows tr[data-trace-id]')].map(r => r.dataset.traceId)"))
+    return list(
+        b.evaluate("[...document.querySelectorAll('#trace-rows tr[data-trace-id]')].map(r => r.dataset.traceId)")
+    )
 
 
 def test_list_filter_waterfall_claims_feedback(ui: LocalUI, browser: Browser, traces_db: Path, artifacts: Path,
@@ -61,11 +63,22 @@ def test_list_filter_waterfall_claims_feedback(ui: LocalUI, browser: Browser, tr
     b.click(f"tr[data-trace-id='{agent}'] a")
     b.wait_for(f"location.pathname === '/traces/{agent}' && document.querySelectorAll('.wf-row').length === 4")
     assert b.evaluate("document.getElementById('trace-title').textContent") == "handle_chat"
-    assert b.evaluate("[...document.querySelectorAll('.wf-name')].map(n => parseInt(n.style.paddingLeft))") == [0, 16, 16, 16]
+    assert b.evaluate("[...document.querySelectorAll('.wf-name')].map(n => parseInt(n.style.paddingLeft))") == [
+        0,
+        16,
+        16,
+        16,
+    ]
     assert b.evaluate("document.querySelector('.wf-row[aria-selected=true]').dataset.spanId") == sid("agent-2")
-    marks = b.evaluate("[...document.querySelectorAll('#span-detail mark.claim')].map(m => [m.className, m.textContent, m.title])")
-    assert ["claim contradicted", "sunny in Paris", "contradicted: The tool said the sky is cloudy. — “\"sky\": \"cloudy\"”"] in marks
-    assert ["claim supported", "It is 21°C", "supported: The tool returned 21. — “{\"temp_c\": 21”"] in marks
+    marks = b.evaluate(
+        "[...document.querySelectorAll('#span-detail mark.claim')].map(m => [m.className, m.textContent, m.title])"
+    )
+    assert [
+        "claim contradicted",
+        "sunny in Paris",
+        'contradicted: The tool said the sky is cloudy. — “"sky": "cloudy"”',
+    ] in marks
+    assert ["claim supported", "It is 21°C", 'supported: The tool returned 21. — “{"temp_c": 21”'] in marks
     assert any(m[0] == "claim unsupported" for m in marks)
     claims = b.evaluate("document.getElementById('claims').innerText")
     assert "Nothing in the context mentions the Eiffel Tower." in claims and '"sky": "cloudy"' in claims
@@ -109,7 +122,10 @@ def test_deep_links_by_prefix_session_and_filters(ui: LocalUI, browser: Browser,
     assert _rows(b) == [tid("error")]
     b.click(f"tr[data-trace-id='{tid('error')}'] a")
     b.wait_for("!!document.getElementById('span-error')")
-    assert b.evaluate("document.getElementById('span-error').textContent") == "RateLimitError: Rate limit reached for gpt-4o-mini"
+    assert (
+        b.evaluate("document.getElementById('span-error').textContent")
+        == "RateLimitError: Rate limit reached for gpt-4o-mini"
+    )
 
     b.goto(ui.url + "/sessions/sess-1")
     b.wait_for("document.querySelectorAll('#turns > li').length === 2")
@@ -215,10 +231,14 @@ def test_ui_without_the_server_extra_names_it(tmp_path: Path) -> None:
     code = "import sys; sys.modules['uvicorn'] = None; from peekr.cli import main; sys.argv = ['peekr', 'ui', 'x.db']; main()"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 1
-    assert done.stderr.strip().splitlines() == ["Error: the web UI needs the server extra: pip install 'peekr-sdk[server]'"]
+    assert done.stderr.strip().splitlines() == [
+        "Error: the web UI needs the server extra: pip install 'peekr-sdk[server]'"
+    ]
 
 
 def test_ui_on_a_bad_file(tmp_path: Path) -> None:
     bad = tmp_path / "nope.db"
-    done = subprocess.run([sys.executable, "-m", "peekr.cli", "ui", str(bad), "--no-browser"], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "peekr.cli", "ui", str(bad), "--no-browser"], capture_output=True, text=True
+    )
     assert done.returncode == 1 and "no such file" in done.stderr

@@ -72,7 +72,9 @@ def test_login_views_feedback_isolation_logout(collector: Collector, browser: Br
     b.wait_for("document.querySelectorAll('#trace-rows tr[data-trace-id]').length === 15")
     assert b.evaluate("document.getElementById('tenant').textContent") == "acme"
     # The key is nowhere the page can read: not in the URL, storage, or document.cookie (HttpOnly).
-    assert collector.read_key not in b.evaluate("location.href + JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie")
+    assert collector.read_key not in b.evaluate(
+        "location.href + JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie"
+    )
     cookies = b.call("Network.getCookies", session=True)["cookies"]
     session = next(c for c in cookies if c["name"] == "peekr_session")
     assert session["httpOnly"] and session["sameSite"] == "Strict"
