@@ -44,6 +44,7 @@ def register(app: typer.Typer) -> None:
         except OSError as exc:
             typer.echo(f"Error: cannot listen on 127.0.0.1:{port} ({exc.strerror})", err=True)
             raise typer.Exit(code=1) from None
+        sock.listen(128)  # connections made right after the address is printed wait instead of failing
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
         typer.echo(f"Peekr UI for {path} at {url}  (Ctrl+C to stop)")
         if not no_browser:
