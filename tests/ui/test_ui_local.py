@@ -242,3 +242,22 @@ def test_ui_on_a_bad_file(tmp_path: Path) -> None:
         [sys.executable, "-m", "peekr.cli", "ui", str(bad), "--no-browser"], capture_output=True, text=True
     )
     assert done.returncode == 1 and "no such file" in done.stderr
+
+
+def test_dark_mode_and_narrow_screen(ui: LocalUI, browser: Browser, artifacts: Path) -> None:
+    b = browser
+    b.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}, session=True)
+    b.goto(f"{ui.url}/traces/{tid('agent')}")
+    b.wait_for("document.querySelectorAll('.wf-row').length === 4")
+    assert b.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(17, 17, 23)"
+    b.screenshot(str(artifacts / "local-waterfall-dark.png"))
+    b.goto(ui.url + "/trends")
+    b.wait_for("document.querySelectorAll('.chart svg').length === 6")
+    b.screenshot(str(artifacts / "local-trends-dark.png"))
+    # A phone-sized screen: one column, nothing wider than the viewport.
+    b.call("Emulation.setDeviceMetricsOverride", {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+           session=True)  # fmt: skip
+    b.goto(f"{ui.url}/traces/{tid('agent')}")
+    b.wait_for("document.querySelectorAll('.wf-row').length === 4")
+    assert b.evaluate("document.documentElement.scrollWidth <= 390 + 1")
+    assert b.console_errors() == []
