@@ -138,6 +138,21 @@ def test_deep_links_by_prefix_session_and_filters(ui: LocalUI, browser: Browser,
     assert [e for e in b.console_errors() if "status of 404" not in e] == []
 
 
+def test_paging_with_the_api_cursors(ui: LocalUI, browser: Browser) -> None:
+    b = browser
+    b.goto(ui.url + "/?limit=6")
+    b.wait_for("document.querySelectorAll('#trace-rows tr[data-trace-id]').length === 6")
+    first = _rows(b)
+    b.click("#more")
+    b.wait_for("document.querySelectorAll('#trace-rows tr[data-trace-id]').length === 12")
+    b.click("#more")
+    b.wait_for("document.querySelectorAll('#trace-rows tr[data-trace-id]').length === 15")
+    rows = _rows(b)
+    assert rows[:6] == first and len(set(rows)) == 15
+    assert b.evaluate("document.getElementById('more').parentElement.hidden")  # no further page
+    assert b.console_errors() == []
+
+
 def test_llm_output_with_html_renders_as_text(ui: LocalUI, browser: Browser) -> None:
     b = browser
     b.goto(f"{ui.url}/traces/{tid('xss')}")
@@ -246,7 +261,9 @@ def test_ui_on_a_bad_file(tmp_path: Path) -> None:
 
 def test_dark_mode_and_narrow_screen(ui: LocalUI, browser: Browser, artifacts: Path) -> None:
     b = browser
-    b.call("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}, session=True)
+    b.call(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]}, session=True
+    )
     b.goto(f"{ui.url}/traces/{tid('agent')}")
     b.wait_for("document.querySelectorAll('.wf-row').length === 4")
     assert b.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(17, 17, 23)"

@@ -26,7 +26,8 @@ export async function renderTraces(main) {
   setTitle("Traces");
   const params = new URLSearchParams(location.search);
   const range = params.get("range") || "all";
-  const query = { limit: 50, status: params.get("status") || null, since: rangeSince(range) };
+  const pageSize = Math.min(Math.max(parseInt(params.get("limit") || "50", 10) || 50, 1), 500);
+  const query = { limit: pageSize, status: params.get("status") || null, since: rangeSince(range) };
   for (const [key] of FILTERS) query[key] = params.get(key) || null;
 
   const form = h("form", { class: "card filters", id: "filters", role: "search" },
