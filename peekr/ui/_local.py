@@ -412,6 +412,17 @@ def _load_jsonl(path: Path) -> sqlite3.Connection:
             for s in traces.spans
         ],
     )  # fmt: skip
+    # The reader merged eval results into the spans; keep each span's merged scores as one result
+    # so the quality and worst-offender queries see them.
+    db.executemany(
+        "INSERT INTO eval_results (span_id, trace_id, evaluator, status, scores, attributes, created_at, tenant_id) "
+        "VALUES (?, ?, 'merged', 'ok', ?, '{}', ?, ?)",
+        [
+            (s["span_id"], s["trace_id"], json.dumps(s["attributes"]["eval_scores"]), s["end_time"], s["tenant_id"])
+            for s in traces.spans
+            if isinstance(s["attributes"].get("eval_scores"), dict) and s["attributes"]["eval_scores"]
+        ],
+    )
     db.executemany(
         "INSERT INTO feedback (trace_id, span_id, rating, score, note, created_at, tenant_id) VALUES (?,?,?,?,?,?,?)",
         [

@@ -9,7 +9,6 @@ process. On ``peekr ui`` (``ServerState.open_access``) no log-in is asked.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote
@@ -17,6 +16,8 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .._feedback import make_feedback
 from ..server._auth import authenticate
@@ -24,7 +25,7 @@ from ..server._errors import ApiError
 from ..server._state import SESSION_COOKIE, require, state_of
 from ..server._store import record_key
 
-__all__ = ["CSP", "install"]
+__all__ = ["CSP", "SecurityHeaders", "install"]
 
 #: No inline script or style, nothing from another origin, no framing.
 CSP = (
@@ -44,6 +45,13 @@ _STATIC = {
     "echarts.min.js": ("peekr.cli", "_static", "text/javascript"),
 }
 _MAX_FORM = 4096
+_DOCS = ("/docs", "/redoc", "/docs/oauth2-redirect")  # FastAPI's interactive API docs load their own scripts
+_HEADERS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -190,17 +198,28 @@ def _safe_next(target: str) -> str:
     return target
 
 
+class SecurityHeaders:
+    """ASGI middleware: the CSP and friends on every answer (FastAPI's ``/docs`` pages excepted)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _DOCS:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _HEADERS:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def install(app: FastAPI) -> None:
     """Add the UI's routes and its security headers to the collector app."""
     app.include_router(router)
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        if request.url.path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
-            return response  # FastAPI's interactive API docs load their own scripts
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    app.add_middleware(SecurityHeaders)

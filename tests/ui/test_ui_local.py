@@ -221,6 +221,8 @@ def test_jsonl_file_and_feedback(tmp_path: Path) -> None:
     try:
         listed = httpx.get(running.url + "/v1/traces").json()["traces"]
         assert len(listed) == 15
+        scores = httpx.get(running.url + "/v1/stats/scores", params={"since": "2000-01-01T00:00:00Z"}).json()
+        assert scores["count"] == 14  # the eval results of the file feed the quality view
         answer = httpx.post(running.url + "/ui/feedback", headers={"X-Peekr-UI": "1"},
                             json={"trace_id": tid("agent"), "rating": "good", "note": "from the UI"})  # fmt: skip
         assert answer.status_code == 201, answer.text
