@@ -43,8 +43,8 @@ async def require(request: Request, scope: str) -> Principal:
     session cookie.
     """
     state = state_of(request)
-    if state.open_access:
-        return Principal("local", "", scope)
+    if state.open_access:  # a local file: every tenant in it, or the one ``?tenant=`` names
+        return Principal("local", request.query_params.get("tenant") or "", scope)
     what = f"{request.method} {request.url.path}"
     authorization = request.headers.get("authorization")
     if authorization is None and scope == "read" and SESSION_COOKIE in request.cookies:

@@ -1,8 +1,8 @@
 """A read-only collector store over the user's own ``traces.db`` or ``traces.jsonl`` (for ``peekr ui``).
 
 It answers the same queries as the collector's stores, so the same routes and the same web app
-serve both. There are no tenants locally: the tenant argument is ignored and every span of the
-file is visible (the traces list may still filter by ``tenant``). A ``traces.db`` is opened with
+serve both. There is no log-in locally: the tenant argument is ``""`` (every span of the file) or
+the tenant that ``?tenant=`` names, which then filters every query but one trace's detail. A ``traces.db`` is opened with
 :func:`peekr._readers.connect_readonly` on every query, so what the app writes appears at once;
 a ``traces.jsonl`` is loaded into an in-memory SQLite copy, reloaded when the file changes.
 Feedback is written with peekr's own feedback code (:mod:`peekr._feedback`).
@@ -199,6 +199,9 @@ class LocalStore:
         """Trace summaries, newest first (the collector's paging rule)."""
         where = ["1 = 1"]
         params: dict[str, Any] = {}
+        if tenant_id:
+            where.append("tenant_id = :tenant")
+            params["tenant"] = tenant_id
         if filt.name:
             where.append("substr(name, 1, length(:name)) = :name")
             params["name"] = filt.name
@@ -292,9 +295,10 @@ class LocalStore:
                    json_extract(attributes, '$.tokens_output') AS tokens_output,
                    json_extract(attributes, '$.tokens_total') AS tokens_total,
                    json_extract(attributes, '$.cost_usd') AS cost_usd
-            FROM spans WHERE start_time >= :since AND start_time < :until ORDER BY 1, 2, 3
+            FROM spans WHERE start_time >= :since AND start_time < :until{_tenant("tenant_id", tenant_id)}
+            ORDER BY 1, 2, 3
             """,
-            {"since": query.since, "until": query.until},
+            {"since": query.since, "until": query.until, "tenant": tenant_id},
         )
         out: list[dict[str, Any]] = []
         for (bucket_value, grp), group_rows in groupby(rows, key=lambda r: (r["bucket"], r["grp"])):
@@ -327,15 +331,15 @@ class LocalStore:
             return [0] * bins, 0, None
         rows = await self._read(
             _LATEST_SCORES + "SELECT l.score FROM latest l JOIN spans s ON s.span_id = l.span_id "
-            "WHERE l.rn = 1 AND s.start_time >= :since AND s.start_time < :until",
-            {"metric": metric, "since": since, "until": until},
+            f"WHERE l.rn = 1 AND s.start_time >= :since AND s.start_time < :until{_tenant('s.tenant_id', tenant_id)}",
+            {"metric": metric, "since": since, "until": until, "tenant": tenant_id},
         )
         return histogram([r[0] for r in rows], bins)
 
     async def worst(self, tenant_id: str, metric: str, limit: int, since: str, until: str) -> list[dict[str, Any]]:
         """Worst spans first."""
-        params = {"metric": metric, "since": since, "until": until, "limit": limit}
-        window = "s.start_time >= :since AND s.start_time < :until"
+        params = {"metric": metric, "since": since, "until": until, "limit": limit, "tenant": tenant_id}
+        window = "s.start_time >= :since AND s.start_time < :until" + _tenant("s.tenant_id", tenant_id)
         if metric == "hallucination":
             if "eval_results" not in await self._run(_tables):
                 return []
@@ -364,6 +368,9 @@ class LocalStore:
             return []
         where = ["1 = 1"]
         params: dict[str, Any] = {"limit": limit}
+        if tenant_id:
+            where.append("tenant_id = :tenant")
+            params["tenant"] = tenant_id
         if rating:
             where.append("rating = :rating")
             params["rating"] = rating
@@ -376,6 +383,11 @@ class LocalStore:
             params,
         )
         return [feedback_row(dict(r)) for r in rows]
+
+
+def _tenant(column: str, tenant_id: str) -> str:
+    """The SQL condition for ``?tenant=`` (none when empty: every tenant of the file)."""
+    return f" AND {column} = :tenant" if tenant_id else ""
 
 
 def _tables(db: sqlite3.Connection) -> set[str]:

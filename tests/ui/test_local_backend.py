@@ -78,3 +78,23 @@ def test_peekr_ui_refuses_what_is_not_a_trace_file(tmp_path: Path, name: str) ->
                           text=True)  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.startswith("Error: ") and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_local_tenant_filter(tmp_path: Path) -> None:
+    from _ui_sample import UISample, build_other
+
+    db = tmp_path / "traces.db"
+    acme, globex = build("acme"), build_other("globex")
+    publish(UISample(spans=acme.spans + globex.spans, evals=acme.evals), storage="sqlite", path=db)
+    ui = start_local_ui(db)
+    try:
+        everything = httpx.get(ui.url + "/v1/traces").json()["traces"]
+        only = httpx.get(ui.url + "/v1/traces", params={"tenant": "globex"}).json()["traces"]
+        costs = httpx.get(ui.url + "/v1/stats/worst", params={"metric": "cost", "tenant": "acme"}).json()["items"]
+        calls = httpx.get(ui.url + "/v1/stats/aggregates", params={"tenant": "globex"}).json()["rows"]
+    finally:
+        stop(ui)
+    assert len(everything) == 16
+    assert [t["name"] for t in only] == ["globex.secret_pipeline"]
+    assert costs and all(i["name"] != "globex.secret_pipeline" for i in costs)
+    assert [r["calls"] for r in calls] == [1]

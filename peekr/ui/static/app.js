@@ -8,7 +8,7 @@ let session = null;
 let cleanup = null;
 
 const ROUTES = [
-  [/^\/$/, "traces", () => renderTraces(main)],
+  [/^\/$/, "traces", () => renderTraces(main, session)],
   [/^\/traces\/([^/]+)$/, "traces", (m) => renderTrace(main, decodeURIComponent(m[1]), session)],
   [/^\/sessions\/(.+)$/, "traces", (m) => renderSession(main, decodeURIComponent(m[1]))],
   [/^\/trends$/, "trends", () => renderTrends(main)],

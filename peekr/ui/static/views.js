@@ -22,17 +22,18 @@ function rangeSelect(id, value, ranges) {
 
 // ---- traces list ----------------------------------------------------------------------
 
-export async function renderTraces(main) {
+export async function renderTraces(main, session) {
   setTitle("Traces");
   const params = new URLSearchParams(location.search);
   const range = params.get("range") || "all";
   const pageSize = Math.min(Math.max(parseInt(params.get("limit") || "50", 10) || 50, 1), 500);
   const query = { limit: pageSize, status: params.get("status") || null, since: rangeSince(range) };
-  for (const [key] of FILTERS) query[key] = params.get(key) || null;
+  const filters = session && session.mode === "local" ? [...FILTERS, ["tenant", "Tenant", ""]] : FILTERS;
+  for (const [key] of filters) query[key] = params.get(key) || null;
 
   const form = h("form", { class: "card filters", id: "filters", role: "search" },
     h("label", {}, "Time", rangeSelect("f-range", range)),
-    FILTERS.map(([key, label, placeholder]) => h("label", {}, label,
+    filters.map(([key, label, placeholder]) => h("label", {}, label,
       h("input", { id: "f-" + key, name: key, value: params.get(key) || "", placeholder, autocomplete: "off" }))),
     h("label", {}, "Status", h("select", { id: "f-status", name: "status" },
       [["", "Any"], ["ok", "OK"], ["error", "Error"]].map(([v, l]) => h("option", { value: v, selected: v === (params.get("status") || "") }, l)))),
