@@ -25,7 +25,12 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 #: Commands owned by other parts of peekr; each, if importable, exposes ``register(app)``.
 #: A module that does not exist is skipped quietly.
-EXTRA_COMMAND_MODULES: tuple[str, ...] = ("peekr.cli.eval", "peekr.cli.server", "peekr.cli.fake_provider")
+EXTRA_COMMAND_MODULES: tuple[str, ...] = (
+    "peekr.cli.eval",
+    "peekr.cli.server",
+    "peekr.cli.ui",
+    "peekr.cli.fake_provider",
+)
 
 _HELP_OPTIONS = ("-h", "--help")
 _HELP = """Look at your LLM traces without any server.

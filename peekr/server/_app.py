@@ -69,6 +69,9 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.state.peekr = state
     app.include_router(_ingest.router)
     app.include_router(_query.router)
+    from ..ui._routes import install as install_ui
+
+    install_ui(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
     async def healthz() -> dict[str, str]:

@@ -11,7 +11,7 @@ from ._config import ServerSettings
 from ._ratelimit import RateLimiter
 from ._store import Store
 
-__all__ = ["ServerState", "require", "state_of"]
+__all__ = ["SESSION_COOKIE", "ServerState", "require", "state_of"]
 
 
 @dataclass
@@ -22,6 +22,8 @@ class ServerState:
     store: Store
     limiter: RateLimiter
     auth_failures: RateLimiter | None = None
+    #: ``peekr ui``: a local, single-user server over the user's own file; no key is asked.
+    open_access: bool = False
 
 
 def state_of(request: Request) -> ServerState:
@@ -30,14 +32,27 @@ def state_of(request: Request) -> ServerState:
     return state
 
 
+#: The web UI's session cookie: it holds the read key it was issued for (HttpOnly, SameSite=Strict).
+SESSION_COOKIE = "peekr_session"
+
+
 async def require(request: Request, scope: str) -> Principal:
-    """Authenticate the request for ``scope`` (see ``authenticate``)."""
+    """Authenticate the request for ``scope`` (see ``authenticate``).
+
+    The key comes from the ``Authorization`` header, else (read scope only) from the web UI's
+    session cookie.
+    """
     state = state_of(request)
+    if state.open_access:  # a local file: every tenant in it, or the one ``?tenant=`` names
+        return Principal("local", request.query_params.get("tenant") or "", scope)
     what = f"{request.method} {request.url.path}"
+    authorization = request.headers.get("authorization")
+    if authorization is None and scope == "read" and SESSION_COOKIE in request.cookies:
+        authorization = f"Bearer {request.cookies[SESSION_COOKIE]}"
     return await authenticate(
         state.store,
         state.limiter,
-        request.headers.get("authorization"),
+        authorization,
         scope,
         what,
         failures=state.auth_failures,

@@ -1,0 +1,484 @@
+"""A read-only collector store over the user's own ``traces.db`` or ``traces.jsonl`` (for ``peekr ui``).
+
+It answers the same queries as the collector's stores, so the same routes and the same web app
+serve both. There is no log-in locally: the tenant argument is ``""`` (every span of the file) or
+the tenant that ``?tenant=`` names, which then filters every query but one trace's detail. A ``traces.db`` is opened with
+:func:`peekr._readers.connect_readonly` on every query, so what the app writes appears at once;
+a ``traces.jsonl`` is loaded into an in-memory SQLite copy, reloaded when the file changes.
+Feedback is written with peekr's own feedback code (:mod:`peekr._feedback`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from itertools import groupby
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from .._events import EvalResult, Feedback
+from .._feedback import append_feedback_jsonl, write_feedback
+from .._readers import JSONLTraces, TraceFileError, connect_readonly, open_traces
+from .._span import Span
+from ..server._keys import ApiKey
+from ..server._store import (
+    AggregateQuery,
+    IngestCounts,
+    TraceFilter,
+    aggregate_row,
+    feedback_row,
+    histogram,
+    percentile,
+    trace_summary,
+)
+from ..sinks._sqlite_schema import apply_migrations
+
+__all__ = ["LocalStore"]
+
+T = TypeVar("T")
+
+_BUCKETS = {
+    "minute": "substr(start_time, 1, 16) || ':00Z'",
+    "hour": "substr(start_time, 1, 13) || ':00:00Z'",
+    "day": "substr(start_time, 1, 10) || 'T00:00:00Z'",
+}
+_LATEST_SCORES = """
+    WITH latest AS (
+        SELECT span_id, json_extract(scores, '$."' || :metric || '"') AS score,
+               ROW_NUMBER() OVER (PARTITION BY span_id ORDER BY created_at DESC, id DESC) AS rn
+        FROM eval_results
+        WHERE status = 'ok' AND json_type(scores, '$."' || :metric || '"') IS NOT NULL
+    )
+"""
+_SPAN_SUMMARY = (
+    "s.span_id, s.trace_id, s.name, json_extract(s.attributes, '$.model') AS model, "
+    "s.start_time, s.duration_ms, s.status"
+)
+_SPAN_COLUMNS = (
+    "span_id, trace_id, parent_id, name, start_time, end_time, duration_ms, status, tenant_id, "
+    "retention_class, attributes"
+)
+
+
+class LocalStore:
+    """The collector ``Store`` interface, read-only, over one local trace file."""
+
+    local = True
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._jsonl: sqlite3.Connection | None = None
+        self._jsonl_stamp: tuple[int, int] | None = None
+        self.is_jsonl = False
+
+    async def open(self) -> None:
+        """Check the file is a readable peekr trace file.
+
+        Raises:
+            TraceFileError: missing, empty, corrupt or not a peekr file.
+        """
+        await anyio.to_thread.run_sync(self._check)
+
+    def _check(self) -> None:
+        traces = open_traces(self.path)
+        self.is_jsonl = isinstance(traces, JSONLTraces)
+        traces.close()
+
+    async def close(self) -> None:
+        """Drop the in-memory copy of a JSONL file."""
+        if self._jsonl is not None:
+            self._jsonl.close()
+            self._jsonl = None
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _connection(self) -> tuple[sqlite3.Connection, bool]:
+        """A connection to read from, and whether the caller must close it."""
+        if not self.is_jsonl:
+            db = connect_readonly(self.path, check_same_thread=False)
+            db.row_factory = sqlite3.Row
+            return db, True
+        stat = self.path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if self._jsonl is None or stamp != self._jsonl_stamp:
+            if self._jsonl is not None:
+                self._jsonl.close()
+            self._jsonl, self._jsonl_stamp = _load_jsonl(self.path), stamp
+        return self._jsonl, False
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            with self._lock:
+                db, owned = self._connection()
+                try:
+                    return fn(db)
+                finally:
+                    if owned:
+                        db.close()
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def _read(self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return await self._run(lambda db: db.execute(sql, params).fetchall())
+
+    # -- keys and ingest: not available locally ------------------------------------------
+
+    async def create_key(self, key: ApiKey) -> None:
+        """Keys do not exist locally."""
+        raise NotImplementedError("a local trace file has no API keys")
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        """No key is valid locally (the local UI needs none)."""
+        return None
+
+    async def revoke_key(self, key_id: str) -> bool:
+        """Keys do not exist locally."""
+        return False
+
+    async def list_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
+        """Keys do not exist locally."""
+        return []
+
+    async def ingest(
+        self,
+        tenant_id: str,
+        spans: Sequence[Span],
+        evals: Sequence[tuple[EvalResult, str]],
+        feedback: Sequence[tuple[Feedback, str]],
+    ) -> IngestCounts:
+        """The local file is written by the app, not by the UI."""
+        raise NotImplementedError("the local UI does not ingest")
+
+    async def purge(self, retention_days: Mapping[str, float], now: datetime) -> int:
+        """Pruning a local file is ``peekr prune``'s job."""
+        return 0
+
+    async def add_feedback(self, record: Feedback) -> Feedback:
+        """Store a rating where ``peekr export-feedback`` reads it, with peekr's feedback code.
+
+        Raises:
+            ValueError: the trace is not in the file, or the file cannot be written.
+        """
+
+        def run() -> Feedback:
+            with self._lock:
+                if self.is_jsonl:
+                    if not any(r for r in self._trace_ids(record.trace_id)):
+                        raise ValueError(f"trace_id={record.trace_id!r} is not in {self.path}")
+                    return append_feedback_jsonl(self.path, record)
+                return write_feedback(self.path, record)
+
+        return await anyio.to_thread.run_sync(run)
+
+    def _trace_ids(self, trace_id: str) -> list[Any]:
+        db, owned = self._connection()
+        try:
+            return db.execute("SELECT 1 FROM spans WHERE trace_id = ? LIMIT 1", (trace_id,)).fetchall()
+        finally:
+            if owned:
+                db.close()
+
+    async def resolve_trace_id(self, tenant_id: str, prefix: str) -> list[str]:
+        """Up to two full trace ids starting with ``prefix``."""
+        rows = await self._read(
+            "SELECT DISTINCT trace_id FROM spans WHERE trace_id >= ? AND trace_id < ? LIMIT 2", (prefix, prefix + "g")
+        )
+        return [r[0] for r in rows]
+
+    # -- queries --------------------------------------------------------------------------
+
+    async def list_traces(
+        self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
+    ) -> list[dict[str, Any]]:
+        """Trace summaries, newest first (the collector's paging rule)."""
+        where = ["1 = 1"]
+        params: dict[str, Any] = {}
+        if tenant_id:
+            where.append("tenant_id = :tenant")
+            params["tenant"] = tenant_id
+        if filt.name:
+            where.append("substr(name, 1, length(:name)) = :name")
+            params["name"] = filt.name
+        if filt.status:
+            where.append("status = :status")
+            params["status"] = filt.status
+        for attr in ("model", "feature", "endpoint", "user_id", "session_id"):
+            value = getattr(filt, attr)
+            if value is not None:
+                where.append(f"json_extract(attributes, '$.{attr}') = :{attr}")
+                params[attr] = value
+        if filt.since:
+            where.append("start_time >= :since")
+            params["since"] = filt.since
+        if filt.until:
+            where.append("start_time < :until")
+            params["until"] = filt.until
+        clause = " AND ".join(where)
+
+        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            order = _page_trace_ids(clause, params, limit, cursor, db)
+            if not order:
+                return []
+            marks = ",".join("?" * len(order))
+            sql = f"""
+                SELECT s.trace_id, MIN(s.start_time) AS start_time, MAX(s.end_time) AS end_time,
+                       COUNT(*) AS span_count, SUM(s.status = 'error') AS error_count,
+                       SUM(json_extract(s.attributes, '$.tokens_total')) AS tokens_total,
+                       SUM(json_extract(s.attributes, '$.cost_usd')) AS cost_usd,
+                       GROUP_CONCAT(DISTINCT json_extract(s.attributes, '$.model')) AS models,
+                       (SELECT r.name FROM spans r WHERE r.trace_id = s.trace_id
+                        ORDER BY r.parent_id IS NOT NULL, r.start_time LIMIT 1) AS root_name
+                FROM spans s WHERE s.trace_id IN ({marks}) GROUP BY s.trace_id
+            """
+            rows = {r["trace_id"]: r for r in db.execute(sql, list(order)).fetchall()}
+            return [{**trace_summary(dict(rows[t])), "sort_key": k} for t, k in order.items() if t in rows]
+
+        return await self._run(run)
+
+    async def get_trace(
+        self, tenant_id: str, trace_id: str
+    ) -> tuple[list[dict[str, Any]], list[EvalResult], list[dict[str, Any]]]:
+        """Spans, eval results and feedback of one trace."""
+
+        def run(db: sqlite3.Connection) -> tuple[list[Any], list[Any], list[Any]]:
+            tables = _tables(db)
+            spans = db.execute(
+                f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_time, span_id", (trace_id,)
+            ).fetchall()
+            evals = (
+                db.execute(
+                    "SELECT span_id, trace_id, evaluator, status, scores, attributes, error, created_at, tenant_id "
+                    "FROM eval_results WHERE trace_id = ? ORDER BY created_at, id",
+                    (trace_id,),
+                ).fetchall()
+                if "eval_results" in tables
+                else []
+            )
+            fb = (
+                db.execute(
+                    "SELECT id, trace_id, span_id, rating, score, note, created_at FROM feedback "
+                    "WHERE trace_id = ? ORDER BY created_at, id",
+                    (trace_id,),
+                ).fetchall()
+                if "feedback" in tables
+                else []
+            )
+            return spans, evals, fb
+
+        spans, evals, fb = await self._run(run)
+        span_dicts = [{**dict(r), "attributes": _loads(r["attributes"])} for r in spans]
+        results = [
+            EvalResult.model_construct(
+                **{**dict(r), "scores": _loads(r["scores"]), "attributes": _loads(r["attributes"])}
+            )
+            for r in evals
+        ]
+        return span_dicts, results, [feedback_row(dict(r)) for r in fb]
+
+    async def aggregates(self, tenant_id: str, query: AggregateQuery) -> list[dict[str, Any]]:
+        """One scan of the window: sums in SQL, percentiles in Python."""
+        bucket = _BUCKETS[query.interval] if query.interval else "NULL"
+        group = (
+            "NULL" if not query.group_by else "name" if query.group_by == "name"
+            else f"json_extract(attributes, '$.{query.group_by}')"
+        )  # fmt: skip
+        rows = await self._read(
+            f"""
+            SELECT {bucket} AS bucket, {group} AS grp, duration_ms, status = 'error' AS failed,
+                   json_extract(attributes, '$.tokens_input') AS tokens_input,
+                   json_extract(attributes, '$.tokens_output') AS tokens_output,
+                   json_extract(attributes, '$.tokens_total') AS tokens_total,
+                   json_extract(attributes, '$.cost_usd') AS cost_usd
+            FROM spans WHERE start_time >= :since AND start_time < :until{_tenant("tenant_id", tenant_id)}
+            ORDER BY 1, 2, 3
+            """,
+            {"since": query.since, "until": query.until, "tenant": tenant_id},
+        )
+        out: list[dict[str, Any]] = []
+        for (bucket_value, grp), group_rows in groupby(rows, key=lambda r: (r["bucket"], r["grp"])):
+            items = list(group_rows)
+            durations = [r["duration_ms"] for r in items]
+            costs = [r["cost_usd"] for r in items if r["cost_usd"] is not None]
+            totals = {
+                "bucket": bucket_value,
+                "grp": grp,
+                "calls": len(items),
+                "errors": sum(r["failed"] for r in items),
+                "tokens_input": sum(r["tokens_input"] or 0 for r in items),
+                "tokens_output": sum(r["tokens_output"] or 0 for r in items),
+                "tokens_total": sum(r["tokens_total"] or 0 for r in items),
+                "cost_usd": sum(costs) if costs else None,
+                "avg_ms": sum(durations) / len(durations),
+            }
+            out.append(
+                aggregate_row(
+                    totals, percentile(durations, 0.5), percentile(durations, 0.95), percentile(durations, 0.99)
+                )
+            )
+        return out
+
+    async def score_histogram(
+        self, tenant_id: str, metric: str, bins: int, since: str, until: str
+    ) -> tuple[list[int], int, float | None]:
+        """Latest score per span for ``metric``, binned over [0, 1]."""
+        if "eval_results" not in await self._run(_tables):
+            return [0] * bins, 0, None
+        rows = await self._read(
+            _LATEST_SCORES + "SELECT l.score FROM latest l JOIN spans s ON s.span_id = l.span_id "
+            f"WHERE l.rn = 1 AND s.start_time >= :since AND s.start_time < :until{_tenant('s.tenant_id', tenant_id)}",
+            {"metric": metric, "since": since, "until": until, "tenant": tenant_id},
+        )
+        return histogram([r[0] for r in rows], bins)
+
+    async def worst(self, tenant_id: str, metric: str, limit: int, since: str, until: str) -> list[dict[str, Any]]:
+        """Worst spans first."""
+        params = {"metric": metric, "since": since, "until": until, "limit": limit, "tenant": tenant_id}
+        window = "s.start_time >= :since AND s.start_time < :until" + _tenant("s.tenant_id", tenant_id)
+        if metric == "hallucination":
+            if "eval_results" not in await self._run(_tables):
+                return []
+            sql = (
+                _LATEST_SCORES + f"SELECT {_SPAN_SUMMARY}, l.score AS value FROM latest l JOIN spans s "
+                f"ON s.span_id = l.span_id WHERE l.rn = 1 AND l.score IS NOT NULL "
+                f"AND {window} ORDER BY value ASC, s.start_time DESC LIMIT :limit"
+            )
+        else:
+            expr = {
+                "latency": "s.duration_ms",
+                "cost": "json_extract(s.attributes, '$.cost_usd')",
+                "tokens": "json_extract(s.attributes, '$.tokens_total')",
+            }[metric]
+            sql = (
+                f"SELECT {_SPAN_SUMMARY}, {expr} AS value FROM spans s WHERE {window} AND {expr} IS NOT NULL "
+                f"ORDER BY value DESC, s.start_time DESC LIMIT :limit"
+            )
+        return [dict(r) for r in await self._read(sql, params)]
+
+    async def list_feedback(
+        self, tenant_id: str, rating: str | None, limit: int, before: tuple[str, str] | None
+    ) -> list[dict[str, Any]]:
+        """Newest feedback first."""
+        if "feedback" not in await self._run(_tables):
+            return []
+        where = ["1 = 1"]
+        params: dict[str, Any] = {"limit": limit}
+        if tenant_id:
+            where.append("tenant_id = :tenant")
+            params["tenant"] = tenant_id
+        if rating:
+            where.append("rating = :rating")
+            params["rating"] = rating
+        if before is not None:
+            where.append("(created_at < :cs OR (created_at = :cs AND id < :cid))")
+            params["cs"], params["cid"] = before[0], int(before[1])
+        rows = await self._read(
+            "SELECT id, trace_id, span_id, rating, score, note, created_at FROM feedback "
+            f"WHERE {' AND '.join(where)} ORDER BY created_at DESC, id DESC LIMIT :limit",
+            params,
+        )
+        return [feedback_row(dict(r)) for r in rows]
+
+
+def _tenant(column: str, tenant_id: str) -> str:
+    """The SQL condition for ``?tenant=`` (none when empty: every tenant of the file)."""
+    return f" AND {column} = :tenant" if tenant_id else ""
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _loads(text: str | None) -> Any:
+    try:
+        return json.loads(text or "{}")
+    except ValueError:
+        return {"_unreadable": text}
+
+
+def _load_jsonl(path: Path) -> sqlite3.Connection:
+    """An in-memory database with the local schema holding what ``path`` holds now."""
+    try:
+        traces = JSONLTraces(path)
+    except TraceFileError:
+        traces = None
+    db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    apply_migrations(db)
+    db.row_factory = sqlite3.Row
+    if traces is None:
+        return db
+    db.executemany(
+        "INSERT OR IGNORE INTO spans (span_id, trace_id, parent_id, name, start_time, end_time, duration_ms, "
+        "status, tenant_id, retention_class, attributes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                s["span_id"], s["trace_id"], s["parent_id"], s["name"], s["start_time"], s["end_time"],
+                s["duration_ms"], s["status"], s["tenant_id"], s["retention_class"],
+                json.dumps(s["attributes"], default=str),
+            )
+            for s in traces.spans
+        ],
+    )  # fmt: skip
+    # The reader merged eval results into the spans; keep each span's merged scores as one result
+    # so the quality and worst-offender queries see them.
+    db.executemany(
+        "INSERT INTO eval_results (span_id, trace_id, evaluator, status, scores, attributes, created_at, tenant_id) "
+        "VALUES (?, ?, 'merged', 'ok', ?, '{}', ?, ?)",
+        [
+            (s["span_id"], s["trace_id"], json.dumps(s["attributes"]["eval_scores"]), s["end_time"], s["tenant_id"])
+            for s in traces.spans
+            if isinstance(s["attributes"].get("eval_scores"), dict) and s["attributes"]["eval_scores"]
+        ],
+    )
+    db.executemany(
+        "INSERT INTO feedback (trace_id, span_id, rating, score, note, created_at, tenant_id) VALUES (?,?,?,?,?,?,?)",
+        [
+            (f["trace_id"], f.get("span_id"), f.get("rating"), f.get("score"), f.get("note"), f["created_at"],
+             f.get("tenant_id"))
+            for f in traces.all_feedback()
+        ],
+    )  # fmt: skip
+    return db
+
+
+def _page_trace_ids(
+    where: str, params: dict[str, Any], limit: int, cursor: tuple[str, str] | None, db: sqlite3.Connection
+) -> dict[str, str]:
+    """One page of trace ids, newest first, keyed by their latest matching span's start time."""
+    params = dict(params)
+    after = ""
+    if cursor is not None:
+        after = " AND (start_time < :cs OR (start_time = :cs AND trace_id < :ct))"
+        params["cs"], params["ct"] = cursor
+    cur = db.execute(
+        f"SELECT trace_id, start_time FROM spans WHERE {where}{after} ORDER BY start_time DESC, trace_id DESC", params
+    )
+    page: dict[str, str] = {}
+    skipped: set[str] = set()
+    while len(page) < limit:
+        rows = cur.fetchmany(256)
+        if not rows:
+            break
+        for trace_id, start in rows:
+            if trace_id in page or trace_id in skipped:
+                continue
+            if (
+                cursor is not None
+                and db.execute(
+                    f"SELECT 1 FROM spans WHERE {where} AND trace_id = :tid AND (start_time > :cs "
+                    "OR (start_time = :cs AND trace_id >= :ct)) LIMIT 1",
+                    {**params, "tid": trace_id},
+                ).fetchone()
+            ):
+                skipped.add(trace_id)
+                continue
+            page[trace_id] = start
+            if len(page) == limit:
+                break
+    cur.close()
+    return page
