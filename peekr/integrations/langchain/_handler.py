@@ -1,10 +1,12 @@
 """The callback handler: LangChain run events -> peekr spans.
 
 Parenting: a run's span is the child of its parent run's span (``parent_run_id``), else of the
-current span (a ``peekr.span()`` or request around the LangChain call). While a chain, tool,
-retriever or agent run is open its span is the current span, so provider calls made inside it
-(ChatOpenAI -> ``openai.chat.completions``) and user spans become its children. LangChain calls
-this handler inline (``run_inline``), in the run's own context, sync and async.
+current span (a ``peekr.span()`` or request around the LangChain call). Provider and vector-store
+spans started inside a run find it through :meth:`PeekrCallbackHandler.innermost_run`: the run
+whose child config LangChain has put in ``var_child_runnable_config`` here (LangChain sets and
+resets that context itself), or an open retriever run (retrievers set no child config). The
+handler never changes peekr's current span (see ``peekr/integrations/_framework.py`` for why).
+LangChain calls this handler inline (``run_inline``), in the run's own context, sync and async.
 
 Open runs are bounded (``MAX_OPEN_RUNS``); past that the oldest is given up and counted under
 ``("integrations.langchain", "open_runs_limit")`` in ``peekr.stats().dropped``.
@@ -15,17 +17,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.runnables.config import var_child_runnable_config
 
 from ..._capture import capture
 from ..._context import SpanContextLike, _current_span
-from ..._errors import handle_internal_errors
+from ..._errors import checkpoint, handle_internal_errors
 from ..._runtime import record_dropped
 from ..._tracer import ActiveSpan, start_span
-from .._framework import PendingLLM, _llm_run
+from .._framework import PendingLLM, _llm_run, add_parent_resolver
 from .._retrieval import document, retrieval_attribute
 
 __all__ = ["MAX_AGENT_ACTIONS", "MAX_OPEN_RUNS", "PeekrCallbackHandler"]
@@ -36,13 +40,17 @@ _HIDDEN_TAG = "langsmith:hidden"
 _REQUEST_KEYS = ("temperature", "max_tokens", "max_completion_tokens", "top_p", "seed", "n", "stream")
 
 
+#: The open retriever run here (retrievers set no child config); ended spans are ignored when read.
+_retriever_run: ContextVar[ActiveSpan | None] = ContextVar("peekr_langchain_retriever", default=None)
+
+
 class _Run:
     __slots__ = ("parent", "pending", "previous", "previous_llm", "span")
 
     def __init__(self, span: ActiveSpan | None, parent: SpanContextLike | None) -> None:
         self.span = span
         self.parent = parent  # what children attach to when this run has no span (hidden runs)
-        self.previous: Any = None  # the current span before this run activated its own
+        self.previous: ActiveSpan | None = None  # the open retriever before this one (retriever runs)
         self.pending: PendingLLM | None = None
         self.previous_llm: PendingLLM | None = None
 
@@ -131,6 +139,23 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         super().__init__()
         self._runs: OrderedDict[UUID, _Run] = OrderedDict()
         self._lock = threading.Lock()
+        add_parent_resolver(self.innermost_run)
+
+    def innermost_run(self) -> ActiveSpan | None:
+        """The span of the innermost open LangChain run here (for provider and store spans), or None."""
+        config = var_child_runnable_config.get()
+        run_id = getattr(config.get("callbacks"), "parent_run_id", None) if isinstance(config, dict) else None
+        span: Any = None
+        if run_id is not None:
+            with self._lock:
+                run = self._runs.get(run_id)
+            if run is not None:
+                span = run.span if run.span is not None else run.parent
+        retriever = _retriever_run.get()
+        if retriever is not None and retriever.is_recording:
+            if not isinstance(span, ActiveSpan) or retriever._start_perf > span._start_perf:
+                return retriever
+        return span if isinstance(span, ActiveSpan) else None
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -161,12 +186,10 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         tags: Sequence[str] | None,
         name: str,
         attributes: dict[str, Any],
-        *,
-        activate: bool = True,
     ) -> _Run | None:
         known, parent = self._parent(parent_run_id)
         if tags and _HIDDEN_TAG in tags:
-            self._store(run_id, _Run(None, parent if known else _current_span.get()))
+            self._store(run_id, _Run(None, parent if known else self.innermost_run() or _current_span.get()))
             return None
         if known and parent is not None:
             span = start_span(name, attributes, trace_id=parent.trace_id, parent_id=parent.span_id)
@@ -175,18 +198,12 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         if span is None:  # peekr is not running, or instrumentation is suppressed here
             return None
         run = _Run(span, span)
-        if activate:
-            run.previous = _current_span.get()
-            _current_span.set(span)
         self._store(run_id, run)
         return run
 
     def _pop(self, run_id: UUID) -> _Run | None:
         with self._lock:
-            run = self._runs.pop(run_id, None)
-        if run is not None and run.span is not None and _current_span.get() is run.span:
-            _current_span.set(run.previous)  # only where this run set it (the same context)
-        return run
+            return self._runs.pop(run_id, None)
 
     def _end(self, run_id: UUID, key: str | None, value: Any, error: BaseException | None = None) -> None:
         run = self._pop(run_id)
@@ -222,6 +239,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """A chain / runnable / graph / graph-node run starts."""
         with handle_internal_errors("langchain.on_chain_start"):
+            checkpoint("langchain.on_chain_start")
             name = _run_name(serialized, kwargs, "chain")
             node = metadata.get("langgraph_node") if metadata else None
             if node is not None and node == name:
@@ -235,16 +253,19 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """A chain run ends."""
         with handle_internal_errors("langchain.on_chain_end"):
+            checkpoint("langchain.on_chain_end")
             self._end(run_id, "output", outputs)
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """A chain run fails (its exception passes through LangChain untouched)."""
         with handle_internal_errors("langchain.on_chain_error"):
+            checkpoint("langchain.on_chain_error")
             self._end(run_id, None, None, error)
 
     def on_agent_action(self, action: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """The chain run is an agent: rename its span, list the actions it takes (bounded)."""
         with handle_internal_errors("langchain.on_agent_action"):
+            checkpoint("langchain.on_agent_action")
             with self._lock:
                 run = self._runs.get(run_id)
             if run is None or run.span is None:
@@ -261,6 +282,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     def on_agent_finish(self, finish: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """The agent's final answer (the chain run ends separately)."""
         with handle_internal_errors("langchain.on_agent_finish"):
+            checkpoint("langchain.on_agent_finish")
             with self._lock:
                 run = self._runs.get(run_id)
             if run is not None and run.span is not None:
@@ -282,6 +304,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """A tool run starts."""
         with handle_internal_errors("langchain.on_tool_start"):
+            checkpoint("langchain.on_tool_start")
             name = _run_name(serialized, kwargs, "tool")
             attributes = self._base("tool", name, metadata)
             _set_captured(attributes, "input", inputs if inputs is not None else input_str)
@@ -290,12 +313,14 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """A tool run ends (a ToolMessage is recorded as its content)."""
         with handle_internal_errors("langchain.on_tool_end"):
+            checkpoint("langchain.on_tool_end")
             content = getattr(output, "content", output)
             self._end(run_id, "output", content)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """A tool run fails."""
         with handle_internal_errors("langchain.on_tool_error"):
+            checkpoint("langchain.on_tool_error")
             self._end(run_id, None, None, error)
 
     # -- retrievers -------------------------------------------------------------------------------
@@ -313,17 +338,24 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """A retriever run starts: a retrieval span with the query."""
         with handle_internal_errors("langchain.on_retriever_start"):
+            checkpoint("langchain.on_retriever_start")
             name = _run_name(serialized, kwargs, "retriever")
             attributes = self._base("retrieval", name, metadata)
             attributes["retrieval"] = retrieval_attribute(query, None, ())
-            self._start(run_id, parent_run_id, tags, "langchain.retriever", attributes)
+            run = self._start(run_id, parent_run_id, tags, "langchain.retriever", attributes)
+            if run is not None:
+                run.previous = _retriever_run.get()
+                _retriever_run.set(run.span)
 
     def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, **kwargs: Any) -> None:
         """A retriever run ends: its documents in the shared retrieval shape."""
         with handle_internal_errors("langchain.on_retriever_end"):
+            checkpoint("langchain.on_retriever_end")
             run = self._pop(run_id)
             if run is None or run.span is None:
                 return
+            if _retriever_run.get() is run.span:
+                _retriever_run.set(run.previous)
             retrieval = run.span.attributes.get("retrieval") or {}
             docs = []
             for doc in documents:
@@ -339,6 +371,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """A retriever run fails."""
         with handle_internal_errors("langchain.on_retriever_error"):
+            checkpoint("langchain.on_retriever_error")
             self._end(run_id, None, None, error)
 
     # -- LLMs -------------------------------------------------------------------------------------
@@ -366,7 +399,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         if request:
             attributes["request"] = request
         _set_captured(attributes, "input", prompt)
-        run = self._start(run_id, parent_run_id, tags, "langchain.llm", attributes, activate=False)
+        run = self._start(run_id, parent_run_id, tags, "langchain.llm", attributes)
         if run is not None:
             run.pending = PendingLLM()
             run.previous_llm = _llm_run.get()
@@ -385,6 +418,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """A chat model run starts (recorded only if no provider span appears inside it)."""
         with handle_internal_errors("langchain.on_chat_model_start"):
+            checkpoint("langchain.on_chat_model_start")
             self._llm_start(serialized, _messages(messages), run_id, parent_run_id, tags, metadata, kwargs)
 
     def on_llm_start(
@@ -400,12 +434,14 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """A completion-style LLM run starts."""
         with handle_internal_errors("langchain.on_llm_start"):
+            checkpoint("langchain.on_llm_start")
             prompt = prompts[0] if len(prompts) == 1 else prompts
             self._llm_start(serialized, prompt, run_id, parent_run_id, tags, metadata, kwargs)
 
     def on_llm_new_token(self, token: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """A streamed token: time to first token, ``stream=True``."""
         with handle_internal_errors("langchain.on_llm_new_token"):
+            checkpoint("langchain.on_llm_new_token")
             with self._lock:
                 run = self._runs.get(run_id)
             if run is not None and run.span is not None and "ttft_ms" not in run.span.attributes:
@@ -421,6 +457,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """An LLM run ends: dropped when a provider span recorded the call, else ended with usage."""
         with handle_internal_errors("langchain.on_llm_end"):
+            checkpoint("langchain.on_llm_end")
             run = self._llm_pop(run_id)
             if run is None or run.span is None or (run.pending is not None and run.pending.covered):
                 return
@@ -437,6 +474,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """An LLM run fails: recorded unless a provider span recorded the failed call."""
         with handle_internal_errors("langchain.on_llm_error"):
+            checkpoint("langchain.on_llm_error")
             run = self._llm_pop(run_id)
             if run is None or run.span is None or (run.pending is not None and run.pending.covered):
                 return
