@@ -169,6 +169,13 @@ class PeekrCallbackHandler(BaseCallbackHandler):
             return False, None
         return True, parent.span if parent.span is not None else parent.parent
 
+    def _is_node(self, run_id: UUID | None, name: str) -> bool:
+        """True when run ``run_id`` is the graph node ``name`` (a runnable given as a node has its own run)."""
+        with self._lock:
+            run = self._runs.get(run_id) if run_id is not None else None
+        span = run.span if run is not None else None
+        return span is not None and span.name == "langgraph.node" and span.attributes.get("run_name") == name
+
     def _store(self, run_id: UUID, run: _Run) -> None:
         evicted = 0
         with self._lock:
@@ -242,7 +249,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
             checkpoint("langchain.on_chain_start")
             name = _run_name(serialized, kwargs, "chain")
             node = metadata.get("langgraph_node") if metadata else None
-            if node is not None and node == name:
+            if node is not None and node == name and not self._is_node(parent_run_id, name):
                 span_name, attributes = "langgraph.node", self._base("graph_node", name, metadata)
                 attributes["framework"] = "langgraph"
             else:
