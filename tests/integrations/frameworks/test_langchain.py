@@ -255,3 +255,36 @@ def test_never_breaks_the_host_when_every_peekr_step_fails(server: FakeProvider,
             divide.invoke({"a": 1, "b": 0})
     finally:
         inject_faults(False)
+
+
+def test_agent_actions_make_the_run_an_agent_span(sink: InMemorySink) -> None:
+    """What an agent executor does through LangChain's callback manager: actions, then a finish."""
+    from langchain_core.agents import AgentAction, AgentFinish
+    from langchain_core.callbacks import CallbackManager
+
+    manager = CallbackManager.configure()
+    run = manager.on_chain_start(None, {"input": "weather?"}, name="AgentExecutor")
+    run.on_agent_action(AgentAction(tool="get_weather", tool_input={"city": "Paris"}, log=""))
+    run.on_agent_finish(AgentFinish(return_values={"output": "Sunny"}, log=""))
+    run.on_chain_end({"output": "Sunny"})
+    (span,) = recorded(sink)
+    assert (span.name, span.attributes["kind"], span.attributes["run_name"]) == (
+        "langchain.agent",
+        "agent",
+        "AgentExecutor",
+    )
+    assert span.attributes["agent_actions"] == [{"tool": "get_weather", "tool_input": {"city": "Paris"}}]
+    assert span.attributes["agent_output"] == {"output": "Sunny"}
+
+
+def test_open_runs_are_bounded_and_the_overflow_is_counted(sink: InMemorySink, monkeypatch: pytest.MonkeyPatch) -> None:
+    from peekr.integrations.langchain import _handler
+
+    monkeypatch.setattr(_handler, "MAX_OPEN_RUNS", 2)
+    inner = RunnableLambda(lambda x: x + 1)
+    middle = RunnableLambda(lambda x: inner.invoke(x) * 2)
+    outer = RunnableLambda(lambda x: middle.invoke(x) - 1)
+    assert outer.invoke(1) == 3  # three runs open at once: the oldest is given up
+    spans = recorded(sink)
+    assert [s.attributes["run_name"] for s in spans] == ["RunnableLambda", "RunnableLambda"]  # inner, middle
+    assert peekr.stats().dropped[("integrations.langchain", "open_runs_limit")] == 1
