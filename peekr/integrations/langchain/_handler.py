@@ -45,7 +45,7 @@ _retriever_run: ContextVar[ActiveSpan | None] = ContextVar("peekr_langchain_retr
 
 
 class _Run:
-    __slots__ = ("parent", "pending", "previous", "previous_llm", "span")
+    __slots__ = ("parent", "pending", "previous", "previous_llm", "prompt", "span")
 
     def __init__(self, span: ActiveSpan | None, parent: SpanContextLike | None) -> None:
         self.span = span
@@ -53,6 +53,7 @@ class _Run:
         self.previous: ActiveSpan | None = None  # the open retriever before this one (retriever runs)
         self.pending: PendingLLM | None = None
         self.previous_llm: PendingLLM | None = None
+        self.prompt: Any = None  # an LLM run's input, captured only if the run is recorded
 
 
 def _run_name(serialized: Any, kwargs: Mapping[str, Any], default: str) -> str:
@@ -405,9 +406,9 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         request = {k: params[k] for k in _REQUEST_KEYS if isinstance(params.get(k), (int, float, bool))}
         if request:
             attributes["request"] = request
-        _set_captured(attributes, "input", prompt)
         run = self._start(run_id, parent_run_id, tags, "langchain.llm", attributes)
         if run is not None:
+            run.prompt = prompt
             run.pending = PendingLLM()
             run.previous_llm = _llm_run.get()
             _llm_run.set(run.pending)
@@ -426,7 +427,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         """A chat model run starts (recorded only if no provider span appears inside it)."""
         with handle_internal_errors("langchain.on_chat_model_start"):
             checkpoint("langchain.on_chat_model_start")
-            self._llm_start(serialized, _messages(messages), run_id, parent_run_id, tags, metadata, kwargs)
+            self._llm_start(serialized, messages, run_id, parent_run_id, tags, metadata, kwargs)
 
     def on_llm_start(
         self,
@@ -455,6 +456,15 @@ class PeekrCallbackHandler(BaseCallbackHandler):
                 run.span.mark_first_token()
                 run.span.attributes["stream"] = True
 
+    @staticmethod
+    def _capture_prompt(run: _Run) -> None:
+        """The recorded LLM run's input: chat messages in the common (OpenAI) shape, or the prompt(s)."""
+        prompt = run.prompt
+        if run.span is None or prompt is None:
+            return
+        is_chat = isinstance(prompt, list) and all(isinstance(batch, list) for batch in prompt)
+        _set_captured(run.span.attributes, "input", _messages(prompt) if is_chat else prompt)
+
     def _llm_pop(self, run_id: UUID) -> _Run | None:
         run = self._pop(run_id)
         if run is not None and run.pending is not None and _llm_run.get() is run.pending:
@@ -469,6 +479,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
             if run is None or run.span is None or (run.pending is not None and run.pending.covered):
                 return
             attributes = run.span.attributes
+            self._capture_prompt(run)
             output, finish, model = _generation_output(response)
             _set_captured(attributes, "output", output)
             if finish is not None:
@@ -485,4 +496,5 @@ class PeekrCallbackHandler(BaseCallbackHandler):
             run = self._llm_pop(run_id)
             if run is None or run.span is None or (run.pending is not None and run.pending.covered):
                 return
+            self._capture_prompt(run)
             run.span.end(error=None if isinstance(error, GeneratorExit) else error)
