@@ -13,7 +13,12 @@ default instead of leaking. Kept:
   names; stop sequences and every other string or structure are redacted;
 - ``error``: the exception ``type`` (its message often quotes the prompt, so it is redacted);
 - ``tool_calls``: each call's ``id``, ``type`` and ``name`` (the tool's name is the developer's);
-  its ``arguments`` — often built from the prompt, a card number — are redacted.
+  its ``arguments`` — often built from the prompt, a card number — are redacted;
+- framework and vector-store spans: ``kind``, ``framework``, ``run_name`` (the developer's name for
+  a chain, tool or graph node), ``langgraph_step``, ``collection``, ``db.operation``;
+  ``retrieval``: ``top_k``, ``score_type``, ``documents_total`` and each document's ``id`` and
+  ``score`` (the ``query``, each document's ``text`` and ``metadata`` are redacted);
+  ``indexing`` (a count and record ids); ``agent_actions``: each action's ``tool`` name.
 """
 
 from __future__ import annotations
@@ -47,12 +52,20 @@ _SCALARS = frozenset(
         "http.request.method",
         "http.route",
         "http.response.status_code",
+        "kind",
+        "framework",
+        "run_name",
+        "langgraph_step",
+        "collection",
+        "db.operation",
     }
 )
 _REQUEST_STRINGS = frozenset(
     {"reasoning_effort", "service_tier", "truncation", "verbosity", "tool_choice", "include_usage", "type"}
 )
 _TOOL_CALL_KEYS = frozenset({"id", "type", "name"})
+_RETRIEVAL_KEYS = frozenset({"top_k", "score_type", "documents_total"})
+_DOCUMENT_KEYS = frozenset({"id", "score", "query_index"})
 _Scalar = (bool, int, float, type(None))
 
 
@@ -68,6 +81,12 @@ def redact_pii(attributes: dict[str, Any]) -> None:
             attributes[key] = {"type": value.get("type"), "message": REDACTED} if isinstance(value, dict) else REDACTED
         elif key == "tool_calls":
             attributes[key] = _tool_calls(value)
+        elif key == "retrieval":
+            attributes[key] = _retrieval(value)
+        elif key == "indexing":
+            attributes[key] = _kept(value, frozenset({"count", "ids"}))
+        elif key == "agent_actions":
+            attributes[key] = [_kept(a, frozenset({"tool"})) for a in value] if isinstance(value, list) else REDACTED
         else:
             attributes[key] = REDACTED
 
@@ -99,3 +118,25 @@ def _tool_calls(value: Any) -> Any:
         else REDACTED
         for call in value
     ]
+
+
+def _kept(value: Any, keys: frozenset[str]) -> Any:
+    """A dict with only ``keys`` kept (scalars, or lists of scalars such as ids); the rest redacted."""
+    if not isinstance(value, dict):
+        return REDACTED
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        safe = isinstance(v, (str, *_Scalar)) or (isinstance(v, list) and all(isinstance(i, (str, int)) for i in v))
+        out[k] = v if k in keys and safe else REDACTED
+    return out
+
+
+def _retrieval(value: Any) -> Any:
+    """``retrieval``: top_k, score type and the documents' ids and scores; query, text, metadata redacted."""
+    if not isinstance(value, dict):
+        return REDACTED
+    out = _kept({k: v for k, v in value.items() if k != "documents"}, _RETRIEVAL_KEYS)
+    documents = value.get("documents")
+    if isinstance(documents, list):
+        out["documents"] = [_kept(doc, _DOCUMENT_KEYS) for doc in documents]
+    return out

@@ -119,8 +119,18 @@ class EvaluationRunner:
     def submit_many(self, spans: Sequence[Span]) -> None:
         """Offer spans to every evaluator whose filter and sample accept them.
 
-        O(1) per span and lane, never blocks: a full backlog drops the span (counted).
+        O(1) per span and lane, never blocks: a full backlog drops the span (counted). An evaluator
+        with an ``observe(span)`` method sees every span first, whatever its filter (the
+        hallucination evaluator keeps the retrieved documents of each trace that way).
         """
+        for lane in self._lanes:
+            observe = getattr(lane.owner, "observe", None)
+            if callable(observe):
+                for span in spans:
+                    try:
+                        observe(span)
+                    except Exception as exc:
+                        logger.warning("peekr: evaluator %r failed to observe a span: %r", lane.name, exc)
         for lane in self._lanes:
             settings = lane.settings
             accepted: list[Span] = []

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .._cost import compute_cost
+from .._runtime import record_dropped
 from .._span import Span
 from ._base import SKIP, EvalScore, EvaluationFailed, check_run_settings, is_llm_span
 from ._judge import Judge, JudgeError, make_judge
@@ -40,6 +41,7 @@ from ._prompts import (
     extract_user,
     verify_user,
 )
+from ._retrieved import RetrievedContext
 from ._text import context_text, response_text, to_text
 
 __all__ = ["PROMPT_VERSION", "ClaimResult", "Hallucination", "HallucinationReport", "default_filter"]
@@ -139,9 +141,11 @@ class Hallucination:
     """Score how much of a response its context supports, claim by claim, with an LLM judge.
 
     Example:
-        >>> peekr.instrument(evaluators=[peekr.eval.Hallucination(
-        ...     context_extractor=lambda span: span.attributes.get("input"),  # e.g. the RAG documents
-        ...     model="gpt-4o-mini", detailed=True)])
+        >>> peekr.instrument(evaluators=[peekr.eval.Hallucination(model="gpt-4o-mini")])
+
+    The context, by default: the documents retrieved in the same trace before the response (any
+    retrieval span: a LangChain retriever, a Chroma or Qdrant query...); without any, the span's
+    whole ``input``. An explicit ``context_extractor`` always wins.
 
     Each evaluated span gets ``attributes.eval_scores.hallucination`` (1.0 = every claim supported,
     0.0 = none; ``None`` with a reason when there is nothing to check), ``hallucination_eval``
@@ -150,7 +154,9 @@ class Hallucination:
 
     Args:
         context_extractor: ``span -> context``: a str, a list of documents, a messages list or a
-            dict (flattened to text). Default: the span's whole ``input`` (everything the model saw).
+            dict (flattened to text). Default: the documents retrieved earlier in the same trace
+            (kept for ``context_ttl`` seconds, ``context_traces`` traces at most), else the span's
+            whole ``input`` (everything the model saw).
         model: The judge model. ``"gpt-4o-mini"`` and other names go to an OpenAI-compatible
             endpoint; ``"anthropic/<model>"`` or ``"claude-..."`` to Anthropic.
         detailed: Also store ``hallucination_details`` (one entry per claim).
@@ -168,6 +174,9 @@ class Hallucination:
         timeout: Seconds one evaluation may take (all its judge calls) before it is recorded as failed.
         max_concurrency: Evaluations running at once.
         max_backlog: Spans waiting for evaluation; more are dropped and counted in ``peekr.stats()``.
+        context_traces: Traces whose retrieved documents are kept for the default context at most
+            (the least recently written are forgotten first, counted as ``context_evicted``).
+        context_ttl: Seconds the retrieved documents of a trace are kept.
 
     Raises:
         TypeError: ``context_extractor``/``filter`` is not callable, or ``judge`` is not a judge.
@@ -192,6 +201,8 @@ class Hallucination:
         timeout: float = 120.0,
         max_concurrency: int = 4,
         max_backlog: int = 1000,
+        context_traces: int = 1000,
+        context_ttl: float = 600.0,
     ) -> None:
         if context_extractor is not None and not callable(context_extractor):
             raise TypeError(
@@ -204,11 +215,16 @@ class Hallucination:
             ("batch_size", batch_size),
             ("max_claims", max_claims),
             ("max_context_chars", max_context_chars),
+            ("context_traces", context_traces),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"Hallucination({arg}=...) must be a positive int, got {value!r}")
         if not isinstance(name, str) or not name:
             raise TypeError(f"Hallucination(name=...) expects a non-empty str, got {name!r}")
+        if isinstance(context_ttl, bool) or not isinstance(context_ttl, (int, float)) or not context_ttl > 0:
+            raise ValueError(
+                f"Hallucination(context_ttl=...) must be a positive number of seconds, got {context_ttl!r}"
+            )
         settings = check_run_settings(
             "Hallucination",
             sample_rate=sample_rate,
@@ -234,11 +250,21 @@ class Hallucination:
         self.timeout = settings.timeout
         self.max_concurrency = settings.max_concurrency
         self.max_backlog = settings.max_backlog
+        self.retrieved = RetrievedContext(
+            lambda reason, n: record_dropped(f"evaluators.{name}", reason, n),
+            max_traces=context_traces,
+            ttl=float(context_ttl),
+        )
 
     def __repr__(self) -> str:
         return f"Hallucination(judge={self.judge!r}, detailed={self.detailed})"
 
     # -- the evaluator protocol -------------------------------------------------------------------
+
+    def observe(self, span: Span) -> None:
+        """See every span (before the filter): keep the documents of retrieval spans for the default context."""
+        if self.context_extractor is None:
+            self.retrieved.observe(span)
 
     async def evaluate(self, span: Span) -> EvalScore | object:
         """Score one span (see the class docstring for what is stored)."""
@@ -247,7 +273,8 @@ class Hallucination:
             return SKIP  # content capture is off: nothing to judge
         response = response_text(attributes.get("output"))
         if self.context_extractor is None:
-            raw_context: Any = attributes.get("input")
+            documents = self.retrieved.documents(span)
+            raw_context: Any = documents if documents else attributes.get("input")
         else:
             try:
                 raw_context = self.context_extractor(span)
@@ -256,6 +283,13 @@ class Hallucination:
             except Exception as exc:
                 raise EvaluationFailed(f"context_extractor raised {type(exc).__name__}: {exc}") from exc
         report = await self.check(context_text(raw_context), response, question=_question(attributes.get("input")))
+        if self.context_extractor is None:
+            report.notes.insert(
+                0,
+                f"context: {len(documents)} documents retrieved in this trace"
+                if documents
+                else "context: the span's input (no retrieval in this trace)",
+            )
         return self._to_score(report)
 
     def prepare(self) -> None:

@@ -35,6 +35,9 @@ INTEGRATIONS: dict[str, str] = {
     "anthropic": "peekr.integrations.anthropic:AnthropicIntegration",
     "bedrock": "peekr.integrations.bedrock:BedrockIntegration",
     "gemini": "peekr.integrations.gemini:GeminiIntegration",
+    "langchain": "peekr.integrations.langchain:LangChainIntegration",
+    "chroma": "peekr.integrations.chroma:ChromaIntegration",
+    "qdrant": "peekr.integrations.qdrant:QdrantIntegration",
 }
 
 _lock = threading.Lock()

@@ -25,9 +25,10 @@ from contextvars import ContextVar
 from typing import Any
 
 from .. import _runtime
-from .._context import _suppress_instrumentation
+from .._context import _current_span, _suppress_instrumentation
 from .._errors import checkpoint, handle_internal_errors
 from .._tracer import ActiveSpan, start_span
+from ._framework import note_provider_span, parent_for_new_span
 
 __all__ = ["OnResult", "StartSpan", "in_peekr_call", "wrap_async", "wrap_sync"]
 
@@ -58,7 +59,14 @@ def _begin(
         checkpoint(f"{where}.start")
         described = describe(instance, args, kwargs)
         if described is not None:
-            return start_span(described[0], described[1])
+            parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
+            if parent is None:
+                span = start_span(described[0], described[1])
+            else:
+                span = start_span(described[0], described[1], trace_id=parent.trace_id, parent_id=parent.span_id)
+            if span is not None and "kind" not in described[1]:
+                note_provider_span()  # a provider call: the framework LLM run around it is covered
+            return span
     return None
 
 
@@ -71,9 +79,13 @@ def _finish(where: str, on_result: OnResult, span: ActiveSpan, result: Any, kwar
 
 
 def wrap_sync(
-    where: str, describe: StartSpan, on_result: OnResult
+    where: str, describe: StartSpan, on_result: OnResult, *, activate: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Build a ``patch()`` factory for a sync method."""
+    """Build a ``patch()`` factory for a sync method.
+
+    ``activate=True`` makes the span the current span during the call, so the calls the method
+    makes (a vector store's embedding function calling OpenAI) become its children.
+    """
 
     provider = _provider(where)
 
@@ -84,12 +96,15 @@ def wrap_sync(
             if span is None:
                 return original(self, *args, **kwargs)
             token = _in_call.set(provider)
+            current = _current_span.set(span) if activate else None
             try:
                 result = original(self, *args, **kwargs)
             except BaseException as exc:
                 span.end(error=exc)
                 raise
             finally:
+                if current is not None:
+                    _current_span.reset(current)
                 _in_call.reset(token)
             return _finish(where, on_result, span, result, kwargs)
 
@@ -99,7 +114,7 @@ def wrap_sync(
 
 
 def wrap_async(
-    where: str, describe: StartSpan, on_result: OnResult
+    where: str, describe: StartSpan, on_result: OnResult, *, activate: bool = False
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Build a ``patch()`` factory for a method that returns an awaitable.
 
@@ -114,12 +129,15 @@ def wrap_async(
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         async def finish_when_awaited(span: ActiveSpan, awaitable: Any, kwargs: dict[str, Any]) -> Any:
             token = _in_call.set(provider)
+            current = _current_span.set(span) if activate else None
             try:
                 result = await awaitable
             except BaseException as exc:
                 span.end(error=exc)
                 raise
             finally:
+                if current is not None:
+                    _current_span.reset(current)
                 _in_call.reset(token)
             return _finish(where, on_result, span, result, kwargs)
 

@@ -102,6 +102,21 @@ def check_fastapi(cwd: Path, out: str) -> None:
     assert any(s["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" for s in roots)
 
 
+def check_langchain_rag(cwd: Path, out: str) -> None:
+    rows = spans(cwd)
+    assert len({s["trace_id"] for s in rows if s["name"] != "qdrant.upsert"}) == 1
+    by_id = {s["span_id"]: s for s in rows}
+    query = next(s for s in rows if s["name"] == "qdrant.query_points")
+    assert by_id[query["parent_id"]]["attributes"]["run_name"] == "retrieve"  # type: ignore[index]
+    assert len(query["attributes"]["retrieval"]["documents"]) == 3  # type: ignore[index]
+    (llm,) = [s for s in rows if s["name"] == "openai.chat.completions"]
+    assert by_id[llm["parent_id"]]["attributes"]["run_name"] == "RunnableSequence"  # type: ignore[index]
+    attributes = llm["attributes"]
+    assert attributes["eval_scores"]["hallucination"] == 2 / 3  # type: ignore[index]
+    assert attributes["hallucination_eval"]["notes"][0] == "context: 3 documents retrieved in this trace"  # type: ignore[index]
+    assert "hallucination score: 0.67" in out
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -113,6 +128,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "feedback_finetune.py": check_feedback,
     "http_export.py": check_http_export,
     "fastapi_app.py": check_fastapi,
+    "langchain_rag.py": check_langchain_rag,
 }
 
 

@@ -87,6 +87,32 @@ def call_fastapi() -> str:
     return "GET /hello/{name}"
 
 
+def call_langchain() -> str:
+    from langchain_core.runnables import RunnableLambda
+
+    assert RunnableLambda(lambda x: x + 1).invoke(1) == 2
+    return "langchain.chain"
+
+
+def call_chroma() -> str:
+    import chromadb
+
+    client = chromadb.EphemeralClient()
+    collection = client.create_collection("smoke", embedding_function=None)  # no model download
+    collection.query(query_embeddings=[[0.1, 0.2]], n_results=1)
+    return "chroma.query"
+
+
+def call_qdrant() -> str:
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(":memory:")
+    client.create_collection("smoke", vectors_config=models.VectorParams(size=2, distance=models.Distance.COSINE))
+    client.query_points("smoke", query=[0.1, 0.2], limit=1)
+    client.close()
+    return "qdrant.query_points"
+
+
 CALLS = {
     "openai": call_openai,
     "anthropic": call_anthropic,
@@ -94,6 +120,9 @@ CALLS = {
     "bedrock-async": call_bedrock_async,
     "gemini": call_gemini,
     "fastapi": call_fastapi,
+    "langchain": call_langchain,
+    "chroma": call_chroma,
+    "qdrant": call_qdrant,
 }
 
 

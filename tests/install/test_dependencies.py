@@ -42,6 +42,7 @@ INDIRECT = {
 EXTRA_ONLY_MODULES = {
     "peekr.integrations.bedrock._body": "the bedrock integration, enabled only when botocore imports",
     "peekr.integrations.bedrock._aio_body": "loaded by the bedrock integration when aiobotocore is imported",
+    "peekr.integrations.langchain._handler": "imported by the langchain integration's hook, when langchain_core is imported",
     "peekr.server": "peekr/server/__init__.py raises the install hint for the server extra",
     "peekr.testing.fake_provider._transport": "loaded by FakeProvider.transport() for httpx2-based SDKs",
 }
