@@ -18,17 +18,13 @@ import enum
 import logging
 import os
 import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._config import Settings
-from ._errors import log_internal_error
-from ._events import Event
-from ._span import Span
-
-if TYPE_CHECKING:
-    from .bus import BusStats, EventBus
-    from .sinks import Sink
+from ._pipeline import Inbound, Pipeline
+from .bus import BusStats, EventBus
+from .bus._loop import start_in_thread
+from .sinks._base import Sink
 
 __all__ = ["Runtime", "State", "get_runtime", "record_delivered", "record_dropped"]
 
@@ -71,40 +67,6 @@ def record_delivered(subscriber: str, n: int) -> None:
         runtime.bus.record_delivered(subscriber, n)
 
 
-def _enricher() -> Callable[[list[Any]], None]:
-    """Runs on the bus thread for every batch: finished spans become ``Span`` records, and
-    provider spans get ``cost_usd`` — work kept off the user's thread."""
-    from ._tracer import ActiveSpan
-
-    try:
-        from ._cost import compute_cost
-    except ImportError:  # pragma: no cover - the cost module ships with peekr
-        compute_cost = None  # type: ignore[assignment]
-
-    def enrich(batch: list[Any]) -> None:
-        failed = False
-        for i, event in enumerate(batch):
-            try:
-                if type(event) is ActiveSpan:
-                    event = batch[i] = event.to_span()
-                if type(event) is Span and compute_cost is not None:
-                    attributes = event.attributes
-                    if "cost_usd" not in attributes and "provider" in attributes and "model" in attributes:
-                        cost = compute_cost(attributes)
-                        if cost is not None:
-                            attributes["cost_usd"] = cost
-            except Exception as exc:
-                log_internal_error("bus.enrich", exc)
-                if type(batch[i]) is ActiveSpan:
-                    failed = True
-        if failed:  # a span that could not be built is dropped (and counted), never half-written
-            kept = [event for event in batch if type(event) is not ActiveSpan]
-            record_dropped("bus", "internal_error", len(batch) - len(kept))
-            batch[:] = kept
-
-    return enrich
-
-
 class Runtime:
     """Owns the bus and its subscribers for one ``instrument()`` … ``shutdown()`` period."""
 
@@ -122,21 +84,18 @@ class Runtime:
         self._thread: threading.Thread | None = None
 
     def _new_bus(self) -> EventBus:
-        from .bus import EventBus
-
         return EventBus(
             self.subscribers,
             queue_size=self.settings.queue_size,
             batch_size=self.settings.batch_size,
             flush_interval=self.settings.flush_interval,
-            enrich=_enricher(),
+            pipeline=Pipeline(redact_pii=False),  # ActiveSpan.end redacts, on the caller's thread
             upstream=[name for name, _ in self.subscribers if name.startswith("evaluators")],
         )
 
     def start(self) -> None:
         """Start the bus thread and become the active runtime."""
         global _active, _last, _fork_hook_registered
-        from .bus._loop import start_in_thread
 
         self._thread = start_in_thread(self.bus)
         self.state = State.RUNNING
@@ -148,7 +107,7 @@ class Runtime:
                 _fork_hook_registered = True
         atexit.register(self._atexit)
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Inbound) -> None:
         """Hand an event to the bus (O(1), never blocks, never raises)."""
         self.bus.publish(event)
 
@@ -191,8 +150,6 @@ class Runtime:
         # the sinks notice the new pid and reopen their files/connections on first write.
         self.bus = self._new_bus()
         try:
-            from .bus._loop import start_in_thread
-
             self._thread = start_in_thread(self.bus)
         except Exception as exc:  # never break the forked child
             logger.warning("peekr: could not restart the event bus after fork: %r", exc)

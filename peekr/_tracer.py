@@ -126,7 +126,7 @@ class ActiveSpan:
                 self.record_error(error)
             if self.retention_class == "pii" and self._runtime.settings.redact_pii:
                 redact_pii(self.attributes)  # an allow-list: what is not known to be safe is redacted
-            self._runtime.bus.publish(self)  # type: ignore[arg-type]
+            self._runtime.bus.publish(self)
         except Exception as exc:
             log_internal_error("span.end", exc)
             if raise_internal_errors():
