@@ -46,6 +46,7 @@ Inbound: TypeAlias = "PendingSpan | Span | EvalResult | Feedback"
 #: A processor: changes one ``Span`` record in place on the bus thread.
 SpanProcessor: TypeAlias = Callable[[Span], None]
 
+
 def add_cost(span: Span) -> None:
     """Fill ``attributes.cost_usd`` for a provider span with a model and token counts."""
     attributes = span.attributes
