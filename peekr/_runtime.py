@@ -89,7 +89,7 @@ class Runtime:
             queue_size=self.settings.queue_size,
             batch_size=self.settings.batch_size,
             flush_interval=self.settings.flush_interval,
-            pipeline=Pipeline(redact_pii=False),  # ActiveSpan.end redacts, on the caller's thread
+            pipeline=Pipeline(redact_pii=self.settings.redact_pii),
             upstream=[name for name, _ in self.subscribers if name.startswith("evaluators")],
         )
 

@@ -18,7 +18,6 @@ from typing import Any
 from . import _runtime
 from ._context import _current_span, _session, _suppress_instrumentation
 from ._errors import checkpoint, log_internal_error, raise_internal_errors
-from ._redact import redact_pii
 from ._span import Span, build_span, iso_utc, new_span_id, new_trace_id
 
 __all__ = ["ActiveSpan", "NonRecordingSpan", "error_info", "start_span"]
@@ -115,7 +114,7 @@ class ActiveSpan:
         """Finish the span and publish it. Only the first call counts; never raises.
 
         The caller's thread only stops the clock and hands this object to the bus; building
-        the ``Span`` record (timestamps, validation-free model) happens on the bus thread.
+        the ``Span`` record, redaction and cost happen in the bus's processor stage, on its thread.
         """
         if not self._end_lock.acquire(blocking=False):
             return
@@ -124,8 +123,6 @@ class ActiveSpan:
             checkpoint("span.end")
             if error is not None:
                 self.record_error(error)
-            if self.retention_class == "pii" and self._runtime.settings.redact_pii:
-                redact_pii(self.attributes)  # an allow-list: what is not known to be safe is redacted
             self._runtime.bus.publish(self)
         except Exception as exc:
             log_internal_error("span.end", exc)
