@@ -53,7 +53,7 @@ class Instrumentation:
     @property
     def sinks(self) -> list[Sink]:
         """The sinks spans are written to (the evaluator subscriber excluded)."""
-        return [sink for name, sink in self._runtime.subscribers if not name.startswith("evaluators")]
+        return [sink for _, sink in self._runtime.sinks]
 
     def flush(self, timeout: float = 5.0) -> bool:
         """See ``peekr.flush``."""
@@ -154,7 +154,7 @@ def instrument(
         TypeError: a sink or exporter without ``write``/``flush``/``aclose``.
         ModuleNotFoundError: a provider named in ``providers`` is not installed.
     """
-    running = _runtime._active
+    running = _runtime.get_runtime()
     if running is not None and running.handle is not None:
         logger.info("peekr.instrument() was already called; returning the running instance")
         from .integrations import integrations_enabled, setup_integrations
@@ -223,10 +223,11 @@ def instrument(
         while unique in taken:
             unique, i = f"{name}-{i}", i + 1
         subscribers.append((unique, sink))
+    evaluator_sink = None
     if evaluators:
         from .evaluators import make_subscriber
 
-        subscribers.append(make_subscriber(list(evaluators)))
+        _, evaluator_sink = make_subscriber(list(evaluators))
 
     from .integrations import setup_integrations
 
@@ -235,8 +236,10 @@ def instrument(
         subscribers,
         tenant_id=tenant_id if tenant_id is not None else env_str(ENV_TENANT_ID),
         retention_class=retention_class or env_retention_class() or "default",
+        evaluators=evaluator_sink,
     )
     runtime.start()
+    _runtime.install(runtime)
     _warm_up_prices()
     try:
         enabled = setup_integrations(settings.providers)
@@ -260,7 +263,7 @@ def _warm_up_prices() -> None:
 def _shutdown_runtime(runtime: _runtime.Runtime, timeout: float) -> bool:
     from .integrations import teardown_integrations
 
-    if _runtime._active is runtime:
+    if _runtime.get_runtime() is runtime:
         teardown_integrations()
     return runtime.shutdown(timeout)
 
@@ -285,14 +288,14 @@ def flush(timeout: float = 5.0) -> bool:
         ValueError: ``timeout`` is not positive.
     """
     _check_positive("timeout", timeout, where="flush")
-    runtime = _runtime._active
+    runtime = _runtime.get_runtime()
     return True if runtime is None else runtime.flush(timeout)
 
 
 async def aflush(timeout: float = 5.0) -> bool:
     """``flush`` for async code: waits without blocking the event loop."""
     _check_positive("timeout", timeout, where="aflush")
-    runtime = _runtime._active
+    runtime = _runtime.get_runtime()
     if runtime is None:
         return True
     import anyio.to_thread
@@ -310,7 +313,7 @@ def shutdown(timeout: float = 5.0) -> bool:
         True if every sink finished in time.
     """
     _check_positive("timeout", timeout, where="shutdown")
-    runtime = _runtime._active
+    runtime = _runtime.get_runtime()
     return True if runtime is None else _shutdown_runtime(runtime, timeout)
 
 
@@ -321,7 +324,7 @@ def stats() -> BusStats:
         >>> s = peekr.stats()
         >>> s.dropped.get(("sqlite", "queue_full"), 0)
     """
-    runtime = _runtime._active or _runtime._last
+    runtime = _runtime.last_runtime()
     if runtime is None:
         from ._codec import unencodable_count
         from ._errors import internal_error_count

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import _runtime
 from ._context import _current_span, _session, _suppress_instrumentation
 from ._errors import checkpoint, log_internal_error, raise_internal_errors
+from ._runtime import Runtime, get_runtime
 from ._span import Span, build_span, iso_utc, new_span_id, new_trace_id
 
 __all__ = ["ActiveSpan", "NonRecordingSpan", "error_info", "start_span"]
@@ -61,7 +61,7 @@ class ActiveSpan:
 
     def __init__(
         self,
-        runtime: _runtime.Runtime,
+        runtime: Runtime,
         name: str,
         trace_id: str,
         parent_id: str | None,
@@ -198,14 +198,17 @@ def start_span(
     *,
     trace_id: str | None = None,
     parent_id: str | None = None,
+    runtime: Runtime | None = None,
 ) -> ActiveSpan | None:
     """Start a span, or return None when peekr is not running or is suppressed here.
 
     The parent is the current span unless ``trace_id``/``parent_id`` are given (a remote
     parent from a ``traceparent`` header). Session values and tenant/retention defaults are
-    resolved now, with the precedence session > instrument() > environment.
+    resolved now, with the precedence session > instrument() > environment. The span goes to
+    ``runtime``, by default the process-default one (``peekr.instrument()``).
     """
-    runtime = _runtime._active
+    if runtime is None:
+        runtime = get_runtime()
     if runtime is None or not runtime.running or _suppress_instrumentation.get():
         return None
     attrs: dict[str, Any] = {}

@@ -34,6 +34,7 @@ from .._errors import handle_internal_errors, internal_error_count
 from .._events import Event
 from .._pipeline import Inbound, Pipeline
 from ..sinks._base import Sink
+from ._handle import BusHandle
 from ._stats import BusStats, Counters
 
 __all__ = ["EventBus"]
@@ -63,7 +64,11 @@ class _FlushMarker:
 
 
 class EventBus:
-    """Fan events out to sinks. See the module docstring for the threading contract."""
+    """Fan events out to sinks. See the module docstring for the threading contract.
+
+    A subscriber with a ``bind(handle)`` method gets its ``BusHandle`` here, before the bus starts
+    (and again from the fresh bus a forked child builds).
+    """
 
     def __init__(
         self,
@@ -109,6 +114,13 @@ class EventBus:
         #: True when shutdown gave up on a sink that did not finish in time.
         self.timed_out = False
         self.state = NEW
+        for name, sink in self._subscribers:
+            bind = getattr(sink, "bind", None)
+            if callable(bind):
+                try:
+                    bind(BusHandle(self, name))
+                except Exception as exc:
+                    logger.warning("peekr: sink %r could not bind to the bus: %r", name, exc, exc_info=exc)
 
     # -- producer side (any thread) -------------------------------------------------------
 
