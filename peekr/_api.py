@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _runtime
 from ._config import (
@@ -18,14 +18,19 @@ from ._config import (
     ENV_TENANT_ID,
     STORAGES,
     Settings,
+    Storage,
     env_bool,
     env_int,
     env_retention_class,
     env_str,
 )
 from ._retention import validate_retention_class
+from ._span import RetentionClass, Span
 from .bus import BusStats
 from .sinks._base import Sink, sink_name
+
+if TYPE_CHECKING:
+    from .evaluators import Evaluator
 
 __all__ = ["Instrumentation", "aflush", "flush", "instrument", "shutdown", "stats", "uninstrument"]
 
@@ -98,13 +103,13 @@ def _check_sink(obj: object, where: str) -> None:
 
 def instrument(
     *,
-    storage: str | None = None,
+    storage: Storage | None = None,
     path: str | os.PathLike[str] | None = None,
     sinks: Sequence[Sink] | None = None,
     exporter: Sink | None = None,
-    evaluators: Sequence[Any] | None = None,
+    evaluators: Sequence[Evaluator | Callable[[Span], Any]] | None = None,
     tenant_id: str | None = None,
-    retention_class: str | None = None,
+    retention_class: RetentionClass | None = None,
     capture_content: bool | None = None,
     redact_pii: bool = True,
     providers: Sequence[str] | None = None,
@@ -163,9 +168,10 @@ def instrument(
             running.handle.providers = setup_integrations(running.settings.providers)
         return running.handle  # type: ignore[no-any-return]
 
-    storage = storage if storage is not None else (env_str(ENV_STORAGE) or "sqlite")
-    if storage not in STORAGES:
-        raise ValueError(f"instrument(storage={storage!r}): expected one of {', '.join(STORAGES)}")
+    chosen: str = storage if storage is not None else (env_str(ENV_STORAGE) or "sqlite")
+    if chosen not in STORAGES:
+        raise ValueError(f"instrument(storage={chosen!r}): expected one of {', '.join(STORAGES)}")
+    storage = chosen  # narrowed to Storage by the check above
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"instrument(path=...) expects a str or path, got {type(path).__name__}")
     if tenant_id is not None and not isinstance(tenant_id, str):
