@@ -18,7 +18,7 @@ half-written; a processor that fails on a span is logged and the span kept as it
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias, cast
 
 from ._cost import compute_cost
 from ._errors import log_internal_error
@@ -75,16 +75,19 @@ class Pipeline:
         processors = self.processors
         redact = self.redact_pii
         for item in batch:
-            if isinstance(item, Span):
-                span = item
-            elif isinstance(item, (EvalResult, Feedback)):
-                records.append(item)
+            # ``type(...) is``, not isinstance: pydantic's metaclass makes isinstance cost ~1 µs.
+            kind = type(item)
+            if kind is Span:
+                span = cast(Span, item)
+            elif kind is EvalResult or kind is Feedback:
+                records.append(cast(Event, item))
                 continue
             else:
+                pending = cast(PendingSpan, item)
                 try:
-                    if redact and item.retention_class == "pii":
-                        redact_pii(item.attributes)  # an allow-list: what is not known to be safe is redacted
-                    span = item.to_span()
+                    if redact and pending.retention_class == "pii":
+                        redact_pii(pending.attributes)  # an allow-list: what is not known to be safe is redacted
+                    span = pending.to_span()
                 except Exception as exc:  # a span that could not be built is dropped, never half-written
                     log_internal_error("bus.enrich", exc)
                     failed += 1
