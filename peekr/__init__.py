@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+import typing
 from typing import Any
 
 from ._api import Instrumentation as Instrumentation
@@ -24,6 +25,13 @@ from ._manual import trace as trace
 from ._span import Span as Span
 from ._version import __version__ as __version__
 from .bus import BusStats as BusStats
+
+if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed for type checkers all the same
+    from . import eval as eval
+    from ._cost import set_prices as set_prices
+    from ._export import export_feedback as export_feedback
+    from ._feedback import feedback as feedback
+    from .sinks.http import HTTPExporter as HTTPExporter
 
 __all__ = (
     "BusStats",
@@ -71,6 +79,10 @@ def __getattr__(name: str) -> Any:
         globals()[name] = value
         return value
     raise AttributeError(f"module 'peekr' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 for _obj in (

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _runtime
 from ._config import (
@@ -18,14 +18,19 @@ from ._config import (
     ENV_TENANT_ID,
     STORAGES,
     Settings,
+    Storage,
     env_bool,
     env_int,
     env_retention_class,
     env_str,
 )
 from ._retention import validate_retention_class
+from ._span import RetentionClass, Span
 from .bus import BusStats
 from .sinks._base import Sink, sink_name
+
+if TYPE_CHECKING:
+    from .evaluators import Evaluator
 
 __all__ = ["Instrumentation", "aflush", "flush", "instrument", "shutdown", "stats", "uninstrument"]
 
@@ -53,7 +58,7 @@ class Instrumentation:
     @property
     def sinks(self) -> list[Sink]:
         """The sinks spans are written to (the evaluator subscriber excluded)."""
-        return [sink for name, sink in self._runtime.subscribers if not name.startswith("evaluators")]
+        return [sink for _, sink in self._runtime.sinks]
 
     def flush(self, timeout: float = 5.0) -> bool:
         """See ``peekr.flush``."""
@@ -98,13 +103,13 @@ def _check_sink(obj: object, where: str) -> None:
 
 def instrument(
     *,
-    storage: str | None = None,
+    storage: Storage | None = None,
     path: str | os.PathLike[str] | None = None,
     sinks: Sequence[Sink] | None = None,
     exporter: Sink | None = None,
-    evaluators: Sequence[Any] | None = None,
+    evaluators: Sequence[Evaluator | Callable[[Span], Any]] | None = None,
     tenant_id: str | None = None,
-    retention_class: str | None = None,
+    retention_class: RetentionClass | None = None,
     capture_content: bool | None = None,
     redact_pii: bool = True,
     providers: Sequence[str] | None = None,
@@ -154,7 +159,7 @@ def instrument(
         TypeError: a sink or exporter without ``write``/``flush``/``aclose``.
         ModuleNotFoundError: a provider named in ``providers`` is not installed.
     """
-    running = _runtime._active
+    running = _runtime.get_runtime()
     if running is not None and running.handle is not None:
         logger.info("peekr.instrument() was already called; returning the running instance")
         from .integrations import integrations_enabled, setup_integrations
@@ -163,9 +168,10 @@ def instrument(
             running.handle.providers = setup_integrations(running.settings.providers)
         return running.handle  # type: ignore[no-any-return]
 
-    storage = storage if storage is not None else (env_str(ENV_STORAGE) or "sqlite")
-    if storage not in STORAGES:
-        raise ValueError(f"instrument(storage={storage!r}): expected one of {', '.join(STORAGES)}")
+    chosen: str = storage if storage is not None else (env_str(ENV_STORAGE) or "sqlite")
+    if chosen not in STORAGES:
+        raise ValueError(f"instrument(storage={chosen!r}): expected one of {', '.join(STORAGES)}")
+    storage = chosen  # narrowed to Storage by the check above
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"instrument(path=...) expects a str or path, got {type(path).__name__}")
     if tenant_id is not None and not isinstance(tenant_id, str):
@@ -223,10 +229,11 @@ def instrument(
         while unique in taken:
             unique, i = f"{name}-{i}", i + 1
         subscribers.append((unique, sink))
+    evaluator_sink = None
     if evaluators:
         from .evaluators import make_subscriber
 
-        subscribers.append(make_subscriber(list(evaluators)))
+        _, evaluator_sink = make_subscriber(list(evaluators))
 
     from .integrations import setup_integrations
 
@@ -235,8 +242,10 @@ def instrument(
         subscribers,
         tenant_id=tenant_id if tenant_id is not None else env_str(ENV_TENANT_ID),
         retention_class=retention_class or env_retention_class() or "default",
+        evaluators=evaluator_sink,
     )
     runtime.start()
+    _runtime.install(runtime)
     _warm_up_prices()
     try:
         enabled = setup_integrations(settings.providers)
@@ -260,7 +269,7 @@ def _warm_up_prices() -> None:
 def _shutdown_runtime(runtime: _runtime.Runtime, timeout: float) -> bool:
     from .integrations import teardown_integrations
 
-    if _runtime._active is runtime:
+    if _runtime.get_runtime() is runtime:
         teardown_integrations()
     return runtime.shutdown(timeout)
 
@@ -285,14 +294,14 @@ def flush(timeout: float = 5.0) -> bool:
         ValueError: ``timeout`` is not positive.
     """
     _check_positive("timeout", timeout, where="flush")
-    runtime = _runtime._active
+    runtime = _runtime.get_runtime()
     return True if runtime is None else runtime.flush(timeout)
 
 
 async def aflush(timeout: float = 5.0) -> bool:
     """``flush`` for async code: waits without blocking the event loop."""
     _check_positive("timeout", timeout, where="aflush")
-    runtime = _runtime._active
+    runtime = _runtime.get_runtime()
     if runtime is None:
         return True
     import anyio.to_thread
@@ -310,7 +319,7 @@ def shutdown(timeout: float = 5.0) -> bool:
         True if every sink finished in time.
     """
     _check_positive("timeout", timeout, where="shutdown")
-    runtime = _runtime._active
+    runtime = _runtime.get_runtime()
     return True if runtime is None else _shutdown_runtime(runtime, timeout)
 
 
@@ -321,7 +330,7 @@ def stats() -> BusStats:
         >>> s = peekr.stats()
         >>> s.dropped.get(("sqlite", "queue_full"), 0)
     """
-    runtime = _runtime._active or _runtime._last
+    runtime = _runtime.last_runtime()
     if runtime is None:
         from ._codec import unencodable_count
         from ._errors import internal_error_count

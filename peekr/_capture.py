@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from . import _runtime
+from ._runtime import get_runtime
 
 __all__ = ["capture", "to_jsonable"]
 
@@ -100,7 +100,7 @@ def to_jsonable(value: Any, limit: int = 20_000, _depth: int = 0) -> Any:
 
 def capture(value: Any) -> Any:
     """``to_jsonable(value)`` under the running configuration; None if content capture is off."""
-    runtime = _runtime._active
+    runtime = get_runtime()
     if runtime is None or not runtime.settings.capture_content:
         return None
     return to_jsonable(value, runtime.settings.max_field_chars)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 from ._retention import validate_retention_class
 
@@ -21,6 +22,7 @@ __all__ = [
     "ENV_STORAGE",
     "ENV_TENANT_ID",
     "STORAGES",
+    "Storage",
     "Settings",
     "env_bool",
     "env_int",
@@ -37,7 +39,9 @@ ENV_CAPTURE_CONTENT = "PEEKR_CAPTURE_CONTENT"
 ENV_MAX_FIELD_CHARS = "PEEKR_MAX_FIELD_CHARS"
 ENV_RAISE_INTERNAL_ERRORS = "PEEKR_RAISE_INTERNAL_ERRORS"
 
-STORAGES = ("sqlite", "jsonl", "memory", "none")
+#: What ``instrument(storage=...)`` takes.
+Storage = Literal["sqlite", "jsonl", "memory", "none"]
+STORAGES: tuple[Storage, ...] = ("sqlite", "jsonl", "memory", "none")
 DEFAULT_PATHS = {"sqlite": "traces.db", "jsonl": "traces.jsonl"}
 
 

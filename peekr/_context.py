@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from ._retention import validate_retention_class
+from ._span import RetentionClass
 
 __all__ = [
     "SESSION_ATTRIBUTE_FIELDS",
@@ -114,7 +115,7 @@ class session:  # used like a function: `with peekr.session(...)`
         user_id: str | None = None,
         tenant_id: str | None = None,
         session_id: str | None = None,
-        retention_class: str | None = None,
+        retention_class: RetentionClass | None = None,
         experiment_variant: str | None = None,
         feature: str | None = None,
         endpoint: str | None = None,

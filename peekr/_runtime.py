@@ -1,14 +1,19 @@
-"""The runtime: one per process, owning the bus, the sinks and the provider patches.
+"""The runtime: the bus, its processor stage and its subscribers for one recording period.
+
+A ``Runtime`` is an object a test can build, start and throw away (like OpenTelemetry's
+``TracerProvider``); ``peekr.instrument()`` builds one and installs it as the process default
+(``install``), which ``start_span`` and the public functions use through ``get_runtime()``.
 
 Lifecycle (an explicit state machine):
 
-- ``UNCONFIGURED``: ``instrument()`` not called (or the last runtime closed); wrappers pass through.
+- ``UNCONFIGURED``: built, not started; wrappers pass through.
 - ``RUNNING``: spans are recorded and published.
 - ``SHUTTING_DOWN``: draining the bus; new events are dropped and counted.
 - ``CLOSED``: done; ``instrument()`` may start a new runtime.
 
 ``atexit`` drains the bus when a script never calls ``shutdown()``; after ``os.fork()`` the child
-gets a fresh bus thread (sinks reopen their files and connections lazily in the new process).
+gets a fresh bus thread for the default runtime (sinks reopen their files and connections lazily
+in the new process).
 """
 
 from __future__ import annotations
@@ -18,19 +23,26 @@ import enum
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._config import Settings
-from ._errors import log_internal_error
-from ._events import Event
-from ._span import Span
+from ._pipeline import Inbound, Pipeline
+from .bus import BusStats, EventBus, _loop
+from .sinks._base import Sink
 
 if TYPE_CHECKING:
-    from .bus import BusStats, EventBus
-    from .sinks import Sink
+    from .evaluators import EvaluatorSink, EvaluatorStats
 
-__all__ = ["Runtime", "State", "get_runtime", "record_delivered", "record_dropped"]
+__all__ = [
+    "Runtime",
+    "State",
+    "get_runtime",
+    "install",
+    "last_runtime",
+    "record_delivered",
+    "record_dropped",
+]
 
 logger = logging.getLogger("peekr")
 
@@ -44,75 +56,84 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-#: The running runtime, read on every instrumented call (a plain module global: fastest lookup).
+#: The process-default runtime while it runs. Read it with ``get_runtime()``; the name stays for
+#: the integrations that still read it directly.
 _active: Runtime | None = None
-#: The last runtime, kept after shutdown so ``stats()`` can still report what it dropped.
+#: The last default runtime, kept after shutdown so ``stats()`` can still report what it dropped.
 _last: Runtime | None = None
 _lock = threading.RLock()
 _fork_hook_registered = False
 
 
 def get_runtime() -> Runtime | None:
-    """The running runtime, or None."""
+    """The running process-default runtime, or None."""
     return _active
 
 
+def last_runtime() -> Runtime | None:
+    """The running default runtime, else the last one (for counters after shutdown), or None."""
+    return _active or _last
+
+
+def install(runtime: Runtime) -> None:
+    """Make a started ``runtime`` the process default (what ``instrument()`` does)."""
+    global _active, _last, _fork_hook_registered
+    with _lock:
+        _active = _last = runtime
+        if not _fork_hook_registered and hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+            _fork_hook_registered = True
+
+
 def record_dropped(subscriber: str, reason: str, n: int = 1) -> None:
-    """Count events a sink gave up on by itself (shown in ``peekr.stats().dropped``)."""
+    """Count events lost by a sink on the default runtime's bus (``peekr.stats().dropped``).
+
+    A sink on a bus gets its own ``BusHandle`` (``bind``); this is for code that has none.
+    """
     runtime = _active or _last
     if runtime is not None:
         runtime.bus.record_dropped(subscriber, reason, n)
 
 
 def record_delivered(subscriber: str, n: int) -> None:
-    """Count events a sink confirmed as stored (sinks with ``counts_own_delivery = True``)."""
+    """Count events a sink confirmed as stored, on the default runtime's bus (see ``record_dropped``)."""
     runtime = _active or _last
     if runtime is not None:
         runtime.bus.record_delivered(subscriber, n)
 
 
-def _enricher() -> Callable[[list[Any]], None]:
-    """Runs on the bus thread for every batch: finished spans become ``Span`` records, and
-    provider spans get ``cost_usd`` — work kept off the user's thread."""
-    from ._tracer import ActiveSpan
-
-    try:
-        from ._cost import compute_cost
-    except ImportError:  # pragma: no cover - the cost module ships with peekr
-        compute_cost = None  # type: ignore[assignment]
-
-    def enrich(batch: list[Any]) -> None:
-        failed = False
-        for i, event in enumerate(batch):
-            try:
-                if type(event) is ActiveSpan:
-                    event = batch[i] = event.to_span()
-                if type(event) is Span and compute_cost is not None:
-                    attributes = event.attributes
-                    if "cost_usd" not in attributes and "provider" in attributes and "model" in attributes:
-                        cost = compute_cost(attributes)
-                        if cost is not None:
-                            attributes["cost_usd"] = cost
-            except Exception as exc:
-                log_internal_error("bus.enrich", exc)
-                if type(batch[i]) is ActiveSpan:
-                    failed = True
-        if failed:  # a span that could not be built is dropped (and counted), never half-written
-            kept = [event for event in batch if type(event) is not ActiveSpan]
-            record_dropped("bus", "internal_error", len(batch) - len(kept))
-            batch[:] = kept
-
-    return enrich
-
-
 class Runtime:
-    """Owns the bus and its subscribers for one ``instrument()`` … ``shutdown()`` period."""
+    """Owns the bus, its processor stage and its subscribers, from ``start()`` to ``shutdown()``.
+
+    Example (a runtime of its own, not the process default)::
+
+        runtime = Runtime(Settings(storage="none"), [("memory", InMemorySink())])
+        runtime.start()
+        start_span("work", runtime=runtime).end()
+        runtime.shutdown(5.0)
+
+    Args:
+        settings: The validated configuration (queue and batch sizes, capture, redaction).
+        subscribers: ``(name, sink)`` pairs; names are unique and show in ``stats()``.
+        tenant_id: Default ``tenant_id`` of its spans.
+        retention_class: Default ``retention_class`` of its spans.
+        evaluators: The evaluator subscriber (``"evaluators"``), closed first at shutdown.
+    """
 
     def __init__(
-        self, settings: Settings, subscribers: list[tuple[str, Sink]], tenant_id: str | None, retention_class: str
+        self,
+        settings: Settings,
+        subscribers: Sequence[tuple[str, Sink]],
+        tenant_id: str | None = None,
+        retention_class: str = "default",
+        *,
+        evaluators: EvaluatorSink | None = None,
     ) -> None:
         self.settings = settings
-        self.subscribers = subscribers
+        #: The sinks, without the evaluator subscriber.
+        self.sinks = list(subscribers)
+        self.evaluators = evaluators
+        self.subscribers: list[tuple[str, Sink]] = [*self.sinks, *([("evaluators", evaluators)] if evaluators else [])]
         self.tenant_id = tenant_id
         self.retention_class = retention_class
         self.state = State.UNCONFIGURED
@@ -122,33 +143,27 @@ class Runtime:
         self._thread: threading.Thread | None = None
 
     def _new_bus(self) -> EventBus:
-        from .bus import EventBus
-
         return EventBus(
             self.subscribers,
             queue_size=self.settings.queue_size,
             batch_size=self.settings.batch_size,
             flush_interval=self.settings.flush_interval,
-            enrich=_enricher(),
-            upstream=[name for name, _ in self.subscribers if name.startswith("evaluators")],
+            pipeline=Pipeline(redact_pii=self.settings.redact_pii),
+            upstream=["evaluators"] if self.evaluators is not None else [],
         )
 
     def start(self) -> None:
-        """Start the bus thread and become the active runtime."""
-        global _active, _last, _fork_hook_registered
-        from .bus._loop import start_in_thread
-
-        self._thread = start_in_thread(self.bus)
+        """Start the bus thread (``install`` makes it the process default)."""
+        self._thread = _loop.start_in_thread(self.bus)  # looked up per call: the ASGI lifespan swaps it
         self.state = State.RUNNING
         self.running = True
-        with _lock:
-            _active = _last = self
-            if not _fork_hook_registered and hasattr(os, "register_at_fork"):
-                os.register_at_fork(after_in_child=_after_fork_in_child)
-                _fork_hook_registered = True
         atexit.register(self._atexit)
 
-    def publish(self, event: Event) -> None:
+    def evaluator_stats(self) -> dict[str, EvaluatorStats]:
+        """Counters per evaluator (empty without evaluators)."""
+        return {} if self.evaluators is None else self.evaluators.stats()
+
+    def publish(self, event: Inbound) -> None:
         """Hand an event to the bus (O(1), never blocks, never raises)."""
         self.bus.publish(event)
 
@@ -191,9 +206,7 @@ class Runtime:
         # the sinks notice the new pid and reopen their files/connections on first write.
         self.bus = self._new_bus()
         try:
-            from .bus._loop import start_in_thread
-
-            self._thread = start_in_thread(self.bus)
+            self._thread = _loop.start_in_thread(self.bus)  # looked up per call: the ASGI lifespan swaps it
         except Exception as exc:  # never break the forked child
             logger.warning("peekr: could not restart the event bus after fork: %r", exc)
             self.running = False

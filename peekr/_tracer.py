@@ -15,11 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from . import _runtime
 from ._clock import wall_ns
 from ._context import _current_span, _session, _suppress_instrumentation
 from ._errors import checkpoint, log_internal_error, raise_internal_errors
-from ._redact import redact_pii
+from ._runtime import Runtime, get_runtime
 from ._span import Span, build_span, iso_utc, new_span_id, new_trace_id
 
 __all__ = ["ActiveSpan", "NonRecordingSpan", "error_info", "start_span"]
@@ -62,7 +61,7 @@ class ActiveSpan:
 
     def __init__(
         self,
-        runtime: _runtime.Runtime,
+        runtime: Runtime,
         name: str,
         trace_id: str,
         parent_id: str | None,
@@ -114,7 +113,7 @@ class ActiveSpan:
         """Finish the span and publish it. Only the first call counts; never raises.
 
         The caller's thread only stops the clock and hands this object to the bus; building
-        the ``Span`` record (timestamps, validation-free model) happens on the bus thread.
+        the ``Span`` record, redaction and cost happen in the bus's processor stage, on its thread.
         """
         if not self._end_lock.acquire(blocking=False):
             return
@@ -123,9 +122,7 @@ class ActiveSpan:
             checkpoint("span.end")
             if error is not None:
                 self.record_error(error)
-            if self.retention_class == "pii" and self._runtime.settings.redact_pii:
-                redact_pii(self.attributes)  # an allow-list: what is not known to be safe is redacted
-            self._runtime.bus.publish(self)  # type: ignore[arg-type]
+            self._runtime.bus.publish(self)
         except Exception as exc:
             log_internal_error("span.end", exc)
             if raise_internal_errors():
@@ -200,14 +197,17 @@ def start_span(
     *,
     trace_id: str | None = None,
     parent_id: str | None = None,
+    runtime: Runtime | None = None,
 ) -> ActiveSpan | None:
     """Start a span, or return None when peekr is not running or is suppressed here.
 
     The parent is the current span unless ``trace_id``/``parent_id`` are given (a remote
     parent from a ``traceparent`` header). Session values and tenant/retention defaults are
-    resolved now, with the precedence session > instrument() > environment.
+    resolved now, with the precedence session > instrument() > environment. The span goes to
+    ``runtime``, by default the process-default one (``peekr.instrument()``).
     """
-    runtime = _runtime._active
+    if runtime is None:
+        runtime = get_runtime()
     if runtime is None or not runtime.running or _suppress_instrumentation.get():
         return None
     attrs: dict[str, Any] = {}

@@ -12,6 +12,7 @@ Write your own with a function (``peekr.eval.evaluator``) or a class with ``name
 
 from __future__ import annotations
 
+from ._runtime import last_runtime as _last_runtime
 from .evaluators import SKIP as SKIP
 from .evaluators import AnthropicJudge as AnthropicJudge
 from .evaluators import BedrockJudge as BedrockJudge
@@ -58,15 +59,8 @@ def stats() -> dict[str, EvaluatorStats]:
     Example:
         >>> peekr.eval.stats()["hallucination"].failed
     """
-    from ._runtime import _active, _last
-
-    runtime = _active or _last
-    if runtime is None:
-        return {}
-    for name, sink in runtime.subscribers:
-        if name == "evaluators" and hasattr(sink, "stats"):
-            return sink.stats()  # type: ignore[no-any-return]
-    return {}
+    runtime = _last_runtime()
+    return {} if runtime is None else runtime.evaluator_stats()
 
 
 for _obj in (

@@ -14,11 +14,7 @@ import grimp
 import pytest
 
 #: Cycles still present, each as the set of its modules (a strongly connected component of the graph).
-ALLOWED: dict[frozenset[str], str] = {
-    # ActiveSpan.end publishes through the runtime, and the runtime's enricher lazily imports _tracer to turn
-    # an ActiveSpan into a Span: the explicit pipeline stage (issue 11, later step) removes it.
-    frozenset({"peekr._runtime", "peekr._tracer"}): "runtime/tracer pipeline refactor",
-}
+ALLOWED: dict[frozenset[str], str] = {}  # every cycle is gone; keep it that way
 
 
 def _cycles(graph: grimp.ImportGraph) -> set[frozenset[str]]:

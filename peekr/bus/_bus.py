@@ -1,10 +1,12 @@
 """The event bus: O(1) hand-off from any thread, fan-out to one bounded stream per subscriber.
 
-Producers (the user's threads, sync code, asyncio or trio) call ``publish(event)``: a length
-check and a ``deque.append`` — no lock, no syscall, never blocks, never raises. The bus task
-wakes every ``flush_interval`` seconds, or early once ``batch_size`` events are waiting, moves
-the queue into batches and copies each batch into every subscriber's bounded anyio memory
-object stream with ``send_nowait``. A subscriber whose stream is full loses that batch
+Producers (the user's threads, sync code, asyncio or trio) call ``publish(item)`` with an
+``Inbound`` item: a length check and a ``deque.append`` — no lock, no syscall, never blocks,
+never raises. The bus task wakes every ``flush_interval`` seconds, or early once ``batch_size``
+items are waiting, moves the queue into batches, runs each batch through its processor stage
+(``peekr._pipeline.Pipeline``: pending spans become ``Span`` records, cost, redaction) and
+copies the resulting ``Event`` batch into every subscriber's bounded anyio memory object
+stream with ``send_nowait``. A subscriber whose stream is full loses that batch
 (counted as ``queue_full`` for that subscriber only); the others are unaffected. Each
 subscriber runs in its own task, so a slow or hanging sink only fills its own buffer.
 
@@ -20,18 +22,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import anyio
 import sniffio
 from anyio.abc import TaskStatus
 from anyio.from_thread import BlockingPortal
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._codec import unencodable_count
 from .._errors import handle_internal_errors, internal_error_count
 from .._events import Event
+from .._pipeline import Inbound, Pipeline
 from ..sinks._base import Sink
+from ._handle import BusHandle
 from ._stats import BusStats, Counters
 
 __all__ = ["EventBus"]
@@ -61,7 +64,11 @@ class _FlushMarker:
 
 
 class EventBus:
-    """Fan events out to sinks. See the module docstring for the threading contract."""
+    """Fan events out to sinks. See the module docstring for the threading contract.
+
+    A subscriber with a ``bind(handle)`` method gets its ``BusHandle`` here, before the bus starts
+    (and again from the fresh bus a forked child builds).
+    """
 
     def __init__(
         self,
@@ -70,22 +77,23 @@ class EventBus:
         queue_size: int = 20_000,
         batch_size: int = 512,
         flush_interval: float = 0.2,
-        enrich: Callable[[list[Any]], None] | None = None,
+        pipeline: Pipeline | None = None,
         upstream: Sequence[str] = (),
     ) -> None:
         names = [name for name, _ in subscribers]
         if len(set(names)) != len(names):
             raise ValueError(f"subscriber names must be unique, got {names}")
         self._subscribers = list(subscribers)
-        self._queue: deque[Event] = deque()
+        self._queue: deque[Inbound] = deque()
         self._queue_size = queue_size
         self._batch_size = batch_size
         self._interval = flush_interval
         self._wake_threshold = batch_size
-        self._enrich = enrich
+        #: The processor stage every batch goes through before fan-out.
+        self.pipeline = pipeline if pipeline is not None else Pipeline()
         self._counters = Counters()
         self._drained = 0
-        self._sends: dict[str, MemoryObjectSendStream[Any]] = {}
+        self._sends: dict[str, MemoryObjectSendStream[list[Event] | _FlushMarker]] = {}
         self._pending: dict[str, int] = {}
         # Streams are bounded in batches; the real bound is ``queue_size`` *events* pending per
         # subscriber (checked in ``_drain``), so small batches cannot fill a stream early.
@@ -106,11 +114,18 @@ class EventBus:
         #: True when shutdown gave up on a sink that did not finish in time.
         self.timed_out = False
         self.state = NEW
+        for name, sink in self._subscribers:
+            bind = getattr(sink, "bind", None)
+            if callable(bind):
+                try:
+                    bind(BusHandle(self, name))
+                except Exception as exc:
+                    logger.warning("peekr: sink %r could not bind to the bus: %r", name, exc, exc_info=exc)
 
     # -- producer side (any thread) -------------------------------------------------------
 
-    def publish(self, event: Event) -> None:
-        """Hand an event to the bus. O(1), thread-safe, never blocks, never raises."""
+    def publish(self, event: Inbound) -> None:
+        """Hand an item to the bus. O(1), thread-safe, never blocks, never raises."""
         try:
             if self.state is not RUNNING:
                 self._reject(event)
@@ -126,7 +141,7 @@ class EventBus:
         except Exception:  # pragma: no cover - publish must never raise
             self._counters.drop("bus", "internal_error")
 
-    def _reject(self, event: Event) -> None:
+    def _reject(self, event: Inbound) -> None:
         if self.state is NEW:
             # Not started yet: keep it, the loop drains it once running.
             if len(self._queue) < self._queue_size:
@@ -214,7 +229,7 @@ class EventBus:
             async with BlockingPortal() as portal, anyio.create_task_group() as tg:
                 self._portal = portal
                 for name, sink in self._subscribers:
-                    send, receive = anyio.create_memory_object_stream[Any](self._sub_buffer)
+                    send, receive = anyio.create_memory_object_stream[list[Event] | _FlushMarker](self._sub_buffer)
                     self._sends[name] = send
                     self._pending[name] = 0
                     self._done[name] = anyio.Event()
@@ -291,12 +306,21 @@ class EventBus:
         n = len(queue)
         while n > 0:
             k = min(n, self._batch_size)
-            batch = [queue.popleft() for _ in range(k)]
+            inbound = [queue.popleft() for _ in range(k)]
             n -= k
             self._drained += k
-            if self._enrich is not None:
-                with handle_internal_errors("bus.enrich"):
-                    self._enrich(batch)
+            processed: tuple[list[Event], int] | None = None
+            with handle_internal_errors("bus.enrich"):
+                processed = self.pipeline.process(inbound)
+            if processed is None:  # pragma: no cover - process() catches per item
+                self._counters.drop("bus", "internal_error", k)
+                continue
+            batch, failed = processed
+            if failed:  # spans that could not be built: counted on this bus, never half-written
+                self._counters.drop("bus", "internal_error", failed)
+            k = len(batch)
+            if not k:
+                continue
             for name, send in self._sends.items():
                 if self._pending[name] + k > self._queue_size:  # each subscriber holds at most queue_size events
                     self._counters.drop(name, "queue_full", k)
@@ -331,7 +355,9 @@ class EventBus:
                 except Exception as exc:
                     logger.warning("peekr: sink %r failed to prepare for shutdown: %r", name, exc, exc_info=exc)
 
-    async def _run_subscriber(self, name: str, sink: Sink, receive: Any) -> None:
+    async def _run_subscriber(
+        self, name: str, sink: Sink, receive: MemoryObjectReceiveStream[list[Event] | _FlushMarker]
+    ) -> None:
         warned = False
         counts_own = bool(getattr(sink, "counts_own_delivery", False))
         try:

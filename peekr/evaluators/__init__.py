@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..sinks._base import Sink
 from ._base import SKIP as SKIP
 from ._base import EvalScore as EvalScore
 from ._base import EvaluationFailed as EvaluationFailed
@@ -52,7 +51,7 @@ __all__ = (
 )
 
 
-def make_subscriber(evaluators: Sequence[object]) -> tuple[str, Sink]:
+def make_subscriber(evaluators: Sequence[object]) -> tuple[str, EvaluatorSink]:
     """Validate ``instrument(evaluators=[...])`` and return the bus subscriber running them.
 
     Returns:

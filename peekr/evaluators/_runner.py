@@ -23,7 +23,6 @@ from anyio.abc import TaskStatus
 
 from .._errors import handle_internal_errors
 from .._events import EvalResult
-from .._runtime import record_dropped
 from .._span import Span
 from ._base import RunSettings
 from ._evaluate import evaluate_span
@@ -89,14 +88,14 @@ class EvaluationRunner:
         evaluators: ``(name, evaluate, settings, owner)`` per evaluator (from ``to_evaluator``);
             ``owner`` is the user's object, closed (``aclose()``) when the runner ends.
         publish: Receives every ``EvalResult`` (called in the runner's loop; must not block).
-        on_drop: Counts lost spans: ``(subscriber, reason, n)``; default ``record_dropped``.
+        on_drop: Counts lost spans: ``(subscriber, reason, n)`` (the bus's ``record_dropped``).
     """
 
     def __init__(
         self,
         evaluators: Sequence[tuple[str, Callable[[Span], Any], RunSettings, Any]],
         publish: Publish,
-        on_drop: Drop = record_dropped,
+        on_drop: Drop,
     ) -> None:
         self._lanes = [_Lane(name, fn, settings, owner) for name, fn, settings, owner in evaluators]
         self._publish = publish

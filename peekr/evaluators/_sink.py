@@ -3,7 +3,8 @@
 The runner lives in its own daemon thread (``peekr-eval``) with its own event loop, so judge
 calls — seconds each — never share a loop with the sinks, and ``write`` returns at once: it only
 appends spans to bounded backlogs. Results are published back onto the bus from that thread
-(``publish`` is thread-safe and O(1)) and reach every sink like any other event.
+through the ``BusHandle`` the bus binds (``publish`` is thread-safe and O(1)) and reach every
+sink like any other event.
 
 - ``flush(timeout)`` waits until the evaluations of spans received so far have finished and
   their results are published (so a following flush stores them).
@@ -25,22 +26,14 @@ import anyio
 
 from .._errors import log_internal_error
 from .._events import EvalResult, Event
-from .._runtime import get_runtime, record_dropped
 from .._span import Span
+from ..bus import BusHandle
 from ._runner import EvaluationRunner, EvaluatorStats
 
 __all__ = ["EvaluatorSink"]
 
 
 _POLL = 0.005
-
-
-def _publish(result: EvalResult) -> None:
-    runtime = get_runtime()
-    if runtime is None:
-        record_dropped(f"evaluators.{result.evaluator}", "shutdown")
-        return
-    runtime.publish(result)
 
 
 class EvaluatorSink:
@@ -58,9 +51,26 @@ class EvaluatorSink:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._closed = False
+        self._bus: BusHandle | None = None
+
+    def bind(self, handle: BusHandle) -> None:
+        """Called by the bus: results and drops go to this bus (a forked child's bus rebinds)."""
+        self._bus = handle
+
+    def _publish(self, result: EvalResult) -> None:
+        bus = self._bus
+        if bus is None or bus.closed:
+            self._record_dropped(f"evaluators.{result.evaluator}", "shutdown", 1)
+            return
+        bus.publish(result)
+
+    def _record_dropped(self, subscriber: str, reason: str, n: int) -> None:
+        bus = self._bus
+        if bus is not None:
+            bus.record_dropped(subscriber, reason, n)
 
     def _new_runner(self) -> EvaluationRunner:
-        return EvaluationRunner(self._evaluators, _publish)  # type: ignore[arg-type]
+        return EvaluationRunner(self._evaluators, self._publish, self._record_dropped)  # type: ignore[arg-type]
 
     def _ensure_started(self) -> EvaluationRunner:
         runner = self._runner

@@ -53,7 +53,7 @@ def _provider(where: str) -> str:
 def _begin(
     where: str, provider: str, describe: StartSpan, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> ActiveSpan | None:
-    if _runtime._active is None or _suppress_instrumentation.get() or _in_call.get() == provider:
+    if _runtime.get_runtime() is None or _suppress_instrumentation.get() or _in_call.get() == provider:
         return None
     with handle_internal_errors(f"{where}.start"):
         checkpoint(f"{where}.start")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .._events import Event
+
+if TYPE_CHECKING:  # type-only: the bus imports this module
+    from ..bus._handle import BusHandle
 
 __all__ = ["Sink", "WrapperSink", "sink_name"]
 
@@ -21,7 +24,9 @@ class Sink(Protocol):
     reaches another sink or the user's code. Batches contain ``Span``, ``EvalResult`` and
     ``Feedback`` events in publish order; a sink ignores the kinds it does not store.
 
-    Optional hooks the bus calls when a sink has them: ``async open()`` when the bus starts
+    Optional hooks the bus calls when a sink has them: ``bind(handle)`` when the bus is built
+    (a ``peekr.bus.BusHandle``: ``publish``, ``record_dropped``, ``record_delivered``,
+    ``stats``, instead of module globals); ``async open()`` when the bus starts
     (start worker threads and connections then, not at interpreter exit); ``prepare_close()``
     when shutdown begins (stop waiting on remote services); ``counts_own_delivery = True`` when
     the sink reports what it really delivered itself (``HTTPExporter``: what the collector took).
@@ -57,6 +62,12 @@ class WrapperSink:
     async def aclose(self) -> None:
         """Delegate to the wrapped sink."""
         await self.inner.aclose()
+
+    def bind(self, handle: BusHandle) -> None:
+        """Pass the bus handle on to the wrapped sink, if it takes one."""
+        bind = getattr(self.inner, "bind", None)
+        if callable(bind):
+            bind(handle)
 
 
 def sink_name(sink: object) -> str:

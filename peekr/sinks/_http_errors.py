@@ -17,6 +17,8 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .._events import Event
+from .._runtime import record_delivered, record_dropped
+from ..bus import BusHandle
 
 __all__ = ["DropCounter", "ExportError", "ExportGaveUp", "PayloadTooLargeError", "RetryableExportError"]
 
@@ -57,6 +59,8 @@ class DropCounter:
         self._lock = threading.Lock()
         self.counts: Counter[str] = Counter()
         self._logged: set[str] = set()
+        #: The bus of the exporter this counter belongs to (set by its ``bind``).
+        self.bus: BusHandle | None = None
 
     def add(self, reason: str, n: int) -> None:
         """Count ``n`` events lost for ``reason`` (``timeout``, ``http_401``, ``spool_full``, ...)."""
@@ -64,21 +68,21 @@ class DropCounter:
             return
         with self._lock:
             self.counts[reason] += n
-        try:
-            from .._runtime import record_dropped
-        except ImportError:  # pragma: no cover - the runtime is part of the package
-            return
-        record_dropped(self.subscriber, reason, n)
+        bus = self.bus
+        if bus is not None:
+            bus.record_dropped(self.subscriber, reason, n)
+        else:  # not bound to a bus (an exporter wrapped by a sink that does not forward ``bind``)
+            record_dropped(self.subscriber, reason, n)
 
     def delivered(self, n: int) -> None:
         """Count ``n`` records the collector acknowledged (``peekr.stats().delivered``)."""
         if n <= 0:
             return
-        try:
-            from .._runtime import record_delivered
-        except ImportError:  # pragma: no cover - the runtime is part of the package
-            return
-        record_delivered(self.subscriber, n)
+        bus = self.bus
+        if bus is not None:
+            bus.record_delivered(self.subscriber, n)
+        else:
+            record_delivered(self.subscriber, n)
 
     def log_once(self, key: str, level: int, message: str, *args: object) -> None:
         """Log ``message`` the first time ``key`` is seen (a bad key must not flood the logs)."""

@@ -28,6 +28,7 @@ from .._events import EvalResult, Event, Feedback
 from .._span import Span
 from .._threads import run_sync
 from .._version import __version__
+from ..bus import BusHandle
 from ._base import Sink, WrapperSink
 from ._http_errors import DropCounter, ExportGaveUp, PayloadTooLargeError, RetryableExportError
 from ._retry import RetryingSink
@@ -308,6 +309,10 @@ class HTTPExporter(WrapperSink):
             )
             inner = self._spool
         super().__init__(inner)
+
+    def bind(self, handle: BusHandle) -> None:
+        """Called by the bus: drops and deliveries are counted on that bus."""
+        self.drops.bus = handle
 
     @property
     def dropped(self) -> dict[str, int]:

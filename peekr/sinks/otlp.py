@@ -25,6 +25,7 @@ from .._events import EvalResult, Event, Feedback
 from .._runtime import record_dropped
 from .._span import Span, new_span_id
 from .._threads import run_sync
+from ..bus import BusHandle
 from ._otlp_attributes import OtelSpanShape, describe, to_otel_attributes
 from ._otlp_eval import EVENT_NAME, evaluation_attributes
 
@@ -243,7 +244,15 @@ class OTLPSink:
             raise ConnectionError(f"OTLP export of {len(spans)} spans failed")
         if logged is not None and getattr(logged, "name", None) != "SUCCESS":
             self.failed_batches += 1
-            record_dropped(self.name, "sink_error", len(logs))
+            bus = getattr(self, "_bus", None)
+            if bus is not None:
+                bus.record_dropped(self.name, "sink_error", len(logs))
+            else:  # not on a bus of its own (wrapped by a sink that does not forward ``bind``)
+                record_dropped(self.name, "sink_error", len(logs))
+
+    def bind(self, handle: BusHandle) -> None:
+        """Called by the bus: log records the collector refused are counted on that bus."""
+        self._bus = handle
 
     async def write(self, batch: Sequence[Event]) -> None:
         """Export a batch (in a worker thread: the OTLP exporter does blocking HTTP)."""

@@ -145,7 +145,7 @@ def _remember_request(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def stream(self: Any, *args: Any, **kwargs: Any) -> Any:
         manager = original(self, *args, **kwargs)
-        if _runtime._active is not None:
+        if _runtime.get_runtime() is not None:
             with handle_internal_errors("anthropic.messages.stream.setup"):
                 checkpoint("anthropic.messages.stream.setup")
                 manager.__dict__[_REQUEST_ATTR] = kwargs

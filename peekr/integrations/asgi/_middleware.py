@@ -165,7 +165,7 @@ class PeekrMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection (only ``http`` scopes are recorded)."""
-        runtime = _runtime._active
+        runtime = _runtime.get_runtime()
         if scope["type"] != "http" or runtime is None or not runtime.running or scope.get("path") in self._exclude:
             await self.app(scope, receive, send)
             return

@@ -112,7 +112,7 @@ def describe_request(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     attributes: dict[str, Any] = {"provider": "gemini", "model": model_name(kwargs.get("model"))}
     if stream:
         attributes["stream"] = True
-    runtime = _runtime._active
+    runtime = _runtime.get_runtime()
     if runtime is None or not runtime.settings.capture_content:
         return attributes  # input and request are content: nothing more to record
     config = kwargs.get("config")

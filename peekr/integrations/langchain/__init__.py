@@ -66,7 +66,7 @@ class _HandlerSlot:
         self.handler: Any = None
 
     def get(self) -> Any:
-        if _runtime._active is None or not _switch.on():
+        if _runtime.get_runtime() is None or not _switch.on():
             return None
         return self.handler
 
