@@ -52,8 +52,8 @@ __all__ = (
 # `import peekr` stays cheap and imports no provider SDK, httpx or aiosqlite.
 _LAZY = {
     "HTTPExporter": ("peekr.sinks.http", "HTTPExporter"),
-    "feedback": ("peekr._feedback", "feedback"),
-    "export_feedback": ("peekr._export", "export_feedback"),
+    "feedback": ("peekr.store._feedback", "feedback"),
+    "export_feedback": ("peekr.store._export", "export_feedback"),
     "set_prices": ("peekr._cost", "set_prices"),
     "eval": ("peekr.eval", None),
 }
