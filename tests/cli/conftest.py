@@ -1,13 +1,14 @@
-"""Fixtures for the CLI tests: trace files written like the real sinks write them, and a runner."""
+"""Fixtures for the CLI tests: trace files written like the real sinks write them, and a runner.
+
+``cli`` runs the ``peekr`` app in this process; ``cli_subprocess`` starts the real command in a new
+interpreter (see :mod:`_cli_run`).
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,35 +18,20 @@ from peekr._events import EvalResult, Feedback
 from peekr._runtime import get_runtime
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _cli_run import Result, run_cli, run_cli_subprocess
 from _cli_sample import Sample, build
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-def _run(args: list[str], *, cwd: Path | None = None, stdin: str | None = None, timeout: float = 60) -> Result:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", "PYTHONWARNINGS": "error"}
-    env.pop("FORCE_COLOR", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "peekr.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        input=stdin if stdin is not None else "",
-        timeout=timeout,
-        env=env,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 @pytest.fixture
 def cli() -> Callable[..., Result]:
+    """Run ``peekr`` in this process."""
+    return run_cli
+
+
+@pytest.fixture
+def cli_subprocess() -> Callable[..., Result]:
     """Run the real ``peekr`` command in a subprocess."""
-    return _run
+    return run_cli_subprocess
 
 
 def _write(storage: str, path: Path, sample: Sample) -> None:
@@ -115,4 +101,4 @@ def traces(request: pytest.FixtureRequest, tmp_path: Path, _written: Path) -> Pa
     return _copy(_written / name, tmp_path / name)
 
 
-__all__ = ["EvalResult", "Feedback", "Result", "write_db", "write_jsonl"]
+__all__ = ["EvalResult", "Feedback", "Result", "run_cli", "run_cli_subprocess", "write_db", "write_jsonl"]

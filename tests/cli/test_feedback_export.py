@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -240,25 +241,19 @@ def test_export_cli(cli, traces_db: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)], ids=["022", "077", "002"])
-def test_files_the_cli_writes_follow_the_umask(traces_db: Path, tmp_path: Path, umask: int, mode: int) -> None:
-    import os
-    import subprocess
-    import sys
-
+def test_files_the_cli_writes_follow_the_umask(cli, traces_db: Path, tmp_path: Path, umask: int, mode: int) -> None:
     out = tmp_path / "out"
-    for args in (
-        ["export-feedback", str(traces_db), "-o", str(out / "training.jsonl")],
-        ["export-feedback", str(traces_db), "-o", str(out / "training.jsonl")],  # replacing a file
-        ["dashboard", str(traces_db), "-o", str(out / "report.html")],
-    ):
-        proc = subprocess.run(
-            [sys.executable, "-m", "peekr.cli", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            preexec_fn=lambda: os.umask(umask),  # the umask a shell would give it
-        )
-        assert proc.returncode == 0, proc.stderr
+    before = os.umask(umask)  # the umask a shell would give the command
+    try:
+        for args in (
+            ["export-feedback", str(traces_db), "-o", str(out / "training.jsonl")],
+            ["export-feedback", str(traces_db), "-o", str(out / "training.jsonl")],  # replacing a file
+            ["dashboard", str(traces_db), "-o", str(out / "report.html")],
+        ):
+            result = cli(args)
+            assert result.code == 0, result.err
+    finally:
+        os.umask(before)
     for name in ("training.jsonl", "report.html"):
         assert (out / name).stat().st_mode & 0o777 == mode, name
     assert sorted(p.name for p in out.iterdir()) == ["report.html", "training.jsonl"]  # no temp file left
