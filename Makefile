@@ -27,7 +27,7 @@ demo: $(STAMP)  ## offline demo: real OpenAI SDK calls against the local fake pr
 
 test: $(STAMP)  ## the whole suite (installs chromium and starts a throwaway PostgreSQL when missing)
 	bash scripts/deps/chromium.sh
-	bash scripts/deps/with-postgres.sh $(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+	bash scripts/deps/with-postgres.sh $(BIN)/python -m pytest -n 2 --durations=15 --cov $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## the suite without the browser and PostgreSQL set-up (those tests skip)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
