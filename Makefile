@@ -27,7 +27,7 @@ demo: $(STAMP)  ## offline demo: real OpenAI SDK calls against the local fake pr
 
 test: $(STAMP) test-js  ## the whole suite (installs chromium and starts a throwaway PostgreSQL when missing)
 	bash scripts/deps/chromium.sh
-	bash scripts/deps/with-postgres.sh $(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+	bash scripts/deps/with-postgres.sh $(BIN)/python -m pytest -n 2 --durations=15 --cov $(PYTEST_ARGS)
 
 test-js: $(STAMP)  ## the JavaScript SDK (js/): npm ci, build, node:test against the Python fake provider and server
 	cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test

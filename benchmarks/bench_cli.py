@@ -182,8 +182,8 @@ def measure(args: list[str]) -> tuple[float, float, float]:
 
 def open_in_chromium(report: Path) -> float | None:
     """Seconds from navigation until the report's charts are drawn, or None without chromium."""
-    sys.path.insert(0, str(ROOT / "tests" / "cli"))
-    from _cli_browser import Browser, find_chromium
+    sys.path.insert(0, str(ROOT / "tests" / "_helpers"))
+    from _browser import Browser, find_chromium
 
     chromium = find_chromium()
     if chromium is None:

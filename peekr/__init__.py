@@ -29,8 +29,8 @@ from .bus import BusStats as BusStats
 if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed for type checkers all the same
     from . import eval as eval
     from ._cost import set_prices as set_prices
-    from ._export import export_feedback as export_feedback
-    from ._feedback import feedback as feedback
+    from .store._export import export_feedback as export_feedback
+    from .store._feedback import feedback as feedback
     from .sinks.http import HTTPExporter as HTTPExporter
 
 __all__ = (
@@ -60,8 +60,8 @@ __all__ = (
 # `import peekr` stays cheap and imports no provider SDK, httpx or aiosqlite.
 _LAZY = {
     "HTTPExporter": ("peekr.sinks.http", "HTTPExporter"),
-    "feedback": ("peekr._feedback", "feedback"),
-    "export_feedback": ("peekr._export", "export_feedback"),
+    "feedback": ("peekr.store._feedback", "feedback"),
+    "export_feedback": ("peekr.store._export", "export_feedback"),
     "set_prices": ("peekr._cost", "set_prices"),
     "eval": ("peekr.eval", None),
 }

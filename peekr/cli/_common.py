@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .._readers import TraceFileError, Traces, open_traces
 from .._span import iso_utc
+from ..store._readers import TraceFileError, Traces, open_traces
 
 __all__ = [
     "console",

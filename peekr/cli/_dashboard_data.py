@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .._readers import TraceFileError, connect_readonly
+from ..store._readers import TraceFileError, connect_readonly
 
 __all__ = ["collect"]
 

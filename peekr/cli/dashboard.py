@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .._export import write_atomic
-from .._readers import TraceFileError
 from .._version import __version__
+from ..store._export import write_atomic
+from ..store._readers import TraceFileError
 from ._common import console, err_console, fail, plural
 from ._dashboard_data import collect
 

@@ -69,9 +69,9 @@ def eval_command(
     """Score stored LLM spans for hallucination; resumable (already scored spans are skipped)."""
     import anyio
 
-    from .._readers import SpanFilter, TraceFileError
     from ..evaluators._batch import pending_spans, run_stored
     from ..evaluators.hallucination import default_filter
+    from ..store._readers import SpanFilter, TraceFileError
     from ._common import console, fail, fmt_cost, parse_since, plural
 
     evaluator = _build(

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from .._export import export_feedback as export_fn
-from .._feedback import append_feedback_jsonl, make_feedback
-from .._feedback import feedback as feedback_fn
-from .._readers import JSONLTraces
+from ..store._export import export_feedback as export_fn
+from ..store._feedback import append_feedback_jsonl, make_feedback
+from ..store._feedback import feedback as feedback_fn
+from ..store._readers import JSONLTraces
 from ._common import console, fail, opened, plural, working
 
 __all__ = ["export_feedback", "feedback", "register"]

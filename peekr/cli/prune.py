@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .._prune import prune as prune_db
-from .._readers import TraceFileError
+from ..store._prune import prune as prune_db
+from ..store._readers import TraceFileError
 from ._common import console, fail, plural, working
 
 __all__ = ["prune", "register"]

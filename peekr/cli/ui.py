@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         except ImportError:
             typer.echo("Error: the web UI needs the server extra: pip install 'peekr-sdk[server]'", err=True)
             raise typer.Exit(code=1) from None
-        from .._readers import TraceFileError, open_traces
+        from ..store._readers import TraceFileError, open_traces
         from ..ui._local_app import create_local_app
 
         try:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .._readers import Page, SpanFilter
+from ..store._readers import Page, SpanFilter
 from ._common import (
     console,
     content_text,

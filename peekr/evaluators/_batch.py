@@ -18,8 +18,8 @@ import anyio
 from pydantic import ValidationError
 
 from .._events import EvalResult
-from .._readers import JSONLTraces, SpanFilter, open_traces
 from .._span import Span
+from ..store._readers import JSONLTraces, SpanFilter, open_traces
 from ._base import EvaluationFailed, RunSettings
 from ._evaluate import evaluate_span
 from ._labeled import Case, JudgeMetrics, metrics

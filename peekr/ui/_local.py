@@ -3,9 +3,9 @@
 It answers the same queries as the collector's stores, so the same routes and the same web app
 serve both. There is no log-in locally: the tenant argument is ``""`` (every span of the file) or
 the tenant that ``?tenant=`` names, which then filters every query but one trace's detail. A ``traces.db`` is opened with
-:func:`peekr._readers.connect_readonly` on every query, so what the app writes appears at once;
+:func:`peekr.store._readers.connect_readonly` on every query, so what the app writes appears at once;
 a ``traces.jsonl`` is loaded into an in-memory SQLite copy, reloaded when the file changes.
-Feedback is written with peekr's own feedback code (:mod:`peekr._feedback`).
+Feedback is written with peekr's own feedback code (:mod:`peekr.store._feedback`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from .._events import EvalResult, Feedback
-from .._feedback import append_feedback_jsonl, write_feedback
-from .._readers import JSONLTraces, TraceFileError, connect_readonly, open_traces
+from ..store._feedback import append_feedback_jsonl, write_feedback
+from ..store._readers import JSONLTraces, TraceFileError, connect_readonly, open_traces
 from .._span import Span
 from ..server._keys import ApiKey
 from ..server._store import (

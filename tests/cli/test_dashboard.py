@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _cli_browser import Browser, find_chromium
+from _browser import Browser, find_chromium
 from _cli_sample import Sample
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

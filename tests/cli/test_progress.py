@@ -58,13 +58,13 @@ def _env() -> dict[str, str]:
     return env
 
 
-def test_quiet_on_stderr_when_not_a_terminal(llm_db: Path, traces_db: Path, fake: FakeProvider, tmp_path: Path) -> None:
+def test_quiet_on_stderr_when_not_a_terminal(
+    cli, llm_db: Path, traces_db: Path, fake: FakeProvider, tmp_path: Path
+) -> None:
     for what, args in _commands(llm_db, traces_db, fake, tmp_path).items():
-        proc = subprocess.run(
-            [sys.executable, "-m", "peekr.cli", *args], capture_output=True, text=True, env=_env(), timeout=120
-        )
-        assert proc.stdout, what  # the summary is still printed
-        assert proc.stderr == "", (what, proc.stderr)
+        result = cli(args, columns=120, env={"OPENAI_API_KEY": "sk-fake", "TERM": "xterm", "NO_COLOR": None})
+        assert result.out, what  # the summary is still printed
+        assert result.err == "", (what, result.err)
 
 
 def _on_terminal(args: list[str]) -> bytes:

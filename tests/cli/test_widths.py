@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from _cli_run import run_cli
 from _cli_sample import Sample
 
 from peekr.cli._common import fmt_cost, fmt_duration
@@ -16,13 +14,9 @@ WIDTHS = [80, 100, 200]
 
 
 def _run(args: list[str], width: int) -> str:
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": str(width)}
-    env.pop("FORCE_COLOR", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "peekr.cli", *args], capture_output=True, text=True, env=env, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    result = run_cli(args, columns=width)
+    assert result.code == 0, result.err
+    return result.out
 
 
 def _fits(out: str, width: int) -> None:

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 import peekr
-from peekr._readers import SpanFilter, open_traces
 from peekr.cli._app import build_app
+from peekr.store._readers import SpanFilter, open_traces
 from peekr.testing.fake_provider import FakeProvider
 
 CONTEXT = "Paris is the capital of France."

@@ -16,11 +16,11 @@ from _evalhelpers import CONTEXT, RESPONSE, record_llm_span, wait_until
 
 import peekr
 from peekr._events import EvalResult
-from peekr._readers import open_traces
 from peekr._span import Span
 from peekr._tracer import start_span
 from peekr.evaluators import Hallucination, OpenAIJudge
 from peekr.sinks.memory import InMemorySink
+from peekr.store._readers import open_traces
 from peekr.testing.fake_provider import FakeProvider
 
 
@@ -37,7 +37,7 @@ def _scored(path: Path, span_id: str) -> dict[str, Any] | None:
 
 
 def peekr_filter() -> Any:
-    from peekr._readers import SpanFilter
+    from peekr.store._readers import SpanFilter
 
     return SpanFilter()
 

@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("fastapi")
 
-import peekr
-from peekr._runtime import get_runtime
-
-sys.path.insert(0, str(Path(__file__).parent))
 from _browser import Browser, find_chromium
-from _ui_sample import UISample
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "ui"
-
-
-def publish(sample: UISample, **instrument: object) -> None:
-    """Send the sample through peekr's real pipeline: ``instrument`` + the bus + the configured sink."""
-    peekr.instrument(providers=[], **instrument)  # type: ignore[arg-type]
-    runtime = get_runtime()
-    assert runtime is not None
-    for span in sample.spans:
-        runtime.publish(span.model_copy(deep=True))
-    assert peekr.flush(10)
-    for result in sample.evals:
-        runtime.publish(result)
-    assert peekr.shutdown(10)
 
 
 @pytest.fixture(scope="module")
@@ -61,36 +39,3 @@ def browser(chromium: str) -> Iterator[Browser]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
-
-
-@dataclass
-class LocalUI:
-    url: str
-    proc: subprocess.Popen[str]
-
-
-def start_local_ui(path: Path, *extra: str) -> LocalUI:
-    """Run the real ``peekr ui`` command on ``path``; return once it prints its address."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "peekr.cli", "ui", str(path), "--no-browser", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    match = re.search(r"http://127\.0\.0\.1:\d+/", line)
-    if match is None:
-        proc.kill()
-        raise AssertionError(f"peekr ui did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-    return LocalUI(match.group(0).rstrip("/"), proc)
-
-
-def stop(ui: LocalUI) -> None:
-    ui.proc.terminate()
-    try:
-        ui.proc.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        ui.proc.kill()
-        ui.proc.communicate()

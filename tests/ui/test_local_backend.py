@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from _ui_sample import build, tid
-from conftest import publish, start_local_ui, stop
+from ui_helpers import publish, start_local_ui, stop
 
 import peekr
 from peekr.server import ServerSettings

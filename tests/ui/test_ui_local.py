@@ -13,7 +13,7 @@ import httpx
 import pytest
 from _browser import Browser
 from _ui_sample import XSS, build, sid, tid
-from conftest import LocalUI, publish, start_local_ui, stop
+from ui_helpers import LocalUI, publish, start_local_ui, stop
 
 from peekr._span import Span, iso_utc
 

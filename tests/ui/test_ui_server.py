@@ -13,14 +13,12 @@ import httpx
 import pytest
 from _browser import Browser
 from _ui_sample import build, build_other, sid, tid
-from conftest import publish
+from collector_helpers import database
+from ui_helpers import publish
 
 import peekr
 from peekr.server import ServerSettings
 from peekr.server._testing import run_collector
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "server"))
-from collector_helpers import database
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Per-call and per-chunk overhead of the Gemini integration (a script, not a test).
 
-Run: ``.venv/bin/python tests/integrations/gemini/bench_gemini.py``
+Run: ``.venv/bin/python benchmarks/bench_gemini.py``
 
 The real google-genai client on an in-process ``httpx2.MockTransport`` (no sockets): bare SDK vs
 peekr recording into an ``InMemorySink``, interleaved rounds, medians. Wall time is per call on the

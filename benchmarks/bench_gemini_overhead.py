@@ -1,6 +1,6 @@
 """peekr's own cost per Gemini call and per chunk, without the SDK's noise (a script, not a test).
 
-Run: ``.venv/bin/python tests/integrations/gemini/bench_gemini_overhead.py``
+Run: ``.venv/bin/python benchmarks/bench_gemini_overhead.py``
 
 The exact wrappers peekr installs (``wrap_sync`` + this integration's describe / on_result / stream
 code) around a stand-in ``original`` that returns real ``GenerateContentResponse`` objects parsed by
@@ -14,13 +14,9 @@ module's work, not this integration's, and is printed on its own at the end.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_gemini
 from google.genai import types

@@ -1,6 +1,6 @@
 """What peekr's Bedrock integration adds per call and per stream event (a benchmark, not a test).
 
-Run: ``.venv/bin/python tests/integrations/bedrock/_bench_overhead.py``
+Run: ``.venv/bin/python benchmarks/bench_bedrock_overhead.py``
 
 Calls are answered in-process by a ``before-call`` handler (no sockets, the way botocore's Stubber
 works), so the figures are botocore's own work plus peekr's. Rounds alternate plain / instrumented

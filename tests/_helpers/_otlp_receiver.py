@@ -1,6 +1,6 @@
 """A real OTLP/HTTP receiver on 127.0.0.1 that decodes what it gets with the opentelemetry-proto
 package, plus readers that check exported GenAI message JSON against the upstream GenAI types
-(imported by module name: pytest puts this directory on sys.path)."""
+(imported by module name: tests/_helpers is on pytest's ``pythonpath``)."""
 
 from __future__ import annotations
 

@@ -25,9 +25,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._codec import SPAN_FIELDS as _SPAN_COLUMNS
-from ._events import EvalResult, Feedback, merge_eval_result
-from ._span import Span
+from .._codec import SPAN_FIELDS as _SPAN_COLUMNS
+from .._events import EvalResult, Feedback, merge_eval_result
+from .._span import Span
 
 __all__ = [
     "JSONLTraces",

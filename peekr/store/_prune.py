@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._retention import resolve_retention_days
+from .._span import iso_utc
+from ..sinks._sqlite_schema import configure_connection
 from ._readers import _SQLITE_MAGIC, TraceFileError
-from ._retention import resolve_retention_days
-from ._span import iso_utc
-from .sinks._sqlite_schema import configure_connection
 
 __all__ = ["PruneSummary", "prune"]
 

@@ -1,4 +1,4 @@
-"""Drive Debian's headless Chromium over the DevTools protocol (``--remote-debugging-pipe``) for the UI tests.
+"""Drive Debian's headless Chromium over the DevTools protocol (``--remote-debugging-pipe``).
 
 The pipe transport needs no websocket client: Chromium reads NUL-terminated JSON commands on
 fd 3 and writes responses and events on fd 4.

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._events import Feedback
+from .._events import Feedback
+from .._span import iso_utc
+from ..sinks._sqlite_schema import apply_migrations, configure_connection
 from ._readers import connect_readonly
-from ._span import iso_utc
-from .sinks._sqlite_schema import apply_migrations, configure_connection
 
 __all__ = [
     "DEFAULT_DB_PATH",
@@ -178,7 +178,7 @@ def _unknown(path: Path, trace_id: str) -> str:
 
 def _running_runtime() -> Any:
     try:
-        from ._runtime import get_runtime
+        from .._runtime import get_runtime
     except ImportError:
         return None
     return get_runtime()

@@ -1,0 +1,118 @@
+"""Cost from the bundled genai-prices data (offline), user prices, and bad price tables."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+
+from peekr._cost import compute_cost, get_prices, set_prices
+
+
+def _no_network(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("compute_cost tried to open a network connection")
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket, "create_connection", _no_network)
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "expected"),
+    [
+        ({"provider": "openai", "model": "gpt-4o", "tokens_input": 1000, "tokens_output": 100}, 0.0035),
+        # 500 of the 1,000 input tokens were cache reads at half price.
+        (
+            {
+                "provider": "openai",
+                "model": "gpt-4o",
+                "tokens_input": 1000,
+                "tokens_output": 100,
+                "tokens_cache_read": 500,
+            },
+            0.002875,
+        ),
+        # Anthropic: 200 cache reads ($0.30/M) and 300 cache writes ($3.75/M) inside 1,000 input tokens.
+        (
+            {
+                "provider": "anthropic",
+                "model": "claude-sonnet-4-20250514",
+                "tokens_input": 1000,
+                "tokens_output": 100,
+                "tokens_cache_read": 200,
+                "tokens_cache_write": 300,
+            },
+            0.004185,
+        ),
+        (
+            {
+                "provider": "bedrock",
+                "model": "anthropic.claude-3-haiku-20240307-v1:0",
+                "tokens_input": 1000,
+                "tokens_output": 100,
+            },
+            0.000375,
+        ),
+        ({"provider": "gemini", "model": "gemini-2.5-flash", "tokens_input": 1000, "tokens_output": 100}, 0.00055),
+        ({"provider": "openai", "model": "text-embedding-3-small", "tokens_input": 1000}, 0.00002),
+    ],
+)
+def test_cost_from_bundled_prices_offline(offline: None, attrs: dict[str, Any], expected: float) -> None:
+    assert compute_cost(attrs) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "attrs",
+    [
+        {"provider": "openai", "model": "gpt-made-up-9", "tokens_input": 10, "tokens_output": 10},
+        {"provider": "openai", "model": "gpt-4o"},  # no token counts
+        {"tokens_input": 10},
+        {"model": None, "tokens_input": "many"},
+        {"model": "gpt-4o", "tokens_input": -5, "tokens_output": True},
+    ],
+)
+def test_unknown_or_unpriceable_is_none_never_zero(offline: None, attrs: dict[str, Any]) -> None:
+    assert compute_cost(attrs) is None
+
+
+def test_user_prices_win_and_can_be_cleared(offline: None) -> None:
+    try:
+        set_prices(
+            {
+                "gpt-made-up-9": {"input": 1.0, "output": 2.0},
+                "openai/gpt-4o": {"input": 1, "output": 1, "cache_read": 0},
+            }
+        )
+        assert compute_cost({"model": "gpt-made-up-9", "tokens_input": 1_000_000, "tokens_output": 500_000}) == 2.0
+        cached = {
+            "provider": "openai",
+            "model": "gpt-4o",
+            "tokens_input": 2_000_000,
+            "tokens_output": 0,
+            "tokens_cache_read": 1_000_000,
+        }
+        assert compute_cost(cached) == 1.0
+        assert compute_cost({**cached, "provider": "azure"}) != 1.0  # "provider/model" keys apply to that provider only
+        assert set(get_prices()) == {"gpt-made-up-9", "openai/gpt-4o"}
+    finally:
+        set_prices(None)
+    assert compute_cost({"model": "gpt-made-up-9", "tokens_input": 1, "tokens_output": 1}) is None
+
+
+@pytest.mark.parametrize(
+    ("prices", "error", "match"),
+    [
+        ({"m": {"input": 1}}, ValueError, "prices\\['m'\\] needs 'output'"),
+        ({"m": {"input": 1, "output": -2}}, ValueError, "must be a non-negative number"),
+        ({"m": {"input": 1, "output": 2, "per": 3}}, ValueError, "unknown keys \\['per'\\]"),
+        ({"": {"input": 1, "output": 2}}, ValueError, "non-empty 'model' or 'provider/model'"),
+        ({"m": 3}, TypeError, "must be a mapping like"),
+        ([1], TypeError, "prices must be a mapping"),
+    ],
+)
+def test_set_prices_rejects_bad_input(prices: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        set_prices(prices)
