@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -211,11 +211,16 @@ def accumulate(
         t.hist[k] = t.hist.get(k, 0) + sign
 
 
-def rollup_params(deltas: Mapping[RollupKey, Totals]) -> list[tuple[Any, ...]]:
+def rollup_params(
+    deltas: Mapping[RollupKey, Totals], clean: Callable[[str | None], str | None] = lambda v: v
+) -> list[tuple[Any, ...]]:
     """Upsert rows ``(tenant, grain, bucket, key, *dims, calls, ..., hist)``, sorted so that
-    concurrent writers lock rows in the same order."""
+    concurrent writers lock rows in the same order; ``clean`` is applied to the dimensions."""
+    merged: dict[RollupKey, Totals] = {}
+    for (tenant, grain, bucket, raw), t in deltas.items():
+        merged.setdefault((tenant, grain, bucket, tuple(clean(v) for v in raw)), Totals()).add(t)
     rows = []
-    for (tenant, grain, bucket, dims), t in deltas.items():
+    for (tenant, grain, bucket, dims), t in merged.items():
         key = json.dumps(dims, separators=(",", ":"))
         rows.append(
             (tenant, grain, bucket, key, *dims, t.calls, t.errors, t.tokens_input, t.tokens_output,
@@ -230,6 +235,62 @@ def score_key(score: Any) -> float:
     if score is None or isinstance(score, bool) or not isinstance(score, (int, float)):
         return NULL_SCORE
     return min(max(float(score), 0.0), 1.0)
+
+
+ScoreDeltas = dict[tuple[str, str, float, str], int]  # (tenant, metric, score, span start) -> count
+
+
+def bump(deltas: ScoreDeltas, tenant_id: str, metric: str, score: float, start: str, n: int) -> None:
+    """Add ``n`` spans with this latest score to the score rollup deltas."""
+    key = (tenant_id, metric, score, start)
+    deltas[key] = deltas.get(key, 0) + n
+
+
+def plan_scores(
+    tenant_id: str,
+    arrived: Iterable[tuple[str, str, float, str]],
+    evals: Iterable[tuple[str, str, str, Mapping[str, Any]]],
+    known: Mapping[str, str],
+    current: dict[tuple[str, str], tuple[float, str]],
+) -> tuple[ScoreDeltas, dict[tuple[str, str], tuple[float, str]]]:
+    """Score rollup deltas and the new latest scores for one ingest batch.
+
+    ``arrived``: (span_id, metric, score, span start) of latest scores stored before this batch
+    whose span has just arrived; ``evals``: new eval results (span_id, status, created_at, scores)
+    in insertion order; ``known``: start time of every span those results point at, if stored;
+    ``current``: the stored latest (score, created_at) per (span_id, metric). Returns the deltas
+    and the (span_id, metric) -> (score, created_at) rows to write.
+    """
+    deltas: ScoreDeltas = {}
+    for _, metric, score, start in arrived:
+        bump(deltas, tenant_id, metric, score, start, 1)
+    changed: dict[tuple[str, str], tuple[float, str]] = {}
+    for span_id, status, created, scores in evals:
+        if status != "ok":
+            continue
+        span_start = known.get(span_id)
+        for metric, value in scores.items():
+            old = current.get((span_id, metric))
+            # A later insert has a higher id, so it wins a created_at tie (as the query API orders them).
+            if old is not None and created < old[1]:
+                continue
+            new = (score_key(value), created)
+            if span_start is not None:
+                if old is not None:
+                    bump(deltas, tenant_id, metric, old[0], span_start, -1)
+                bump(deltas, tenant_id, metric, new[0], span_start, 1)
+            current[(span_id, metric)] = changed[(span_id, metric)] = new
+    return deltas, changed
+
+
+def score_rollup_rows(deltas: ScoreDeltas) -> list[tuple[str, str, str, str, float, int]]:
+    """(tenant, metric, grain, bucket, score, n) upsert rows at every grain, sorted, zeros dropped."""
+    per_bucket: dict[tuple[str, str, str, str, float], int] = {}
+    for (tenant, metric, score, start), n in deltas.items():
+        for grain in GRAINS:
+            key = (tenant, metric, grain, truncate(start, grain), score)
+            per_bucket[key] = per_bucket.get(key, 0) + n
+    return sorted((*k, n) for k, n in per_bucket.items() if n)
 
 
 def label(bucket: str, interval: str | None) -> str | None:

@@ -103,7 +103,6 @@ def server_m006_rollups(db: sqlite3.Connection) -> None:
 def server_m007_list_indexes(db: sqlite3.Connection) -> None:
     """Per-filter indexes for the trace list: equality on the filter, then newest first."""
     db.execute("CREATE INDEX IF NOT EXISTS idx_spans_tenant_status ON spans(tenant_id, status, start_time)")
-    db.execute("CREATE INDEX IF NOT EXISTS idx_spans_tenant_name ON spans(tenant_id, name, start_time)")
     for attr in LIST_FILTER_ATTRIBUTES:
         db.execute(
             f"CREATE INDEX IF NOT EXISTS idx_spans_tenant_{attr} "

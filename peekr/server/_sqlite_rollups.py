@@ -13,18 +13,19 @@ from typing import Any
 from ._rollups import (
     DIMENSIONS,
     RollupKey,
+    ScoreDeltas,
     Totals,
     accumulate,
     aggregate_rows,
     cover,
     label,
     merge_hist,
+    plan_scores,
     rollup_params,
     score_histogram,
     score_key,
-    truncate,
+    score_rollup_rows,
 )
-from ._rollups import GRAINS as _GRAINS
 
 __all__ = [
     "apply_new_records",
@@ -119,14 +120,9 @@ def write_span_deltas(db: sqlite3.Connection, deltas: dict[RollupKey, Totals]) -
         )
 
 
-def write_score_deltas(db: sqlite3.Connection, deltas: dict[tuple[str, str, float, str], int]) -> None:
+def write_score_deltas(db: sqlite3.Connection, deltas: ScoreDeltas) -> None:
     """Upsert per-span score deltas keyed (tenant, metric, score, span start) at every grain."""
-    per_bucket: dict[tuple[str, str, str, str, float], int] = {}
-    for (tenant, metric, score, start), n in deltas.items():
-        for grain in _GRAINS:
-            key = (tenant, metric, grain, truncate(start, grain), score)
-            per_bucket[key] = per_bucket.get(key, 0) + n
-    rows = sorted((*k, n) for k, n in per_bucket.items() if n)
+    rows = score_rollup_rows(deltas)
     db.executemany(_UPSERT_SCORES, rows)
     if any(r[-1] < 0 for r in rows):
         db.executemany(
@@ -154,63 +150,41 @@ def apply_new_records(
         accumulate(deltas, tenant_id, start, name, status, duration, attributes)
     write_span_deltas(db, deltas)
 
-    score_deltas: dict[tuple[str, str, float, str], int] = {}
-
-    def bump(metric: str, score: float, start: str, n: int) -> None:
-        key = (tenant_id, metric, score, start)
-        score_deltas[key] = score_deltas.get(key, 0) + n
-
     starts = {s[0]: s[1] for s in new_spans}
-    if new_spans:
-        for chunk in _chunks(list(starts)):
-            marks = ",".join("?" * len(chunk))
-            rows = db.execute(
+    arrived: list[tuple[str, str, float, str]] = []
+    for chunk in _chunks(list(starts)):
+        marks = ",".join("?" * len(chunk))
+        arrived += [
+            (span_id, metric, score, starts[span_id])
+            for span_id, metric, score in db.execute(
                 f"SELECT span_id, metric, score FROM span_scores WHERE tenant_id = ? AND span_id IN ({marks})",
                 (tenant_id, *chunk),
-            ).fetchall()
-            for span_id, metric, score in rows:
-                bump(metric, score, starts[span_id], 1)
-            db.executemany(
-                "UPDATE span_scores SET span_start = ? WHERE tenant_id = ? AND span_id = ?",
-                [(starts[s], tenant_id, s) for s in {r[0] for r in rows}],
             )
-    ok = [e for e in new_evals if e[1] == "ok" and e[3]]
-    if ok:
-        span_ids = sorted({e[0] for e in ok})
-        known: dict[str, str] = {}
-        current: dict[tuple[str, str], tuple[float, str]] = {}
-        for chunk in _chunks(span_ids):
-            marks = ",".join("?" * len(chunk))
-            known.update(
-                db.execute(f"SELECT span_id, start_time FROM spans WHERE tenant_id = ? AND span_id IN ({marks})",
-                           (tenant_id, *chunk)).fetchall()
-            )  # fmt: skip
-            for span_id, metric, score, created in db.execute(
-                f"SELECT span_id, metric, score, created_at FROM span_scores WHERE tenant_id = ? "
-                f"AND span_id IN ({marks})",
-                (tenant_id, *chunk),
-            ):
-                current[(span_id, metric)] = (score, created)
-        changed: dict[tuple[str, str], tuple[float, str]] = {}
-        for span_id, _, created, scores in ok:
-            start = known.get(span_id)
-            for metric, value in scores.items():
-                old = current.get((span_id, metric))
-                # A later insert has a higher id, so it wins a created_at tie (as the old query did).
-                if old is not None and created < old[1]:
-                    continue
-                new = (score_key(value), created)
-                if start is not None:
-                    if old is not None:
-                        bump(metric, old[0], start, -1)
-                    bump(metric, new[0], start, 1)
-                current[(span_id, metric)] = changed[(span_id, metric)] = new
-        db.executemany(
-            "INSERT INTO span_scores (tenant_id, span_id, metric, score, created_at, span_start) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, span_id, metric) DO UPDATE SET "
-            "score = excluded.score, created_at = excluded.created_at",
-            [(tenant_id, s, m, v, c, known.get(s)) for (s, m), (v, c) in sorted(changed.items())],
-        )
+        ]
+    db.executemany(
+        "UPDATE span_scores SET span_start = ? WHERE tenant_id = ? AND span_id = ?",
+        [(starts[s], tenant_id, s) for s in sorted({a[0] for a in arrived})],
+    )
+    known: dict[str, str] = {}
+    current: dict[tuple[str, str], tuple[float, str]] = {}
+    for chunk in _chunks(sorted({e[0] for e in new_evals if e[1] == "ok" and e[3]})):
+        marks = ",".join("?" * len(chunk))
+        known.update(
+            db.execute(f"SELECT span_id, start_time FROM spans WHERE tenant_id = ? AND span_id IN ({marks})",
+                       (tenant_id, *chunk)).fetchall()
+        )  # fmt: skip
+        for span_id, metric, score, created in db.execute(
+            f"SELECT span_id, metric, score, created_at FROM span_scores WHERE tenant_id = ? AND span_id IN ({marks})",
+            (tenant_id, *chunk),
+        ):
+            current[(span_id, metric)] = (score, created)
+    score_deltas, changed = plan_scores(tenant_id, arrived, new_evals, known, current)
+    db.executemany(
+        "INSERT INTO span_scores (tenant_id, span_id, metric, score, created_at, span_start) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, span_id, metric) DO UPDATE SET "
+        "score = excluded.score, created_at = excluded.created_at",
+        [(tenant_id, s, m, v, c, known.get(s)) for (s, m), (v, c) in sorted(changed.items())],
+    )
     write_score_deltas(db, score_deltas)
 
 
@@ -227,7 +201,7 @@ def purge_spans(db: sqlite3.Connection, where: str, params: Sequence[Any]) -> No
             accumulate(deltas, tenant, start, name, status, duration, json.loads(attributes), sign=-1)
             doomed.append((tenant, span_id))
     write_span_deltas(db, deltas)
-    score_deltas: dict[tuple[str, str, float, str], int] = {}
+    score_deltas: ScoreDeltas = {}
     for tenant, span_id in doomed:
         for metric, score, start in db.execute(
             "SELECT metric, score, span_start FROM span_scores WHERE tenant_id = ? AND span_id = ?", (tenant, span_id)
@@ -263,7 +237,7 @@ def backfill(db: sqlite3.Connection, batch: int = 50_000) -> None:
         "VALUES (?, ?, ?, ?, ?, (SELECT start_time FROM spans s WHERE s.tenant_id = ?1 AND s.span_id = ?2))",
         [(t, s, m, v, c) for (t, s, m), (v, c) in latest.items()],
     )
-    score_deltas: dict[tuple[str, str, float, str], int] = {}
+    score_deltas: ScoreDeltas = {}
     for tenant, metric, score, start in db.execute(
         "SELECT tenant_id, metric, score, span_start FROM span_scores WHERE span_start IS NOT NULL"
     ):
@@ -339,4 +313,3 @@ def read_scores(
                 ).fetchall()
             )
     return score_histogram(values, bins)
-

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio.to_thread
 
@@ -37,6 +37,7 @@ from ._store import (
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
+Attrs = dict[str, Any]
 
 _SPAN_SUMMARY = (
     "s.span_id, s.trace_id, s.name, json_extract(s.attributes, '$.model') AS model, "
@@ -197,7 +198,9 @@ class SQLiteStore:
             for s in spans:
                 if s.span_id not in seen:
                     seen.add(s.span_id)
-                    new_spans.append((s.span_id, s.start_time, s.name, s.status, s.duration_ms, s.attributes))
+                    new_spans.append(
+                        (s.span_id, s.start_time, s.name, s.status, s.duration_ms, cast(Attrs, s.attributes))
+                    )
             seen = existing(db, "eval_results", "record_key", tenant_id, [k for _, k in evals])
             new_evals = []
             for e, key in evals:
