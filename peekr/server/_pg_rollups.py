@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 
 from ._rollups import (
-    DIMENSIONS,
     RollupKey,
     ScoreDeltas,
     Totals,
@@ -63,12 +62,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     WHERE n <> 0
 $$;
 CREATE TABLE IF NOT EXISTS span_rollups (
-    tenant_id text NOT NULL, grain text NOT NULL, bucket text COLLATE "C" NOT NULL, key text NOT NULL,
-    model text, name text, feature text, endpoint text, provider text,
+    tenant_id text NOT NULL, grain text NOT NULL, dim text NOT NULL, bucket text COLLATE "C" NOT NULL,
+    key text NOT NULL, value text,
     calls bigint NOT NULL, errors bigint NOT NULL, tokens_input float8 NOT NULL, tokens_output float8 NOT NULL,
     tokens_total float8 NOT NULL, cost_sum float8 NOT NULL, cost_n bigint NOT NULL, duration_sum float8 NOT NULL,
     hist jsonb NOT NULL,
-    PRIMARY KEY (tenant_id, grain, bucket, key)
+    PRIMARY KEY (tenant_id, grain, dim, bucket, key)
 );
 CREATE TABLE IF NOT EXISTS span_scores (
     tenant_id text NOT NULL, span_id text NOT NULL, metric text NOT NULL, score float8 NOT NULL,
@@ -84,14 +83,13 @@ CREATE TABLE IF NOT EXISTS score_rollups (
 """
 
 _UPSERT_SPANS = f"""
-INSERT INTO span_rollups AS r (tenant_id, grain, bucket, key, {", ".join(DIMENSIONS)}, {", ".join(_SUMS)}, hist)
-SELECT u.t, u.g, u.b, u.k, u.d1, u.d2, u.d3, u.d4, u.d5, u.c, u.e, u.ti, u.tout, u.tt, u.cs, u.cn, u.ds, u.h::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::text[], $10::bigint[], $11::bigint[], $12::float8[], $13::float8[], $14::float8[], $15::float8[],
-            $16::bigint[], $17::float8[], $18::text[])
-     AS u(t, g, b, k, d1, d2, d3, d4, d5, c, e, ti, tout, tt, cs, cn, ds, h)
-ORDER BY u.t, u.g, u.b, u.k
-ON CONFLICT (tenant_id, grain, bucket, key) DO UPDATE SET
+INSERT INTO span_rollups AS r (tenant_id, grain, dim, bucket, key, value, {", ".join(_SUMS)}, hist)
+SELECT u.t, u.g, u.d, u.b, u.k, u.v, u.c, u.e, u.ti, u.tout, u.tt, u.cs, u.cn, u.ds, u.h::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[],
+            $9::float8[], $10::float8[], $11::float8[], $12::float8[], $13::bigint[], $14::float8[], $15::text[])
+     AS u(t, g, d, b, k, v, c, e, ti, tout, tt, cs, cn, ds, h)
+ORDER BY u.t, u.g, u.d, u.b, u.k
+ON CONFLICT (tenant_id, grain, dim, bucket, key) DO UPDATE SET
     {", ".join(f"{c} = r.{c} + excluded.{c}" for c in _SUMS)}, hist = peekr_hist_merge(r.hist, excluded.hist)
 """
 _UPSERT_SCORES = """
@@ -116,12 +114,13 @@ async def write_span_deltas(conn: asyncpg.Connection, deltas: dict[RollupKey, To
     if not deltas:
         return
     rows = rollup_params(deltas, clean=_text)
-    await conn.execute(_UPSERT_SPANS, *_columns(rows, 18))
+    await conn.execute(_UPSERT_SPANS, *_columns(rows, 15))
     if any(t.calls < 0 for t in deltas.values()):
         await conn.execute(
-            "DELETE FROM span_rollups r USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(t, g, b, k) "
-            "WHERE r.tenant_id = u.t AND r.grain = u.g AND r.bucket = u.b AND r.key = u.k AND r.calls <= 0",
-            *_columns(rows, 4),
+            "DELETE FROM span_rollups r USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) "
+            "AS u(t, g, d, b, k) WHERE r.tenant_id = u.t AND r.grain = u.g AND r.dim = u.d AND r.bucket = u.b "
+            "AND r.key = u.k AND r.calls <= 0",
+            *_columns(rows, 5),
         )
 
 
@@ -275,7 +274,9 @@ async def backfill(conn: asyncpg.Connection, batch: int = 50_000) -> None:
     await write_score_deltas(conn, score_deltas)
 
 
-async def _raw_totals(conn: asyncpg.Connection, tenant_id: str, since: str, until: str) -> dict[RollupKey, Totals]:
+async def _raw_totals(
+    conn: asyncpg.Connection, tenant_id: str, since: str, until: str, dim: str
+) -> dict[RollupKey, Totals]:
     out: dict[RollupKey, Totals] = {}
     for r in await conn.fetch(
         "SELECT start_time, name, status, duration_ms, attributes::text AS attributes FROM spans "
@@ -286,7 +287,7 @@ async def _raw_totals(conn: asyncpg.Connection, tenant_id: str, since: str, unti
             out, tenant_id, format_time(r["start_time"]), r["name"], r["status"], r["duration_ms"],
             json.loads(r["attributes"]),
         )  # fmt: skip
-    return {k: v for k, v in out.items() if k[1] == "minute"}
+    return {k: v for k, v in out.items() if k[1] == "minute" and k[2] == dim}
 
 
 async def read_aggregates(
@@ -294,26 +295,24 @@ async def read_aggregates(
 ) -> list[dict[str, Any]]:
     """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges)."""
     merged: dict[tuple[str | None, str | None], Totals] = {}
-    grp_index = DIMENSIONS.index(group_by) if group_by else None
-    grp_col = f"r.{group_by}" if group_by else "NULL::text"
-    where = "r.tenant_id = $1 AND r.grain = $2 AND r.bucket >= $3 AND r.bucket < $4"
+    dim = group_by or ""
+    where = "r.tenant_id = $1 AND r.grain = $2 AND r.dim = $3 AND r.bucket >= $4 AND r.bucket < $5"
     for grain, start, end in cover(since, until, interval):
         if grain is None:
-            for (_, _, bucket, dims), t in (await _raw_totals(conn, tenant_id, start, end)).items():
-                key = (label(bucket, interval), dims[grp_index] if grp_index is not None else None)
-                merged.setdefault(key, Totals()).add(t)
+            for (_, _, _, bucket, value), t in (await _raw_totals(conn, tenant_id, start, end, dim)).items():
+                merged.setdefault((label(bucket, interval), value), Totals()).add(t)
             continue
         for row in await conn.fetch(
-            f"SELECT r.bucket, {grp_col} AS grp, {', '.join(f'sum(r.{c})' for c in _SUMS)} FROM span_rollups r "
+            f"SELECT r.bucket, r.value, {', '.join(f'sum(r.{c})' for c in _SUMS)} FROM span_rollups r "
             f"WHERE {where} GROUP BY 1, 2",
-            tenant_id, grain, start, end,
+            tenant_id, grain, dim, start, end,
         ):  # fmt: skip
             t = Totals(int(row[2]), int(row[3]), row[4], row[5], row[6], row[7], int(row[8]), row[9])
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
         for row in await conn.fetch(
-            f"SELECT r.bucket, {grp_col} AS grp, j.key, sum(j.value::bigint) AS n "
+            "SELECT r.bucket, r.value, j.key, sum(j.value::bigint) AS n "
             f"FROM span_rollups r CROSS JOIN LATERAL jsonb_each_text(r.hist) AS j WHERE {where} GROUP BY 1, 2, 3",
-            tenant_id, grain, start, end,
+            tenant_id, grain, dim, start, end,
         ):  # fmt: skip
             hist = merged[(label(row[0], interval), row[1])].hist
             k = int(row[2])

@@ -38,8 +38,8 @@ __all__ = [
 
 #: Stored grains, coarsest first.
 GRAINS: tuple[str, ...] = ("day", "hour", "minute")
-#: Rollup key columns after (grain, bucket, tenant).
-DIMENSIONS: tuple[str, ...] = ("model", "name", "feature", "endpoint", "provider")
+#: What the aggregates endpoint groups by; each span is summed once per dimension (``""`` = all spans).
+DIMENSIONS: tuple[str, ...] = ("", "model", "name", "feature", "endpoint", "provider")
 _BINS_PER_OCTAVE = 8
 ZERO_BIN = -(10**6)  # durations <= 0 ms
 #: Worst relative error of a latency percentile estimate: half a bin, 2**(1/16) - 1.
@@ -171,7 +171,7 @@ class Totals:
         return json.dumps({str(k): n for k, n in self.hist.items() if n}, separators=(",", ":"))
 
 
-RollupKey = tuple[str, str, str, tuple[str | None, ...]]  # tenant, grain, bucket, dimensions
+RollupKey = tuple[str, str, str, str, str | None]  # tenant, grain, dimension, bucket, value
 
 
 def accumulate(
@@ -184,8 +184,9 @@ def accumulate(
     attributes: Mapping[str, Any],
     sign: int = 1,
 ) -> None:
-    """Add (sign=1) or subtract (sign=-1) one span to the rollup rows of every grain."""
-    dims = (
+    """Add (sign=1) or subtract (sign=-1) one span to its rollup rows: every grain x every dimension."""
+    values = (
+        None,
         _dim(attributes.get("model")),
         name,
         _dim(attributes.get("feature")),
@@ -194,39 +195,42 @@ def accumulate(
     )
     cost = attributes.get("cost_usd")
     has_cost = isinstance(cost, (int, float)) and not isinstance(cost, bool)
-    k = latency_bin(duration_ms)
+    one = Totals(
+        calls=sign,
+        errors=sign * (status == "error"),
+        tokens_input=sign * _num(attributes.get("tokens_input")),
+        tokens_output=sign * _num(attributes.get("tokens_output")),
+        tokens_total=sign * _num(attributes.get("tokens_total")),
+        cost_sum=sign * float(cost) if has_cost else 0.0,  # type: ignore[arg-type]
+        cost_n=sign if has_cost else 0,
+        duration_sum=sign * float(duration_ms),
+        hist={latency_bin(duration_ms): sign},
+    )
     for grain in GRAINS:
-        t = out.get((tenant_id, grain, truncate(start_time, grain), dims))
-        if t is None:
-            t = out[(tenant_id, grain, truncate(start_time, grain), dims)] = Totals()
-        t.calls += sign
-        t.errors += sign * (status == "error")
-        t.tokens_input += sign * _num(attributes.get("tokens_input"))
-        t.tokens_output += sign * _num(attributes.get("tokens_output"))
-        t.tokens_total += sign * _num(attributes.get("tokens_total"))
-        if has_cost:
-            t.cost_sum += sign * float(cost)  # type: ignore[arg-type]
-            t.cost_n += sign
-        t.duration_sum += sign * float(duration_ms)
-        t.hist[k] = t.hist.get(k, 0) + sign
+        bucket = truncate(start_time, grain)
+        for dim, value in zip(DIMENSIONS, values, strict=True):
+            key = (tenant_id, grain, dim, bucket, value)
+            t = out.get(key)
+            if t is None:
+                t = out[key] = Totals()
+            t.add(one)
 
 
 def rollup_params(
     deltas: Mapping[RollupKey, Totals], clean: Callable[[str | None], str | None] = lambda v: v
 ) -> list[tuple[Any, ...]]:
-    """Upsert rows ``(tenant, grain, bucket, key, *dims, calls, ..., hist)``, sorted so that
-    concurrent writers lock rows in the same order; ``clean`` is applied to the dimensions."""
+    """Upsert rows ``(tenant, grain, dim, bucket, key, value, calls, ..., hist)``, sorted so that
+    concurrent writers lock rows in the same order; ``clean`` is applied to the values."""
     merged: dict[RollupKey, Totals] = {}
-    for (tenant, grain, bucket, raw), t in deltas.items():
-        merged.setdefault((tenant, grain, bucket, tuple(clean(v) for v in raw)), Totals()).add(t)
+    for (tenant, grain, dim, bucket, value), t in deltas.items():
+        merged.setdefault((tenant, grain, dim, bucket, clean(value)), Totals()).add(t)
     rows = []
-    for (tenant, grain, bucket, dims), t in merged.items():
-        key = json.dumps(dims, separators=(",", ":"))
+    for (tenant, grain, dim, bucket, value), t in merged.items():
         rows.append(
-            (tenant, grain, bucket, key, *dims, t.calls, t.errors, t.tokens_input, t.tokens_output,
-             t.tokens_total, t.cost_sum, t.cost_n, t.duration_sum, t.hist_json())
+            (tenant, grain, dim, bucket, json.dumps(value), value, t.calls, t.errors, t.tokens_input,
+             t.tokens_output, t.tokens_total, t.cost_sum, t.cost_n, t.duration_sum, t.hist_json())
         )  # fmt: skip
-    rows.sort(key=lambda r: (r[0], r[1], r[2], r[3]))
+    rows.sort(key=lambda r: (r[0], r[1], r[2], r[3], r[4]))
     return rows
 
 

@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._rollups import (
-    DIMENSIONS,
     RollupKey,
     ScoreDeltas,
     Totals,
@@ -40,9 +39,9 @@ __all__ = [
 _CHUNK = 400  # ids per IN (...) list, under SQLite's 999 variables on old builds
 _SUMS = ("calls", "errors", "tokens_input", "tokens_output", "tokens_total", "cost_sum", "cost_n", "duration_sum")
 _UPSERT_SPANS = (
-    f"INSERT INTO span_rollups (tenant_id, grain, bucket, key, {', '.join(DIMENSIONS)}, {', '.join(_SUMS)}, hist) "
-    f"VALUES ({', '.join('?' * (4 + len(DIMENSIONS) + len(_SUMS) + 1))}) "
-    "ON CONFLICT (tenant_id, grain, bucket, key) DO UPDATE SET "
+    f"INSERT INTO span_rollups (tenant_id, grain, dim, bucket, key, value, {', '.join(_SUMS)}, hist) "
+    f"VALUES ({', '.join('?' * (6 + len(_SUMS) + 1))}) "
+    "ON CONFLICT (tenant_id, grain, dim, bucket, key) DO UPDATE SET "
     + ", ".join(f"{c} = {c} + excluded.{c}" for c in _SUMS)
     + ", hist = peekr_hist_merge(hist, excluded.hist)"
 )
@@ -62,12 +61,12 @@ def create_tables(db: sqlite3.Connection) -> None:
     db.execute(
         """
         CREATE TABLE IF NOT EXISTS span_rollups (
-            tenant_id TEXT NOT NULL, grain TEXT NOT NULL, bucket TEXT NOT NULL, key TEXT NOT NULL,
-            model TEXT, name TEXT, feature TEXT, endpoint TEXT, provider TEXT,
+            tenant_id TEXT NOT NULL, grain TEXT NOT NULL, dim TEXT NOT NULL, bucket TEXT NOT NULL,
+            key TEXT NOT NULL, value TEXT,
             calls INTEGER NOT NULL, errors INTEGER NOT NULL, tokens_input REAL NOT NULL,
             tokens_output REAL NOT NULL, tokens_total REAL NOT NULL, cost_sum REAL NOT NULL,
             cost_n INTEGER NOT NULL, duration_sum REAL NOT NULL, hist TEXT NOT NULL,
-            PRIMARY KEY (tenant_id, grain, bucket, key)
+            PRIMARY KEY (tenant_id, grain, dim, bucket, key)
         ) WITHOUT ROWID
         """
     )
@@ -115,8 +114,9 @@ def write_span_deltas(db: sqlite3.Connection, deltas: dict[RollupKey, Totals]) -
     db.executemany(_UPSERT_SPANS, rows)
     if any(t.calls < 0 for t in deltas.values()):
         db.executemany(
-            "DELETE FROM span_rollups WHERE tenant_id = ? AND grain = ? AND bucket = ? AND key = ? AND calls <= 0",
-            [r[:4] for r in rows],
+            "DELETE FROM span_rollups WHERE tenant_id = ? AND grain = ? AND dim = ? AND bucket = ? AND key = ? "
+            "AND calls <= 0",
+            [r[:5] for r in rows],
         )
 
 
@@ -246,7 +246,7 @@ def backfill(db: sqlite3.Connection, batch: int = 50_000) -> None:
     write_score_deltas(db, score_deltas)
 
 
-def _raw_totals(db: sqlite3.Connection, tenant_id: str, since: str, until: str) -> dict[RollupKey, Totals]:
+def _raw_totals(db: sqlite3.Connection, tenant_id: str, since: str, until: str, dim: str) -> dict[RollupKey, Totals]:
     out: dict[RollupKey, Totals] = {}
     for start, name, status, duration, attributes in db.execute(
         "SELECT start_time, name, status, duration_ms, attributes FROM spans "
@@ -254,7 +254,7 @@ def _raw_totals(db: sqlite3.Connection, tenant_id: str, since: str, until: str) 
         (tenant_id, since, until),
     ):
         accumulate(out, tenant_id, start, name, status, duration, json.loads(attributes))
-    return {k: v for k, v in out.items() if k[1] == "minute"}
+    return {k: v for k, v in out.items() if k[1] == "minute" and k[2] == dim}
 
 
 def read_aggregates(
@@ -262,30 +262,26 @@ def read_aggregates(
 ) -> list[dict[str, Any]]:
     """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges)."""
     merged: dict[tuple[str | None, str | None], Totals] = {}
-    grp_index = DIMENSIONS.index(group_by) if group_by else None
-    grp_col = group_by or "NULL"
+    dim = group_by or ""
+    where = "tenant_id = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?"
     for grain, start, end in cover(since, until, interval):
         if grain is None:
-            for (_, _, bucket, dims), t in _raw_totals(db, tenant_id, start, end).items():
-                key = (label(bucket, interval), dims[grp_index] if grp_index is not None else None)
-                merged.setdefault(key, Totals()).add(t)
+            for (_, _, _, bucket, value), t in _raw_totals(db, tenant_id, start, end, dim).items():
+                merged.setdefault((label(bucket, interval), value), Totals()).add(t)
             continue
-        params = (tenant_id, grain, start, end)
-        where = "tenant_id = ? AND grain = ? AND bucket >= ? AND bucket < ?"
+        params = (tenant_id, grain, dim, start, end)
         for row in db.execute(
-            f"SELECT bucket, {grp_col}, {', '.join(f'SUM({c})' for c in _SUMS)} FROM span_rollups "
+            f"SELECT bucket, value, {', '.join(f'SUM({c})' for c in _SUMS)} FROM span_rollups "
             f"WHERE {where} GROUP BY 1, 2",
             params,
         ):
-            t = Totals(*row[2:])
-            merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
-        for bucket, grp, k, n in db.execute(
-            f"SELECT r.bucket, {'r.' + grp_col if group_by else 'NULL'}, j.key, SUM(j.value) "
-            f"FROM span_rollups r, json_each(r.hist) j WHERE {where.replace('tenant_id', 'r.tenant_id')} "
-            "GROUP BY 1, 2, 3",
+            merged.setdefault((label(row[0], interval), row[1]), Totals()).add(Totals(*row[2:]))
+        for bucket, value, k, n in db.execute(
+            "SELECT r.bucket, r.value, j.key, SUM(j.value) FROM span_rollups r, json_each(r.hist) j "
+            f"WHERE {where.replace('tenant_id', 'r.tenant_id')} GROUP BY 1, 2, 3",
             params,
         ):
-            hist = merged[(label(bucket, interval), grp)].hist
+            hist = merged[(label(bucket, interval), value)].hist
             hist[int(k)] = hist.get(int(k), 0) + n
     return aggregate_rows(merged)
 
