@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -102,23 +102,32 @@ def _bin_value(k: int) -> float:
 
 def histogram_percentile(hist: Mapping[int, int], q: float) -> float | None:
     """``percentile_cont(q)`` estimated from a latency histogram (see ``LATENCY_REL_ERROR``)."""
+    return histogram_percentiles(hist, (q,))[0]
+
+
+def histogram_percentiles(hist: Mapping[int, int], qs: Sequence[float]) -> list[float | None]:
+    """Several percentiles in one pass over the sorted bins."""
     total = sum(hist.values())
     if total <= 0:
-        return None
-    pos = q * (total - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, total - 1)
-    lo_value = hi_value = None
-    seen = 0
-    for k in sorted(hist):
-        seen += hist[k]
-        if lo_value is None and seen > lo:
-            lo_value = _bin_value(k)
-        if seen > hi:
-            hi_value = _bin_value(k)
-            break
-    assert lo_value is not None and hi_value is not None
-    return lo_value + (hi_value - lo_value) * (pos - lo)
+        return [None] * len(qs)
+    bins = sorted((k, n) for k, n in hist.items() if n > 0)
+    out: list[float | None] = []
+    for q in qs:
+        pos = q * (total - 1)
+        lo = math.floor(pos)
+        hi = min(lo + 1, total - 1)
+        lo_value = hi_value = 0.0
+        seen = 0
+        found_lo = False
+        for k, n in bins:
+            seen += n
+            if not found_lo and seen > lo:
+                lo_value, found_lo = _bin_value(k), True
+            if seen > hi:
+                hi_value = _bin_value(k)
+                break
+        out.append(lo_value + (hi_value - lo_value) * (pos - lo))
+    return out
 
 
 def merge_hist(a: str | None, b: str | None) -> str:
@@ -322,14 +331,7 @@ def aggregate_rows(merged: Mapping[tuple[str | None, str | None], Totals]) -> li
             "cost_usd": t.cost_sum if t.cost_n > 0 else None,
             "avg_ms": t.duration_sum / t.calls,
         }
-        out.append(
-            aggregate_row(
-                row,
-                histogram_percentile(t.hist, 0.5),
-                histogram_percentile(t.hist, 0.95),
-                histogram_percentile(t.hist, 0.99),
-            )
-        )
+        out.append(aggregate_row(row, *histogram_percentiles(t.hist, (0.5, 0.95, 0.99))))
     return out
 
 
