@@ -101,7 +101,12 @@ def server_m006_rollups(db: sqlite3.Connection) -> None:
 
 
 def server_m007_list_indexes(db: sqlite3.Connection) -> None:
-    """Per-filter indexes for the trace list: equality on the filter, then newest first."""
+    """Per-filter indexes for the trace list (equality on the filter, then newest first), and the
+    waterfall's eval results and feedback by trace (without them it read all of the tenant's)."""
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_eval_results_tenant_trace ON eval_results(tenant_id, trace_id, created_at)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_feedback_tenant_trace ON feedback(tenant_id, trace_id, created_at)")
     db.execute("CREATE INDEX IF NOT EXISTS idx_spans_tenant_status ON spans(tenant_id, status, start_time)")
     for attr in LIST_FILTER_ATTRIBUTES:
         db.execute(
