@@ -348,3 +348,61 @@ def test_time_helpers_cover_a_window_exactly() -> None:
     assert [p[0] for p in pieces] == [None, "minute", "hour", "day", "hour", None]
     assert all(a[2] == b[1] for a, b in zip(pieces, pieces[1:], strict=False))
     assert (pieces[0][1], pieces[-1][2]) == ("2026-11-27T09:21:10.123456Z", "2026-11-29T03:00:00.000001Z")
+
+
+# -- indexes -----------------------------------------------------------------------------------------
+
+_LIST_FILTERS = ("model", "feature", "endpoint", "user_id", "session_id", "experiment_variant")
+
+
+def test_trace_list_filters_and_waterfall_use_their_indexes_sqlite(tmp_path: Path) -> None:
+    db_path = str(tmp_path / "c.db")
+    store = open_store(db_path)
+    anyio.run(store.open)
+    anyio.run(store.close)
+    db = sqlite3.connect(db_path)
+
+    def plan(sql: str, params: dict[str, Any]) -> str:
+        return " | ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql, params))
+
+    # The page walk of SQLiteStore.list_traces, one filter at a time.
+    walk = "SELECT trace_id, start_time FROM spans WHERE tenant_id = :t AND {} ORDER BY start_time DESC, trace_id DESC"
+    for attr in _LIST_FILTERS:
+        got = plan(walk.format(f"json_extract(attributes, '$.{attr}') = :v"), {"t": "a", "v": "x"})
+        assert f"USING INDEX idx_spans_tenant_{attr} " in got, got
+    assert "idx_spans_tenant_status" in plan(walk.format("status = :v"), {"t": "a", "v": "error"})
+    # The three reads of SQLiteStore.get_trace (the waterfall).
+    by_trace = "SELECT * FROM {} WHERE tenant_id = :t AND trace_id = :v ORDER BY {}"
+    for table, order, index in (
+        ("spans", "start_time, span_id", "idx_spans_tenant_trace_start"),
+        ("eval_results", "created_at, id", "idx_eval_results_tenant_trace"),
+        ("feedback", "created_at, id", "idx_feedback_tenant_trace"),
+    ):
+        got = plan(by_trace.format(table, order), {"t": "a", "v": "0" * 32})
+        assert f"USING INDEX {index} " in got, (table, got)
+
+
+def test_trace_list_filters_use_their_indexes_postgres(tmp_path: Path) -> None:
+    import asyncpg
+
+    with database("postgres", tmp_path) as dsn:
+
+        async def main() -> None:
+            store = open_store(dsn)
+            await store.open()
+            await store.close()
+            conn = await asyncpg.connect(dsn)
+            try:
+                await conn.execute("SET enable_seqscan = off")  # an empty table: ask whether the index serves
+                for attr in _LIST_FILTERS:
+                    rows = await conn.fetch(
+                        "EXPLAIN SELECT trace_id, start_time FROM spans WHERE tenant_id = $1 AND "
+                        f"attributes->>'{attr}' = $2 ORDER BY start_time DESC",
+                        "a", "x",
+                    )  # fmt: skip
+                    got = " ".join(r[0] for r in rows)
+                    assert f"spans_tenant_{attr}" in got and "Sort" not in got, got
+            finally:
+                await conn.close()
+
+        anyio.run(main)
