@@ -231,7 +231,8 @@ async def backfill(conn: asyncpg.Connection, batch: int = 50_000) -> None:
     deltas: dict[RollupKey, Totals] = {}
     async with conn.transaction():  # a cursor needs one (a savepoint inside the migration's)
         async for r in conn.cursor(
-            "SELECT tenant_id, start_time, name, status, duration_ms, attributes::text AS attributes FROM spans",
+            "SELECT tenant_id, start_time, name, status, duration_ms, attributes::text AS attributes FROM spans "
+            "ORDER BY tenant_id, start_time",
             prefetch=5000,
         ):
             accumulate(
