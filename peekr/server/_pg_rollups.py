@@ -303,21 +303,17 @@ async def read_aggregates(
             for (_, _, _, bucket, value), t in (await _raw_totals(conn, tenant_id, start, end, dim)).items():
                 merged.setdefault((label(bucket, interval), value), Totals()).add(t)
             continue
+        # One row per (bucket, value) at a grain and dimension: no GROUP BY, histograms merged here.
         for row in await conn.fetch(
-            f"SELECT r.bucket, r.value, {', '.join(f'sum(r.{c})' for c in _SUMS)} FROM span_rollups r "
-            f"WHERE {where} GROUP BY 1, 2",
+            f"SELECT r.bucket, r.value, {', '.join(f'r.{c}' for c in _SUMS)}, r.hist::text AS hist "
+            f"FROM span_rollups r WHERE {where}",
             tenant_id, grain, dim, start, end,
         ):  # fmt: skip
-            t = Totals(int(row[2]), int(row[3]), row[4], row[5], row[6], row[7], int(row[8]), row[9])
+            t = Totals(
+                row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
+                {int(k): n for k, n in json.loads(row[10]).items()},
+            )  # fmt: skip
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
-        for row in await conn.fetch(
-            "SELECT r.bucket, r.value, j.key, sum(j.value::bigint) AS n "
-            f"FROM span_rollups r CROSS JOIN LATERAL jsonb_each_text(r.hist) AS j WHERE {where} GROUP BY 1, 2, 3",
-            tenant_id, grain, dim, start, end,
-        ):  # fmt: skip
-            hist = merged[(label(row[0], interval), row[1])].hist
-            k = int(row[2])
-            hist[k] = hist.get(k, 0) + int(row[3])
     return aggregate_rows(merged)
 
 

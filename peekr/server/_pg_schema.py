@@ -30,9 +30,13 @@ async def _pg_m005_rollups(conn: asyncpg.Connection) -> None:
 
 _LIST_INDEXES = "\n".join(
     [
-        "CREATE INDEX IF NOT EXISTS spans_tenant_status ON spans (tenant_id, status, start_time DESC);",
+        # The list's full order (start_time, then trace_id in byte order), so a page needs no sort.
+        'CREATE INDEX IF NOT EXISTS spans_tenant_start_trace ON spans (tenant_id, start_time DESC, trace_id COLLATE "C" DESC);',
+        "DROP INDEX IF EXISTS spans_tenant_start;",  # a prefix of the one above
+        'CREATE INDEX IF NOT EXISTS spans_tenant_status ON spans (tenant_id, status, start_time DESC, trace_id COLLATE "C" DESC);',
         *(
-            f"CREATE INDEX IF NOT EXISTS spans_tenant_{a} ON spans (tenant_id, (attributes->>'{a}'), start_time DESC);"
+            f"CREATE INDEX IF NOT EXISTS spans_tenant_{a} ON spans "
+            f"(tenant_id, (attributes->>'{a}'), start_time DESC, trace_id COLLATE \"C\" DESC);"
             for a in LIST_FILTER_ATTRIBUTES
         ),
     ]

@@ -281,20 +281,14 @@ def read_aggregates(
             for (_, _, _, bucket, value), t in _raw_totals(db, tenant_id, start, end, dim).items():
                 merged.setdefault((label(bucket, interval), value), Totals()).add(t)
             continue
-        params = (tenant_id, grain, dim, start, end)
+        # One row per (bucket, value) at a grain and dimension: no GROUP BY, histograms merged here.
         for row in db.execute(
-            f"SELECT bucket, value, {', '.join(f'SUM({c})' for c in _SUMS)} FROM span_rollups "
-            f"WHERE {where} GROUP BY 1, 2",
-            params,
+            f"SELECT bucket, value, {', '.join(_SUMS)}, hist FROM span_rollups WHERE {where}",
+            (tenant_id, grain, dim, start, end),
         ):
-            merged.setdefault((label(row[0], interval), row[1]), Totals()).add(Totals(*row[2:]))
-        for bucket, value, k, n in db.execute(
-            "SELECT r.bucket, r.value, j.key, SUM(j.value) FROM span_rollups r, json_each(r.hist) j "
-            f"WHERE {where.replace('tenant_id', 'r.tenant_id')} GROUP BY 1, 2, 3",
-            params,
-        ):
-            hist = merged[(label(bucket, interval), value)].hist
-            hist[int(k)] = hist.get(int(k), 0) + n
+            hist = {int(k): n for k, n in json.loads(row[10]).items()}
+            t = Totals(row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], hist)
+            merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
     return aggregate_rows(merged)
 
 
