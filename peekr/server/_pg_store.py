@@ -303,6 +303,8 @@ class PostgresStore:
         page: dict[str, str] = {}
         skipped: set[str] = set()
         async with self.pool.acquire() as conn, conn.transaction():
+            # A page reads few rows: plan the cursor for that (walk an index in order, no sort).
+            await conn.execute("SET LOCAL cursor_tuple_fraction = 0.001")
             cursor_rows = conn.cursor(
                 f"SELECT trace_id, start_time FROM spans WHERE {where}{after} "
                 'ORDER BY start_time DESC, trace_id COLLATE "C" DESC',
