@@ -18,10 +18,12 @@ import asyncpg
 from ._rollups import (
     RollupKey,
     ScoreDeltas,
+    SpanKey,
     Totals,
     accumulate,
     aggregate_rows,
     cover,
+    expand,
     label,
     plan_scores,
     rollup_params,
@@ -109,7 +111,7 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[r[i] for r in rows] for i in range(width)]
 
 
-async def write_span_deltas(conn: asyncpg.Connection, deltas: dict[RollupKey, Totals]) -> None:
+async def write_span_deltas(conn: asyncpg.Connection, deltas: dict[SpanKey, Totals]) -> None:
     """Upsert span rollup deltas; rows left with no calls are deleted."""
     if not deltas:
         return
@@ -146,7 +148,7 @@ async def apply_new_records(
     new_evals: Sequence[tuple[str, str, str, dict[str, Any]]],
 ) -> None:
     """Update the rollups for spans and eval results just inserted (see ``_sqlite_rollups``)."""
-    deltas: dict[RollupKey, Totals] = {}
+    deltas: dict[SpanKey, Totals] = {}
     for _, start, name, status, duration, attributes in new_spans:
         accumulate(deltas, tenant_id, start, name, status, duration, attributes)
     await write_span_deltas(conn, deltas)
@@ -195,7 +197,7 @@ async def apply_new_records(
 
 async def purge_spans(conn: asyncpg.Connection, where: str, *params: Any) -> None:
     """Subtract the spans matching ``where`` (about to be deleted) and their scores from the rollups."""
-    deltas: dict[RollupKey, Totals] = {}
+    deltas: dict[SpanKey, Totals] = {}
     doomed_tenants: list[str] = []
     doomed_ids: list[str] = []
     async for r in conn.cursor(
@@ -228,7 +230,7 @@ async def purge_spans(conn: asyncpg.Connection, where: str, *params: Any) -> Non
 
 async def backfill(conn: asyncpg.Connection, batch: int = 50_000) -> None:
     """Build every rollup from the stored spans and eval results (migration, benchmarks)."""
-    deltas: dict[RollupKey, Totals] = {}
+    deltas: dict[SpanKey, Totals] = {}
     async with conn.transaction():  # a cursor needs one (a savepoint inside the migration's)
         async for r in conn.cursor(
             "SELECT tenant_id, start_time, name, status, duration_ms, attributes::text AS attributes FROM spans "
@@ -278,7 +280,7 @@ async def backfill(conn: asyncpg.Connection, batch: int = 50_000) -> None:
 async def _raw_totals(
     conn: asyncpg.Connection, tenant_id: str, since: str, until: str, dim: str
 ) -> dict[RollupKey, Totals]:
-    out: dict[RollupKey, Totals] = {}
+    out: dict[SpanKey, Totals] = {}
     for r in await conn.fetch(
         "SELECT start_time, name, status, duration_ms, attributes::text AS attributes FROM spans "
         "WHERE tenant_id = $1 AND start_time >= $2::text::timestamptz AND start_time < $3::text::timestamptz",
@@ -288,7 +290,7 @@ async def _raw_totals(
             out, tenant_id, format_time(r["start_time"]), r["name"], r["status"], r["duration_ms"],
             json.loads(r["attributes"]),
         )  # fmt: skip
-    return {k: v for k, v in out.items() if k[1] == "minute" and k[2] == dim}
+    return {k: v for k, v in expand(out).items() if k[1] == "minute" and k[2] == dim}
 
 
 async def read_aggregates(

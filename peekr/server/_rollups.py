@@ -27,6 +27,7 @@ __all__ = [
     "NULL_SCORE",
     "Totals",
     "accumulate",
+    "expand",
     "aggregate_rows",
     "cover",
     "latency_bin",
@@ -181,10 +182,11 @@ class Totals:
 
 
 RollupKey = tuple[str, str, str, str, str | None]  # tenant, grain, dimension, bucket, value
+SpanKey = tuple[str, str, tuple[str | None, ...]]  # tenant, minute bucket, the value of every dimension
 
 
 def accumulate(
-    out: dict[RollupKey, Totals],
+    out: dict[SpanKey, Totals],
     tenant_id: str,
     start_time: str,
     name: str,
@@ -193,7 +195,11 @@ def accumulate(
     attributes: Mapping[str, Any],
     sign: int = 1,
 ) -> None:
-    """Add (sign=1) or subtract (sign=-1) one span to its rollup rows: every grain x every dimension."""
+    """Add (sign=1) or subtract (sign=-1) one span to its group (tenant, minute, dimension values).
+
+    ``expand`` turns groups into rollup rows (every grain x every dimension): spans of a batch
+    share a few groups, so the 18 rows per group are computed once per group, not per span.
+    """
     values = (
         None,
         _dim(attributes.get("model")),
@@ -215,23 +221,35 @@ def accumulate(
         duration_sum=sign * float(duration_ms),
         hist={latency_bin(duration_ms): sign},
     )
-    for grain in GRAINS:
-        bucket = truncate(start_time, grain)
-        for dim, value in zip(DIMENSIONS, values, strict=True):
-            key = (tenant_id, grain, dim, bucket, value)
-            t = out.get(key)
-            if t is None:
-                t = out[key] = Totals()
-            t.add(one)
+    key = (tenant_id, truncate(start_time, "minute"), values)
+    t = out.get(key)
+    if t is None:
+        t = out[key] = Totals()
+    t.add(one)
+
+
+def expand(groups: Mapping[SpanKey, Totals]) -> dict[RollupKey, Totals]:
+    """Rollup rows (every grain x every dimension) from span groups."""
+    out: dict[RollupKey, Totals] = {}
+    for (tenant_id, minute, values), one in groups.items():
+        for grain in GRAINS:
+            bucket = truncate(minute, grain)
+            for dim, value in zip(DIMENSIONS, values, strict=True):
+                key = (tenant_id, grain, dim, bucket, value)
+                t = out.get(key)
+                if t is None:
+                    t = out[key] = Totals()
+                t.add(one)
+    return out
 
 
 def rollup_params(
-    deltas: Mapping[RollupKey, Totals], clean: Callable[[str | None], str | None] = lambda v: v
+    groups: Mapping[SpanKey, Totals], clean: Callable[[str | None], str | None] = lambda v: v
 ) -> list[tuple[Any, ...]]:
     """Upsert rows ``(tenant, grain, dim, bucket, key, value, calls, ..., hist)``, sorted so that
     concurrent writers lock rows in the same order; ``clean`` is applied to the values."""
     merged: dict[RollupKey, Totals] = {}
-    for (tenant, grain, dim, bucket, value), t in deltas.items():
+    for (tenant, grain, dim, bucket, value), t in expand(groups).items():
         merged.setdefault((tenant, grain, dim, bucket, clean(value)), Totals()).add(t)
     rows = []
     for (tenant, grain, dim, bucket, value), t in merged.items():

@@ -13,10 +13,12 @@ from typing import Any
 from ._rollups import (
     RollupKey,
     ScoreDeltas,
+    SpanKey,
     Totals,
     accumulate,
     aggregate_rows,
     cover,
+    expand,
     label,
     merge_hist,
     plan_scores,
@@ -108,7 +110,7 @@ def existing(db: sqlite3.Connection, table: str, column: str, tenant_id: str, id
     return found
 
 
-def write_span_deltas(db: sqlite3.Connection, deltas: dict[RollupKey, Totals]) -> None:
+def write_span_deltas(db: sqlite3.Connection, deltas: dict[SpanKey, Totals]) -> None:
     """Upsert span rollup deltas; rows left with no calls are deleted."""
     rows = rollup_params(deltas)
     db.executemany(_UPSERT_SPANS, rows)
@@ -145,7 +147,7 @@ def apply_new_records(
     span adds the latest scores stored before this batch; an eval result then finds its span
     (new or old) in the spans table. Either order of arrival counts each score once.
     """
-    deltas: dict[RollupKey, Totals] = {}
+    deltas: dict[SpanKey, Totals] = {}
     for _, start, name, status, duration, attributes in new_spans:
         accumulate(deltas, tenant_id, start, name, status, duration, attributes)
     write_span_deltas(db, deltas)
@@ -190,7 +192,7 @@ def apply_new_records(
 
 def purge_spans(db: sqlite3.Connection, where: str, params: Sequence[Any]) -> None:
     """Subtract the spans matching ``where`` (about to be deleted) and their scores from the rollups."""
-    deltas: dict[RollupKey, Totals] = {}
+    deltas: dict[SpanKey, Totals] = {}
     cur = db.execute(
         f"SELECT tenant_id, span_id, start_time, name, status, duration_ms, attributes FROM spans WHERE {where}",
         params,
@@ -224,7 +226,7 @@ def backfill(db: sqlite3.Connection, batch: int = 100_000) -> None:
 
 
 def _backfill(db: sqlite3.Connection, batch: int) -> None:
-    deltas: dict[RollupKey, Totals] = {}
+    deltas: dict[SpanKey, Totals] = {}
     # In time order, so the rollup rows are written in key order, not all over the table.
     cur = db.execute(
         "SELECT tenant_id, start_time, name, status, duration_ms, attributes FROM spans ORDER BY tenant_id, start_time"
@@ -259,14 +261,14 @@ def _backfill(db: sqlite3.Connection, batch: int) -> None:
 
 
 def _raw_totals(db: sqlite3.Connection, tenant_id: str, since: str, until: str, dim: str) -> dict[RollupKey, Totals]:
-    out: dict[RollupKey, Totals] = {}
+    out: dict[SpanKey, Totals] = {}
     for start, name, status, duration, attributes in db.execute(
         "SELECT start_time, name, status, duration_ms, attributes FROM spans "
         "WHERE tenant_id = ? AND start_time >= ? AND start_time < ?",
         (tenant_id, since, until),
     ):
         accumulate(out, tenant_id, start, name, status, duration, json.loads(attributes))
-    return {k: v for k, v in out.items() if k[1] == "minute" and k[2] == dim}
+    return {k: v for k, v in expand(out).items() if k[1] == "minute" and k[2] == dim}
 
 
 def read_aggregates(
