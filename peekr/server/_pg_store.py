@@ -35,6 +35,7 @@ __all__ = ["PostgresStore"]
 
 _MIGRATION_LOCK = 7_253_001  # pg_advisory_xact_lock key: one migrator at a time
 _PURGE_LOCK = 7_253_003
+_WALK_CHUNK = 256  # spans per step of the trace list's page walk
 _KEY_COLUMNS = "key_id, tenant_id, scope, salt, secret_hash, created_at, name, revoked_at"
 _SPAN_SUMMARY = "s.span_id, s.trace_id, s.name, s.attributes->>'model' AS model, s.start_time, s.duration_ms, s.status"
 
@@ -295,41 +296,45 @@ class PostgresStore:
         self, where: str, params: list[Any], limit: int, cursor: tuple[str, str] | None
     ) -> dict[str, str]:
         base = len(params)
-        after, extra = "", []
-        if cursor is not None:
-            extra = [_ts(cursor[0]), cursor[1]]
-            cs, ct = f"${base + 1}::text::timestamptz", f"${base + 2}"
-            after = f' AND (start_time < {cs} OR (start_time = {cs} AND trace_id COLLATE "C" < {ct}))'
+        cs, ct = f"${base + 1}::text::timestamptz", f"${base + 2}"
+        after = f' AND (start_time < {cs} OR (start_time = {cs} AND trace_id COLLATE "C" < {ct}))'
+        extra = [_ts(cursor[0]), cursor[1]] if cursor is not None else []
         page: dict[str, str] = {}
         skipped: set[str] = set()
-        async with self.pool.acquire() as conn, conn.transaction():
-            # A page reads few rows: plan the cursor for that (walk an index in order, no sort).
-            await conn.execute("SET LOCAL cursor_tuple_fraction = 0.001")
-            cursor_rows = conn.cursor(
-                f"SELECT trace_id, start_time FROM spans WHERE {where}{after} "
-                'ORDER BY start_time DESC, trace_id COLLATE "C" DESC',
-                *params,
-                *extra,
-                prefetch=256,
-            )
-            async for row in cursor_rows:
-                trace_id = row["trace_id"]
-                if trace_id in page or trace_id in skipped:
-                    continue
-                if cursor is not None:
-                    shown = await conn.fetchval(
-                        f"SELECT 1 FROM spans WHERE {where} AND trace_id = ${base + 3} AND (start_time > {cs} "
-                        f'OR (start_time = {cs} AND trace_id COLLATE "C" >= {ct})) LIMIT 1',
-                        *params,
-                        *extra,
-                        trace_id,
-                    )
-                    if shown:
-                        skipped.add(trace_id)
+        # Chunks with a LIMIT, each continuing after the last row of the one before: a LIMIT is what
+        # makes PostgreSQL walk an index in order rather than sort every matching span (a protocol
+        # cursor is planned for reading all rows). Rows sharing (start_time, trace_id) belong to
+        # one trace, so continuing strictly after the last one loses nothing.
+        keyset = extra
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            while len(page) < limit:
+                rows = await conn.fetch(
+                    f"SELECT trace_id, start_time FROM spans WHERE {where}{after if keyset else ''} "
+                    f'ORDER BY start_time DESC, trace_id COLLATE "C" DESC LIMIT {_WALK_CHUNK}',
+                    *params,
+                    *keyset,
+                )
+                for row in rows:
+                    trace_id = row["trace_id"]
+                    if trace_id in page or trace_id in skipped:
                         continue
-                page[trace_id] = format_time(row["start_time"])
-                if len(page) == limit:
+                    if cursor is not None:
+                        shown = await conn.fetchval(
+                            f"SELECT 1 FROM spans WHERE {where} AND trace_id = ${base + 3} AND (start_time > {cs} "
+                            f'OR (start_time = {cs} AND trace_id COLLATE "C" >= {ct})) LIMIT 1',
+                            *params,
+                            *extra,
+                            trace_id,
+                        )
+                        if shown:
+                            skipped.add(trace_id)
+                            continue
+                    page[trace_id] = format_time(row["start_time"])
+                    if len(page) == limit:
+                        break
+                if len(rows) < _WALK_CHUNK:
                     break
+                keyset = [format_time(rows[-1]["start_time"]), rows[-1]["trace_id"]]
         return page
 
     async def get_trace(

@@ -406,3 +406,25 @@ def test_trace_list_filters_use_their_indexes_postgres(tmp_path: Path) -> None:
                 await conn.close()
 
         anyio.run(main)
+
+
+def test_trace_list_walk_crosses_many_spans_of_one_trace(collector: RunningCollector, db: str) -> None:
+    """The page walk reads spans in steps; a busy trace spanning several steps is listed once, in order."""
+    key, read = new_key(db, "acme"), new_key(db, "acme", "read")
+    busy = span_record(start=BASE)["trace_id"]
+    spans = [span_record(trace_id=busy, start=BASE + timedelta(milliseconds=i)) for i in range(700)]
+    spans += [span_record(trace_id=busy, start=BASE + timedelta(seconds=1))] * 3  # same (start_time, trace_id)
+    older = [span_record(start=BASE - timedelta(minutes=m), model="m") for m in range(1, 4)]
+    for i in range(0, len(spans), 300):
+        assert httpx.post(collector.url + "/v1/ingest", json=body(spans[i : i + 300]), headers=auth(key)).is_success
+    assert httpx.post(collector.url + "/v1/ingest", json=body(older), headers=auth(key)).is_success
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        answer = httpx.get(collector.url + "/v1/traces", params=params, headers=auth(read)).json()
+        seen += [t["trace_id"] for t in answer["traces"]]
+        cursor = answer["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [busy] + [s["trace_id"] for s in older]
