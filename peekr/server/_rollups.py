@@ -1,7 +1,7 @@
 """Rollups maintained at ingest, shared by both stores: the arithmetic, not the SQL.
 
-Spans are summed per (grain, bucket, tenant, model, name, feature, endpoint, provider) at three
-grains (minute, hour, day); a stats query covers its window with the coarsest whole buckets that
+Spans are summed per tenant x grain (minute, hour, day) x bucket x dimension value, for each
+dimension the aggregates endpoint groups by (and none: all spans); a stats query covers its window with the coarsest whole buckets that
 fit, finer ones at the edges and the spans themselves for the partial minutes at either end, so
 sums and counts are exact for any window. Latency percentiles come from a histogram with 8
 log-spaced bins per octave: an estimate is within ``LATENCY_REL_ERROR`` (4.4 %) of the exact
