@@ -7,9 +7,43 @@ Migrations run under an advisory lock, so collector processes starting together 
 
 from __future__ import annotations
 
-__all__ = ["PG_MIGRATIONS"]
+from collections.abc import Awaitable, Callable
 
-PG_MIGRATIONS: list[tuple[str, str]] = [
+import asyncpg
+
+from ._pg_rollups import SCHEMA as _ROLLUP_SCHEMA
+from ._pg_rollups import backfill as _backfill_rollups
+
+__all__ = ["LIST_FILTER_ATTRIBUTES", "PG_MIGRATIONS"]
+
+#: Span attributes the trace list filters on by equality, each with its own index.
+LIST_FILTER_ATTRIBUTES: tuple[str, ...] = (
+    "model", "feature", "endpoint", "user_id", "session_id", "experiment_variant",
+)  # fmt: skip
+
+
+async def _pg_m005_rollups(conn: asyncpg.Connection) -> None:
+    """Rollups maintained at ingest (``_pg_rollups``), built here from the data already stored."""
+    await conn.execute(_ROLLUP_SCHEMA)
+    await _backfill_rollups(conn)
+
+
+_LIST_INDEXES = "\n".join(
+    [
+        # The list's full order (start_time, then trace_id in byte order), so a page needs no sort.
+        'CREATE INDEX IF NOT EXISTS spans_tenant_start_trace ON spans (tenant_id, start_time DESC, trace_id COLLATE "C" DESC);',
+        "DROP INDEX IF EXISTS spans_tenant_start;",  # a prefix of the one above
+        'CREATE INDEX IF NOT EXISTS spans_tenant_status ON spans (tenant_id, status, start_time DESC, trace_id COLLATE "C" DESC);',
+        *(
+            f"CREATE INDEX IF NOT EXISTS spans_tenant_{a} ON spans "
+            f"(tenant_id, (attributes->>'{a}'), start_time DESC, trace_id COLLATE \"C\" DESC);"
+            for a in LIST_FILTER_ATTRIBUTES
+        ),
+    ]
+)
+
+#: (name, SQL or a coroutine function run on the migrating connection), append-only.
+PG_MIGRATIONS: list[tuple[str, str | Callable[[asyncpg.Connection], Awaitable[None]]]] = [
     (
         "pg_m001_spans",
         """
@@ -88,4 +122,6 @@ PG_MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    ("pg_m005_rollups", _pg_m005_rollups),
+    ("pg_m006_list_indexes", _LIST_INDEXES),
 ]

@@ -11,8 +11,9 @@ import sqlite3
 from collections.abc import Callable
 
 from ..sinks._sqlite_schema import apply_migrations, configure_connection
+from ._sqlite_rollups import backfill, create_tables
 
-__all__ = ["SERVER_MIGRATIONS", "migrate"]
+__all__ = ["LIST_FILTER_ATTRIBUTES", "SERVER_MIGRATIONS", "migrate"]
 
 
 def server_m001_api_keys(db: sqlite3.Connection) -> None:
@@ -93,12 +94,45 @@ def server_m005_pad_years(db: sqlite3.Connection) -> None:
             db.execute(f"UPDATE {table} SET {column} = ? WHERE rowid = ?", (f"{year.zfill(4)}-{rest}", rowid))
 
 
+def server_m006_rollups(db: sqlite3.Connection) -> None:
+    """Rollups maintained at ingest (``_sqlite_rollups``), built here from the data already stored."""
+    create_tables(db)
+    backfill(db)
+
+
+def server_m007_list_indexes(db: sqlite3.Connection) -> None:
+    """Per-filter indexes for the trace list (equality on the filter, then newest first), and the
+    waterfall's spans, eval results and feedback by trace, in the order it reads them (without
+    stored statistics SQLite preferred the time index for the waterfall's ORDER BY, reading all
+    of the tenant's spans)."""
+    db.execute("CREATE INDEX IF NOT EXISTS idx_spans_tenant_trace_start ON spans(tenant_id, trace_id, start_time)")
+    db.execute("DROP INDEX IF EXISTS idx_spans_tenant_trace")  # a prefix of the one above
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_eval_results_tenant_trace ON eval_results(tenant_id, trace_id, created_at)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_feedback_tenant_trace ON feedback(tenant_id, trace_id, created_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS idx_spans_tenant_status ON spans(tenant_id, status, start_time)")
+    for attr in LIST_FILTER_ATTRIBUTES:
+        db.execute(
+            f"CREATE INDEX IF NOT EXISTS idx_spans_tenant_{attr} "
+            f"ON spans(tenant_id, json_extract(attributes, '$.{attr}'), start_time)"
+        )
+
+
+#: Span attributes the trace list filters on by equality, each with its own index.
+LIST_FILTER_ATTRIBUTES: tuple[str, ...] = (
+    "model", "feature", "endpoint", "user_id", "session_id", "experiment_variant",
+)  # fmt: skip
+
+
 SERVER_MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("server_m001_api_keys", server_m001_api_keys),
     ("server_m002_dedupe_keys", server_m002_dedupe_keys),
     ("server_m003_query_indexes", server_m003_query_indexes),
     ("server_m004_spans_per_tenant", server_m004_spans_per_tenant),
     ("server_m005_pad_years", server_m005_pad_years),
+    ("server_m006_rollups", server_m006_rollups),
+    ("server_m007_list_indexes", server_m007_list_indexes),
 ]
 
 

@@ -1,0 +1,340 @@
+"""Collector queries on a large database: trace list, waterfall and every stats view (SQLite, PostgreSQL).
+
+    .venv/bin/python benchmarks/bench_server_scale.py [--spans 1000000] [--days 30] [--backend sqlite|postgres|both]
+
+Builds a database of ``--spans`` spans (traces of 4 spans over ``--days`` days, 30 % of the LLM
+spans with a hallucination score) fast: the schema comes from the store's own migrations, rows go
+in by ``executemany`` (SQLite) or ``COPY`` (PostgreSQL), and the rollups are then built by the same
+backfill the migration runs. A real ``peekr server`` subprocess then answers the queries over
+HTTP; times are client-side on 127.0.0.1 (server time plus ~1 ms). PostgreSQL uses
+PEEKR_TEST_POSTGRES_DSN (a new database, dropped afterwards). Results go to
+benchmarks/results/server_scale.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_server import Server, pg_database  # noqa: E402
+
+from peekr.server._admin import create_key  # noqa: E402
+from peekr.server._backends import open_store  # noqa: E402
+from peekr.server._store import format_time  # noqa: E402
+
+TENANT = "bench"
+END = datetime(2026, 12, 1, tzinfo=timezone.utc)
+MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("o3", "openai"), ("claude-sonnet-4", "anthropic"),
+          ("gemini-2.5-pro", "google")]  # fmt: skip
+FEATURES = ["search", "chat", "summarize", "extract", "classify", "agent"]
+ENDPOINTS = [f"/api/v1/{e}" for e in ("ask", "chat", "docs", "tickets", "summaries", "search", "batch", "admin")]
+CHILDREN = ["openai.chat.completions", "anthropic.messages", "openai.embeddings"]
+
+SpanRow = tuple[str, str, str | None, str, datetime, datetime, float, str, str, dict[str, Any]]
+
+
+def generate(n_spans: int, days: int, seed: int = 1) -> Iterator[tuple[list[SpanRow], list[tuple[Any, ...]]]]:
+    """Chunks of (span rows, eval rows); deterministic for a seed."""
+    rng = random.Random(seed)
+    span_seq = 0
+    chunk: list[SpanRow] = []
+    evals: list[tuple[Any, ...]] = []
+    for t in range(n_spans // 4):
+        trace_id = f"{rng.getrandbits(128):032x}"
+        start = END - timedelta(seconds=rng.uniform(0, days * 86400))
+        user = f"user-{rng.randrange(2000)}"
+        session = f"session-{t // 5}"
+        feature, endpoint = rng.choice(FEATURES), rng.choice(ENDPOINTS)
+        variant = rng.choice(["a", "b"])
+        root_id = f"{span_seq:016x}"
+        span_seq += 1
+        total = 0.0
+        offset = 0.0
+        for _ in range(3):
+            model, provider = rng.choice(MODELS)
+            duration = rng.lognormvariate(6.5, 0.8)
+            span_id = f"{span_seq:016x}"
+            span_seq += 1
+            s = start + timedelta(milliseconds=offset)
+            tokens_in, tokens_out = rng.randrange(50, 4000), rng.randrange(10, 800)
+            attributes = {
+                "model": model, "provider": provider, "feature": feature, "endpoint": endpoint, "user_id": user,
+                "session_id": session, "experiment_variant": variant, "tokens_input": tokens_in,
+                "tokens_output": tokens_out, "tokens_total": tokens_in + tokens_out,
+                "cost_usd": round((tokens_in * 2.5 + tokens_out * 10) / 1e6, 8),
+                "input": [{"role": "user", "content": "Summarize the ticket for the on-call engineer."}],
+                "output": "The customer reports a failed payment; the card was declined twice.",
+            }  # fmt: skip
+            status = "error" if rng.random() < 0.03 else "ok"
+            chunk.append((span_id, trace_id, root_id, rng.choice(CHILDREN), s, s + timedelta(milliseconds=duration),
+                          duration, status, "default", attributes))  # fmt: skip
+            if rng.random() < 0.3:
+                score = rng.choice([1.0, 1.0, 1.0, 0.75, 0.5, 0.0, rng.random()])
+                evals.append((span_id, trace_id, "hallucination", "ok", {"hallucination": score},
+                              s + timedelta(seconds=30), f"k{span_seq}"))  # fmt: skip
+            offset += duration
+            total = offset
+        chunk.append((root_id, trace_id, None, "agent.run", start, start + timedelta(milliseconds=total), total,
+                      "ok", "default", {"feature": feature, "endpoint": endpoint, "user_id": user,
+                                        "session_id": session, "experiment_variant": variant}))  # fmt: skip
+        if len(chunk) >= 50_000:
+            yield chunk, evals
+            chunk, evals = [], []
+    if chunk:
+        yield chunk, evals
+
+
+async def _open_and_close(db: str) -> None:
+    store = open_store(db)
+    await store.open()  # schema (and an empty backfill) from the store's own migrations
+    await store.close()
+
+
+def build_sqlite(path: str, n_spans: int, days: int) -> None:
+    """Migrated schema, bulk rows, then the migration's own rollup backfill."""
+    from peekr.server._sqlite_rollups import backfill
+
+    asyncio.run(_open_and_close(path))
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = OFF")
+    for spans, evals in generate(n_spans, days):
+        db.execute("BEGIN")
+        db.executemany(
+            "INSERT INTO spans (span_id, trace_id, parent_id, name, start_time, end_time, duration_ms, status, "
+            "tenant_id, retention_class, attributes) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(s[0], s[1], s[2], s[3], format_time(s[4]), format_time(s[5]), s[6], s[7], TENANT, s[8],
+              json.dumps(s[9], separators=(",", ":"))) for s in spans],
+        )  # fmt: skip
+        db.executemany(
+            "INSERT INTO eval_results (span_id, trace_id, evaluator, status, scores, attributes, error, created_at, "
+            "tenant_id, record_key) VALUES (?,?,?,?,?,'{}',NULL,?,?,?)",
+            [(e[0], e[1], e[2], e[3], json.dumps(e[4]), format_time(e[5]), TENANT, e[6]) for e in evals],
+        )
+        db.execute("COMMIT")
+    db.execute("BEGIN")
+    backfill(db)
+    db.execute("COMMIT")
+    db.execute("ANALYZE")
+    db.close()
+
+
+def build_postgres(dsn: str, n_spans: int, days: int) -> None:
+    """Migrated schema, COPY, then the migration's own rollup backfill."""
+    import asyncpg
+
+    from peekr.server._pg_rollups import backfill
+
+    async def main() -> None:
+        await _open_and_close(dsn)
+        conn = await asyncpg.connect(dsn)
+        try:
+            for spans, evals in generate(n_spans, days):
+                await conn.copy_records_to_table(
+                    "spans",
+                    records=[
+                        (
+                            TENANT,
+                            s[0],
+                            s[1],
+                            s[2],
+                            s[3],
+                            s[4],
+                            s[5],
+                            s[6],
+                            s[7],
+                            s[8],
+                            json.dumps(s[9], separators=(",", ":")),
+                        )
+                        for s in spans
+                    ],  # fmt: skip
+                    columns=[
+                        "tenant_id",
+                        "span_id",
+                        "trace_id",
+                        "parent_id",
+                        "name",
+                        "start_time",
+                        "end_time",
+                        "duration_ms",
+                        "status",
+                        "retention_class",
+                        "attributes",
+                    ],  # fmt: skip
+                )
+                await conn.copy_records_to_table(
+                    "eval_results",
+                    records=[(TENANT, e[6], e[0], e[1], e[2], e[3], json.dumps(e[4]), e[5]) for e in evals],
+                    columns=[
+                        "tenant_id",
+                        "record_key",
+                        "span_id",
+                        "trace_id",
+                        "evaluator",
+                        "status",
+                        "scores",
+                        "created_at",
+                    ],  # fmt: skip
+                )
+            async with conn.transaction():
+                await backfill(conn)
+            await conn.execute("VACUUM ANALYZE")
+        finally:
+            await conn.close()
+
+    asyncio.run(main())
+
+
+def _pctl(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
+    """p50/p95 in ms of each query family, over HTTP."""
+    headers = {"Authorization": f"Bearer {key}"}
+    day = {"since": format_time(END - timedelta(days=1)), "until": format_time(END)}
+    month = {"since": format_time(END - timedelta(days=min(days, 30))), "until": format_time(END)}
+    out: dict[str, dict[str, float]] = {}
+    with httpx.Client(timeout=300, headers=headers) as client:
+
+        def timed(path: str, params: dict[str, Any]) -> tuple[float, Any]:
+            t0 = time.perf_counter()
+            r = client.get(url + path, params=params)
+            elapsed = (time.perf_counter() - t0) * 1000
+            r.raise_for_status()
+            return elapsed, r.json()
+
+        timed("/v1/traces", {"limit": 50})  # warm-up
+        first = timed("/v1/traces", {"limit": 50})[1]
+        cursor = first["next_cursor"]
+        lists = {
+            "newest": {},
+            "page 2": {"cursor": cursor},
+            "model": {"model": "o3"},
+            "status=error": {"status": "error"},
+            "user": {"user_id": "user-7"},
+            "session": {"session_id": "session-4242"},
+            "feature": {"feature": "extract"},
+            "endpoint": {"endpoint": "/api/v1/admin"},
+            "name prefix": {"name": "anthropic"},
+            "last day": day,
+        }
+        all_times: list[float] = []
+        for label, params in lists.items():
+            times = [timed("/v1/traces", {"limit": 50, **params})[0] for _ in range(7)]
+            all_times += times
+            out[f"traces list: {label}"] = {"p50": statistics.median(times), "p95": _pctl(times, 0.95)}
+        out["traces list: all filters"] = {"p50": statistics.median(all_times), "p95": _pctl(all_times, 0.95)}
+        trace_ids = [t["trace_id"] for t in first["traces"]]
+        trace_ids += [t["trace_id"] for t in timed("/v1/traces", {"limit": 50, **day})[1]["traces"]]
+        times = [timed(f"/v1/traces/{t}", {})[0] for t in trace_ids]
+        out["waterfall (4 spans)"] = {"p50": statistics.median(times), "p95": _pctl(times, 0.95)}
+        stats = {
+            "aggregates day, by model per hour": ("/v1/stats/aggregates", {**day, "group_by": "model", "interval": "hour"}),
+            "aggregates day, by feature per minute": (
+                "/v1/stats/aggregates", {**day, "group_by": "feature", "interval": "minute"}),
+            "aggregates day, totals": ("/v1/stats/aggregates", day),
+            "aggregates month, by model per day": (
+                "/v1/stats/aggregates", {**month, "group_by": "model", "interval": "day"}),
+            "aggregates month, by endpoint per hour": (
+                "/v1/stats/aggregates", {**month, "group_by": "endpoint", "interval": "hour"}),
+            "scores day": ("/v1/stats/scores", day),
+            "scores month": ("/v1/stats/scores", month),
+            "worst day: hallucination": ("/v1/stats/worst", {**day, "metric": "hallucination"}),
+            "worst day: latency": ("/v1/stats/worst", {**day, "metric": "latency"}),
+            "worst day: cost": ("/v1/stats/worst", {**day, "metric": "cost"}),
+        }  # fmt: skip
+        for label, (path, params) in stats.items():
+            times = [timed(path, params)[0] for _ in range(5)]
+            out[label] = {"p50": statistics.median(times), "p95": max(times)}
+    return out
+
+
+def run(backend: str, n_spans: int, days: int) -> tuple[float, dict[str, dict[str, float]]]:
+    """Build, serve, measure; returns (build seconds, figures)."""
+    if backend == "sqlite":
+        tmp = tempfile.TemporaryDirectory(prefix="peekr-scale-")
+        db = os.path.join(tmp.name, "collector.db")
+        started = time.perf_counter()
+        build_sqlite(db, n_spans, days)
+        cleanup: Any = tmp.cleanup
+    else:
+        made = pg_database()
+        if made is None:
+            raise SystemExit("PEEKR_TEST_POSTGRES_DSN is not set")
+        db, name = made
+        started = time.perf_counter()
+        build_postgres(db, n_spans, days)
+
+        def cleanup() -> None:
+            import asyncpg
+
+            async def drop() -> None:
+                conn = await asyncpg.connect(os.environ["PEEKR_TEST_POSTGRES_DSN"])
+                await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+                await conn.close()
+
+            asyncio.run(drop())
+
+    build_s = time.perf_counter() - started
+    try:
+        key = create_key(db, TENANT, "read")[1]
+        server = Server(db)
+        try:
+            return build_s, measure(server.url, key, days)
+        finally:
+            server.stop()
+    finally:
+        cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--spans", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks/results/server_scale.md"))
+    args = parser.parse_args()
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    load = os.getloadavg()[0]
+    lines = [
+        f"# bench_server_scale.py: {args.spans:,} spans over {args.days} days, "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load average {load:.1f} on {os.cpu_count()} CPUs",
+        "",
+    ]
+    results = {b: run(b, args.spans, args.days) for b in backends}
+    lines.append("| query | " + " | ".join(f"{b} p50 / p95 ms" for b in backends) + " |")
+    lines.append("|---|" + "---|" * len(backends))
+    for label in next(iter(results.values()))[1]:
+        cells = [f"{results[b][1][label]['p50']:.1f} / {results[b][1][label]['p95']:.1f}" for b in backends]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| database build incl. rollup backfill (s) | " + " | ".join(f"{results[b][0]:.0f}" for b in backends) + " |"
+    )
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
