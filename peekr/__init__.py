@@ -29,9 +29,9 @@ from .bus import BusStats as BusStats
 if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed for type checkers all the same
     from . import eval as eval
     from ._cost import set_prices as set_prices
+    from .sinks.http import HTTPExporter as HTTPExporter
     from .store._export import export_feedback as export_feedback
     from .store._feedback import feedback as feedback
-    from .sinks.http import HTTPExporter as HTTPExporter
 
 __all__ = (
     "BusStats",

@@ -22,8 +22,6 @@ from typing import Any, TypeVar
 import anyio.to_thread
 
 from .._events import EvalResult, Feedback
-from ..store._feedback import append_feedback_jsonl, write_feedback
-from ..store._readers import JSONLTraces, TraceFileError, connect_readonly, open_traces
 from .._span import Span
 from ..server._keys import ApiKey
 from ..server._store import (
@@ -37,6 +35,8 @@ from ..server._store import (
     trace_summary,
 )
 from ..sinks._sqlite_schema import apply_migrations
+from ..store._feedback import append_feedback_jsonl, write_feedback
+from ..store._readers import JSONLTraces, TraceFileError, connect_readonly, open_traces
 
 __all__ = ["LocalStore"]
 

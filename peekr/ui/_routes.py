@@ -19,11 +19,11 @@ from pydantic import BaseModel, Field
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..store._feedback import make_feedback
 from ..server._auth import authenticate
 from ..server._errors import ApiError
 from ..server._state import SESSION_COOKIE, require, state_of
 from ..server._store import record_key
+from ..store._feedback import make_feedback
 
 __all__ = ["CSP", "SecurityHeaders", "install"]
 
