@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._ft_messages import Unconvertible, span_to_messages
+from ._ft_messages import Unconvertible, span_to_messages
 from ._readers import TraceFileError, open_traces
 
 __all__ = ["ExportSummary", "export_feedback", "validate_openai_ft", "write_atomic"]

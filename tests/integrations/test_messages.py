@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 import peekr
-from peekr._ft_messages import span_to_messages
 from peekr.integrations._messages import Unconvertible
 from peekr.integrations.anthropic import messages as anthropic_messages
 from peekr.integrations.bedrock import messages as bedrock_messages
 from peekr.integrations.gemini import messages as gemini_messages
 from peekr.integrations.openai import messages as openai_messages
 from peekr.sinks.memory import InMemorySink
+from peekr.store._ft_messages import span_to_messages
 from peekr.testing.fake_provider import FakeProvider
 
 pytest.importorskip("openai")

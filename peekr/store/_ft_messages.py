@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .integrations._messages import Message, MessageConverter, Unconvertible
-from .integrations.anthropic import messages as anthropic_messages
-from .integrations.bedrock import messages as bedrock_messages
-from .integrations.gemini import messages as gemini_messages
-from .integrations.openai import messages as openai_messages
+from ..integrations._messages import Message, MessageConverter, Unconvertible
+from ..integrations.anthropic import messages as anthropic_messages
+from ..integrations.bedrock import messages as bedrock_messages
+from ..integrations.gemini import messages as gemini_messages
+from ..integrations.openai import messages as openai_messages
 
 __all__ = ["Unconvertible", "span_to_messages"]
 
