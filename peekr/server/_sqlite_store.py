@@ -234,26 +234,8 @@ class SQLiteStore:
         self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
     ) -> list[dict[str, Any]]:
         """Trace summaries, newest first."""
-        where = ["tenant_id = :tenant"]
-        params: dict[str, Any] = {"tenant": tenant_id, "limit": limit}
-        if filt.name:
-            where.append("substr(name, 1, length(:name)) = :name")
-            params["name"] = filt.name
-        if filt.status:
-            where.append("status = :status")
-            params["status"] = filt.status
-        for attr in ("model", "feature", "endpoint", "user_id", "session_id"):
-            value = getattr(filt, attr)
-            if value is not None:
-                where.append(f"json_extract(attributes, '$.{attr}') = :{attr}")
-                params[attr] = value
-        if filt.since:
-            where.append("start_time >= :since")
-            params["since"] = filt.since
-        if filt.until:
-            where.append("start_time < :until")
-            params["until"] = filt.until
-        order = await self._read_with(partial(_page_trace_ids, " AND ".join(where), params, limit, cursor))
+        clause, params = trace_filter_sql(filt, tenant_id)
+        order = await self._read_with(partial(page_trace_ids, clause, params, limit, cursor))
         if not order:
             return []
         marks = ",".join("?" * len(order))
@@ -388,7 +370,31 @@ class SQLiteStore:
         return await self._write(run)
 
 
-def _page_trace_ids(
+def trace_filter_sql(filt: TraceFilter, tenant_id: str | None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause and parameters of the spans a trace-list filter matches (``None``: every tenant)."""
+    where = ["1 = 1"] if tenant_id is None else ["tenant_id = :tenant"]
+    params: dict[str, Any] = {} if tenant_id is None else {"tenant": tenant_id}
+    if filt.name:
+        where.append("substr(name, 1, length(:name)) = :name")
+        params["name"] = filt.name
+    if filt.status:
+        where.append("status = :status")
+        params["status"] = filt.status
+    for attr in ("model", "feature", "endpoint", "user_id", "session_id"):
+        value = getattr(filt, attr)
+        if value is not None:
+            where.append(f"json_extract(attributes, '$.{attr}') = :{attr}")
+            params[attr] = value
+    if filt.since:
+        where.append("start_time >= :since")
+        params["since"] = filt.since
+    if filt.until:
+        where.append("start_time < :until")
+        params["until"] = filt.until
+    return " AND ".join(where), params
+
+
+def page_trace_ids(
     where: str, params: dict[str, Any], limit: int, cursor: tuple[str, str] | None, db: sqlite3.Connection
 ) -> dict[str, str]:
     """One page of trace ids, newest first, keyed by their latest matching span's start time.

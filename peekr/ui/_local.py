@@ -24,6 +24,7 @@ import anyio.to_thread
 from .._events import EvalResult, Feedback
 from .._span import Span
 from ..server._keys import ApiKey
+from ..server._sqlite_store import page_trace_ids, trace_filter_sql
 from ..server._store import (
     AggregateQuery,
     IngestCounts,
@@ -197,32 +198,10 @@ class LocalStore:
         self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
     ) -> list[dict[str, Any]]:
         """Trace summaries, newest first (the collector's paging rule)."""
-        where = ["1 = 1"]
-        params: dict[str, Any] = {}
-        if tenant_id:
-            where.append("tenant_id = :tenant")
-            params["tenant"] = tenant_id
-        if filt.name:
-            where.append("substr(name, 1, length(:name)) = :name")
-            params["name"] = filt.name
-        if filt.status:
-            where.append("status = :status")
-            params["status"] = filt.status
-        for attr in ("model", "feature", "endpoint", "user_id", "session_id"):
-            value = getattr(filt, attr)
-            if value is not None:
-                where.append(f"json_extract(attributes, '$.{attr}') = :{attr}")
-                params[attr] = value
-        if filt.since:
-            where.append("start_time >= :since")
-            params["since"] = filt.since
-        if filt.until:
-            where.append("start_time < :until")
-            params["until"] = filt.until
-        clause = " AND ".join(where)
+        clause, params = trace_filter_sql(filt, tenant_id or None)
 
         def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            order = _page_trace_ids(clause, params, limit, cursor, db)
+            order = page_trace_ids(clause, params, limit, cursor, db)
             if not order:
                 return []
             marks = ",".join("?" * len(order))
@@ -444,41 +423,3 @@ def _load_jsonl(path: Path) -> sqlite3.Connection:
         ],
     )  # fmt: skip
     return db
-
-
-def _page_trace_ids(
-    where: str, params: dict[str, Any], limit: int, cursor: tuple[str, str] | None, db: sqlite3.Connection
-) -> dict[str, str]:
-    """One page of trace ids, newest first, keyed by their latest matching span's start time."""
-    params = dict(params)
-    after = ""
-    if cursor is not None:
-        after = " AND (start_time < :cs OR (start_time = :cs AND trace_id < :ct))"
-        params["cs"], params["ct"] = cursor
-    cur = db.execute(
-        f"SELECT trace_id, start_time FROM spans WHERE {where}{after} ORDER BY start_time DESC, trace_id DESC", params
-    )
-    page: dict[str, str] = {}
-    skipped: set[str] = set()
-    while len(page) < limit:
-        rows = cur.fetchmany(256)
-        if not rows:
-            break
-        for trace_id, start in rows:
-            if trace_id in page or trace_id in skipped:
-                continue
-            if (
-                cursor is not None
-                and db.execute(
-                    f"SELECT 1 FROM spans WHERE {where} AND trace_id = :tid AND (start_time > :cs "
-                    "OR (start_time = :cs AND trace_id >= :ct)) LIMIT 1",
-                    {**params, "tid": trace_id},
-                ).fetchone()
-            ):
-                skipped.add(trace_id)
-                continue
-            page[trace_id] = start
-            if len(page) == limit:
-                break
-    cur.close()
-    return page
