@@ -7,7 +7,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { APIPromise } from "@anthropic-ai/sdk/core/api-promise";
 import { Stream } from "@anthropic-ai/sdk/core/streaming";
 import { instrument, uninstrument, flush, suppressInstrumentation, _injectFaults } from "@peekr/sdk";
-import { spanReader, startFakeProvider, tempDir } from "./helpers.mjs";
+import { collect, newSpansFrom, spanReader, startFakeProvider, tempDir } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const messages = [{ role: "user", content: "Hello there" }];
@@ -25,18 +25,7 @@ after(async () => {
   await fake.stop();
 });
 
-async function newSpans(n) {
-  await flush();
-  const got = spans();
-  assert.equal(got.length, n, `expected ${n} span(s), got ${JSON.stringify(got, null, 1)}`);
-  return got;
-}
-
-async function collect(stream) {
-  const items = [];
-  for await (const item of stream) items.push(item);
-  return items;
-}
+const newSpans = newSpansFrom(spans, flush);
 
 const plain = (fn) => suppressInstrumentation(fn);
 const body = { model: "claude-sonnet-4-5", max_tokens: 100, system: "Be brief.", messages };

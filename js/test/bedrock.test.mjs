@@ -15,7 +15,7 @@ import {
 } from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { instrument, uninstrument, flush, suppressInstrumentation, _injectFaults } from "@peekr/sdk";
-import { spanReader, startFakeProvider, tempDir } from "./helpers.mjs";
+import { collect, newSpansFrom, spanReader, startFakeProvider, tempDir } from "./helpers.mjs";
 
 const fake = await startFakeProvider();
 const config = {
@@ -36,18 +36,7 @@ after(async () => {
   await fake.stop();
 });
 
-async function newSpans(n) {
-  await flush();
-  const got = spans();
-  assert.equal(got.length, n, `expected ${n} span(s), got ${JSON.stringify(got, null, 1)}`);
-  return got;
-}
-
-async function collect(iterable) {
-  const items = [];
-  for await (const item of iterable) items.push(item);
-  return items;
-}
+const newSpans = newSpansFrom(spans, flush);
 
 const plain = (fn) => suppressInstrumentation(fn);
 const modelId = "anthropic.claude-3-haiku";

@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { GoogleGenAI, GenerateContentResponse, ApiError } from "@google/genai";
 import { instrument, uninstrument, flush, suppressInstrumentation, _injectFaults } from "@peekr/sdk";
-import { spanReader, startFakeProvider, tempDir } from "./helpers.mjs";
+import { collect, newSpansFrom, spanReader, startFakeProvider, tempDir } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const fake = await startFakeProvider();
@@ -22,18 +22,7 @@ after(async () => {
   await fake.stop();
 });
 
-async function newSpans(n) {
-  await flush();
-  const got = spans();
-  assert.equal(got.length, n, `expected ${n} span(s), got ${JSON.stringify(got, null, 1)}`);
-  return got;
-}
-
-async function collect(stream) {
-  const items = [];
-  for await (const item of stream) items.push(item);
-  return items;
-}
+const newSpans = newSpansFrom(spans, flush);
 
 const plain = (fn) => suppressInstrumentation(fn);
 const params = { model: "gemini-2.5-flash", contents: "Hello there", config: { systemInstruction: "Be brief.", temperature: 0.2 } };

@@ -1,4 +1,5 @@
 // Shared test plumbing: the Python fake provider (real HTTP), JSONL reading, temp dirs.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -120,4 +121,22 @@ export async function startPeekrServer(dir, extraArgs = []) {
     }
   }
   return { url, ingestKey, readKey, child, stop };
+}
+
+
+/** `newSpans(n)`: flush, then the spans written since the last call, asserting there are exactly `n`. */
+export function newSpansFrom(spans, flush) {
+  return async (n) => {
+    await flush();
+    const got = spans();
+    assert.equal(got.length, n, `expected ${n} span(s), got ${JSON.stringify(got, null, 1)}`);
+    return got;
+  };
+}
+
+/** Every item of an async iterable. */
+export async function collect(stream) {
+  const items = [];
+  for await (const item of stream) items.push(item);
+  return items;
 }

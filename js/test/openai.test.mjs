@@ -7,7 +7,7 @@ import OpenAI from "openai";
 import { APIPromise } from "openai/core/api-promise";
 import { Stream } from "openai/core/streaming";
 import { instrument, uninstrument, flush, session, span, suppressInstrumentation, _injectFaults } from "@peekr/sdk";
-import { ISO_US, SPAN_ID, TRACE_ID, spanReader, startFakeProvider, tempDir } from "./helpers.mjs";
+import { ISO_US, SPAN_ID, TRACE_ID, collect, newSpansFrom, spanReader, startFakeProvider, tempDir } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const messages = [{ role: "user", content: "Hello there" }];
@@ -34,12 +34,7 @@ after(async () => {
   await fake?.stop();
 });
 
-async function newSpans(n) {
-  await flush();
-  const got = spans();
-  assert.equal(got.length, n, `expected ${n} span(s), got ${JSON.stringify(got, null, 1)}`);
-  return got;
-}
+const newSpans = newSpansFrom(spans, flush);
 
 /** The same call without Peekr, in the same process (the wrapper passes straight through). */
 function plain(fn) {
@@ -48,12 +43,6 @@ function plain(fn) {
 
 function withoutIds(chunks) {
   return chunks.map(({ id, ...rest }) => rest);
-}
-
-async function collect(stream) {
-  const items = [];
-  for await (const item of stream) items.push(item);
-  return items;
 }
 
 describe("chat completions", () => {
