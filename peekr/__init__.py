@@ -21,6 +21,8 @@ if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed f
     from ._api import shutdown as shutdown
     from ._api import stats as stats
     from ._api import uninstrument as uninstrument
+    from ._budgets import Budget as Budget
+    from ._budgets import BudgetExceededError as BudgetExceededError
     from ._context import session as session
     from ._cost import set_prices as set_prices
     from ._events import EvalResult as EvalResult
@@ -34,6 +36,8 @@ if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed f
     from .store._feedback import feedback as feedback
 
 __all__ = (
+    "Budget",
+    "BudgetExceededError",
     "BusStats",
     "EvalResult",
     "Feedback",
@@ -68,6 +72,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "shutdown": ("peekr._api", "shutdown"),
     "stats": ("peekr._api", "stats"),
     "uninstrument": ("peekr._api", "uninstrument"),
+    "Budget": ("peekr._budgets", "Budget"),
+    "BudgetExceededError": ("peekr._budgets", "BudgetExceededError"),
     "session": ("peekr._context", "session"),
     "EvalResult": ("peekr._events", "EvalResult"),
     "Feedback": ("peekr._events", "Feedback"),

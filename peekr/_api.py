@@ -30,6 +30,7 @@ from .bus import BusStats
 from .sinks._base import Sink, sink_name
 
 if TYPE_CHECKING:
+    from ._budgets import Budget
     from .evaluators import Evaluator
 
 __all__ = ["Instrumentation", "aflush", "flush", "instrument", "shutdown", "stats", "uninstrument"]
@@ -118,6 +119,7 @@ def instrument(
     batch_size: int = 512,
     flush_interval: float = 0.2,
     shutdown_timeout: float = 5.0,
+    budgets: Sequence[Budget] | None = None,
 ) -> Instrumentation:
     """Start recording: patch the installed provider SDKs and start the event bus.
 
@@ -150,6 +152,9 @@ def instrument(
         batch_size: Events per sink write.
         flush_interval: Seconds between bus wake-ups when traffic is light.
         shutdown_timeout: Seconds the exit-time flush may take.
+        budgets: Spend caps, e.g. ``[peekr.Budget(limit_usd=50, window="1d", per="tenant",
+            on_exceed="raise")]`` (see docs/budgets.md). With SQLite storage, spend already
+            recorded in the window counts, so a cap survives a restart.
 
     Returns:
         An ``Instrumentation`` handle (also a context manager).
@@ -192,6 +197,7 @@ def instrument(
         _check_sink(sink, "sinks")
     if exporter is not None:
         _check_sink(exporter, "exporter")
+    budget_list = _check_budgets(budgets)
 
     resolved_path = os.fspath(path) if path is not None else env_str(ENV_PATH) or DEFAULT_PATHS.get(storage)
     settings = Settings(
@@ -237,12 +243,22 @@ def instrument(
 
     from .integrations import setup_integrations
 
+    default_tenant = tenant_id if tenant_id is not None else env_str(ENV_TENANT_ID)
+    ledger = None
+    if budget_list:
+        from ._budgets import BudgetLedger, spend_from_sqlite
+
+        ledger = BudgetLedger(budget_list, default_tenant=default_tenant)
+        if storage == "sqlite":  # spend recorded before a restart still counts
+            longest = max(budget.window_seconds for budget in budget_list)
+            ledger.load(sorted(spend_from_sqlite(resolved_path or "traces.db", longest)))
     runtime = _runtime.Runtime(
         settings,
         subscribers,
-        tenant_id=tenant_id if tenant_id is not None else env_str(ENV_TENANT_ID),
+        tenant_id=default_tenant,
         retention_class=retention_class or env_retention_class() or "default",
         evaluators=evaluator_sink,
+        budgets=ledger,
     )
     runtime.start()
     _runtime.install(runtime)
@@ -255,6 +271,19 @@ def instrument(
     handle = Instrumentation(runtime, enabled)
     runtime.handle = handle
     return handle
+
+
+def _check_budgets(budgets: Sequence[Budget] | None) -> list[Budget]:
+    if budgets is None:
+        return []
+    from ._budgets import Budget
+
+    if isinstance(budgets, Budget) or not isinstance(budgets, Sequence):
+        raise TypeError(f"instrument(budgets=...) expects a list of peekr.Budget, got {budgets!r}")
+    for budget in budgets:
+        if not isinstance(budget, Budget):
+            raise TypeError(f"instrument(budgets=...) expects peekr.Budget items, got {budget!r}")
+    return list(budgets)
 
 
 def _warm_up_prices() -> None:

@@ -27,11 +27,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._config import Settings
-from ._pipeline import Inbound, Pipeline
+from ._pipeline import Inbound, Pipeline, add_cost
 from .bus import BusStats, EventBus, _loop
 from .sinks._base import Sink
 
 if TYPE_CHECKING:
+    from ._budgets import BudgetLedger
     from .evaluators import EvaluatorSink, EvaluatorStats
 
 __all__ = [
@@ -118,6 +119,7 @@ class Runtime:
         tenant_id: Default ``tenant_id`` of its spans.
         retention_class: Default ``retention_class`` of its spans.
         evaluators: The evaluator subscriber (``"evaluators"``), closed first at shutdown.
+        budgets: Spend budgets (``peekr._budgets.BudgetLedger``), if any.
     """
 
     def __init__(
@@ -128,8 +130,11 @@ class Runtime:
         retention_class: str = "default",
         *,
         evaluators: EvaluatorSink | None = None,
+        budgets: BudgetLedger | None = None,
     ) -> None:
         self.settings = settings
+        #: Spend budgets: counted by a pipeline processor, checked before each provider call.
+        self.budgets = budgets
         #: The sinks, without the evaluator subscriber.
         self.sinks = list(subscribers)
         self.evaluators = evaluators
@@ -148,7 +153,10 @@ class Runtime:
             queue_size=self.settings.queue_size,
             batch_size=self.settings.batch_size,
             flush_interval=self.settings.flush_interval,
-            pipeline=Pipeline(redact_pii=self.settings.redact_pii),
+            pipeline=Pipeline(
+                redact_pii=self.settings.redact_pii,
+                processors=(add_cost,) if self.budgets is None else (add_cost, self.budgets.observe),
+            ),
             upstream=["evaluators"] if self.evaluators is not None else [],
         )
 

@@ -117,6 +117,14 @@ def check_langchain_rag(cwd: Path, out: str) -> None:
     assert "hallucination score: 0.67" in out
 
 
+def check_budgets(cwd: Path, out: str) -> None:
+    lines = out.splitlines()
+    assert lines[:2] == ["acme: answered", "acme: answered"]
+    assert lines[2].startswith("acme: refused: tenant budget $0.00004/1d exceeded for tenant 'acme'")
+    assert lines[3:] == ["globex: answered", "requests the provider received: 3"]
+    assert len(spans(cwd)) == 3  # the refused call was never sent, so it has no span
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -129,6 +137,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "http_export.py": check_http_export,
     "fastapi_app.py": check_fastapi,
     "langchain_rag.py": check_langchain_rag,
+    "budgets.py": check_budgets,
 }
 
 
