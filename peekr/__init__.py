@@ -13,6 +13,7 @@ from typing import Any
 from ._version import __version__ as __version__
 
 if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed for type checkers all the same
+    from . import alerts as alerts
     from . import eval as eval
     from ._api import Instrumentation as Instrumentation
     from ._api import aflush as aflush
@@ -46,6 +47,7 @@ __all__ = (
     "Span",
     "__version__",
     "aflush",
+    "alerts",
     "eval",
     "export_feedback",
     "feedback",
@@ -86,6 +88,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "export_feedback": ("peekr.store._export", "export_feedback"),
     "set_prices": ("peekr._cost", "set_prices"),
     "eval": ("peekr.eval", None),
+    "alerts": ("peekr.alerts", None),
 }
 
 

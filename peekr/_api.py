@@ -31,6 +31,7 @@ from .sinks._base import Sink, sink_name
 
 if TYPE_CHECKING:
     from ._budgets import Budget
+    from .alerts import Rule
     from .evaluators import Evaluator
 
 __all__ = ["Instrumentation", "aflush", "flush", "instrument", "shutdown", "stats", "uninstrument"]
@@ -120,6 +121,7 @@ def instrument(
     flush_interval: float = 0.2,
     shutdown_timeout: float = 5.0,
     budgets: Sequence[Budget] | None = None,
+    alerts: Sequence[Rule] | None = None,
 ) -> Instrumentation:
     """Start recording: patch the installed provider SDKs and start the event bus.
 
@@ -155,6 +157,9 @@ def instrument(
         budgets: Spend caps, e.g. ``[peekr.Budget(limit_usd=50, window="1d", per="tenant",
             on_exceed="raise")]`` (see docs/budgets.md). With SQLite storage, spend already
             recorded in the window counts, so a cap survives a restart.
+        alerts: Alert rules from ``peekr.alerts`` (error rate, latency p95, cost, cost spike,
+            token growth, low scores), judged on the bus thread and sent to logs, webhooks or
+            Slack from their own thread (see docs/alerts.md).
 
     Returns:
         An ``Instrumentation`` handle (also a context manager).
@@ -198,6 +203,7 @@ def instrument(
     if exporter is not None:
         _check_sink(exporter, "exporter")
     budget_list = _check_budgets(budgets)
+    rule_list = _check_alerts(alerts)
 
     resolved_path = os.fspath(path) if path is not None else env_str(ENV_PATH) or DEFAULT_PATHS.get(storage)
     settings = Settings(
@@ -259,6 +265,7 @@ def instrument(
         retention_class=retention_class or env_retention_class() or "default",
         evaluators=evaluator_sink,
         budgets=ledger,
+        alerts=_alert_engine(rule_list),
     )
     runtime.start()
     _runtime.install(runtime)
@@ -284,6 +291,27 @@ def _check_budgets(budgets: Sequence[Budget] | None) -> list[Budget]:
         if not isinstance(budget, Budget):
             raise TypeError(f"instrument(budgets=...) expects peekr.Budget items, got {budget!r}")
     return list(budgets)
+
+
+def _check_alerts(alerts: Sequence[Rule] | None) -> list[Rule]:
+    if alerts is None:
+        return []
+    from .alerts import Rule
+
+    if isinstance(alerts, Rule) or not isinstance(alerts, Sequence):
+        raise TypeError(f"instrument(alerts=...) expects a list of peekr.alerts rules, got {alerts!r}")
+    for rule in alerts:
+        if not isinstance(rule, Rule) or type(rule) is Rule:
+            raise TypeError(f"instrument(alerts=...) expects peekr.alerts rules (ErrorRate, Cost...), got {rule!r}")
+    return list(alerts)
+
+
+def _alert_engine(rules: list[Rule]) -> Any:
+    if not rules:
+        return None
+    from .alerts._engine import AlertEngine
+
+    return AlertEngine(rules)
 
 
 def _warm_up_prices() -> None:

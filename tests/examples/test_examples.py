@@ -125,6 +125,13 @@ def check_budgets(cwd: Path, out: str) -> None:
     assert len(spans(cwd)) == 3  # the refused call was never sent, so it has no span
 
 
+def check_alerts(cwd: Path, out: str) -> None:
+    assert out.count("gpt-4o-error-500: HTTP 500") == 5
+    payload = json.loads(out.split("webhook received:", 1)[1])
+    assert payload["title"] == "error rate > 20% over 5m (model=gpt-4o-error-500)"
+    assert payload["message"] == "5 of 5 calls failed (100.0%) in the last 5m"
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -138,6 +145,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "fastapi_app.py": check_fastapi,
     "langchain_rag.py": check_langchain_rag,
     "budgets.py": check_budgets,
+    "alerts.py": check_alerts,
 }
 
 
