@@ -23,10 +23,14 @@ from .evaluators import EvaluatorStats as EvaluatorStats
 from .evaluators import GeminiJudge as GeminiJudge
 from .evaluators import Hallucination as Hallucination
 from .evaluators import HallucinationReport as HallucinationReport
+from .evaluators import JsonSchema as JsonSchema
 from .evaluators import Judge as Judge
 from .evaluators import JudgeError as JudgeError
 from .evaluators import JudgeReply as JudgeReply
+from .evaluators import MaxLength as MaxLength
+from .evaluators import NotEmpty as NotEmpty
 from .evaluators import OpenAIJudge as OpenAIJudge
+from .evaluators import Regex as Regex
 from .evaluators import evaluator as evaluator
 from .evaluators import is_llm_span as is_llm_span
 from .evaluators._prompts import PROMPT_VERSION as PROMPT_VERSION
@@ -45,8 +49,12 @@ __all__ = (
     "HallucinationReport",
     "Judge",
     "JudgeError",
+    "JsonSchema",
     "JudgeReply",
+    "MaxLength",
+    "NotEmpty",
     "OpenAIJudge",
+    "Regex",
     "evaluator",
     "is_llm_span",
     "stats",

@@ -16,6 +16,7 @@ from ._base import FunctionEvaluator as FunctionEvaluator
 from ._base import evaluator as evaluator
 from ._base import is_llm_span as is_llm_span
 from ._base import to_evaluator
+from ._checks import JsonSchema, MaxLength, NotEmpty, Regex
 from ._judge import AnthropicJudge as AnthropicJudge
 from ._judge import Judge as Judge
 from ._judge import JudgeError as JudgeError
@@ -43,8 +44,12 @@ __all__ = (
     "HallucinationReport",
     "Judge",
     "JudgeError",
+    "JsonSchema",
     "JudgeReply",
+    "MaxLength",
+    "NotEmpty",
     "OpenAIJudge",
+    "Regex",
     "evaluator",
     "is_llm_span",
     "make_subscriber",

@@ -132,6 +132,12 @@ def check_alerts(cwd: Path, out: str) -> None:
     assert payload["message"] == "5 of 5 calls failed (100.0%) in the last 5m"
 
 
+def check_rag_eval(cwd: Path, out: str) -> None:
+    assert "30 rows, 0 app errors" in out
+    assert "hallucination: mean 0.978" in out and out.rstrip().endswith("gate passed")
+    assert (cwd / "eval-run.db").is_file()
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -146,6 +152,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "langchain_rag.py": check_langchain_rag,
     "budgets.py": check_budgets,
     "alerts.py": check_alerts,
+    "rag_eval_app.py": check_rag_eval,
 }
 
 
