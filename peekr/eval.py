@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from ._runtime import last_runtime as _last_runtime
 from .evaluators import SKIP as SKIP
+from .evaluators import AnswerRelevance as AnswerRelevance
 from .evaluators import AnthropicJudge as AnthropicJudge
 from .evaluators import BedrockJudge as BedrockJudge
+from .evaluators import CitationAccuracy as CitationAccuracy
+from .evaluators import ContextRelevance as ContextRelevance
 from .evaluators import EvalScore as EvalScore
 from .evaluators import EvaluationFailed as EvaluationFailed
 from .evaluators import Evaluator as Evaluator
@@ -31,6 +34,7 @@ from .evaluators import MaxLength as MaxLength
 from .evaluators import NotEmpty as NotEmpty
 from .evaluators import OpenAIJudge as OpenAIJudge
 from .evaluators import Regex as Regex
+from .evaluators import Rubric as Rubric
 from .evaluators import evaluator as evaluator
 from .evaluators import is_llm_span as is_llm_span
 from .evaluators._prompts import PROMPT_VERSION as PROMPT_VERSION
@@ -38,8 +42,11 @@ from .evaluators._prompts import PROMPT_VERSION as PROMPT_VERSION
 __all__ = (
     "PROMPT_VERSION",
     "SKIP",
+    "AnswerRelevance",
     "AnthropicJudge",
     "BedrockJudge",
+    "CitationAccuracy",
+    "ContextRelevance",
     "EvalScore",
     "EvaluationFailed",
     "Evaluator",
@@ -55,6 +62,7 @@ __all__ = (
     "NotEmpty",
     "OpenAIJudge",
     "Regex",
+    "Rubric",
     "evaluator",
     "is_llm_span",
     "stats",
