@@ -20,6 +20,7 @@ from ._api import uninstrument as uninstrument
 from ._context import session as session
 from ._events import EvalResult as EvalResult
 from ._events import Feedback as Feedback
+from ._experiment import experiment as experiment
 from ._manual import span as span
 from ._manual import trace as trace
 from ._span import Span as Span
@@ -43,6 +44,7 @@ __all__ = (
     "__version__",
     "aflush",
     "eval",
+    "experiment",
     "export_feedback",
     "feedback",
     "flush",
@@ -94,6 +96,7 @@ for _obj in (
     stats,
     uninstrument,
     session,
+    experiment,
     span,
     trace,
     EvalResult,
