@@ -1,0 +1,206 @@
+"""compare_experiment on synthetic experiments written through the real sinks: a known effect is found,
+identical variants are not told apart (and the false-positive rate stays bounded), bad input is clear."""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from _cli_sample import Sample
+from trace_files import write_db, write_jsonl
+
+from peekr._events import EvalResult, Feedback
+from peekr._span import Span, iso_utc
+from peekr.store._compare import compare_experiment, compare_spans
+from peekr.store._readers import TraceFileError
+from peekr.store._stats import fisher_exact, holm, mann_whitney, quantile, quantile_ci, two_proportions, wilson
+
+T0 = time.time_ns() - 3600 * 10**9
+
+
+@dataclass
+class Arm:
+    """How one variant behaves: log-normal latency and cost, a Bernoulli error rate, a score, feedback."""
+
+    latency_ms: float = 800.0
+    cost: float = 0.001
+    tokens: int = 500
+    error_rate: float = 0.05
+    score: float = 0.8
+    good_rate: float = 0.7
+
+
+def experiment_sample(arms: dict[str, Arm], n: int, seed: int, *, name: str = "prompt-v2") -> Sample:
+    rng = random.Random(seed)
+    sample = Sample()
+    counter = 0
+    for variant, arm in arms.items():
+        for _ in range(n):
+            counter += 1
+            trace = f"{seed:08x}{counter:024x}"
+            span_id = f"{counter:016x}"
+            ms = arm.latency_ms * math.exp(rng.gauss(0, 0.4))
+            start = T0 + counter * 10**7
+            attrs = {
+                "model": "gpt-4o-mini",
+                "provider": "openai",
+                "experiment": name,
+                "experiment_variant": variant,
+                "tokens_total": max(1, int(rng.gauss(arm.tokens, arm.tokens / 10))),
+                "cost_usd": arm.cost * math.exp(rng.gauss(0, 0.3)),
+            }
+            sample.spans.append(
+                Span(
+                    trace_id=trace,
+                    span_id=span_id,
+                    name="openai.chat.completions",
+                    start_time=iso_utc(start),
+                    end_time=iso_utc(start + int(ms * 1e6)),
+                    duration_ms=ms,
+                    status="error" if rng.random() < arm.error_rate else "ok",
+                    attributes=attrs,  # type: ignore[arg-type]
+                )
+            )
+            score = min(1.0, max(0.0, rng.gauss(arm.score, 0.15)))
+            sample.evals.append(
+                EvalResult(
+                    span_id=span_id,
+                    trace_id=trace,
+                    evaluator="hallucination",
+                    status="ok",
+                    scores={"hallucination": score},
+                    created_at=iso_utc(start + 10**9),
+                )
+            )
+            if rng.random() < 0.5:
+                rating = "good" if rng.random() < arm.good_rate else "bad"
+                sample.feedback.append(Feedback(trace_id=trace, rating=rating, created_at=iso_utc(start + 2 * 10**9)))
+    # A span of another experiment and a user span of this one (not an LLM call): both left out.
+    other = sample.spans[0].model_copy(
+        update={"span_id": "f" * 16, "attributes": {**sample.spans[0].attributes, "experiment": "other"}}
+    )
+    user = sample.spans[0].model_copy(
+        update={"span_id": "e" * 16, "name": "handler", "attributes": {"experiment": name, "experiment_variant": "A"}}
+    )
+    sample.spans += [other, user]
+    return sample
+
+
+@pytest.fixture(params=["db", "jsonl"])
+def write(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    def _write(sample: Sample) -> Path:
+        path = tmp_path / f"traces.{request.param}"
+        (write_db if request.param == "db" else write_jsonl)(path, sample)
+        return path
+
+    return _write
+
+
+def test_known_effect_is_significant_in_the_right_direction(write) -> None:  # type: ignore[no-untyped-def]
+    arms = {
+        "A": Arm(),
+        "B": Arm(latency_ms=600, cost=0.00077, error_rate=0.15, score=0.7, good_rate=0.5),
+    }
+    path = write(experiment_sample(arms, 300, seed=1))
+    result = compare_experiment(path, "prompt-v2")
+    assert result.control == "A" and [v.variant for v in result.variants] == ["A", "B"]
+    assert [v.calls for v in result.variants] == [300, 300]  # the user span and the other experiment left out
+    tests = {t.metric: t for t in result.tests}
+    assert set(tests) == {"cost", "tokens", "latency", "errors", "feedback", "score.hallucination"}
+    for metric in ("cost", "latency", "errors", "feedback", "score.hallucination"):
+        assert tests[metric].significant, tests[metric]
+    assert not tests["tokens"].significant  # same token distribution
+    assert tests["cost"].change is not None and -0.3 < tests["cost"].change < -0.15  # ~23 % cheaper
+    assert tests["errors"].change is not None and tests["errors"].change > 0.05  # absolute: +10 pp
+    assert tests["errors"].test == "two-proportion z" and tests["latency"].test == "Mann-Whitney U"
+    b = result.variants[1].metrics
+    assert b["cost"].ci_low is not None and b["cost"].ci_high is not None
+    assert b["cost"].ci_low < 0.00077 * math.exp(0.045) < b["cost"].ci_high  # true mean of the log-normal
+    assert b["latency_p50"].ci_low is not None and b["latency_p50"].ci_low < 600 < (b["latency_p50"].ci_high or 0)
+    assert "B is " in result.verdict and "% cheaper per call than A (p" in result.verdict
+    assert "no significant difference in tokens per call" in result.verdict
+    assert result.warnings == []
+
+
+def test_identical_variants_show_no_difference(write) -> None:  # type: ignore[no-untyped-def]
+    path = write(experiment_sample({"A": Arm(), "B": Arm()}, 200, seed=7))
+    result = compare_experiment(path, "prompt-v2")
+    assert not any(t.significant for t in result.tests), result.tests
+    assert result.verdict.startswith("no significant difference in cost per call, tokens per call, latency")
+
+
+def test_false_positive_rate_is_bounded_over_50_seeds() -> None:
+    hits: dict[str, int] = {}
+    for seed in range(50):
+        sample = experiment_sample({"A": Arm(), "B": Arm()}, 80, seed=seed)
+        spans = [s.model_dump() for s in sample.spans]
+        by_id = {s["span_id"]: s for s in spans}
+        for r in sample.evals:
+            by_id[r.span_id]["attributes"]["eval_scores"] = r.scores
+        feedback = [f.model_dump() for f in sample.feedback]
+        for t in compare_spans(spans, "prompt-v2", feedback=feedback).tests:
+            hits[t.metric] = hits.get(t.metric, 0) + t.significant
+    # alpha = 0.05: 2.5 expected per metric; P(Binomial(50, 0.05) >= 8) ~ 1 %.
+    assert all(count <= 7 for count in hits.values()), hits
+    assert sum(hits.values()) <= 25, hits  # six metrics: 15 expected
+
+
+def test_several_variants_each_against_the_control_holm_adjusted(write) -> None:  # type: ignore[no-untyped-def]
+    arms = {"control": Arm(), "same": Arm(), "slow": Arm(latency_ms=1400)}
+    path = write(experiment_sample(arms, 150, seed=3))
+    result = compare_experiment(path, "prompt-v2", control="control", metrics=["latency", "cost"])
+    assert [v.variant for v in result.variants] == ["control", "same", "slow"]
+    latency = {t.variant: t for t in result.tests if t.metric == "latency"}
+    assert latency["slow"].significant and not latency["same"].significant
+    assert latency["slow"].change is not None and latency["slow"].change > 0.4
+    assert "slow is" in result.verdict and "% slower (p50 latency) than control" in result.verdict
+    assert set(result.variants[0].metrics) == {"latency_p50", "latency_p95", "cost"}
+
+
+def test_small_samples_unpriced_calls_and_one_variant_are_reported(write) -> None:  # type: ignore[no-untyped-def]
+    sample = experiment_sample({"A": Arm(), "B": Arm()}, 12, seed=5)
+    for span in sample.spans[:3]:
+        span.attributes.pop("cost_usd", None)
+    path = write(sample)
+    result = compare_experiment(path, "prompt-v2", metrics=["cost", "errors"])
+    assert any("fewer than 30 calls in A, B" in w for w in result.warnings)
+    assert any("unpriced calls left out of cost per call (A: 3)" in w for w in result.warnings)
+    assert result.variants[0].unpriced_calls == 3 and result.variants[0].metrics["cost"].n == 9
+    one = compare_spans([s.model_dump() for s in sample.spans if s.attributes.get("experiment_variant") == "A"], "x")
+    assert one.verdict == "Nothing to compare: only one variant has calls." and one.tests == []
+
+
+def test_bad_input_is_clear(write) -> None:  # type: ignore[no-untyped-def]
+    path = write(experiment_sample({"A": Arm(), "B": Arm()}, 5, seed=2))
+    with pytest.raises(TraceFileError, match=r"no LLM calls recorded for experiment 'nope' \(experiments here: "):
+        compare_experiment(path, "nope")
+    with pytest.raises(ValueError, match="--control 'C' is not a variant of 'prompt-v2'; variants: A, B"):
+        compare_experiment(path, "prompt-v2", control="C")
+    with pytest.raises(ValueError, match="unknown metric 'speed'; expected one of: cost, tokens"):
+        compare_experiment(path, "prompt-v2", metrics=["speed"])
+
+
+# --- the statistics against published values -----------------------------------------------------
+
+
+def test_statistics_match_reference_values() -> None:
+    assert fisher_exact(8, 2, 1, 5) == pytest.approx(0.034965, abs=1e-6)  # scipy.stats.fisher_exact
+    assert fisher_exact(3, 1, 1, 3) == pytest.approx(0.485714, abs=1e-6)  # Fisher's tea tasting
+    assert wilson(5, 10) == pytest.approx((0.236593, 0.763407), abs=1e-6)
+    # U = 0, mean 12.5, variance 5*5*11/12; continuity-corrected z = 12 / 4.787 = 2.5067 -> p = 0.012186
+    # (scipy.stats.mannwhitneyu(..., method="asymptotic"), use_continuity=True by default)
+    assert mann_whitney([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(0.012186, abs=1e-5)
+    assert mann_whitney([1, 1, 1], [1, 1]) == 1.0 and mann_whitney([], [1.0]) is None
+    # pooled 0.075, se = sqrt(0.075 * 0.925 * 2 / 400) = 0.018625, z = 0.05 / se = 2.6846 -> p = 0.00726
+    p, test = two_proportions(40, 400, 20, 400)
+    assert test == "two-proportion z" and p == pytest.approx(0.007261, abs=1e-5)
+    assert two_proportions(1, 20, 4, 20)[1] == "Fisher exact"
+    assert holm([0.01, 0.04, None, 0.03]) == [0.03, 0.06, None, 0.06]
+    ordered = [float(i) for i in range(1, 101)]
+    assert quantile(ordered, 0.5) == 50.5 and quantile(ordered, 0.95) == pytest.approx(95.05)
+    lo, hi = quantile_ci(ordered, 0.5)
+    assert 38 <= lo <= 41 and 60 <= hi <= 62
