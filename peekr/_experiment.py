@@ -29,7 +29,7 @@ __all__ = ["assign_variant", "experiment"]
 F = TypeVar("F", bound=Callable[..., Any])
 _KEYS = ("user_id", "session_id")
 #: experiment name -> variant, for every experiment block enclosing the current code.
-_assigned: ContextVar[Mapping[str, str]] = ContextVar("peekr_experiments", default={})
+_assigned: ContextVar[Mapping[str, str] | None] = ContextVar("peekr_experiments", default=None)
 
 
 def _weights(name: str, variants: object) -> tuple[tuple[str, ...], tuple[float, ...]]:
@@ -121,16 +121,20 @@ class experiment:  # used like a function
         self.variants, self.weights = _weights(name, variants)
         if isinstance(key, str):
             if key not in _KEYS:
-                raise ValueError(f"peekr.experiment({name!r}, key={key!r}): expected 'user_id', 'session_id' or a callable")
+                raise ValueError(
+                    f"peekr.experiment({name!r}, key={key!r}): expected 'user_id', 'session_id' or a callable"
+                )
         elif not callable(key):
-            raise TypeError(f"peekr.experiment({name!r}, key=...) expects 'user_id', 'session_id' or a callable, got {key!r}")
+            raise TypeError(
+                f"peekr.experiment({name!r}, key=...) expects 'user_id', 'session_id' or a callable, got {key!r}"
+            )
         self.key = key
-        self._stack: list[tuple[session, Token[Mapping[str, str]]]] = []
+        self._stack: list[tuple[session, Token[Mapping[str, str] | None]]] = []
 
     @staticmethod
     def current(name: str) -> str | None:
         """Return the variant of experiment ``name`` assigned to the enclosing block, if any."""
-        return _assigned.get().get(name)
+        return (_assigned.get() or {}).get(name)
 
     def _key_value(self) -> str:
         if callable(self.key):
@@ -155,7 +159,7 @@ class experiment:  # used like a function
         variant = self.assign()
         tags = session(experiment_variant=variant, attributes={"experiment": self.name})
         tags.__enter__()
-        self._stack.append((tags, _assigned.set({**_assigned.get(), self.name: variant})))
+        self._stack.append((tags, _assigned.set({**(_assigned.get() or {}), self.name: variant})))
         return variant
 
     def __exit__(

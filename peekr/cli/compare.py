@@ -16,20 +16,26 @@ from ._common import console, fail, fmt_cost, fmt_duration, parse_since, warn, w
 __all__ = ["compare", "register"]
 
 
+def _one(key: str, x: float) -> str:
+    if key == "cost":
+        return fmt_cost(x)
+    if key == "tokens":
+        return f"{x:,.0f}"
+    if key.startswith("latency_"):
+        return fmt_duration(x)
+    if key == "errors":
+        return f"{x * 100:.1f} %"
+    if key == "feedback":
+        return f"{x * 100:.0f} %"
+    return f"{x:.2f}"
+
+
 def _fmt(key: str, v: MetricValue) -> str:
     if v.value is None:
         return "–"
-    fmt = {
-        "cost": fmt_cost,
-        "tokens": lambda x: f"{x:,.0f}",
-        "latency_p50": fmt_duration,
-        "latency_p95": fmt_duration,
-        "errors": lambda x: f"{x * 100:.1f} %",
-        "feedback": lambda x: f"{x * 100:.0f} %",
-    }.get(key, lambda x: f"{x:.2f}")
-    text = str(fmt(v.value))
+    text = _one(key, v.value)
     if v.ci_low is not None and v.ci_high is not None and v.n >= 2:
-        text += f" [{fmt(v.ci_low)}–{fmt(v.ci_high)}]"
+        text += f" [{_one(key, v.ci_low)}–{_one(key, v.ci_high)}]"
     if key == "feedback":
         text += f" of {v.n:,}"
     return text

@@ -138,7 +138,8 @@ def list_experiments(path: str | Path) -> dict[str, dict[str, int]]:
     Raises:
         TraceFileError: The file is missing, empty, corrupt or not a peekr file.
     """
-    with open_traces(path) as store:
+    store = open_traces(path)
+    try:
         found: dict[str, dict[str, int]] = {}
         if isinstance(store, SQLiteTraces):
             rows = store.db.execute(
@@ -156,6 +157,8 @@ def list_experiments(path: str | Path) -> dict[str, dict[str, int]]:
                     key = str(attrs.get("experiment_variant"))
                     by_variant[key] = by_variant.get(key, 0) + 1
         return found
+    finally:
+        store.close()
 
 
 def compare_experiment(
@@ -186,13 +189,18 @@ def compare_experiment(
             the experiments that are there).
         ValueError: ``control`` is not one of the variants.
     """
-    with open_traces(path) as store:
+    store = open_traces(path)
+    try:
         spans = _load(store, experiment, since, until)
         feedback = store.all_feedback()
+    finally:
+        store.close()
     if not any((s.get("attributes") or {}).get("model") is not None for s in spans):
         known = sorted(list_experiments(path))
         listed = ", ".join(known) if known else "none"
-        raise TraceFileError(f"{path}: no LLM calls recorded for experiment {experiment!r} (experiments here: {listed})")
+        raise TraceFileError(
+            f"{path}: no LLM calls recorded for experiment {experiment!r} (experiments here: {listed})"
+        )
     return compare_spans(spans, experiment, feedback=feedback, metrics=metrics, control=control)
 
 
@@ -272,7 +280,7 @@ def _mean_value(values: list[float]) -> MetricValue:
     if not values:
         return MetricValue(None, None, None, 0)
     mean, lo, hi = mean_ci(values)
-    return MetricValue(mean, lo, hi, len(values))
+    return MetricValue(mean, max(0.0, lo), hi, len(values))  # costs, tokens and scores are never negative
 
 
 def _pct_value(values: list[float], q: float) -> MetricValue:
@@ -309,9 +317,17 @@ def _raw_test(g: _Samples, c: _Samples, metric: str) -> tuple[float | None, str]
         return two_proportions(g.errors, g.calls, c.errors, c.calls)
     if metric == "feedback":
         return two_proportions(g.good, g.rated, c.good, c.rated)
-    samples = {"cost": lambda s: s.costs, "tokens": lambda s: s.tokens, "latency": lambda s: s.latency}
-    pick = samples.get(metric, lambda s: s.scores.get(metric.removeprefix("score."), []))
-    return mann_whitney(pick(g), pick(c)), "Mann-Whitney U"
+    return mann_whitney(_sample(g, metric), _sample(c, metric)), "Mann-Whitney U"
+
+
+def _sample(g: _Samples, metric: str) -> list[float]:
+    if metric == "cost":
+        return g.costs
+    if metric == "tokens":
+        return g.tokens
+    if metric == "latency":
+        return g.latency
+    return g.scores.get(metric.removeprefix("score."), [])
 
 
 def _change(v: VariantSummary, c: VariantSummary, metric: str) -> tuple[float | None, str]:
@@ -428,7 +444,9 @@ def _verdict(tests: list[MetricTest], summaries: list[VariantSummary]) -> str:
     found = [_sentence(t) for t in tests if t.significant]
     untestable = sorted({metric_label(t.metric) for t in tests if t.p_value is None})
     tested = [t for t in tests if t.p_value is not None]
-    same = [m for m in dict.fromkeys(t.metric for t in tested) if not any(x.significant for x in tested if x.metric == m)]
+    same = [
+        m for m in dict.fromkeys(t.metric for t in tested) if not any(x.significant for x in tested if x.metric == m)
+    ]
     parts = list(found)
     if same:
         parts.append("no significant difference in " + ", ".join(metric_label(m) for m in same))
@@ -441,4 +459,3 @@ def _verdict(tests: list[MetricTest], summaries: list[VariantSummary]) -> str:
 def comparison_json(result: Comparison) -> str:
     """The ``--json`` output."""
     return json.dumps(result.to_dict(), indent=2)
-

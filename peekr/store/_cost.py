@@ -207,8 +207,15 @@ def cost_report(
                 if not _is_call(attrs) or (until is not None and str(s.get("start_time", "")) >= until):
                     continue
                 key = tuple(_key_value(DIMENSIONS[d](s)) for d in by)
-                rows.append((key, attrs.get("cost_usd"), attrs.get("tokens_input"), attrs.get("tokens_output"),
-                             attrs.get("tokens_total")))
+                rows.append(
+                    (
+                        key,
+                        attrs.get("cost_usd"),
+                        attrs.get("tokens_input"),
+                        attrs.get("tokens_output"),
+                        attrs.get("tokens_total"),
+                    )
+                )
         for key, cost, tin, tout, ttotal in rows:
             spans_read += 1
             group = groups.get(key)

@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import peekr
@@ -100,7 +101,7 @@ async def test_async_with_and_decorators_follow_tasks(sink: InMemorySink) -> Non
     @peekr.experiment("deco", {"A": 1, "B": 1})
     async def handle(name: str) -> str | None:
         with peekr.span(name):
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
         return peekr.experiment.current("deco")
 
     @peekr.experiment("deco-sync", ["X", "Y"], key="session_id")
@@ -165,7 +166,11 @@ def test_works_without_instrument() -> None:
         ({"name": "e", "variants": {"A": float("nan")}}, ValueError, "weight of 'A'"),
         ({"name": "e", "variants": {"A": "1"}}, ValueError, "weight of 'A'"),
         ({"name": "e", "variants": {"A": 0, "B": 0}}, ValueError, "weights add up to 0"),
-        ({"name": "e", "variants": ["A"], "key": "email"}, ValueError, "expected 'user_id', 'session_id' or a callable"),
+        (
+            {"name": "e", "variants": ["A"], "key": "email"},
+            ValueError,
+            "expected 'user_id', 'session_id' or a callable",
+        ),
         ({"name": "e", "variants": ["A"], "key": 42}, TypeError, "expects 'user_id', 'session_id' or a callable"),
     ],
 )

@@ -4,90 +4,16 @@ identical variants are not told apart (and the false-positive rate stays bounded
 from __future__ import annotations
 
 import math
-import random
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from _cli_sample import Sample
+from experiment_samples import Arm, experiment_sample
 from trace_files import write_db, write_jsonl
 
-from peekr._events import EvalResult, Feedback
-from peekr._span import Span, iso_utc
 from peekr.store._compare import compare_experiment, compare_spans
 from peekr.store._readers import TraceFileError
 from peekr.store._stats import fisher_exact, holm, mann_whitney, quantile, quantile_ci, two_proportions, wilson
-
-T0 = time.time_ns() - 3600 * 10**9
-
-
-@dataclass
-class Arm:
-    """How one variant behaves: log-normal latency and cost, a Bernoulli error rate, a score, feedback."""
-
-    latency_ms: float = 800.0
-    cost: float = 0.001
-    tokens: int = 500
-    error_rate: float = 0.05
-    score: float = 0.8
-    good_rate: float = 0.7
-
-
-def experiment_sample(arms: dict[str, Arm], n: int, seed: int, *, name: str = "prompt-v2") -> Sample:
-    rng = random.Random(seed)
-    sample = Sample()
-    counter = 0
-    for variant, arm in arms.items():
-        for _ in range(n):
-            counter += 1
-            trace = f"{seed:08x}{counter:024x}"
-            span_id = f"{counter:016x}"
-            ms = arm.latency_ms * math.exp(rng.gauss(0, 0.4))
-            start = T0 + counter * 10**7
-            attrs = {
-                "model": "gpt-4o-mini",
-                "provider": "openai",
-                "experiment": name,
-                "experiment_variant": variant,
-                "tokens_total": max(1, int(rng.gauss(arm.tokens, arm.tokens / 10))),
-                "cost_usd": arm.cost * math.exp(rng.gauss(0, 0.3)),
-            }
-            sample.spans.append(
-                Span(
-                    trace_id=trace,
-                    span_id=span_id,
-                    name="openai.chat.completions",
-                    start_time=iso_utc(start),
-                    end_time=iso_utc(start + int(ms * 1e6)),
-                    duration_ms=ms,
-                    status="error" if rng.random() < arm.error_rate else "ok",
-                    attributes=attrs,  # type: ignore[arg-type]
-                )
-            )
-            score = min(1.0, max(0.0, rng.gauss(arm.score, 0.15)))
-            sample.evals.append(
-                EvalResult(
-                    span_id=span_id,
-                    trace_id=trace,
-                    evaluator="hallucination",
-                    status="ok",
-                    scores={"hallucination": score},
-                    created_at=iso_utc(start + 10**9),
-                )
-            )
-            if rng.random() < 0.5:
-                rating = "good" if rng.random() < arm.good_rate else "bad"
-                sample.feedback.append(Feedback(trace_id=trace, rating=rating, created_at=iso_utc(start + 2 * 10**9)))
-    # A span of another experiment and a user span of this one (not an LLM call): both left out.
-    other = sample.spans[0].model_copy(
-        update={"span_id": "f" * 16, "attributes": {**sample.spans[0].attributes, "experiment": "other"}}
-    )
-    user = sample.spans[0].model_copy(
-        update={"span_id": "e" * 16, "name": "handler", "attributes": {"experiment": name, "experiment_variant": "A"}}
-    )
-    sample.spans += [other, user]
-    return sample
 
 
 @pytest.fixture(params=["db", "jsonl"])

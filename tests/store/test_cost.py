@@ -4,53 +4,16 @@ unpriced calls are counted apart (never as $0), grouping, top-N, time range, bad
 from __future__ import annotations
 
 import math
-import random
-import time
 from pathlib import Path
 
 import pytest
 from _cli_sample import Sample
+from experiment_samples import DAY_NS, T0, cost_sample
 from trace_files import write_db, write_jsonl
 
 from peekr._span import Span, iso_utc
 from peekr.store._cost import cost_report
 from peekr.store._readers import TraceFileError
-
-DAY_NS = 86400 * 10**9
-T0 = (time.time_ns() // DAY_NS - 3) * DAY_NS  # midnight UTC three days ago
-
-
-def cost_sample(n: int = 600, seed: int = 4) -> Sample:
-    rng = random.Random(seed)
-    sample = Sample()
-    for i in range(n):
-        model = rng.choice(["gpt-4o-mini", "gpt-4o", "claude-sonnet-4", "my-finetune"])
-        attrs: dict[str, object] = {
-            "model": model,
-            "tokens_input": rng.randint(1, 4000),
-            "tokens_output": rng.randint(1, 800),
-            "user_id": f"u{rng.randint(1, 9)}",
-            "feature": rng.choice(["search", "chat"]),
-        }
-        attrs["tokens_total"] = attrs["tokens_input"] + attrs["tokens_output"]  # type: ignore[operator]
-        if model != "my-finetune":  # no price known: unpriced, never $0
-            attrs["cost_usd"] = rng.random() / 97  # awkward floats: naive summation would drift
-        start = T0 + i * (3 * DAY_NS // n)
-        sample.spans.append(
-            Span(
-                trace_id=f"{i:032x}",
-                span_id=f"{i:016x}",
-                name="llm",
-                start_time=iso_utc(start),
-                end_time=iso_utc(start + 10**6),
-                duration_ms=1.0,
-                tenant_id=rng.choice(["acme", "globex", None]),
-                attributes=attrs,  # type: ignore[arg-type]
-            )
-        )
-    # A user span (no model, no cost): not an LLM call.
-    sample.spans.append(sample.spans[0].model_copy(update={"span_id": "f" * 16, "name": "handler", "attributes": {}}))
-    return sample
 
 
 @pytest.fixture(scope="module")
