@@ -34,6 +34,7 @@ __all__ = [
     "compare_experiment",
     "comparison_json",
     "compare_spans",
+    "experiments_summary",
     "list_experiments",
     "metric_label",
 ]
@@ -159,6 +160,19 @@ def list_experiments(path: str | Path) -> dict[str, dict[str, int]]:
         return found
     finally:
         store.close()
+
+
+def experiments_summary(path: str | Path, *, limit: int = 10) -> list[dict[str, Any]]:
+    """Return :func:`compare_experiment` as plain data for each experiment in the file (the dashboard's section).
+
+    At most ``limit`` experiments, those with the most calls first.
+
+    Raises:
+        TraceFileError: The file is missing, empty, corrupt or not a peekr file.
+    """
+    found = list_experiments(path)
+    names = sorted(found, key=lambda name: (-sum(found[name].values()), name))[:limit]
+    return [compare_experiment(path, name).to_dict() for name in names]
 
 
 def compare_experiment(
