@@ -40,9 +40,9 @@ async def main() -> None:
     peekr.instrument(storage="sqlite", path="traces.db")
     with FakeProvider() as fake:
         client = AsyncOpenAI(base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)
-        for batch in range(10):
+        for batch in range(50):  # 200 requests, four at a time
             await asyncio.gather(
-                *(answer(client, f"user-{batch * 20 + i}", QUESTIONS[i % len(QUESTIONS)]) for i in range(20))
+                *(answer(client, f"user-{batch * 4 + i}", QUESTIONS[i]) for i in range(len(QUESTIONS)))
             )
         await client.close()
     await peekr.aflush()

@@ -1,7 +1,8 @@
 """Compare the variants of an A/B experiment recorded by ``peekr.experiment`` (``peekr compare``).
 
 The unit is one LLM call: a span of the experiment (``attributes.experiment == name``) that has a
-``model``. Per variant: calls, cost per call (priced calls only; unpriced ones are counted), tokens
+``model``. Per variant: calls, cost per call (priced calls only; calls that used tokens but have no
+price are counted as unpriced and left out, never taken as $0), tokens
 per call, latency p50/p95, error rate, the good rate of the feedback given to its traces, and the
 mean of every eval score. Each variant is tested against the control (``control``, else the first
 variant in sorted order) with a test suited to the metric (see :mod:`peekr.store._stats`); with
@@ -250,11 +251,11 @@ def _gather(spans: list[SpanDict], ratings: dict[str, str]) -> dict[str, _Sample
         g.calls += 1
         g.traces.add(str(s["trace_id"]))
         cost = _num(attrs.get("cost_usd"))
-        if cost is None:
-            g.unpriced += 1
-        else:
-            g.costs.append(cost)
         tokens = _num(attrs.get("tokens_total"))
+        if cost is not None:
+            g.costs.append(cost)
+        elif tokens:  # used tokens, but no price known (a call without usage has nothing to price)
+            g.unpriced += 1
         if tokens is not None:
             g.tokens.append(tokens)
         latency = _num(s.get("duration_ms"))

@@ -1,8 +1,11 @@
 """Where the money goes: LLM calls, tokens and cost grouped by model, tenant, user, ... (``peekr cost``).
 
-An LLM call is a span with a ``model``, ``cost_usd`` or ``tokens_total`` attribute. A call without
-``cost_usd`` (a model peekr has no price for) is *unpriced*: it is counted in ``unpriced_calls``
-and its tokens are summed, but it adds nothing to ``cost_usd`` and is never counted as $0.
+An LLM call is a span with a ``model``, ``cost_usd`` or ``tokens_total`` attribute. A call that
+used tokens but has no ``cost_usd`` (a model peekr has no price for) is *unpriced*: it is counted
+in ``unpriced_calls`` and its tokens are summed, but it adds nothing to ``cost_usd`` and is never
+counted as $0. A call that reported no tokens and no cost (a request that failed before the
+provider answered) has nothing to price: it counts as a call, in neither ``priced_calls`` nor
+``unpriced_calls``.
 Costs are summed with :func:`math.fsum`, so a total equals the exact sum of the span costs
 (correctly rounded), whatever the order or the storage.
 
@@ -61,16 +64,17 @@ class CostGroup:
 
     def _add(self, cost: object, tin: object, tout: object, ttotal: object) -> None:
         self.calls += 1
+        tin_i = tin if isinstance(tin, int) and not isinstance(tin, bool) else 0
+        tout_i = tout if isinstance(tout, int) and not isinstance(tout, bool) else 0
+        total = ttotal if isinstance(ttotal, int) and not isinstance(ttotal, bool) else tin_i + tout_i
+        self.tokens_input += tin_i
+        self.tokens_output += tout_i
+        self.tokens_total += total
         if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
             self.priced_calls += 1
             self._costs.append(float(cost))
-        else:
+        elif total > 0:
             self.unpriced_calls += 1
-        tin_i = tin if isinstance(tin, int) and not isinstance(tin, bool) else 0
-        tout_i = tout if isinstance(tout, int) and not isinstance(tout, bool) else 0
-        self.tokens_input += tin_i
-        self.tokens_output += tout_i
-        self.tokens_total += ttotal if isinstance(ttotal, int) and not isinstance(ttotal, bool) else tin_i + tout_i
 
     def _finish(self) -> None:
         self.cost_usd = math.fsum(self._costs)

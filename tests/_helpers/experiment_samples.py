@@ -119,6 +119,11 @@ def cost_sample(n: int = 600, seed: int = 4) -> Sample:
                 attributes=attrs,  # type: ignore[arg-type]
             )
         )
+    # A call that failed before the provider answered: no tokens, no cost; a call, but not "unpriced".
+    failed = sample.spans[1].model_copy(
+        update={"span_id": "d" * 16, "status": "error", "attributes": {"model": "gpt-4o", "user_id": "u1"}}
+    )
+    sample.spans.append(failed)
     # A user span (no model, no cost): not an LLM call.
     sample.spans.append(sample.spans[0].model_copy(update={"span_id": "f" * 16, "name": "handler", "attributes": {}}))
     return sample

@@ -117,6 +117,28 @@ def check_langchain_rag(cwd: Path, out: str) -> None:
     assert "hallucination score: 0.67" in out
 
 
+def check_experiment(cwd: Path, out: str) -> None:
+    from peekr._experiment import assign_variant
+
+    rows = spans(cwd)
+    assert len(rows) == 200 and {s["attributes"]["experiment"] for s in rows} == {"support-prompt"}  # type: ignore[index]
+    for s in rows:
+        attrs = s["attributes"]
+        assert attrs["experiment_variant"] == assign_variant("support-prompt", attrs["user_id"], ["concise", "verbose"])  # type: ignore[index]
+    assert "without a user: peekr.experiment('support-prompt'): no key to assign a variant by" in out
+    result = subprocess.run(
+        [sys.executable, "-m", "peekr.cli", "compare", "traces.db", "-e", "support-prompt", "-m", "cost"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Verdict: verbose is" in result.stdout and "% more expensive per call than concise (p<0.001)" in result.stdout
+    )
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -129,6 +151,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "http_export.py": check_http_export,
     "fastapi_app.py": check_fastapi,
     "langchain_rag.py": check_langchain_rag,
+    "experiment_ab.py": check_experiment,
 }
 
 
