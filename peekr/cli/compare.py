@@ -73,7 +73,7 @@ def _render(result: Comparison) -> None:
             elif t.change_kind == "absolute":
                 change = f"{t.change * 100:+.1f} pp "
             else:
-                change = f"{t.change * 100:+.0f} % "
+                change = f"{round(t.change * 100):+d} % "  # never "-0 %"
             mark = " *" if t.significant else ""
             cells.append(f"{change}p={t.p_value:.2g}{mark}")
         table.add_row(_row_label(key), *(_fmt(key, v.metrics[key]) for v in result.variants), *cells)

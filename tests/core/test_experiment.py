@@ -88,6 +88,16 @@ def test_every_span_inside_carries_variant_and_experiment(sink: InMemorySink) ->
     assert peekr.experiment.current("prompt-v2") is None
 
 
+def test_pii_spans_keep_the_experiment(sink: InMemorySink) -> None:
+    """Redaction of retention_class="pii" keeps the experiment's name and variant (they are not content)."""
+    with peekr.session(user_id="u-7", retention_class="pii"), peekr.experiment("e", ["A", "B"]) as variant:
+        with peekr.span("pii", note="my card is 4111"):
+            pass
+    attrs = _spans(sink)["pii"].attributes
+    assert attrs["experiment"] == "e" and attrs["experiment_variant"] == variant
+    assert attrs["note"] != "my card is 4111"  # type: ignore[typeddict-item]
+
+
 def test_session_id_key_and_callable_key() -> None:
     with peekr.session(session_id="chat-1"):
         with peekr.experiment("e", ["A", "B", "C"], key="session_id") as v:
