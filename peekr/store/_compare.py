@@ -102,36 +102,94 @@ class Comparison:
 
 
 def _num(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        return None
-    return float(value)
+    kind = type(value)  # exact types: a bool is not a number here
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type,return-value]
+    return float(value) if kind is int else None  # type: ignore[arg-type]
 
 
-def _load(store: Traces, experiment: str, since: str | None, until: str | None) -> list[SpanDict]:
-    if isinstance(store, SQLiteTraces):
-        sql = (
-            "SELECT trace_id, span_id, parent_id, name, start_time, end_time, duration_ms, status, tenant_id, "
-            "retention_class, attributes FROM spans WHERE json_extract(attributes, '$.experiment') = ?"
-        )
-        params: list[Any] = [experiment]
-        if since is not None:
-            sql += " AND start_time >= ?"
-            params.append(since)
-        if until is not None:
-            sql += " AND start_time < ?"
-            params.append(until)
+# One json_extract with several paths parses each row's JSON once and returns a small JSON array.
+_NARROW = (
+    "SELECT trace_id, span_id, status, duration_ms, json_extract(attributes, '$.model', '$.experiment_variant', "
+    "'$.cost_usd', '$.tokens_total', '$.eval_scores', '$.experiment') FROM spans"
+)
+
+
+def _load_sqlite(store: SQLiteTraces, experiment: str | None, since: str | None, until: str | None) -> list[SpanDict]:
+    """Only the columns compare needs, extracted inside SQLite: inputs and outputs never reach Python.
+
+    ``experiment=None`` loads the LLM calls of every experiment (one scan for the dashboard).
+    """
+    params: list[Any] = []
+    if experiment is None:
+        sql = _NARROW + " WHERE json_extract(attributes, '$.experiment') IS NOT NULL"
+    else:
+        sql = _NARROW + " WHERE json_extract(attributes, '$.experiment') = ?"
+        params.append(experiment)
+    if since is not None:
+        sql += " AND start_time >= ?"
+        params.append(since)
+    if until is not None:
+        sql += " AND start_time < ?"
+        params.append(until)
+    spans: list[SpanDict] = []
+    by_id: dict[str, SpanDict] = {}
+    for trace_id, span_id, status, duration, extracted in store.db.execute(sql, params):
         try:
-            spans = [store._row(row) for row in store.db.execute(sql, params)]
+            model, variant, cost, tokens, scores, name = json.loads(extracted)
+        except (TypeError, ValueError):
+            continue
+        if model is None:  # not an LLM call (a user span around one)
+            continue
+        attrs: dict[str, Any] = {
+            "model": model,
+            "experiment_variant": variant,
+            "cost_usd": cost,
+            "tokens_total": tokens,
+            "experiment": name,
+        }
+        if isinstance(scores, dict):
+            attrs["eval_scores"] = scores
+        span = {
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "status": status,
+            "duration_ms": duration,
+            "attributes": attrs,
+        }
+        spans.append(span)
+        by_id[span_id] = span
+    if store._has_evals and spans:
+        # Results stored after the span row (by another process) are merged like the reader does.
+        # A scan of the narrow eval_results table, not a second JSON scan of spans.
+        rows = store.db.execute("SELECT span_id, scores FROM eval_results WHERE status = 'ok' ORDER BY created_at, id")
+        for span_id, scores in rows:
+            target = by_id.get(span_id)
+            if target is None:
+                continue
+            try:
+                parsed = json.loads(scores or "{}")
+            except ValueError:
+                continue
+            if isinstance(parsed, dict):
+                target["attributes"]["eval_scores"] = {**(target["attributes"].get("eval_scores") or {}), **parsed}
+    return spans
+
+
+def _load(store: Traces, experiment: str | None, since: str | None, until: str | None) -> list[SpanDict]:
+    if isinstance(store, SQLiteTraces):
+        try:
+            return _load_sqlite(store, experiment, since, until)
         except sqlite3.DatabaseError as exc:
             raise TraceFileError(f"{store.path}: corrupt or unreadable database ({exc})") from None
-        store._merge_evals(spans)
-        return spans
-    return [
-        s
-        for s in store.query(SpanFilter(since=since), limit=None).spans
-        if (s.get("attributes") or {}).get("experiment") == experiment
-        and (until is None or str(s.get("start_time", "")) < until)
-    ]
+    picked = []
+    for s in store.query(SpanFilter(since=since), limit=None).spans:
+        name = (s.get("attributes") or {}).get("experiment")
+        if name is None or (experiment is not None and name != experiment):
+            continue
+        if until is None or str(s.get("start_time", "")) < until:
+            picked.append(s)
+    return picked
 
 
 def list_experiments(path: str | Path) -> dict[str, dict[str, int]]:
@@ -166,14 +224,24 @@ def list_experiments(path: str | Path) -> dict[str, dict[str, int]]:
 def experiments_summary(path: str | Path, *, limit: int = 10) -> list[dict[str, Any]]:
     """Return :func:`compare_experiment` as plain data for each experiment in the file (the dashboard's section).
 
-    At most ``limit`` experiments, those with the most calls first.
+    At most ``limit`` experiments, those with the most calls first. The file is read once for all.
 
     Raises:
         TraceFileError: The file is missing, empty, corrupt or not a peekr file.
     """
-    found = list_experiments(path)
-    names = sorted(found, key=lambda name: (-sum(found[name].values()), name))[:limit]
-    return [compare_experiment(path, name).to_dict() for name in names]
+    store = open_traces(path)
+    try:
+        spans = _load(store, None, None, None)
+        feedback = store.all_feedback()
+    finally:
+        store.close()
+    by_name: dict[str, list[SpanDict]] = {}
+    for s in spans:
+        attrs = s.get("attributes") or {}
+        if attrs.get("model") is not None:
+            by_name.setdefault(str(attrs["experiment"]), []).append(s)
+    names = sorted(by_name, key=lambda name: (-len(by_name[name]), name))[:limit]
+    return [compare_spans(by_name[name], name, feedback=feedback).to_dict() for name in names]
 
 
 def compare_experiment(
@@ -247,7 +315,10 @@ def _gather(spans: list[SpanDict], ratings: dict[str, str]) -> dict[str, _Sample
         attrs = s.get("attributes") or {}
         if attrs.get("model") is None:
             continue
-        g = groups.setdefault(str(attrs.get("experiment_variant")), _Samples())
+        variant = str(attrs.get("experiment_variant"))
+        g = groups.get(variant)
+        if g is None:
+            g = groups[variant] = _Samples()
         g.calls += 1
         g.traces.add(str(s["trace_id"]))
         cost = _num(attrs.get("cost_usd"))

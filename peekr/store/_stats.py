@@ -40,21 +40,22 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> float | None:
     n1, n2 = len(x), len(y)
     if n1 == 0 or n2 == 0:
         return None
-    pooled = sorted([(v, 0) for v in x] + [(v, 1) for v in y])
+    pooled = sorted([*x, *y])
     n = n1 + n2
-    rank_sum_x = 0.0
+    ranks: dict[float, float] = {}  # value -> average rank of its tied block (1-based)
     tie_term = 0.0
     i = 0
     while i < n:
         j = i
-        while j + 1 < n and pooled[j + 1][0] == pooled[i][0]:
+        value = pooled[i]
+        while j + 1 < n and pooled[j + 1] == value:
             j += 1
-        rank = (i + j) / 2 + 1  # average rank of the tied block
+        ranks[value] = (i + j) / 2 + 1
         t = j - i + 1
-        tie_term += t**3 - t
-        rank_sum_x += rank * sum(1 for k in range(i, j + 1) if pooled[k][1] == 0)
+        if t > 1:
+            tie_term += t**3 - t
         i = j + 1
-    u = rank_sum_x - n1 * (n1 + 1) / 2
+    u = math.fsum(ranks[v] for v in x) - n1 * (n1 + 1) / 2
     mu = n1 * n2 / 2
     var = n1 * n2 / 12 * ((n + 1) - tie_term / (n * (n - 1))) if n > 1 else 0.0
     if var <= 0:  # every value identical
