@@ -116,3 +116,14 @@ def test_cost_bad_input(cli, cost_file: Path, tmp_path: Path) -> None:  # type: 
     (tmp_path / "x.jsonl").write_text("hello\n")
     result = cli(["cost", str(tmp_path / "x.jsonl")])
     assert result.code == 1 and "is this a peekr traces file?" in result.err
+
+
+def test_compare_prints_names_verbatim(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Variant and experiment names are text, not rich markup."""
+    sample = experiment_sample({"[bold]A": Arm(), "B[/]": Arm(cost=0.0005)}, 40, seed=4, name="exp [x]")
+    path = tmp_path / "traces.db"
+    write_db(path, sample)
+    result = cli(["compare", str(path), "-e", "exp [x]", "-m", "cost"])
+    assert result.code == 0, result.err
+    assert result.out.startswith("Experiment exp [x] — control B[/];")
+    assert "[bold]A vs B[/]" in result.out and "Verdict: [bold]A is " in result.out

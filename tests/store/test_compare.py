@@ -130,3 +130,15 @@ def test_statistics_match_reference_values() -> None:
     assert quantile(ordered, 0.5) == 50.5 and quantile(ordered, 0.95) == pytest.approx(95.05)
     lo, hi = quantile_ci(ordered, 0.5)
     assert 38 <= lo <= 41 and 60 <= hi <= 62
+
+
+def test_since_and_until_select_a_time_window(write) -> None:  # type: ignore[no-untyped-def]
+    sample = experiment_sample({"A": Arm(), "B": Arm()}, 50, seed=9)  # spans 10 ms apart, A first
+    path = write(sample)
+    starts = sorted(
+        s.start_time
+        for s in sample.spans
+        if s.name == "openai.chat.completions" and s.attributes.get("experiment") == "prompt-v2"
+    )
+    result = compare_experiment(path, "prompt-v2", since=starts[40], until=starts[60], metrics=["latency"])
+    assert [(v.variant, v.calls) for v in result.variants] == [("A", 10), ("B", 10)]
