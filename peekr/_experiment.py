@@ -30,6 +30,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 _KEYS = ("user_id", "session_id")
 #: experiment name -> variant, for every experiment block enclosing the current code.
 _assigned: ContextVar[Mapping[str, str] | None] = ContextVar("peekr_experiments", default=None)
+#: The open experiment blocks of this context: (owner, its session, the _assigned token). Kept in
+#: a ContextVar, not on the object, so one module-level experiment can be entered by many tasks.
+_Frame = tuple["experiment", session, "Token[Mapping[str, str] | None]"]
+_frames: ContextVar[tuple[_Frame, ...]] = ContextVar("peekr_experiment_frames", default=())
 
 
 def _weights(name: str, variants: object) -> tuple[tuple[str, ...], tuple[float, ...]]:
@@ -129,7 +133,6 @@ class experiment:  # used like a function
                 f"peekr.experiment({name!r}, key=...) expects 'user_id', 'session_id' or a callable, got {key!r}"
             )
         self.key = key
-        self._stack: list[tuple[session, Token[Mapping[str, str] | None]]] = []
 
     @staticmethod
     def current(name: str) -> str | None:
@@ -159,13 +162,17 @@ class experiment:  # used like a function
         variant = self.assign()
         tags = session(experiment_variant=variant, attributes={"experiment": self.name})
         tags.__enter__()
-        self._stack.append((tags, _assigned.set({**(_assigned.get() or {}), self.name: variant})))
+        token = _assigned.set({**(_assigned.get() or {}), self.name: variant})
+        _frames.set((*_frames.get(), (self, tags, token)))
         return variant
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        tags, token = self._stack.pop()
+        frames = _frames.get()
+        index = max(i for i, frame in enumerate(frames) if frame[0] is self)
+        _, tags, token = frames[index]
+        _frames.set(frames[:index] + frames[index + 1 :])
         _assigned.reset(token)
         tags.__exit__(exc_type, exc, tb)
 
@@ -176,10 +183,6 @@ class experiment:  # used like a function
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.__exit__(exc_type, exc, tb)
-
-    def _fresh(self) -> experiment:
-        # One object per call: concurrent calls of a decorated function must not share the token stack.
-        return experiment(self.name, self._variants, key=self.key)
 
     def __call__(self, fn: F) -> F:
         """Decorate a sync or async function: each call runs inside its own experiment block."""
@@ -193,14 +196,14 @@ class experiment:  # used like a function
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                async with self._fresh():
+                async with self:
                     return await fn(*args, **kwargs)
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self._fresh():
+            with self:
                 return fn(*args, **kwargs)
 
         return sync_wrapper  # type: ignore[return-value]

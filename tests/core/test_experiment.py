@@ -204,3 +204,29 @@ def test_no_key_available_is_a_clear_error() -> None:
         @peekr.experiment("e", ["A"])
         def gen() -> object:
             yield 1
+
+
+SHARED = peekr.experiment("shared", ["A", "B"])
+
+
+@pytest.mark.anyio
+async def test_one_experiment_object_shared_by_concurrent_tasks(sink: InMemorySink) -> None:
+    """A module-level experiment used with `async with` by interleaving tasks keeps each task's variant."""
+    got: dict[str, tuple[str, str | None]] = {}
+
+    async def handler(uid: str, delay: float) -> None:
+        async with peekr.session(user_id=uid):
+            async with SHARED as variant:
+                await anyio.sleep(delay)  # the other tasks enter and leave meanwhile
+                with peekr.span(f"call-{uid}"):
+                    pass
+                got[uid] = (variant, peekr.experiment.current("shared"))
+            assert peekr.experiment.current("shared") is None
+
+    async with anyio.create_task_group() as tg:
+        for i, uid in enumerate(["u1", "u2", "u3", "u4", "u5", "u6"]):
+            tg.start_soon(handler, uid, 0.03 - i * 0.005)
+    spans = _spans(sink)
+    for uid, (variant, current) in got.items():
+        assert variant == current == assign_variant("shared", uid, ["A", "B"])
+        assert spans[f"call-{uid}"].attributes["experiment_variant"] == variant
