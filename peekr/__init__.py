@@ -28,6 +28,7 @@ if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed f
     from ._cost import set_prices as set_prices
     from ._events import EvalResult as EvalResult
     from ._events import Feedback as Feedback
+    from ._experiment import experiment as experiment
     from ._manual import span as span
     from ._manual import trace as trace
     from ._span import Span as Span
@@ -49,6 +50,7 @@ __all__ = (
     "aflush",
     "alerts",
     "eval",
+    "experiment",
     "export_feedback",
     "feedback",
     "flush",
@@ -79,6 +81,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "session": ("peekr._context", "session"),
     "EvalResult": ("peekr._events", "EvalResult"),
     "Feedback": ("peekr._events", "Feedback"),
+    "experiment": ("peekr._experiment", "experiment"),
     "span": ("peekr._manual", "span"),
     "trace": ("peekr._manual", "trace"),
     "Span": ("peekr._span", "Span"),

@@ -51,6 +51,7 @@ class SpanAttributes(TypedDict, total=False):
     user_id: str
     eval_scores: dict[str, float | None]
     experiment_variant: str
+    experiment: str  # the name given to peekr.experiment(); docs/experiments.md
     feature: str
     endpoint: str
     cost_usd: float

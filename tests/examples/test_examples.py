@@ -136,6 +136,26 @@ def check_rag_eval(cwd: Path, out: str) -> None:
     assert "30 rows, 0 app errors" in out
     assert "hallucination: mean 0.978" in out and out.rstrip().endswith("gate passed")
     assert (cwd / "eval-run.db").is_file()
+def check_experiment(cwd: Path, out: str) -> None:
+    from peekr._experiment import assign_variant
+
+    rows = spans(cwd)
+    assert len(rows) == 200 and {s["attributes"]["experiment"] for s in rows} == {"support-prompt"}  # type: ignore[index]
+    for s in rows:
+        attrs = s["attributes"]
+        assert attrs["experiment_variant"] == assign_variant("support-prompt", attrs["user_id"], ["concise", "verbose"])  # type: ignore[index]
+    assert "without a user: peekr.experiment('support-prompt'): no key to assign a variant by" in out
+    result = subprocess.run(
+        [sys.executable, "-m", "peekr.cli", "compare", "traces.db", "-e", "support-prompt", "-m", "cost"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Verdict: verbose is" in result.stdout and "% more expensive per call than concise (p<0.001)" in result.stdout
+    )
 
 
 CASES: dict[str, Callable[[Path, str], None]] = {
@@ -153,6 +173,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "budgets.py": check_budgets,
     "alerts.py": check_alerts,
     "rag_eval_app.py": check_rag_eval,
+    "experiment_ab.py": check_experiment,
 }
 
 
