@@ -136,6 +136,8 @@ def check_rag_eval(cwd: Path, out: str) -> None:
     assert "30 rows, 0 app errors" in out
     assert "hallucination: mean 0.978" in out and out.rstrip().endswith("gate passed")
     assert (cwd / "eval-run.db").is_file()
+
+
 def check_experiment(cwd: Path, out: str) -> None:
     from peekr._experiment import assign_variant
 
