@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ..store._compare import Comparison, MetricValue, compare_experiment, comparison_json, metric_label
-from ..store._readers import TraceFileError
+if TYPE_CHECKING:
+    from ..store._compare import Comparison, MetricValue
 from ._common import console, fail, fmt_cost, fmt_duration, parse_since, warn, working
 
 __all__ = ["compare", "register"]
@@ -42,6 +42,8 @@ def _fmt(key: str, v: MetricValue) -> str:
 
 
 def _row_label(key: str) -> str:
+    from ..store._compare import metric_label
+
     return {"latency_p50": "latency p50", "latency_p95": "latency p95"}.get(key, metric_label(key))
 
 
@@ -104,6 +106,9 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Compare the variants of an A/B experiment: cost, tokens, latency, errors, feedback and eval scores."""
+    from ..store._compare import compare_experiment, comparison_json
+    from ..store._readers import TraceFileError
+
     lower, upper = parse_since(since), parse_since(until)
     try:
         with working(f"comparing {experiment}"):

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from ..store._cost import DIMENSIONS, CostGroup, cost_report
-from ..store._readers import TraceFileError
+if TYPE_CHECKING:
+    from ..store._cost import CostGroup
+
 from ._common import console, err_console, fail, fmt_cost, parse_since, plural, warn
 
 __all__ = ["cost", "register"]
+
+#: ``peekr.store._cost.DIMENSIONS`` (not imported here: `peekr --help` stays fast; a test keeps them equal).
+DIMENSIONS = ("model", "tenant", "user", "feature", "endpoint", "day")
 
 
 def _cost_cell(group: CostGroup) -> str:
@@ -34,6 +38,9 @@ def cost(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Where the money goes: LLM calls, tokens and cost, grouped by model, tenant, user, feature, endpoint or day."""
+    from ..store._cost import cost_report
+    from ..store._readers import TraceFileError
+
     for d in by or []:
         if d not in DIMENSIONS:
             raise typer.BadParameter(f"{d!r}; expected one of: {', '.join(DIMENSIONS)}", param_hint="--by")

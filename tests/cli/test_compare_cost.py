@@ -127,3 +127,11 @@ def test_compare_prints_names_verbatim(cli, tmp_path: Path) -> None:  # type: ig
     assert result.code == 0, result.err
     assert result.out.startswith("Experiment exp [x] — control B[/];")
     assert "[bold]A vs B[/]" in result.out and "Verdict: [bold]A is " in result.out
+
+
+def test_the_cost_command_lists_every_dimension_the_report_knows() -> None:
+    """The CLI keeps its own copy of the dimensions (to start fast); it must not drift."""
+    from peekr.cli.cost import DIMENSIONS
+    from peekr.store._cost import DIMENSIONS as REPORT_DIMENSIONS
+
+    assert tuple(DIMENSIONS) == tuple(REPORT_DIMENSIONS)
