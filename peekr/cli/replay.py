@@ -221,7 +221,14 @@ def _details(span: dict[str, Any], depth: int, limit: int | None) -> Panel:
         lines.append(Text(f"error: {error.get('type', '')}: {error.get('message', '')}", style="red"))
     for detail in attrs.get("hallucination_details") or []:
         if isinstance(detail, dict):
-            lines.append(Text(f"claim [{detail.get('verdict')}]: {detail.get('claim')} — {detail.get('reason')}"))
+            where = ""
+            if detail.get("chunks"):
+                where = f" (chunk {', '.join(map(str, detail['chunks']))})"
+            if detail.get("cause"):
+                where += f" [{str(detail['cause']).replace('_', ' ')}]"
+            lines.append(
+                Text(f"claim [{detail.get('verdict')}]{where}: {detail.get('claim')} — {detail.get('reason')}")
+            )
     title = f"{span.get('name', '')}" + (f" · {attrs['model']}" if attrs.get("model") else "")
     return Panel(
         Group(*lines), title=title, title_align="left", border_style="red" if span.get("status") == "error" else "dim"

@@ -10,7 +10,7 @@ Rules (on the hallucination prompts of ``_prompts.py``):
 
 - Extraction: every sentence of the response is one claim (trailing period dropped), except
   questions and greetings/thanks; its source is the sentence.
-- Verification: a claim whose text appears in the context is ``supported`` (evidence: the
+- Verification: ``covered`` when the claim shares 2+ content words with the context; a claim whose text appears in the context is ``supported`` (evidence: the
   claim); one whose first three words start a context sentence that says something else is
   ``contradicted`` (evidence: that sentence); anything else is ``unsupported`` (no evidence).
 
@@ -96,7 +96,10 @@ class FakeJudge:
         text = str(claim.get("claim", ""))
         if _norm(text) and _norm(text) in _norm(context):
             evidence = "a quote the context does not contain" if self.fake_evidence else text
-            return {"id": claim["id"], "evidence": evidence, "reason": "The context states it.", "verdict": "supported"}
+            return {
+                "id": claim["id"], "evidence": evidence, "reason": "The context states it.",
+                "verdict": "supported", "covered": True,
+            }  # fmt: skip
         head = _norm(text).split()[:3]
         for sentence in _sentences(context):
             if len(head) == 3 and _norm(sentence).split()[:3] == head:
@@ -105,12 +108,14 @@ class FakeJudge:
                     "evidence": sentence,
                     "reason": "The context says otherwise.",
                     "verdict": "contradicted",
+                    "covered": True,
                 }
         return {
             "id": claim["id"],
             "evidence": "",
             "reason": "The context does not mention it.",
             "verdict": "unsupported",
+            "covered": len(_words(text) & _words(context)) >= 2,
         }
 
 

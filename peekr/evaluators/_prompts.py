@@ -25,7 +25,7 @@ __all__ = [
     "verify_user",
 ]
 
-PROMPT_VERSION = "hallucination-v1"
+PROMPT_VERSION = "hallucination-v2"
 
 EXTRACT_SYSTEM = """You split an AI assistant's response into atomic factual claims so each can be checked on its own.
 
@@ -55,9 +55,11 @@ For each claim, in this order:
    - "unsupported": the context neither states nor contradicts it. A claim that is true in the world but
      absent from the context is "unsupported". A claim that is more specific or more certain than the
      context is "unsupported".
+4. "covered": true if the context discusses the claim's subject at all (even without deciding the claim),
+   false if the context never mentions what the claim is about.
 Do not use outside knowledge. Return exactly one verdict per claim id, for every id.
 
-Answer with JSON only: {"verdicts": [{"id": 1, "evidence": "...", "reason": "...", "verdict": "supported"}]}"""
+Answer with JSON only: {"verdicts": [{"id": 1, "evidence": "...", "reason": "...", "verdict": "supported", "covered": true}]}"""
 
 
 class _Strict(BaseModel):
@@ -84,6 +86,8 @@ class Verdict(_Strict):
     evidence: str = ""
     reason: str = ""
     verdict: Literal["supported", "contradicted", "unsupported"]
+    #: Does the context discuss the claim's subject at all? (None: the judge did not say.)
+    covered: bool | None = None
 
 
 class Verification(_Strict):
@@ -110,6 +114,7 @@ VERIFY_SCHEMA: dict[str, Any] = _object(
                     "evidence": {"type": "string"},
                     "reason": {"type": "string"},
                     "verdict": {"type": "string", "enum": ["supported", "contradicted", "unsupported"]},
+                    "covered": {"type": "boolean"},
                 }
             ),
         }

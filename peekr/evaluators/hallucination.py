@@ -71,10 +71,16 @@ class ClaimResult:
     evidence: str
     source: str
     evidence_found: bool | None
+    #: With retrieved chunks: the chunks (1 = the first) the evidence quote comes from.
+    chunks: list[int] | None = None
+    #: With retrieved chunks, for a claim not supported: ``"retrieval_gap"`` (no chunk discusses its
+    #: subject: retrieval missed it) or ``"generation"`` (the chunks cover it and say otherwise or
+    #: nothing: the model invented it); None when the judge did not say.
+    cause: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The ``hallucination_details`` entry."""
-        return {
+        entry: dict[str, Any] = {
             "claim": self.claim,
             "verdict": self.verdict,
             "reason": self.reason,
@@ -82,6 +88,10 @@ class ClaimResult:
             "source": self.source,
             "evidence_found": self.evidence_found,
         }
+        if self.chunks is not None:
+            entry["chunks"] = self.chunks
+            entry["cause"] = self.cause
+        return entry
 
 
 @dataclass
@@ -112,6 +122,9 @@ class HallucinationReport:
         """Claims per verdict, plus ``evidence_not_found`` (quotes missing from the context)."""
         counts = {v: sum(1 for c in self.claims if c.verdict == v) for v in VERDICTS}
         counts["evidence_not_found"] = sum(1 for c in self.claims if c.evidence_found is False)
+        if any(c.chunks is not None for c in self.claims):
+            for cause in ("retrieval_gap", "generation"):
+                counts[cause] = sum(1 for c in self.claims if c.cause == cause)
         return counts
 
     def summary(self, provider: str) -> dict[str, Any]:
@@ -282,7 +295,10 @@ class Hallucination:
                     raw_context = await raw_context
             except Exception as exc:
                 raise EvaluationFailed(f"context_extractor raised {type(exc).__name__}: {exc}") from exc
-        report = await self.check(context_text(raw_context), response, question=_question(attributes.get("input")))
+        chunks = _chunk_texts(raw_context) if (self.context_extractor is not None or documents) else None
+        report = await self.check(
+            context_text(raw_context), response, question=_question(attributes.get("input")), chunks=chunks
+        )
         if self.context_extractor is None:
             report.notes.insert(
                 0,
@@ -311,8 +327,14 @@ class Hallucination:
 
     # -- the method -------------------------------------------------------------------------------
 
-    async def check(self, context: str, response: str, *, question: str | None = None) -> HallucinationReport:
+    async def check(
+        self, context: str, response: str, *, question: str | None = None, chunks: list[str] | None = None
+    ) -> HallucinationReport:
         """Check ``response`` against ``context``; usable without peekr running.
+
+        With ``chunks`` (the retrieved documents the context is made of), each claim also names the
+        chunks its evidence comes from and, when not supported, its cause (``retrieval_gap`` or
+        ``generation``), at no extra judge call.
 
         Returns:
             The report (score None with a reason when there is no context or no claim).
@@ -361,7 +383,13 @@ class Hallucination:
             for i, claim in enumerate(batch, start=1):
                 v = by_id[i]
                 found = None if not v.evidence else _quoted(v.evidence, normalized_context)
-                results.append(ClaimResult(claim.claim, v.verdict, v.reason, v.evidence, claim.source, found))
+                result = ClaimResult(claim.claim, v.verdict, v.reason, v.evidence, claim.source, found)
+                if chunks is not None:
+                    result.chunks = [
+                        n for n, text in enumerate(chunks, 1) if v.evidence and _quoted(v.evidence, _normalize(text))
+                    ]
+                    result.cause = _cause(v.verdict, v.covered)
+                results.append(result)
         supported = sum(1 for r in results if r.verdict == "supported")
         return self._report(supported / len(results), None, results, usage, notes)
 
@@ -427,6 +455,24 @@ class Hallucination:
     def _partial(self, usage: _Usage, notes: list[str], error: str) -> dict[str, Any]:
         report = self._report(None, error, [], usage, notes)
         return {f"{self.name}_eval": report.summary(self.judge.provider)}
+
+
+def _cause(verdict: str, covered: bool | None) -> str | None:
+    """Why a claim is not supported: retrieval missed its subject, or generation went beyond the chunks."""
+    if verdict == "supported":
+        return None
+    if verdict == "contradicted":
+        return "generation"  # the chunks discuss it and say otherwise
+    return None if covered is None else ("generation" if covered else "retrieval_gap")
+
+
+def _chunk_texts(raw: Any) -> list[str] | None:
+    """The context as a list of chunks, when it is one (a list of strings or documents)."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(item, (str, dict)) for item in raw):
+        return None
+    if any(isinstance(item, dict) and "role" in item for item in raw):
+        return None  # a messages list, not documents
+    return [to_text(item) for item in raw]
 
 
 def _quoted(evidence: str, normalized_context: str) -> bool:

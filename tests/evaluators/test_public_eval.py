@@ -34,5 +34,5 @@ def test_reachable_as_peekr_eval() -> None:
     assert proc.stdout.strip() == "hallucination"
     assert peekr.eval.Hallucination is peekr.evaluators.Hallucination
     assert "eval" in peekr.__all__
-    assert peekr.eval.PROMPT_VERSION == "hallucination-v1"
+    assert peekr.eval.PROMPT_VERSION == "hallucination-v2"
     assert isinstance(peekr.eval.stats(), dict)
