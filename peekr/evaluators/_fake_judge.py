@@ -21,7 +21,8 @@ relevant when it shares a content word with the question; rubric: a criterion sc
 maximum when a content word of its name appears in the answer, else 1; citations: supported when
 the sentence appears in the chunk (the substring rule).
 
-Knobs: ``malformed`` answers garbage to that many next calls; ``fake_evidence`` makes every
+Knobs: ``malformed`` answers garbage to that many next calls; ``chatty`` wraps every answer in
+prose and a fence, as small local models do; ``fake_evidence`` makes every
 supported verdict quote text that is not in the context.
 """
 
@@ -56,14 +57,21 @@ def _between(text: str, tag: str) -> str:
 class FakeJudge:
     """A chat responder answering the extraction and verification prompts (see the module docstring)."""
 
-    def __init__(self, *, malformed: int = 0, fake_evidence: bool = False) -> None:
+    def __init__(self, *, malformed: int = 0, fake_evidence: bool = False, chatty: bool = False) -> None:
         self.malformed = malformed
         self.fake_evidence = fake_evidence
+        self.chatty = chatty
         self.calls = 0
         self._lock = threading.Lock()
 
     def __call__(self, body: dict[str, Any]) -> str:
         """Answer one chat completion request body."""
+        answer = self._answer(body)
+        if self.chatty:  # how small local models answer: prose around the JSON
+            return f"Sure! Here is the JSON you asked for:\n```json\n{answer}\n```\nLet me know if you need more."
+        return answer
+
+    def _answer(self, body: dict[str, Any]) -> str:
         messages = body.get("messages") or []
         system = next((m.get("content") for m in messages if m.get("role") == "system"), "") or ""
         user = next((m.get("content") for m in reversed(messages) if m.get("role") == "user"), "") or ""

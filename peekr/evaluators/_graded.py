@@ -9,7 +9,6 @@ version, judge model, tokens) on the span, and runs on the same evaluator runner
 from __future__ import annotations
 
 import inspect
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -34,6 +33,7 @@ from ._graded_prompts import (
     tagged,
 )
 from ._judge import Judge, JudgeError, make_judge
+from ._lenient import loads_lenient
 from ._retrieved import RetrievedContext
 from ._text import response_text, to_text
 from .hallucination import _question, default_filter
@@ -41,31 +41,8 @@ from .hallucination import _question, default_filter
 __all__ = ["AnswerRelevance", "CitationAccuracy", "ContextRelevance", "Rubric", "loads_lenient"]
 
 M = TypeVar("M", bound=BaseModel)
-_FENCE = re.compile(r"^```[a-zA-Z]*\s*|\s*```$")
 _CITATION = re.compile(r"\[(\d+)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-def loads_lenient(text: str) -> Any:
-    """JSON from a judge that honours the schema loosely: a ```json fence, prose around the object.
-
-    Raises:
-        ValueError: No JSON object in the text (or only a truncated one).
-    """
-    text = _FENCE.sub("", text.strip())
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    decoder = json.JSONDecoder()
-    for match in re.finditer(r"\{", text):
-        try:
-            value, _ = decoder.raw_decode(text, match.start())
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    raise ValueError("no complete JSON object in the answer" + (" (truncated?)" if "{" in text else ""))
 
 
 class _JudgeEvaluator:

@@ -30,6 +30,7 @@ from .._runtime import record_dropped
 from .._span import Span
 from ._base import SKIP, EvalScore, EvaluationFailed, check_run_settings, is_llm_span
 from ._judge import Judge, JudgeError, make_judge
+from ._lenient import loads_lenient
 from ._prompts import (
     EXTRACT_SCHEMA,
     EXTRACT_SYSTEM,
@@ -439,7 +440,7 @@ class Hallucination:
             )
             usage.cost_usd = None if cost is None or usage.cost_usd is None else usage.cost_usd + cost
             try:
-                parsed = model.model_validate_json(_strip_fences(reply.text))
+                parsed = model.model_validate(loads_lenient(reply.text))
                 if expect_ids is not None:
                     got = [v.id for v in parsed.verdicts]  # type: ignore[attr-defined]
                     if set(got) != expect_ids or len(got) != len(expect_ids):
@@ -480,13 +481,6 @@ def _quoted(evidence: str, normalized_context: str) -> bool:
     fragments = [_normalize(f) for f in re.split(r"\.\.\.|…", evidence)]
     fragments = [f for f in fragments if f]
     return bool(fragments) and all(f in normalized_context for f in fragments)
-
-
-def _strip_fences(text: str) -> str:
-    text = text.strip()
-    if text.startswith("```"):
-        text = re.sub(r"^```[a-zA-Z]*\s*|\s*```$", "", text)
-    return text
 
 
 def _describe(exc: Exception, text: str) -> str:

@@ -103,3 +103,17 @@ def test_replay_shows_each_claims_chunk_and_cause(fake: FakeProvider, tmp_path: 
     assert "claim [supported] (chunk 2): The Eiffel Tower is 330 metres tall" in result.output
     assert "claim [unsupported] [retrieval gap]: The Louvre has a glass pyramid" in result.output
     assert "claim [unsupported] [generation]: Paris keeps the Eiffel Tower open at night" in result.output
+
+
+def test_a_chatty_local_judge_is_read_all_the_same() -> None:
+    """A small local model writes prose and a fence around its JSON: the scores do not change."""
+    judge = FakeJudge(chatty=True)
+
+    def responder(request: dict[str, Any]) -> str:
+        system = request["messages"][0]["content"]
+        return system[len(APP) :] if system.startswith(APP) else judge(request)
+
+    with FakeProvider(chat_responder=responder) as chatty:
+        attributes = _evaluate(chatty, _judge(chatty), retrieve=True)
+    assert attributes["eval_scores"]["hallucination"] == 0.25
+    assert attributes["hallucination_eval"]["judge_calls"] == 2  # no retry was needed

@@ -10,7 +10,7 @@ import pytest
 
 import peekr
 from peekr.evaluators._fake_judge import FakeJudge
-from peekr.evaluators._graded import loads_lenient
+from peekr.evaluators._lenient import loads_lenient
 from peekr.testing import capture_spans
 from peekr.testing.fake_provider import FakeProvider
 
