@@ -117,6 +117,14 @@ def check_langchain_rag(cwd: Path, out: str) -> None:
     assert "hallucination score: 0.67" in out
 
 
+def check_otlp_to_peekr(cwd: Path, out: str) -> None:
+    rows = spans(cwd, "collector.db")  # stored by the collector from OTLP, no Peekr in the app
+    assert len(rows) == 4 and not (cwd / "traces.db").exists()
+    chat = next(s for s in rows if s["attributes"].get("model") == "gpt-4o-mini")  # type: ignore[attr-defined]
+    assert chat["attributes"]["tokens_total"] and chat["attributes"]["session_id"] == "conv-42"  # type: ignore[index]
+    assert "model=gpt-4o-mini " in out and "expected error: RateLimitError" in out
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -129,6 +137,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "http_export.py": check_http_export,
     "fastapi_app.py": check_fastapi,
     "langchain_rag.py": check_langchain_rag,
+    "otlp_to_peekr.py": check_otlp_to_peekr,
 }
 
 

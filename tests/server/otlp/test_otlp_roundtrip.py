@@ -20,7 +20,9 @@ from peekr.testing.fake_provider import FakeProvider
 pytest.importorskip("openai")
 OTLPSink = pytest.importorskip("peekr.sinks.otlp").OTLPSink
 
-TOOLS: Any = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}]
+TOOLS: Any = [
+    {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}}
+]
 ODD = {
     "nested": {"a": [1, 2.5, None, {"b": "c"}], "empty": {}},
     "mixed": [1, "two", 3.0],
