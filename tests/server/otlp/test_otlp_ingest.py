@@ -238,3 +238,55 @@ def test_keys_types_encodings_and_limits(start_collector: Any, db: str) -> None:
         too_many = post(collector, ingest, body)  # 3 spans, limit 2
         assert too_many.status_code == 413 and "3 spans exceed the limit of 2" in status_message(too_many)
         assert post(collector, ingest, _request(spans[:2]), "application/x-protobuf; charset=binary").status_code == 200
+
+
+def _json_span(**fields: Any) -> dict[str, Any]:
+    span = {
+        "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "spanId": "00f067aa0ba902b7",
+        "name": "tool call",
+        "kind": 1,
+        "startTimeUnixNano": "1764000000000000000",
+        "endTimeUnixNano": "1764000000250000000",
+        "futureField": {"ignored": True},
+    }
+    return {**span, **fields}
+
+
+def _json_body(*spans: dict[str, Any]) -> bytes:
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": list(spans)}]}]}).encode()
+
+
+def test_hand_written_otlp_json_values_and_hostile_shapes(collector: RunningCollector, db: str) -> None:
+    ingest, read = new_key(db, "acme"), new_key(db, "acme", "read")
+    values = [
+        {"key": "retries", "value": {"intValue": "3"}},
+        {"key": "ratio", "value": {"doubleValue": 0.5}},
+        {"key": "tags", "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"boolValue": True}]}}},
+        {"key": "meta", "value": {"kvlistValue": {"values": [{"key": "k", "value": {"intValue": 7}}]}}},
+        {"key": "blob", "value": {"bytesValue": "AAE="}},
+        {"key": "gen_ai.operation.name", "value": {"stringValue": "execute_tool"}},
+    ]
+    nan = _json_span(spanId="00f067aa0ba902b8", attributes=[{"key": "x", "value": {"doubleValue": "NaN"}}])
+    answer = post(collector, ingest, _json_body(_json_span(attributes=values), nan), JSON)
+    assert answer.status_code == 200
+    rejected, error = partial_success(answer)
+    assert rejected == 1 and "not a finite number" in error  # the NaN span; its neighbour is stored
+    (span,) = trace(collector, read, "4bf92f3577b34da6a3ce929d0e0e4736")["spans"]
+    a = span["attributes"]
+    assert (a["retries"], a["ratio"], a["tags"], a["meta"], a["blob"]) == (3, 0.5, ["a", True], {"k": 7}, "AAE=")
+    assert a["kind"] == "tool" and span["duration_ms"] == 250.0
+    assert span["start_time"] == "2025-11-24T16:00:00.000000Z"
+
+    deep: dict[str, Any] = {"stringValue": "bottom"}
+    for _ in range(80):
+        deep = {"arrayValue": {"values": [deep]}}
+    for body, expected in [
+        (_json_body(_json_span(attributes=[{"key": "d", "value": deep}])), "nest deeper than 64 levels"),
+        (_json_body(_json_span(startTimeUnixNano="soon")), "startTimeUnixNano: 'soon' is not an integer"),
+        (_json_body(_json_span(attributes=[{"key": "n", "value": {"intValue": "9" * 30}}])), "out of the int64 range"),
+        (_json_body(_json_span(name=5)), "spans[0].name: expected a string, got int"),
+        (b"[" * 100_000 + b"]" * 100_000, "body is not valid JSON"),
+    ]:
+        answer = post(collector, ingest, body, JSON)
+        assert answer.status_code == 400 and expected in status_message(answer), status_message(answer)
