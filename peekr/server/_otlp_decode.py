@@ -26,7 +26,7 @@ __all__ = ["OtelEvent", "OtelSpan", "decode_request", "encode_response"]
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
-#: Deepest AnyValue nesting read (arrays / kvlists in attributes); deeper values become their text form.
+#: Deepest AnyValue nesting read (arrays / kvlists in attributes); a deeper body is refused (400).
 _MAX_VALUE_DEPTH = 64
 
 
@@ -293,12 +293,16 @@ def _value(value: Any, depth: int) -> Any:
         return None
     if kind == "array_value":
         if depth >= _MAX_VALUE_DEPTH:
-            return str(value)
+            raise _too_deep()
         return [_value(v, depth + 1) for v in value.array_value.values]
     if kind == "kvlist_value":
         if depth >= _MAX_VALUE_DEPTH:
-            return str(value)
+            raise _too_deep()
         return {kv.key: _value(kv.value, depth + 1) for kv in value.kvlist_value.values}
     if kind == "bytes_value":
         return binascii.b2a_base64(value.bytes_value, newline=False).decode()
     return getattr(value, kind)
+
+
+def _too_deep() -> ApiError:
+    return ApiError(400, "invalid_otlp", f"attribute values nest deeper than {_MAX_VALUE_DEPTH} levels")
