@@ -56,6 +56,8 @@ _INDEXED = ("llm.input_messages.", "llm.output_messages.", "gen_ai.prompt.", "ge
             "retrieval.documents.", "llm.tools.")  # fmt: skip
 _INDEX = re.compile(r"(\d+)\.(.+)")
 _KNOWN_KEYS = frozenset(SpanAttributes.__annotations__) | {"kind", "retrieval", "indexing", "framework"}
+#: Peekr attributes a sender may set by their own name (plain text): ``feature``, ``endpoint``, ...
+_FREE_TEXT_KEYS = frozenset(("feature", "endpoint", "experiment_variant", "session_id", "user_id"))
 _EVAL_EVENT = "gen_ai.evaluation.result"
 _MAX_ERRORS_LISTED = 10
 
@@ -212,7 +214,9 @@ def _foreign_span(span: OtelSpan) -> dict[str, Any]:
         out["error"] = _error(span, r)
     for name, value in span.attributes.items():  # the rest, under their own names
         if name not in r.used and value is not None and not name.startswith(_INDEXED):
-            out[f"otel.{name}" if name in _KNOWN_KEYS else name] = value
+            if name in _KNOWN_KEYS and not (name in _FREE_TEXT_KEYS and isinstance(value, str) and name not in out):
+                name = f"otel.{name}"  # a Peekr attribute name with a value Peekr does not expect there
+            out[name] = value
     service = span.resource.get("service.name")
     if isinstance(service, str) and "service.name" not in out:
         out["service.name"] = service

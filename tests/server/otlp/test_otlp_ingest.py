@@ -290,3 +290,65 @@ def test_hand_written_otlp_json_values_and_hostile_shapes(collector: RunningColl
     ]:
         answer = post(collector, ingest, body, JSON)
         assert answer.status_code == 400 and expected in status_message(answer), status_message(answer)
+
+
+def test_retrieval_older_genai_attributes_and_peekr_names(collector: RunningCollector, db: str) -> None:
+    ingest, read = new_key(db, "acme"), new_key(db, "acme", "read")
+    with otel_provider(collector, ingest) as provider:
+        tracer = provider.get_tracer("rag")
+        with tracer.start_as_current_span("rag") as root:
+            root.set_attributes({"feature": "search", "model": 42, "input": "raw"})
+            with tracer.start_as_current_span("retrieve") as retriever:
+                retriever.set_attributes(
+                    {
+                        "openinference.span.kind": "RETRIEVER",
+                        "input.value": "capital of France",
+                        "retrieval.documents.0.document.id": "doc-1",
+                        "retrieval.documents.0.document.score": 0.9,
+                        "retrieval.documents.0.document.content": "Paris is the capital of France.",
+                        "retrieval.documents.0.document.metadata": json.dumps({"source": "wiki"}),
+                        "retrieval.documents.1.document.id": "doc-2",
+                        "retrieval.documents.1.document.content": "Lyon is in France.",
+                    }
+                )
+            with tracer.start_as_current_span("openai.chat") as chat:  # OpenLLMetry's older attributes
+                chat.set_attributes(
+                    {
+                        "gen_ai.system": "OpenAI",
+                        "gen_ai.request.model": "gpt-4o",
+                        "gen_ai.usage.prompt_tokens": 30,
+                        "gen_ai.usage.completion_tokens": 5,
+                        "gen_ai.prompt.0.role": "user",
+                        "gen_ai.prompt.0.content": "What is the capital of France?",
+                        "gen_ai.completion.0.role": "assistant",
+                        "gen_ai.completion.0.content": "Paris.",
+                        "gen_ai.completion.0.finish_reason": "stop",
+                        "gen_ai.completion.1.role": "assistant",
+                        "gen_ai.completion.1.tool_calls.0.id": "call_9",
+                        "gen_ai.completion.1.tool_calls.0.name": "lookup",
+                        "gen_ai.completion.1.tool_calls.0.arguments": '{"q": "France"}',
+                        "llm.cost.total": 0.25,
+                    }
+                )
+        trace_id = f"{root.get_span_context().trace_id:032x}"
+    spans = spans_by_name(collector, read, trace_id)
+    retrieval = spans["retrieve"]["attributes"]
+    assert retrieval["kind"] == "retrieval"
+    assert retrieval["retrieval"] == {
+        "query": "capital of France",
+        "top_k": None,
+        "score_type": None,
+        "documents": [
+            {"id": "doc-1", "score": 0.9, "text": "Paris is the capital of France.", "metadata": {"source": "wiki"}},
+            {"id": "doc-2", "score": None, "text": "Lyon is in France."},
+        ],
+    }
+    assert not any(k.startswith("retrieval.documents.") for k in retrieval)
+    chat = spans["openai.chat"]["attributes"]
+    assert (chat["provider"], chat["model"], chat["tokens_total"], chat["cost_usd"]) == ("openai", "gpt-4o", 35, 0.25)
+    assert chat["input"] == [{"role": "user", "content": "What is the capital of France?"}]
+    assert chat["output"] == "Paris." and chat["finish_reason"] == "stop"
+    assert chat["tool_calls"] == [{"id": "call_9", "type": "function", "name": "lookup", "arguments": {"q": "France"}}]
+    rag = spans["rag"]["attributes"]
+    assert rag["feature"] == "search"  # Peekr's own attribute name, plain text: kept as it is
+    assert rag["otel.model"] == 42 and rag["otel.input"] == "raw" and "model" not in rag
