@@ -352,3 +352,28 @@ def test_retrieval_older_genai_attributes_and_peekr_names(collector: RunningColl
     rag = spans["rag"]["attributes"]
     assert rag["feature"] == "search"  # Peekr's own attribute name, plain text: kept as it is
     assert rag["otel.model"] == 42 and rag["otel.input"] == "raw" and "model" not in rag
+
+
+def test_bad_evaluations_and_feedback_are_reported(collector: RunningCollector, db: str) -> None:
+    ingest, read = new_key(db, "acme"), new_key(db, "acme", "read")
+
+    def attrs(**values: Any) -> list[dict[str, Any]]:
+        kinds = {str: "stringValue", float: "doubleValue"}
+        return [{"key": k, "value": {kinds[type(v)]: v}} for k, v in values.items()]
+
+    event = {"name": "gen_ai.evaluation.result", "timeUnixNano": "1764000000300000000",
+             "attributes": attrs(**{"gen_ai.evaluation.name": "stars", "gen_ai.evaluation.score.value": 4.0})}  # fmt: skip
+    scored = _json_span(events=[event])
+    carrier = _json_span(spanId="00f067aa0ba902c1", parentSpanId="00f067aa0ba902b7", name="gen_ai.evaluation.result",
+                         attributes=attrs(**{"peekr.evaluator": "judge", "gen_ai.evaluation.name": "judge",
+                                             "gen_ai.evaluation.score.value": 3.0}))  # fmt: skip
+    feedback = _json_span(spanId="00f067aa0ba902c2", name="peekr.feedback",
+                          attributes=attrs(**{"peekr.retention_class": "default", "peekr.rating": "meh"}))  # fmt: skip
+    answer = post(collector, ingest, _json_body(scored, carrier, feedback), JSON)
+    rejected, error = partial_success(answer)
+    assert rejected == 2  # the evaluation carrier and the feedback span; the scored span is stored
+    assert "evaluation of span 00f067aa0ba902b7: scores.judge=3.0 is outside [0, 1]" in error
+    assert "evaluation of span 00f067aa0ba902b7: scores.stars=4.0 is outside [0, 1]" in error
+    assert "feedback span of trace 4bf92f3577b34da6a3ce929d0e0e4736: rating" in error
+    got = trace(collector, read, "4bf92f3577b34da6a3ce929d0e0e4736")
+    assert [s["name"] for s in got["spans"]] == ["tool call"] and got["eval_results"] == [] and got["feedback"] == []
