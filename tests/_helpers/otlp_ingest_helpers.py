@@ -45,9 +45,14 @@ def otel_provider(
 
 def otlp_json(spans: list[ReadableSpan]) -> dict[str, Any]:
     """The OTLP/JSON body of ``spans`` (hex ids, camelCase, int64 as strings), from the SDK's own encoder."""
+    return message_json(encode_spans(spans))
+
+
+def message_json(message: Any) -> dict[str, Any]:
+    """An ``ExportTraceServiceRequest`` as OTLP/JSON: protobuf's JSON mapping with hex ids instead of base64."""
     from google.protobuf import json_format
 
-    body: dict[str, Any] = json_format.MessageToDict(encode_spans(spans))
+    body: dict[str, Any] = json_format.MessageToDict(message)
     for resource_spans in body["resourceSpans"]:
         for scope_spans in resource_spans["scopeSpans"]:
             for span in scope_spans["spans"]:
