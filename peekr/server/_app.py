@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .._version import __version__
-from . import _ingest, _query
+from . import _ingest, _otlp_ingest, _query
 from ._backends import is_postgres, open_store
 from ._config import ServerSettings
 from ._errors import ApiError
@@ -77,6 +77,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     )
     app.state.peekr = state
     app.include_router(_ingest.router)
+    app.include_router(_otlp_ingest.router)
     app.include_router(_query.router)
     from ..ui._routes import install as install_ui
 

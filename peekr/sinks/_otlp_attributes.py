@@ -289,6 +289,8 @@ def describe(span: Span, *, content: bool = True) -> OtelSpanShape:
     if span.tenant_id is not None:
         out["peekr.tenant_id"] = span.tenant_id
     out["peekr.retention_class"] = span.retention_class
+    # OTel keeps start and end times only; Peekr's duration has sub-microsecond precision.
+    out["peekr.duration_ms"] = span.duration_ms
     return OtelSpanShape(name, provider is not None, out)
 
 

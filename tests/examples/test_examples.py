@@ -160,6 +160,14 @@ def check_experiment(cwd: Path, out: str) -> None:
     )
 
 
+def check_otlp_to_peekr(cwd: Path, out: str) -> None:
+    rows = spans(cwd, "collector.db")  # stored by the collector from OTLP, no Peekr in the app
+    assert len(rows) == 4 and not (cwd / "traces.db").exists()
+    chat = next(s for s in rows if s["attributes"].get("model") == "gpt-4o-mini")  # type: ignore[attr-defined]
+    assert chat["attributes"]["tokens_total"] and chat["attributes"]["session_id"] == "conv-42"  # type: ignore[index]
+    assert "model=gpt-4o-mini " in out and "expected error: RateLimitError" in out
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -176,6 +184,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "alerts.py": check_alerts,
     "rag_eval_app.py": check_rag_eval,
     "experiment_ab.py": check_experiment,
+    "otlp_to_peekr.py": check_otlp_to_peekr,
 }
 
 
