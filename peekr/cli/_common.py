@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from .._clock import iso_utc
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "console",
     "content_text",
+    "counting_progress",
     "err_console",
     "fail",
     "fmt_cost",
@@ -287,3 +288,18 @@ def _one_block(block: Any) -> str:
             content = result.get("content", result.get("response"))
             return f"← {_block_text(content) if isinstance(content, list) else _one_block(content)}"
     return json.dumps(block, ensure_ascii=False, default=str)
+
+
+def counting_progress() -> Progress:
+    """The bar on stderr; on a terminal only (a log file or CI output gets the summary alone)."""
+    errs = err_console()
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[extra]}"),
+        TimeElapsedColumn(),
+        console=errs,
+        transient=False,
+        disable=not errs.is_terminal,
+    )

@@ -7,33 +7,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer import _click
 from typer.core import TyperGroup
+
+from ._common import counting_progress
 
 __all__ = ["eval_command", "eval_judge", "register"]
 
 _MODEL_HELP = "Judge model: an OpenAI-compatible name, anthropic/<model>, gemini-<...> or bedrock/<model id>."
 _BASE_URL_HELP = "Endpoint of the judge: any OpenAI-compatible server (vLLM, Ollama, a gateway...)."
 _KEY_HELP = "The judge's API key. Default: the SDK's env (OPENAI_API_KEY, ANTHROPIC_API_KEY, GEMINI_API_KEY)."
-
-
-def _progress() -> Progress:
-    """The bar on stderr; on a terminal only (a log file or CI output gets the summary alone)."""
-    from ._common import err_console
-
-    errs = err_console()
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[extra]}"),
-        TimeElapsedColumn(),
-        console=errs,
-        transient=False,
-        disable=not errs.is_terminal,
-    )
 
 
 def _build(model: str, base_url: str | None, api_key: str | None, **kwargs: Any) -> Any:
@@ -100,7 +84,7 @@ def eval_command(
         return
     if scored:
         out.print(f"Skipping {plural(scored, 'span')} already scored (use --force to redo them).")
-    with _progress() as progress:
+    with counting_progress() as progress:
         task = progress.add_task("evaluating", total=len(spans), extra="")
         failures = 0
 
@@ -156,7 +140,7 @@ def eval_judge(
     except ValueError as exc:
         fail(str(exc))
     evaluator = _build(model, base_url, api_key, timeout=timeout)
-    with _progress() as progress:
+    with counting_progress() as progress:
         progress.disable = progress.disable or as_json  # keep stderr quiet when the output is for a program
         task = progress.add_task(f"judging with {model}", total=len(cases), extra="")
         result, rows = anyio.run(

@@ -96,8 +96,7 @@ def eval_run(
 ) -> None:
     """Run your app on every row of a dataset, evaluate the answers, and exit 1 when a --min fails."""
     from ..evaluators._offline import DatasetError, compare_runs, load_app, load_dataset, read_scores, run_dataset
-    from ._common import console, fail, plural
-    from .eval import _progress
+    from ._common import console, counting_progress, fail, plural
 
     minimums = parse_minimums(minimum or [])
     try:
@@ -111,7 +110,7 @@ def eval_run(
         for spec in (evaluator or ["hallucination", "not_empty"])
     ]
     out_db = db or Path("eval-runs") / f"{dataset.stem}-{time.strftime('%Y%m%d-%H%M%S')}.db"
-    with _progress() as progress:
+    with counting_progress() as progress:
         progress.disable = progress.disable or as_json
         task = progress.add_task(f"{dataset.name} through {app}", total=len(rows), extra="")
         try:
