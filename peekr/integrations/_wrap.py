@@ -28,7 +28,7 @@ from .. import _runtime
 from .._context import _current_span, _suppress_instrumentation
 from .._errors import checkpoint, handle_internal_errors
 from .._tracer import ActiveSpan, start_span
-from ._framework import note_provider_span, parent_for_new_span
+from ._framework import note_provider_span
 
 __all__ = ["OnResult", "StartSpan", "in_peekr_call", "wrap_async", "wrap_sync"]
 
@@ -59,11 +59,8 @@ def _begin(
         checkpoint(f"{where}.start")
         described = describe(instance, args, kwargs)
         if described is not None:
-            parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
-            if parent is None:
-                span = start_span(described[0], described[1])
-            else:
-                span = start_span(described[0], described[1], trace_id=parent.trace_id, parent_id=parent.span_id)
+            # parent: the current span, or an open framework run (peekr/integrations/_framework.py)
+            span = start_span(described[0], described[1])
             if span is not None and "kind" not in described[1]:
                 note_provider_span()  # a provider call: the framework LLM run around it is covered
             return span
