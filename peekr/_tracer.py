@@ -220,6 +220,8 @@ def framework_parent() -> ActiveSpan | None:
             run = resolver()
         except Exception as exc:  # a resolver must never break the caller's span
             log_internal_error("tracer.parent_resolver", exc)
+            if raise_internal_errors():
+                raise
             continue
         if run is not None and run.is_recording and (found is None or run._start_perf >= found._start_perf):
             found = run

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SMOKE = Path(__file__).with_name("smoke.py")
 PROVIDER_OF = {"openai": "openai", "anthropic": "anthropic", "bedrock": "bedrock", "bedrock-async": "bedrock"}
 PROVIDER_OF["gemini"] = "gemini"
-PROVIDER_OF.update(langchain="langchain", chroma="chroma", qdrant="qdrant")
+PROVIDER_OF.update(langchain="langchain", chroma="chroma", qdrant="qdrant", llamaindex="llamaindex")
 EXTRAS = ["", "openai", "anthropic", "bedrock", "bedrock-async", "gemini", "server", "fastapi", "otlp"]
-EXTRAS += ["langchain", "chroma", "qdrant"]
+EXTRAS += ["langchain", "chroma", "qdrant", "llamaindex"]
 
 pytestmark = pytest.mark.install_smoke
 

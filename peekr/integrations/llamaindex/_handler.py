@@ -142,6 +142,9 @@ class Tracker:
     """The open LlamaIndex spans (for parenting) and the peekr spans recorded for them."""
 
     def __init__(self) -> None:
+        from llama_index.core.instrumentation.span import active_span_id
+
+        self._active_span_id = active_span_id  # LlamaIndex's ContextVar: the innermost open LlamaIndex span
         self._lock = threading.Lock()
         #: LlamaIndex span id -> (parent id, name of the class or function it instruments, its top k)
         self._tree: OrderedDict[str, tuple[str | None, str, int | None]] = OrderedDict()
@@ -153,9 +156,7 @@ class Tracker:
 
     def innermost(self) -> ActiveSpan | None:
         """The nearest recorded query / retrieval / synthesis span around LlamaIndex's active span."""
-        from llama_index_instrumentation.span import active_span_id
-
-        span_id = active_span_id.get()
+        span_id = self._active_span_id.get()
         depth = 0
         while span_id is not None and depth < _MAX_DEPTH:
             op = self._ops.get(span_id)
@@ -297,7 +298,9 @@ class Tracker:
         else:
             response = getattr(event, "response", None)
             message = getattr(response, "message", None)
-            _set_captured(attributes, "output", _message(message) if message is not None else getattr(response, "text", None))
+            _set_captured(
+                attributes, "output", _message(message) if message is not None else getattr(response, "text", None)
+            )
             attributes.update(_usage(response))
         self._finish(recorded, None)
 
@@ -308,7 +311,14 @@ class Tracker:
             node = getattr(scored, "node", scored)
             get_content = getattr(node, "get_content", None)
             text = get_content() if callable(get_content) else getattr(node, "text", None)
-            docs.append(document(getattr(node, "node_id", None), getattr(scored, "score", None), text, getattr(node, "metadata", None)))
+            docs.append(
+                document(
+                    getattr(node, "node_id", None),
+                    getattr(scored, "score", None),
+                    text,
+                    getattr(node, "metadata", None),
+                )
+            )
         value = retrieval_attribute(None, retrieval.get("top_k"), docs, "similarity")
         if "query" in retrieval:
             value["query"] = retrieval["query"]
@@ -341,10 +351,10 @@ def _guarded(where: str, action: Any, *args: Any) -> None:
 
 def make_handlers(tracker: Tracker) -> tuple[Any, Any]:
     """The span handler and event handler to add to LlamaIndex's root dispatcher."""
-    from llama_index_instrumentation.event_handlers import BaseEventHandler
-    from llama_index_instrumentation.span_handlers import BaseSpanHandler
+    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
+    from llama_index.core.instrumentation.span_handlers import BaseSpanHandler
 
-    class PeekrSpanHandler(BaseSpanHandler[Any]):  # type: ignore[misc]
+    class PeekrSpanHandler(BaseSpanHandler[Any]):
         """Tells the tracker when LlamaIndex spans start and end (keeps no spans of its own)."""
 
         @classmethod
@@ -352,7 +362,13 @@ def make_handlers(tracker: Tracker) -> tuple[Any, Any]:
             return "PeekrSpanHandler"
 
         def span_enter(
-            self, id_: str, bound_args: Any, instance: Any = None, parent_id: str | None = None, **kwargs: Any
+            self,
+            id_: str,
+            bound_args: Any,
+            instance: Any = None,
+            parent_id: str | None = None,
+            tags: dict[str, Any] | None = None,
+            **kwargs: Any,
         ) -> None:
             _guarded("span_enter", tracker.enter, id_, parent_id, instance, bound_args)
 
@@ -373,7 +389,7 @@ def make_handlers(tracker: Tracker) -> tuple[Any, Any]:
         def prepare_to_drop_span(self, *args: Any, **kwargs: Any) -> None:
             return None
 
-    class PeekrEventHandler(BaseEventHandler):  # type: ignore[misc]
+    class PeekrEventHandler(BaseEventHandler):
         """Turns query / retrieval / synthesis / embedding / LLM events into peekr spans."""
 
         @classmethod
