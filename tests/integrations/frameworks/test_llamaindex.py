@@ -8,15 +8,13 @@ LlamaIndex's async API runs on asyncio only, so the async tests do too.
 
 from __future__ import annotations
 
-import asyncio
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import openai
 import pytest
 from _fw_spans import recorded, tree
-from _llama_app import DOCS, HashEmbedding, OpenAIChat, make_index
+from llama_app import DOCS, HashEmbedding, OpenAIChat, close_event_loop, make_index
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.query_engine import RetrieverQueryEngine
@@ -40,18 +38,9 @@ QUERY_TREE = [
 
 
 @pytest.fixture(autouse=True)
-def close_llamaindex_event_loop() -> Iterator[None]:
-    """LlamaIndex's sync API runs coroutines with ``asyncio.get_event_loop()``, which leaves a loop open."""
+def _close_llamaindex_event_loop() -> Iterator[None]:
     yield
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        except RuntimeError:  # no loop set here
-            return
-    if not loop.is_running():
-        loop.close()
-        asyncio.set_event_loop_policy(None)  # a fresh policy: no current loop, one is made on demand
+    close_event_loop()
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +250,7 @@ from peekr.sinks.memory import InMemorySink
 sink = InMemorySink()
 peekr.instrument(storage="none", sinks=[sink])
 assert "llama_index.core" not in sys.modules
-from _llama_app import OpenAIChat, make_index
+from llama_app import OpenAIChat, make_index
 
 make_index().as_query_engine(llm=OpenAIChat(model="local-echo"), similarity_top_k=1).query("Fuji?")
 peekr.flush()
@@ -279,7 +268,7 @@ def test_instrument_before_llamaindex_is_imported(tmp_path: Any) -> None:
     from pathlib import Path
 
     here = Path(__file__).parent
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), str(here.parents[1] / "_helpers")])}
+    env = {**os.environ, "PYTHONPATH": str(here.parents[1] / "_helpers")}
     result = subprocess.run(
         [sys.executable, "-c", IMPORT_ORDER], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
     )

@@ -10,8 +10,10 @@ answers locally, standing for a provider peekr does not patch.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -118,3 +120,16 @@ def make_index(embedding: BaseEmbedding | None = None) -> VectorStoreIndex:
     """An in-memory vector index over ``DOCS``."""
     documents = [Document(text=text, id_=doc_id, metadata={"source": doc_id}) for doc_id, text in DOCS]
     return VectorStoreIndex.from_documents(documents, embed_model=embedding or HashEmbedding())
+
+
+def close_event_loop() -> None:
+    """Close the loop LlamaIndex's sync API leaves open (``asyncio_run`` uses ``asyncio.get_event_loop()``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:  # no loop set here
+            return
+    if not loop.is_running():
+        loop.close()
+        asyncio.set_event_loop_policy(None)  # a fresh policy: no current loop, one is made on demand
