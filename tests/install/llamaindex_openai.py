@@ -16,6 +16,10 @@ from typing import Any
 
 
 def main() -> None:
+    # Known race, reported separately: instrument() imports genai-prices on a background thread, which
+    # imports httpx2; openai 2.x reads sys.modules["httpx2"] while building a client and can meet the
+    # half-imported module (AttributeError: partially initialized module 'httpx2'). Import it first.
+    import genai_prices  # noqa: F401
     import openai
     from llama_index.core import Document, VectorStoreIndex
     from llama_index.core.base.embeddings.base import BaseEmbedding
