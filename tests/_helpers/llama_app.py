@@ -109,7 +109,17 @@ class OpenAIChat(CustomLLM):
 
     @llm_chat_callback()
     def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        raise NotImplementedError
+        """Local answers only: the reply word by word."""
+        text = self._local(messages).message.content or ""
+
+        def gen() -> ChatResponseGen:
+            so_far = ""
+            for word in text.split(" "):
+                delta = (" " if so_far else "") + word
+                so_far += delta
+                yield ChatResponse(message=ChatMessage(role="assistant", content=so_far), delta=delta)
+
+        return gen()
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:

@@ -143,6 +143,29 @@ def test_llm_through_a_provider_peekr_does_not_patch_is_an_llm_span(index: Any, 
     assert llm.attributes["input"][-1]["role"] == "user" and llm.attributes["output"]["content"] == answer
 
 
+def test_streamed_query_ends_the_llm_span_when_the_stream_is_consumed(index: Any, sink: InMemorySink) -> None:
+    """LlamaIndex starts a streamed synthesis's LLM call when the caller reads the stream, after the query
+    returned: the LLM span is then the child of whatever span is current there (here: the request)."""
+    engine = index.as_query_engine(llm=OpenAIChat(model="local-echo"), similarity_top_k=1, streaming=True)
+    with peekr.span("handle-request"):
+        response = engine.query(QUESTION)
+        assert "llamaindex.llm" not in [s.name for s in recorded(sink)]  # not started yet
+        text = "".join(response.response_gen)
+    assert text.startswith("Local: Context information is below.")
+    spans = recorded(sink)
+    assert tree(spans) == [
+        "handle-request",
+        "  llamaindex.query [RetrieverQueryEngine]",
+        "    llamaindex.retrieve [VectorIndexRetriever]",
+        "      llamaindex.embedding [HashEmbedding]",
+        "    llamaindex.synthesize [CompactAndRefine]",
+        "  llamaindex.llm [OpenAIChat]",
+    ]
+    llm = next(s for s in spans if s.name == "llamaindex.llm")
+    assert llm.attributes["stream"] is True and llm.attributes["ttft_ms"] >= 0
+    assert llm.attributes["output"]["content"] == text
+
+
 class Geocoder(BaseRetriever):
     """A retriever of the host's own that opens a peekr span and calls OpenAI inside it."""
 
