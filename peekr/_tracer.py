@@ -11,17 +11,25 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ._clock import wall_ns
-from ._context import _current_span, _session, _suppress_instrumentation
+from ._context import SpanContextLike, _current_span, _session, _suppress_instrumentation
 from ._errors import checkpoint, log_internal_error, raise_internal_errors
 from ._runtime import Runtime, get_runtime
 from ._span import Span, build_span, iso_utc, new_span_id, new_trace_id
 
-__all__ = ["ActiveSpan", "NonRecordingSpan", "error_info", "start_span"]
+__all__ = [
+    "ActiveSpan",
+    "NonRecordingSpan",
+    "ParentResolver",
+    "add_parent_resolver",
+    "error_info",
+    "framework_parent",
+    "start_span",
+]
 
 
 def _package(module: str) -> str:
@@ -191,6 +199,45 @@ class NonRecordingSpan:
         yield self
 
 
+#: ``() -> the span of the innermost open framework run here, or None``.
+ParentResolver = Callable[[], "ActiveSpan | None"]
+#: One resolver per framework integration (LangChain, LlamaIndex, ...), registered once; empty
+#: unless a framework integration is in use, so ``start_span`` pays one truthiness check.
+_parent_resolvers: list[ParentResolver] = []
+
+
+def add_parent_resolver(resolver: ParentResolver) -> None:
+    """Register a framework's parent resolver once (see ``peekr/integrations/_framework.py``)."""
+    if resolver not in _parent_resolvers:
+        _parent_resolvers.append(resolver)
+
+
+def framework_parent() -> ActiveSpan | None:
+    """The most recently started open framework run here, over every registered resolver."""
+    found: ActiveSpan | None = None
+    for resolver in _parent_resolvers:
+        try:
+            run = resolver()
+        except Exception as exc:  # a resolver must never break the caller's span
+            log_internal_error("tracer.parent_resolver", exc)
+            if raise_internal_errors():
+                raise
+            continue
+        if run is not None and run.is_recording and (found is None or run._start_perf >= found._start_perf):
+            found = run
+    return found
+
+
+def _framework_or(current: SpanContextLike | None) -> SpanContextLike | None:
+    """The innermost open framework run when it started after ``current`` (or there is none), else ``current``."""
+    run = framework_parent()
+    if run is None:
+        return current
+    if isinstance(current, ActiveSpan) and current.is_recording and current._start_perf > run._start_perf:
+        return current
+    return run
+
+
 def start_span(
     name: str,
     attributes: dict[str, Any] | None = None,
@@ -202,7 +249,9 @@ def start_span(
     """Start a span, or return None when peekr is not running or is suppressed here.
 
     The parent is the current span unless ``trace_id``/``parent_id`` are given (a remote
-    parent from a ``traceparent`` header). Session values and tenant/retention defaults are
+    parent from a ``traceparent`` header), or an open framework run (a LangChain tool, a
+    LlamaIndex retrieval) that started after the current span: the registered parent resolvers
+    say which. Session values and tenant/retention defaults are
     resolved now, with the precedence session > instrument() > environment. The span goes to
     ``runtime``, by default the process-default one (``peekr.instrument()``).
     """
@@ -224,6 +273,8 @@ def start_span(
         attrs.update(attributes)
     if trace_id is None:
         parent = _current_span.get()
+        if _parent_resolvers:  # a framework integration is in use
+            parent = _framework_or(parent)
         if parent is not None:
             trace_id, parent_id = parent.trace_id, parent.span_id
         else:

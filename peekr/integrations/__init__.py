@@ -36,6 +36,7 @@ INTEGRATIONS: dict[str, str] = {
     "bedrock": "peekr.integrations.bedrock:BedrockIntegration",
     "gemini": "peekr.integrations.gemini:GeminiIntegration",
     "langchain": "peekr.integrations.langchain:LangChainIntegration",
+    "llamaindex": "peekr.integrations.llamaindex:LlamaIndexIntegration",
     "chroma": "peekr.integrations.chroma:ChromaIntegration",
     "qdrant": "peekr.integrations.qdrant:QdrantIntegration",
 }

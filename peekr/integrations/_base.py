@@ -15,12 +15,13 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, ClassVar
 
-__all__ = ["DidNotEnable", "Integration", "is_patched", "patch", "restore_all"]
+__all__ = ["DidNotEnable", "Integration", "is_patched", "on_restore", "patch", "restore_all"]
 
 logger = logging.getLogger("peekr")
 
 _lock = threading.Lock()
 _patches: list[tuple[type, str, Any, Any]] = []  # (owner, name, original, wrapper)
+_undo: list[Callable[[], None]] = []  # what restore_all() runs besides un-patching (handlers to remove)
 
 
 class DidNotEnable(Exception):
@@ -74,9 +75,23 @@ def patch(owner: type, name: str, make_wrapper: Callable[[Any], Any]) -> bool:
         return True
 
 
+def on_restore(undo: Callable[[], None]) -> None:
+    """Have ``restore_all()`` run ``undo`` once (e.g. remove a handler added to a framework)."""
+    with _lock:
+        _undo.append(undo)
+
+
 def restore_all() -> int:
-    """Undo every patch whose wrapper is still in place; return how many were restored."""
+    """Undo every patch still in place, run the ``on_restore`` undos; return how many patches were restored."""
     restored = 0
+    with _lock:
+        undos = _undo[:]
+        _undo.clear()
+    for undo in reversed(undos):
+        try:
+            undo()
+        except Exception as exc:
+            logger.debug("peekr: undo %r failed: %s", undo, exc)
     with _lock:
         while _patches:
             owner, name, original, wrapper = _patches.pop()

@@ -1,12 +1,14 @@
-"""What framework integrations (LangChain today; LlamaIndex, agents later) share with the provider wrappers.
+"""What framework integrations (LangChain, LlamaIndex; agents later) share with the provider wrappers.
 
 Parenting. A framework integration does not make its run spans the *current* span: a callback
 system gives no guarantee that the "end" callback runs in the context the "start" callback changed
 (LangChain runs its async end callbacks in a shielded task), so a context it set could stay set
-forever and parent every later span. Instead it registers a *parent resolver*: a function that
-finds the innermost open run from the framework's own context (LangChain's child run config). A
-provider or vector-store wrapper asks :func:`framework_parent` when it starts a span; the more
-recently started of that run span and the current span is the parent. Ended spans never parent.
+forever and parent every later span. Instead it registers a *parent resolver*
+(:func:`add_parent_resolver`, kept in ``peekr._tracer``): a function that finds the innermost open
+run from the framework's own context (LangChain's child run config, LlamaIndex's active dispatcher
+span). ``start_span`` asks the resolvers whenever it picks a parent, so provider spans, vector-store
+spans and ``peekr.span()`` blocks opened inside a run all nest under it; the more recently started
+of that run span and the current span is the parent. Ended spans never parent.
 
 Not recording twice. While a framework LLM run is open, the integration puts a :class:`PendingLLM`
 in :data:`_llm_run`; a provider wrapper that starts a span there calls :func:`note_provider_span`,
@@ -16,16 +18,11 @@ through a provider peekr does not patch sees no provider span and is recorded by
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextvars import ContextVar
 
-from .._context import SpanContextLike, _current_span
-from .._tracer import ActiveSpan
+from .._tracer import ParentResolver, add_parent_resolver, framework_parent
 
-__all__ = ["PendingLLM", "add_parent_resolver", "framework_parent", "note_provider_span", "parent_for_new_span"]
-
-ParentResolver = Callable[[], "ActiveSpan | None"]
-_resolvers: list[ParentResolver] = []
+__all__ = ["PendingLLM", "ParentResolver", "add_parent_resolver", "framework_parent", "note_provider_span"]
 
 
 class PendingLLM:
@@ -45,43 +42,3 @@ def note_provider_span() -> None:
     pending = _llm_run.get()
     if pending is not None:
         pending.covered = True
-
-
-def add_parent_resolver(resolver: ParentResolver) -> None:
-    """Register a framework's resolver once (it returns the innermost open run's span, or None)."""
-    if resolver not in _resolvers:
-        _resolvers.append(resolver)
-
-
-def _later(a: ActiveSpan | None, b: ActiveSpan | None) -> ActiveSpan | None:
-    if a is None or not a.is_recording:
-        return b if b is not None and b.is_recording else None
-    if b is None or not b.is_recording:
-        return a
-    return a if a._start_perf >= b._start_perf else b
-
-
-def framework_parent() -> ActiveSpan | None:
-    """The innermost open framework run here, if any."""
-    found: ActiveSpan | None = None
-    for resolver in _resolvers:
-        found = _later(found, resolver())
-    return found
-
-
-def parent_for_new_span() -> SpanContextLike | None:
-    """The parent a wrapper's new span takes when a framework run is open here, else None (default).
-
-    None means "let ``start_span`` use the current span". When both exist, the more recently
-    started one is the inner one (a ``peekr.span()`` opened inside a tool, or a chain run inside
-    a request span).
-    """
-    if not _resolvers:
-        return None
-    run = framework_parent()
-    if run is None:
-        return None
-    current = _current_span.get()
-    if isinstance(current, ActiveSpan) and current.is_recording and current._start_perf > run._start_perf:
-        return None
-    return run

@@ -29,7 +29,7 @@ from .. import _runtime
 from .._context import _current_span, _suppress_instrumentation
 from .._errors import checkpoint, handle_internal_errors
 from .._tracer import ActiveSpan, start_span
-from ._framework import note_provider_span, parent_for_new_span
+from ._framework import note_provider_span
 
 __all__ = ["OnResult", "StartSpan", "in_peekr_call", "wrap_async", "wrap_sync"]
 
@@ -67,11 +67,8 @@ def _begin(
     if runtime.budgets is not None and "kind" not in attributes:
         runtime.budgets.check()  # a model call: BudgetExceededError (meant for the caller) before any request
     with handle_internal_errors(f"{where}.start"):
-        parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
-        if parent is None:
-            span = start_span(name, attributes)
-        else:
-            span = start_span(name, attributes, trace_id=parent.trace_id, parent_id=parent.span_id)
+        # parent: the current span, or an open framework run (peekr/integrations/_framework.py)
+        span = start_span(name, attributes)
         if span is not None and "kind" not in attributes:
             note_provider_span()  # a provider call: the framework LLM run around it is covered
         return span

@@ -65,6 +65,18 @@ _OI_KINDS = {
     "invoke_agent": "AGENT",
     "retrieval": "RETRIEVER",
 }
+#: A framework / vector-store span's ``kind`` -> ``openinference.span.kind`` (``indexing`` has none).
+_OI_FRAMEWORK_KINDS = {
+    "chain": "CHAIN",
+    "graph_node": "CHAIN",
+    "tool": "TOOL",
+    "agent": "AGENT",
+    "retrieval": "RETRIEVER",
+    "embedding": "EMBEDDING",
+    "llm": "LLM",
+}
+#: ``retrieval.documents[i]`` keys that are content (dropped when content is not exported).
+_DOCUMENT_CONTENT = ("text", "metadata")
 #: ``attributes.request`` keys -> conventions attribute (values copied as they are).
 _REQUEST = {
     "temperature": "gen_ai.request.temperature",
@@ -218,6 +230,33 @@ def _messages(out: dict[str, Any], attributes: Mapping[str, Any], failed: bool) 
         out["gen_ai.output.messages"] = json_text(replies)
 
 
+def _retrieval(out: dict[str, Any], retrieval: Mapping[str, Any], content: bool) -> None:
+    """The shared retrieval shape -> OpenInference ``retrieval.documents.{i}.document.*`` + ``peekr.retrieval``.
+
+    ``peekr.retrieval`` keeps the whole value (JSON) so a reader can rebuild the span; without
+    content it loses the query and the documents' text and metadata, like the flat attributes.
+    """
+    documents = retrieval.get("documents")
+    kept: list[Any] = []
+    for index, doc in enumerate(documents if isinstance(documents, list) else ()):
+        if not isinstance(doc, Mapping):
+            continue
+        prefix = f"retrieval.documents.{index}.document."
+        if doc.get("id") is not None:
+            out[prefix + "id"] = str(doc["id"])
+        score = doc.get("score")
+        if isinstance(score, (int, float)) and not isinstance(score, bool):
+            out[prefix + "score"] = float(score)
+        if content and isinstance(doc.get("text"), str):
+            out[prefix + "content"] = doc["text"]
+        if content and isinstance(doc.get("metadata"), Mapping):
+            out[prefix + "metadata"] = json_text(doc["metadata"])
+        kept.append(doc if content else {k: v for k, v in doc.items() if k not in _DOCUMENT_CONTENT})
+    value = {k: v for k, v in retrieval.items() if k != "documents" and (content or k != "query")}
+    value["documents"] = kept
+    out["peekr.retrieval"] = json_text(value)
+
+
 def describe(span: Span, *, content: bool = True) -> OtelSpanShape:
     """The OTel name, kind (CLIENT for provider calls) and attributes of a peekr span."""
     attributes: Mapping[str, Any] = span.attributes
@@ -226,6 +265,8 @@ def describe(span: Span, *, content: bool = True) -> OtelSpanShape:
     operation, api = _operation(span)
     raw_provider = attributes.get("provider")
     provider = str(raw_provider) if raw_provider is not None else None
+    kind = attributes.get("kind")
+    embedding = operation == "embeddings" or kind == "embedding"
     out: dict[str, Any] = {}
     for key, value in attributes.items():
         if value is None or key in CONTENT_KEYS or (pii and key not in _PII_SAFE and not key.startswith("gen_ai.")):
@@ -235,7 +276,7 @@ def describe(span: Span, *, content: bool = True) -> OtelSpanShape:
                 out[key] = _value(value)
         elif key == "model":
             out["gen_ai.request.model"] = out["gen_ai.response.model"] = str(value)
-            out["embedding.model_name" if operation == "embeddings" else "llm.model_name"] = str(value)
+            out["embedding.model_name" if embedding else "llm.model_name"] = str(value)
         elif key == "provider":
             out["gen_ai.provider.name"] = _PROVIDERS.get(str(value), str(value))
             out["llm.provider"] = _OI_PROVIDERS.get(str(value), str(value))
@@ -260,9 +301,11 @@ def describe(span: Span, *, content: bool = True) -> OtelSpanShape:
         elif key == "request" and isinstance(value, Mapping):
             _request(out, value, provider)
             out["peekr.request"] = json_text(value)
+        elif key == "retrieval" and isinstance(value, Mapping):
+            _retrieval(out, value, content)
         elif key == "error":
-            kind = value.get("type") if isinstance(value, Mapping) else None
-            out["error.type"] = str(kind) if kind else "_OTHER"
+            error_type = value.get("type") if isinstance(value, Mapping) else None
+            out["error.type"] = str(error_type) if error_type else "_OTHER"
             if not pii:
                 out["peekr.error"] = json_text(value)
         else:
@@ -275,6 +318,12 @@ def describe(span: Span, *, content: bool = True) -> OtelSpanShape:
             out["gen_ai.embeddings.dimension.count"] = dimensions
     if content:
         _content(out, attributes, operation, span.status == "error")
+        query = attributes["retrieval"].get("query") if isinstance(attributes.get("retrieval"), Mapping) else None
+        if query is not None and "input.value" not in out:  # OpenInference: a retriever's input is its query
+            out["input.value"] = query if isinstance(query, str) else json_text(query)
+            out["input.mime_type"] = "text/plain" if isinstance(query, str) else "application/json"
+    if isinstance(kind, str) and kind in _OI_FRAMEWORK_KINDS:
+        out["openinference.span.kind"] = _OI_FRAMEWORK_KINDS[kind]
     name = span.name
     if operation is not None:
         out["gen_ai.operation.name"] = operation

@@ -168,6 +168,21 @@ def check_otlp_to_peekr(cwd: Path, out: str) -> None:
     assert "model=gpt-4o-mini " in out and "expected error: RateLimitError" in out
 
 
+def check_llamaindex_rag(cwd: Path, out: str) -> None:
+    rows = spans(cwd)
+    root = next(s for s in rows if s["name"] == "answer-question")
+    in_trace = [s for s in rows if s["trace_id"] == root["trace_id"]]
+    by_id = {s["span_id"]: s for s in in_trace}
+    (llm,) = [s for s in rows if s["name"] == "openai.chat.completions"]  # one span for the one model call
+    assert "llamaindex.llm" not in names(cwd) and by_id[llm["parent_id"]]["name"] == "llamaindex.synthesize"
+    retrieve = next(s for s in in_trace if s["name"] == "llamaindex.retrieve")
+    assert len(retrieve["attributes"]["retrieval"]["documents"]) == 2  # type: ignore[index]
+    attributes = llm["attributes"]
+    assert attributes["eval_scores"]["hallucination"] == 2 / 3  # type: ignore[index]
+    assert attributes["hallucination_eval"]["notes"][0] == "context: 2 documents retrieved in this trace"  # type: ignore[index]
+    assert "hallucination score: 0.67" in out
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -185,6 +200,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "rag_eval_app.py": check_rag_eval,
     "experiment_ab.py": check_experiment,
     "otlp_to_peekr.py": check_otlp_to_peekr,
+    "llamaindex_rag.py": check_llamaindex_rag,
 }
 
 

@@ -94,6 +94,13 @@ def call_langchain() -> str:
     return "langchain.chain"
 
 
+def call_llamaindex() -> str:
+    from llama_index.core.llms import MockLLM
+
+    assert MockLLM().complete("smoke").text == "smoke"
+    return "llamaindex.llm"
+
+
 def call_chroma() -> str:
     import chromadb
 
@@ -121,6 +128,7 @@ CALLS = {
     "gemini": call_gemini,
     "fastapi": call_fastapi,
     "langchain": call_langchain,
+    "llamaindex": call_llamaindex,
     "chroma": call_chroma,
     "qdrant": call_qdrant,
 }

@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SMOKE = Path(__file__).with_name("smoke.py")
 PROVIDER_OF = {"openai": "openai", "anthropic": "anthropic", "bedrock": "bedrock", "bedrock-async": "bedrock"}
 PROVIDER_OF["gemini"] = "gemini"
-PROVIDER_OF.update(langchain="langchain", chroma="chroma", qdrant="qdrant")
+PROVIDER_OF.update(langchain="langchain", chroma="chroma", qdrant="qdrant", llamaindex="llamaindex")
 EXTRAS = ["", "openai", "anthropic", "bedrock", "bedrock-async", "gemini", "server", "fastapi", "otlp"]
-EXTRAS += ["langchain", "chroma", "qdrant", "evals"]
+EXTRAS += ["langchain", "chroma", "qdrant", "llamaindex", "evals"]
 
 pytestmark = pytest.mark.install_smoke
 
@@ -109,3 +109,24 @@ def test_install_with_one_extra(extra: str, tmp_path: Path, wheel: Path) -> None
     if extra == "server":
         keys = _run([venv / "bin" / "peekr", "server", "keys", "create", "--tenant", "t", "--quiet"], cwd=work)
         assert keys.stdout.startswith("pk_")
+
+
+def test_llamaindex_with_the_real_llama_index_llms_openai(tmp_path: Path, wheel: Path) -> None:
+    """``llama-index-llms-openai`` needs ``openai<3``: its own venv (openai 2.x), the real ``OpenAI`` LLM class."""
+    venv = _venv(tmp_path, wheel, "llamaindex,openai")
+    _run([_uv(), "pip", "install", "-q", "--python", venv / "bin" / "python", "llama-index-llms-openai"], cwd=tmp_path)
+    result = _run([venv / "bin" / "python", Path(__file__).with_name("llamaindex_openai.py")], cwd=tmp_path)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["openai"].startswith("2.")
+    assert report["on"] == report["off"] == report["async"] and report["on"].startswith("Echo: ")
+    spans = report["spans"]
+    for run in {s["trace"] for s in spans if s["name"] == "llamaindex.query"}:  # the sync and the async query
+        tree = [(s["name"], s["parent"]) for s in spans if s["trace"] == run]
+        assert tree == [
+            ("llamaindex.query", None),
+            ("llamaindex.retrieve", "llamaindex.query"),
+            ("llamaindex.embedding", "llamaindex.retrieve"),
+            ("llamaindex.synthesize", "llamaindex.query"),
+            ("openai.chat.completions", "llamaindex.synthesize"),  # once: no llamaindex.llm span
+        ]
+    assert [s["documents"] for s in spans if s["name"] == "llamaindex.retrieve"] == [1, 1]

@@ -31,7 +31,15 @@ def test_without_google_instrument_skips_gemini_and_naming_it_says_what_to_insta
     result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["auto"] == ["openai", "anthropic", "bedrock", "langchain", "chroma", "qdrant"]  # no gemini
+    assert report["auto"] == [
+        "openai",
+        "anthropic",
+        "bedrock",
+        "langchain",
+        "llamaindex",
+        "chroma",
+        "qdrant",
+    ]  # no gemini
     assert report["named"] == (
         "peekr: provider 'gemini' needs the 'google-genai' package: pip install 'peekr-sdk[gemini]'"
     )

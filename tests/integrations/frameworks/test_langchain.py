@@ -231,6 +231,27 @@ def test_tool_runs_and_tool_errors(sink: InMemorySink) -> None:
     assert failed.status == "error" and failed.attributes["error"]["type"] == "ZeroDivisionError"
 
 
+@tool
+def lookup(city: str) -> str:
+    """Look a city up, inside a span of the tool's own."""
+    with peekr.span("geocode", city=city):
+        return f"{city}: 48.86N"
+
+
+def test_a_user_span_inside_a_tool_is_the_tool_runs_child(sink: InMemorySink) -> None:
+    chain = RunnableLambda(lambda city: lookup.invoke({"city": city}), name="plan")
+    with peekr.span("handle-request"):
+        assert chain.invoke("Paris") == "Paris: 48.86N"
+    spans = recorded(sink)
+    assert tree(spans) == [
+        "handle-request",
+        "  langchain.chain [plan]",
+        "    langchain.tool [lookup]",
+        "      geocode",
+    ]
+    assert len({s.trace_id for s in spans}) == 1
+
+
 def test_uninstrument_stops_recording_and_the_chain_still_works(server: FakeProvider, sink: InMemorySink) -> None:
     chain = make_chain(server)
     chain.invoke({"topic": "a"})
