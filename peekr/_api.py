@@ -315,11 +315,24 @@ def _alert_engine(rules: list[Rule]) -> Any:
 
 
 def _warm_up_prices() -> None:
-    """Load the price table in the background, so the bus thread never waits for it."""
+    """Load the price table in the background, so the bus thread never waits for it.
+
+    ``httpx2`` (which the price table imports, and openai builds its clients with) is imported
+    here first, on the caller's thread: an SDK that reads ``sys.modules["httpx2"]`` while another
+    thread is still importing it sees a half-initialised module and fails to build a client.
+    """
+    import importlib
+    import importlib.util
+    import sys
     import threading
 
     from ._cost import warm_up
 
+    if "httpx2" not in sys.modules and importlib.util.find_spec("openai") is not None:
+        try:  # openai 2.x looks httpx2 up in sys.modules when it builds a client
+            importlib.import_module("httpx2")
+        except ImportError:  # not installed: the price table does without it
+            pass
     threading.Thread(target=warm_up, name="peekr-prices", daemon=True).start()
 
 
