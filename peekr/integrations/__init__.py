@@ -36,6 +36,7 @@ INTEGRATIONS: dict[str, str] = {
     "bedrock": "peekr.integrations.bedrock:BedrockIntegration",
     "gemini": "peekr.integrations.gemini:GeminiIntegration",
     "langchain": "peekr.integrations.langchain:LangChainIntegration",
+    "openai_agents": "peekr.integrations.openai_agents:OpenAIAgentsIntegration",
     "chroma": "peekr.integrations.chroma:ChromaIntegration",
     "qdrant": "peekr.integrations.qdrant:QdrantIntegration",
 }
