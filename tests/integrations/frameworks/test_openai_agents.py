@@ -44,6 +44,7 @@ from agents.tracing import get_trace_provider
 
 import peekr
 from peekr._errors import inject_faults
+from peekr._redact import REDACTED
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
@@ -222,6 +223,32 @@ def test_runs_grouped_in_an_sdk_trace_and_a_peekr_span_share_one_trace(
     ]
     workflow = next(s for s in spans if s.name == "agents.workflow")
     assert workflow.attributes["group_id"] == "conv-1"
+
+
+def test_pii_session_redacts_tool_arguments_and_keeps_the_names(server: FakeProvider, sink: InMemorySink) -> None:
+    with peekr.session(retention_class="pii"):
+        Runner.run_sync(weather_agent(server), "4111 1111 1111 1111")
+        Runner.run_sync(triage_agent(server), "4111 1111 1111 1111")
+    spans = recorded(sink)
+    assert all("4111" not in str(s.attributes) for s in spans)
+    tool = next(s for s in spans if s.name == "agents.tool")
+    assert tool.attributes["input"] == REDACTED and tool.attributes["output"] == REDACTED
+    assert (tool.attributes["kind"], tool.attributes["run_name"]) == ("tool", "get_weather")
+    handoff = next(s for s in spans if s.name == "agents.handoff")
+    assert (handoff.attributes["from_agent"], handoff.attributes["to_agent"]) == ("Triage", "Answerer")
+    workflow = next(s for s in spans if s.name == "agents.workflow")
+    assert workflow.attributes["agents_trace_id"].startswith("trace_")
+
+
+def test_capture_content_off_records_no_tool_arguments(server: FakeProvider) -> None:
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], capture_content=False)
+    Runner.run_sync(weather_agent(server), "Paris")
+    spans = recorded(sink)
+    assert tree(spans) == TOOL_TREE
+    tool = next(s for s in spans if s.name == "agents.tool")
+    assert "input" not in tool.attributes and "output" not in tool.attributes
+    assert all("Paris" not in str(s.attributes) for s in spans)
 
 
 def test_tracing_disabled_records_the_model_calls_only(server: FakeProvider, sink: InMemorySink) -> None:
