@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx2
+import openai
 import pytest
 from _fw_spans import recorded, tree
 from agents import (
@@ -39,6 +40,7 @@ from agents import (
     set_tracing_disabled,
     trace,
 )
+from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 from agents.models.openai_responses import OpenAIResponsesModel
 from agents.tracing import get_trace_provider
 
@@ -82,10 +84,14 @@ def get_weather(city: str) -> str:
     return f"sunny in {city}"
 
 
+def client(fake: FakeProvider) -> openai.AsyncOpenAI:
+    """An async client of the fake provider; no kept-alive connections to leak between event loops."""
+    return fake.async_openai_client(http_client=httpx2.AsyncClient(limits=httpx2.Limits(max_keepalive_connections=0)))
+
+
 def model(fake: FakeProvider, name: str) -> OpenAIResponsesModel:
-    """A Responses model on the fake provider; no kept-alive connections to leak between event loops."""
-    http_client = httpx2.AsyncClient(limits=httpx2.Limits(max_keepalive_connections=0))
-    return OpenAIResponsesModel(model=name, openai_client=fake.async_openai_client(http_client=http_client))
+    """A Responses API model on the fake provider."""
+    return OpenAIResponsesModel(model=name, openai_client=client(fake))
 
 
 def weather_agent(fake: FakeProvider) -> Agent[Any]:
@@ -174,6 +180,71 @@ def test_handoff_between_two_agents(server: FakeProvider) -> None:
     assert handoff.attributes["kind"] == "handoff"
     assert (handoff.attributes["from_agent"], handoff.attributes["to_agent"]) == ("Triage", "Answerer")
     assert [s.attributes["model"] for s in spans if s.name == "openai.responses"] == ["gpt-4o-tool", "gpt-4o-mini"]
+
+
+@function_tool
+def broken_lookup(city: str) -> str:
+    """Always fails."""
+    raise ValueError(f"no weather for {city}")
+
+
+@asyncio_only
+@pytest.mark.anyio
+async def test_chat_completions_model_and_a_failing_tool(server: FakeProvider) -> None:
+    """The SDK's generation spans are covered by ``openai.chat.completions``; a tool error marks the tool span."""
+
+    def agent() -> Agent[Any]:
+        chat = OpenAIChatCompletionsModel("gpt-4o-tool", client(server))
+        return Agent(name="Chat", tools=[broken_lookup], model=chat)
+
+    expected = (await Runner.run(agent(), "Paris")).final_output
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink])
+
+    assert (await Runner.run(agent(), "Paris")).final_output == expected
+    spans = recorded(sink)
+    assert tree(spans) == [
+        "agents.workflow [Agent workflow]",
+        "  agents.agent [Chat]",
+        "    openai.chat.completions",
+        "    agents.tool [broken_lookup]",
+        "    openai.chat.completions",
+    ]
+    tool = next(s for s in spans if s.name == "agents.tool")
+    assert tool.status == "error" and tool.attributes["error"]["type"] == "agents.SpanError"
+    assert tool.attributes["input"] == {"city": "Paris"}
+
+
+@asyncio_only
+@pytest.mark.anyio
+async def test_a_failing_model_call_keeps_the_hosts_exception(server: FakeProvider, sink: InMemorySink) -> None:
+    agent = Agent(name="Unlucky", model=model(server, "gpt-4o-error-500"))
+    with pytest.raises(openai.InternalServerError, match="fake error 500"):
+        await Runner.run(agent, "Paris")
+    spans = recorded(sink)
+    assert tree(spans) == ["agents.workflow [Agent workflow]", "  agents.agent [Unlucky]", "    openai.responses"]
+    call = next(s for s in spans if s.name == "openai.responses")
+    assert call.status == "error" and call.attributes["error"]["type"] == "openai.InternalServerError"
+    assert next(s for s in spans if s.name == "agents.agent").status == "error"
+
+
+@asyncio_only
+@pytest.mark.anyio
+async def test_concurrent_runs_each_get_their_own_trace(server: FakeProvider, sink: InMemorySink) -> None:
+    """Parents come from the SDK's per-task context: interleaved runs do not adopt each other's calls."""
+    server.latency = 0.02
+    try:
+        results = await asyncio.gather(*(Runner.run(weather_agent(server), city) for city in ("Oslo", "Rome", "Lima")))
+    finally:
+        server.latency = 0.0
+    assert [r.final_output for r in results] == ["Echo: sunny in Oslo", "Echo: sunny in Rome", "Echo: sunny in Lima"]
+    spans = recorded(sink)
+    assert len({s.trace_id for s in spans}) == 3
+    for trace_id in {s.trace_id for s in spans}:
+        in_trace = [s for s in spans if s.trace_id == trace_id]
+        assert tree(in_trace) == TOOL_TREE
+        city = next(s for s in in_trace if s.name == "agents.tool").attributes["input"]["city"]
+        assert all(city in str(s.attributes["input"]) for s in in_trace if s.name == "openai.responses")
 
 
 @input_guardrail
@@ -340,6 +411,7 @@ peekr.instrument(storage="none", sinks=[sink])
 assert "agents" not in sys.modules
 
 from agents import Agent, Runner
+from agents.models.openai_chatcompletions import OpenAIChatCompletionsModel
 from agents.models.openai_responses import OpenAIResponsesModel
 
 with FakeProvider() as fake:
