@@ -15,7 +15,8 @@ default instead of leaking. Kept:
 - ``tool_calls``: each call's ``id``, ``type`` and ``name`` (the tool's name is the developer's);
   its ``arguments`` — often built from the prompt, a card number — are redacted;
 - framework and vector-store spans: ``kind``, ``framework``, ``run_name`` (the developer's name for
-  a chain, tool or graph node), ``langgraph_step``, ``collection``, ``db.operation``;
+  a chain, tool or graph node), ``langgraph_step``, ``collection``, ``db.operation``; Agents SDK
+  ``from_agent`` / ``to_agent`` (agent names), ``triggered``, ``output_type``, ``agents_trace_id``;
   ``retrieval``: ``top_k``, ``score_type``, ``documents_total`` and each document's ``id`` and
   ``score`` (the ``query``, each document's ``text`` and ``metadata`` are redacted);
   ``indexing`` (a count and record ids); ``agent_actions``: each action's ``tool`` name.
@@ -59,6 +60,11 @@ _SCALARS = frozenset(
         "langgraph_step",
         "collection",
         "db.operation",
+        "from_agent",
+        "to_agent",
+        "triggered",
+        "output_type",
+        "agents_trace_id",
     }
 )
 _REQUEST_STRINGS = frozenset(

@@ -37,6 +37,7 @@ INTEGRATIONS: dict[str, str] = {
     "gemini": "peekr.integrations.gemini:GeminiIntegration",
     "langchain": "peekr.integrations.langchain:LangChainIntegration",
     "llamaindex": "peekr.integrations.llamaindex:LlamaIndexIntegration",
+    "openai_agents": "peekr.integrations.openai_agents:OpenAIAgentsIntegration",
     "chroma": "peekr.integrations.chroma:ChromaIntegration",
     "qdrant": "peekr.integrations.qdrant:QdrantIntegration",
 }

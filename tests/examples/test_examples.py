@@ -183,6 +183,18 @@ def check_llamaindex_rag(cwd: Path, out: str) -> None:
     assert "hallucination score: 0.67" in out
 
 
+def check_agents_tool(cwd: Path, out: str) -> None:
+    rows = spans(cwd)
+    assert len({s["trace_id"] for s in rows}) == 1
+    by_id = {s["span_id"]: s for s in rows}
+    (agent,) = [s for s in rows if s["name"] == "agents.agent"]
+    calls = [s for s in rows if s["name"] == "openai.responses"]
+    assert len(calls) == 2 and all(c["parent_id"] == agent["span_id"] for c in calls)  # once each, under the agent
+    (tool,) = [s for s in rows if s["name"] == "agents.tool"]
+    assert by_id[tool["parent_id"]] is agent and tool["attributes"]["input"] == {"city": "Lisbon"}  # type: ignore[index]
+    assert "final output: Echo: sunny, 21 degrees in Lisbon" in out
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -201,6 +213,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "experiment_ab.py": check_experiment,
     "otlp_to_peekr.py": check_otlp_to_peekr,
     "llamaindex_rag.py": check_llamaindex_rag,
+    "agents_tool.py": check_agents_tool,
 }
 
 

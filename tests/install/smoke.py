@@ -120,7 +120,16 @@ def call_qdrant() -> str:
     return "qdrant.query_points"
 
 
-CALLS = {
+def call_agents() -> list[str]:
+    from agents import Agent, Runner, set_trace_processors
+
+    set_trace_processors([])  # no upload to OpenAI from a test (peekr's processor stays attached)
+    agent = Agent(name="Smoke", instructions="Be brief.", model="gpt-4o-mini")
+    assert Runner.run_sync(agent, PROMPT[0]["content"]).final_output.startswith("Echo: ")
+    return ["agents.workflow", "agents.agent", "openai.responses"]
+
+
+CALLS: dict[str, Any] = {
     "openai": call_openai,
     "anthropic": call_anthropic,
     "bedrock": call_bedrock,
@@ -131,6 +140,7 @@ CALLS = {
     "llamaindex": call_llamaindex,
     "chroma": call_chroma,
     "qdrant": call_qdrant,
+    "agents": call_agents,
 }
 
 
@@ -170,7 +180,8 @@ def trace(extra: str) -> dict[str, Any]:
         with peekr.span("smoke-step"):
             report["expected"] = ["smoke-step"]
             if extra in CALLS:
-                report["expected"].append(CALLS[extra]())
+                called = CALLS[extra]()
+                report["expected"] += called if isinstance(called, list) else [called]
     if extra == "otlp":
         peekr.flush(timeout=10)
         report["otlp_posts"] = _OTLPReceiver.posts

@@ -44,6 +44,7 @@ EXTRA_ONLY_MODULES = {
     "peekr.integrations.bedrock._aio_body": "loaded by the bedrock integration when aiobotocore is imported",
     "peekr.integrations.langchain._handler": "imported by the langchain integration's hook, when langchain_core is imported",
     "peekr.integrations.llamaindex._handler": "imported by the llamaindex integration's hook, when llama_index.core is imported",
+    "peekr.integrations.openai_agents._processor": "imported by the openai_agents integration's hook, when agents is imported",
     "peekr.server": "peekr/server/__init__.py raises the install hint for the server extra",
     "peekr.ui._routes": "imported by peekr.server's app, behind the server extra's install hint",
     "peekr.ui._local_app": "imported by `peekr ui` after it checked for the server extra",

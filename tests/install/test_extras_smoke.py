@@ -23,6 +23,9 @@ PROVIDER_OF["gemini"] = "gemini"
 PROVIDER_OF.update(langchain="langchain", chroma="chroma", qdrant="qdrant", llamaindex="llamaindex")
 EXTRAS = ["", "openai", "anthropic", "bedrock", "bedrock-async", "gemini", "server", "fastapi", "otlp"]
 EXTRAS += ["langchain", "chroma", "qdrant", "llamaindex", "evals"]
+PROVIDER_OF["agents"] = "openai_agents"
+EXTRAS += ["agents"]
+ALSO_ENABLED = {"agents": ["openai"]}  # openai-agents depends on openai: its integration is on too
 
 pytestmark = pytest.mark.install_smoke
 
@@ -80,7 +83,8 @@ def test_install_with_one_extra(extra: str, tmp_path: Path, wheel: Path) -> None
 
     report = _smoke(venv, work, "trace", extra)
     assert str(report["peekr_file"]).startswith(str(venv)), "the smoke run must import the installed peekr"
-    assert report["providers"] == ([PROVIDER_OF[extra]] if extra in PROVIDER_OF else [])
+    providers = [PROVIDER_OF[extra], *ALSO_ENABLED.get(extra, [])] if extra in PROVIDER_OF else []
+    assert report["providers"] == sorted(providers)
     if extra == "otlp":
         assert report["otlp_posts"], "the OTLP sink exported nothing"
 
