@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _runtime
 from ._config import (
@@ -118,6 +118,7 @@ def instrument(
     batch_size: int = 512,
     flush_interval: float = 0.2,
     shutdown_timeout: float = 5.0,
+    console: bool | Literal["roots", "all"] | None = None,
 ) -> Instrumentation:
     """Start recording: patch the installed provider SDKs and start the event bus.
 
@@ -150,6 +151,9 @@ def instrument(
         batch_size: Events per sink write.
         flush_interval: Seconds between bus wake-ups when traffic is light.
         shutdown_timeout: Seconds the exit-time flush may take.
+        console: Print a line per finished root span (``True`` / ``"roots"``) or every span
+            (``"all"``) to stderr, rate-limited, from the bus thread (docs/console.md).
+            Env: ``PEEKR_CONSOLE``.
 
     Returns:
         An ``Instrumentation`` handle (also a context manager).
@@ -192,6 +196,7 @@ def instrument(
         _check_sink(sink, "sinks")
     if exporter is not None:
         _check_sink(exporter, "exporter")
+    console_mode = _console_mode(console)
 
     resolved_path = os.fspath(path) if path is not None else env_str(ENV_PATH) or DEFAULT_PATHS.get(storage)
     settings = Settings(
@@ -222,6 +227,10 @@ def instrument(
         from .sinks.memory import InMemorySink
 
         subscribers.append(("memory", InMemorySink()))
+    if console_mode is not None:
+        from ._console import ConsoleSink
+
+        subscribers.append(("console", ConsoleSink(console_mode)))
     for sink in [*(sinks or ()), *([exporter] if exporter is not None else [])]:
         name = sink_name(sink)
         taken = {n for n, _ in subscribers}
@@ -255,6 +264,19 @@ def instrument(
     handle = Instrumentation(runtime, enabled)
     runtime.handle = handle
     return handle
+
+
+def _console_mode(console: object) -> Literal["roots", "all"] | None:
+    """The console mode from ``console=`` or, when it is None, ``PEEKR_CONSOLE`` (a bad value is ignored)."""
+    from ._console import ENV_CONSOLE, console_mode
+
+    if console is not None:
+        return console_mode(console)
+    try:
+        return console_mode(env_str(ENV_CONSOLE), where=ENV_CONSOLE)
+    except ValueError as exc:
+        logger.warning("peekr: %s; ignoring it", exc)
+        return None
 
 
 def _warm_up_prices() -> None:
