@@ -77,6 +77,27 @@ class _Bucket:
         return False
 
 
+class _Totals:
+    """Model calls, tokens, cost and models of a trace's child spans."""
+
+    __slots__ = ("calls", "cost", "models", "tokens")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.tokens = 0
+        self.cost: float | None = None
+        self.models: list[str] = []
+
+    def add(self, tokens: object, cost: object, model: object) -> None:
+        self.calls += 1
+        if isinstance(tokens, int) and not isinstance(tokens, bool):
+            self.tokens += tokens
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+            self.cost = (self.cost or 0.0) + float(cost)
+        if isinstance(model, str) and model and model not in self.models and len(self.models) < 3:
+            self.models.append(model)
+
+
 class ConsoleSink:
     """Prints finished spans to stderr (see the module docstring).
 
@@ -103,6 +124,7 @@ class ConsoleSink:
         self._handle: BusHandle | None = None
         self._suppressed = 0
         self._shown: OrderedDict[str, str] = OrderedDict()  # span_id -> name, for eval lines
+        self._totals: OrderedDict[str, _Totals] = OrderedDict()  # trace_id -> what its child spans used
 
     def bind(self, handle: BusHandle) -> None:
         """Keep the bus handle: suppressed lines are counted on it."""
@@ -115,12 +137,13 @@ class ConsoleSink:
         for event in batch:
             if isinstance(event, Span):
                 if self.mode == "roots" and event.parent_id is not None:
+                    self._add_to_trace(event)
                     continue
                 if not self._bucket.take():
                     self._suppressed += 1
                     continue
                 self._note_suppressed(lines)
-                lines.append(span_line(event))
+                lines.append(span_line(event, self._totals.pop(event.trace_id, None)))
                 shown += 1
                 self._shown[event.span_id] = event.name
                 if len(self._shown) > _REMEMBERED:
@@ -133,6 +156,19 @@ class ConsoleSink:
             await run_sync(self._print, lines)
         if shown and self._handle is not None:
             self._handle.record_delivered(self.name, shown)
+
+    def _add_to_trace(self, span: Span) -> None:
+        """Sum a child span's model calls into its trace, for the root's line (roots mode)."""
+        attrs = span.attributes if isinstance(span.attributes, dict) else {}
+        tokens, cost, model = attrs.get("tokens_total"), attrs.get("cost_usd"), attrs.get("model")
+        if not isinstance(tokens, int) and not isinstance(cost, (int, float)):
+            return
+        totals = self._totals.get(span.trace_id)
+        if totals is None:
+            totals = self._totals[span.trace_id] = _Totals()
+            if len(self._totals) > _REMEMBERED:
+                self._totals.popitem(last=False)
+        totals.add(tokens, cost, model)
 
     def _note_suppressed(self, lines: list[Text]) -> None:
         if self._suppressed:
@@ -178,22 +214,33 @@ def _scores(scores: object) -> str:
     return " ".join(parts)
 
 
-def span_line(span: Span) -> Text:
-    """``HH:MM:SS ✓ name  model  tokens  $cost  duration  [scores]  [error]`` for one span."""
+def _cost(cost: float) -> str:
+    return f"${cost:.6f}" if cost < 0.001 else f"${cost:.4f}" if cost < 1 else f"${cost:.2f}"
+
+
+def span_line(span: Span, children: _Totals | None = None) -> Text:
+    """``HH:MM:SS ✓ name  model  tokens  $cost  duration  [scores]  [error]`` for one span.
+
+    ``children``: what the trace's child spans used, summed into a root's line (roots mode).
+    """
     attrs = span.attributes if isinstance(span.attributes, dict) else {}
     ok = span.status == "ok"
     line = Text(f"{_clock(span.start_time)} ", style="dim")
     line.append("✓ " if ok else "✗ ", style="green" if ok else "bold red")
     line.append(span.name, style="bold")
-    model = attrs.get("model")
-    if isinstance(model, str) and model:
-        line.append(f"  {model}", style="cyan")
-    tokens = attrs.get("tokens_total")
-    if isinstance(tokens, int) and not isinstance(tokens, bool):
-        line.append(f"  {tokens:,} tok")
-    cost = attrs.get("cost_usd")
-    if isinstance(cost, (int, float)) and not isinstance(cost, bool):
-        line.append(f"  ${cost:.5f}" if cost < 0.01 else f"  ${cost:.2f}", style="yellow")
+    totals = children or _Totals()
+    if isinstance(attrs.get("tokens_total"), int) or isinstance(attrs.get("cost_usd"), (int, float)):
+        totals.add(attrs.get("tokens_total"), attrs.get("cost_usd"), attrs.get("model"))
+    elif isinstance(attrs.get("model"), str) and attrs["model"] not in totals.models:
+        totals.models.insert(0, attrs["model"])
+    if totals.models:
+        line.append(f"  {', '.join(totals.models)}", style="cyan")
+    if totals.calls:
+        line.append(f"  {totals.tokens:,} tok")
+    if totals.cost is not None:
+        line.append(f"  {_cost(totals.cost)}", style="yellow")
+    if children is not None and children.calls > 1:
+        line.append(f"  {children.calls} calls")
     line.append(f"  {_duration(float(span.duration_ms))}")
     scores = _scores(attrs.get("eval_scores"))
     if scores:

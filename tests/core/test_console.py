@@ -130,8 +130,8 @@ def test_roots_mode_prints_roots_with_model_tokens_cost_status_and_later_eval_sc
     assert peekr.flush(10)
     lines = stderr.lines()
     assert len(lines) == 2, lines  # the child LLM span is not a root
-    assert " ✓ handle_chat " in lines[0]
-    assert "✗ anthropic.messages  claude-x  7 tok  $0.00042" in lines[1] and "RuntimeError: overloaded" in lines[1]
+    assert " ✓ handle_chat  gpt-4o  52 tok  $0.000" in lines[0]  # the root's line sums its LLM calls
+    assert "✗ anthropic.messages  claude-x  7 tok  $0.000420" in lines[1] and "RuntimeError: overloaded" in lines[1]
     runtime = get_runtime()
     assert runtime is not None
     root_id = failing.span_id
