@@ -22,8 +22,8 @@ def register(app: typer.Typer) -> None:
         """Serve traces to a coding agent over MCP on stdin/stdout (read-only; see docs/mcp.md)."""
         try:
             from ..mcp import serve_stdio
-        except ImportError as exc:
-            fail(f"`peekr mcp` needs the mcp extra ({exc.name} is missing)", hint="pip install 'peekr-sdk[mcp]'")
+        except ImportError:
+            fail("`peekr mcp` needs the mcp extra: pip install 'peekr-sdk[mcp]'")
         from ..store._readers import TraceFileError
 
         try:

@@ -7,6 +7,11 @@ Needs the ``mcp`` extra: ``pip install 'peekr-sdk[mcp]'``. See docs/mcp.md.
 
 from __future__ import annotations
 
+try:
+    import mcp  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("The peekr MCP server needs its extra: pip install 'peekr-sdk[mcp]'") from exc
+
 from ._server import build_server, serve_stdio
 
 __all__ = ["build_server", "serve_stdio"]
