@@ -139,11 +139,12 @@ class ConsoleSink:
                 if self.mode == "roots" and event.parent_id is not None:
                     self._add_to_trace(event)
                     continue
+                children = self._totals.pop(event.trace_id, None) if event.parent_id is None else None
                 if not self._bucket.take():
                     self._suppressed += 1
                     continue
                 self._note_suppressed(lines)
-                lines.append(span_line(event, self._totals.pop(event.trace_id, None)))
+                lines.append(span_line(event, children))
                 shown += 1
                 self._shown[event.span_id] = event.name
                 if len(self._shown) > _REMEMBERED:

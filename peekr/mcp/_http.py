@@ -66,7 +66,7 @@ class ServerSource:
                             return out, True
                         out.append(span)
                 if read >= _MAX_TRACES:
-                    return out, len(rows) == _PAGE or read < len(rows)
+                    return out, True  # said as "only the newest ... were read": there may be more
             if len(rows) < _PAGE:
                 return out, False
             cursor = (rows[-1]["sort_key"], rows[-1]["trace_id"])
@@ -156,6 +156,15 @@ class McpMount:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticate the read key, then hand the request to the MCP transport."""
         request = Request(scope, receive)
+        if self._state.open_access:
+            # `peekr ui` (no log-in, 127.0.0.1): local agents use `peekr mcp traces.db` on stdio instead,
+            # so no keyless HTTP endpoint is left for a DNS-rebinding web page to reach.
+            response = JSONResponse(
+                {"error": {"code": "not_found", "message": "use `peekr mcp <file>` (stdio) for a local file"}},
+                status_code=404,
+            )
+            await response(scope, receive, send)
+            return
         try:
             principal = await require(request, "read")
         except ApiError as exc:

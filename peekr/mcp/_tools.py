@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from collections.abc import Callable
@@ -155,7 +156,7 @@ async def search_spans(
 
 async def error_spans(source: Source, query: Query, limit: int) -> dict[str, Any]:
     """Spans with ``status="error"``, newest first, with their error type and message."""
-    return await search_spans(source, Query(**{**query.__dict__, "status": "error"}), None, limit, 500)
+    return await search_spans(source, dataclasses.replace(query, status="error"), None, limit, 500)
 
 
 async def worst_scores(source: Source, query: Query, metric: str | None, limit: int) -> dict[str, Any]:
@@ -230,7 +231,10 @@ async def compare_experiment(source: Source, path: str | None, name: str) -> dic
                 "note": "experiment comparison reads a local trace file; use `peekr mcp traces.db`"}  # fmt: skip
     import anyio.to_thread
 
-    result = await anyio.to_thread.run_sync(fn, path, name.strip())
+    try:
+        result = await anyio.to_thread.run_sync(fn, path, name.strip())
+    except (ValueError, LookupError) as exc:  # an unknown experiment, too few spans...: the caller's to fix
+        raise ToolArgumentError(str(exc)) from None
     shaped = safe_attributes({"attributes": dict(result)}, 2_000)
     answer: dict[str, Any] = {"source": source.label, "available": True, "comparison": shaped}
     if len(json.dumps(answer, default=str)) > MAX_ANSWER_CHARS:

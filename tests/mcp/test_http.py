@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -139,3 +140,18 @@ def test_bad_arguments_over_http(collector: dict[str, str]) -> None:
     assert results[0][0] and "over HTTP, give the full 32-character trace id" in results[0][1]
     assert results[1][0] and "by='user' is not available over HTTP" in results[1][1]
     assert results[2][0] and "limit must be an integer from 1 to 100" in results[2][1]
+
+
+def test_peekr_ui_serves_no_keyless_mcp_endpoint(tmp_path: Path) -> None:
+    """`peekr ui` asks no key: its /mcp answers 404 (local agents use `peekr mcp` on stdio)."""
+    from _mcp_sample import write
+
+    from peekr.server._testing import run_collector
+    from peekr.ui._local_app import create_local_app
+
+    path = write("sqlite", tmp_path / "traces.db")
+    with run_collector(app=create_local_app(path)) as running:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+        answer = httpx.post(f"{running.url}/mcp", json=request,
+                            headers={"Accept": "application/json, text/event-stream"})  # fmt: skip
+        assert answer.status_code == 404 and "peekr mcp" in answer.json()["error"]["message"]
