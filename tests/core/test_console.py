@@ -73,8 +73,8 @@ def _count(lines: list[str]) -> tuple[int, int]:
 def test_burst_of_20000_spans_is_rate_limited_and_counted_exactly(stderr: RecordingStderr) -> None:
     _install(stderr)
     memory = InMemorySink()
+    start = time.monotonic()  # before the console's token bucket exists
     peekr.instrument(storage="none", sinks=[memory], console=True, providers=[], queue_size=50_000)
-    start = time.monotonic()
     for i in range(20_000):
         span = start_span(f"job-{i}")
         assert span is not None
