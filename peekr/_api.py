@@ -30,6 +30,8 @@ from .bus import BusStats
 from .sinks._base import Sink, sink_name
 
 if TYPE_CHECKING:
+    from ._budgets import Budget
+    from .alerts import Rule
     from .evaluators import Evaluator
 
 __all__ = ["Instrumentation", "aflush", "flush", "instrument", "shutdown", "stats", "uninstrument"]
@@ -119,6 +121,8 @@ def instrument(
     flush_interval: float = 0.2,
     shutdown_timeout: float = 5.0,
     console: bool | Literal["roots", "all"] | None = None,
+    budgets: Sequence[Budget] | None = None,
+    alerts: Sequence[Rule] | None = None,
 ) -> Instrumentation:
     """Start recording: patch the installed provider SDKs and start the event bus.
 
@@ -154,6 +158,12 @@ def instrument(
         console: Print a line per finished root span (``True`` / ``"roots"``) or every span
             (``"all"``) to stderr, rate-limited, from the bus thread (docs/console.md).
             Env: ``PEEKR_CONSOLE``.
+        budgets: Spend caps, e.g. ``[peekr.Budget(limit_usd=50, window="1d", per="tenant",
+            on_exceed="raise")]`` (see docs/budgets.md). With SQLite storage, spend already
+            recorded in the window counts, so a cap survives a restart.
+        alerts: Alert rules from ``peekr.alerts`` (error rate, latency p95, cost, cost spike,
+            token growth, low scores), judged on the bus thread and sent to logs, webhooks or
+            Slack from their own thread (see docs/alerts.md).
 
     Returns:
         An ``Instrumentation`` handle (also a context manager).
@@ -197,6 +207,8 @@ def instrument(
     if exporter is not None:
         _check_sink(exporter, "exporter")
     console_mode = _console_mode(console)
+    budget_list = _check_budgets(budgets)
+    rule_list = _check_alerts(alerts)
 
     resolved_path = os.fspath(path) if path is not None else env_str(ENV_PATH) or DEFAULT_PATHS.get(storage)
     settings = Settings(
@@ -246,12 +258,23 @@ def instrument(
 
     from .integrations import setup_integrations
 
+    default_tenant = tenant_id if tenant_id is not None else env_str(ENV_TENANT_ID)
+    ledger = None
+    if budget_list:
+        from ._budgets import BudgetLedger, spend_from_sqlite
+
+        ledger = BudgetLedger(budget_list, default_tenant=default_tenant)
+        if storage == "sqlite":  # spend recorded before a restart still counts
+            longest = max(budget.window_seconds for budget in budget_list)
+            ledger.load(sorted(spend_from_sqlite(resolved_path or "traces.db", longest)))
     runtime = _runtime.Runtime(
         settings,
         subscribers,
-        tenant_id=tenant_id if tenant_id is not None else env_str(ENV_TENANT_ID),
+        tenant_id=default_tenant,
         retention_class=retention_class or env_retention_class() or "default",
         evaluators=evaluator_sink,
+        budgets=ledger,
+        alerts=_alert_engine(rule_list),
     )
     runtime.start()
     _runtime.install(runtime)
@@ -277,6 +300,40 @@ def _console_mode(console: object) -> Literal["roots", "all"] | None:
     except ValueError as exc:
         logger.warning("peekr: %s; ignoring it", exc)
         return None
+
+
+def _check_budgets(budgets: Sequence[Budget] | None) -> list[Budget]:
+    if budgets is None:
+        return []
+    from ._budgets import Budget
+
+    if isinstance(budgets, Budget) or not isinstance(budgets, Sequence):
+        raise TypeError(f"instrument(budgets=...) expects a list of peekr.Budget, got {budgets!r}")
+    for budget in budgets:
+        if not isinstance(budget, Budget):
+            raise TypeError(f"instrument(budgets=...) expects peekr.Budget items, got {budget!r}")
+    return list(budgets)
+
+
+def _check_alerts(alerts: Sequence[Rule] | None) -> list[Rule]:
+    if alerts is None:
+        return []
+    from .alerts import Rule
+
+    if isinstance(alerts, Rule) or not isinstance(alerts, Sequence):
+        raise TypeError(f"instrument(alerts=...) expects a list of peekr.alerts rules, got {alerts!r}")
+    for rule in alerts:
+        if not isinstance(rule, Rule) or type(rule) is Rule:
+            raise TypeError(f"instrument(alerts=...) expects peekr.alerts rules (ErrorRate, Cost...), got {rule!r}")
+    return list(alerts)
+
+
+def _alert_engine(rules: list[Rule]) -> Any:
+    if not rules:
+        return None
+    from .alerts._engine import AlertEngine
+
+    return AlertEngine(rules)
 
 
 def _warm_up_prices() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 
-__all__ = ["wall_ns"]
+__all__ = ["iso_utc", "wall_ns"]
 
 _RENEW_AFTER_NS = 60_000_000_000
 _TOLERANCE_NS = 1_000_000
@@ -51,3 +51,22 @@ def wall_ns(perf_ns: int) -> int:
                 _anchor = (wall, perf) if abs(wall - predicted) > _TOLERANCE_NS else (predicted, perf)
                 anchor_wall, anchor_perf = _anchor
     return anchor_wall + (perf_ns - anchor_perf)
+
+
+_second_prefix: tuple[int, str] = (-1, "")
+
+
+def iso_utc(ns: int) -> str:
+    """Format a ``time.time_ns()`` value as ``2026-11-27T09:21:10.123456Z``.
+
+    The date-and-second prefix is cached (one ``gmtime`` per second, not per call): this runs
+    twice for every span on the bus thread.
+    """
+    global _second_prefix
+    secs, us = divmod(ns // 1000, 1_000_000)
+    cached_secs, prefix = _second_prefix  # one tuple: read and written atomically
+    if cached_secs != secs:
+        t = time.gmtime(secs)
+        prefix = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
+        _second_prefix = (secs, prefix)
+    return f"{prefix}.{us:06d}Z"

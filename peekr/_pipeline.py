@@ -9,7 +9,10 @@ for every batch, before fan-out; subscribers receive ``Event`` records only (``S
 1. build: a ``PendingSpan`` becomes a ``Span`` record;
 2. redact: ``retention_class="pii"`` spans lose every attribute not on the allow-list
    (``peekr._redact``), when the runtime was started with ``redact_pii=True``;
-3. processors: ``cost_usd`` from the price table, then any extra ``SpanProcessor``.
+3. processors: ``cost_usd`` from the price table, then any extra ``SpanProcessor``
+   (spend budgets count here);
+4. observers: every record (spans, evaluation results, feedback) is shown to each observer
+   (the alert engine), which reads it and must not change it.
 
 A span that cannot be built is dropped and counted (``("bus", "internal_error")``), never
 half-written; a processor that fails on a span is logged and the span kept as it is.
@@ -26,7 +29,7 @@ from ._events import EvalResult, Event, Feedback
 from ._redact import redact_pii
 from ._span import Span
 
-__all__ = ["Inbound", "PendingSpan", "Pipeline", "SpanProcessor", "add_cost"]
+__all__ = ["Inbound", "Observer", "PendingSpan", "Pipeline", "SpanProcessor", "add_cost"]
 
 
 class PendingSpan(Protocol):
@@ -45,6 +48,8 @@ Inbound: TypeAlias = "PendingSpan | Span | EvalResult | Feedback"
 
 #: A processor: changes one ``Span`` record in place on the bus thread.
 SpanProcessor: TypeAlias = Callable[[Span], None]
+#: An observer: reads every record after the processors (never changes it).
+Observer: TypeAlias = Callable[[Event], None]
 
 
 def add_cost(span: Span) -> None:
@@ -62,11 +67,19 @@ class Pipeline:
     Args:
         redact_pii: Redact the attributes of ``retention_class="pii"`` spans.
         processors: Run on every ``Span`` record, in order; default: ``add_cost``.
+        observers: Shown every record, after the processors.
     """
 
-    def __init__(self, *, redact_pii: bool = True, processors: Sequence[SpanProcessor] = (add_cost,)) -> None:
+    def __init__(
+        self,
+        *,
+        redact_pii: bool = True,
+        processors: Sequence[SpanProcessor] = (add_cost,),
+        observers: Sequence[Observer] = (),
+    ) -> None:
         self.redact_pii = redact_pii
         self.processors = tuple(processors)
+        self.observers = tuple(observers)
 
     def process(self, batch: Sequence[Inbound]) -> tuple[list[Event], int]:
         """The records for ``batch`` in order, and how many spans could not be built (dropped)."""
@@ -98,4 +111,14 @@ class Pipeline:
                 except Exception as exc:
                     log_internal_error("bus.enrich", exc)
             records.append(span)
+        if self.observers:
+            self._observe(records)
         return records, failed
+
+    def _observe(self, records: list[Event]) -> None:
+        for observer in self.observers:
+            for record in records:
+                try:
+                    observer(record)
+                except Exception as exc:  # an observer's bug never costs a record
+                    log_internal_error("bus.observe", exc)

@@ -7,7 +7,7 @@ default instead of leaking. Kept:
 
 - scalar attributes naming the call, not its content: model, provider, token counts, cost,
   timing, finish reason, ids (``response_id``, ``session_id``, ``user_id``), ``feature``, ``endpoint`` (a route
-  template), HTTP method / route / status;
+  template), ``experiment`` and ``experiment_variant``, HTTP method / route / status;
 - ``request``: numbers and booleans (temperature, max_tokens, seed...), a few enumerated
   strings (``reasoning_effort``, ``service_tier``, a ``tool_choice`` mode...) and the tool
   names; stop sequences and every other string or structure are redacted;
@@ -49,6 +49,7 @@ _SCALARS = frozenset(
         "feature",
         "endpoint",
         "experiment_variant",
+        "experiment",  # the developer's name for a peekr.experiment()
         "http.request.method",
         "http.route",
         "http.response.status_code",

@@ -27,11 +27,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._config import Settings
-from ._pipeline import Inbound, Pipeline
+from ._pipeline import Inbound, Pipeline, add_cost
 from .bus import BusStats, EventBus, _loop
 from .sinks._base import Sink
 
 if TYPE_CHECKING:
+    from ._budgets import BudgetLedger
+    from .alerts._engine import AlertEngine
     from .evaluators import EvaluatorSink, EvaluatorStats
 
 __all__ = [
@@ -118,6 +120,8 @@ class Runtime:
         tenant_id: Default ``tenant_id`` of its spans.
         retention_class: Default ``retention_class`` of its spans.
         evaluators: The evaluator subscriber (``"evaluators"``), closed first at shutdown.
+        budgets: Spend budgets (``peekr._budgets.BudgetLedger``), if any.
+        alerts: The alert engine (``peekr.alerts``), if any.
     """
 
     def __init__(
@@ -128,8 +132,14 @@ class Runtime:
         retention_class: str = "default",
         *,
         evaluators: EvaluatorSink | None = None,
+        budgets: BudgetLedger | None = None,
+        alerts: AlertEngine | None = None,
     ) -> None:
         self.settings = settings
+        #: Spend budgets: counted by a pipeline processor, checked before each provider call.
+        self.budgets = budgets
+        #: Alert rules: shown every record by the pipeline, delivered from their own thread.
+        self.alerts = alerts
         #: The sinks, without the evaluator subscriber.
         self.sinks = list(subscribers)
         self.evaluators = evaluators
@@ -143,18 +153,29 @@ class Runtime:
         self._thread: threading.Thread | None = None
 
     def _new_bus(self) -> EventBus:
-        return EventBus(
+        bus = EventBus(
             self.subscribers,
             queue_size=self.settings.queue_size,
             batch_size=self.settings.batch_size,
             flush_interval=self.settings.flush_interval,
-            pipeline=Pipeline(redact_pii=self.settings.redact_pii),
+            pipeline=Pipeline(
+                redact_pii=self.settings.redact_pii,
+                processors=(add_cost,) if self.budgets is None else (add_cost, self.budgets.observe),
+                observers=() if self.alerts is None else (self.alerts.observe,),
+            ),
             upstream=["evaluators"] if self.evaluators is not None else [],
         )
+        if self.alerts is not None:  # alerts lost or delivered show in stats() under "alerts"
+            self.alerts.bind(
+                lambda reason, n: bus.record_dropped("alerts", reason, n), lambda n: bus.record_delivered("alerts", n)
+            )
+        return bus
 
     def start(self) -> None:
         """Start the bus thread (``install`` makes it the process default)."""
         self._thread = _loop.start_in_thread(self.bus)  # looked up per call: the ASGI lifespan swaps it
+        if self.alerts is not None:
+            self.alerts.start()
         self.state = State.RUNNING
         self.running = True
         atexit.register(self._atexit)
@@ -186,6 +207,9 @@ class Runtime:
         atexit.unregister(self._atexit)
         self.bus.request_stop(timeout)
         finished = self.bus.wait_closed(timeout + 0.5) and not self.bus.timed_out
+        if self.alerts is not None:  # alerts the last spans fired still go out, within the timeout
+            self.alerts.evaluate()
+            finished = self.alerts.close(min(timeout, 2.0)) and finished
         with _lock:
             if _active is self:
                 _active = None

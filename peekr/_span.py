@@ -7,11 +7,12 @@ validation); anything read back from disk or the network goes through ``Span.mod
 from __future__ import annotations
 
 import random
-import time
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, with_config
 from typing_extensions import TypedDict
+
+from ._clock import iso_utc
 
 __all__ = [
     "RETENTION_CLASSES",
@@ -50,6 +51,7 @@ class SpanAttributes(TypedDict, total=False):
     user_id: str
     eval_scores: dict[str, float | None]
     experiment_variant: str
+    experiment: str  # the name given to peekr.experiment(); docs/experiments.md
     feature: str
     endpoint: str
     cost_usd: float
@@ -97,25 +99,6 @@ def new_trace_id() -> str:
 def new_span_id() -> str:
     """Return a random, non-zero W3C span id (16 hex chars)."""
     return f"{random.getrandbits(64) or 1:016x}"
-
-
-_second_prefix: tuple[int, str] = (-1, "")
-
-
-def iso_utc(ns: int) -> str:
-    """Format a ``time.time_ns()`` value as ``2026-11-27T09:21:10.123456Z``.
-
-    The date-and-second prefix is cached (one ``gmtime`` per second, not per call): this runs
-    twice for every span on the bus thread.
-    """
-    global _second_prefix
-    secs, us = divmod(ns // 1000, 1_000_000)
-    cached_secs, prefix = _second_prefix  # one tuple: read and written atomically
-    if cached_secs != secs:
-        t = time.gmtime(secs)
-        prefix = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}"
-        _second_prefix = (secs, prefix)
-    return f"{prefix}.{us:06d}Z"
 
 
 _SPAN_FIELDS = frozenset(Span.model_fields)

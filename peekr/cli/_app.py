@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "peekr.cli.dashboard",
     "peekr.cli.feedback",
     "peekr.cli.prune",
+    "peekr.cli.cost",
+    "peekr.cli.compare",
 )
 
 #: Commands owned by other parts of peekr; each, if importable, exposes ``register(app)``.
@@ -39,6 +41,8 @@ _HELP = """Look at your LLM traces without any server.
 [bold]peekr view traces.db --io[/]            spans, newest first, with inputs and outputs
 [bold]peekr replay <trace_id> --db traces.db[/]  one trace as a waterfall
 [bold]peekr dashboard traces.db -o report.html[/]  a self-contained HTML report
+[bold]peekr cost traces.db --by model[/]          where the money goes
+[bold]peekr compare traces.db -e NAME[/]         compare the variants of an A/B experiment
 """
 
 

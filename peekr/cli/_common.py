@@ -11,14 +11,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .._span import iso_utc
-from ..store._readers import TraceFileError, Traces, open_traces
+from .._clock import iso_utc
+
+if TYPE_CHECKING:
+    from ..store._readers import Traces
 
 __all__ = [
     "console",
@@ -73,6 +75,8 @@ def opened(path: Path) -> Iterator[Traces]:
 
     Loading a big JSONL file shows a progress bar on stderr when it is a terminal.
     """
+    from ..store._readers import TraceFileError, open_traces  # not at import: keeps `peekr --help` fast
+
     errs = err_console()
     big = errs.is_terminal and path.is_file() and path.stat().st_size > 20_000_000
     try:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ..store._compare import experiments_summary
 from ..store._readers import TraceFileError, connect_readonly
 
 __all__ = ["collect"]
@@ -82,6 +83,8 @@ def collect(path: Path, progress: Progress | None = None, *, workers: int | None
             kind: _top(kind, [row for part in parts for row in part["offenders"][kind]]) for kind in _OFFENDERS
         }
         data["traces"] = _waterfalls(db, data["offenders"])
+        report("experiments", 0.0)
+        data["experiments"] = experiments_summary(path)
         report("aggregating", 1.0)
         return data
     except sqlite3.DatabaseError as exc:

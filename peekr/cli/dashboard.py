@@ -12,10 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .._version import __version__
-from ..store._export import write_atomic
-from ..store._readers import TraceFileError
 from ._common import console, err_console, fail, plural
-from ._dashboard_data import collect
 
 __all__ = ["dashboard", "register", "render_html"]
 
@@ -48,6 +45,10 @@ def dashboard(
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write.")] = Path("report.html"),
 ) -> None:
     """Write a self-contained HTML report: totals, cost and tokens over time, latency, errors, scores, worst offenders."""
+    from ..store._export import write_atomic
+    from ..store._readers import TraceFileError
+    from ._dashboard_data import collect
+
     if db.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         fail(
             f"{db}: the dashboard reads a SQLite traces.db (use peekr.instrument(storage='sqlite')); "

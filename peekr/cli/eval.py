@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from typer import _click
+from typer.core import TyperGroup
 
 __all__ = ["eval_command", "eval_judge", "register"]
 
@@ -208,7 +210,25 @@ def _pct(value: object) -> str:
     return f"{value:.1%}" if isinstance(value, (int, float)) else "–"
 
 
+class _ScoreByDefault(TyperGroup):
+    """``peekr eval traces.db`` keeps working: anything that is not a subcommand means ``eval score``."""
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["score", *args]
+        return super().parse_args(ctx, args)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``eval`` and ``eval-judge`` to the ``peekr`` command group."""
-    app.command("eval")(eval_command)
+    """Add ``eval`` (``eval score``, ``eval run``) and ``eval-judge`` to the ``peekr`` command group."""
+    from .eval_run import eval_run
+
+    group = typer.Typer(
+        cls=_ScoreByDefault,
+        no_args_is_help=True,
+        help="Score stored spans (peekr eval traces.db) or evaluate your app on a dataset (peekr eval run).",
+    )
+    group.command("score")(eval_command)
+    group.command("run")(eval_run)
+    app.add_typer(group, name="eval")
     app.command("eval-judge")(eval_judge)

@@ -7,10 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..store._export import export_feedback as export_fn
-from ..store._feedback import append_feedback_jsonl, make_feedback
-from ..store._feedback import feedback as feedback_fn
-from ..store._readers import JSONLTraces
 from ._common import console, fail, opened, plural, working
 
 __all__ = ["export_feedback", "feedback", "register"]
@@ -26,6 +22,10 @@ def feedback(
     ),
 ) -> None:
     """Store a human rating of a trace (several per trace are kept; the latest counts for export)."""
+    from ..store._feedback import append_feedback_jsonl, make_feedback
+    from ..store._feedback import feedback as feedback_fn
+    from ..store._readers import JSONLTraces
+
     if rating is None and score is None:
         raise typer.BadParameter("give --rating good|bad, --score 0..1, or both", param_hint="--rating")
     if rating is not None and rating not in ("good", "bad"):
@@ -59,6 +59,8 @@ def export_feedback(
     format: Annotated[str, typer.Option("--format", help="openai-ft (OpenAI chat fine-tuning) or raw.")] = "openai-ft",
 ) -> None:
     """Write rated traces as fine-tuning data (OpenAI chat format) or raw spans with their feedback."""
+    from ..store._export import export_feedback as export_fn
+
     if filter not in ("good", "bad", "all"):
         raise typer.BadParameter(f"{filter!r}; expected good, bad or all", param_hint="--filter")
     if format not in ("openai-ft", "raw"):

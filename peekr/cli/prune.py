@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..store._prune import prune as prune_db
-from ..store._readers import TraceFileError
 from ._common import console, fail, plural, working
 
 __all__ = ["prune", "register"]
@@ -37,6 +35,9 @@ def prune(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be deleted; change nothing.")] = False,
 ) -> None:
     """Delete spans older than their retention class allows (pii 1 d, short 7 d, default 30 d, long 365 d)."""
+    from ..store._prune import prune as prune_db
+    from ..store._readers import TraceFileError
+
     try:
         with working(f"{'counting' if dry_run else 'pruning'} {db.name}"):
             summary = prune_db(db, days=_parse_days(days or []), dry_run=dry_run)

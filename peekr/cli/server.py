@@ -99,13 +99,20 @@ def register(app: typer.Typer) -> None:
         ssl_certfile: str | None = typer.Option(None, "--ssl-certfile", help="Serve HTTPS with this certificate."),
         ssl_keyfile: str | None = typer.Option(None, "--ssl-keyfile", help="Private key for --ssl-certfile."),
         log_level: str = typer.Option("info", "--log-level", help="uvicorn log level."),
+        alerts: str | None = typer.Option(
+            None,
+            "--alerts",
+            envvar="PEEKR_SERVER_ALERTS_FILE",
+            show_envvar=False,
+            help="TOML file of alert rules judged per tenant over what is ingested (docs/alerts.md).",
+        ),
     ) -> None:
         """Serve the collector: POST /v1/ingest, the /v1 query API, /docs and /openapi.json.
 
         Every option with a default can also come from the environment: PEEKR_SERVER_DB,
         PEEKR_SERVER_MAX_BODY_BYTES, PEEKR_SERVER_MAX_DECOMPRESSED_BYTES, PEEKR_SERVER_RATE_LIMIT,
         PEEKR_SERVER_RATE_BURST, PEEKR_SERVER_AUTH_FAIL_RATE, PEEKR_SERVER_AUTH_FAIL_BURST,
-        PEEKR_SERVER_PURGE_INTERVAL_S (the option wins).
+        PEEKR_SERVER_PURGE_INTERVAL_S, PEEKR_SERVER_ALERTS_FILE (the option wins).
         """
         if ctx.invoked_subcommand is not None:
             return
@@ -126,7 +133,13 @@ def register(app: typer.Typer) -> None:
                 auth_fail_rate=auth_fail_rate,
                 auth_fail_burst=auth_fail_burst,
                 purge_interval_s=purge_interval,
+                alerts_file=alerts or "",
             )
+            if alerts:
+                from ..alerts._config import load_rules
+
+                rules = load_rules(alerts)  # a mistake in the file stops here, in one line
+                typer.echo(f"Alerts: {len(rules)} rule(s) from {alerts}", err=True)
         except ValueError as exc:
             raise _fail(str(exc)) from None
         if workers > 1 and not is_postgres(db):

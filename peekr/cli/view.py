@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from ..store._readers import Page, SpanFilter
 from ._common import (
     console,
     content_text,
@@ -27,6 +26,9 @@ from ._common import (
 )
 from ._layout import Column
 from ._layout import table as layout_table
+
+if TYPE_CHECKING:
+    from ..store._readers import Page
 
 __all__ = ["register", "view"]
 
@@ -58,6 +60,8 @@ def view(
     """Show spans newest first: time, trace, name, model, tokens, cost, duration, status, scores."""
     if status is not None and status not in ("ok", "error"):
         raise typer.BadParameter(f"{status!r}; expected 'ok' or 'error'", param_hint="--status")
+    from ..store._readers import SpanFilter  # not at import: keeps `peekr --help` fast
+
     flt = SpanFilter(
         trace_id=trace.lower() if trace else None,
         session_id=session,

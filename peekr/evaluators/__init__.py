@@ -16,6 +16,8 @@ from ._base import FunctionEvaluator as FunctionEvaluator
 from ._base import evaluator as evaluator
 from ._base import is_llm_span as is_llm_span
 from ._base import to_evaluator
+from ._checks import JsonSchema, MaxLength, NotEmpty, Regex
+from ._graded import AnswerRelevance, CitationAccuracy, ContextRelevance, Rubric
 from ._judge import AnthropicJudge as AnthropicJudge
 from ._judge import Judge as Judge
 from ._judge import JudgeError as JudgeError
@@ -30,8 +32,11 @@ from .hallucination import HallucinationReport as HallucinationReport
 
 __all__ = (
     "SKIP",
+    "AnswerRelevance",
     "AnthropicJudge",
     "BedrockJudge",
+    "CitationAccuracy",
+    "ContextRelevance",
     "EvalScore",
     "EvaluationFailed",
     "Evaluator",
@@ -43,8 +48,13 @@ __all__ = (
     "HallucinationReport",
     "Judge",
     "JudgeError",
+    "JsonSchema",
     "JudgeReply",
+    "MaxLength",
+    "NotEmpty",
     "OpenAIJudge",
+    "Regex",
+    "Rubric",
     "evaluator",
     "is_llm_span",
     "make_subscriber",

@@ -14,6 +14,13 @@ Rules (on the hallucination prompts of ``_prompts.py``):
   claim); one whose first three words start a context sentence that says something else is
   ``contradicted`` (evidence: that sentence); anything else is ``unsupported`` (no evidence).
 
+Rules on the other judge evaluators' prompts (``_graded_prompts.py``), by "content words" (4+
+letters, not a question word): answer relevance: ``relevant`` when the answer shares 2+ content
+words with the question, ``partly`` with one, else ``irrelevant``; context relevance: a chunk is
+relevant when it shares a content word with the question; rubric: a criterion scores the scale's
+maximum when a content word of its name appears in the answer, else 1; citations: supported when
+the sentence appears in the chunk (the substring rule).
+
 Knobs: ``malformed`` answers garbage to that many next calls; ``fake_evidence`` makes every
 supported verdict quote text that is not in the context.
 """
@@ -25,6 +32,7 @@ import re
 import threading
 from typing import Any
 
+from ._graded_prompts import ANSWER_RELEVANCE_SYSTEM, CITATION_SYSTEM, CONTEXT_RELEVANCE_SYSTEM, RUBRIC_SYSTEM
 from ._prompts import EXTRACT_SYSTEM, VERIFY_SYSTEM
 
 __all__ = ["FakeJudge"]
@@ -69,6 +77,8 @@ class FakeJudge:
         if system == VERIFY_SYSTEM:
             claims = json.loads(_between(user, "claims") or "[]")
             return json.dumps({"verdicts": [self.verify(_between(user, "context"), c) for c in claims]})
+        if system in _GRADED:
+            return json.dumps(_GRADED[system](user))
         return json.dumps({"error": "FakeJudge got an unknown prompt"})
 
     @staticmethod
@@ -102,3 +112,59 @@ class FakeJudge:
             "reason": "The context does not mention it.",
             "verdict": "unsupported",
         }
+
+
+_QUESTION_WORDS = {"what", "which", "where", "when", "does", "that", "this", "with", "from", "have", "about", "tell"}
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]{4,}", text.lower()) if w not in _QUESTION_WORDS}
+
+
+def _answer_relevance(user: str) -> dict[str, Any]:
+    shared = _words(_between(user, "question")) & _words(_between(user, "answer"))
+    relevance = "relevant" if len(shared) >= 2 else "partly" if shared else "irrelevant"
+    return {"reason": f"shares {len(shared)} content words with the question", "relevance": relevance}
+
+
+def _context_relevance(user: str) -> dict[str, Any]:
+    question = _words(_between(user, "question"))
+    chunks = json.loads(_between(user, "chunks") or "[]")
+    return {
+        "chunks": [
+            {"id": c["id"], "reason": "shares a content word" if question & _words(c["text"]) else "off topic",
+             "relevant": bool(question & _words(c["text"]))}
+            for c in chunks
+        ]
+    }  # fmt: skip
+
+
+def _rubric(user: str) -> dict[str, Any]:
+    answer = _words(_between(user, "answer"))
+    top = int(re.findall(r"\d+", _between(user, "scale"))[-1])
+    criteria = json.loads(_between(user, "criteria") or "[]")
+    return {
+        "criteria": [
+            {"name": c["name"], "reason": "mentioned" if _words(c["name"]) & answer else "not mentioned",
+             "score": top if _words(c["name"]) & answer else 1}
+            for c in criteria
+        ]
+    }  # fmt: skip
+
+
+def _citations(user: str) -> dict[str, Any]:
+    citations = json.loads(_between(user, "citations") or "[]")
+    return {
+        "citations": [
+            {"id": c["id"], "reason": "the chunk states it", "supported": _norm(c["sentence"]) in _norm(c["chunk"])}
+            for c in citations
+        ]
+    }
+
+
+_GRADED = {
+    ANSWER_RELEVANCE_SYSTEM: _answer_relevance,
+    CONTEXT_RELEVANCE_SYSTEM: _context_relevance,
+    RUBRIC_SYSTEM: _rubric,
+    CITATION_SYSTEM: _citations,
+}

@@ -3,6 +3,7 @@
 The flow of a wrapped call::
 
     not running / suppressed / nested in another peekr-wrapped call  -> call the original, return
+    a ``raise`` budget is spent -> raise ``peekr.BudgetExceededError``; the request is never sent
     start the span (peekr code, errors swallowed)
     call the original (the user's call: its result or exception passes through untouched)
     on exception: end the span with the error, re-raise the same exception object
@@ -53,20 +54,27 @@ def _provider(where: str) -> str:
 def _begin(
     where: str, provider: str, describe: StartSpan, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> ActiveSpan | None:
-    if _runtime.get_runtime() is None or _suppress_instrumentation.get() or _in_call.get() == provider:
+    runtime = _runtime.get_runtime()
+    if runtime is None or _suppress_instrumentation.get() or _in_call.get() == provider:
         return None
+    described = None
     with handle_internal_errors(f"{where}.start"):
         checkpoint(f"{where}.start")
         described = describe(instance, args, kwargs)
-        if described is not None:
-            parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
-            if parent is None:
-                span = start_span(described[0], described[1])
-            else:
-                span = start_span(described[0], described[1], trace_id=parent.trace_id, parent_id=parent.span_id)
-            if span is not None and "kind" not in described[1]:
-                note_provider_span()  # a provider call: the framework LLM run around it is covered
-            return span
+    if described is None:  # not a call peekr records (another AWS service...), or describe failed
+        return None
+    name, attributes = described
+    if runtime.budgets is not None and "kind" not in attributes:
+        runtime.budgets.check()  # a model call: BudgetExceededError (meant for the caller) before any request
+    with handle_internal_errors(f"{where}.start"):
+        parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
+        if parent is None:
+            span = start_span(name, attributes)
+        else:
+            span = start_span(name, attributes, trace_id=parent.trace_id, parent_id=parent.span_id)
+        if span is not None and "kind" not in attributes:
+            note_provider_span()  # a provider call: the framework LLM run around it is covered
+        return span
     return None
 
 

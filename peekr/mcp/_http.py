@@ -27,7 +27,7 @@ from ..server._state import ServerState, require
 from ..server._store import AggregateQuery, TraceFilter, format_time
 from ._server import build_server
 from ._shape import ToolArgumentError
-from ._source import Query, TraceNotFound, cost_of
+from ._source import Query, TraceNotFound
 
 __all__ = ["McpMount", "ServerSource"]
 
@@ -35,7 +35,7 @@ _TENANT_KEY = "peekr.mcp.tenant"
 #: Traces a search reads at most, newest first (each with all its spans).
 _MAX_TRACES = 200
 _PAGE = 50
-_AGGREGATE_GROUPS = {"model": "model", "feature": "feature", "endpoint": "endpoint", "provider": "provider"}
+_AGGREGATE_GROUPS = {"model": "model", "feature": "feature", "endpoint": "endpoint"}
 
 
 class ServerSource:
@@ -83,9 +83,9 @@ class ServerSource:
         return trace_id, spans, feedback
 
     async def cost(self, query: Query, by: str) -> dict[str, Any]:
-        """Exact sums from the collector's rollups (by model, feature, endpoint, provider, day, tenant)."""
+        """Exact sums from the collector's rollups (by model, feature, endpoint, day, tenant)."""
         if by == "user":
-            raise ToolArgumentError("by='user' is not available over HTTP; use model, feature, endpoint or provider")
+            raise ToolArgumentError("by='user' is not available over HTTP; use model, feature, endpoint, tenant or day")
         until = query.until or format_time(datetime.now(timezone.utc) + timedelta(days=1))
         since = query.since or "2000-01-01T00:00:00.000000Z"
         group = _AGGREGATE_GROUPS.get(by)
@@ -101,16 +101,18 @@ class ServerSource:
             acc["calls"] += row["calls"]
             acc["tokens_total"] += row["tokens_total"]
             acc["cost_usd"] += row["cost_usd"] or 0.0
-        result = cost_of([], by)
-        result["rows"] = sorted(
+        rows = sorted(
             ({"group": k, **v, "cost_usd": round(v["cost_usd"], 8)} for k, v in groups.items()),
             key=lambda r: (-r["cost_usd"], -r["calls"], r["group"]),
         )
-        result["calls"] = sum(r["calls"] for r in result["rows"])
-        result["total_cost_usd"] = round(sum(r["cost_usd"] for r in result["rows"]), 8)
-        result["unpriced_calls"] = None
-        result["note"] = "calls counts every span in the window; the collector's rollups do not count unpriced calls"
-        return result
+        return {
+            "by": by,
+            "total_cost_usd": round(sum(r["cost_usd"] for r in rows), 8),
+            "calls": sum(r["calls"] for r in rows),
+            "unpriced_calls": None,
+            "rows": rows,
+            "note": "calls counts every span in the window; the collector's rollups do not count unpriced calls",
+        }
 
 
 def _merge(spans: list[dict[str, Any]], results: list[Any]) -> None:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import anyio.to_thread
 
+from ..store._cost import cost_report
 from ..store._readers import JSONLTraces, SpanFilter, TraceFileError, Traces, open_traces
 from ._shape import ToolArgumentError
 
@@ -159,48 +160,25 @@ class LocalSource:
             return full, store.trace(full), store.feedback(full)
 
     async def cost(self, query: Query, by: str) -> dict[str, Any]:
-        """See ``Source.cost``: every matching span is read (exact totals)."""
-        spans, _ = await self.spans(query, 10**12)
-        return cost_of(spans, by)
-
-
-def _group(span: SpanDict, by: str) -> str:
-    attrs = span.get("attributes") or {}
-    if by == "day":
-        return str(span.get("start_time", ""))[:10]
-    if by == "tenant":
-        return str(span.get("tenant_id") or "(none)")
-    value = attrs.get({"user": "user_id"}.get(by, by))
-    return str(value) if value not in (None, "") else "(none)"
-
-
-def cost_of(spans: list[SpanDict], by: str) -> dict[str, Any]:
-    """Calls, tokens and cost per group; calls with no price are counted apart, never as $0."""
-    groups: dict[str, dict[str, Any]] = {}
-    for span in spans:
-        attrs = span.get("attributes") or {}
-        if not any(k in attrs for k in ("tokens_total", "tokens_input", "cost_usd")):
-            continue  # not a model call (a chain, tool or HTTP span)
-        row = groups.setdefault(
-            _group(span, by), {"calls": 0, "priced_calls": 0, "unpriced_calls": 0, "tokens_total": 0, "cost_usd": 0.0}
+        """See ``Source.cost``: what ``peekr cost`` reports (``peekr.store._cost.cost_report``), exact."""
+        report = await anyio.to_thread.run_sync(
+            lambda: cost_report(self.path, by=[by], since=query.since, until=query.until)
         )
-        row["calls"] += 1
-        tokens = attrs.get("tokens_total")
-        if isinstance(tokens, int) and not isinstance(tokens, bool):
-            row["tokens_total"] += tokens
-        cost = attrs.get("cost_usd")
-        if isinstance(cost, (int, float)) and not isinstance(cost, bool):
-            row["priced_calls"] += 1
-            row["cost_usd"] += float(cost)
-        else:
-            row["unpriced_calls"] += 1
-    rows = [{"group": name, **row, "cost_usd": round(row["cost_usd"], 8)} for name, row in groups.items()]
-    rows.sort(key=lambda r: (-r["cost_usd"], -r["calls"], r["group"]))
-    total_cost = round(sum(r["cost_usd"] for r in rows), 8)
-    return {
-        "by": by,
-        "total_cost_usd": total_cost,
-        "calls": sum(r["calls"] for r in rows),
-        "unpriced_calls": sum(r["unpriced_calls"] for r in rows),
-        "rows": rows,
-    }
+        rows = [
+            {
+                "group": group.key[0] if group.key[0] is not None else "(none)",
+                "calls": group.calls,
+                "priced_calls": group.priced_calls,
+                "unpriced_calls": group.unpriced_calls,
+                "tokens_total": group.tokens_total,
+                "cost_usd": group.cost_usd,
+            }
+            for group in report.groups
+        ]
+        return {
+            "by": by,
+            "total_cost_usd": report.total.cost_usd,
+            "calls": report.total.calls,
+            "unpriced_calls": report.total.unpriced_calls,
+            "rows": rows,
+        }

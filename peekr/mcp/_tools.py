@@ -7,7 +7,7 @@ import importlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any
 
 from ._shape import (
     MAX_ANSWER_CHARS,
@@ -37,8 +37,7 @@ __all__ = [
 
 #: How many of the newest matching spans a search, error or worst-score scan reads at most.
 SCAN_SPANS = 5_000
-CostGroup = Literal["model", "feature", "endpoint", "provider", "user", "tenant", "day"]
-COST_GROUPS: tuple[str, ...] = ("model", "feature", "endpoint", "provider", "user", "tenant", "day")
+COST_GROUPS: tuple[str, ...] = ("model", "feature", "endpoint", "user", "tenant", "day")  # peekr cost --by
 
 
 def _time(name: str, value: str | None) -> str | None:
@@ -206,7 +205,7 @@ async def cost_summary(source: Source, query: Query, by: str, limit: int) -> dic
     return bounded(answer, "rows")
 
 
-CompareFn = Callable[[str, str], dict[str, Any]]
+CompareFn = Callable[[str, str], Any]
 
 
 def _compare_function() -> CompareFn | None:
@@ -235,7 +234,8 @@ async def compare_experiment(source: Source, path: str | None, name: str) -> dic
         result = await anyio.to_thread.run_sync(fn, path, name.strip())
     except (ValueError, LookupError) as exc:  # an unknown experiment, too few spans...: the caller's to fix
         raise ToolArgumentError(str(exc)) from None
-    shaped = safe_attributes({"attributes": dict(result)}, 2_000)
+    data = result.to_dict() if callable(getattr(result, "to_dict", None)) else result
+    shaped = safe_attributes({"attributes": dict(data)}, 2_000)
     answer: dict[str, Any] = {"source": source.label, "available": True, "comparison": shaped}
     if len(json.dumps(answer, default=str)) > MAX_ANSWER_CHARS:
         answer["comparison"] = {k: v for k, v in shaped.items() if not isinstance(v, (dict, list))}

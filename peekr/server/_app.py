@@ -51,12 +51,19 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         RateLimiter(settings.rate_limit, settings.rate_burst),
         RateLimiter(settings.auth_fail_rate, settings.auth_fail_burst),
     )
+    if settings.alerts_file:
+        from ..alerts._config import load_rules
+        from ..alerts._engine import AlertEngine
+
+        state.alerts = AlertEngine(load_rules(settings.alerts_file), per_tenant=True)
 
     mcp = _mcp_mount(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.open()
+        if state.alerts is not None:
+            state.alerts.start()
         try:
             async with mcp.run() if mcp is not None else nullcontext(), anyio.create_task_group() as tg:
                 if settings.purge_interval_s > 0:
@@ -65,6 +72,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
                 tg.cancel_scope.cancel()
         finally:
             await store.close()
+            if state.alerts is not None:
+                await anyio.to_thread.run_sync(state.alerts.close, 2.0)
 
     app = FastAPI(
         title="Peekr collector",

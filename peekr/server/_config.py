@@ -35,6 +35,8 @@ class ServerSettings:
         auth_fail_burst: failed authentications an address may make at once.
         purge_interval_s: seconds between retention purges; 0 disables the schedule.
         retention_days: days each retention class is kept (defaults shared with ``peekr prune``).
+        alerts_file: a TOML file of alert rules judged over what this collector ingests, per
+            tenant (``peekr.alerts``, docs/alerts.md); empty: no alerts.
     """
 
     db: str = "peekr-server.db"
@@ -47,6 +49,7 @@ class ServerSettings:
     auth_fail_burst: int = 30
     purge_interval_s: float = 3600.0
     retention_days: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
+    alerts_file: str = ""
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_decompressed_bytes", "max_records", "rate_burst", "auth_fail_burst"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
@@ -10,6 +11,9 @@ from ._auth import Principal, authenticate
 from ._config import ServerSettings
 from ._ratelimit import RateLimiter
 from ._store import Store
+
+if TYPE_CHECKING:
+    from ..alerts._engine import AlertEngine
 
 __all__ = ["SESSION_COOKIE", "ServerState", "require", "state_of"]
 
@@ -24,6 +28,8 @@ class ServerState:
     auth_failures: RateLimiter | None = None
     #: ``peekr ui``: a local, single-user server over the user's own file; no key is asked.
     open_access: bool = False
+    #: Alert rules over what this process ingests (``--alerts``), per tenant.
+    alerts: AlertEngine | None = None
 
 
 def state_of(request: Request) -> ServerState:

@@ -57,6 +57,8 @@ def build(tenant: str | None = "acme", prefix: str = "") -> tuple[list[Span], li
             feature="weather",
             user_id="alice",
             request={"api_key": "sk-live-should-never-show", "temperature": 0},
+            experiment="prompt-v2",
+            experiment_variant="A",
             **llm,
         ),
         span(f"{p}agent", "get_weather", f"{p}tool", 599, 120, parent=f"{p}root", tenant=tenant, kind="tool"),
@@ -101,6 +103,8 @@ def build(tenant: str | None = "acme", prefix: str = "") -> tuple[list[Span], li
             input=[{"role": "user", "content": "write a lot"}],
             output={"role": "assistant", "content": HUGE},
             feature="essay",
+            experiment="prompt-v2",
+            experiment_variant="B",
             **llm,
         ),
     ]

@@ -219,3 +219,46 @@ def test_one_time_bucket_is_drawn_in_every_chart(cli, tmp_path: Path) -> None:
         browser.screenshot(str(ARTIFACTS / "dashboard-one-bucket.png"))
     finally:
         browser.close()
+
+
+def test_experiments_section(cli, tmp_path: Path) -> None:
+    """An experiment recorded by peekr.experiment gets a section with the numbers of `peekr compare`."""
+    from experiment_samples import Arm, experiment_sample
+    from trace_files import write_db
+
+    db = tmp_path / "traces.db"
+    write_db(db, experiment_sample({"A": Arm(), "B": Arm(cost=0.0007)}, 120, seed=2))
+    out = tmp_path / "r.html"
+    assert cli(["dashboard", str(db), "-o", str(out)]).code == 0
+    exp, other = _data(out)["experiments"]  # most calls first
+    assert other["experiment"] == "other" and other["verdict"] == "Nothing to compare: only one variant has calls."
+    assert exp["experiment"] == "prompt-v2" and exp["control"] == "A"
+    assert [v["calls"] for v in exp["variants"]] == [120, 120]
+    assert "B is " in exp["verdict"] and "cheaper per call than A" in exp["verdict"]
+    chromium = find_chromium()
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI: scripts/deps/chromium.sh should have installed it")
+        pytest.skip("chromium is not installed (run scripts/deps/chromium.sh)")
+    browser = Browser(chromium)
+    try:
+        browser.goto(out.as_uri())
+        browser.settle()
+        assert browser.console_errors() == []
+        shown = browser.evaluate(
+            "[document.getElementById('experiments').hidden, document.getElementById('nav-experiments').hidden,"
+            " [...document.querySelectorAll('[data-experiment=\"prompt-v2\"] th')].map(th => th.textContent),"
+            " [...document.querySelectorAll('[data-experiment=\"prompt-v2\"] tr')]"
+            "   .find(tr => tr.textContent.startsWith('cost per call')).lastChild.textContent,"
+            " document.querySelector('[data-experiment=\"prompt-v2\"] .verdict').textContent]"
+        )
+        assert shown[:3] == [False, False, ["metric", "A", "B", "B vs A"]]
+        assert shown[3].startswith("-3") and shown[3].endswith(" *")
+        assert shown[4] == "Verdict: " + exp["verdict"]
+    finally:
+        browser.close()
+
+
+def test_no_experiments_no_section(report: Path) -> None:
+    assert _data(report)["experiments"] == []
+    assert '<section id="experiments" hidden>' in report.read_text()

@@ -49,6 +49,7 @@ def _commands(db: Path, traces_db: Path, fake: FakeProvider, out: Path) -> dict[
         "exporting": ["export-feedback", str(traces_db), "-o", str(out / "training.jsonl")],
         "counting": ["prune", str(traces_db), "--dry-run"],
         "pruning": ["prune", str(traces_db)],
+        "reading traces.db": ["cost", str(traces_db), "--by", "model"],
     }
 
 

@@ -82,7 +82,8 @@ MY_COMMANDS = [
     "feedback",
     "export-feedback",
     "prune",
-    "eval",
+    "eval score",
+    "eval run",
     "eval-judge",
     "server",
 ]
@@ -94,9 +95,10 @@ def test_help_at_80_columns_shows_every_option_name_in_full(command: str) -> Non
 
     from peekr.cli._app import build_app
 
-    group = typer.main.get_command(build_app())
-    cmd = group.commands[command] if command else group  # type: ignore[attr-defined]
-    out = _run([*([command] if command else []), "--help"], 80)
+    cmd = typer.main.get_command(build_app())
+    for part in command.split():
+        cmd = cmd.commands[part]  # type: ignore[attr-defined]
+    out = _run([*command.split(), "--help"], 80)
     _fits(out, 80)
     assert "<bool>" not in out
     names = [opt for param in cmd.params for opt in (*param.opts, *param.secondary_opts) if opt.startswith("--")]

@@ -55,6 +55,39 @@ def test_import_peekr_imports_no_sdk_httpx_or_aiosqlite() -> None:
     assert json.loads(out) == []
 
 
+def _loaded_after(code: str) -> list[str]:
+    probe = (
+        f"{code}; import sys, json; "
+        "print(json.dumps(sorted(m for m in ('pydantic','anyio','sqlite3','rich.markdown') if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    return list(json.loads(out))
+
+
+def test_import_peekr_defers_pydantic_and_the_bus_to_first_use() -> None:
+    """`import peekr` costs milliseconds; the first `peekr.instrument` / `peekr.span` loads the rest."""
+    assert _loaded_after("import peekr") == []
+    assert {"anyio", "pydantic"} <= set(_loaded_after("import peekr; peekr.span"))
+
+
+def test_the_cli_starts_without_loading_the_trace_readers() -> None:
+    """`peekr --help` builds every command without importing pydantic, anyio or sqlite3."""
+    assert "pydantic" not in _loaded_after("from peekr.cli._app import build_app; build_app()")
+
+
+def test_lazily_loaded_names_pickle_and_compare_as_before() -> None:
+    import pickle
+
+    span = peekr.Span(
+        trace_id="1" * 32, span_id="2" * 16, name="x", start_time="2026-01-01T00:00:00Z",
+        end_time="2026-01-01T00:00:01Z", duration_ms=1000.0, status="ok",
+    )  # fmt: skip
+    assert pickle.loads(pickle.dumps(span)) == span
+    from peekr._manual import span as internal_span
+
+    assert peekr.span is internal_span
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [

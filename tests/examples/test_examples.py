@@ -128,6 +128,49 @@ def check_mcp_agent(cwd: Path, out: str) -> None:
     assert "  openai.chat.completions      error  gpt-error-400" in out
 
 
+def check_budgets(cwd: Path, out: str) -> None:
+    lines = out.splitlines()
+    assert lines[:2] == ["acme: answered", "acme: answered"]
+    assert lines[2].startswith("acme: refused: tenant budget $0.00004/1d exceeded for tenant 'acme'")
+    assert lines[3:] == ["globex: answered", "requests the provider received: 3"]
+    assert len(spans(cwd)) == 3  # the refused call was never sent, so it has no span
+
+
+def check_alerts(cwd: Path, out: str) -> None:
+    assert out.count("gpt-4o-error-500: HTTP 500") == 5
+    payload = json.loads(out.split("webhook received:", 1)[1])
+    assert payload["title"] == "error rate > 20% over 5m (model=gpt-4o-error-500)"
+    assert payload["message"] == "5 of 5 calls failed (100.0%) in the last 5m"
+
+
+def check_rag_eval(cwd: Path, out: str) -> None:
+    assert "30 rows, 0 app errors" in out
+    assert "hallucination: mean 0.978" in out and out.rstrip().endswith("gate passed")
+    assert (cwd / "eval-run.db").is_file()
+
+
+def check_experiment(cwd: Path, out: str) -> None:
+    from peekr._experiment import assign_variant
+
+    rows = spans(cwd)
+    assert len(rows) == 200 and {s["attributes"]["experiment"] for s in rows} == {"support-prompt"}  # type: ignore[index]
+    for s in rows:
+        attrs = s["attributes"]
+        assert attrs["experiment_variant"] == assign_variant("support-prompt", attrs["user_id"], ["concise", "verbose"])  # type: ignore[index]
+    assert "without a user: peekr.experiment('support-prompt'): no key to assign a variant by" in out
+    result = subprocess.run(
+        [sys.executable, "-m", "peekr.cli", "compare", "traces.db", "-e", "support-prompt", "-m", "cost"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "Verdict: verbose is" in result.stdout and "% more expensive per call than concise (p<0.001)" in result.stdout
+    )
+
+
 CASES: dict[str, Callable[[Path, str], None]] = {
     "quickstart.py": check_quickstart,
     "anthropic_async_stream.py": check_anthropic,
@@ -142,6 +185,10 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "langchain_rag.py": check_langchain_rag,
     "live_console.py": check_live_console,
     "mcp_agent.py": check_mcp_agent,
+    "budgets.py": check_budgets,
+    "alerts.py": check_alerts,
+    "rag_eval_app.py": check_rag_eval,
+    "experiment_ab.py": check_experiment,
 }
 
 

@@ -109,6 +109,15 @@ def _declared() -> tuple[set[str], dict[str, set[str]]]:
 
 
 @functools.cache
+def _other_pythons_only() -> set[str]:
+    """Requirements whose environment marker excludes this interpreter (``tomli; python_version < '3.11'``)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    every = [*project["dependencies"], *(r for reqs in project["optional-dependencies"].values() for r in reqs)]
+    requirements = [Requirement(r) for r in every]
+    return {canonicalize_name(r.name) for r in requirements if r.marker is not None and not r.marker.evaluate()}
+
+
+@functools.cache
 def _distributions(name: str) -> set[str]:
     return {canonicalize_name(d) for d in importlib.metadata.packages_distributions().get(name, [])}
 
@@ -123,6 +132,8 @@ def _problems(package: Path) -> list[str]:
                 continue
             where = f"{imp.module}:{imp.line} imports {imp.name}"
             dists = _distributions(imp.name)
+            if not dists and canonicalize_name(imp.name) in _other_pythons_only():
+                continue  # e.g. tomli, declared for Python < 3.11 only and imported only there
             if not dists:
                 problems.append(f"{where}, which no installed distribution provides")
             elif dists & (core | set(PINNED_BY_CORE)):

@@ -22,7 +22,7 @@ PROVIDER_OF = {"openai": "openai", "anthropic": "anthropic", "bedrock": "bedrock
 PROVIDER_OF["gemini"] = "gemini"
 PROVIDER_OF.update(langchain="langchain", chroma="chroma", qdrant="qdrant")
 EXTRAS = ["", "openai", "anthropic", "bedrock", "bedrock-async", "gemini", "server", "fastapi", "otlp"]
-EXTRAS += ["langchain", "chroma", "qdrant", "mcp"]
+EXTRAS += ["langchain", "chroma", "qdrant", "evals", "mcp"]
 
 pytestmark = pytest.mark.install_smoke
 
@@ -106,6 +106,13 @@ def test_install_with_one_extra(extra: str, tmp_path: Path, wheel: Path) -> None
     else:
         assert mcp.returncode == 1
         assert mcp.stderr.strip() == "peekr: error: `peekr mcp` needs the mcp extra: pip install 'peekr-sdk[mcp]'"
+    if extra in ("", "evals"):  # JsonSchema needs the evals extra, and says so without it
+        check = "import peekr; print(peekr.eval.JsonSchema({'type': 'object'}).check('{}'))"
+        result = _run([venv / "bin" / "python", "-c", check], cwd=work, check=False)
+        if extra == "evals":
+            assert result.stdout.strip() == "(True, 'valid')", result.stderr
+        else:
+            assert 'pip install "peekr-sdk[evals]"' in result.stderr.strip().splitlines()[-1]
     if extra == "server":
         keys = _run([venv / "bin" / "peekr", "server", "keys", "create", "--tenant", "t", "--quiet"], cwd=work)
         assert keys.stdout.startswith("pk_")

@@ -93,7 +93,13 @@ def test_every_tool_over_stdio(trace_file: Path) -> None:
             assert cost["total_cost_usd"] == pytest.approx(3e-4)
 
             err, text, compared = await _call(client, "compare_experiment", name="prompt-v2")
-            assert not err and isinstance(compared["available"], bool)
+            assert not err and compared["available"] is True, text
+            comparison = compared["comparison"]
+            assert comparison["experiment"] == "prompt-v2" and comparison["control"] == "A"
+            assert [v["variant"] for v in comparison["variants"]] == ["A", "B"]
+            assert comparison["verdict"] and comparison["warnings"]  # one call each: too few to conclude
+            err, text, _ = await _call(client, "compare_experiment", name="nope")
+            assert err and "no LLM calls recorded for experiment 'nope' (experiments here: prompt-v2)" in text
 
     anyio.run(main)
 

@@ -285,6 +285,54 @@
     });
   });
 
+  // --- experiments (peekr.experiment; the numbers of `peekr compare`) -----------------------
+  var experiments = data.experiments || [];
+  if (experiments.length) {
+    document.getElementById("experiments").hidden = false;
+    document.getElementById("nav-experiments").hidden = false;
+  }
+  var metricLabels = { cost: "cost per call", tokens: "tokens per call", latency_p50: "latency p50", latency_p95: "latency p95", errors: "error rate", feedback: "good-feedback rate" };
+  function expFmt(key, v) {
+    if (v == null) return "–";
+    if (key === "cost") return fmtCost(v);
+    if (key === "tokens") return fmtInt(v);
+    if (key.indexOf("latency_") === 0) return fmtMs(v);
+    if (key === "errors" || key === "feedback") return fmtPct(v);
+    return fmtScore(v);
+  }
+  experiments.forEach(function (exp) {
+    var panel = el("div", { cls: "panel experiment", "data-experiment": exp.experiment }, [
+      el("h3", { text: exp.experiment + " — control " + exp.control })
+    ]);
+    var keys = exp.variants.length ? Object.keys(exp.variants[0].metrics) : [];
+    var tests = {};
+    exp.tests.forEach(function (tt) { tests[tt.metric + "\u0000" + tt.variant] = tt; });
+    var rows = [{ key: "calls" }].concat(keys.map(function (k) { return { key: k }; }));
+    var columns = [{ label: "metric", value: function (r) { return metricLabels[r.key] || (r.key === "calls" ? "calls" : r.key.replace(/^score\./, "") + " score"); } }];
+    exp.variants.forEach(function (v) {
+      columns.push({ label: v.variant, num: true, value: function (r) {
+        if (r.key === "calls") return fmtInt(v.calls);
+        var m = v.metrics[r.key];
+        var text = expFmt(r.key, m.value);
+        if (m.value != null && m.n >= 2 && m.ci_low != null) text += " [" + expFmt(r.key, m.ci_low) + "–" + expFmt(r.key, m.ci_high) + "]";
+        return text;
+      } });
+    });
+    exp.variants.slice(1).forEach(function (v) {
+      columns.push({ label: v.variant + " vs " + exp.control, num: true, value: function (r) {
+        if (r.key === "calls" || r.key === "latency_p95") return "";
+        var tt = tests[(r.key === "latency_p50" ? "latency" : r.key) + "\u0000" + v.variant];
+        if (!tt || tt.p_value == null) return "–";
+        var change = tt.change == null ? "" : (tt.change_kind === "absolute" ? (tt.change >= 0 ? "+" : "") + (100 * tt.change).toFixed(1) + " pp " : (tt.change >= 0 ? "+" : "") + Math.round(100 * tt.change) + " % ");
+        return change + "p=" + Number(tt.p_value.toPrecision(2)) + (tt.significant ? " *" : "");
+      } });
+    });
+    panel.appendChild(table(columns, rows));
+    panel.appendChild(el("p", { cls: "verdict", text: "Verdict: " + exp.verdict }));
+    exp.warnings.forEach(function (w) { panel.appendChild(el("p", { cls: "muted", text: "Note: " + w })); });
+    document.getElementById("experiment-panels").appendChild(panel);
+  });
+
   window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
   document.body.setAttribute("data-charts", String(charts.length));
   route();
