@@ -151,7 +151,7 @@ def test_answers_are_bounded(trace_file: Path) -> None:
         ("search_spans", {"status": "broken"}, "status must be 'ok' or 'error'"),
         ("error_spans", {"since": "yesterday"}, "since='yesterday' is not an ISO-8601 time"),
         ("search_spans", {"since": "2026-02-01", "until": "2026-01-01"}, "must be before"),
-        ("cost_summary", {"by": "colour"}, "by must be one of model, feature"),
+        ("cost_summary", {"by": "colour"}, "by must be one of model, feature, endpoint, user, tenant, day"),
         ("get_trace", {"trace_id": "not-hex"}, "must be hexadecimal"),
         ("get_trace", {"trace_id": "abcdef0123"}, "no trace 'abcdef0123'"),
         ("get_trace", {"trace_id": tid("agent"), "max_chars": 5}, "max_chars must be an integer from 50"),
