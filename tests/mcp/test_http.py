@@ -17,7 +17,7 @@ import httpx
 import httpx2
 import pytest
 from _mcp_sample import SECRET, build, sid, tid
-from collector_helpers import auth, body, new_key
+from collector_helpers import auth, body, database, new_key, postgres_dsn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
@@ -26,10 +26,16 @@ from peekr.server._testing import free_port
 TOOLS = ["recent_traces", "get_trace", "search_spans", "error_spans", "worst_scores", "cost_summary"]
 
 
-@pytest.fixture(scope="module")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def collector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """``peekr server`` with tenants acme and globex, each holding the sample under its own ids."""
-    db = str(tmp_path_factory.mktemp("mcp-http") / "collector.db")
+    if request.param == "postgres" and postgres_dsn() is None:
+        pytest.skip('PostgreSQL not available: run `eval "$(scripts/deps/postgres.sh)"`')
+    with database(request.param, tmp_path_factory.mktemp("mcp-http")) as db:
+        yield from _collector(db)
+
+
+def _collector(db: str) -> Iterator[dict[str, str]]:
     keys = {t: new_key(db, t, "read") for t in ("acme", "globex")}
     keys["ingest"] = new_key(db, "acme", "ingest")
     port = free_port()
