@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import _runtime
 from ._config import (
@@ -120,6 +120,7 @@ def instrument(
     batch_size: int = 512,
     flush_interval: float = 0.2,
     shutdown_timeout: float = 5.0,
+    console: bool | Literal["roots", "all"] | None = None,
     budgets: Sequence[Budget] | None = None,
     alerts: Sequence[Rule] | None = None,
 ) -> Instrumentation:
@@ -154,6 +155,9 @@ def instrument(
         batch_size: Events per sink write.
         flush_interval: Seconds between bus wake-ups when traffic is light.
         shutdown_timeout: Seconds the exit-time flush may take.
+        console: Print a line per finished root span (``True`` / ``"roots"``) or every span
+            (``"all"``) to stderr, rate-limited, from the bus thread (docs/console.md).
+            Env: ``PEEKR_CONSOLE``.
         budgets: Spend caps, e.g. ``[peekr.Budget(limit_usd=50, window="1d", per="tenant",
             on_exceed="raise")]`` (see docs/budgets.md). With SQLite storage, spend already
             recorded in the window counts, so a cap survives a restart.
@@ -202,6 +206,7 @@ def instrument(
         _check_sink(sink, "sinks")
     if exporter is not None:
         _check_sink(exporter, "exporter")
+    console_mode = _console_mode(console)
     budget_list = _check_budgets(budgets)
     rule_list = _check_alerts(alerts)
 
@@ -234,6 +239,10 @@ def instrument(
         from .sinks.memory import InMemorySink
 
         subscribers.append(("memory", InMemorySink()))
+    if console_mode is not None:
+        from ._console import ConsoleSink
+
+        subscribers.append(("console", ConsoleSink(console_mode)))
     for sink in [*(sinks or ()), *([exporter] if exporter is not None else [])]:
         name = sink_name(sink)
         taken = {n for n, _ in subscribers}
@@ -278,6 +287,19 @@ def instrument(
     handle = Instrumentation(runtime, enabled)
     runtime.handle = handle
     return handle
+
+
+def _console_mode(console: object) -> Literal["roots", "all"] | None:
+    """The console mode from ``console=`` or, when it is None, ``PEEKR_CONSOLE`` (a bad value is ignored)."""
+    from ._console import ENV_CONSOLE, console_mode
+
+    if console is not None:
+        return console_mode(console)
+    try:
+        return console_mode(env_str(ENV_CONSOLE), where=ENV_CONSOLE)
+    except ValueError as exc:
+        logger.warning("peekr: %s; ignoring it", exc)
+        return None
 
 
 def _check_budgets(budgets: Sequence[Budget] | None) -> list[Budget]:

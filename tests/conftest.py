@@ -14,7 +14,14 @@ import peekr
 from peekr._errors import inject_faults, internal_error_count
 from peekr.sinks.memory import InMemorySink
 
-_ENV = ("PEEKR_TENANT_ID", "PEEKR_RETENTION_CLASS", "PEEKR_STORAGE", "PEEKR_PATH", "PEEKR_CAPTURE_CONTENT")
+_ENV = (
+    "PEEKR_TENANT_ID",
+    "PEEKR_RETENTION_CLASS",
+    "PEEKR_STORAGE",
+    "PEEKR_PATH",
+    "PEEKR_CAPTURE_CONTENT",
+    "PEEKR_CONSOLE",
+)
 
 
 @pytest.fixture(params=[pytest.param(("asyncio", {"debug": True}), id="asyncio"), pytest.param("trio", id="trio")])

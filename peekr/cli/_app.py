@@ -32,6 +32,7 @@ EXTRA_COMMAND_MODULES: tuple[str, ...] = (
     "peekr.cli.server",
     "peekr.cli.ui",
     "peekr.cli.fake_provider",
+    "peekr.cli.mcp",
 )
 
 _HELP_OPTIONS = ("-h", "--help")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import FastAPI, Request
@@ -20,6 +21,9 @@ from ._purge import purge_forever
 from ._ratelimit import RateLimiter
 from ._state import ServerState
 from ._store import Store
+
+if TYPE_CHECKING:
+    from ..mcp._http import McpMount
 
 __all__ = ["create_app"]
 
@@ -53,13 +57,15 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
 
         state.alerts = AlertEngine(load_rules(settings.alerts_file), per_tenant=True)
 
+    mcp = _mcp_mount(state)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await store.open()
         if state.alerts is not None:
             state.alerts.start()
         try:
-            async with anyio.create_task_group() as tg:
+            async with mcp.run() if mcp is not None else nullcontext(), anyio.create_task_group() as tg:
                 if settings.purge_interval_s > 0:
                     tg.start_soon(purge_forever, store, settings.retention_days, settings.purge_interval_s)
                 yield
@@ -79,6 +85,8 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.include_router(_ingest.router)
     app.include_router(_otlp_ingest.router)
     app.include_router(_query.router)
+    if mcp is not None:
+        app.router.routes.append(mcp.route)
     from ..ui._routes import install as install_ui
 
     install_ui(app)
@@ -103,3 +111,12 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         return JSONResponse({"error": {"code": "invalid_parameter", "message": "; ".join(parts)}}, status_code=400)
 
     return app
+
+
+def _mcp_mount(state: ServerState) -> McpMount | None:
+    """The ``/mcp`` endpoint (the MCP tools for a tenant's read key), or None without the ``mcp`` extra."""
+    try:
+        from ..mcp._http import McpMount
+    except ImportError:
+        return None
+    return McpMount(state)

@@ -117,6 +117,17 @@ def check_langchain_rag(cwd: Path, out: str) -> None:
     assert "hallucination score: 0.67" in out
 
 
+def check_live_console(cwd: Path, out: str) -> None:
+    assert "console lines: 4" in out  # two roots, a bare call, the failed call
+    assert len(spans(cwd)) == 6
+
+
+def check_mcp_agent(cwd: Path, out: str) -> None:
+    assert "tools: recent_traces, get_trace, search_spans, error_spans, worst_scores" in out
+    assert "error:  openai.chat.completions gpt-error-400 -> openai.BadRequestError" in out
+    assert "  openai.chat.completions      error  gpt-error-400" in out
+
+
 def check_budgets(cwd: Path, out: str) -> None:
     lines = out.splitlines()
     assert lines[:2] == ["acme: answered", "acme: answered"]
@@ -207,6 +218,8 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "http_export.py": check_http_export,
     "fastapi_app.py": check_fastapi,
     "langchain_rag.py": check_langchain_rag,
+    "live_console.py": check_live_console,
+    "mcp_agent.py": check_mcp_agent,
     "budgets.py": check_budgets,
     "alerts.py": check_alerts,
     "rag_eval_app.py": check_rag_eval,

@@ -47,6 +47,8 @@ EXTRA_ONLY_MODULES = {
     "peekr.integrations.openai_agents._processor": "imported by the openai_agents integration's hook, when agents is imported",
     "peekr.server": "peekr/server/__init__.py raises the install hint for the server extra",
     "peekr.ui._routes": "imported by peekr.server's app, behind the server extra's install hint",
+    "peekr.mcp": "peekr/mcp/__init__.py raises the install hint for the mcp extra (the server app and "
+    "`peekr mcp` import it in try/except ImportError)",
     "peekr.ui._local_app": "imported by `peekr ui` after it checked for the server extra",
     "peekr.testing.fake_provider._transport": "loaded by FakeProvider.transport() for httpx2-based SDKs",
 }

@@ -22,7 +22,7 @@ PROVIDER_OF = {"openai": "openai", "anthropic": "anthropic", "bedrock": "bedrock
 PROVIDER_OF["gemini"] = "gemini"
 PROVIDER_OF.update(langchain="langchain", chroma="chroma", qdrant="qdrant", llamaindex="llamaindex")
 EXTRAS = ["", "openai", "anthropic", "bedrock", "bedrock-async", "gemini", "server", "fastapi", "otlp"]
-EXTRAS += ["langchain", "chroma", "qdrant", "llamaindex", "evals"]
+EXTRAS += ["langchain", "chroma", "qdrant", "llamaindex", "evals", "mcp"]
 PROVIDER_OF["agents"] = "openai_agents"
 EXTRAS += ["agents"]
 ALSO_ENABLED = {"agents": ["openai"]}  # openai-agents depends on openai: its integration is on too
@@ -103,6 +103,13 @@ def test_install_with_one_extra(extra: str, tmp_path: Path, wheel: Path) -> None
         assert keys.returncode != 0
         assert keys.stdout == ""
         assert keys.stderr.strip() == "Error: the collector needs its extra: pip install 'peekr-sdk[server]'"
+    mcp = subprocess.run([venv / "bin" / "peekr", "mcp", "traces.db"], cwd=work, env=_env(), input="",
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    if extra == "mcp":  # starts, serves stdin, ends when the client closes it
+        assert mcp.returncode == 0, mcp.stderr
+    else:
+        assert mcp.returncode == 1
+        assert mcp.stderr.strip() == "peekr: error: `peekr mcp` needs the mcp extra: pip install 'peekr-sdk[mcp]'"
     if extra in ("", "evals"):  # JsonSchema needs the evals extra, and says so without it
         check = "import peekr; print(peekr.eval.JsonSchema({'type': 'object'}).check('{}'))"
         result = _run([venv / "bin" / "python", "-c", check], cwd=work, check=False)
