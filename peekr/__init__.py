@@ -20,8 +20,11 @@ from ._api import uninstrument as uninstrument
 from ._context import session as session
 from ._events import EvalResult as EvalResult
 from ._events import Feedback as Feedback
+from ._guards import Blocklist as Blocklist
+from ._guards import GuardrailError as GuardrailError
 from ._manual import span as span
 from ._manual import trace as trace
+from ._scrub import Scrubber as Scrubber
 from ._span import Span as Span
 from ._version import __version__ as __version__
 from .bus import BusStats as BusStats
@@ -34,11 +37,14 @@ if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed f
     from .store._feedback import feedback as feedback
 
 __all__ = (
+    "Blocklist",
     "BusStats",
     "EvalResult",
     "Feedback",
+    "GuardrailError",
     "HTTPExporter",
     "Instrumentation",
+    "Scrubber",
     "Span",
     "__version__",
     "aflush",
@@ -100,6 +106,9 @@ for _obj in (
     Feedback,
     Span,
     BusStats,
+    Blocklist,
+    GuardrailError,
+    Scrubber,
 ):
     _obj.__module__ = "peekr"
 del _obj

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +25,14 @@ from ._config import (
     env_str,
 )
 from ._retention import validate_retention_class
+from ._sampling import validate_sampling
+from ._scrub import Scrubber, validate_scrub
 from ._span import RetentionClass, Span
 from .bus import BusStats
 from .sinks._base import Sink, sink_name
 
 if TYPE_CHECKING:
+    from ._guards import Guard
     from .evaluators import Evaluator
 
 __all__ = ["Instrumentation", "aflush", "flush", "instrument", "shutdown", "stats", "uninstrument"]
@@ -118,6 +121,11 @@ def instrument(
     batch_size: int = 512,
     flush_interval: float = 0.2,
     shutdown_timeout: float = 5.0,
+    sample_rate: float = 1.0,
+    keep_errors: bool = True,
+    sample_rates: Mapping[str, float] | None = None,
+    scrub: bool | Scrubber = False,
+    guards: Sequence[Guard] | None = None,
 ) -> Instrumentation:
     """Start recording: patch the installed provider SDKs and start the event bus.
 
@@ -150,13 +158,25 @@ def instrument(
         batch_size: Events per sink write.
         flush_interval: Seconds between bus wake-ups when traffic is light.
         shutdown_timeout: Seconds the exit-time flush may take.
+        sample_rate: Fraction of traces to record, 0.0-1.0, decided per trace from its id
+            (OpenTelemetry's ``TraceIdRatioBased`` rule): a trace is kept or dropped whole.
+        keep_errors: Keep every trace that contains an error span, whatever its rate says.
+        sample_rates: Rates per tenant or feature: ``{"tenant:acme": 1.0, "feature:search": 0.5}``;
+            a tenant rule beats a feature rule, which beats ``sample_rate`` (docs/sampling.md).
+        scrub: ``True`` or a ``peekr.Scrubber(...)``: replace emails, phone numbers, card numbers,
+            IBANs, national ids, API keys, bearer tokens and private keys in every captured
+            string before any sink sees it (docs/scrubbing.md).
+        guards: ``peekr.Blocklist(...)`` guards checked on the request before it is sent and on
+            the response (docs/scrubbing.md#guardrails).
 
     Returns:
         An ``Instrumentation`` handle (also a context manager).
 
     Raises:
-        ValueError: a bad value (unknown storage, retention class, provider; non-positive sizes).
-        TypeError: a sink or exporter without ``write``/``flush``/``aclose``.
+        ValueError: a bad value (unknown storage, retention class, provider; non-positive sizes;
+            a rate outside 0.0-1.0 or a ``sample_rates`` key not ``tenant:...``/``feature:...``).
+        TypeError: a sink or exporter without ``write``/``flush``/``aclose``; ``scrub`` not a
+            bool or ``Scrubber``; a guard that is not a ``peekr.Blocklist``.
         ModuleNotFoundError: a provider named in ``providers`` is not installed.
     """
     running = _runtime.get_runtime()
@@ -188,6 +208,11 @@ def instrument(
     _check_positive("shutdown_timeout", shutdown_timeout)
     if max_field_chars is not None:
         _check_positive("max_field_chars", max_field_chars, int)
+    sampling = validate_sampling(sample_rate, keep_errors, sample_rates)
+    scrubber = validate_scrub(scrub)
+    from ._guards import validate_guards
+
+    checked_guards = validate_guards(guards)
     for sink in sinks or ():
         _check_sink(sink, "sinks")
     if exporter is not None:
@@ -207,6 +232,9 @@ def instrument(
         flush_interval=float(flush_interval),
         shutdown_timeout=float(shutdown_timeout),
         providers=tuple(providers) if providers is not None else None,
+        sampling=sampling if sampling.active else None,
+        scrub=scrubber,
+        guards=checked_guards,
     )
 
     subscribers: list[tuple[str, Sink]] = []

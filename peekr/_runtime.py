@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import Settings
 from ._pipeline import Inbound, Pipeline
+from ._sampling import HeldTraces, Sampler
 from .bus import BusStats, EventBus, _loop
 from .sinks._base import Sink
 
@@ -139,6 +140,9 @@ class Runtime:
         self.state = State.UNCONFIGURED
         self.running = False
         self.handle: Any = None
+        sampling = settings.sampling
+        #: The trace sampler (``instrument(sample_rate=...)``), None when every trace is kept.
+        self.sampler = Sampler(sampling) if sampling is not None and sampling.active else None
         self.bus = self._new_bus()
         self._thread: threading.Thread | None = None
 
@@ -148,7 +152,11 @@ class Runtime:
             queue_size=self.settings.queue_size,
             batch_size=self.settings.batch_size,
             flush_interval=self.settings.flush_interval,
-            pipeline=Pipeline(redact_pii=self.settings.redact_pii),
+            pipeline=Pipeline(
+                redact_pii=self.settings.redact_pii,
+                held=HeldTraces(self.sampler) if self.sampler is not None else None,
+                scrubber=self.settings.scrub,
+            ),
             upstream=["evaluators"] if self.evaluators is not None else [],
         )
 
