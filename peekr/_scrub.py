@@ -175,6 +175,9 @@ class Scrubber:
 
     def _run(self, match: re.Match[str]) -> str:
         assert self._in_run is not None
+        start = match.start()
+        if start >= 2 and match.string[start - 2 : start].isalpha() and match.string[start - 2 : start].isupper():
+            return match.group(0)  # the digits of an IBAN-shaped token that failed its mod-97 check
         return self._in_run.sub(self._in_run_replace, match.group(0))
 
     def _in_run_replace(self, match: re.Match[str]) -> str:
@@ -206,8 +209,8 @@ class Scrubber:
         """``text`` with every match replaced.
 
         A pass per detector family that can match, picked by cheap substring tests (most text
-        needs one or two): private keys, API keys, bearer tokens, emails, then runs of digits
-        (cards, SSNs, phone numbers checked inside each run), IBANs, UK NI numbers, custom.
+        needs one or two): private keys, API keys, bearer tokens, emails, IBANs and UK NI numbers,
+        then runs of digits (cards, SSNs, phone numbers checked inside each run), custom patterns.
         """
         on = self._on
         if "-----BEGIN" in text and "private_key" in on:
@@ -219,10 +222,10 @@ class Scrubber:
         if "@" in text and "email" in on:
             text = _EMAIL.sub(self._mark_email, text)
         if len(text) >= 8 and _DIGIT.search(text) is not None:
+            if len(text) >= 9 and self._letters:  # before the digit runs: an IBAN holds one
+                text = _LETTERS_DIGITS.sub(self._letters_digits, text)
             if self._in_run is not None:
                 text = _DIGIT_RUN.sub(self._run, text)
-            if len(text) >= 9 and self._letters:
-                text = _LETTERS_DIGITS.sub(self._letters_digits, text)
         if self._custom is not None:
             text = self._custom.sub(self._custom_replace, text)
         return text

@@ -9,6 +9,7 @@ from collections import defaultdict
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import peekr
@@ -43,10 +44,10 @@ async def _async_trace(i: int, seen: list[tuple[str, bool]]) -> None:
     failing = i % 20 == 0
     async with peekr.span("root", n=i) as root:
         async with peekr.span("child.llm", provider="fake"):
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
         try:
             async with peekr.span("child.tool", provider="fake"):
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
                 if failing:
                     raise ValueError("tool failed")
         except ValueError:
