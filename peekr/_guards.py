@@ -276,35 +276,50 @@ def _record(guard: Blocklist, on: str, matches: int, outcome: GuardOutcome) -> N
         )
 
 
-def check_input(guards: Sequence[Blocklist], kwargs: dict[str, Any]) -> tuple[dict[str, Any], GuardOutcome]:
-    """Run the input guards on a request's keyword arguments: ``(kwargs to send, outcome)``."""
+def _redacted(request: dict[str, Any], guard: Blocklist) -> dict[str, Any]:
+    """A copy of ``request`` (keyword arguments or Bedrock ``api_params``) with matches replaced."""
+    request = dict(request)
+    for key, value in _content(request).items():
+        new = _rewrite(value, guard.redact)
+        if key == "config.system_instruction":
+            config = request["config"]
+            if isinstance(config, dict):
+                request["config"] = {**config, "system_instruction": new}
+            else:
+                request["config"] = config.model_copy(update={"system_instruction": new})
+        else:
+            request[key] = new
+    return request
+
+
+def check_input(
+    guards: Sequence[Blocklist], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any], GuardOutcome]:
+    """Run the input guards on a request: ``(args, kwargs to send, outcome)``.
+
+    The request is the keyword arguments (OpenAI, Anthropic, Gemini) or a positional dict of
+    parameters (Bedrock's ``api_params``). The caller's own objects are never changed: a
+    redacted request is a copy.
+    """
     outcome = GuardOutcome()
-    content = _content(kwargs)
-    if not content:
-        return kwargs, outcome
+    positions = [i for i, a in enumerate(args) if isinstance(a, dict) and _content(a)]
+    if not positions and not _content(kwargs):
+        return args, kwargs, outcome
     for guard in guards:
         if not guard.applies_to("input"):
             continue
         texts: list[str] = []
-        _texts(content, texts)
+        _texts(_content(kwargs), texts)
+        for i in positions:
+            _texts(_content(args[i]), texts)
         matches = sum(guard.count(t) for t in texts)
         if not matches:
             continue
         _record(guard, "input", matches, outcome)
         if guard.action == "redact":
-            kwargs = dict(kwargs)
-            for key, value in content.items():
-                new = _rewrite(value, guard.redact)
-                if key == "config.system_instruction":
-                    config = kwargs["config"]
-                    if isinstance(config, dict):
-                        kwargs["config"] = {**config, "system_instruction": new}
-                    else:
-                        kwargs["config"] = config.model_copy(update={"system_instruction": new})
-                else:
-                    kwargs[key] = new
-            content = _content(kwargs)
-    return kwargs, outcome
+            kwargs = _redacted(kwargs, guard)
+            args = tuple(_redacted(a, guard) if i in positions else a for i, a in enumerate(args))
+    return args, kwargs, outcome
 
 
 def _output_holders(result: Any) -> list[tuple[Any, str]]:

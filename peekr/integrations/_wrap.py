@@ -85,14 +85,14 @@ def _guards(provider: str) -> tuple[Blocklist, ...]:
 
 
 def _guard_input(
-    where: str, guards: tuple[Blocklist, ...], kwargs: dict[str, Any]
-) -> tuple[dict[str, Any], GuardOutcome | None]:
+    where: str, guards: tuple[Blocklist, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any], GuardOutcome | None]:
     """Input guards; an internal failure is logged and the call goes on unguarded."""
     try:
-        return check_input(guards, kwargs)
+        return check_input(guards, args, kwargs)
     except Exception as exc:
         log_internal_error(f"{where}.guard", exc)
-        return kwargs, None
+        return args, kwargs, None
 
 
 def _guard_output(where: str, guards: tuple[Blocklist, ...], span: ActiveSpan, result: Any) -> GuardrailError | None:
@@ -159,7 +159,7 @@ def wrap_sync(
             guards = _guards(provider)
             checked: GuardOutcome | None = None
             if guards:  # before anything is sent (docs/scrubbing.md#guardrails)
-                kwargs, checked = _guard_input(where, guards, kwargs)
+                args, kwargs, checked = _guard_input(where, guards, args, kwargs)
             span = _begin(where, provider, describe, self, args, kwargs)
             if checked is not None:
                 _note(span, checked)
@@ -238,7 +238,7 @@ def wrap_async(
                 guards = _guards(provider)
                 checked: GuardOutcome | None = None
                 if guards:
-                    kwargs, checked = _guard_input(where, guards, kwargs)
+                    args, kwargs, checked = _guard_input(where, guards, args, kwargs)
                 span = _begin(where, provider, describe, self, args, kwargs)
                 if checked is not None:
                     _note(span, checked)
@@ -268,7 +268,7 @@ def wrap_async(
             guards = _guards(provider)
             checked: GuardOutcome | None = None
             if guards:
-                kwargs, checked = _guard_input(where, guards, kwargs)
+                args, kwargs, checked = _guard_input(where, guards, args, kwargs)
             span = _begin(where, provider, describe, self, args, kwargs)
             if checked is not None:
                 _note(span, checked)
