@@ -159,7 +159,13 @@ class Pipeline:
 
     def _finish(self, span: Span, records: list[Event]) -> None:
         if self.scrubber is not None:
-            self._scrub(span)
+            try:
+                self.scrubber.scrub_value(span.attributes)
+            except Exception as exc:  # pragma: no cover - defensive: never store what could not be scrubbed
+                log_internal_error("bus.scrub", exc)
+                attributes = cast(dict[str, Any], span.attributes)
+                attributes.clear()
+                attributes["scrub_failed"] = True
         for processor in self.processors:
             try:
                 processor(span)

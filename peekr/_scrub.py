@@ -4,7 +4,9 @@
 patterns={"EMPLOYEE_ID": r"EMP-\\d{6}"}, replacement="[{kind}]")``. The pipeline runs it on the bus
 thread on every span record (every string inside ``attributes``: input, output, request, error,
 tool calls, retrieval documents, user attributes), on evaluation results and feedback notes,
-before any sink, evaluator or exporter sees them. Dict keys, span names and ids are not scrubbed.
+before any sink, evaluator or exporter sees them. Not scrubbed: dict keys, span names, ids, and
+the top-level attributes in ``NOT_CONTENT`` (``model``, ``provider``, ``finish_reason``,
+``response_id``, ``kind``, ``framework``, ``db.operation``, ``http.request.method``).
 
 Built-in detectors (``DETECTORS``) and the kind their matches become:
 
@@ -32,7 +34,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DETECTORS", "Scrubber", "iban_valid", "luhn_valid", "validate_scrub"]
+__all__ = ["DETECTORS", "NOT_CONTENT", "Scrubber", "iban_valid", "luhn_valid", "validate_scrub"]
 
 _KINDS = {
     "private_key": "PRIVATE_KEY",
@@ -44,6 +46,12 @@ _KINDS = {
     "national_id": "NATIONAL_ID",
     "phone": "PHONE",
 }
+
+#: Top-level span attributes that name the call, not its content: never scrubbed (all
+#: strings the integrations set from the SDK's own enumerations or ids).
+NOT_CONTENT = frozenset(
+    {"model", "provider", "finish_reason", "response_id", "kind", "framework", "db.operation", "http.request.method"}
+)
 
 #: The built-in detector names.
 DETECTORS: tuple[str, ...] = tuple(_KINDS)
@@ -231,23 +239,38 @@ class Scrubber:
         return text
 
     def scrub_value(self, value: Any, _depth: int = 0) -> Any:
-        """Scrub every string inside ``value``; dicts and lists in place, the rest rebuilt."""
-        if isinstance(value, str):
+        """Scrub every string inside ``value``; dicts and lists in place, the rest rebuilt.
+
+        At the top level of a span's attributes, the few keys that name the call rather than
+        its content (``NOT_CONTENT``: model, provider, finish reason, response id...) are skipped.
+        """
+        if type(value) is str:
             return self.scrub_text(value)
         if _depth > 64:
             return value
-        if isinstance(value, dict):
+        text = self.scrub_text
+        if type(value) is dict:
+            skip = NOT_CONTENT if _depth == 0 else ()
             for key, item in value.items():
-                if isinstance(item, (str, dict, list, tuple)):
+                kind = type(item)
+                if kind is str:
+                    if key not in skip:
+                        value[key] = text(item)
+                elif kind is dict or kind is list or kind is tuple:
                     value[key] = self.scrub_value(item, _depth + 1)
             return value
-        if isinstance(value, list):
+        if type(value) is list:
             for i, item in enumerate(value):
-                if isinstance(item, (str, dict, list, tuple)):
+                kind = type(item)
+                if kind is str:
+                    value[i] = text(item)
+                elif kind is dict or kind is list or kind is tuple:
                     value[i] = self.scrub_value(item, _depth + 1)
             return value
         if isinstance(value, tuple):
             return tuple(self.scrub_value(item, _depth + 1) for item in value)
+        if isinstance(value, (dict, list)):  # subclasses: the slow path
+            return self.scrub_value(dict(value) if isinstance(value, dict) else list(value), _depth)
         return value
 
     def scrub_event(self, event: Any) -> None:
