@@ -260,9 +260,11 @@ class HeldTraces:
         if not self._held:
             return
         deadline = time.monotonic() - self.sampler.config.hold_timeout
-        for trace_id in list(self._held):
-            if not everything and self._held[trace_id].since > deadline:
-                break  # insertion order is age order
+        held = self._held
+        while held:
+            trace_id = next(iter(held))  # insertion order is age order: stop at the first young one
+            if not everything and held[trace_id].since > deadline:
+                break
             self.orphaned += 1
             self._decide(trace_id, out, forget=True)
 

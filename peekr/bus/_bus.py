@@ -253,7 +253,7 @@ class EventBus:
                     # Phase 2: no more events; drain what is left into the sinks and close them.
                     self.state = SHUTTING_DOWN
                     self._tell_closing()
-                    self._drain()
+                    self._drain(final=True)
                     for send in self._sends.values():
                         send.close()
                 with anyio.move_on_after(self._remaining()):
