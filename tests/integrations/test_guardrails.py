@@ -15,6 +15,9 @@ import peekr
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
+# google-genai's aiohttp transport subclasses aiohttp.ClientSession (as in tests/integrations/gemini).
+pytestmark = pytest.mark.filterwarnings("ignore:Inheritance class AiohttpClientSession:DeprecationWarning")
+
 SECRET = "Project Nightingale"
 PROMPT = f"Summarise the {SECRET} launch plan"
 
@@ -225,3 +228,73 @@ def test_a_guard_that_fails_internally_never_reaches_the_caller(fake: FakeProvid
 def test_bad_guard_options_raise_clear_errors(make: Callable[[], Any], error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         make()
+
+
+def test_gemini_typed_contents_and_config_system_instruction_are_redacted(fake: FakeProvider) -> None:
+    from google.genai import types
+
+    _start(peekr.Blocklist([SECRET], action="redact"), "gemini")
+    contents = [types.Content(role="user", parts=[types.Part(text=PROMPT)])]
+    config = types.GenerateContentConfig(system_instruction=f"Never discuss {SECRET}.")
+    client = fake.genai_client()
+    reply = client.models.generate_content(model="gemini-2.0-flash", contents=contents, config=config)
+    sent = fake.last_request.body.decode()
+    assert SECRET not in sent and "Never discuss [BLOCKED]." in sent
+    assert reply.text == "Echo: Summarise the [BLOCKED] launch plan"
+    assert contents[0].parts[0].text == PROMPT and config.system_instruction == f"Never discuss {SECRET}."  # copies
+
+
+ASYNCIO_ONLY = pytest.mark.parametrize("anyio_backend", ["asyncio"])  # google-genai's async transport: aiohttp
+
+
+@pytest.mark.anyio
+@ASYNCIO_ONLY
+async def test_async_gemini_output_raise(fake: FakeProvider) -> None:
+    sink = _start(peekr.Blocklist(["Echo"], on="output", action="raise"), "gemini")
+    client = fake.genai_client()
+    try:
+        with pytest.raises(peekr.GuardrailError, match="in the output"):
+            await client.aio.models.generate_content(model="gemini-2.0-flash", contents="hello")
+    finally:
+        await client.aio.aclose()  # its aiohttp session belongs to this loop
+    assert peekr.flush(5)
+    assert sink.spans[0].status == "error"
+
+
+@pytest.mark.parametrize("keep_errors", [False, True])
+def test_output_raise_applies_to_a_sampled_out_call(fake: FakeProvider, keep_errors: bool) -> None:
+    sink = InMemorySink()
+    peekr.instrument(
+        storage="none",
+        sinks=[sink],
+        providers=["openai"],
+        sample_rate=0.0,
+        keep_errors=keep_errors,
+        guards=[peekr.Blocklist(["Echo"], on="output", action="raise")],
+    )
+    with pytest.raises(peekr.GuardrailError, match="in the output"):
+        _openai(fake)("hello")
+    assert peekr.flush(5)
+    # keep_errors: the blocked call is an error span, so its trace is kept
+    assert [s.status for s in sink.spans] == (["error"] if keep_errors else [])
+
+
+@pytest.mark.anyio
+@ASYNCIO_ONLY
+async def test_async_output_raise_on_a_sampled_out_call(fake: FakeProvider) -> None:
+    peekr.instrument(
+        storage="none",
+        providers=["openai", "gemini"],
+        sample_rate=0.0,
+        keep_errors=False,
+        guards=[peekr.Blocklist(["Echo"], on="output", action="raise")],
+    )
+    async with fake.async_openai_client() as client:
+        with pytest.raises(peekr.GuardrailError):
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    gemini = fake.genai_client()
+    try:
+        with pytest.raises(peekr.GuardrailError):
+            await gemini.aio.models.generate_content(model="gemini-2.0-flash", contents="hello")
+    finally:
+        await gemini.aio.aclose()
