@@ -212,6 +212,8 @@ class Runtime:
     def _reset_after_fork(self) -> None:
         # The bus thread does not exist in the child. Start a fresh bus with the same sinks;
         # the sinks notice the new pid and reopen their files/connections on first write.
+        if self.sampler is not None:
+            self.sampler.reset_after_fork()
         self.bus = self._new_bus()
         try:
             self._thread = _loop.start_in_thread(self.bus)  # looked up per call: the ASGI lifespan swaps it

@@ -133,6 +133,11 @@ class Sampler:
         self._lock = threading.Lock()
         self.forgotten_open = 0
 
+    def reset_after_fork(self) -> None:
+        """In a forked child: a fresh lock (another thread may have held it at the fork) and no open spans."""
+        self._lock = threading.Lock()
+        self._open = {}
+
     def rate_for(self, tenant_id: str | None, feature: Any) -> float:
         """The rate of a trace: tenant rule > feature rule > ``sample_rate``."""
         config = self.config

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -265,3 +271,32 @@ def test_a_late_span_of_a_decided_trace_follows_the_decision() -> None:
 def test_bad_sampling_options_raise_clear_errors(kwargs: dict[str, Any], error: type, message: str) -> None:
     with pytest.raises(error, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
         peekr.instrument(storage="none", **kwargs)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_samples_even_if_the_sampler_lock_was_held_at_the_fork(tmp_path: Path) -> None:
+    path = tmp_path / "traces.jsonl"
+    script = textwrap.dedent(
+        f"""
+        import os, peekr
+        from peekr._runtime import get_runtime
+        peekr.instrument(storage="jsonl", path={str(path)!r}, sample_rate=0.0, keep_errors=True)
+        lock = get_runtime().sampler._lock
+        lock.acquire()  # as if another thread were counting open spans at the moment of the fork
+        pid = os.fork()
+        if pid == 0:
+            try:
+                with peekr.span("child-error"):
+                    raise ValueError("kept: an error")
+            except ValueError:
+                pass
+            os._exit(0 if peekr.shutdown() else 3)
+        lock.release()
+        _, status = os.waitpid(pid, 0)
+        peekr.shutdown()
+        raise SystemExit(os.waitstatus_to_exitcode(status))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["name"] for line in path.read_text().splitlines()] == ["child-error"]
