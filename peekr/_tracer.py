@@ -139,6 +139,20 @@ class ActiveSpan:
             if raise_internal_errors():
                 raise
 
+    def discard(self) -> None:
+        """Drop this span unrecorded (a framework's duplicate of a provider span); idempotent.
+
+        A sampled-and-held trace stops counting it as open. If it was the trace's last open span,
+        the trace is decided by the hold timeout (the spans that already ended did not close it).
+        """
+        if not self._end_lock.acquire(blocking=False):
+            return
+        if self.sampling == HOLD:
+            try:
+                self._runtime.sampler.closed(self.trace_id)  # type: ignore[union-attr]
+            except Exception as exc:  # pragma: no cover - a dict operation under a lock
+                log_internal_error("span.discard", exc)
+
     def to_span(self) -> Span:
         """The finished ``Span`` record (called on the bus thread after ``end``)."""
         duration_ns = self._duration_ns

@@ -476,7 +476,10 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         with handle_internal_errors("langchain.on_llm_end"):
             checkpoint("langchain.on_llm_end")
             run = self._llm_pop(run_id)
-            if run is None or run.span is None or (run.pending is not None and run.pending.covered):
+            if run is None or run.span is None:
+                return
+            if run.pending is not None and run.pending.covered:
+                run.span.discard()  # a provider span recorded the call (and a held trace stops waiting for this one)
                 return
             attributes = run.span.attributes
             self._capture_prompt(run)
@@ -494,7 +497,10 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         with handle_internal_errors("langchain.on_llm_error"):
             checkpoint("langchain.on_llm_error")
             run = self._llm_pop(run_id)
-            if run is None or run.span is None or (run.pending is not None and run.pending.covered):
+            if run is None or run.span is None:
+                return
+            if run.pending is not None and run.pending.covered:
+                run.span.discard()  # a provider span recorded the call (and a held trace stops waiting for this one)
                 return
             self._capture_prompt(run)
             run.span.end(error=None if isinstance(error, GeneratorExit) else error)

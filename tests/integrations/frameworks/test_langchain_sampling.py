@@ -1,0 +1,38 @@
+"""Sampling LangChain chains: with keep_errors=True a chain's trace is kept or dropped whole."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from test_langchain import CHAIN_TREE, make_chain
+
+import peekr
+from peekr.sinks.memory import InMemorySink
+from peekr.testing.fake_provider import FakeProvider
+
+
+def _trace_sizes(keep_errors: bool, server: FakeProvider) -> Counter[int]:
+    chain = make_chain(server)
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], sample_rate=0.5, keep_errors=keep_errors)
+    for i in range(40):
+        chain.invoke({"topic": f"owls {i}"})
+    assert peekr.flush(10)
+    stats = peekr.stats().sampling
+    sizes = Counter(Counter(s.trace_id for s in sink.spans).values())
+    assert sum(sizes.values()) + stats["traces_sampled_out"] == 40
+    return sizes
+
+
+def test_held_chain_traces_are_kept_or_dropped_whole(server: FakeProvider) -> None:
+    assert set(_trace_sizes(True, server)) == {len(CHAIN_TREE)}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="keep_errors=False: the runs and LLM calls under a sampled-out LangChain run do not inherit "
+    "the decision yet and start traces of their own (docs/sampling.md, Limits)",
+)
+def test_dropped_chain_traces_leave_no_fragments(server: FakeProvider) -> None:
+    assert set(_trace_sizes(False, server)) == {len(CHAIN_TREE)}
