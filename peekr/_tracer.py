@@ -230,6 +230,13 @@ class SampledOutSpan(NonRecordingSpan):
         self.trace_id = trace_id
         self.span_id = new_span_id()
         self.parent_id = parent_id
+        self._start_perf = time.perf_counter_ns()  # ordering against other open runs (frameworks)
+
+    def child(self, runtime: Runtime, name: str = "") -> SampledOutSpan:
+        """A span under this one: dropped too (counted as a sampled-out span)."""
+        if runtime.sampler is not None:
+            runtime.sampler.count_dropped(new_trace=False)
+        return SampledOutSpan(name, self.trace_id, self.span_id)
 
     @contextmanager
     def activate(self) -> Iterator[NonRecordingSpan]:

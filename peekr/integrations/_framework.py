@@ -20,11 +20,11 @@ from collections.abc import Callable
 from contextvars import ContextVar
 
 from .._context import SpanContextLike, _current_span
-from .._tracer import ActiveSpan
+from .._tracer import ActiveSpan, SampledOutSpan
 
 __all__ = ["PendingLLM", "add_parent_resolver", "framework_parent", "note_provider_span", "parent_for_new_span"]
 
-ParentResolver = Callable[[], "ActiveSpan | None"]
+ParentResolver = Callable[[], "ActiveSpan | SampledOutSpan | None"]
 _resolvers: list[ParentResolver] = []
 
 
@@ -53,17 +53,26 @@ def add_parent_resolver(resolver: ParentResolver) -> None:
         _resolvers.append(resolver)
 
 
-def _later(a: ActiveSpan | None, b: ActiveSpan | None) -> ActiveSpan | None:
-    if a is None or not a.is_recording:
-        return b if b is not None and b.is_recording else None
-    if b is None or not b.is_recording:
+Run = ActiveSpan | SampledOutSpan
+
+
+def _open(run: Run | None) -> bool:
+    # A sampled-out run (``SampledOutSpan``) records nothing but is open while its framework holds it.
+    return run is not None and (type(run) is SampledOutSpan or run.is_recording)
+
+
+def _later(a: Run | None, b: Run | None) -> Run | None:
+    if not _open(a):
+        return b if _open(b) else None
+    if not _open(b):
         return a
+    assert a is not None and b is not None
     return a if a._start_perf >= b._start_perf else b
 
 
-def framework_parent() -> ActiveSpan | None:
-    """The innermost open framework run here, if any."""
-    found: ActiveSpan | None = None
+def framework_parent() -> ActiveSpan | SampledOutSpan | None:
+    """The innermost open framework run here, if any (a sampled-out run too: its calls are dropped)."""
+    found: Run | None = None
     for resolver in _resolvers:
         found = _later(found, resolver())
     return found

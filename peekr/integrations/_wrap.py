@@ -60,6 +60,8 @@ def _begin(
     with handle_internal_errors(f"{where}.start"):
         checkpoint(f"{where}.start")
         parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
+        if type(parent) is SampledOutSpan:  # inside a sampled-out framework run: dropped with it
+            return parent.child(runtime)
         ahead = sample_ahead(runtime) if parent is None else None
         if type(ahead) is SampledOutSpan:  # sampled out: the request is not even read
             return ahead
