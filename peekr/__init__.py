@@ -29,8 +29,11 @@ if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed f
     from ._events import EvalResult as EvalResult
     from ._events import Feedback as Feedback
     from ._experiment import experiment as experiment
+    from ._guards import Blocklist as Blocklist
+    from ._guards import GuardrailError as GuardrailError
     from ._manual import span as span
     from ._manual import trace as trace
+    from ._scrub import Scrubber as Scrubber
     from ._span import Span as Span
     from .bus import BusStats as BusStats
     from .sinks.http import HTTPExporter as HTTPExporter
@@ -38,13 +41,16 @@ if typing.TYPE_CHECKING:  # loaded on first use at run time (see _LAZY): typed f
     from .store._feedback import feedback as feedback
 
 __all__ = (
+    "Blocklist",
     "Budget",
     "BudgetExceededError",
     "BusStats",
     "EvalResult",
     "Feedback",
+    "GuardrailError",
     "HTTPExporter",
     "Instrumentation",
+    "Scrubber",
     "Span",
     "__version__",
     "aflush",
@@ -77,6 +83,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "stats": ("peekr._api", "stats"),
     "uninstrument": ("peekr._api", "uninstrument"),
     "Budget": ("peekr._budgets", "Budget"),
+    "Blocklist": ("peekr._guards", "Blocklist"),
+    "GuardrailError": ("peekr._guards", "GuardrailError"),
+    "Scrubber": ("peekr._scrub", "Scrubber"),
     "BudgetExceededError": ("peekr._budgets", "BudgetExceededError"),
     "session": ("peekr._context", "session"),
     "EvalResult": ("peekr._events", "EvalResult"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,12 +25,15 @@ from ._config import (
     env_str,
 )
 from ._retention import validate_retention_class
+from ._sampling import validate_sampling
+from ._scrub import Scrubber, validate_scrub
 from ._span import RetentionClass, Span
 from .bus import BusStats
 from .sinks._base import Sink, sink_name
 
 if TYPE_CHECKING:
     from ._budgets import Budget
+    from ._guards import Guard
     from .alerts import Rule
     from .evaluators import Evaluator
 
@@ -123,6 +126,11 @@ def instrument(
     console: bool | Literal["roots", "all"] | None = None,
     budgets: Sequence[Budget] | None = None,
     alerts: Sequence[Rule] | None = None,
+    sample_rate: float = 1.0,
+    keep_errors: bool = True,
+    sample_rates: Mapping[str, float] | None = None,
+    scrub: bool | Scrubber = False,
+    guards: Sequence[Guard] | None = None,
 ) -> Instrumentation:
     """Start recording: patch the installed provider SDKs and start the event bus.
 
@@ -164,13 +172,25 @@ def instrument(
         alerts: Alert rules from ``peekr.alerts`` (error rate, latency p95, cost, cost spike,
             token growth, low scores), judged on the bus thread and sent to logs, webhooks or
             Slack from their own thread (see docs/alerts.md).
+        sample_rate: Fraction of traces to record, 0.0-1.0, decided per trace from its id
+            (OpenTelemetry's ``TraceIdRatioBased`` rule): a trace is kept or dropped whole.
+        keep_errors: Keep every trace that contains an error span, whatever its rate says.
+        sample_rates: Rates per tenant or feature: ``{"tenant:acme": 1.0, "feature:search": 0.5}``;
+            a tenant rule beats a feature rule, which beats ``sample_rate`` (docs/sampling.md).
+        scrub: ``True`` or a ``peekr.Scrubber(...)``: replace emails, phone numbers, card numbers,
+            IBANs, national ids, API keys, bearer tokens and private keys in every captured
+            string before any sink sees it (docs/scrubbing.md).
+        guards: ``peekr.Blocklist(...)`` guards checked on the request before it is sent and on
+            the response (docs/scrubbing.md#guardrails).
 
     Returns:
         An ``Instrumentation`` handle (also a context manager).
 
     Raises:
-        ValueError: a bad value (unknown storage, retention class, provider; non-positive sizes).
-        TypeError: a sink or exporter without ``write``/``flush``/``aclose``.
+        ValueError: a bad value (unknown storage, retention class, provider; non-positive sizes;
+            a rate outside 0.0-1.0 or a ``sample_rates`` key not ``tenant:...``/``feature:...``).
+        TypeError: a sink or exporter without ``write``/``flush``/``aclose``; ``scrub`` not a
+            bool or ``Scrubber``; a guard that is not a ``peekr.Blocklist``.
         ModuleNotFoundError: a provider named in ``providers`` is not installed.
     """
     running = _runtime.get_runtime()
@@ -202,6 +222,11 @@ def instrument(
     _check_positive("shutdown_timeout", shutdown_timeout)
     if max_field_chars is not None:
         _check_positive("max_field_chars", max_field_chars, int)
+    sampling = validate_sampling(sample_rate, keep_errors, sample_rates)
+    scrubber = validate_scrub(scrub)
+    from ._guards import validate_guards
+
+    checked_guards = validate_guards(guards)
     for sink in sinks or ():
         _check_sink(sink, "sinks")
     if exporter is not None:
@@ -224,6 +249,9 @@ def instrument(
         flush_interval=float(flush_interval),
         shutdown_timeout=float(shutdown_timeout),
         providers=tuple(providers) if providers is not None else None,
+        sampling=sampling if sampling.active else None,
+        scrub=scrubber,
+        guards=checked_guards,
     )
 
     subscribers: list[tuple[str, Sink]] = []

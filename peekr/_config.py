@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ._retention import validate_retention_class
+from ._sampling import SamplingConfig
+from ._scrub import Scrubber
 
 __all__ = [
     "ENV_CAPTURE_CONTENT",
@@ -107,3 +109,7 @@ class Settings:
     flush_interval: float = 0.2
     shutdown_timeout: float = 5.0
     providers: tuple[str, ...] | None = None
+    sampling: SamplingConfig | None = None
+    scrub: Scrubber | None = None
+    #: ``peekr.Blocklist`` guards (``peekr._guards``), checked around every provider call.
+    guards: tuple[Any, ...] = ()

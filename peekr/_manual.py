@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from ._context import SpanContextLike, _current_span
-from ._tracer import ActiveSpan, NonRecordingSpan, start_span
+from ._tracer import ActiveSpan, NonRecordingSpan, SampledOutSpan, begin_span
 
 __all__ = ["span", "trace"]
 
@@ -46,14 +46,16 @@ class span:  # used like a function
     def __init__(self, name: str, **attributes: Any) -> None:
         self.name = _validate_name(name, "peekr.span()")
         self.attributes = attributes
-        self._stack: list[tuple[ActiveSpan | NonRecordingSpan, Token[SpanContextLike | None] | None]] = []
+        self._stack: list[
+            tuple[ActiveSpan | NonRecordingSpan | SampledOutSpan, Token[SpanContextLike | None] | None]
+        ] = []
 
     def __enter__(self) -> ActiveSpan | NonRecordingSpan:
-        active = start_span(self.name, dict(self.attributes))
+        active = begin_span(self.name, dict(self.attributes))
         if active is None:
             self._stack.append((NonRecordingSpan(self.name), None))
             return self._stack[-1][0]
-        self._stack.append((active, _current_span.set(active)))
+        self._stack.append((active, _current_span.set(active)))  # a SampledOutSpan too: its children follow it
         return active
 
     def __exit__(
@@ -76,7 +78,7 @@ class span:  # used like a function
 def _wrap_generator(fn: Callable[..., Generator[Any, Any, Any]], name: str, attrs: dict[str, Any]) -> Any:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        active = start_span(name, dict(attrs))
+        active = begin_span(name, dict(attrs))
         gen = fn(*args, **kwargs)
         if active is None:
             return (yield from gen)
@@ -113,7 +115,7 @@ def _wrap_generator(fn: Callable[..., Generator[Any, Any, Any]], name: str, attr
 def _wrap_async_generator(fn: Callable[..., AsyncGenerator[Any, Any]], name: str, attrs: dict[str, Any]) -> Any:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        active = start_span(name, dict(attrs))
+        active = begin_span(name, dict(attrs))
         agen = fn(*args, **kwargs)
         if active is None:
             async for item in agen:

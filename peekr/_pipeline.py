@@ -6,12 +6,17 @@ thread cheap) or a ready ``Event``. The bus owns one ``Pipeline`` and runs it on
 for every batch, before fan-out; subscribers receive ``Event`` records only (``Span``,
 ``EvalResult``, ``Feedback``). The stage, in order, for each span:
 
+0. sample: spans of traces the sampler holds (``peekr._sampling``: rate says drop, but
+   ``keep_errors``) wait, unbuilt, until their trace is decided; dropped ones are never built;
 1. build: a ``PendingSpan`` becomes a ``Span`` record;
 2. redact: ``retention_class="pii"`` spans lose every attribute not on the allow-list
    (``peekr._redact``), when the runtime was started with ``redact_pii=True``;
-3. processors: ``cost_usd`` from the price table, then any extra ``SpanProcessor``
-   (spend budgets count here);
-4. observers: every record (spans, evaluation results, feedback) is shown to each observer
+3. scrub: every string of the record goes through the ``Scrubber`` (``peekr._scrub``), when
+   ``instrument(scrub=...)`` asked for it (also the attributes and error of ``EvalResult`` and
+   the note of ``Feedback``);
+4. processors: ``cost_usd`` from the price table, then any extra ``SpanProcessor`` (spend
+   budgets count here: they see scrubbed records with a cost);
+5. observers: every record (spans, evaluation results, feedback) is shown to each observer
    (the alert engine), which reads it and must not change it.
 
 A span that cannot be built is dropped and counted (``("bus", "internal_error")``), never
@@ -27,6 +32,8 @@ from ._cost import compute_cost
 from ._errors import log_internal_error
 from ._events import EvalResult, Event, Feedback
 from ._redact import redact_pii
+from ._sampling import HOLD, HeldTraces
+from ._scrub import Scrubber
 from ._span import Span
 
 __all__ = ["Inbound", "Observer", "PendingSpan", "Pipeline", "SpanProcessor", "add_cost"]
@@ -37,6 +44,12 @@ class PendingSpan(Protocol):
 
     retention_class: str
     attributes: dict[str, Any]
+    trace_id: str
+    status: str
+    #: ``peekr._sampling.KEEP`` / ``HOLD`` (``DROP`` spans are never published).
+    sampling: int
+    #: For a ``HOLD`` span: it was the last open span of its trace here.
+    closes_trace: bool
 
     def to_span(self) -> Span:
         """The ``Span`` record (called once, on the bus thread)."""
@@ -67,6 +80,8 @@ class Pipeline:
     Args:
         redact_pii: Redact the attributes of ``retention_class="pii"`` spans.
         processors: Run on every ``Span`` record, in order; default: ``add_cost``.
+        held: The sampler's buffer of held traces (None: no sampling).
+        scrubber: Scrub every string of every record (None: off).
         observers: Shown every record, after the processors.
     """
 
@@ -75,42 +90,55 @@ class Pipeline:
         *,
         redact_pii: bool = True,
         processors: Sequence[SpanProcessor] = (add_cost,),
+        held: HeldTraces | None = None,
+        scrubber: Scrubber | None = None,
         observers: Sequence[Observer] = (),
     ) -> None:
         self.redact_pii = redact_pii
         self.processors = tuple(processors)
+        self.held = held
+        self.scrubber = scrubber
         self.observers = tuple(observers)
+
+    @property
+    def holding(self) -> bool:
+        """True while spans of undecided traces wait in the sampling buffer."""
+        return self.held is not None and self.held.held_spans > 0
 
     def process(self, batch: Sequence[Inbound]) -> tuple[list[Event], int]:
         """The records for ``batch`` in order, and how many spans could not be built (dropped)."""
         records: list[Event] = []
         failed = 0
-        processors = self.processors
-        redact = self.redact_pii
+        held = self.held
+        scrub = self.scrubber.scrub_event if self.scrubber is not None else None
         for item in batch:
             # ``type(...) is``, not isinstance: pydantic's metaclass makes isinstance cost ~1 µs.
             kind = type(item)
             if kind is Span:
-                span = cast(Span, item)
+                self._finish(cast(Span, item), records)
             elif kind is EvalResult or kind is Feedback:
+                if scrub is not None:
+                    self._scrub(cast(Event, item))
                 records.append(cast(Event, item))
-                continue
             else:
                 pending = cast(PendingSpan, item)
-                try:
-                    if redact and pending.retention_class == "pii":
-                        redact_pii(pending.attributes)  # an allow-list: what is not known to be safe is redacted
-                    span = pending.to_span()
-                except Exception as exc:  # a span that could not be built is dropped, never half-written
-                    log_internal_error("bus.enrich", exc)
-                    failed += 1
-                    continue
-            for processor in processors:
-                try:
-                    processor(span)
-                except Exception as exc:
-                    log_internal_error("bus.enrich", exc)
-            records.append(span)
+                if held is not None and pending.sampling == HOLD:
+                    released: list[PendingSpan] = []
+                    held.offer(pending, pending.status, pending.closes_trace, released)
+                    for span in released:
+                        failed += self._build(span, records)
+                else:
+                    failed += self._build(pending, records)
+        if held is not None and held.held_spans:
+            failed += self._expire_into(records)
+        if self.observers:
+            self._observe(records)
+        return records, failed
+
+    def expire(self, everything: bool = False) -> tuple[list[Event], int]:
+        """Decide held traces past their timeout (``everything``: all of them, at shutdown)."""
+        records: list[Event] = []
+        failed = self._expire_into(records, everything)
         if self.observers:
             self._observe(records)
         return records, failed
@@ -122,3 +150,45 @@ class Pipeline:
                     observer(record)
                 except Exception as exc:  # an observer's bug never costs a record
                     log_internal_error("bus.observe", exc)
+
+    def _expire_into(self, records: list[Event], everything: bool = False) -> int:
+        if self.held is None:
+            return 0
+        released: list[PendingSpan] = []
+        self.held.expire(released, everything=everything)
+        return sum(self._build(span, records) for span in released)
+
+    def _scrub(self, event: Event) -> None:
+        try:
+            assert self.scrubber is not None
+            self.scrubber.scrub_event(event)
+        except Exception as exc:  # pragma: no cover - the scrubber catches per string
+            log_internal_error("bus.scrub", exc)
+
+    def _build(self, pending: PendingSpan, records: list[Event]) -> int:
+        """Build, redact, scrub and enrich one pending span into ``records``; 1 if it was dropped."""
+        try:
+            if self.redact_pii and pending.retention_class == "pii":
+                redact_pii(pending.attributes)  # an allow-list: what is not known to be safe is redacted
+            span = pending.to_span()
+        except Exception as exc:  # a span that could not be built is dropped, never half-written
+            log_internal_error("bus.enrich", exc)
+            return 1
+        self._finish(span, records)
+        return 0
+
+    def _finish(self, span: Span, records: list[Event]) -> None:
+        if self.scrubber is not None:
+            try:
+                self.scrubber.scrub_value(span.attributes)
+            except Exception as exc:  # pragma: no cover - defensive: never store what could not be scrubbed
+                log_internal_error("bus.scrub", exc)
+                attributes = cast(dict[str, Any], span.attributes)
+                attributes.clear()
+                attributes["scrub_failed"] = True
+        for processor in self.processors:
+            try:
+                processor(span)
+            except Exception as exc:
+                log_internal_error("bus.enrich", exc)
+        records.append(span)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._config import Settings
 from ._pipeline import Inbound, Pipeline, add_cost
+from ._sampling import HeldTraces, Sampler
 from .bus import BusStats, EventBus, _loop
 from .sinks._base import Sink
 
@@ -149,6 +150,9 @@ class Runtime:
         self.state = State.UNCONFIGURED
         self.running = False
         self.handle: Any = None
+        sampling = settings.sampling
+        #: The trace sampler (``instrument(sample_rate=...)``), None when every trace is kept.
+        self.sampler = Sampler(sampling) if sampling is not None and sampling.active else None
         self.bus = self._new_bus()
         self._thread: threading.Thread | None = None
 
@@ -162,6 +166,8 @@ class Runtime:
                 redact_pii=self.settings.redact_pii,
                 processors=(add_cost,) if self.budgets is None else (add_cost, self.budgets.observe),
                 observers=() if self.alerts is None else (self.alerts.observe,),
+                held=HeldTraces(self.sampler) if self.sampler is not None else None,
+                scrubber=self.settings.scrub,
             ),
             upstream=["evaluators"] if self.evaluators is not None else [],
         )
@@ -228,6 +234,8 @@ class Runtime:
     def _reset_after_fork(self) -> None:
         # The bus thread does not exist in the child. Start a fresh bus with the same sinks;
         # the sinks notice the new pid and reopen their files/connections on first write.
+        if self.sampler is not None:
+            self.sampler.reset_after_fork()
         self.bus = self._new_bus()
         try:
             self._thread = _loop.start_in_thread(self.bus)  # looked up per call: the ASGI lifespan swaps it

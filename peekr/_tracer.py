@@ -19,13 +19,16 @@ from ._clock import wall_ns
 from ._context import SpanContextLike, _current_span, _session, _suppress_instrumentation
 from ._errors import checkpoint, log_internal_error, raise_internal_errors
 from ._runtime import Runtime, get_runtime
+from ._sampling import DROP, HOLD, KEEP
 from ._span import Span, build_span, iso_utc, new_span_id, new_trace_id
 
 __all__ = [
     "ActiveSpan",
     "NonRecordingSpan",
     "ParentResolver",
+    "SampledOutSpan",
     "add_parent_resolver",
+    "begin_span",
     "error_info",
     "framework_parent",
     "start_span",
@@ -58,9 +61,11 @@ class ActiveSpan:
         "_runtime",
         "_start_perf",
         "attributes",
+        "closes_trace",
         "name",
         "parent_id",
         "retention_class",
+        "sampling",
         "span_id",
         "status",
         "tenant_id",
@@ -76,6 +81,7 @@ class ActiveSpan:
         tenant_id: str | None,
         retention_class: str,
         attributes: dict[str, Any],
+        sampling: int = KEEP,
     ) -> None:
         self._runtime = runtime
         self.name = name
@@ -89,6 +95,11 @@ class ActiveSpan:
         self._end_lock = threading.Lock()
         self._start_perf = time.perf_counter_ns()
         self._duration_ns = 0
+        #: ``KEEP``, or ``HOLD`` (sampled out unless the trace holds an error; ``peekr._sampling``).
+        self.sampling = sampling
+        self.closes_trace = False
+        if sampling == HOLD:
+            runtime.sampler.opened(trace_id)  # type: ignore[union-attr]  # HOLD only with a sampler
 
     @property
     def is_recording(self) -> bool:
@@ -130,11 +141,27 @@ class ActiveSpan:
             checkpoint("span.end")
             if error is not None:
                 self.record_error(error)
+            if self.sampling == HOLD:
+                self.closes_trace = self._runtime.sampler.closed(self.trace_id)  # type: ignore[union-attr]
             self._runtime.bus.publish(self)
         except Exception as exc:
             log_internal_error("span.end", exc)
             if raise_internal_errors():
                 raise
+
+    def discard(self) -> None:
+        """Drop this span unrecorded (a framework's duplicate of a provider span); idempotent.
+
+        A sampled-and-held trace stops counting it as open. If it was the trace's last open span,
+        the trace is decided by the hold timeout (the spans that already ended did not close it).
+        """
+        if not self._end_lock.acquire(blocking=False):
+            return
+        if self.sampling == HOLD:
+            try:
+                self._runtime.sampler.closed(self.trace_id)  # type: ignore[union-attr]
+            except Exception as exc:  # pragma: no cover - a dict operation under a lock
+                log_internal_error("span.discard", exc)
 
     def to_span(self) -> Span:
         """The finished ``Span`` record (called on the bus thread after ``end``)."""
@@ -171,7 +198,7 @@ class NonRecordingSpan:
 
     trace_id = "0" * 32
     span_id = "0" * 16
-    parent_id = None
+    parent_id: str | None = None
     is_recording = False
 
     def __init__(self, name: str) -> None:
@@ -199,8 +226,40 @@ class NonRecordingSpan:
         yield self
 
 
-#: ``() -> the span of the innermost open framework run here, or None``.
-ParentResolver = Callable[[], "ActiveSpan | None"]
+class SampledOutSpan(NonRecordingSpan):
+    """A span of a trace the sampler dropped: records nothing, but parents its children.
+
+    Made current by ``peekr.span()``, so the calls inside it stay in its (dropped) trace instead
+    of starting traces of their own.
+    """
+
+    sampling = DROP
+
+    def __init__(self, name: str, trace_id: str, parent_id: str | None) -> None:
+        super().__init__(name)
+        self.trace_id = trace_id
+        self.span_id = new_span_id()
+        self.parent_id = parent_id
+        self._start_perf = time.perf_counter_ns()  # ordering against other open runs (frameworks)
+
+    def child(self, runtime: Runtime, name: str = "") -> SampledOutSpan:
+        """A span under this one: dropped too (counted as a sampled-out span)."""
+        if runtime.sampler is not None:
+            runtime.sampler.count_dropped(new_trace=False)
+        return SampledOutSpan(name, self.trace_id, self.span_id)
+
+    @contextmanager
+    def activate(self) -> Iterator[NonRecordingSpan]:
+        """Make this the current span inside the block (its children are dropped too)."""
+        token = _current_span.set(self)
+        try:
+            yield self
+        finally:
+            _current_span.reset(token)
+
+
+#: ``() -> the span of the innermost open framework run here (a sampled-out one too), or None``.
+ParentResolver = Callable[[], "ActiveSpan | SampledOutSpan | None"]
 #: One resolver per framework integration (LangChain, LlamaIndex, ...), registered once; empty
 #: unless a framework integration is in use, so ``start_span`` pays one truthiness check.
 _parent_resolvers: list[ParentResolver] = []
@@ -212,9 +271,14 @@ def add_parent_resolver(resolver: ParentResolver) -> None:
         _parent_resolvers.append(resolver)
 
 
-def framework_parent() -> ActiveSpan | None:
+def _open(run: ActiveSpan | SampledOutSpan | None) -> bool:
+    # A sampled-out run records nothing but is open while its framework holds it.
+    return run is not None and (type(run) is SampledOutSpan or run.is_recording)
+
+
+def framework_parent() -> ActiveSpan | SampledOutSpan | None:
     """The most recently started open framework run here, over every registered resolver."""
-    found: ActiveSpan | None = None
+    found: ActiveSpan | SampledOutSpan | None = None
     for resolver in _parent_resolvers:
         try:
             run = resolver()
@@ -223,12 +287,12 @@ def framework_parent() -> ActiveSpan | None:
             if raise_internal_errors():
                 raise
             continue
-        if run is not None and run.is_recording and (found is None or run._start_perf >= found._start_perf):
+        if _open(run) and (found is None or run._start_perf >= found._start_perf):  # type: ignore[union-attr]
             found = run
     return found
 
 
-def _framework_or(current: SpanContextLike | None) -> SpanContextLike | None:
+def framework_or(current: SpanContextLike | None) -> SpanContextLike | None:
     """The innermost open framework run when it started after ``current`` (or there is none), else ``current``."""
     run = framework_parent()
     if run is None:
@@ -246,14 +310,60 @@ def start_span(
     parent_id: str | None = None,
     runtime: Runtime | None = None,
 ) -> ActiveSpan | None:
-    """Start a span, or return None when peekr is not running or is suppressed here.
+    """Start a span, or return None when peekr is not running, is suppressed here, or sampled it out.
 
     The parent is the current span unless ``trace_id``/``parent_id`` are given (a remote
-    parent from a ``traceparent`` header), or an open framework run (a LangChain tool, a
-    LlamaIndex retrieval) that started after the current span: the registered parent resolvers
-    say which. Session values and tenant/retention defaults are
+    parent from a ``traceparent`` header). Session values and tenant/retention defaults are
     resolved now, with the precedence session > instrument() > environment. The span goes to
     ``runtime``, by default the process-default one (``peekr.instrument()``).
+    """
+    span = begin_span(name, attributes, trace_id=trace_id, parent_id=parent_id, runtime=runtime)
+    return span if type(span) is ActiveSpan else None
+
+
+def sample_ahead(runtime: Runtime) -> SampledOutSpan | str | None:
+    """Before an integration does any work for a new span: is it sampled out already?
+
+    A ``SampledOutSpan`` (count it as dropped; do nothing else), a new trace id to start the
+    span with (its trace was decided to be recorded), or None (no sampler, or a parent decides).
+    Lets the wrappers skip reading the request of a dropped call entirely.
+    """
+    sampler = runtime.sampler
+    if sampler is None or _suppress_instrumentation.get():
+        return None
+    parent = _current_span.get()
+    if parent is not None:
+        if getattr(parent, "sampling", None) == DROP:
+            sampler.count_dropped(new_trace=False)
+            return SampledOutSpan("", parent.trace_id, parent.span_id)
+        return None
+    session = _session.get()
+    tenant_id = runtime.tenant_id
+    feature = None
+    if session is not None:
+        if session.tenant_id is not None:
+            tenant_id = session.tenant_id
+        feature = session.attributes.get("feature")
+    trace_id = new_trace_id()
+    if sampler.decide(trace_id, tenant_id, feature) == DROP:
+        sampler.count_dropped(new_trace=True)
+        return SampledOutSpan("", trace_id, None)
+    return trace_id
+
+
+def begin_span(
+    name: str,
+    attributes: dict[str, Any] | None = None,
+    *,
+    trace_id: str | None = None,
+    parent_id: str | None = None,
+    runtime: Runtime | None = None,
+) -> ActiveSpan | SampledOutSpan | None:
+    """``start_span``, but a span the sampler dropped is a ``SampledOutSpan`` (to make current).
+
+    The sampling outcome of a trace is fixed by its first span here: a child of a current span
+    inherits it; a span given ``trace_id`` (a remote or framework parent) or starting a trace is
+    decided from the trace id and the rate of its tenant / feature (``peekr._sampling``).
     """
     if runtime is None:
         runtime = get_runtime()
@@ -271,12 +381,21 @@ def start_span(
             retention_class = session.retention_class
     if attributes:
         attrs.update(attributes)
+    sampling = KEEP
+    sampler = runtime.sampler
+    inherited: int | None = None
     if trace_id is None:
         parent = _current_span.get()
-        if _parent_resolvers:  # a framework integration is in use
-            parent = _framework_or(parent)
+        if _parent_resolvers:  # a framework integration is in use: an open run may be the parent
+            parent = framework_or(parent)
         if parent is not None:
             trace_id, parent_id = parent.trace_id, parent.span_id
+            inherited = getattr(parent, "sampling", None)
         else:
             trace_id = new_trace_id()
-    return ActiveSpan(runtime, name, trace_id, parent_id, tenant_id, retention_class, attrs)
+    if sampler is not None:
+        sampling = inherited if inherited is not None else sampler.decide(trace_id, tenant_id, attrs.get("feature"))
+        if sampling == DROP:
+            sampler.count_dropped(new_trace=inherited is None)
+            return SampledOutSpan(name, trace_id, parent_id)
+    return ActiveSpan(runtime, name, trace_id, parent_id, tenant_id, retention_class, attrs, sampling)

@@ -176,6 +176,7 @@ class EventBus:
             internal_errors=internal_error_count(),
             unencodable_values=unencodable_count(),
             spooled=self._spooled(),
+            sampling=self.pipeline.held.stats() if self.pipeline.held is not None else {},
         )
 
     def _spooled(self) -> dict[str, int]:
@@ -240,8 +241,8 @@ class EventBus:
                     await self._pump()
                 finally:
                     # Phase 1: subscribers that publish back (evaluators) finish first, while
-                    # the bus still accepts what they publish.
-                    self._drain()
+                    # the bus still accepts what they publish. Held (sampled) traces are decided now.
+                    self._drain(final=True)
                     upstream = [name for name in self._sends if name in self._upstream]
                     for name in upstream:
                         self._sends.pop(name).close()  # what they publish now goes to the sinks only
@@ -252,7 +253,7 @@ class EventBus:
                     # Phase 2: no more events; drain what is left into the sinks and close them.
                     self.state = SHUTTING_DOWN
                     self._tell_closing()
-                    self._drain()
+                    self._drain(final=True)
                     for send in self._sends.values():
                         send.close()
                 with anyio.move_on_after(self._remaining()):
@@ -301,7 +302,7 @@ class EventBus:
             await anyio.sleep(self._interval)
             self._set_wakeup()
 
-    def _drain(self) -> None:
+    def _drain(self, final: bool = False) -> None:
         queue = self._queue
         n = len(queue)
         while n > 0:
@@ -315,24 +316,29 @@ class EventBus:
             if processed is None:  # pragma: no cover - process() catches per item
                 self._counters.drop("bus", "internal_error", k)
                 continue
-            batch, failed = processed
-            if failed:  # spans that could not be built: counted on this bus, never half-written
-                self._counters.drop("bus", "internal_error", failed)
-            k = len(batch)
-            if not k:
+            self._fan_out(*processed)
+        if self.pipeline.holding:  # held traces past their timeout (all of them at shutdown)
+            with handle_internal_errors("bus.enrich"):
+                self._fan_out(*self.pipeline.expire(everything=final))
+
+    def _fan_out(self, batch: list[Event], failed: int) -> None:
+        if failed:  # spans that could not be built: counted on this bus, never half-written
+            self._counters.drop("bus", "internal_error", failed)
+        k = len(batch)
+        if not k:
+            return
+        for name, send in self._sends.items():
+            if self._pending[name] + k > self._queue_size:  # each subscriber holds at most queue_size events
+                self._counters.drop(name, "queue_full", k)
                 continue
-            for name, send in self._sends.items():
-                if self._pending[name] + k > self._queue_size:  # each subscriber holds at most queue_size events
-                    self._counters.drop(name, "queue_full", k)
-                    continue
-                try:
-                    send.send_nowait(batch)
-                except anyio.WouldBlock:
-                    self._counters.drop(name, "queue_full", k)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    self._counters.drop(name, "sink_error", k)
-                else:
-                    self._pending[name] += k
+            try:
+                send.send_nowait(batch)
+            except anyio.WouldBlock:
+                self._counters.drop(name, "queue_full", k)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._counters.drop(name, "sink_error", k)
+            else:
+                self._pending[name] += k
 
     async def _open(self, name: str, sink: Sink) -> None:
         # Optional hook: a sink that needs a worker thread (aiosqlite) starts it now, not on a

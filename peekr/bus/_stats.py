@@ -37,6 +37,13 @@ class BusStats:
             ~254 levels, an object whose ``str()`` raises, a lone surrogate) that could not be
             encoded as JSON and were stored as ``"[unencodable: <why>]"`` markers instead; the
             rest of their span and every other span were stored. Counted since the process started.
+        sampling: With ``instrument(sample_rate=...)``: ``traces_sampled_out`` and
+            ``spans_sampled_out`` (never recorded, or held and then dropped: not losses, so not
+            in ``dropped``), ``traces_kept_for_errors`` (their rate said drop, an error span
+            kept them), ``spans_held`` (waiting for their trace to finish right now),
+            ``orphaned`` (held traces decided after the hold timeout or at shutdown) and
+            ``overflow`` (held traces decided early because the buffer was full). Empty without
+            sampling. See docs/sampling.md.
     """
 
     state: str
@@ -47,6 +54,7 @@ class BusStats:
     internal_errors: int = 0
     unencodable_values: int = 0
     spooled: Mapping[str, int] = field(default_factory=dict)
+    sampling: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def rejected(self) -> dict[str, int]:

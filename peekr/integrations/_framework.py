@@ -20,9 +20,17 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-from .._tracer import ParentResolver, add_parent_resolver, framework_parent
+from .._context import SpanContextLike, _current_span
+from .._tracer import ParentResolver, add_parent_resolver, framework_or, framework_parent
 
-__all__ = ["PendingLLM", "ParentResolver", "add_parent_resolver", "framework_parent", "note_provider_span"]
+__all__ = [
+    "PendingLLM",
+    "ParentResolver",
+    "add_parent_resolver",
+    "framework_parent",
+    "note_provider_span",
+    "parent_for_new_span",
+]
 
 
 class PendingLLM:
@@ -42,3 +50,15 @@ def note_provider_span() -> None:
     pending = _llm_run.get()
     if pending is not None:
         pending.covered = True
+
+
+def parent_for_new_span() -> SpanContextLike | None:
+    """The parent a wrapper's new span takes when a framework run is open here, else None (default).
+
+    None means "let ``start_span`` use the current span". When both exist, the more recently
+    started one is the inner one (a ``peekr.span()`` opened inside a tool, or a chain run inside
+    a request span).
+    """
+    current = _current_span.get()
+    chosen = framework_or(current)
+    return None if chosen is current else chosen

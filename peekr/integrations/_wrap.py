@@ -27,9 +27,10 @@ from typing import Any
 
 from .. import _runtime
 from .._context import _current_span, _suppress_instrumentation
-from .._errors import checkpoint, handle_internal_errors
-from .._tracer import ActiveSpan, start_span
-from ._framework import note_provider_span
+from .._errors import checkpoint, handle_internal_errors, log_internal_error
+from .._guards import Blocklist, GuardOutcome, GuardrailError, check_input, check_output
+from .._tracer import ActiveSpan, SampledOutSpan, sample_ahead, start_span
+from ._framework import note_provider_span, parent_for_new_span
 
 __all__ = ["OnResult", "StartSpan", "in_peekr_call", "wrap_async", "wrap_sync"]
 
@@ -40,6 +41,10 @@ _in_call: ContextVar[str | None] = ContextVar("peekr_in_provider_call", default=
 StartSpan = Callable[[Any, tuple[Any, ...], dict[str, Any]], "tuple[str, dict[str, Any]] | None"]
 #: ``(span, result, kwargs) -> result``; must end the span (now, or later for streams).
 OnResult = Callable[[ActiveSpan, Any, dict[str, Any]], Any]
+
+
+#: Wrappers whose calls are model calls (checked against spend budgets; vector stores are not).
+_MODEL_PROVIDERS = frozenset({"openai", "anthropic", "bedrock", "gemini"})
 
 
 def in_peekr_call() -> bool:
@@ -53,26 +58,89 @@ def _provider(where: str) -> str:
 
 def _begin(
     where: str, provider: str, describe: StartSpan, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> ActiveSpan | None:
+) -> ActiveSpan | SampledOutSpan | None:
     runtime = _runtime.get_runtime()
     if runtime is None or _suppress_instrumentation.get() or _in_call.get() == provider:
         return None
-    described = None
+    if runtime.budgets is not None and provider in _MODEL_PROVIDERS:
+        runtime.budgets.check()  # BudgetExceededError (the one error meant for the caller) before any request
     with handle_internal_errors(f"{where}.start"):
         checkpoint(f"{where}.start")
+        parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
+        if type(parent) is SampledOutSpan:  # inside a sampled-out framework run: dropped with it
+            return parent.child(runtime)
+        ahead = sample_ahead(runtime) if parent is None else None
+        if type(ahead) is SampledOutSpan:  # sampled out: the request is not even read
+            return ahead
         described = describe(instance, args, kwargs)
-    if described is None:  # not a call peekr records (another AWS service...), or describe failed
-        return None
-    name, attributes = described
-    if runtime.budgets is not None and "kind" not in attributes:
-        runtime.budgets.check()  # a model call: BudgetExceededError (meant for the caller) before any request
-    with handle_internal_errors(f"{where}.start"):
-        # parent: the current span, or an open framework run (peekr/integrations/_framework.py)
-        span = start_span(name, attributes)
-        if span is not None and "kind" not in attributes:
-            note_provider_span()  # a provider call: the framework LLM run around it is covered
-        return span
+        if described is not None:
+            if parent is None:
+                new_trace = ahead if type(ahead) is str else None
+                span = start_span(described[0], described[1], trace_id=new_trace)
+            else:
+                span = start_span(described[0], described[1], trace_id=parent.trace_id, parent_id=parent.span_id)
+            if span is not None and "kind" not in described[1]:
+                note_provider_span()  # a provider call: the framework LLM run around it is covered
+            return span
     return None
+
+
+def _guards(provider: str) -> tuple[Blocklist, ...]:
+    """The guards that apply to a call here (none when peekr does not record it at all)."""
+    runtime = _runtime.get_runtime()
+    if runtime is None or _suppress_instrumentation.get() or _in_call.get() == provider:
+        return ()
+    return runtime.settings.guards
+
+
+def _guard_input(
+    where: str, guards: tuple[Blocklist, ...], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any], GuardOutcome | None]:
+    """Input guards; an internal failure is logged and the call goes on unguarded."""
+    try:
+        return check_input(guards, args, kwargs)
+    except Exception as exc:
+        log_internal_error(f"{where}.guard", exc)
+        return args, kwargs, None
+
+
+def _guard_output(where: str, guards: tuple[Blocklist, ...], span: ActiveSpan, result: Any) -> GuardrailError | None:
+    """Output guards on a response; records on ``span``; the error to raise, if one asked for it."""
+    try:
+        outcome = check_output(guards, result)
+    except Exception as exc:
+        log_internal_error(f"{where}.guard", exc)
+        return None
+    _note(span, outcome)
+    return outcome.error
+
+
+def _note(span: ActiveSpan | SampledOutSpan | None, outcome: GuardOutcome | None) -> None:
+    if outcome is not None and outcome.records and type(span) is ActiveSpan:
+        span.attributes.setdefault("guardrails", []).extend(outcome.records)
+
+
+def _blocked(span: ActiveSpan | SampledOutSpan | None, error: GuardrailError) -> GuardrailError:
+    if type(span) is ActiveSpan:
+        span.end(error=error)
+    return error
+
+
+def _unrecorded(where: str, guards: tuple[Blocklist, ...], result: Any) -> Any:
+    """Output guards on a call peekr does not record (sampled out): they still apply."""
+    if guards:
+        try:
+            blocked = check_output(guards, result).error
+        except Exception as exc:
+            log_internal_error(f"{where}.guard", exc)
+            return result
+        if blocked is not None:
+            raise blocked
+    return result
+
+
+async def _unrecorded_async(where: str, guards: tuple[Blocklist, ...], awaitable: Any) -> Any:
+    return _unrecorded(where, guards, await awaitable)
 
 
 def _finish(where: str, on_result: OnResult, span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
@@ -97,9 +165,25 @@ def wrap_sync(
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            guards = _guards(provider)
+            checked: GuardOutcome | None = None
+            if guards:  # before anything is sent (docs/scrubbing.md#guardrails)
+                args, kwargs, checked = _guard_input(where, guards, args, kwargs)
             span = _begin(where, provider, describe, self, args, kwargs)
+            if checked is not None:
+                _note(span, checked)
+                if checked.error is not None:
+                    raise _blocked(span, checked.error)
             if span is None:
-                return original(self, *args, **kwargs)
+                return _unrecorded(where, guards, original(self, *args, **kwargs))
+            if type(span) is SampledOutSpan:  # its calls stay in its dropped trace
+                dropped = _current_span.set(span) if activate else None
+                try:
+                    return _unrecorded(where, guards, original(self, *args, **kwargs))
+                finally:
+                    if dropped is not None:
+                        _current_span.reset(dropped)
+            assert type(span) is ActiveSpan
             token = _in_call.set(provider)
             current = _current_span.set(span) if activate else None
             try:
@@ -111,6 +195,10 @@ def wrap_sync(
                 if current is not None:
                     _current_span.reset(current)
                 _in_call.reset(token)
+            if guards:
+                blocked = _guard_output(where, guards, span, result)
+                if blocked is not None:
+                    raise _blocked(span, blocked)
             return _finish(where, on_result, span, result, kwargs)
 
         return wrapper
@@ -132,7 +220,9 @@ def wrap_async(
     provider = _provider(where)
 
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
-        async def finish_when_awaited(span: ActiveSpan, awaitable: Any, kwargs: dict[str, Any]) -> Any:
+        async def finish_when_awaited(
+            span: ActiveSpan, awaitable: Any, kwargs: dict[str, Any], guards: tuple[Blocklist, ...]
+        ) -> Any:
             token = _in_call.set(provider)
             current = _current_span.set(span) if activate else None
             try:
@@ -144,29 +234,60 @@ def wrap_async(
                 if current is not None:
                     _current_span.reset(current)
                 _in_call.reset(token)
+            if guards:
+                blocked = _guard_output(where, guards, span, result)
+                if blocked is not None:
+                    raise _blocked(span, blocked)
             return _finish(where, on_result, span, result, kwargs)
 
         if inspect.iscoroutinefunction(original):
 
             @functools.wraps(original)
             async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+                guards = _guards(provider)
+                checked: GuardOutcome | None = None
+                if guards:
+                    args, kwargs, checked = _guard_input(where, guards, args, kwargs)
                 span = _begin(where, provider, describe, self, args, kwargs)
+                if checked is not None:
+                    _note(span, checked)
+                    if checked.error is not None:
+                        raise _blocked(span, checked.error)
                 if span is None:
-                    return await original(self, *args, **kwargs)
+                    return _unrecorded(where, guards, await original(self, *args, **kwargs))
+                if type(span) is SampledOutSpan:
+                    dropped = _current_span.set(span) if activate else None
+                    try:
+                        return _unrecorded(where, guards, await original(self, *args, **kwargs))
+                    finally:
+                        if dropped is not None:
+                            _current_span.reset(dropped)
+                assert type(span) is ActiveSpan
                 try:
                     awaitable = original(self, *args, **kwargs)  # e.g. TypeError for bad arguments
                 except BaseException as exc:
                     span.end(error=exc)
                     raise
-                return await finish_when_awaited(span, awaitable, kwargs)
+                return await finish_when_awaited(span, awaitable, kwargs, guards)
 
             return async_wrapper
 
         @functools.wraps(original)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            guards = _guards(provider)
+            checked: GuardOutcome | None = None
+            if guards:
+                args, kwargs, checked = _guard_input(where, guards, args, kwargs)
             span = _begin(where, provider, describe, self, args, kwargs)
-            if span is None:
+            if checked is not None:
+                _note(span, checked)
+                if checked.error is not None:
+                    raise _blocked(span, checked.error)
+            if span is None or type(span) is SampledOutSpan:  # (a plain def never activates)
+                if guards and any(g.applies_to("output") for g in guards):
+                    return _unrecorded_async(where, guards, original(self, *args, **kwargs))
                 return original(self, *args, **kwargs)
+            assert type(span) is ActiveSpan
             token = _in_call.set(provider)
             try:
                 awaitable = original(self, *args, **kwargs)
@@ -175,7 +296,7 @@ def wrap_async(
                 raise
             finally:
                 _in_call.reset(token)
-            return finish_when_awaited(span, awaitable, kwargs)
+            return finish_when_awaited(span, awaitable, kwargs, guards)
 
         return wrapper
 

@@ -102,6 +102,15 @@ def check_fastapi(cwd: Path, out: str) -> None:
     assert any(s["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736" for s in roots)
 
 
+def check_production_controls(cwd: Path, out: str) -> None:
+    assert "blocked: peekr guardrail 'blocklist' blocked this call" in out
+    assert "the fake provider received 50 requests" in out
+    assert "failed LLM calls kept: 5 of 5" in out
+    assert "a stored prompt: Ticket 0: refund [PAYMENT_CARD] to [EMAIL]" in out
+    raw = (cwd / "traces.db").read_bytes()
+    assert b"jane@example.org" not in raw and b"4111 1111 1111 1111" not in raw
+
+
 def check_langchain_rag(cwd: Path, out: str) -> None:
     rows = spans(cwd)
     assert len({s["trace_id"] for s in rows if s["name"] != "qdrant.upsert"}) == 1
@@ -227,6 +236,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "otlp_to_peekr.py": check_otlp_to_peekr,
     "llamaindex_rag.py": check_llamaindex_rag,
     "agents_tool.py": check_agents_tool,
+    "production_controls.py": check_production_controls,
 }
 
 

@@ -36,7 +36,7 @@ from typing import Any
 from ... import _runtime
 from ..._context import _current_span, session
 from ..._errors import checkpoint, handle_internal_errors
-from ..._tracer import ActiveSpan, start_span
+from ..._tracer import ActiveSpan, SampledOutSpan, begin_span
 from ._routes import resolve_route_template, route_template_from_scope
 from ._traceparent import parse_traceparent
 
@@ -170,7 +170,7 @@ class PeekrMiddleware:
             await self.app(scope, receive, send)
             return
         extracted = await self._extracted(scope) if self._extract is not None else None
-        span: ActiveSpan | None = None
+        span: ActiveSpan | SampledOutSpan | None = None
         entered: session | None = None
         template: str | None = None
         with handle_internal_errors("asgi.start"):
@@ -178,11 +178,18 @@ class PeekrMiddleware:
             template = self._resolve(scope)
             entered = self._session(template, extracted)
             span = self._start_span(scope, template)
-        if span is None:
-            if entered is not None:
-                entered.__exit__(None, None, None)
-            await self.app(scope, receive, send)
+        if span is None or type(span) is SampledOutSpan:
+            # Sampled out: current for the request, so the calls it makes stay in its dropped trace.
+            dropped = _current_span.set(span) if span is not None else None
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                if dropped is not None:
+                    _current_span.reset(dropped)
+                if entered is not None:
+                    entered.__exit__(None, None, None)
             return
+        assert type(span) is ActiveSpan
         exchange = _Exchange(receive, send)
         token = _current_span.set(span)
         error: BaseException | None = None
@@ -247,7 +254,7 @@ class PeekrMiddleware:
         return entered
 
     @staticmethod
-    def _start_span(scope: Scope, template: str | None) -> ActiveSpan | None:
+    def _start_span(scope: Scope, template: str | None) -> ActiveSpan | SampledOutSpan | None:
         method = scope.get("method", "GET")
         attributes: dict[str, Any] = {"http.request.method": method, "url.path": scope.get("path", "")}
         if template is not None:
@@ -255,8 +262,8 @@ class PeekrMiddleware:
         name = f"{method} {template}" if template is not None else method
         remote = parse_traceparent(_header(scope, b"traceparent"))
         if remote is not None:
-            return start_span(name, attributes, trace_id=remote[0], parent_id=remote[1])
-        return start_span(name, attributes)
+            return begin_span(name, attributes, trace_id=remote[0], parent_id=remote[1])
+        return begin_span(name, attributes)
 
 
 def _request_for(scope: Scope) -> Any:

@@ -27,8 +27,8 @@ from langchain_core.runnables.config import var_child_runnable_config
 from ..._capture import capture
 from ..._context import SpanContextLike, _current_span
 from ..._errors import checkpoint, handle_internal_errors
-from ..._runtime import record_dropped
-from ..._tracer import ActiveSpan, start_span
+from ..._runtime import get_runtime, record_dropped
+from ..._tracer import ActiveSpan, SampledOutSpan, begin_span
 from .._framework import PendingLLM, _llm_run, add_parent_resolver
 from .._retrieval import document, retrieval_attribute
 
@@ -142,7 +142,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         self._lock = threading.Lock()
         add_parent_resolver(self.innermost_run)
 
-    def innermost_run(self) -> ActiveSpan | None:
+    def innermost_run(self) -> ActiveSpan | SampledOutSpan | None:
         """The span of the innermost open LangChain run here (for provider and store spans), or None."""
         config = var_child_runnable_config.get()
         run_id = getattr(config.get("callbacks"), "parent_run_id", None) if isinstance(config, dict) else None
@@ -156,7 +156,7 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         if retriever is not None and retriever.is_recording:
             if not isinstance(span, ActiveSpan) or retriever._start_perf > span._start_perf:
                 return retriever
-        return span if isinstance(span, ActiveSpan) else None
+        return span if isinstance(span, (ActiveSpan, SampledOutSpan)) else None
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
@@ -199,12 +199,20 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         if tags and _HIDDEN_TAG in tags:
             self._store(run_id, _Run(None, parent if known else self.innermost_run() or _current_span.get()))
             return None
-        if known and parent is not None:
-            span = start_span(name, attributes, trace_id=parent.trace_id, parent_id=parent.span_id)
+        span: ActiveSpan | SampledOutSpan | None
+        runtime = get_runtime()
+        if known and type(parent) is SampledOutSpan and runtime is not None:
+            span = parent.child(runtime)  # under a sampled-out run: dropped with it
+        elif known and parent is not None:
+            span = begin_span(name, attributes, trace_id=parent.trace_id, parent_id=parent.span_id)
         else:
-            span = start_span(name, attributes)
+            span = begin_span(name, attributes)
         if span is None:  # peekr is not running, or instrumentation is suppressed here
             return None
+        if type(span) is SampledOutSpan:  # sampled out: a hidden run its children and calls attach to
+            self._store(run_id, _Run(None, span))
+            return None
+        assert type(span) is ActiveSpan
         run = _Run(span, span)
         self._store(run_id, run)
         return run
@@ -476,7 +484,10 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         with handle_internal_errors("langchain.on_llm_end"):
             checkpoint("langchain.on_llm_end")
             run = self._llm_pop(run_id)
-            if run is None or run.span is None or (run.pending is not None and run.pending.covered):
+            if run is None or run.span is None:
+                return
+            if run.pending is not None and run.pending.covered:
+                run.span.discard()  # a provider span recorded the call (and a held trace stops waiting for this one)
                 return
             attributes = run.span.attributes
             self._capture_prompt(run)
@@ -494,7 +505,10 @@ class PeekrCallbackHandler(BaseCallbackHandler):
         with handle_internal_errors("langchain.on_llm_error"):
             checkpoint("langchain.on_llm_error")
             run = self._llm_pop(run_id)
-            if run is None or run.span is None or (run.pending is not None and run.pending.covered):
+            if run is None or run.span is None:
+                return
+            if run.pending is not None and run.pending.covered:
+                run.span.discard()  # a provider span recorded the call (and a held trace stops waiting for this one)
                 return
             self._capture_prompt(run)
             run.span.end(error=None if isinstance(error, GeneratorExit) else error)
