@@ -138,22 +138,32 @@ class McpMount:
 
     def __init__(self, state: ServerState) -> None:
         self._state = state
-        self.server = build_server(_source_for)
-        # No DNS-rebinding check: every request carries a bearer key, and the collector may listen
-        # on any address; the key, not the Host header, decides what a caller sees.
-        self.server.streamable_http_app(
-            stateless_http=True,
-            json_response=True,
-            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-        )
+        self.server: Any = None  # built in ``run``, on the app's own event loop
         # An object, not a function: Starlette hands it the raw ASGI call.
         self.route = Route("/mcp", endpoint=self, methods=["GET", "POST", "DELETE"], include_in_schema=False)
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
-        """Run the MCP session manager for the app's lifetime."""
-        async with self.server.session_manager.run():
-            yield
+        """Build the MCP server and run its session manager for the app's lifetime.
+
+        Built here, not in ``__init__``: the transport's locks belong to the event loop that
+        creates them, and ``create_app`` may be called under another one (a test on trio, an app
+        factory) than the one serving the app.
+        """
+        server = build_server(_source_for)
+        # No DNS-rebinding check: every request carries a bearer key, and the collector may listen
+        # on any address; the key, not the Host header, decides what a caller sees.
+        server.streamable_http_app(
+            stateless_http=True,
+            json_response=True,
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        async with server.session_manager.run():
+            self.server = server
+            try:
+                yield
+            finally:
+                self.server = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Authenticate the read key, then hand the request to the MCP transport."""
@@ -176,4 +186,11 @@ class McpMount:
             await response(scope, receive, send)
             return
         scope[_TENANT_KEY] = (self._state, principal.tenant_id)
-        await self.server.session_manager.handle_request(scope, receive, send)
+        server = self.server
+        if server is None:  # the app's lifespan has not started (or has ended)
+            response = JSONResponse(
+                {"error": {"code": "unavailable", "message": "the MCP endpoint is not running"}}, status_code=503
+            )
+            await response(scope, receive, send)
+            return
+        await server.session_manager.handle_request(scope, receive, send)
