@@ -114,7 +114,11 @@ class PostgresStore:
 
     async def open(self) -> None:
         """Connect and apply the migrations this database does not have yet."""
-        self._pool = await asyncpg.create_pool(self.dsn, min_size=self._min, max_size=self._max, init=_init_connection)
+        # JIT off: a query over many partitions is costed high enough to be JIT-compiled, which took
+        # 39 s for one trace-list page over 124 partitions; these short queries never gain from it.
+        self._pool = await asyncpg.create_pool(
+            self.dsn, min_size=self._min, max_size=self._max, init=_init_connection, server_settings={"jit": "off"}
+        )
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await conn.execute(

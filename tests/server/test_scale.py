@@ -283,3 +283,20 @@ def test_a_span_for_a_day_another_process_dropped_is_stored(tmp_path: Path) -> N
                 await purger.close()
 
         assert anyio.run(main) == (1, 1)
+
+
+def test_collector_connections_do_not_jit_compile(tmp_path: Path) -> None:
+    # With JIT on, one trace-list page over 124 daily partitions (2M spans) took 39 s to compile.
+    with database("postgres", tmp_path) as db:
+
+        async def main() -> str:
+            from peekr.server._pg_store import PostgresStore
+
+            store = PostgresStore(db)
+            await store.open()
+            try:
+                return str(await store.pool.fetchval("SHOW jit"))
+            finally:
+                await store.close()
+
+        assert anyio.run(main) == "off"
