@@ -116,8 +116,15 @@ class PostgresStore:
         """Connect and apply the migrations this database does not have yet."""
         # JIT off: a query over many partitions is costed high enough to be JIT-compiled, which took
         # 39 s for one trace-list page over 124 partitions; these short queries never gain from it.
+        # Generic plans: planning a query over every daily partition took 17-70 ms per execution
+        # (124 partitions, 2M spans); a prepared statement's generic plan prunes partitions at
+        # execution instead (1-6 ms for the same queries).
         self._pool = await asyncpg.create_pool(
-            self.dsn, min_size=self._min, max_size=self._max, init=_init_connection, server_settings={"jit": "off"}
+            self.dsn,
+            min_size=self._min,
+            max_size=self._max,
+            init=_init_connection,
+            server_settings={"jit": "off", "plan_cache_mode": "force_generic_plan"},
         )
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
