@@ -7,8 +7,9 @@ spans with a hallucination score) fast: the schema comes from the store's own mi
 in by ``executemany`` (SQLite) or ``COPY`` (PostgreSQL), and the rollups are then built by the same
 backfill the migration runs. A real ``peekr server`` subprocess then answers the queries over
 HTTP; times are client-side on 127.0.0.1 (server time plus ~1 ms). PostgreSQL uses
-PEEKR_TEST_POSTGRES_DSN (a new database, dropped afterwards). Results go to
-benchmarks/results/server_scale.md.
+PEEKR_TEST_POSTGRES_DSN (a new database, dropped afterwards). Last, the retention purge of the
+oldest day is timed (PostgreSQL drops that day's partition; SQLite deletes its rows). Results go
+to benchmarks/results/server_scale.md.
 """
 
 from __future__ import annotations
@@ -141,12 +142,15 @@ def build_postgres(dsn: str, n_spans: int, days: int) -> None:
     """Migrated schema, COPY, then the migration's own rollup backfill."""
     import asyncpg
 
+    from peekr.server._pg_partitions import ensure_days
     from peekr.server._pg_rollups import backfill
 
     async def main() -> None:
         await _open_and_close(dsn)
         conn = await asyncpg.connect(dsn)
         try:
+            # COPY into the partitioned table needs its days (ingest creates them on demand).
+            await ensure_days(conn, [(END - timedelta(days=d)).date() for d in range(days + 2)])
             for spans, evals in generate(n_spans, days):
                 await conn.copy_records_to_table(
                     "spans",
@@ -269,8 +273,25 @@ def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def purge_oldest_day(db: str, days: int) -> tuple[float, int]:
+    """Retention purge of the oldest day (default class kept ``days - 1`` days): (seconds, spans deleted)."""
+    from peekr.server._purge import purge_once
+
+    async def main() -> tuple[float, int]:
+        store = open_store(db)
+        await store.open()
+        try:
+            started = time.perf_counter()
+            deleted = await purge_once(store, {"default": days - 1}, END)
+            return time.perf_counter() - started, deleted
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
 def run(backend: str, n_spans: int, days: int) -> tuple[float, dict[str, dict[str, float]]]:
-    """Build, serve, measure; returns (build seconds, figures)."""
+    """Build, serve, measure, then purge the oldest day; returns (build seconds, figures)."""
     if backend == "sqlite":
         tmp = tempfile.TemporaryDirectory(prefix="peekr-scale-")
         db = os.path.join(tmp.name, "collector.db")
@@ -300,9 +321,15 @@ def run(backend: str, n_spans: int, days: int) -> tuple[float, dict[str, dict[st
         key = create_key(db, TENANT, "read")[1]
         server = Server(db)
         try:
-            return build_s, measure(server.url, key, days)
+            figures = measure(server.url, key, days)
         finally:
             server.stop()
+        seconds, deleted = purge_oldest_day(db, days)
+        figures[f"retention purge of the oldest day ({deleted:,} spans)"] = {
+            "p50": seconds * 1000,
+            "p95": seconds * 1000,
+        }
+        return build_s, figures
     finally:
         cleanup()
 

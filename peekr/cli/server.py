@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
             "--rate-limit",
             envvar="PEEKR_SERVER_RATE_LIMIT",
             show_envvar=False,
-            help="Requests/s per API key and process; 0 = off.",
+            help="Requests/s per API key, shared by every collector process on the database; 0 = off.",
         ),
         rate_burst: int = typer.Option(
             100,

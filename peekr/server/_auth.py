@@ -1,7 +1,8 @@
 """Who is calling: API key -> (tenant, scope), checked on every request.
 
 The key row is read from storage on every request, so a revocation takes effect at once in
-every collector process. The tenant comes from the key and nowhere else.
+every collector process, and so is the key's token bucket (``Store.take_token``), so a key's
+rate limit holds across processes and hosts. The tenant comes from the key and nowhere else.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ async def authenticate(
             "insufficient_scope",
             f"this API key has scope {record.scope!r}; {what} needs a key with scope {scope!r}",
         )
-    wait = limiter.acquire(record.key_id)
+    wait = await store.take_token(record.key_id, limiter.rate, limiter.burst) if limiter.rate > 0 else 0.0
     if wait > 0:
         raise ApiError(
             429,

@@ -195,16 +195,35 @@ async def apply_new_records(
     await write_score_deltas(conn, score_deltas)
 
 
-async def purge_spans(conn: asyncpg.Connection, where: str, *params: Any) -> None:
-    """Subtract the spans matching ``where`` (about to be deleted) and their scores from the rollups."""
+#: Only the attributes ``accumulate`` reads, so a purge does not ship whole prompts to Python.
+_ROLLUP_ATTRIBUTES = "jsonb_build_object({})::text".format(
+    ", ".join(
+        f"'{a}', attributes->'{a}'"
+        for a in (
+            "model",
+            "feature",
+            "endpoint",
+            "provider",
+            "cost_usd",
+            "tokens_input",
+            "tokens_output",
+            "tokens_total",
+        )
+    )
+)
+
+
+async def purge_spans(conn: asyncpg.Connection, where: str, *params: Any, table: str = "spans") -> int:
+    """Subtract the spans of ``table`` matching ``where`` (about to be deleted or dropped) and their
+    scores from the rollups; return how many spans that was."""
     deltas: dict[SpanKey, Totals] = {}
     doomed_tenants: list[str] = []
     doomed_ids: list[str] = []
     async for r in conn.cursor(
-        "SELECT tenant_id, span_id, start_time, name, status, duration_ms, attributes::text AS attributes "
-        f"FROM spans WHERE {where}",
+        f"SELECT tenant_id, span_id, start_time, name, status, duration_ms, {_ROLLUP_ATTRIBUTES} AS attributes "
+        f"FROM {table} WHERE {where}",
         *params,
-        prefetch=2000,
+        prefetch=5000,
     ):
         accumulate(
             deltas, r["tenant_id"], format_time(r["start_time"]), r["name"], r["status"], r["duration_ms"],
@@ -226,6 +245,7 @@ async def purge_spans(conn: asyncpg.Connection, where: str, *params: Any) -> Non
             key = (r["tenant_id"], r["metric"], r["score"], r["span_start"])
             score_deltas[key] = score_deltas.get(key, 0) - 1
     await write_score_deltas(conn, score_deltas)
+    return len(doomed_ids)
 
 
 async def backfill(conn: asyncpg.Connection, batch: int = 50_000) -> None:

@@ -3,6 +3,7 @@
 Spans are keyed by (tenant_id, span_id), so tenants can never collide. Timestamps are
 ``timestamptz`` and attributes ``jsonb``; indexes serve the query API (per tenant, by time).
 Migrations run under an advisory lock, so collector processes starting together are safe.
+From ``pg_m007`` on, ``spans`` is partitioned by day and retention class (``_pg_partitions``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from ._pg_partitions import convert as _partition_spans
 from ._pg_rollups import SCHEMA as _ROLLUP_SCHEMA
 from ._pg_rollups import backfill as _backfill_rollups
 
@@ -124,4 +126,12 @@ PG_MIGRATIONS: list[tuple[str, str | Callable[[asyncpg.Connection], Awaitable[No
     ),
     ("pg_m005_rollups", _pg_m005_rollups),
     ("pg_m006_list_indexes", _LIST_INDEXES),
+    # Daily x retention-class partitions (``_pg_partitions``): converts existing data in place.
+    ("pg_m007_partitioned_spans", _partition_spans),
+    # Per-key token buckets shared by every collector process (``PostgresStore.take_token``).
+    (
+        "pg_m008_rate_buckets",
+        "CREATE TABLE IF NOT EXISTS rate_buckets (key text PRIMARY KEY, tokens float8 NOT NULL, "
+        "at timestamptz NOT NULL)",
+    ),
 ]

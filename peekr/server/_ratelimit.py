@@ -1,7 +1,8 @@
-"""Token-bucket rate limits kept in this process: per API key, and failed authentications per address.
+"""Token-bucket rate limits kept in this process: failed authentications per client address.
 
-Each collector process limits on its own, so with N workers behind a load balancer a key may
-reach up to N times the rate; size ``rate_limit`` per process (documented in docs/server.md).
+A ``RateLimiter`` also carries the per-key rate and burst, but the per-key buckets live in the
+database (``Store.take_token``) so that every collector process shares them. The failure
+limiter stays per process: with N workers an address may fail up to N times as often.
 """
 
 from __future__ import annotations

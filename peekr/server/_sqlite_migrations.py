@@ -125,6 +125,11 @@ LIST_FILTER_ATTRIBUTES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+def server_m008_rate_buckets(db: sqlite3.Connection) -> None:
+    """Per-key token buckets shared by every collector process on this file (``take_token``)."""
+    db.execute("CREATE TABLE IF NOT EXISTS rate_buckets (key TEXT PRIMARY KEY, tokens REAL NOT NULL, at REAL NOT NULL)")
+
+
 SERVER_MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("server_m001_api_keys", server_m001_api_keys),
     ("server_m002_dedupe_keys", server_m002_dedupe_keys),
@@ -133,6 +138,7 @@ SERVER_MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("server_m005_pad_years", server_m005_pad_years),
     ("server_m006_rollups", server_m006_rollups),
     ("server_m007_list_indexes", server_m007_list_indexes),
+    ("server_m008_rate_buckets", server_m008_rate_buckets),
 ]
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import partial
@@ -116,6 +117,27 @@ class SQLiteStore:
                 return self._reader.execute(sql, params).fetchall()
 
         return await anyio.to_thread.run_sync(run)
+
+    # -- rate limits ----------------------------------------------------------------------
+
+    async def take_token(self, key: str, rate: float, burst: int) -> float:
+        """Take a token from ``key``'s bucket, shared by every process on this file (read and write
+        in one ``BEGIN IMMEDIATE`` transaction); return 0 if granted, else the seconds until one is due."""
+
+        def take(db: sqlite3.Connection) -> float:
+            now = time.time()
+            row = db.execute("SELECT tokens, at FROM rate_buckets WHERE key = ?", (key,)).fetchone()
+            tokens = float(burst) if row is None else min(float(burst), row[0] + max(0.0, now - row[1]) * rate)
+            if tokens < 1.0:
+                return (1.0 - tokens) / rate
+            db.execute(
+                "INSERT INTO rate_buckets (key, tokens, at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, at = excluded.at",
+                (key, tokens - 1.0, now),
+            )
+            return 0.0
+
+        return await self._write(take)
 
     # -- keys -----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""What every route needs: the store, the settings and the rate limiter of this process."""
+"""What every route needs: the store, the settings and the rate limits."""
 
 from __future__ import annotations
 

@@ -92,6 +92,11 @@ class Store(Protocol):
         """Store a new key record."""
         ...
 
+    async def take_token(self, key: str, rate: float, burst: int) -> float:
+        """Take one token from ``key``'s bucket (``rate`` per second, at most ``burst``), kept in the
+        database so every collector process shares it; 0 if granted, else seconds to wait."""
+        ...
+
     async def get_key(self, key_id: str) -> ApiKey | None:
         """The key with this id, revoked or not."""
         ...

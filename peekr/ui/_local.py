@@ -142,6 +142,10 @@ class LocalStore:
         """Keys do not exist locally."""
         return False
 
+    async def take_token(self, key: str, rate: float, burst: int) -> float:
+        """Nothing is rate-limited locally (no key is asked)."""
+        return 0.0
+
     async def list_keys(self, tenant_id: str | None = None) -> list[ApiKey]:
         """Keys do not exist locally."""
         return []

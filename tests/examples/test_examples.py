@@ -91,6 +91,13 @@ def check_http_export(cwd: Path, out: str) -> None:
     assert not (cwd / "traces.db").exists()
 
 
+def check_collector_processes(cwd: Path, out: str) -> None:
+    granted = int(out.split(" granted")[0].rsplit("-> ", 1)[1])
+    assert 3 <= granted <= 4, out  # a burst of 3 shared by both processes (+1 if a second passed)
+    assert "process A 401, process B 401" in out
+    assert (cwd / "collector.db").exists()
+
+
 def check_fastapi(cwd: Path, out: str) -> None:
     rows = spans(cwd)
     roots = [s for s in rows if str(s["name"]).startswith(("GET", "POST"))]
@@ -225,6 +232,7 @@ CASES: dict[str, Callable[[Path, str], None]] = {
     "hallucination_rag.py": check_hallucination,
     "feedback_finetune.py": check_feedback,
     "http_export.py": check_http_export,
+    "collector_processes.py": check_collector_processes,
     "fastapi_app.py": check_fastapi,
     "langchain_rag.py": check_langchain_rag,
     "live_console.py": check_live_console,
