@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from ._rollups import (
+    DIMENSIONS,
     RollupKey,
     ScoreDeltas,
     SpanKey,
@@ -45,6 +46,7 @@ __all__ = [
     "SCHEMA",
     "apply_new_records",
     "backfill",
+    "backfill_dimensions",
     "lock_tenant",
     "purge_spans",
     "read_aggregates",
@@ -111,11 +113,13 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[r[i] for r in rows] for i in range(width)]
 
 
-async def write_span_deltas(conn: asyncpg.Connection, deltas: dict[SpanKey, Totals]) -> None:
-    """Upsert span rollup deltas; rows left with no calls are deleted."""
+async def write_span_deltas(
+    conn: asyncpg.Connection, deltas: dict[SpanKey, Totals], dims: Sequence[str] = DIMENSIONS
+) -> None:
+    """Upsert span rollup deltas (of ``dims``); rows left with no calls are deleted."""
     if not deltas:
         return
-    rows = rollup_params(deltas, clean=_text)
+    rows = rollup_params(deltas, clean=_text, dims=dims)
     await conn.execute(_UPSERT_SPANS, *_columns(rows, 15))
     if any(t.calls < 0 for t in deltas.values()):
         await conn.execute(
@@ -228,8 +232,14 @@ async def purge_spans(conn: asyncpg.Connection, where: str, *params: Any) -> Non
     await write_score_deltas(conn, score_deltas)
 
 
-async def backfill(conn: asyncpg.Connection, batch: int = 50_000) -> None:
-    """Build every rollup from the stored spans and eval results (migration, benchmarks)."""
+async def backfill(conn: asyncpg.Connection, batch: int = 50_000, dims: Sequence[str] = DIMENSIONS) -> None:
+    """Build every rollup (span rollups of ``dims``) from the stored spans and eval results."""
+    await backfill_dimensions(conn, dims, batch)
+    await _backfill_scores(conn)
+
+
+async def backfill_dimensions(conn: asyncpg.Connection, dims: Sequence[str], batch: int = 50_000) -> None:
+    """Add the span rollup rows of ``dims`` from the stored spans (a migration adding a dimension)."""
     deltas: dict[SpanKey, Totals] = {}
     async with conn.transaction():  # a cursor needs one (a savepoint inside the migration's)
         async for r in conn.cursor(
@@ -242,9 +252,12 @@ async def backfill(conn: asyncpg.Connection, batch: int = 50_000) -> None:
                 json.loads(r["attributes"]),
             )  # fmt: skip
             if len(deltas) > batch:
-                await write_span_deltas(conn, deltas)
+                await write_span_deltas(conn, deltas, dims)
                 deltas = {}
-    await write_span_deltas(conn, deltas)
+    await write_span_deltas(conn, deltas, dims)
+
+
+async def _backfill_scores(conn: asyncpg.Connection) -> None:
     rows = await conn.fetch(
         """
         SELECT DISTINCT ON (e.tenant_id, e.span_id, j.key) e.tenant_id, e.span_id, j.key AS metric,
@@ -294,7 +307,13 @@ async def _raw_totals(
 
 
 async def read_aggregates(
-    conn: asyncpg.Connection, tenant_id: str, since: str, until: str, group_by: str | None, interval: str | None
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    since: str,
+    until: str,
+    group_by: str | None,
+    interval: str | None,
+    top: int | None = None,
 ) -> list[dict[str, Any]]:
     """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges)."""
     merged: dict[tuple[str | None, str | None], Totals] = {}
@@ -316,7 +335,7 @@ async def read_aggregates(
                 {int(k): n for k, n in json.loads(row[10]).items()},
             )  # fmt: skip
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
-    return aggregate_rows(merged)
+    return aggregate_rows(merged, top)
 
 
 async def read_scores(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ._store import aggregate_row, format_time, parse_time
+from ._store import OTHER_GROUP, aggregate_row, format_time, parse_time
 
 __all__ = [
     "DIMENSIONS",
@@ -34,13 +34,14 @@ __all__ = [
     "histogram_percentile",
     "merge_hist",
     "score_key",
+    "top_groups",
     "truncate",
 ]
 
 #: Stored grains, coarsest first.
 GRAINS: tuple[str, ...] = ("day", "hour", "minute")
 #: What the aggregates endpoint groups by; each span is summed once per dimension (``""`` = all spans).
-DIMENSIONS: tuple[str, ...] = ("", "model", "name", "feature", "endpoint", "provider")
+DIMENSIONS: tuple[str, ...] = ("", "model", "name", "feature", "endpoint", "provider", "user_id")
 _BINS_PER_OCTAVE = 8
 ZERO_BIN = -(10**6)  # durations <= 0 ms
 #: Worst relative error of a latency percentile estimate: half a bin, 2**(1/16) - 1.
@@ -207,6 +208,7 @@ def accumulate(
         _dim(attributes.get("feature")),
         _dim(attributes.get("endpoint")),
         _dim(attributes.get("provider")),
+        _dim(attributes.get("user_id")),
     )
     cost = attributes.get("cost_usd")
     has_cost = isinstance(cost, (int, float)) and not isinstance(cost, bool)
@@ -228,13 +230,15 @@ def accumulate(
     t.add(one)
 
 
-def expand(groups: Mapping[SpanKey, Totals]) -> dict[RollupKey, Totals]:
-    """Rollup rows (every grain x every dimension) from span groups."""
+def expand(groups: Mapping[SpanKey, Totals], dims: Sequence[str] = DIMENSIONS) -> dict[RollupKey, Totals]:
+    """Rollup rows (every grain x each of ``dims``) from span groups."""
     out: dict[RollupKey, Totals] = {}
     for (tenant_id, minute, values), one in groups.items():
         for grain in GRAINS:
             bucket = truncate(minute, grain)
             for dim, value in zip(DIMENSIONS, values, strict=True):
+                if dim not in dims:
+                    continue
                 key = (tenant_id, grain, dim, bucket, value)
                 t = out.get(key)
                 if t is None:
@@ -244,12 +248,14 @@ def expand(groups: Mapping[SpanKey, Totals]) -> dict[RollupKey, Totals]:
 
 
 def rollup_params(
-    groups: Mapping[SpanKey, Totals], clean: Callable[[str | None], str | None] = lambda v: v
+    groups: Mapping[SpanKey, Totals],
+    clean: Callable[[str | None], str | None] = lambda v: v,
+    dims: Sequence[str] = DIMENSIONS,
 ) -> list[tuple[Any, ...]]:
     """Upsert rows ``(tenant, grain, dim, bucket, key, value, calls, ..., hist)``, sorted so that
     concurrent writers lock rows in the same order; ``clean`` is applied to the values."""
     merged: dict[RollupKey, Totals] = {}
-    for (tenant, grain, dim, bucket, value), t in expand(groups).items():
+    for (tenant, grain, dim, bucket, value), t in expand(groups, dims).items():
         merged.setdefault((tenant, grain, dim, bucket, clean(value)), Totals()).add(t)
     rows = []
     for (tenant, grain, dim, bucket, value), t in merged.items():
@@ -332,10 +338,31 @@ def label(bucket: str, interval: str | None) -> str | None:
     return start[:19] + "Z"
 
 
-def aggregate_rows(merged: Mapping[tuple[str | None, str | None], Totals]) -> list[dict[str, Any]]:
+def top_groups(
+    merged: Mapping[tuple[str | None, str | None], Totals], top: int | None
+) -> dict[tuple[str | None, str | None], Totals]:
+    """Keep the ``top`` groups with the most calls over the window (ties: by value); sum the others
+    per bucket into ``OTHER_GROUP``. Sums stay exact; ``(other)`` percentiles come from the merged
+    histograms, within ``LATENCY_REL_ERROR`` like every other row."""
+    calls: dict[str | None, int] = {}
+    for (_, grp), t in merged.items():
+        calls[grp] = calls.get(grp, 0) + t.calls
+    if top is None or len(calls) <= top:
+        return dict(merged)
+    keep = {g for g, _ in sorted(calls.items(), key=lambda kv: (-kv[1], kv[0] is not None, kv[0] or ""))[:top]}
+    out: dict[tuple[str | None, str | None], Totals] = {}
+    for (bucket, grp), t in merged.items():
+        key = (bucket, grp if grp in keep else OTHER_GROUP)
+        out.setdefault(key, Totals()).add(t)
+    return out
+
+
+def aggregate_rows(
+    merged: Mapping[tuple[str | None, str | None], Totals], top: int | None = None
+) -> list[dict[str, Any]]:
     """Output rows of ``/v1/stats/aggregates`` from merged totals, ordered by bucket then group."""
     out = []
-    for (bucket, grp), t in sorted(merged.items(), key=lambda kv: _nulls_first(kv[0])):
+    for (bucket, grp), t in sorted(top_groups(merged, top).items(), key=lambda kv: _nulls_first(kv[0])):
         if t.calls <= 0:
             continue
         row = {

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._rollups import (
+    DIMENSIONS,
     RollupKey,
     ScoreDeltas,
     SpanKey,
@@ -31,6 +32,7 @@ from ._rollups import (
 __all__ = [
     "apply_new_records",
     "backfill",
+    "backfill_dimensions",
     "create_tables",
     "purge_spans",
     "read_aggregates",
@@ -110,9 +112,9 @@ def existing(db: sqlite3.Connection, table: str, column: str, tenant_id: str, id
     return found
 
 
-def write_span_deltas(db: sqlite3.Connection, deltas: dict[SpanKey, Totals]) -> None:
-    """Upsert span rollup deltas; rows left with no calls are deleted."""
-    rows = rollup_params(deltas)
+def write_span_deltas(db: sqlite3.Connection, deltas: dict[SpanKey, Totals], dims: Sequence[str] = DIMENSIONS) -> None:
+    """Upsert span rollup deltas (of ``dims``); rows left with no calls are deleted."""
+    rows = rollup_params(deltas, dims=dims)
     db.executemany(_UPSERT_SPANS, rows)
     if any(t.calls < 0 for t in deltas.values()):
         db.executemany(
@@ -214,18 +216,25 @@ def purge_spans(db: sqlite3.Connection, where: str, params: Sequence[Any]) -> No
     write_score_deltas(db, score_deltas)
 
 
-def backfill(db: sqlite3.Connection, batch: int = 100_000) -> None:
-    """Build every rollup from the stored spans and eval results (migration, benchmarks)."""
+def backfill(db: sqlite3.Connection, batch: int = 100_000, dims: Sequence[str] = DIMENSIONS) -> None:
+    """Build every rollup (span rollups of ``dims``) from the stored spans and eval results."""
     register_functions(db)
     cache = db.execute("PRAGMA cache_size").fetchone()[0]
     db.execute("PRAGMA cache_size = -65536")  # 64 MiB while building
     try:
-        _backfill(db, batch)
+        _backfill_spans(db, batch, dims)
+        _backfill_scores(db)
     finally:
         db.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
-def _backfill(db: sqlite3.Connection, batch: int) -> None:
+def backfill_dimensions(db: sqlite3.Connection, dims: Sequence[str], batch: int = 100_000) -> None:
+    """Add the span rollup rows of dimensions new to this database (a migration adding one)."""
+    register_functions(db)
+    _backfill_spans(db, batch, dims)
+
+
+def _backfill_spans(db: sqlite3.Connection, batch: int, dims: Sequence[str]) -> None:
     deltas: dict[SpanKey, Totals] = {}
     # In time order, so the rollup rows are written in key order, not all over the table.
     cur = db.execute(
@@ -235,9 +244,12 @@ def _backfill(db: sqlite3.Connection, batch: int) -> None:
         for tenant, start, name, status, duration, attributes in rows:
             accumulate(deltas, tenant, start, name, status, duration, json.loads(attributes))
         if len(deltas) > batch:
-            write_span_deltas(db, deltas)
+            write_span_deltas(db, deltas, dims)
             deltas = {}
-    write_span_deltas(db, deltas)
+    write_span_deltas(db, deltas, dims)
+
+
+def _backfill_scores(db: sqlite3.Connection) -> None:
     # The latest ok result per (span, metric): created_at, then id, as the query API ordered them.
     latest: dict[tuple[str, str, str], tuple[float, str]] = {}
     for tenant, span_id, metric, value, created in db.execute(
@@ -272,7 +284,13 @@ def _raw_totals(db: sqlite3.Connection, tenant_id: str, since: str, until: str, 
 
 
 def read_aggregates(
-    db: sqlite3.Connection, tenant_id: str, since: str, until: str, group_by: str | None, interval: str | None
+    db: sqlite3.Connection,
+    tenant_id: str,
+    since: str,
+    until: str,
+    group_by: str | None,
+    interval: str | None,
+    top: int | None = None,
 ) -> list[dict[str, Any]]:
     """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges)."""
     merged: dict[tuple[str | None, str | None], Totals] = {}
@@ -291,7 +309,7 @@ def read_aggregates(
             hist = {int(k): n for k, n in json.loads(row[10]).items()}
             t = Totals(row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], hist)
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
-    return aggregate_rows(merged)
+    return aggregate_rows(merged, top)
 
 
 def read_scores(

@@ -30,8 +30,17 @@ from peekr.server._store import format_time, percentile
 from peekr.server._testing import RunningCollector
 
 WINDOW = ("2026-11-25T00:00:00Z", "2026-11-30T00:00:00Z")
-GROUPS = (None, "model", "name", "feature", "endpoint", "provider")
+GROUPS = (None, "model", "name", "feature", "endpoint", "provider", "user_id")
+TOP = 20  # the collector's default: more groups than this are summed into "(other)"
+MAX_BUCKETS = 500
 INTERVALS = (None, "minute", "hour", "day")
+
+
+def _effective(interval: str | None, since: str, until: str) -> str | None:
+    seconds = (datetime.fromisoformat(until) - datetime.fromisoformat(since)).total_seconds()
+    while interval in ("minute", "hour") and seconds / {"minute": 60, "hour": 3600}[interval] > MAX_BUCKETS:
+        interval = {"minute": "hour", "hour": "day"}[interval]
+    return interval
 
 
 class Reference:
@@ -57,6 +66,7 @@ class Reference:
         self.evals = [e for e in self.evals if e["span_id"] not in doomed]
 
     def aggregates(self, since: str, until: str, group_by: str | None, interval: str | None) -> list[dict[str, Any]]:
+        interval = _effective(interval, since, until)
         cut = {None: 0, "minute": 16, "hour": 13, "day": 10}[interval]
         suffix = {None: "", "minute": ":00Z", "hour": ":00:00Z", "day": "T00:00:00Z"}[interval]
         groups: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
@@ -65,6 +75,16 @@ class Reference:
                 bucket = s["start_time"][:cut] + suffix if interval else None
                 grp = s["name"] if group_by == "name" else s["attributes"].get(group_by) if group_by else None
                 groups.setdefault((bucket, grp), []).append(s)
+        calls: dict[str | None, int] = {}
+        for (_, grp), items in groups.items():
+            calls[grp] = calls.get(grp, 0) + len(items)
+        if group_by and len(calls) > TOP:
+            ranked = sorted(calls, key=lambda g: (-calls[g], g is not None, g or ""))
+            keep = set(ranked[:TOP])
+            merged: dict[tuple[str | None, str | None], list[dict[str, Any]]] = {}
+            for (bucket, grp), items in groups.items():
+                merged.setdefault((bucket, grp if grp in keep else "(other)"), []).extend(items)
+            groups = merged
         rows = []
         for (bucket, grp), items in sorted(groups.items(), key=lambda kv: [(k is not None, k or "") for k in kv[0]]):
             durations = sorted(s["duration_ms"] for s in items)
@@ -112,7 +132,8 @@ def _generate(rng: random.Random, n: int) -> tuple[list[dict[str, Any]], list[di
     for _ in range(n):
         attributes: dict[str, Any] = {}
         for key, choices in (("model", ["gpt-4o", "claude", "gemini"]), ("feature", ["chat", "search"]),
-                             ("endpoint", ["/a", "/b", "/c"]), ("provider", ["openai", "anthropic"])):  # fmt: skip
+                             ("endpoint", ["/a", "/b", "/c"]), ("provider", ["openai", "anthropic"]),
+                             ("user_id", [f"user-{i}" for i in range(30)])):  # fmt: skip
             if rng.random() < 0.85:
                 attributes[key] = rng.choice(choices)
         for key in ("tokens_input", "tokens_output", "tokens_total"):
@@ -186,6 +207,8 @@ def _check(url: str, read: str, ref: Reference, rng: random.Random) -> None:
                 got = httpx.get(url + "/v1/stats/aggregates", params=params, headers=auth(read), timeout=30)
                 assert got.status_code == 200, got.text
                 _same_aggregates(got.json()["rows"], ref.aggregates(since, until, group_by, interval), params)
+                # A window of more than MAX_BUCKETS buckets is answered with a coarser interval, and says so.
+                assert got.json()["interval"] == _effective(interval, since, until), params
         for metric, bins in (("hallucination", 10), ("hallucination", 7), ("relevance", 100), ("nothing", 5)):
             got = httpx.get(url + "/v1/stats/scores", headers=auth(read), timeout=30,
                             params={"metric": metric, "bins": bins, "since": since, "until": until}).json()  # fmt: skip
