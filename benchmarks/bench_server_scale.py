@@ -81,7 +81,8 @@ def generate(n_spans: int, days: int, seed: int = 1) -> Iterator[tuple[list[Span
                 "tokens_output": tokens_out, "tokens_total": tokens_in + tokens_out,
                 "cost_usd": round((tokens_in * 2.5 + tokens_out * 10) / 1e6, 8),
                 "input": [{"role": "user", "content": "Summarize the ticket for the on-call engineer."}],
-                "output": "The customer reports a failed payment; the card was declined twice.",
+                "output": "The customer reports a failed payment; the card was declined twice."
+                + (" A chargeback was opened." if span_seq % 1000 == 0 else ""),  # a rare word to search
             }  # fmt: skip
             status = "error" if rng.random() < 0.03 else "ok"
             chunk.append((span_id, trace_id, root_id, rng.choice(CHILDREN), s, s + timedelta(milliseconds=duration),
@@ -213,6 +214,7 @@ def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
     headers = {"Authorization": f"Bearer {key}"}
     day = {"since": format_time(END - timedelta(days=1)), "until": format_time(END)}
     month = {"since": format_time(END - timedelta(days=min(days, 30))), "until": format_time(END)}
+    week = {"since": format_time(END - timedelta(days=min(days, 7))), "until": format_time(END)}
     out: dict[str, dict[str, float]] = {}
     with httpx.Client(timeout=300, headers=headers) as client:
 
@@ -237,6 +239,12 @@ def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
             "endpoint": {"endpoint": "/api/v1/admin"},
             "name prefix": {"name": "anthropic"},
             "last day": day,
+            "variant": {"experiment_variant": "b"},
+            "min score": {"min_score": 0.9},
+            "max score": {"max_score": 0.3},
+            "search, common word": {"q": "declined"},
+            "search, rare word (1 span in 1,000)": {"q": "chargeback"},
+            "search, rare word, last day": {"q": "chargeback", **day},
         }
         all_times: list[float] = []
         for label, params in lists.items():
@@ -250,13 +258,19 @@ def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
         out["waterfall (4 spans)"] = {"p50": statistics.median(times), "p95": _pctl(times, 0.95)}
         stats = {
             "aggregates day, by model per hour": ("/v1/stats/aggregates", {**day, "group_by": "model", "interval": "hour"}),
-            "aggregates day, by feature per minute": (
+            "aggregates day, by feature per minute (answered per hour)": (
                 "/v1/stats/aggregates", {**day, "group_by": "feature", "interval": "minute"}),
             "aggregates day, totals": ("/v1/stats/aggregates", day),
             "aggregates month, by model per day": (
                 "/v1/stats/aggregates", {**month, "group_by": "model", "interval": "day"}),
-            "aggregates month, by endpoint per hour": (
+            "aggregates month, by endpoint per hour (answered per day)": (
                 "/v1/stats/aggregates", {**month, "group_by": "endpoint", "interval": "hour"}),
+            "aggregates day, by user per hour (top 20)": (
+                "/v1/stats/aggregates", {**day, "group_by": "user_id", "interval": "hour"}),
+            "aggregates month, by user per day (top 20)": (
+                "/v1/stats/aggregates", {**month, "group_by": "user_id", "interval": "day"}),
+            "aggregates week, by feature per hour": (
+                "/v1/stats/aggregates", {**week, "group_by": "feature", "interval": "hour"}),
             "scores day": ("/v1/stats/scores", day),
             "scores month": ("/v1/stats/scores", month),
             "worst day: hallucination": ("/v1/stats/worst", {**day, "metric": "hallucination"}),
