@@ -283,14 +283,23 @@ def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
     return out
 
 
-def run(backend: str, n_spans: int, days: int) -> tuple[float, dict[str, dict[str, float]]]:
-    """Build, serve, measure; returns (build seconds, figures)."""
-    if backend == "sqlite":
+def run(backend: str, n_spans: int, days: int, keep: str | None = None) -> tuple[float, dict[str, dict[str, float]]]:
+    """Build, serve, measure; returns (build seconds, figures).
+
+    ``keep`` (SQLite): the database file to build and keep, or to reuse if it exists (build time 0).
+    """
+    if backend == "sqlite" and keep:
+        started = time.perf_counter()
+        if not os.path.exists(keep):
+            build_sqlite(keep, n_spans, days)
+        db = keep
+        cleanup: Any = lambda: None  # noqa: E731
+    elif backend == "sqlite":
         tmp = tempfile.TemporaryDirectory(prefix="peekr-scale-")
         db = os.path.join(tmp.name, "collector.db")
         started = time.perf_counter()
         build_sqlite(db, n_spans, days)
-        cleanup: Any = tmp.cleanup
+        cleanup = tmp.cleanup
     else:
         made = pg_database()
         if made is None:
@@ -327,6 +336,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/server_scale.md"))
+    parser.add_argument("--keep", help="SQLite: build this database file and keep it, or reuse it if it exists")
+    parser.add_argument("--build-only", action="store_true", help="with --keep: build, do not measure")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     load = os.getloadavg()[0]
@@ -335,7 +346,11 @@ def main() -> None:
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load average {load:.1f} on {os.cpu_count()} CPUs",
         "",
     ]
-    results = {b: run(b, args.spans, args.days) for b in backends}
+    if args.build_only and args.keep:
+        if not os.path.exists(args.keep):
+            build_sqlite(args.keep, args.spans, args.days)
+        return
+    results = {b: run(b, args.spans, args.days, args.keep) for b in backends}
     lines.append("| query | " + " | ".join(f"{b} p50 / p95 ms" for b in backends) + " |")
     lines.append("|---|" + "---|" * len(backends))
     for label in next(iter(results.values()))[1]:

@@ -31,8 +31,9 @@ from ._rollups import (
     score_histogram,
     score_key,
     score_rollup_rows,
+    top_values,
 )
-from ._store import format_time
+from ._store import OTHER_GROUP, format_time
 
 
 def _text(value: str | None) -> str | None:
@@ -55,6 +56,7 @@ __all__ = [
 
 _TENANT_LOCK = 7_253_002  # first key of the per-tenant advisory lock (the second is hashtext(tenant))
 _SUMS = ("calls", "errors", "tokens_input", "tokens_output", "tokens_total", "cost_sum", "cost_n", "duration_sum")
+_SQL_TYPE = {c: "bigint" if c in ("calls", "errors", "cost_n") else "float8" for c in _SUMS}  # sum(bigint) is numeric
 
 SCHEMA = """
 CREATE OR REPLACE FUNCTION peekr_hist_merge(a jsonb, b jsonb) RETURNS jsonb
@@ -315,27 +317,63 @@ async def read_aggregates(
     interval: str | None,
     top: int | None = None,
 ) -> list[dict[str, Any]]:
-    """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges)."""
+    """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges).
+
+    With ``group_by`` and ``top``, as ``_sqlite_rollups.read_aggregates``: ranked in SQL, the kept
+    groups read whole, the others summed per bucket into ``OTHER_GROUP`` (no percentiles).
+    """
     merged: dict[tuple[str | None, str | None], Totals] = {}
     dim = group_by or ""
     where = "r.tenant_id = $1 AND r.grain = $2 AND r.dim = $3 AND r.bucket >= $4 AND r.bucket < $5"
-    for grain, start, end in cover(since, until, interval):
+    pieces = cover(since, until, interval)
+    raw = {
+        (start, end): await _raw_totals(conn, tenant_id, start, end, dim)
+        for grain, start, end in pieces
+        if grain is None
+    }
+    keep: set[str | None] | None = None
+    if group_by and top is not None:
+        calls: dict[str | None, int] = {}
+        for totals in raw.values():
+            for (_, _, _, _, value), t in totals.items():
+                calls[value] = calls.get(value, 0) + t.calls
+        for grain, start, end in pieces:
+            if grain is not None:
+                for row in await conn.fetch(
+                    f"SELECT min(r.value) AS value, sum(r.calls) AS n FROM span_rollups r WHERE {where} GROUP BY r.key",
+                    tenant_id, grain, dim, start, end,
+                ):  # fmt: skip
+                    calls[row["value"]] = calls.get(row["value"], 0) + int(row["n"])
+        keep = top_values(calls, top)
+    keys = [] if keep is None else [json.dumps(v) for v in keep]
+    kept = "" if keep is None else " AND r.key = ANY($6::text[])"
+    for grain, start, end in pieces:
         if grain is None:
-            for (_, _, _, bucket, value), t in (await _raw_totals(conn, tenant_id, start, end, dim)).items():
-                merged.setdefault((label(bucket, interval), value), Totals()).add(t)
+            for (_, _, _, bucket, value), t in raw[(start, end)].items():
+                grp = value if keep is None or value in keep else OTHER_GROUP
+                merged.setdefault((label(bucket, interval), grp), Totals()).add(t)
             continue
         # One row per (bucket, value) at a grain and dimension: no GROUP BY, histograms merged here.
         for row in await conn.fetch(
             f"SELECT r.bucket, r.value, {', '.join(f'r.{c}' for c in _SUMS)}, r.hist::text AS hist "
-            f"FROM span_rollups r WHERE {where}",
-            tenant_id, grain, dim, start, end,
+            f"FROM span_rollups r WHERE {where}{kept}",
+            tenant_id, grain, dim, start, end, *([keys] if keep is not None else []),
         ):  # fmt: skip
             t = Totals(
                 row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
                 {int(k): n for k, n in json.loads(row[10]).items()},
             )  # fmt: skip
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
-    return aggregate_rows(merged, top)
+        if keep is not None:
+            for row in await conn.fetch(
+                f"SELECT r.bucket, {', '.join(f'sum(r.{c})::{_SQL_TYPE[c]}' for c in _SUMS)} FROM span_rollups r "
+                f"WHERE {where} "
+                "AND NOT (r.key = ANY($6::text[])) GROUP BY r.bucket",
+                tenant_id, grain, dim, start, end, keys,
+            ):  # fmt: skip
+                t = Totals(*(row[i] for i in range(1, 9)))
+                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(t)
+    return aggregate_rows(merged, other=keep is not None)
 
 
 async def read_scores(

@@ -46,9 +46,9 @@ router = APIRouter(
 _METRIC = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _Q_MIN, _Q_MAX = 3, 200
 #: Most time buckets an aggregates answer has (per group): wider windows get a coarser interval.
-MAX_BUCKETS = 500
+MAX_BUCKETS = 200
 #: Groups an aggregates answer keeps by default; the others are summed into OTHER_GROUP.
-DEFAULT_TOP = 20
+DEFAULT_TOP = 10
 _SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _ID32 = re.compile(r"^[0-9a-f]{32}$")
 _DATE_TIME = {"format": "date-time"}

@@ -27,7 +27,9 @@ from ._rollups import (
     score_histogram,
     score_key,
     score_rollup_rows,
+    top_values,
 )
+from ._store import OTHER_GROUP
 
 __all__ = [
     "apply_new_records",
@@ -292,24 +294,56 @@ def read_aggregates(
     interval: str | None,
     top: int | None = None,
 ) -> list[dict[str, Any]]:
-    """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges)."""
+    """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges).
+
+    With ``group_by`` and ``top``: the groups are ranked by calls first (summed in SQL, no
+    histogram read), then only the kept groups' rows are read whole; the others are summed per
+    bucket in SQL into ``OTHER_GROUP`` (no percentiles).
+    """
     merged: dict[tuple[str | None, str | None], Totals] = {}
     dim = group_by or ""
     where = "tenant_id = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?"
-    for grain, start, end in cover(since, until, interval):
+    pieces = cover(since, until, interval)
+    raw = {(start, end): _raw_totals(db, tenant_id, start, end, dim) for grain, start, end in pieces if grain is None}
+    keep: set[str | None] | None = None
+    if group_by and top is not None:
+        calls: dict[str | None, int] = {}
+        for rows in raw.values():
+            for (_, _, _, _, value), t in rows.items():
+                calls[value] = calls.get(value, 0) + t.calls
+        for grain, start, end in pieces:
+            if grain is not None:
+                for value, n in db.execute(
+                    f"SELECT value, SUM(calls) FROM span_rollups WHERE {where} GROUP BY key",
+                    (tenant_id, grain, dim, start, end),
+                ):
+                    calls[value] = calls.get(value, 0) + n
+        keep = top_values(calls, top)
+    kept = "" if keep is None else f" AND key IN ({','.join('?' * len(keep))})"
+    keys = [] if keep is None else [json.dumps(v) for v in sorted(keep, key=lambda v: (v is not None, v or ""))]
+    for grain, start, end in pieces:
         if grain is None:
-            for (_, _, _, bucket, value), t in _raw_totals(db, tenant_id, start, end, dim).items():
-                merged.setdefault((label(bucket, interval), value), Totals()).add(t)
+            for (_, _, _, bucket, value), t in raw[(start, end)].items():
+                grp = value if keep is None or value in keep else OTHER_GROUP
+                merged.setdefault((label(bucket, interval), grp), Totals()).add(t)
             continue
         # One row per (bucket, value) at a grain and dimension: no GROUP BY, histograms merged here.
         for row in db.execute(
-            f"SELECT bucket, value, {', '.join(_SUMS)}, hist FROM span_rollups WHERE {where}",
-            (tenant_id, grain, dim, start, end),
+            f"SELECT bucket, value, {', '.join(_SUMS)}, hist FROM span_rollups WHERE {where}{kept}",
+            (tenant_id, grain, dim, start, end, *keys),
         ):
             hist = {int(k): n for k, n in json.loads(row[10]).items()}
             t = Totals(row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], hist)
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
-    return aggregate_rows(merged, top)
+        if keep is not None:
+            for row in db.execute(
+                f"SELECT bucket, {', '.join(f'SUM({c})' for c in _SUMS)} FROM span_rollups WHERE {where} "
+                f"AND key NOT IN ({','.join('?' * len(keys))}) GROUP BY bucket",
+                (tenant_id, grain, dim, start, end, *keys),
+            ):
+                t = Totals(*row[1:9])
+                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(t)
+    return aggregate_rows(merged, other=keep is not None)
 
 
 def read_scores(

@@ -77,7 +77,7 @@ class TraceFilter:
 
 #: Spans a text search reads per request on SQLite before it answers with what it found so far
 #: and a cursor to continue from (see ``TracePage.resume``): a rare word cannot scan a whole database.
-TEXT_SCAN_LIMIT = 50_000
+TEXT_SCAN_LIMIT = 10_000
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import anyio.to_thread
 from .._events import EvalResult, Feedback
 from .._span import Span
 from ..server._keys import ApiKey
+from ..server._rollups import top_values
 from ..server._sqlite_store import page_trace_ids, text_match_sql, trace_filter_sql
 from ..server._store import (
     OTHER_GROUP,
@@ -307,6 +308,9 @@ class LocalStore:
                 "cost_usd": sum(costs) if costs else None,
                 "avg_ms": sum(durations) / len(durations),
             }
+            if keep is not None and grp == OTHER_GROUP:  # sums only, as the collector answers
+                out.append(aggregate_row(totals, None, None, None))
+                continue
             out.append(
                 aggregate_row(
                     totals, percentile(durations, 0.5), percentile(durations, 0.95), percentile(durations, 0.99)
@@ -377,13 +381,11 @@ class LocalStore:
 
 
 def _top_groups(rows: Sequence[sqlite3.Row], top: int | None) -> set[Any] | None:
-    """The ``top`` groups with the most spans (ties by value), or None to keep every group."""
+    """The ``top`` groups with the most spans (the collector's ranking), or None to keep every group."""
     calls: dict[Any, int] = {}
     for r in rows:
         calls[r["grp"]] = calls.get(r["grp"], 0) + 1
-    if top is None or len(calls) <= top:
-        return None
-    return {g for g, _ in sorted(calls.items(), key=lambda kv: (-kv[1], kv[0] is not None, str(kv[0] or "")))[:top]}
+    return top_values(calls, top)
 
 
 def _nulls_first(key: tuple[Any, Any]) -> tuple[bool, str, bool, str]:

@@ -162,6 +162,9 @@ def test_trends_by_user_and_top_groups(populated: dict[str, Any]) -> None:
     top = httpx.get(url + "/v1/stats/aggregates", params={**WINDOW, "group_by": "user_id", "top": 2}, headers=headers)
     # Ties rank by value: alice and bob are kept, the other three are summed.
     assert {r["group"]: r["calls"] for r in top.json()["rows"]} == {"alice": 2, "bob": 2, "(other)": 6}
+    other = next(r for r in top.json()["rows"] if r["group"] == "(other)")
+    assert other["tokens_total"] == 0 and other["p50_ms"] is None  # sums only
+    assert next(r for r in top.json()["rows"] if r["group"] == "alice")["p50_ms"] is not None
     tenant = httpx.get(url + "/v1/stats/aggregates", params={"group_by": "tenant"}, headers=headers)
     assert tenant.status_code == 400 and "only for peekr ui" in tenant.json()["error"]["message"]
     # A day per minute is 1,440 buckets: answered per hour, and the answer says so.

@@ -90,14 +90,22 @@ export async function renderTraces(main, session) {
   async function loadPage() {
     more.disabled = true;
     try {
-      const page = await api("/v1/traces", { ...query, cursor });
-      for (const t of page.traces) {
-        if (seen.has(t.trace_id)) continue;
-        const tr = render(t, false);
-        seen.set(t.trace_id, tr);
-        tbody.append(tr);
-      }
-      cursor = page.next_cursor;
+      // A search may answer a short page with a cursor (the collector reads a bounded number of
+      // spans per request): keep asking, a few requests at most, until the page is full.
+      let added = 0;
+      let asked = 0;
+      do {
+        const page = await api("/v1/traces", { ...query, cursor });
+        for (const t of page.traces) {
+          if (seen.has(t.trace_id)) continue;
+          const tr = render(t, false);
+          seen.set(t.trace_id, tr);
+          tbody.append(tr);
+          added += 1;
+        }
+        cursor = page.next_cursor;
+        asked += 1;
+      } while (query.q && cursor && added < pageSize && asked < 8);
       moreWrap.hidden = !cursor;
       if (!seen.size) tbody.replaceChildren(h("tr", {}, h("td", { colspan: 8, class: "empty" },
         cursor ? "Nothing found in the newest spans searched yet: Load more to search further back." : "No traces match these filters.")));
