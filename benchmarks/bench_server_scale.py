@@ -265,9 +265,9 @@ def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
                 "/v1/stats/aggregates", {**month, "group_by": "model", "interval": "day"}),
             "aggregates month, by endpoint per hour (answered per day)": (
                 "/v1/stats/aggregates", {**month, "group_by": "endpoint", "interval": "hour"}),
-            "aggregates day, by user per hour (top 20)": (
+            "aggregates day, by user per hour (top 10)": (
                 "/v1/stats/aggregates", {**day, "group_by": "user_id", "interval": "hour"}),
-            "aggregates month, by user per day (top 20)": (
+            "aggregates month, by user per day (top 10)": (
                 "/v1/stats/aggregates", {**month, "group_by": "user_id", "interval": "day"}),
             "aggregates week, by feature per hour": (
                 "/v1/stats/aggregates", {**week, "group_by": "feature", "interval": "hour"}),

@@ -56,7 +56,6 @@ __all__ = [
 
 _TENANT_LOCK = 7_253_002  # first key of the per-tenant advisory lock (the second is hashtext(tenant))
 _SUMS = ("calls", "errors", "tokens_input", "tokens_output", "tokens_total", "cost_sum", "cost_n", "duration_sum")
-_SQL_TYPE = {c: "bigint" if c in ("calls", "errors", "cost_n") else "float8" for c in _SUMS}  # sum(bigint) is numeric
 
 SCHEMA = """
 CREATE OR REPLACE FUNCTION peekr_hist_merge(a jsonb, b jsonb) RETURNS jsonb
@@ -364,12 +363,13 @@ async def read_aggregates(
                 {int(k): n for k, n in json.loads(row[10]).items()},
             )  # fmt: skip
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
+            if keep is not None:
+                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(t.negated_sums())
         if keep is not None:
+            # "(other)" = all spans (dimension "", one row per bucket) minus the kept groups.
             for row in await conn.fetch(
-                f"SELECT r.bucket, {', '.join(f'sum(r.{c})::{_SQL_TYPE[c]}' for c in _SUMS)} FROM span_rollups r "
-                f"WHERE {where} "
-                "AND NOT (r.key = ANY($6::text[])) GROUP BY r.bucket",
-                tenant_id, grain, dim, start, end, keys,
+                f"SELECT r.bucket, {', '.join(f'r.{c}' for c in _SUMS)} FROM span_rollups r WHERE {where}",
+                tenant_id, grain, "", start, end,
             ):  # fmt: skip
                 t = Totals(*(row[i] for i in range(1, 9)))
                 merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(t)

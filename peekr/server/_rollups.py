@@ -178,6 +178,13 @@ class Totals:
         for k, n in other.hist.items():
             self.hist[k] = self.hist.get(k, 0) + n
 
+    def negated_sums(self) -> Totals:
+        """The sums with the opposite sign and no histogram (to subtract a group from a total)."""
+        return Totals(
+            -self.calls, -self.errors, -self.tokens_input, -self.tokens_output, -self.tokens_total,
+            -self.cost_sum, -self.cost_n, -self.duration_sum,
+        )  # fmt: skip
+
     def hist_json(self) -> str:
         """The histogram as stored: a JSON object of bin -> count."""
         return "{" + ",".join(f'"{k}":{n}' for k, n in self.hist.items() if n) + "}"

@@ -335,14 +335,15 @@ def read_aggregates(
             hist = {int(k): n for k, n in json.loads(row[10]).items()}
             t = Totals(row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], hist)
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
+            if keep is not None:
+                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(t.negated_sums())
         if keep is not None:
+            # "(other)" = all spans (dimension "", one row per bucket) minus the kept groups.
             for row in db.execute(
-                f"SELECT bucket, {', '.join(f'SUM({c})' for c in _SUMS)} FROM span_rollups WHERE {where} "
-                f"AND key NOT IN ({','.join('?' * len(keys))}) GROUP BY bucket",
-                (tenant_id, grain, dim, start, end, *keys),
+                f"SELECT bucket, {', '.join(_SUMS)} FROM span_rollups WHERE {where}",
+                (tenant_id, grain, "", start, end),
             ):
-                t = Totals(*row[1:9])
-                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(t)
+                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(Totals(*row[1:9]))
     return aggregate_rows(merged, other=keep is not None)
 
 
