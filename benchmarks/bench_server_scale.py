@@ -82,7 +82,8 @@ def generate(n_spans: int, days: int, seed: int = 1) -> Iterator[tuple[list[Span
                 "tokens_output": tokens_out, "tokens_total": tokens_in + tokens_out,
                 "cost_usd": round((tokens_in * 2.5 + tokens_out * 10) / 1e6, 8),
                 "input": [{"role": "user", "content": "Summarize the ticket for the on-call engineer."}],
-                "output": "The customer reports a failed payment; the card was declined twice.",
+                "output": "The customer reports a failed payment; the card was declined twice."
+                + (" A chargeback was opened." if span_seq % 1000 == 0 else ""),  # a rare word to search
             }  # fmt: skip
             status = "error" if rng.random() < 0.03 else "ok"
             chunk.append((span_id, trace_id, root_id, rng.choice(CHILDREN), s, s + timedelta(milliseconds=duration),
@@ -217,6 +218,7 @@ def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
     headers = {"Authorization": f"Bearer {key}"}
     day = {"since": format_time(END - timedelta(days=1)), "until": format_time(END)}
     month = {"since": format_time(END - timedelta(days=min(days, 30))), "until": format_time(END)}
+    week = {"since": format_time(END - timedelta(days=min(days, 7))), "until": format_time(END)}
     out: dict[str, dict[str, float]] = {}
     with httpx.Client(timeout=300, headers=headers) as client:
 
@@ -241,6 +243,12 @@ def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
             "endpoint": {"endpoint": "/api/v1/admin"},
             "name prefix": {"name": "anthropic"},
             "last day": day,
+            "variant": {"experiment_variant": "b"},
+            "min score": {"min_score": 0.9},
+            "max score": {"max_score": 0.3},
+            "search, common word": {"q": "declined"},
+            "search, rare word (1 span in 1,000)": {"q": "chargeback"},
+            "search, rare word, last day": {"q": "chargeback", **day},
         }
         all_times: list[float] = []
         for label, params in lists.items():
@@ -254,13 +262,19 @@ def measure(url: str, key: str, days: int) -> dict[str, dict[str, float]]:
         out["waterfall (4 spans)"] = {"p50": statistics.median(times), "p95": _pctl(times, 0.95)}
         stats = {
             "aggregates day, by model per hour": ("/v1/stats/aggregates", {**day, "group_by": "model", "interval": "hour"}),
-            "aggregates day, by feature per minute": (
+            "aggregates day, by feature per minute (answered per hour)": (
                 "/v1/stats/aggregates", {**day, "group_by": "feature", "interval": "minute"}),
             "aggregates day, totals": ("/v1/stats/aggregates", day),
             "aggregates month, by model per day": (
                 "/v1/stats/aggregates", {**month, "group_by": "model", "interval": "day"}),
-            "aggregates month, by endpoint per hour": (
+            "aggregates month, by endpoint per hour (answered per day)": (
                 "/v1/stats/aggregates", {**month, "group_by": "endpoint", "interval": "hour"}),
+            "aggregates day, by user per hour (top 10)": (
+                "/v1/stats/aggregates", {**day, "group_by": "user_id", "interval": "hour"}),
+            "aggregates month, by user per day (top 10)": (
+                "/v1/stats/aggregates", {**month, "group_by": "user_id", "interval": "day"}),
+            "aggregates week, by feature per hour": (
+                "/v1/stats/aggregates", {**week, "group_by": "feature", "interval": "hour"}),
             "scores day": ("/v1/stats/scores", day),
             "scores month": ("/v1/stats/scores", month),
             "worst day: hallucination": ("/v1/stats/worst", {**day, "metric": "hallucination"}),
@@ -290,14 +304,23 @@ def purge_oldest_day(db: str, days: int) -> tuple[float, int]:
     return asyncio.run(main())
 
 
-def run(backend: str, n_spans: int, days: int) -> tuple[float, dict[str, dict[str, float]]]:
-    """Build, serve, measure, then purge the oldest day; returns (build seconds, figures)."""
-    if backend == "sqlite":
+def run(backend: str, n_spans: int, days: int, keep: str | None = None) -> tuple[float, dict[str, dict[str, float]]]:
+    """Build, serve, measure, then purge the oldest day (not of a kept database); returns (build seconds, figures).
+
+    ``keep`` (SQLite): the database file to build and keep, or to reuse if it exists (build time 0).
+    """
+    if backend == "sqlite" and keep:
+        started = time.perf_counter()
+        if not os.path.exists(keep):
+            build_sqlite(keep, n_spans, days)
+        db = keep
+        cleanup: Any = lambda: None  # noqa: E731
+    elif backend == "sqlite":
         tmp = tempfile.TemporaryDirectory(prefix="peekr-scale-")
         db = os.path.join(tmp.name, "collector.db")
         started = time.perf_counter()
         build_sqlite(db, n_spans, days)
-        cleanup: Any = tmp.cleanup
+        cleanup = tmp.cleanup
     else:
         made = pg_database()
         if made is None:
@@ -324,11 +347,12 @@ def run(backend: str, n_spans: int, days: int) -> tuple[float, dict[str, dict[st
             figures = measure(server.url, key, days)
         finally:
             server.stop()
-        seconds, deleted = purge_oldest_day(db, days)
-        figures[f"retention purge of the oldest day ({deleted:,} spans)"] = {
-            "p50": seconds * 1000,
-            "p95": seconds * 1000,
-        }
+        if not keep:  # a kept database is measured again later: do not purge it
+            seconds, deleted = purge_oldest_day(db, days)
+            figures[f"retention purge of the oldest day ({deleted:,} spans)"] = {
+                "p50": seconds * 1000,
+                "p95": seconds * 1000,
+            }
         return build_s, figures
     finally:
         cleanup()
@@ -340,6 +364,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/server_scale.md"))
+    parser.add_argument("--keep", help="SQLite: build this database file and keep it, or reuse it if it exists")
+    parser.add_argument("--build-only", action="store_true", help="with --keep: build, do not measure")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     load = os.getloadavg()[0]
@@ -348,7 +374,11 @@ def main() -> None:
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load average {load:.1f} on {os.cpu_count()} CPUs",
         "",
     ]
-    results = {b: run(b, args.spans, args.days) for b in backends}
+    if args.build_only and args.keep:
+        if not os.path.exists(args.keep):
+            build_sqlite(args.keep, args.spans, args.days)
+        return
+    results = {b: run(b, args.spans, args.days, args.keep) for b in backends}
     lines.append("| query | " + " | ".join(f"{b} p50 / p95 ms" for b in backends) + " |")
     lines.append("|---|" + "---|" * len(backends))
     for label in next(iter(results.values()))[1]:

@@ -55,7 +55,8 @@ class ServerSource:
         cursor: tuple[str, str] | None = None
         read = 0
         while True:
-            rows = await self._store.list_traces(self._tenant, filt, _PAGE, cursor)
+            page = await self._store.list_traces(self._tenant, filt, _PAGE, cursor)
+            rows = page.rows
             for row in rows:
                 read += 1
                 spans, results, _ = await self._store.get_trace(self._tenant, row["trace_id"])
@@ -67,6 +68,9 @@ class ServerSource:
                         out.append(span)
                 if read >= _MAX_TRACES:
                     return out, True  # said as "only the newest ... were read": there may be more
+            if page.resume is not None:  # a bounded scan stopped early: continue where it did
+                cursor = page.resume
+                continue
             if len(rows) < _PAGE:
                 return out, False
             cursor = (rows[-1]["sort_key"], rows[-1]["trace_id"])

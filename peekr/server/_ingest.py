@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 
 from ._body import read_limited_body
 from ._errors import ApiError
-from ._state import require, state_of
+from ._state import observe_alerts, require, state_of
 from ._validate import MAX_DEPTH, HugeInt, validate_records
 from ._wire import WIRE_VERSION, ErrorBody, IngestRequest, IngestResponse
 
@@ -91,18 +91,8 @@ async def ingest(request: Request) -> IngestResponse:
                 503, "storage_unavailable", "storage is unavailable; retry later", {"Retry-After": "1"}
             ) from None
         stored, duplicates = counts.stored, counts.duplicates
-        if state.alerts is not None:
-            _observe(state.alerts, batch.spans, [result for result, _ in batch.evals])
+        observe_alerts(state, batch.spans, [result for result, _ in batch.evals])
     return IngestResponse(accepted=stored + duplicates, stored=stored, duplicates=duplicates, rejected=batch.rejected)
-
-
-def _observe(engine: Any, spans: list[Any], evals: list[Any]) -> None:
-    """Show the batch to the alert rules (a few dict operations per record; delivery is threaded)."""
-    try:
-        for record in [*spans, *evals]:
-            engine.observe(record)
-    except Exception:  # an alert bug never fails an ingest
-        _log.exception("Alert rules failed on an ingested batch")
 
 
 def _scrub(value: Any, depth: int = 0) -> Any:

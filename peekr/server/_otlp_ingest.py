@@ -18,7 +18,7 @@ from ._body import read_limited_body
 from ._errors import ApiError
 from ._otlp_decode import JSON, PROTOBUF, decode_request, encode_response, encode_status
 from ._otlp_map import MappedBatch, map_spans, rejection_summary
-from ._state import require, state_of
+from ._state import observe_alerts, require, state_of
 from ._validate import ValidatedBatch, validate_records
 
 __all__ = ["router"]
@@ -103,6 +103,7 @@ async def _ingest(request: Request, media_type: str | None) -> Response:
     if batch.count:
         try:
             await state.store.ingest(principal.tenant_id, batch.spans, batch.evals, batch.feedback)
+            observe_alerts(state, batch.spans, [result for result, _ in batch.evals])
         except Exception:
             _log.exception(
                 "Storage failed while ingesting %d OTLP records for tenant %r", batch.count, principal.tenant_id

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from ._rollups import (
+    DIMENSIONS,
     RollupKey,
     ScoreDeltas,
     SpanKey,
@@ -30,8 +31,9 @@ from ._rollups import (
     score_histogram,
     score_key,
     score_rollup_rows,
+    top_values,
 )
-from ._store import format_time
+from ._store import OTHER_GROUP, format_time
 
 
 def _text(value: str | None) -> str | None:
@@ -45,6 +47,7 @@ __all__ = [
     "SCHEMA",
     "apply_new_records",
     "backfill",
+    "backfill_dimensions",
     "lock_tenant",
     "purge_spans",
     "read_aggregates",
@@ -111,11 +114,13 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[r[i] for r in rows] for i in range(width)]
 
 
-async def write_span_deltas(conn: asyncpg.Connection, deltas: dict[SpanKey, Totals]) -> None:
-    """Upsert span rollup deltas; rows left with no calls are deleted."""
+async def write_span_deltas(
+    conn: asyncpg.Connection, deltas: dict[SpanKey, Totals], dims: Sequence[str] = DIMENSIONS
+) -> None:
+    """Upsert span rollup deltas (of ``dims``); rows left with no calls are deleted."""
     if not deltas:
         return
-    rows = rollup_params(deltas, clean=_text)
+    rows = rollup_params(deltas, clean=_text, dims=dims)
     await conn.execute(_UPSERT_SPANS, *_columns(rows, 15))
     if any(t.calls < 0 for t in deltas.values()):
         await conn.execute(
@@ -248,8 +253,14 @@ async def purge_spans(conn: asyncpg.Connection, where: str, *params: Any, table:
     return len(doomed_ids)
 
 
-async def backfill(conn: asyncpg.Connection, batch: int = 50_000) -> None:
-    """Build every rollup from the stored spans and eval results (migration, benchmarks)."""
+async def backfill(conn: asyncpg.Connection, batch: int = 50_000, dims: Sequence[str] = DIMENSIONS) -> None:
+    """Build every rollup (span rollups of ``dims``) from the stored spans and eval results."""
+    await backfill_dimensions(conn, dims, batch)
+    await _backfill_scores(conn)
+
+
+async def backfill_dimensions(conn: asyncpg.Connection, dims: Sequence[str], batch: int = 50_000) -> None:
+    """Add the span rollup rows of ``dims`` from the stored spans (a migration adding a dimension)."""
     deltas: dict[SpanKey, Totals] = {}
     async with conn.transaction():  # a cursor needs one (a savepoint inside the migration's)
         async for r in conn.cursor(
@@ -262,9 +273,12 @@ async def backfill(conn: asyncpg.Connection, batch: int = 50_000) -> None:
                 json.loads(r["attributes"]),
             )  # fmt: skip
             if len(deltas) > batch:
-                await write_span_deltas(conn, deltas)
+                await write_span_deltas(conn, deltas, dims)
                 deltas = {}
-    await write_span_deltas(conn, deltas)
+    await write_span_deltas(conn, deltas, dims)
+
+
+async def _backfill_scores(conn: asyncpg.Connection) -> None:
     rows = await conn.fetch(
         """
         SELECT DISTINCT ON (e.tenant_id, e.span_id, j.key) e.tenant_id, e.span_id, j.key AS metric,
@@ -314,29 +328,72 @@ async def _raw_totals(
 
 
 async def read_aggregates(
-    conn: asyncpg.Connection, tenant_id: str, since: str, until: str, group_by: str | None, interval: str | None
+    conn: asyncpg.Connection,
+    tenant_id: str,
+    since: str,
+    until: str,
+    group_by: str | None,
+    interval: str | None,
+    top: int | None = None,
 ) -> list[dict[str, Any]]:
-    """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges)."""
+    """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges).
+
+    With ``group_by`` and ``top``, as ``_sqlite_rollups.read_aggregates``: ranked in SQL, the kept
+    groups read whole, the others summed per bucket into ``OTHER_GROUP`` (no percentiles).
+    """
     merged: dict[tuple[str | None, str | None], Totals] = {}
     dim = group_by or ""
     where = "r.tenant_id = $1 AND r.grain = $2 AND r.dim = $3 AND r.bucket >= $4 AND r.bucket < $5"
-    for grain, start, end in cover(since, until, interval):
+    pieces = cover(since, until, interval)
+    raw = {
+        (start, end): await _raw_totals(conn, tenant_id, start, end, dim)
+        for grain, start, end in pieces
+        if grain is None
+    }
+    keep: set[str | None] | None = None
+    if group_by and top is not None:
+        calls: dict[str | None, int] = {}
+        for totals in raw.values():
+            for (_, _, _, _, value), t in totals.items():
+                calls[value] = calls.get(value, 0) + t.calls
+        for grain, start, end in pieces:
+            if grain is not None:
+                for row in await conn.fetch(
+                    f"SELECT min(r.value) AS value, sum(r.calls) AS n FROM span_rollups r WHERE {where} GROUP BY r.key",
+                    tenant_id, grain, dim, start, end,
+                ):  # fmt: skip
+                    calls[row["value"]] = calls.get(row["value"], 0) + int(row["n"])
+        keep = top_values(calls, top)
+    keys = [] if keep is None else [json.dumps(v) for v in keep]
+    kept = "" if keep is None else " AND r.key = ANY($6::text[])"
+    for grain, start, end in pieces:
         if grain is None:
-            for (_, _, _, bucket, value), t in (await _raw_totals(conn, tenant_id, start, end, dim)).items():
-                merged.setdefault((label(bucket, interval), value), Totals()).add(t)
+            for (_, _, _, bucket, value), t in raw[(start, end)].items():
+                grp = value if keep is None or value in keep else OTHER_GROUP
+                merged.setdefault((label(bucket, interval), grp), Totals()).add(t)
             continue
         # One row per (bucket, value) at a grain and dimension: no GROUP BY, histograms merged here.
         for row in await conn.fetch(
             f"SELECT r.bucket, r.value, {', '.join(f'r.{c}' for c in _SUMS)}, r.hist::text AS hist "
-            f"FROM span_rollups r WHERE {where}",
-            tenant_id, grain, dim, start, end,
+            f"FROM span_rollups r WHERE {where}{kept}",
+            tenant_id, grain, dim, start, end, *([keys] if keep is not None else []),
         ):  # fmt: skip
             t = Totals(
                 row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9],
                 {int(k): n for k, n in json.loads(row[10]).items()},
             )  # fmt: skip
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
-    return aggregate_rows(merged)
+            if keep is not None:
+                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(t.negated_sums())
+        if keep is not None:
+            # "(other)" = all spans (dimension "", one row per bucket) minus the kept groups.
+            for row in await conn.fetch(
+                f"SELECT r.bucket, {', '.join(f'r.{c}' for c in _SUMS)} FROM span_rollups r WHERE {where}",
+                tenant_id, grain, "", start, end,
+            ):  # fmt: skip
+                t = Totals(*(row[i] for i in range(1, 9)))
+                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(t)
+    return aggregate_rows(merged, other=keep is not None)
 
 
 async def read_scores(

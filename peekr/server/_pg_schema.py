@@ -15,8 +15,9 @@ import asyncpg
 from ._pg_partitions import convert as _partition_spans
 from ._pg_rollups import SCHEMA as _ROLLUP_SCHEMA
 from ._pg_rollups import backfill as _backfill_rollups
+from ._pg_rollups import backfill_dimensions as _backfill_dimensions
 
-__all__ = ["LIST_FILTER_ATTRIBUTES", "PG_MIGRATIONS"]
+__all__ = ["LIST_FILTER_ATTRIBUTES", "PG_MIGRATIONS", "TEXT_SEARCH_EXPR"]
 
 #: Span attributes the trace list filters on by equality, each with its own index.
 LIST_FILTER_ATTRIBUTES: tuple[str, ...] = (
@@ -27,7 +28,24 @@ LIST_FILTER_ATTRIBUTES: tuple[str, ...] = (
 async def _pg_m005_rollups(conn: asyncpg.Connection) -> None:
     """Rollups maintained at ingest (``_pg_rollups``), built here from the data already stored."""
     await conn.execute(_ROLLUP_SCHEMA)
-    await _backfill_rollups(conn)
+    # The dimensions of that time; later ones are added by their own migration (m008: user_id).
+    await _backfill_rollups(conn, dims=("", "model", "name", "feature", "endpoint", "provider"))
+
+
+async def _pg_m010_user_rollups(conn: asyncpg.Connection) -> None:
+    """Trends by user: the ``user_id`` rollup dimension, built from the spans already stored."""
+    await _backfill_dimensions(conn, ("user_id",))
+
+
+#: What the trace list's text search matches: the span's input and output, as text.
+TEXT_SEARCH_EXPR = "(coalesce(attributes->>'input', '') || ' ' || coalesce(attributes->>'output', ''))"
+
+# Trigram index (pg_trgm, a contrib extension shipped with PostgreSQL and trusted since 13, so a
+# database owner may create it): ILIKE '%word%' on the expression above is answered from it.
+_TEXT_SEARCH = f"""
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX IF NOT EXISTS spans_text_trgm ON spans USING gin ({TEXT_SEARCH_EXPR} gin_trgm_ops);
+"""
 
 
 _LIST_INDEXES = "\n".join(
@@ -134,4 +152,7 @@ PG_MIGRATIONS: list[tuple[str, str | Callable[[asyncpg.Connection], Awaitable[No
         "CREATE TABLE IF NOT EXISTS rate_buckets (key text PRIMARY KEY, tokens float8 NOT NULL, "
         "at timestamptz NOT NULL)",
     ),
+    # Text search over input and output (``q``): a trigram index, on every partition.
+    ("pg_m009_text_search", _TEXT_SEARCH),
+    ("pg_m010_user_rollups", _pg_m010_user_rollups),
 ]

@@ -20,11 +20,12 @@ from .._span import Span
 from ._keys import ApiKey
 from ._pg_partitions import day_of, day_table, ensure_days, existing_days, leaf_table, leaves_of
 from ._pg_rollups import apply_new_records, lock_tenant, purge_spans, read_aggregates, read_scores
-from ._pg_schema import PG_MIGRATIONS
+from ._pg_schema import PG_MIGRATIONS, TEXT_SEARCH_EXPR
 from ._store import (
     AggregateQuery,
     IngestCounts,
     TraceFilter,
+    TracePage,
     feedback_row,
     format_time,
     parse_time,
@@ -318,8 +319,8 @@ class PostgresStore:
 
     async def list_traces(
         self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
-    ) -> list[dict[str, Any]]:
-        """Trace summaries, newest first."""
+    ) -> TracePage:
+        """Trace summaries, newest first (the text search is exact here: no scan limit)."""
         params: list[Any] = [tenant_id]
 
         def p(value: Any) -> str:
@@ -331,19 +332,31 @@ class PostgresStore:
             where.append(f"starts_with(name, {p(filt.name)})")
         if filt.status:
             where.append(f"status = {p(filt.status)}")
-        for attr in ("model", "feature", "endpoint", "user_id", "session_id"):
+        for attr in ("model", "feature", "endpoint", "user_id", "session_id", "experiment_variant"):
             value = getattr(filt, attr)
             if value is not None:
-                where.append(f"attributes->>'{attr}' = {p(value)}")
+                where.append(f"attributes->>'{attr}' = {p(_text(value))}")
         if filt.since:
             where.append(f"start_time >= {p(_ts(filt.since))}::text::timestamptz")
         if filt.until:
             where.append(f"start_time < {p(_ts(filt.until))}::text::timestamptz")
+        if filt.min_score is not None or filt.max_score is not None:
+            low = 0.0 if filt.min_score is None else filt.min_score
+            high = 1.0 if filt.max_score is None else filt.max_score
+            where.append(
+                "EXISTS (SELECT 1 FROM span_scores sc WHERE sc.tenant_id = spans.tenant_id AND sc.span_id = "
+                f"spans.span_id AND sc.metric = {p(filt.metric)} AND sc.score >= 0 "
+                f"AND sc.score BETWEEN {p(low)}::float8 AND {p(high)}::float8)"
+            )
+        if filt.text:
+            # Served by the trigram index of migration pg_m007 (ILIKE: case-insensitive).
+            pattern = _text(filt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+            where.append(f"{TEXT_SEARCH_EXPR} ILIKE {p(f'%{pattern}%')}")
         # Phase 1: one page of trace ids keyed by their latest matching span, walking matching spans
         # newest first along the (tenant_id, start_time) index, so the cost follows the page size.
         order = await self._page_trace_ids(" AND ".join(where), params, limit, cursor)
         if not order:
-            return []
+            return TracePage([])
         rows = await self.pool.fetch(
             """
             SELECT s.trace_id, min(s.start_time) AS start_time, max(s.end_time) AS end_time,
@@ -366,7 +379,16 @@ class PostgresStore:
             }
             for r in rows
         }
-        return [{**trace_summary(by_id[t]), "sort_key": k} for t, k in order.items() if t in by_id]
+        return TracePage([{**trace_summary(by_id[t]), "sort_key": k} for t, k in order.items() if t in by_id])
+
+    async def resolve_trace_id(self, tenant_id: str, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` of this tenant's trace ids starting with ``prefix`` (lowercase hex)."""
+        rows = await self.pool.fetch(
+            'SELECT DISTINCT trace_id COLLATE "C" AS trace_id FROM spans WHERE tenant_id = $1 '
+            'AND trace_id >= $2 AND trace_id < $3 AND starts_with(trace_id, $2) ORDER BY 1 LIMIT $4',
+            tenant_id, prefix, prefix + "g", limit,
+        )  # fmt: skip
+        return [r["trace_id"] for r in rows]
 
     async def _page_trace_ids(
         self, where: str, params: list[Any], limit: int, cursor: tuple[str, str] | None
@@ -461,7 +483,7 @@ class PostgresStore:
         """From the rollups: exact sums, latency percentiles within 4.4 % (see ``_rollups``)."""
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             return await read_aggregates(
-                conn, tenant_id, _ts(query.since), _ts(query.until), query.group_by, query.interval
+                conn, tenant_id, _ts(query.since), _ts(query.until), query.group_by, query.interval, query.top
             )
 
     async def score_histogram(

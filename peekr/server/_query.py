@@ -25,7 +25,7 @@ from ._models import (
     WorstList,
 )
 from ._state import require, state_of
-from ._store import AggregateQuery, TraceFilter, format_time, parse_time
+from ._store import OTHER_GROUP, TEXT_SCAN_LIMIT, AggregateQuery, TraceFilter, format_time, parse_time
 from ._wire import ErrorBody
 
 __all__ = ["router"]
@@ -44,6 +44,12 @@ router = APIRouter(
 )
 
 _METRIC = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_Q_MIN, _Q_MAX = 3, 200
+#: Most time buckets an aggregates answer has (per group): wider windows get a coarser interval.
+MAX_BUCKETS = 200
+#: Groups an aggregates answer keeps by default; the others are summed into OTHER_GROUP.
+DEFAULT_TOP = 10
+_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 _ID32 = re.compile(r"^[0-9a-f]{32}$")
 _DATE_TIME = {"format": "date-time"}
 Since = Query(
@@ -82,6 +88,16 @@ async def list_traces(
     endpoint: str | None = None,
     user_id: str | None = None,
     session_id: str | None = None,
+    experiment_variant: str | None = Query(None, description="The span attribute experiment_variant, exactly."),
+    q: str | None = Query(
+        None,
+        description=f"Text search: a span whose input or output contains this ({_Q_MIN}-{_Q_MAX} characters; "
+        "ASCII letters match either case). On SQLite a request reads at most "
+        f"{TEXT_SCAN_LIMIT:,} spans: a short page with a next_cursor means 'keep looking'.",
+    ),
+    metric: str = Query("hallucination", description="The eval score min_score / max_score apply to."),
+    min_score: float | None = Query(None, ge=0, le=1, description="Latest score of metric >= this (0-1)."),
+    max_score: float | None = Query(None, ge=0, le=1, description="Latest score of metric <= this (0-1)."),
     since: str | None = Query(None, description="ISO-8601, inclusive.", json_schema_extra=_DATE_TIME),
     until: str | None = Query(None, description="ISO-8601, exclusive.", json_schema_extra=_DATE_TIME),
     limit: int = Query(50, ge=1, le=500),
@@ -90,18 +106,29 @@ async def list_traces(
     """Traces with at least one span matching every filter given."""
     principal = await require(request, "read")
     filters = {"name": name, "model": model, "feature": feature, "endpoint": endpoint, "user_id": user_id,
-               "session_id": session_id}  # fmt: skip
+               "session_id": session_id, "experiment_variant": experiment_variant, "q": q}  # fmt: skip
     for field, value in filters.items():
         if value is not None and "\x00" in value:
             raise ApiError(400, "invalid_parameter", f"{field} must not contain a NUL character")
+    if q is not None and not _Q_MIN <= len(q.strip()) <= _Q_MAX:
+        raise ApiError(400, "invalid_parameter", f"q must be {_Q_MIN} to {_Q_MAX} characters (got {len(q.strip())})")
+    if not _METRIC.match(metric):
+        raise ApiError(400, "invalid_parameter", f"metric={metric!r} must match {_METRIC.pattern}")
+    if min_score is not None and max_score is not None and min_score > max_score:
+        raise ApiError(400, "invalid_parameter", f"min_score={min_score} is above max_score={max_score}")
     filt = TraceFilter(
-        name, model, status, feature, endpoint, user_id, session_id, _time("since", since), _time("until", until)
-    )
-    rows = await state_of(request).store.list_traces(
+        name=name, model=model, status=status, feature=feature, endpoint=endpoint, user_id=user_id,
+        session_id=session_id, since=_time("since", since), until=_time("until", until),
+        experiment_variant=experiment_variant, text=q.strip() if q else None, metric=metric,
+        min_score=min_score, max_score=max_score,
+    )  # fmt: skip
+    found = await state_of(request).store.list_traces(
         principal.tenant_id, filt, limit + 1, decode_cursor(cursor, "trace")
     )
-    page, more = rows[:limit], len(rows) > limit
+    page, more = found.rows[:limit], len(found.rows) > limit
     next_cursor = encode_cursor(page[-1]["sort_key"], page[-1]["trace_id"]) if more else None
+    if next_cursor is None and found.resume is not None:
+        next_cursor = encode_cursor(*found.resume)
     return TraceList(traces=[TraceSummary(**r) for r in page], next_cursor=next_cursor)
 
 
@@ -135,18 +162,41 @@ async def get_trace(request: Request, trace_id: str) -> TraceDetail:
 @router.get("/v1/stats/aggregates", response_model=Aggregates, summary="Calls, tokens, cost, latency over time")
 async def aggregates(
     request: Request,
-    group_by: Literal["model", "name", "feature", "endpoint", "provider"] | None = None,
-    interval: Literal["minute", "hour", "day"] | None = None,
+    group_by: Literal["model", "name", "feature", "endpoint", "provider", "user_id", "tenant"] | None = Query(
+        None, description="tenant: only with peekr ui (a collector key sees one tenant)."
+    ),
+    interval: Literal["minute", "hour", "day"] | None = Query(
+        None,
+        description=f"Bucket size. A window of more than {MAX_BUCKETS} buckets is answered with the next "
+        "coarser interval (minute -> hour -> day); the answer's interval says which.",
+    ),
+    top: int = Query(
+        DEFAULT_TOP,
+        ge=1,
+        le=100,
+        description=f"Groups kept (most calls first); the rest are summed into {OTHER_GROUP!r}.",
+    ),
     since: str | None = Since,
     until: str | None = Until,
 ) -> Aggregates:
     """Per (time bucket, group): calls, errors, error rate, tokens, cost and p50/p95/p99 latency."""
     principal = await require(request, "read")
+    state = state_of(request)
+    if group_by == "tenant" and not state.open_access:
+        raise ApiError(400, "invalid_parameter", "group_by=tenant is only for peekr ui: a key sees one tenant")
     start, end = _window(since, until)
-    rows = await state_of(request).store.aggregates(principal.tenant_id, AggregateQuery(start, end, group_by, interval))
-    return Aggregates(
-        since=start, until=end, interval=interval, group_by=group_by, rows=[AggregateRow(**r) for r in rows]
-    )
+    used = coarsen(interval, start, end)
+    query = AggregateQuery(start, end, group_by, used, top if group_by else None)
+    rows = await state.store.aggregates(principal.tenant_id, query)
+    return Aggregates(since=start, until=end, interval=used, group_by=group_by, rows=[AggregateRow(**r) for r in rows])
+
+
+def coarsen(interval: str | None, since: str, until: str) -> str | None:
+    """``interval``, or the next coarser one while the window holds more than ``MAX_BUCKETS`` buckets."""
+    span = (parse_time(until) - parse_time(since)).total_seconds()
+    while interval is not None and interval != "day" and span / _SECONDS[interval] > MAX_BUCKETS:
+        interval = {"minute": "hour", "hour": "day"}[interval]
+    return interval
 
 
 @router.get("/v1/stats/scores", response_model=ScoreDistribution, summary="Eval score distribution")

@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 from ..sinks._sqlite_schema import apply_migrations, configure_connection
-from ._sqlite_rollups import backfill, create_tables
+from ._sqlite_rollups import backfill, backfill_dimensions, create_tables
 
 __all__ = ["LIST_FILTER_ATTRIBUTES", "SERVER_MIGRATIONS", "migrate"]
 
@@ -97,7 +97,8 @@ def server_m005_pad_years(db: sqlite3.Connection) -> None:
 def server_m006_rollups(db: sqlite3.Connection) -> None:
     """Rollups maintained at ingest (``_sqlite_rollups``), built here from the data already stored."""
     create_tables(db)
-    backfill(db)
+    # The dimensions of that time; later ones are added by their own migration (m008: user_id).
+    backfill(db, dims=("", "model", "name", "feature", "endpoint", "provider"))
 
 
 def server_m007_list_indexes(db: sqlite3.Connection) -> None:
@@ -117,6 +118,11 @@ def server_m007_list_indexes(db: sqlite3.Connection) -> None:
             f"CREATE INDEX IF NOT EXISTS idx_spans_tenant_{attr} "
             f"ON spans(tenant_id, json_extract(attributes, '$.{attr}'), start_time)"
         )
+
+
+def server_m009_user_rollups(db: sqlite3.Connection) -> None:
+    """Trends by user: the ``user_id`` rollup dimension, built from the spans already stored."""
+    backfill_dimensions(db, ("user_id",))
 
 
 #: Span attributes the trace list filters on by equality, each with its own index.
@@ -139,6 +145,7 @@ SERVER_MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("server_m006_rollups", server_m006_rollups),
     ("server_m007_list_indexes", server_m007_list_indexes),
     ("server_m008_rate_buckets", server_m008_rate_buckets),
+    ("server_m009_user_rollups", server_m009_user_rollups),
 ]
 
 

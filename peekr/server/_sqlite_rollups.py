@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._rollups import (
+    DIMENSIONS,
     RollupKey,
     ScoreDeltas,
     SpanKey,
@@ -26,11 +27,14 @@ from ._rollups import (
     score_histogram,
     score_key,
     score_rollup_rows,
+    top_values,
 )
+from ._store import OTHER_GROUP
 
 __all__ = [
     "apply_new_records",
     "backfill",
+    "backfill_dimensions",
     "create_tables",
     "purge_spans",
     "read_aggregates",
@@ -110,9 +114,9 @@ def existing(db: sqlite3.Connection, table: str, column: str, tenant_id: str, id
     return found
 
 
-def write_span_deltas(db: sqlite3.Connection, deltas: dict[SpanKey, Totals]) -> None:
-    """Upsert span rollup deltas; rows left with no calls are deleted."""
-    rows = rollup_params(deltas)
+def write_span_deltas(db: sqlite3.Connection, deltas: dict[SpanKey, Totals], dims: Sequence[str] = DIMENSIONS) -> None:
+    """Upsert span rollup deltas (of ``dims``); rows left with no calls are deleted."""
+    rows = rollup_params(deltas, dims=dims)
     db.executemany(_UPSERT_SPANS, rows)
     if any(t.calls < 0 for t in deltas.values()):
         db.executemany(
@@ -214,18 +218,25 @@ def purge_spans(db: sqlite3.Connection, where: str, params: Sequence[Any]) -> No
     write_score_deltas(db, score_deltas)
 
 
-def backfill(db: sqlite3.Connection, batch: int = 100_000) -> None:
-    """Build every rollup from the stored spans and eval results (migration, benchmarks)."""
+def backfill(db: sqlite3.Connection, batch: int = 100_000, dims: Sequence[str] = DIMENSIONS) -> None:
+    """Build every rollup (span rollups of ``dims``) from the stored spans and eval results."""
     register_functions(db)
     cache = db.execute("PRAGMA cache_size").fetchone()[0]
     db.execute("PRAGMA cache_size = -65536")  # 64 MiB while building
     try:
-        _backfill(db, batch)
+        _backfill_spans(db, batch, dims)
+        _backfill_scores(db)
     finally:
         db.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
-def _backfill(db: sqlite3.Connection, batch: int) -> None:
+def backfill_dimensions(db: sqlite3.Connection, dims: Sequence[str], batch: int = 100_000) -> None:
+    """Add the span rollup rows of dimensions new to this database (a migration adding one)."""
+    register_functions(db)
+    _backfill_spans(db, batch, dims)
+
+
+def _backfill_spans(db: sqlite3.Connection, batch: int, dims: Sequence[str]) -> None:
     deltas: dict[SpanKey, Totals] = {}
     # In time order, so the rollup rows are written in key order, not all over the table.
     cur = db.execute(
@@ -235,9 +246,12 @@ def _backfill(db: sqlite3.Connection, batch: int) -> None:
         for tenant, start, name, status, duration, attributes in rows:
             accumulate(deltas, tenant, start, name, status, duration, json.loads(attributes))
         if len(deltas) > batch:
-            write_span_deltas(db, deltas)
+            write_span_deltas(db, deltas, dims)
             deltas = {}
-    write_span_deltas(db, deltas)
+    write_span_deltas(db, deltas, dims)
+
+
+def _backfill_scores(db: sqlite3.Connection) -> None:
     # The latest ok result per (span, metric): created_at, then id, as the query API ordered them.
     latest: dict[tuple[str, str, str], tuple[float, str]] = {}
     for tenant, span_id, metric, value, created in db.execute(
@@ -272,26 +286,65 @@ def _raw_totals(db: sqlite3.Connection, tenant_id: str, since: str, until: str, 
 
 
 def read_aggregates(
-    db: sqlite3.Connection, tenant_id: str, since: str, until: str, group_by: str | None, interval: str | None
+    db: sqlite3.Connection,
+    tenant_id: str,
+    since: str,
+    until: str,
+    group_by: str | None,
+    interval: str | None,
+    top: int | None = None,
 ) -> list[dict[str, Any]]:
-    """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges)."""
+    """``/v1/stats/aggregates`` from the rollups (and the spans of the partial minutes at the edges).
+
+    With ``group_by`` and ``top``: the groups are ranked by calls first (summed in SQL, no
+    histogram read), then only the kept groups' rows are read whole; the others are summed per
+    bucket in SQL into ``OTHER_GROUP`` (no percentiles).
+    """
     merged: dict[tuple[str | None, str | None], Totals] = {}
     dim = group_by or ""
     where = "tenant_id = ? AND grain = ? AND dim = ? AND bucket >= ? AND bucket < ?"
-    for grain, start, end in cover(since, until, interval):
+    pieces = cover(since, until, interval)
+    raw = {(start, end): _raw_totals(db, tenant_id, start, end, dim) for grain, start, end in pieces if grain is None}
+    keep: set[str | None] | None = None
+    if group_by and top is not None:
+        calls: dict[str | None, int] = {}
+        for rows in raw.values():
+            for (_, _, _, _, value), t in rows.items():
+                calls[value] = calls.get(value, 0) + t.calls
+        for grain, start, end in pieces:
+            if grain is not None:
+                for value, n in db.execute(
+                    f"SELECT value, SUM(calls) FROM span_rollups WHERE {where} GROUP BY key",
+                    (tenant_id, grain, dim, start, end),
+                ):
+                    calls[value] = calls.get(value, 0) + n
+        keep = top_values(calls, top)
+    kept = "" if keep is None else f" AND key IN ({','.join('?' * len(keep))})"
+    keys = [] if keep is None else [json.dumps(v) for v in sorted(keep, key=lambda v: (v is not None, v or ""))]
+    for grain, start, end in pieces:
         if grain is None:
-            for (_, _, _, bucket, value), t in _raw_totals(db, tenant_id, start, end, dim).items():
-                merged.setdefault((label(bucket, interval), value), Totals()).add(t)
+            for (_, _, _, bucket, value), t in raw[(start, end)].items():
+                grp = value if keep is None or value in keep else OTHER_GROUP
+                merged.setdefault((label(bucket, interval), grp), Totals()).add(t)
             continue
         # One row per (bucket, value) at a grain and dimension: no GROUP BY, histograms merged here.
         for row in db.execute(
-            f"SELECT bucket, value, {', '.join(_SUMS)}, hist FROM span_rollups WHERE {where}",
-            (tenant_id, grain, dim, start, end),
+            f"SELECT bucket, value, {', '.join(_SUMS)}, hist FROM span_rollups WHERE {where}{kept}",
+            (tenant_id, grain, dim, start, end, *keys),
         ):
             hist = {int(k): n for k, n in json.loads(row[10]).items()}
             t = Totals(row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9], hist)
             merged.setdefault((label(row[0], interval), row[1]), Totals()).add(t)
-    return aggregate_rows(merged)
+            if keep is not None:
+                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(t.negated_sums())
+        if keep is not None:
+            # "(other)" = all spans (dimension "", one row per bucket) minus the kept groups.
+            for row in db.execute(
+                f"SELECT bucket, {', '.join(_SUMS)} FROM span_rollups WHERE {where}",
+                (tenant_id, grain, "", start, end),
+            ):
+                merged.setdefault((label(row[0], interval), OTHER_GROUP), Totals()).add(Totals(*row[1:9]))
+    return aggregate_rows(merged, other=keep is not None)
 
 
 def read_scores(

@@ -27,9 +27,11 @@ from ._keys import ApiKey
 from ._sqlite_migrations import migrate
 from ._sqlite_rollups import apply_new_records, existing, purge_spans, read_aggregates, read_scores, register_functions
 from ._store import (
+    TEXT_SCAN_LIMIT,
     AggregateQuery,
     IngestCounts,
     TraceFilter,
+    TracePage,
     feedback_row,
     format_time,
     trace_summary,
@@ -254,12 +256,13 @@ class SQLiteStore:
 
     async def list_traces(
         self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
-    ) -> list[dict[str, Any]]:
+    ) -> TracePage:
         """Trace summaries, newest first."""
         clause, params = trace_filter_sql(filt, tenant_id)
-        order = await self._read_with(partial(page_trace_ids, clause, params, limit, cursor))
+        match = text_match_sql(filt, params)
+        order, resume = await self._read_with(partial(page_trace_ids, clause, params, limit, cursor, match=match))
         if not order:
-            return []
+            return TracePage([], resume)
         marks = ",".join("?" * len(order))
         sql = f"""
             SELECT s.trace_id, MIN(s.start_time) AS start_time, MAX(s.end_time) AS end_time,
@@ -272,7 +275,18 @@ class SQLiteStore:
             FROM spans s WHERE s.tenant_id = ? AND s.trace_id IN ({marks}) GROUP BY s.trace_id
         """
         rows = {r["trace_id"]: r for r in await self._read(sql, [tenant_id, tenant_id, *order])}
-        return [{**trace_summary(dict(rows[t])), "sort_key": k} for t, k in order.items() if t in rows]
+        return TracePage(
+            [{**trace_summary(dict(rows[t])), "sort_key": k} for t, k in order.items() if t in rows], resume
+        )
+
+    async def resolve_trace_id(self, tenant_id: str, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` of this tenant's trace ids starting with ``prefix``, along the trace index."""
+        rows = await self._read(
+            "SELECT DISTINCT trace_id FROM spans WHERE tenant_id = ? AND trace_id >= ? AND trace_id < ? "
+            "ORDER BY trace_id LIMIT ?",
+            (tenant_id, prefix, prefix + "g", limit),
+        )
+        return [r[0] for r in rows]
 
     async def get_trace(
         self, tenant_id: str, trace_id: str
@@ -305,7 +319,7 @@ class SQLiteStore:
     async def aggregates(self, tenant_id: str, query: AggregateQuery) -> list[dict[str, Any]]:
         """From the rollups: exact sums, latency percentiles within 4.4 % (see ``_rollups``)."""
         return await self._read_with(
-            _snapshot(read_aggregates, tenant_id, query.since, query.until, query.group_by, query.interval)
+            _snapshot(read_aggregates, tenant_id, query.since, query.until, query.group_by, query.interval, query.top)
         )
 
     async def score_histogram(
@@ -392,8 +406,14 @@ class SQLiteStore:
         return await self._write(run)
 
 
-def trace_filter_sql(filt: TraceFilter, tenant_id: str | None) -> tuple[str, dict[str, Any]]:
-    """The WHERE clause and parameters of the spans a trace-list filter matches (``None``: every tenant)."""
+def trace_filter_sql(filt: TraceFilter, tenant_id: str | None, *, local: bool = False) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause and parameters of the spans a trace-list filter matches (``None``: every tenant).
+
+    The text search is not part of it (see ``text_match_sql``): the page walk evaluates it per span
+    so that it can stop after ``TEXT_SCAN_LIMIT`` spans. Scores come from the collector's
+    ``span_scores`` (the latest score of each span and metric), or with ``local`` from a local
+    ``traces.db``'s ``eval_results`` (the latest ok result carrying the metric).
+    """
     where = ["1 = 1"] if tenant_id is None else ["tenant_id = :tenant"]
     params: dict[str, Any] = {} if tenant_id is None else {"tenant": tenant_id}
     if filt.name:
@@ -402,7 +422,7 @@ def trace_filter_sql(filt: TraceFilter, tenant_id: str | None) -> tuple[str, dic
     if filt.status:
         where.append("status = :status")
         params["status"] = filt.status
-    for attr in ("model", "feature", "endpoint", "user_id", "session_id"):
+    for attr in ("model", "feature", "endpoint", "user_id", "session_id", "experiment_variant"):
         value = getattr(filt, attr)
         if value is not None:
             where.append(f"json_extract(attributes, '$.{attr}') = :{attr}")
@@ -413,43 +433,97 @@ def trace_filter_sql(filt: TraceFilter, tenant_id: str | None) -> tuple[str, dic
     if filt.until:
         where.append("start_time < :until")
         params["until"] = filt.until
+    if filt.min_score is not None or filt.max_score is not None:
+        params["metric"] = filt.metric
+        params["min_score"] = 0.0 if filt.min_score is None else filt.min_score
+        params["max_score"] = 1.0 if filt.max_score is None else filt.max_score
+        if local:
+            path = "'$.\"' || :metric || '\"'"
+            where.append(
+                f"(SELECT json_extract(e.scores, {path}) FROM eval_results e WHERE e.span_id = spans.span_id "
+                f"AND e.status = 'ok' AND json_type(e.scores, {path}) IS NOT NULL ORDER BY e.created_at DESC, "
+                "e.id DESC LIMIT 1) BETWEEN :min_score AND :max_score"
+            )
+        else:
+            where.append(
+                "EXISTS (SELECT 1 FROM span_scores sc WHERE sc.tenant_id = spans.tenant_id "
+                "AND sc.span_id = spans.span_id AND sc.metric = :metric AND sc.score >= 0 "
+                "AND sc.score BETWEEN :min_score AND :max_score)"
+            )
     return " AND ".join(where), params
 
 
+def text_match_sql(filt: TraceFilter, params: dict[str, Any]) -> str | None:
+    """The SQL condition of the text search (its parameter added to ``params``), or None.
+
+    A case-insensitive (ASCII letters) substring match on the span's input and output as stored
+    (``json_extract`` of both in one parse of the attributes).
+    """
+    if not filt.text:
+        return None
+    escaped = filt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    params["text"] = f"%{escaped}%"
+    return "coalesce(json_extract(attributes, '$.input', '$.output'), '') LIKE :text ESCAPE '\\'"
+
+
 def page_trace_ids(
-    where: str, params: dict[str, Any], limit: int, cursor: tuple[str, str] | None, db: sqlite3.Connection
-) -> dict[str, str]:
+    where: str,
+    params: dict[str, Any],
+    limit: int,
+    cursor: tuple[str, str] | None,
+    db: sqlite3.Connection,
+    *,
+    match: str | None = None,
+    scan_limit: int = TEXT_SCAN_LIMIT,
+) -> tuple[dict[str, str], tuple[str, str] | None]:
     """One page of trace ids, newest first, keyed by their latest matching span's start time.
 
     Walks matching spans newest first along the (tenant_id, start_time) index and stops once the
     page is full, so the cost follows the page size, not the table size. A trace already shown on
     an earlier page (it has a matching span after the cursor) is skipped.
+
+    ``match`` (the text search) is evaluated per span walked, and at most ``scan_limit`` spans are
+    walked: if the page is not full by then, the second value is the (start_time, trace_id) the
+    walk stopped at, where the next page continues.
     """
     params = dict(params)
     after = ""
     if cursor is not None:
         after = " AND (start_time < :cs OR (start_time = :cs AND trace_id < :ct))"
         params["cs"], params["ct"] = cursor
+    hit = match or "1"
+    full = where if match is None else f"{where} AND {match}"
     cur = db.execute(
-        f"SELECT trace_id, start_time FROM spans WHERE {where}{after} ORDER BY start_time DESC, trace_id DESC", params
+        f"SELECT trace_id, start_time, {hit} FROM spans WHERE {where}{after} ORDER BY start_time DESC, trace_id DESC",
+        params,
     )
     page: dict[str, str] = {}
     skipped: set[str] = set()
-    while len(page) < limit:
+    scanned = 0
+    last: tuple[str, str] | None = None
+    stopped = False
+    while len(page) < limit and not stopped:
         rows = cur.fetchmany(256)
         if not rows:
             break
-        for trace_id, start in rows:
-            if trace_id in page or trace_id in skipped:
+        for trace_id, start, matched in rows:
+            scanned += 1
+            last = (start, trace_id)
+            if match is not None and scanned >= scan_limit:
+                stopped = True
+            if not matched or trace_id in page or trace_id in skipped:
+                if stopped:
+                    break
                 continue
-            if cursor is not None and _shown_before(db, where, params, trace_id):
+            if cursor is not None and _shown_before(db, full, params, trace_id):
                 skipped.add(trace_id)
-                continue
-            page[trace_id] = start
-            if len(page) == limit:
+            else:
+                page[trace_id] = start
+            if len(page) == limit or stopped:
                 break
     cur.close()
-    return page
+    resume = last if stopped and len(page) < limit else None
+    return page, resume
 
 
 def _shown_before(db: sqlite3.Connection, where: str, params: dict[str, Any], trace_id: str) -> bool:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -15,7 +16,7 @@ from ._store import Store
 if TYPE_CHECKING:
     from ..alerts._engine import AlertEngine
 
-__all__ = ["SESSION_COOKIE", "ServerState", "require", "state_of"]
+__all__ = ["SESSION_COOKIE", "ServerState", "observe_alerts", "require", "state_of"]
 
 
 @dataclass
@@ -64,3 +65,14 @@ async def require(request: Request, scope: str) -> Principal:
         failures=state.auth_failures,
         client=request.client.host if request.client else None,
     )
+
+
+def observe_alerts(state: ServerState, spans: list[Any], evals: list[Any]) -> None:
+    """Show a stored batch to the alert rules, if any (a few dict operations per record; delivery is threaded)."""
+    if state.alerts is None:
+        return
+    try:
+        for record in [*spans, *evals]:
+            state.alerts.observe(record)
+    except Exception:  # an alert bug never fails an ingest
+        logging.getLogger("peekr.server").exception("Alert rules failed on an ingested batch")

@@ -25,7 +25,10 @@ __all__ = [
     "WORST_METRICS",
     "AggregateQuery",
     "IngestCounts",
+    "OTHER_GROUP",
     "Store",
+    "TEXT_SCAN_LIMIT",
+    "TracePage",
     "aggregate_row",
     "feedback_row",
     "histogram",
@@ -38,7 +41,7 @@ __all__ = [
 ]
 
 #: Columns the aggregate endpoint can group by (all are span attributes except ``name``).
-AGGREGATE_GROUPS: tuple[str, ...] = ("model", "name", "feature", "endpoint", "provider")
+AGGREGATE_GROUPS: tuple[str, ...] = ("model", "name", "feature", "endpoint", "provider", "user_id")
 INTERVALS: tuple[str, ...] = ("minute", "hour", "day")
 #: Worst-offender rankings: lowest eval score first, or highest latency / cost / tokens first.
 WORST_METRICS: tuple[str, ...] = ("hallucination", "latency", "cost", "tokens")
@@ -65,6 +68,29 @@ class TraceFilter:
     session_id: str | None = None
     since: str | None = None  # canonical times (see format_time), inclusive
     until: str | None = None  # exclusive
+    experiment_variant: str | None = None
+    text: str | None = None  # case-insensitive substring of the span's input or output
+    metric: str = "hallucination"  # the eval score min_score / max_score bound (its latest value)
+    min_score: float | None = None  # inclusive
+    max_score: float | None = None  # inclusive
+
+
+#: Spans a text search reads per request on SQLite before it answers with what it found so far
+#: and a cursor to continue from (see ``TracePage.resume``): a rare word cannot scan a whole database.
+TEXT_SCAN_LIMIT = 10_000
+
+
+@dataclass(frozen=True)
+class TracePage:
+    """What ``Store.list_traces`` returns: summaries, and where a bounded scan stopped.
+
+    ``resume`` is the (start_time, trace_id) position a text search stopped at before it filled
+    the page (SQLite reads at most ``TEXT_SCAN_LIMIT`` spans per request); the next page continues
+    from there. None when the page is full or the walk reached the end.
+    """
+
+    rows: list[dict[str, Any]]
+    resume: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +101,11 @@ class AggregateQuery:
     until: str
     group_by: str | None
     interval: str | None
+    top: int | None = None  # keep the groups with the most calls in the window; the rest sum into OTHER_GROUP
+
+
+#: The group the aggregates of every group beyond ``AggregateQuery.top`` are summed into.
+OTHER_GROUP = "(other)"
 
 
 class Store(Protocol):
@@ -121,8 +152,12 @@ class Store(Protocol):
 
     async def list_traces(
         self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
-    ) -> list[dict[str, Any]]:
+    ) -> TracePage:
         """Trace summaries, newest first, after the (start_time, trace_id) cursor."""
+        ...
+
+    async def resolve_trace_id(self, tenant_id: str, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` full trace ids of this tenant starting with ``prefix`` (lowercase hex), sorted."""
         ...
 
     async def get_trace(

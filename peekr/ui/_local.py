@@ -15,7 +15,6 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from itertools import groupby
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,11 +23,14 @@ import anyio.to_thread
 from .._events import EvalResult, Feedback
 from .._span import Span
 from ..server._keys import ApiKey
-from ..server._sqlite_store import page_trace_ids, trace_filter_sql
+from ..server._rollups import top_values
+from ..server._sqlite_store import page_trace_ids, text_match_sql, trace_filter_sql
 from ..server._store import (
+    OTHER_GROUP,
     AggregateQuery,
     IngestCounts,
     TraceFilter,
+    TracePage,
     aggregate_row,
     feedback_row,
     histogram,
@@ -189,10 +191,12 @@ class LocalStore:
             if owned:
                 db.close()
 
-    async def resolve_trace_id(self, tenant_id: str, prefix: str) -> list[str]:
-        """Up to two full trace ids starting with ``prefix``."""
+    async def resolve_trace_id(self, tenant_id: str, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` full trace ids starting with ``prefix`` (of ``?tenant=`` if given), sorted."""
         rows = await self._read(
-            "SELECT DISTINCT trace_id FROM spans WHERE trace_id >= ? AND trace_id < ? LIMIT 2", (prefix, prefix + "g")
+            "SELECT DISTINCT trace_id FROM spans WHERE trace_id >= :lo AND trace_id < :hi"
+            f"{_tenant('tenant_id', tenant_id)} ORDER BY trace_id LIMIT :limit",
+            {"lo": prefix, "hi": prefix + "g", "tenant": tenant_id, "limit": limit},
         )
         return [r[0] for r in rows]
 
@@ -200,14 +204,17 @@ class LocalStore:
 
     async def list_traces(
         self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
-    ) -> list[dict[str, Any]]:
-        """Trace summaries, newest first (the collector's paging rule)."""
-        clause, params = trace_filter_sql(filt, tenant_id or None)
+    ) -> TracePage:
+        """Trace summaries, newest first (the collector's paging rule and text-search bound)."""
+        clause, params = trace_filter_sql(filt, tenant_id or None, local=True)
+        match = text_match_sql(filt, params)
 
-        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
-            order = page_trace_ids(clause, params, limit, cursor, db)
+        def run(db: sqlite3.Connection) -> TracePage:
+            if (filt.min_score is not None or filt.max_score is not None) and "eval_results" not in _tables(db):
+                return TracePage([])
+            order, resume = page_trace_ids(clause, params, limit, cursor, db, match=match)
             if not order:
-                return []
+                return TracePage([], resume)
             marks = ",".join("?" * len(order))
             sql = f"""
                 SELECT s.trace_id, MIN(s.start_time) AS start_time, MAX(s.end_time) AS end_time,
@@ -220,7 +227,8 @@ class LocalStore:
                 FROM spans s WHERE s.trace_id IN ({marks}) GROUP BY s.trace_id
             """
             rows = {r["trace_id"]: r for r in db.execute(sql, list(order)).fetchall()}
-            return [{**trace_summary(dict(rows[t])), "sort_key": k} for t, k in order.items() if t in rows]
+            found = [{**trace_summary(dict(rows[t])), "sort_key": k} for t, k in order.items() if t in rows]
+            return TracePage(found, resume)
 
         return await self._run(run)
 
@@ -269,6 +277,7 @@ class LocalStore:
         bucket = _BUCKETS[query.interval] if query.interval else "NULL"
         group = (
             "NULL" if not query.group_by else "name" if query.group_by == "name"
+            else "tenant_id" if query.group_by == "tenant"
             else f"json_extract(attributes, '$.{query.group_by}')"
         )  # fmt: skip
         rows = await self._read(
@@ -279,13 +288,17 @@ class LocalStore:
                    json_extract(attributes, '$.tokens_total') AS tokens_total,
                    json_extract(attributes, '$.cost_usd') AS cost_usd
             FROM spans WHERE start_time >= :since AND start_time < :until{_tenant("tenant_id", tenant_id)}
-            ORDER BY 1, 2, 3
+            ORDER BY duration_ms
             """,
             {"since": query.since, "until": query.until, "tenant": tenant_id},
         )
+        keep = _top_groups(rows, query.top)
+        grouped: dict[tuple[Any, Any], list[sqlite3.Row]] = {}
+        for r in rows:
+            grp = r["grp"] if keep is None or r["grp"] in keep else OTHER_GROUP
+            grouped.setdefault((r["bucket"], grp), []).append(r)
         out: list[dict[str, Any]] = []
-        for (bucket_value, grp), group_rows in groupby(rows, key=lambda r: (r["bucket"], r["grp"])):
-            items = list(group_rows)
+        for (bucket_value, grp), items in sorted(grouped.items(), key=lambda kv: _nulls_first(kv[0])):
             durations = [r["duration_ms"] for r in items]
             costs = [r["cost_usd"] for r in items if r["cost_usd"] is not None]
             totals = {
@@ -299,6 +312,9 @@ class LocalStore:
                 "cost_usd": sum(costs) if costs else None,
                 "avg_ms": sum(durations) / len(durations),
             }
+            if keep is not None and grp == OTHER_GROUP:  # sums only, as the collector answers
+                out.append(aggregate_row(totals, None, None, None))
+                continue
             out.append(
                 aggregate_row(
                     totals, percentile(durations, 0.5), percentile(durations, 0.95), percentile(durations, 0.99)
@@ -366,6 +382,18 @@ class LocalStore:
             params,
         )
         return [feedback_row(dict(r)) for r in rows]
+
+
+def _top_groups(rows: Sequence[sqlite3.Row], top: int | None) -> set[Any] | None:
+    """The ``top`` groups with the most spans (the collector's ranking), or None to keep every group."""
+    calls: dict[Any, int] = {}
+    for r in rows:
+        calls[r["grp"]] = calls.get(r["grp"], 0) + 1
+    return top_values(calls, top)
+
+
+def _nulls_first(key: tuple[Any, Any]) -> tuple[bool, str, bool, str]:
+    return (key[0] is not None, key[0] or "", key[1] is not None, str(key[1] or ""))
 
 
 def _tenant(column: str, tenant_id: str) -> str:

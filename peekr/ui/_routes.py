@@ -45,6 +45,7 @@ _STATIC = {
     "echarts.min.js": ("peekr.cli", "_static", "text/javascript"),
 }
 _MAX_FORM = 4096
+_MATCHES = 20  # trace ids an ambiguous prefix lists
 _DOCS = ("/docs", "/redoc", "/docs/oauth2-redirect")  # FastAPI's interactive API docs load their own scripts
 _HEADERS = (
     ("Content-Security-Policy", CSP),
@@ -176,19 +177,24 @@ async def post_feedback(request: Request, item: FeedbackIn) -> JSONResponse:
 
 
 @router.get("/ui/resolve/{prefix}")
-async def resolve(request: Request, prefix: str) -> dict[str, str]:
-    """The full trace id for a unique prefix (locally); a full id is returned as it is."""
+async def resolve(request: Request, prefix: str) -> dict[str, Any]:
+    """The full trace id for a unique prefix of this tenant's trace ids (a full id is returned as it is).
+
+    Several matches: ``{"trace_id": null, "matches": [...]}`` (at most ``_MATCHES``, sorted), so
+    the page can list them; none: 404.
+    """
     principal = await require(request, "read")
     prefix = prefix.lower()
     if len(prefix) == 32:
         return {"trace_id": prefix}
-    find = getattr(state_of(request).store, "resolve_trace_id", None)
-    if find is None or not 4 <= len(prefix) < 32 or any(c not in "0123456789abcdef" for c in prefix):
-        raise ApiError(404, "not_found", f"no trace with id {prefix!r}; give all 32 characters")
-    ids = await find(principal.tenant_id, prefix)
-    if len(ids) != 1:
-        raise ApiError(404, "not_found", f"trace id prefix {prefix!r} matches {'no' if not ids else 'several'} traces")
-    return {"trace_id": ids[0]}
+    if not 4 <= len(prefix) < 32 or any(c not in "0123456789abcdef" for c in prefix):
+        raise ApiError(404, "not_found", f"no trace with id {prefix!r}: give 4 to 32 hex characters of a trace id")
+    ids = await state_of(request).store.resolve_trace_id(principal.tenant_id, prefix, _MATCHES + 1)
+    if not ids:
+        raise ApiError(404, "not_found", f"no trace id starts with {prefix!r}")
+    if len(ids) == 1:
+        return {"trace_id": ids[0]}
+    return {"trace_id": None, "matches": ids[:_MATCHES], "more": len(ids) > _MATCHES}
 
 
 def _safe_next(target: str) -> str:

@@ -280,3 +280,48 @@ def test_dark_mode_and_narrow_screen(ui: LocalUI, browser: Browser, artifacts: P
     b.wait_for("document.querySelectorAll('.wf-row').length === 4")
     assert b.evaluate("document.documentElement.scrollWidth <= 390 + 1")
     assert b.console_errors() == []
+
+
+def test_search_variant_score_filters_and_trends_by_user_and_tenant(ui: LocalUI, browser: Browser,
+                                                                     artifacts: Path) -> None:  # fmt: skip
+    b = browser
+    rows = "document.querySelectorAll('#trace-rows tr[data-trace-id]').length"
+    b.goto(ui.url + "/")
+    b.wait_for(f"{rows} === 15")
+    # Full-text search: a word of the agent's final answer (any case) finds its trace.
+    b.type_into("#f-q", "EIFFEL tower")
+    b.click("#apply")
+    b.wait_for("location.search === '?q=EIFFEL+tower'")
+    b.wait_for(f"{rows} === 1")
+    assert _rows(b) == [tid("agent")]
+    b.screenshot(str(artifacts / "local-search.png"))
+    # Experiment variant and score bounds, from the filter bar (the URL carries them).
+    b.goto(ui.url + "/")
+    b.wait_for(f"{rows} === 15")
+    b.type_into("#f-experiment_variant", "A")
+    b.click("#apply")
+    b.wait_for(f"{rows} === 2")
+    assert set(_rows(b)) == {tid("agent"), tid("xss")}
+    b.goto(ui.url + "/")
+    b.wait_for(f"{rows} === 15")
+    b.type_into("#f-max_score", "0.3")
+    b.click("#apply")
+    b.wait_for("location.search === '?max_score=0.3'")
+    b.wait_for(f"{rows} === 4")  # the bulk answers scored 0.05, 0.13, 0.21 and 0.29
+    assert set(_rows(b)) == {tid(f"bulk-{i}") for i in range(4)}
+    b.goto(ui.url + "/?min_score=0.9")
+    b.wait_for(f"{rows} === 2")
+    assert set(_rows(b)) == {tid("bulk-11"), tid("xss")}  # 0.93 and 0.95
+    # Trends by user, and by tenant (a local file may hold several tenants' spans).
+    legend = "[...document.querySelectorAll('.chart svg')].map(s => s.textContent).join(' ')"
+    b.goto(ui.url + "/trends?range=24h&group_by=user_id")
+    b.wait_for("document.querySelectorAll('.chart svg').length === 6")
+    b.settle(0.3)
+    assert all(user in b.evaluate(legend) for user in ("alice", "bob", "carol"))
+    b.screenshot(str(artifacts / "local-trends-user.png"))
+    b.goto(ui.url + "/trends?range=24h&group_by=tenant")
+    b.wait_for("document.querySelectorAll('.chart svg').length === 6")
+    b.settle(0.3)
+    assert "acme" in b.evaluate(legend)
+    assert b.evaluate("document.querySelector('#t-group').value") == "tenant"
+    assert b.console_errors() == []

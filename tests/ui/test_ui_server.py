@@ -7,13 +7,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 from _browser import Browser
 from _ui_sample import build, build_other, sid, tid
-from collector_helpers import database
+from collector_helpers import auth, body, database, span_record
 from ui_helpers import publish
 
 import peekr
@@ -161,3 +162,72 @@ def test_cookie_auth_is_scoped_and_guarded(collector: Collector) -> None:
     assert httpx.get(collector.url + "/ui/session").json() == {"mode": "server", "authenticated": False}
     page = httpx.get(collector.url + "/traces/abc")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_search_filters_prefix_links_and_trends_by_user(collector: Collector, browser: Browser,
+                                                        artifacts: Path) -> None:  # fmt: skip
+    b = browser
+    rows = "document.querySelectorAll('#trace-rows tr[data-trace-id]').length"
+    ids = "[...document.querySelectorAll('#trace-rows tr[data-trace-id]')].map(r => r.dataset.traceId)"
+    _login(b, collector.url, collector.read_key)
+    b.wait_for(f"{rows} === 15")
+    # Search finds the span by a word of its output; globex's answers never show.
+    b.type_into("#f-q", "eiffel")
+    b.click("#apply")
+    b.wait_for(f"{rows} === 1")
+    assert b.evaluate(ids) == [tid("agent")]
+    b.goto(collector.url + "/?q=GLOBEX-CONFIDENTIAL")
+    b.wait_for("!!document.querySelector('#trace-rows td.empty')")
+    # Variant and score filters through the filter bar.
+    b.goto(collector.url + "/")
+    b.wait_for(f"{rows} === 15")
+    b.type_into("#f-experiment_variant", "A")
+    b.type_into("#f-min_score", "0.4")
+    b.click("#apply")
+    b.wait_for("location.search === '?experiment_variant=A&min_score=0.4'")
+    b.wait_for(f"{rows} === 2")  # the agent (0.5) and the HTML answer (0.95)
+    assert set(b.evaluate(ids)) == {tid("agent"), tid("xss")}
+    b.goto(collector.url + "/?max_score=0.3")
+    b.wait_for(f"{rows} === 4")
+    assert set(b.evaluate(ids)) == {tid(f"bulk-{i}") for i in range(4)}
+    if not collector.db.startswith("postgres"):
+        b.screenshot(str(artifacts / "server-filters.png"))
+
+    # A unique prefix of a trace id is a deep link; another tenant's prefix is not found.
+    agent = tid("agent")
+    b.goto(f"{collector.url}/traces/{agent[:8]}")
+    b.wait_for("document.querySelectorAll('.wf-row').length === 4")
+    assert b.evaluate("location.pathname") == f"/traces/{agent[:8]}"
+    b.goto(f"{collector.url}/traces/{tid('globex-secret')[:8]}")
+    b.wait_for("!!document.querySelector('.banner')")
+    assert "no trace id starts with" in b.text()
+
+    # Trends by user.
+    b.goto(collector.url + "/trends?range=24h&group_by=user_id")
+    b.wait_for("document.querySelectorAll('.chart svg').length === 6")
+    b.settle(0.3)
+    legend = b.evaluate("[...document.querySelectorAll('.chart svg')].map(s => s.textContent).join(' ')")
+    assert all(user in legend for user in ("alice", "bob", "carol")) and "globex" not in legend
+    assert b.evaluate("[...document.querySelectorAll('#t-group option')].map(o => o.value)").count("tenant") == 0
+    if not collector.db.startswith("postgres"):
+        b.screenshot(str(artifacts / "server-trends-user.png"))
+    assert [e for e in b.console_errors() if "status of 404" not in e] == []
+
+
+def test_ambiguous_trace_id_prefix_lists_the_matches(collector: Collector, browser: Browser) -> None:
+    # A tenant of its own, so the other tests' counts stay as they are.
+    ingest, read = _key(collector.db, "initech", "ingest"), _key(collector.db, "initech", "read")
+    now = datetime.now(timezone.utc)
+    spans = [span_record(trace_id=t, name=f"initech.{n}", start=now - timedelta(minutes=5)) for n, t in
+             (("first", "abcd0001" + "0" * 24), ("second", "abcd0002" + "0" * 24))]  # fmt: skip
+    assert httpx.post(collector.url + "/v1/ingest", json=body(spans), headers=auth(ingest)).status_code == 200
+    b = browser
+    _login(b, collector.url, read)
+    b.wait_for("document.querySelectorAll('#trace-rows tr[data-trace-id]').length === 2")
+    b.goto(collector.url + "/traces/ABCD000")
+    b.wait_for("document.querySelectorAll('#matches a').length === 2")
+    assert "Several traces start with" in b.text()
+    b.click("#matches li:nth-child(2) a")
+    b.wait_for("document.querySelectorAll('.wf-row').length === 1")
+    assert b.evaluate("document.getElementById('trace-title').textContent") == "initech.second"
+    assert b.console_errors() == []

@@ -11,7 +11,7 @@ const ROUTES = [
   [/^\/$/, "traces", () => renderTraces(main, session)],
   [/^\/traces\/([^/]+)$/, "traces", (m) => renderTrace(main, decodeURIComponent(m[1]), session)],
   [/^\/sessions\/(.+)$/, "traces", (m) => renderSession(main, decodeURIComponent(m[1]))],
-  [/^\/trends$/, "trends", () => renderTrends(main)],
+  [/^\/trends$/, "trends", () => renderTrends(main, session)],
   [/^\/quality$/, "quality", () => renderQuality(main)],
   [/^\/worst$/, "worst", () => renderWorst(main)],
 ];

@@ -9,7 +9,10 @@ const FILTERS = [
   ["session_id", "Session", ""],
   ["feature", "Feature", ""],
   ["endpoint", "Endpoint", "/chat"],
+  ["experiment_variant", "Variant", "A"],
 ];
+// Eval score bounds (of the hallucination score, 0-1): number inputs.
+const SCORE_FILTERS = [["min_score", "Min score"], ["max_score", "Max score"]];
 const POLL_MS = 5000;
 
 function traceLink(traceId, spanId) {
@@ -29,12 +32,16 @@ export async function renderTraces(main, session) {
   const pageSize = Math.min(Math.max(parseInt(params.get("limit") || "50", 10) || 50, 1), 500);
   const query = { limit: pageSize, status: params.get("status") || null, since: rangeSince(range) };
   const filters = session && session.mode === "local" ? [...FILTERS, ["tenant", "Tenant", ""]] : FILTERS;
-  for (const [key] of filters) query[key] = params.get(key) || null;
+  for (const [key] of [...filters, ...SCORE_FILTERS, ["q"]]) query[key] = params.get(key) || null;
 
   const form = h("form", { class: "card filters", id: "filters", role: "search" },
+    h("label", { class: "search" }, "Search input and output",
+      h("input", { id: "f-q", name: "q", type: "search", value: params.get("q") || "", placeholder: "a word of a prompt or answer", minlength: 3, maxlength: 200, autocomplete: "off" })),
     h("label", {}, "Time", rangeSelect("f-range", range)),
     filters.map(([key, label, placeholder]) => h("label", {}, label,
       h("input", { id: "f-" + key, name: key, value: params.get(key) || "", placeholder, autocomplete: "off" }))),
+    SCORE_FILTERS.map(([key, label]) => h("label", {}, label,
+      h("input", { id: "f-" + key, name: key, type: "number", min: 0, max: 1, step: 0.05, value: params.get(key) || "", placeholder: "0–1", class: "narrow" }))),
     h("label", {}, "Status", h("select", { id: "f-status", name: "status" },
       [["", "Any"], ["ok", "OK"], ["error", "Error"]].map(([v, l]) => h("option", { value: v, selected: v === (params.get("status") || "") }, l)))),
     h("div", { class: "actions" }, h("button", { class: "primary", type: "submit", id: "apply" }, "Apply"),
@@ -83,16 +90,26 @@ export async function renderTraces(main, session) {
   async function loadPage() {
     more.disabled = true;
     try {
-      const page = await api("/v1/traces", { ...query, cursor });
-      for (const t of page.traces) {
-        if (seen.has(t.trace_id)) continue;
-        const tr = render(t, false);
-        seen.set(t.trace_id, tr);
-        tbody.append(tr);
-      }
-      cursor = page.next_cursor;
+      // A search may answer a short page with a cursor (the collector reads a bounded number of
+      // spans per request): keep asking, a few requests at most, until the page is full.
+      let added = 0;
+      let asked = 0;
+      do {
+        const page = await api("/v1/traces", { ...query, cursor });
+        for (const t of page.traces) {
+          if (seen.has(t.trace_id)) continue;
+          const tr = render(t, false);
+          seen.set(t.trace_id, tr);
+          tbody.append(tr);
+          added += 1;
+        }
+        cursor = page.next_cursor;
+        asked += 1;
+      } while (query.q && cursor && added < pageSize && asked < 8);
       moreWrap.hidden = !cursor;
-      if (!seen.size) tbody.replaceChildren(h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No traces match these filters.")));
+      if (!seen.size) tbody.replaceChildren(h("tr", {}, h("td", { colspan: 8, class: "empty" },
+        cursor ? "Nothing found in the newest spans searched yet: Load more to search further back." : "No traces match these filters.")));
+      else tbody.querySelector("td.empty")?.closest("tr")?.remove();
       updateCount();
     } catch (err) {
       table.before(errorBanner(err));
@@ -188,8 +205,9 @@ function lastUserText(input) {
 // ---- trends ---------------------------------------------------------------------------
 
 const TREND_RANGES = RANGES.filter((r) => r[2]);
+const GROUPS = [["model", "model"], ["feature", "feature"], ["endpoint", "endpoint"], ["user_id", "user"], ["tenant", "tenant"], ["name", "name"], ["provider", "provider"]];
 
-export async function renderTrends(main) {
+export async function renderTrends(main, session) {
   setTitle("Trends");
   const params = new URLSearchParams(location.search);
   const range = params.get("range") || "24h";
@@ -198,7 +216,8 @@ export async function renderTrends(main) {
   const interval = seconds <= 3600 ? "minute" : seconds <= 2 * 86400 ? "hour" : "day";
   const controls = h("div", { class: "toolbar" }, h("h1", { class: "grow" }, "Trends"),
     h("label", {}, "Time", rangeSelect("t-range", range, TREND_RANGES)),
-    h("label", {}, "Group by", h("select", { id: "t-group" }, ["model", "feature", "endpoint", "name", "provider"].map((g) => h("option", { value: g, selected: g === group }, g)))));
+    h("label", {}, "Group by", h("select", { id: "t-group" }, GROUPS.filter(([g]) => g !== "tenant" || (session && session.mode === "local"))
+      .map(([g, label]) => h("option", { value: g, selected: g === group }, label)))));
   controls.addEventListener("change", () => navigate(`/trends?range=${controls.querySelector("#t-range").value}&group_by=${controls.querySelector("#t-group").value}`));
   main.replaceChildren(controls);
   let data;
@@ -219,6 +238,7 @@ export async function renderTrends(main) {
     main.append(h("div", { class: "card empty" }, "No spans in this window."));
     return null;
   }
+  const used = data.interval || interval;  // the collector may answer with a coarser interval
   const buckets = [...new Set(rows.map((r) => r.bucket))].sort();
   const groups = [...new Set(rows.map((r) => r.group ?? "(none)"))];
   const metrics = [["cost_usd", "Cost (USD)"], ["tokens_total", "Tokens"], ["calls", "Calls"], ["error_rate", "Error rate"], ["p50_ms", "Latency p50 (ms)"], ["p95_ms", "Latency p95 (ms)"]];
@@ -236,7 +256,7 @@ export async function renderTrends(main) {
     const stacked = ["cost_usd", "tokens_total", "calls"].includes(key);
     chart.setOption({
       ...base,
-      xAxis: { ...base.xAxis, type: "category", data: buckets.map((b) => bucketLabel(b, interval)) },
+      xAxis: { ...base.xAxis, type: "category", data: buckets.map((b) => bucketLabel(b, used)) },
       yAxis: { ...base.yAxis, type: "value", ...(key === "error_rate" ? { max: 1, axisLabel: { ...base.yAxis.axisLabel, formatter: (v) => Math.round(v * 100) + "%" } } : {}) },
       series: groups.map((g) => ({
         name: g, type: stacked ? "bar" : "line", stack: stacked ? "total" : undefined, showSymbol: buckets.length < 30, connectNulls: true,

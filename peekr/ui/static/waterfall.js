@@ -4,11 +4,29 @@ import { api, append, errorBanner, fmtCost, fmtInt, fmtMs, fmtScore, fmtTime, h,
 
 const LLM = /^(openai|anthropic|bedrock|gemini|google|litellm)\./;
 
+// A prefix that several traces share: list them, each opening its trace.
+function renderMatches(main, prefix, found) {
+  setTitle("Several traces match " + prefix);
+  main.replaceChildren(
+    h("a", { href: "/", "data-nav": true, class: "muted" }, "← Traces"),
+    h("h1", {}, "Several traces start with ", h("span", { class: "mono" }, prefix)),
+    h("p", { class: "sub" }, "Pick one, or give more characters of the id."),
+    h("ul", { class: "card pad matches", id: "matches" }, found.matches.map((id) =>
+      h("li", {}, h("a", { href: "/traces/" + id, "data-nav": true, class: "mono" }, id)))),
+    found.more ? h("p", { class: "muted" }, "Only the first " + found.matches.length + " are listed.") : null,
+  );
+  return null;
+}
+
 export async function renderTrace(main, rawId, session) {
   let traceId = rawId.toLowerCase();
   let data;
   try {
-    if (traceId.length !== 32) traceId = (await api("/ui/resolve/" + encodeURIComponent(traceId))).trace_id;
+    if (traceId.length !== 32) {
+      const found = await api("/ui/resolve/" + encodeURIComponent(traceId));
+      if (!found.trace_id) return renderMatches(main, traceId, found);
+      traceId = found.trace_id;
+    }
     data = await api("/v1/traces/" + encodeURIComponent(traceId));
   } catch (err) {
     setTitle("Trace not found");
