@@ -209,6 +209,7 @@ _ROLLUP_ATTRIBUTES = "jsonb_build_object({})::text".format(
             "feature",
             "endpoint",
             "provider",
+            "user_id",
             "cost_usd",
             "tokens_input",
             "tokens_output",

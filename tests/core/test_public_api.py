@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -60,7 +61,8 @@ def _loaded_after(code: str) -> list[str]:
         f"{code}; import sys, json; "
         "print(json.dumps(sorted(m for m in ('pydantic','anyio','sqlite3','rich.markdown') if m in sys.modules)))"
     )
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE")}  # coverage itself uses sqlite3
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env).stdout
     return list(json.loads(out))
 
 

@@ -105,7 +105,9 @@ def test_install_with_one_extra(extra: str, tmp_path: Path, wheel: Path) -> None
         assert keys.stderr.strip() == "Error: the collector needs its extra: pip install 'peekr-sdk[server]'"
     mcp = subprocess.run([venv / "bin" / "peekr", "mcp", "traces.db"], cwd=work, env=_env(), input="",
                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    if extra == "mcp":  # starts, serves stdin, ends when the client closes it
+    has_mcp = _run([venv / "bin" / "python", "-c", "import mcp"], cwd=work, check=False).returncode == 0
+    assert has_mcp == (extra in ("mcp", "agents"))  # openai-agents depends on the mcp SDK
+    if has_mcp:  # starts, serves stdin, ends when the client closes it
         assert mcp.returncode == 0, mcp.stderr
     else:
         assert mcp.returncode == 1
