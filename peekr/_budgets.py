@@ -13,7 +13,6 @@ and at most ``MAX_KEYS`` keys per budget are tracked; spend of further keys is c
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ._context import _session
+from ._duration import parse_seconds
 from ._errors import log_internal_error
 
 __all__ = ["MAX_KEYS", "Budget", "BudgetExceededError", "BudgetLedger", "parse_window"]
@@ -35,28 +35,15 @@ logger = logging.getLogger("peekr")
 MAX_KEYS = 10_000
 _BUCKETS = 60
 _PER = ("total", "tenant", "user", "feature")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 
 
 def parse_window(window: float | str) -> float:
     """``"1h"`` / ``"30m"`` / ``"7d"`` / seconds as a number -> seconds.
 
     Raises:
-        ValueError: Not a positive duration.
+        TypeError, ValueError: Not a positive duration.
     """
-    if isinstance(window, bool) or not isinstance(window, (int, float, str)):
-        raise TypeError(f"window must be seconds or a duration like '1h', '30m', '7d', got {window!r}")
-    if isinstance(window, str):
-        match = _WINDOW.match(window)
-        if match is None:
-            raise ValueError(f"window={window!r} is not a duration like '90s', '30m', '1h', '7d' or '1w'")
-        seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    else:
-        seconds = float(window)
-    if not seconds > 0:
-        raise ValueError(f"window must be positive, got {window!r}")
-    return seconds
+    return parse_seconds(window, "window")
 
 
 @dataclass(frozen=True)

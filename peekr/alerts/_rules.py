@@ -6,11 +6,11 @@ Every rule is a frozen dataclass validated at construction, so a typo fails at `
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from .._duration import parse_seconds
 from ._channels import Channel, Log
 from ._windows import Bucket, Series, latency_bin, percentile
 
@@ -23,32 +23,13 @@ __all__ = [
     "Rule",
     "ScoreBelow",
     "TokenGrowth",
-    "parse_seconds",
 ]
 
 #: What a rule may group by.
 GROUP_FIELDS = ("model", "provider", "feature", "tenant", "user", "endpoint", "name")
 GroupBy = Literal["model", "provider", "feature", "tenant", "user", "endpoint", "name"]
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 #: Buckets per window: the window slides in steps of window / _STEPS.
 _STEPS = 30
-
-
-def parse_seconds(value: float | str, what: str) -> float:
-    """``"5m"`` / ``"1h"`` / seconds -> seconds; clear errors otherwise."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise TypeError(f"{what} must be seconds or a duration like '5m', '1h', got {value!r}")
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match is None:
-            raise ValueError(f"{what}={value!r} is not a duration like '90s', '5m', '1h', '1d'")
-        seconds = float(match.group(1)) * _UNITS[match.group(2).lower()]
-    else:
-        seconds = float(value)
-    if not seconds > 0:
-        raise ValueError(f"{what} must be positive, got {value!r}")
-    return seconds
 
 
 def _check_number(name: str, value: object, *, minimum: float = 0.0, above_minimum: bool = True) -> None:
