@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "console",
+    "claim_line",
     "content_text",
     "counting_progress",
     "err_console",
@@ -303,3 +304,13 @@ def counting_progress() -> Progress:
         transient=False,
         disable=not errs.is_terminal,
     )
+
+
+def claim_line(detail: dict[str, Any]) -> str:
+    """``claim [unsupported] (chunk 2) [retrieval gap]: <claim> — <reason>`` for a ``*_details`` entry."""
+    where = ""
+    if detail.get("chunks"):
+        where = f" (chunk {', '.join(map(str, detail['chunks']))})"
+    if detail.get("cause"):
+        where += f" [{str(detail['cause']).replace('_', ' ')}]"
+    return f"claim [{detail.get('verdict')}]{where}: {detail.get('claim')} — {detail.get('reason')}"

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._common import (
+    claim_line,
     console,
     content_text,
     fail,
@@ -221,14 +222,7 @@ def _details(span: dict[str, Any], depth: int, limit: int | None) -> Panel:
         lines.append(Text(f"error: {error.get('type', '')}: {error.get('message', '')}", style="red"))
     for detail in attrs.get("hallucination_details") or []:
         if isinstance(detail, dict):
-            where = ""
-            if detail.get("chunks"):
-                where = f" (chunk {', '.join(map(str, detail['chunks']))})"
-            if detail.get("cause"):
-                where += f" [{str(detail['cause']).replace('_', ' ')}]"
-            lines.append(
-                Text(f"claim [{detail.get('verdict')}]{where}: {detail.get('claim')} — {detail.get('reason')}")
-            )
+            lines.append(Text(claim_line(detail)))
     title = f"{span.get('name', '')}" + (f" · {attrs['model']}" if attrs.get("model") else "")
     return Panel(
         Group(*lines), title=title, title_align="left", border_style="red" if span.get("status") == "error" else "dim"

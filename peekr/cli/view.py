@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ._common import (
+    claim_line,
     console,
     content_text,
     fail,
@@ -159,6 +160,9 @@ def _print_io(out: Any, result: Page, limit: int | None) -> None:
         error = attrs.get("error")
         if isinstance(error, dict):
             out.print(Text(f"  error: {error.get('type', '')}: {error.get('message', '')}", style="red"))
+        for detail in attrs.get("hallucination_details") or []:  # the claims the answer's context does not support
+            if isinstance(detail, dict) and detail.get("verdict") != "supported":
+                out.print(Text("  " + claim_line(detail), style="yellow"), soft_wrap=True)
         out.print()
 
 

@@ -69,9 +69,10 @@ def build(tenant: str | None = "acme", *, prefix: str = "", now_ns: int | None =
             {"claim": "It is 21°C", "verdict": "supported", "reason": "The tool returned 21.",
              "evidence": '{"temp_c": 21'},
             {"claim": "sunny in Paris", "verdict": "contradicted", "reason": "The tool said the sky is cloudy.",
-             "evidence": '"sky": "cloudy"'},
+             "evidence": '"sky": "cloudy"', "chunks": [2], "cause": "generation"},
             {"claim": "The Eiffel Tower is closed today", "verdict": "unsupported",
-             "reason": "Nothing in the context mentions the Eiffel Tower.", "evidence": ""},
+             "reason": "Nothing in the context mentions the Eiffel Tower.", "evidence": "",
+             "chunks": [], "cause": "retrieval_gap"},
         ]},
         created_at=iso_utc(t0 + 3 * 10**9),
     ))  # fmt: skip

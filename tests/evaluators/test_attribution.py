@@ -103,6 +103,10 @@ def test_replay_shows_each_claims_chunk_and_cause(fake: FakeProvider, tmp_path: 
     assert "claim [supported] (chunk 2): The Eiffel Tower is 330 metres tall" in result.output
     assert "claim [unsupported] [retrieval gap]: The Louvre has a glass pyramid" in result.output
     assert "claim [unsupported] [generation]: Paris keeps the Eiffel Tower open at night" in result.output
+    view = CliRunner().invoke(build_app(), ["view", str(db), "--io"], env={"COLUMNS": "200"})
+    assert view.exit_code == 0, view.output
+    assert "claim [unsupported] [retrieval gap]: The Louvre has a glass pyramid" in view.output
+    assert "claim [supported]" not in view.output  # view lists only the claims that are not supported
 
 
 def test_a_chatty_local_judge_is_read_all_the_same() -> None:

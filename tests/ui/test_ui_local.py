@@ -82,6 +82,9 @@ def test_list_filter_waterfall_claims_feedback(ui: LocalUI, browser: Browser, tr
     assert any(m[0] == "claim unsupported" for m in marks)
     claims = b.evaluate("document.getElementById('claims').innerText")
     assert "Nothing in the context mentions the Eiffel Tower." in claims and '"sky": "cloudy"' in claims
+    # With retrieved chunks, a claim says where its evidence came from and why it is not supported.
+    assert "retrieval gap The Eiffel Tower is closed today" in claims
+    assert "generation sunny in Paris (chunk 2)" in claims
     # The chat view: system, user, assistant tool call, tool result.
     roles = b.evaluate("[...document.querySelectorAll('#span-detail .turn .role')].map(r => r.textContent)")
     assert roles[:4] == ["system", "user", "assistant", "tool · call_1"]

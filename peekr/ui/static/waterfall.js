@@ -166,6 +166,12 @@ function waterfallRow(span, i, t0, total) {
   }, name, h("span", { class: "wf-track" }, bar, dur));
 }
 
+// Why a claim is not supported (peekr.eval.Hallucination with retrieved chunks, docs/evaluation.md).
+const CAUSES = {
+  retrieval_gap: "No retrieved chunk discusses this: retrieval missed it.",
+  generation: "The retrieved chunks cover this but say otherwise or nothing: the model invented it.",
+};
+
 function spanDetail(span) {
   const a = span.attributes || {};
   const out = [
@@ -191,7 +197,10 @@ function spanDetail(span) {
   if (claims.length) {
     out.push(h("h3", {}, "Claims"), h("ul", { class: "claims", id: "claims" }, claims.map((c) =>
       h("li", { class: "claim-item", dataset: { verdict: c.verdict } },
-        h("div", {}, pill(c.verdict || "?", c.verdict), " ", h("span", { class: "c" }, c.claim)),
+        h("div", {}, pill(c.verdict || "?", c.verdict), " ",
+          c.cause ? h("span", { class: "pill cause", title: CAUSES[c.cause] || "" }, c.cause.replace("_", " ")) : null, c.cause ? " " : null,
+          h("span", { class: "c" }, c.claim),
+          Array.isArray(c.chunks) && c.chunks.length ? h("span", { class: "muted" }, ` (chunk ${c.chunks.join(", ")})`) : null),
         c.reason ? h("div", { class: "muted" }, c.reason) : null,
         c.evidence ? h("blockquote", {}, c.evidence) : null))));
   }
