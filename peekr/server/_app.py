@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from .._version import __version__
-from . import _ingest, _otlp_ingest, _query
+from . import _experiments, _ingest, _otlp_ingest, _query
 from ._backends import is_postgres, open_store
 from ._config import ServerSettings
 from ._errors import ApiError
@@ -85,6 +85,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
     app.include_router(_ingest.router)
     app.include_router(_otlp_ingest.router)
     app.include_router(_query.router)
+    app.include_router(_experiments.router)
     if mcp is not None:
         app.router.routes.append(mcp.route)
     from ..ui._routes import install as install_ui

@@ -26,6 +26,7 @@ from ._store import (
     IngestCounts,
     TraceFilter,
     TracePage,
+    experiment_span,
     feedback_row,
     format_time,
     parse_time,
@@ -492,6 +493,23 @@ class PostgresStore:
         """Latest score per span for ``metric``, binned over [0, 1], from the score rollups."""
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             return await read_scores(conn, tenant_id, metric, bins, _ts(since), _ts(until))
+
+    async def experiment_spans(
+        self, tenant_id: str, since: str, until: str, limit: int, experiment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Model-call spans of experiments, newest first, with their latest scores."""
+        only = "" if experiment is None else "AND s.attributes->>'experiment' = $5"
+        extra = () if experiment is None else (experiment,)
+        rows = await self.pool.fetch(
+            "SELECT s.trace_id, s.span_id, s.status, s.duration_ms, s.attributes::text AS attributes, "
+            "(SELECT json_object_agg(sc.metric, sc.score) FROM span_scores sc "
+            " WHERE sc.tenant_id = s.tenant_id AND sc.span_id = s.span_id)::text AS scores "
+            "FROM spans s WHERE s.tenant_id = $1 AND s.start_time >= $2::text::timestamptz "
+            "AND s.start_time < $3::text::timestamptz AND s.attributes ? 'experiment' AND s.attributes ? 'model' "
+            f"{only} ORDER BY s.start_time DESC LIMIT $4",
+            tenant_id, _ts(since), _ts(until), limit, *extra,
+        )  # fmt: skip
+        return [experiment_span(dict(r), json.loads(r["scores"] or "{}")) for r in rows]
 
     async def worst(self, tenant_id: str, metric: str, limit: int, since: str, until: str) -> list[dict[str, Any]]:
         """Worst spans first."""

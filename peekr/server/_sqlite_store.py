@@ -32,6 +32,7 @@ from ._store import (
     IngestCounts,
     TraceFilter,
     TracePage,
+    experiment_span,
     feedback_row,
     format_time,
     trace_summary,
@@ -327,6 +328,27 @@ class SQLiteStore:
     ) -> tuple[list[int], int, float | None]:
         """Latest score per span for ``metric``, binned over [0, 1], from the score rollups."""
         return await self._read_with(_snapshot(read_scores, tenant_id, metric, bins, since, until))
+
+    async def experiment_spans(
+        self, tenant_id: str, since: str, until: str, limit: int, experiment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Model-call spans of experiments, newest first, with their latest scores."""
+        params: dict[str, Any] = {"tenant": tenant_id, "since": since, "until": until, "limit": limit}
+        only = ""
+        if experiment is not None:
+            only = "AND json_extract(s.attributes, '$.experiment') = :experiment"
+            params["experiment"] = experiment
+        rows = await self._read(
+            "SELECT s.trace_id, s.span_id, s.status, s.duration_ms, s.attributes, "
+            "(SELECT json_group_object(sc.metric, sc.score) FROM span_scores sc "
+            " WHERE sc.tenant_id = s.tenant_id AND sc.span_id = s.span_id) AS scores "
+            "FROM spans s WHERE s.tenant_id = :tenant AND s.start_time >= :since AND s.start_time < :until "
+            "AND json_extract(s.attributes, '$.experiment') IS NOT NULL "
+            f"AND json_extract(s.attributes, '$.model') IS NOT NULL {only} "
+            "ORDER BY s.start_time DESC LIMIT :limit",
+            params,
+        )
+        return [experiment_span(dict(r), json.loads(r["scores"] or "{}")) for r in rows]
 
     async def worst(self, tenant_id: str, metric: str, limit: int, since: str, until: str) -> list[dict[str, Any]]:
         """Worst spans first."""

@@ -20,6 +20,7 @@ from .._span import Span
 from ._keys import ApiKey
 
 __all__ = [
+    "experiment_span",
     "AGGREGATE_GROUPS",
     "INTERVALS",
     "WORST_METRICS",
@@ -186,6 +187,14 @@ class Store(Protocol):
         """Feedback rows, newest first, before the (created_at, id) cursor."""
         ...
 
+    async def experiment_spans(
+        self, tenant_id: str, since: str, until: str, limit: int, experiment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Model-call spans of experiments (of ``experiment`` only, if given), newest first, at most
+        ``limit``: ``trace_id``, ``span_id``, ``status``, ``duration_ms`` and ``attributes`` with the
+        latest ``eval_scores`` merged in (what ``peekr.store._compare.compare_spans`` reads)."""
+        ...
+
     async def purge(self, retention_days: Mapping[str, float], now: datetime) -> int:
         """Delete spans older than their class allows (with their eval results); return spans deleted."""
         ...
@@ -306,3 +315,18 @@ def histogram(scores: Sequence[Any], bins: int) -> tuple[list[int], int, float |
         values.append(value)
         counts[min(int(value * bins), bins - 1)] += 1
     return counts, nulls, (sum(values) / len(values) if values else None)
+
+
+def experiment_span(row: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
+    """A row of ``experiment_spans``: attributes decoded, the latest scores as ``eval_scores``."""
+    attributes = row["attributes"]
+    attributes = json.loads(attributes) if isinstance(attributes, str) else dict(attributes or {})
+    if scores:
+        attributes["eval_scores"] = {**(attributes.get("eval_scores") or {}), **scores}
+    return {
+        "trace_id": row["trace_id"],
+        "span_id": row["span_id"],
+        "status": row["status"],
+        "duration_ms": row["duration_ms"],
+        "attributes": attributes,
+    }

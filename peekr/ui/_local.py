@@ -32,6 +32,7 @@ from ..server._store import (
     TraceFilter,
     TracePage,
     aggregate_row,
+    experiment_span,
     feedback_row,
     histogram,
     percentile,
@@ -334,6 +335,43 @@ class LocalStore:
             {"metric": metric, "since": since, "until": until, "tenant": tenant_id},
         )
         return histogram([r[0] for r in rows], bins)
+
+    async def experiment_spans(
+        self, tenant_id: str, since: str, until: str, limit: int, experiment: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Model-call spans of experiments, newest first, with the latest score of each evaluator."""
+        params: dict[str, Any] = {"since": since, "until": until, "limit": limit, "tenant": tenant_id}
+        only = ""
+        if experiment is not None:
+            only = " AND json_extract(s.attributes, '$.experiment') = :experiment"
+            params["experiment"] = experiment
+        sql = (
+            "SELECT s.trace_id, s.span_id, s.status, s.duration_ms, s.attributes FROM spans s "
+            "WHERE s.start_time >= :since AND s.start_time < :until "
+            "AND json_extract(s.attributes, '$.experiment') IS NOT NULL "
+            "AND json_extract(s.attributes, '$.model') IS NOT NULL"
+            + only
+            + _tenant("s.tenant_id", tenant_id)
+            + " ORDER BY s.start_time DESC LIMIT :limit"
+        )
+
+        def run(db: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = [dict(r) for r in db.execute(sql, params).fetchall()]
+            scores: dict[str, dict[str, Any]] = {}
+            if rows and "eval_results" in _tables(db):
+                ids = [r["span_id"] for r in rows]
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    for r in db.execute(
+                        f"SELECT span_id, scores FROM eval_results WHERE status = 'ok' AND span_id IN ({marks}) "
+                        "ORDER BY created_at, id",
+                        chunk,
+                    ):  # later results overwrite earlier ones: the latest score counts
+                        scores.setdefault(r["span_id"], {}).update(json.loads(r["scores"] or "{}"))
+            return [experiment_span(r, scores.get(r["span_id"], {})) for r in rows]
+
+        return await self._run(run)
 
     async def worst(self, tenant_id: str, metric: str, limit: int, since: str, until: str) -> list[dict[str, Any]]:
         """Worst spans first."""

@@ -32,7 +32,16 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-_PAGES = ("/", "/login", "/trends", "/quality", "/worst", "/traces/{trace_id}", "/sessions/{session_id}")
+_PAGES = (
+    "/",
+    "/login",
+    "/trends",
+    "/quality",
+    "/worst",
+    "/experiments",
+    "/traces/{trace_id}",
+    "/sessions/{session_id}",
+)
 _STATIC = {
     "app.js": ("peekr.ui", "static", "text/javascript"),
     "views.js": ("peekr.ui", "static", "text/javascript"),

@@ -1,6 +1,6 @@
 // The Peekr web UI: a small client-side router over the collector's /v1 query API.
 import { api, h, navigate, setTitle } from "./util.js";
-import { renderTraces, renderSession, renderTrends, renderQuality, renderWorst } from "./views.js";
+import { renderExperiments, renderTraces, renderSession, renderTrends, renderQuality, renderWorst } from "./views.js";
 import { renderTrace } from "./waterfall.js";
 
 const main = document.getElementById("main");
@@ -14,6 +14,7 @@ const ROUTES = [
   [/^\/trends$/, "trends", () => renderTrends(main, session)],
   [/^\/quality$/, "quality", () => renderQuality(main)],
   [/^\/worst$/, "worst", () => renderWorst(main)],
+  [/^\/experiments$/, "experiments", () => renderExperiments(main)],
 ];
 
 

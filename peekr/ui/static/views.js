@@ -393,3 +393,69 @@ export async function renderWorst(main) {
   }
   return null;
 }
+
+// ---- experiments ------------------------------------------------------------------------
+
+// Metric keys of a comparison (peekr compare) and how to show their values.
+function metricText(key, value) {
+  if (value === null || value === undefined) return "–";
+  if (key === "cost") return fmtCost(value);
+  if (key.startsWith("latency")) return fmtMs(value);
+  if (key === "errors" || key === "good_feedback") return (value * 100).toFixed(1) + " %";
+  if (key.startsWith("score.")) return fmtScore(value);
+  return fmtInt(Math.round(value));
+}
+
+export async function renderExperiments(main) {
+  setTitle("Experiments");
+  const params = new URLSearchParams(location.search);
+  const range = params.get("range") || "30d";
+  const since = rangeSince(range) || "2000-01-01T00:00:00Z";
+  const rangeSel = rangeSelect("x-range", range);
+  main.replaceChildren(h("div", { class: "toolbar" }, h("h1", { class: "grow" }, "Experiments"), h("label", {}, "Time", rangeSel)));
+  const card = h("section", { class: "card", id: "experiments" });
+  main.append(card);
+  let listed;
+  try {
+    listed = await api("/v1/experiments", { since });
+  } catch (err) {
+    card.append(errorBanner(err));
+    return null;
+  }
+  if (!listed.experiments.length) {
+    card.append(h("div", { class: "empty" }, "No experiments in this window. Tag calls with ", h("code", {}, "peekr.experiment(name, variants)"), "."));
+    return null;
+  }
+  const chosen = params.get("name") || listed.experiments[0].name;
+  const select = h("select", { id: "x-name" }, listed.experiments.map((e) =>
+    h("option", { value: e.name, selected: e.name === chosen }, `${e.name} (${fmtInt(e.calls)} calls)`)));
+  const go = () => navigate(`/experiments?name=${encodeURIComponent(select.value)}&range=${rangeSel.value}`);
+  select.addEventListener("change", go);
+  rangeSel.addEventListener("change", go);
+  card.append(h("label", {}, "Experiment ", select));
+  const body = h("div", { id: "comparison" }, h("p", { class: "loading" }, "Comparing…"));
+  card.append(body);
+  try {
+    const result = await api("/v1/experiments/" + encodeURIComponent(chosen), { since });
+    const keys = Object.keys(result.variants[0].metrics);
+    const tests = new Map(result.tests.map((t) => [t.variant + "\u0000" + t.metric, t]));
+    const head = h("tr", {}, h("th", {}, "Variant"), h("th", {}, "Calls"), keys.map((k) => h("th", {}, k.replace("score.", ""))));
+    const rows = result.variants.map((v) => h("tr", {},
+      h("td", {}, v.variant, v.variant === result.control ? h("span", { class: "muted" }, " (control)") : null),
+      h("td", {}, fmtInt(v.calls)),
+      keys.map((k) => {
+        const t = tests.get(v.variant + "\u0000" + k);
+        const mark = t && t.significant ? pill("p=" + (t.p_value < 0.001 ? "<0.001" : t.p_value.toFixed(3)), "bad") : null;
+        return h("td", {}, metricText(k, v.metrics[k] && v.metrics[k].value), mark ? " " : null, mark);
+      })));
+    body.replaceChildren(
+      h("p", { class: "verdict", id: "verdict" }, result.verdict),
+      h("div", { class: "table-wrap" }, h("table", { id: "variants", "aria-label": "Variants" }, h("thead", {}, head), h("tbody", {}, rows))),
+      result.warnings.length ? h("ul", { class: "muted" }, result.warnings.map((w) => h("li", {}, w))) : null,
+      result.truncated ? h("p", { class: "muted" }, `Compared the newest ${fmtInt(result.calls_read)} calls of the window.`) : null,
+    );
+  } catch (err) {
+    body.replaceChildren(errorBanner(err));
+  }
+  return null;
+}
