@@ -355,7 +355,10 @@ class PostgresStore:
             where.append(f"{TEXT_SEARCH_EXPR} ILIKE {p(f'%{pattern}%')}")
         # Phase 1: one page of trace ids keyed by their latest matching span, walking matching spans
         # newest first along the (tenant_id, start_time) index, so the cost follows the page size.
-        order = await self._page_trace_ids(" AND ".join(where), params, limit, cursor)
+        # A text or score filter needs a plan made for its values (the trigram index for a rare word,
+        # the scores table for a narrow score range); the generic plan fits the other filters.
+        custom = bool(filt.text) or filt.min_score is not None or filt.max_score is not None
+        order = await self._page_trace_ids(" AND ".join(where), params, limit, cursor, custom_plan=custom)
         if not order:
             return TracePage([])
         rows = await self.pool.fetch(
@@ -392,7 +395,7 @@ class PostgresStore:
         return [r["trace_id"] for r in rows]
 
     async def _page_trace_ids(
-        self, where: str, params: list[Any], limit: int, cursor: tuple[str, str] | None
+        self, where: str, params: list[Any], limit: int, cursor: tuple[str, str] | None, *, custom_plan: bool = False
     ) -> dict[str, str]:
         base = len(params)
         cs, ct = f"${base + 1}::text::timestamptz", f"${base + 2}"
@@ -406,6 +409,8 @@ class PostgresStore:
         # one trace, so continuing strictly after the last one loses nothing.
         keyset = extra
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            if custom_plan:
+                await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
             while len(page) < limit:
                 rows = await conn.fetch(
                     f"SELECT trace_id, start_time FROM spans WHERE {where}{after if keyset else ''} "
