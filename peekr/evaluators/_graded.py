@@ -52,19 +52,21 @@ class _JudgeEvaluator:
 
     def __init__(
         self,
+        model: str = "gpt-4o-mini",
         *,
-        name: str,
-        model: str,
-        judge: Judge | None,
-        base_url: str | None,
-        api_key: str | None,
-        sample_rate: float,
-        filter: Callable[[Span], bool] | None,
-        timeout: float,
-        max_concurrency: int,
-        max_backlog: int,
+        name: str | None = None,
+        judge: Judge | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        sample_rate: float = 1.0,
+        filter: Callable[[Span], bool] | None = None,
+        timeout: float = 60.0,
+        max_concurrency: int = 4,
+        max_backlog: int = 1000,
     ) -> None:
+        """See the class docstring; ``name`` (the score's name) defaults to the evaluator's kind."""
         owner = type(self).__name__
+        name = self.kind if name is None else name
         if not isinstance(name, str) or not name:
             raise TypeError(f"{owner}(name=...) expects a non-empty str, got {name!r}")
         settings = check_run_settings(
@@ -155,25 +157,6 @@ class AnswerRelevance(_JudgeEvaluator):
 
     kind = "answer_relevance"
 
-    def __init__(
-        self,
-        model: str = "gpt-4o-mini",
-        *,
-        name: str = "answer_relevance",
-        judge: Judge | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        sample_rate: float = 1.0,
-        filter: Callable[[Span], bool] | None = None,
-        timeout: float = 60.0,
-        max_concurrency: int = 4,
-        max_backlog: int = 1000,
-    ) -> None:
-        super().__init__(
-            name=name, model=model, judge=judge, base_url=base_url, api_key=api_key, sample_rate=sample_rate,
-            filter=filter, timeout=timeout, max_concurrency=max_concurrency, max_backlog=max_backlog,
-        )  # fmt: skip
-
     async def evaluate(self, span: Span) -> EvalScore | object:
         """Score one span."""
         if "output" not in span.attributes:
@@ -192,6 +175,32 @@ class AnswerRelevance(_JudgeEvaluator):
 
 class _WithChunks(_JudgeEvaluator):
     """Evaluators that read the retrieved chunks: the trace's retrievals, or ``chunks_extractor``."""
+
+    #: Chunks read per span when ``max_chunks`` is not given.
+    default_max_chunks = 20
+
+    def __init__(
+        self,
+        model: str = "gpt-4o-mini",
+        *,
+        chunks_extractor: Callable[[Span], Any] | None = None,
+        max_chunks: int | None = None,
+        name: str | None = None,
+        judge: Judge | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        sample_rate: float = 1.0,
+        filter: Callable[[Span], bool] | None = None,
+        timeout: float = 60.0,
+        max_concurrency: int = 4,
+        max_backlog: int = 1000,
+    ) -> None:
+        """See the class docstring; ``max_chunks`` defaults to ``default_max_chunks``."""
+        super().__init__(
+            model, name=name, judge=judge, base_url=base_url, api_key=api_key, sample_rate=sample_rate,
+            filter=filter, timeout=timeout, max_concurrency=max_concurrency, max_backlog=max_backlog,
+        )  # fmt: skip
+        self._init_chunks(chunks_extractor, self.default_max_chunks if max_chunks is None else max_chunks)
 
     def _init_chunks(self, chunks_extractor: Callable[[Span], Any] | None, max_chunks: int) -> None:
         if chunks_extractor is not None and not callable(chunks_extractor):
@@ -237,28 +246,6 @@ class ContextRelevance(_WithChunks):
     """
 
     kind = "context_relevance"
-
-    def __init__(
-        self,
-        model: str = "gpt-4o-mini",
-        *,
-        chunks_extractor: Callable[[Span], Any] | None = None,
-        max_chunks: int = 20,
-        name: str = "context_relevance",
-        judge: Judge | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        sample_rate: float = 1.0,
-        filter: Callable[[Span], bool] | None = None,
-        timeout: float = 60.0,
-        max_concurrency: int = 4,
-        max_backlog: int = 1000,
-    ) -> None:
-        super().__init__(
-            name=name, model=model, judge=judge, base_url=base_url, api_key=api_key, sample_rate=sample_rate,
-            filter=filter, timeout=timeout, max_concurrency=max_concurrency, max_backlog=max_backlog,
-        )  # fmt: skip
-        self._init_chunks(chunks_extractor, max_chunks)
 
     async def evaluate(self, span: Span) -> EvalScore | object:
         """Score one span."""
@@ -319,7 +306,7 @@ class Rubric(_JudgeEvaluator):
         if isinstance(scale, bool) or not isinstance(scale, int) or scale < 2:
             raise ValueError(f"Rubric(scale=...) must be an int of at least 2, got {scale!r}")
         super().__init__(
-            name=name, model=model, judge=judge, base_url=base_url, api_key=api_key, sample_rate=sample_rate,
+            model, name=name, judge=judge, base_url=base_url, api_key=api_key, sample_rate=sample_rate,
             filter=filter, timeout=timeout, max_concurrency=max_concurrency, max_backlog=max_backlog,
         )  # fmt: skip
         self.criteria = items
@@ -358,28 +345,7 @@ class CitationAccuracy(_WithChunks):
     """
 
     kind = "citation_accuracy"
-
-    def __init__(
-        self,
-        model: str = "gpt-4o-mini",
-        *,
-        chunks_extractor: Callable[[Span], Any] | None = None,
-        max_chunks: int = 50,
-        name: str = "citation_accuracy",
-        judge: Judge | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        sample_rate: float = 1.0,
-        filter: Callable[[Span], bool] | None = None,
-        timeout: float = 60.0,
-        max_concurrency: int = 4,
-        max_backlog: int = 1000,
-    ) -> None:
-        super().__init__(
-            name=name, model=model, judge=judge, base_url=base_url, api_key=api_key, sample_rate=sample_rate,
-            filter=filter, timeout=timeout, max_concurrency=max_concurrency, max_backlog=max_backlog,
-        )  # fmt: skip
-        self._init_chunks(chunks_extractor, max_chunks)
+    default_max_chunks = 50
 
     async def evaluate(self, span: Span) -> EvalScore | object:
         """Score one span."""

@@ -38,7 +38,14 @@ from ._store import (
     trace_summary,
 )
 
-__all__ = ["SQLiteStore"]
+__all__ = ["WORST_EXPRESSIONS", "SQLiteStore"]
+
+#: The SQL value each non-score worst-offender ranking orders by (the collector's and ``peekr ui``'s).
+WORST_EXPRESSIONS = {
+    "latency": "s.duration_ms",
+    "cost": "json_extract(s.attributes, '$.cost_usd')",
+    "tokens": "json_extract(s.attributes, '$.tokens_total')",
+}
 
 T = TypeVar("T")
 Attrs = dict[str, Any]
@@ -362,11 +369,7 @@ class SQLiteStore:
                 f"AND {window} ORDER BY value ASC, s.start_time DESC LIMIT :limit"
             )
         else:
-            expr = {
-                "latency": "s.duration_ms",
-                "cost": "json_extract(s.attributes, '$.cost_usd')",
-                "tokens": "json_extract(s.attributes, '$.tokens_total')",
-            }[metric]
+            expr = WORST_EXPRESSIONS[metric]
             sql = (
                 f"SELECT {_SPAN_SUMMARY}, {expr} AS value FROM spans s WHERE {window} AND {expr} IS NOT NULL "
                 f"ORDER BY value DESC, s.start_time DESC LIMIT :limit"

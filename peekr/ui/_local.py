@@ -24,7 +24,7 @@ from .._events import EvalResult, Feedback
 from .._span import Span
 from ..server._keys import ApiKey
 from ..server._rollups import top_values
-from ..server._sqlite_store import page_trace_ids, text_match_sql, trace_filter_sql
+from ..server._sqlite_store import WORST_EXPRESSIONS, page_trace_ids, text_match_sql, trace_filter_sql
 from ..server._store import (
     OTHER_GROUP,
     AggregateQuery,
@@ -386,11 +386,7 @@ class LocalStore:
                 f"AND {window} ORDER BY value ASC, s.start_time DESC LIMIT :limit"
             )
         else:
-            expr = {
-                "latency": "s.duration_ms",
-                "cost": "json_extract(s.attributes, '$.cost_usd')",
-                "tokens": "json_extract(s.attributes, '$.tokens_total')",
-            }[metric]
+            expr = WORST_EXPRESSIONS[metric]
             sql = (
                 f"SELECT {_SPAN_SUMMARY}, {expr} AS value FROM spans s WHERE {window} AND {expr} IS NOT NULL "
                 f"ORDER BY value DESC, s.start_time DESC LIMIT :limit"
