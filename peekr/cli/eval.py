@@ -113,60 +113,129 @@ def eval_command(
         raise typer.Exit(1)
 
 
+_JUDGE_EVALUATORS = ("hallucination", "answer_relevance", "context_relevance", "rubric", "citation_accuracy")
+
+
+def _evaluator_name(value: str) -> str:
+    if value not in _JUDGE_EVALUATORS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(_JUDGE_EVALUATORS)}")
+    return value
+
+
+def _criterion(value: str) -> str:
+    if "=" not in value or not value.split("=", 1)[0].strip():
+        raise typer.BadParameter(f"expected NAME=DESCRIPTION, got {value!r}")
+    return value
+
+
 def eval_judge(
     labeled: Annotated[
         Path | None,
-        typer.Argument(help="JSONL of {context, response, label: supported|not_supported}; default: peekr's sample."),
+        typer.Argument(
+            help="JSONL of labeled cases for the evaluator (see docs/evaluation.md); default: peekr's sample for it.",
+            show_default=False,
+        ),
     ] = None,
+    evaluator: Annotated[
+        str,
+        typer.Option(
+            "--evaluator",
+            "-e",
+            help="The judge evaluator to measure: " + ", ".join(_JUDGE_EVALUATORS) + ".",
+            callback=_evaluator_name,
+        ),
+    ] = "hallucination",
     model: Annotated[str, typer.Option("--model", "-m", help=_MODEL_HELP)] = "gpt-4o-mini",
     base_url: Annotated[str | None, typer.Option("--base-url", help=_BASE_URL_HELP)] = None,
     api_key: Annotated[str | None, typer.Option("--api-key", help=_KEY_HELP)] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.0,
+            max=1.0,
+            help="A score at or above it is the positive class (supported / pass); numeric labels are binned "
+            "at it too. Default: 1.0; 0.5 for context_relevance and rubric.",
+            show_default=False,
+        ),
+    ] = None,
+    criterion: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--criterion",
+            help="rubric: NAME=DESCRIPTION, repeatable; for lines without their own 'criteria'.",
+            callback=lambda values: [_criterion(v) for v in values or []],
+            show_default=False,
+        ),
+    ] = None,
+    scale: Annotated[int, typer.Option("--scale", min=2, max=100, help="rubric: each criterion is scored 1..N.")] = 5,
     concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, max=64, help="Cases at once.")] = 4,
     timeout: Annotated[float, typer.Option("--timeout", min=1, help="Seconds per case.")] = 120.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
 ) -> None:
-    """Measure a judge model on a labeled file: balanced accuracy, precision/recall per class, cost."""
+    """Measure a judge model on a labeled file: balanced accuracy, precision/recall per class (95 % intervals), cost."""
     import anyio
 
-    from ..evaluators._batch import judge_labeled
     from ..evaluators._labeled import load_cases, sample_path
+    from ..evaluators._labeled_run import LabeledJudge, judge_labeled
     from ._common import console, fail, fmt_cost, plural
 
-    source = labeled if labeled is not None else sample_path()
+    source = labeled if labeled is not None else sample_path(evaluator)
+    criteria = dict(c.split("=", 1) for c in criterion or []) or None
     try:
-        cases = load_cases(source)
+        cases = load_cases(source, evaluator, threshold=threshold, criteria=criteria)
     except OSError as exc:
         fail(f"{source}: cannot read ({exc.strerror})")
     except ValueError as exc:
         fail(str(exc))
-    evaluator = _build(model, base_url, api_key, timeout=timeout)
+    try:
+        judge = LabeledJudge(
+            evaluator, model, base_url=base_url, api_key=api_key, timeout=timeout, threshold=threshold, scale=scale
+        )
+    except (TypeError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
     with counting_progress() as progress:
         progress.disable = progress.disable or as_json  # keep stderr quiet when the output is for a program
         task = progress.add_task(f"judging with {model}", total=len(cases), extra="")
         result, rows = anyio.run(
-            lambda: judge_labeled(evaluator, cases, concurrency=concurrency, on_case=lambda: progress.advance(task))
+            lambda: judge_labeled(judge, cases, concurrency=concurrency, on_case=lambda: progress.advance(task))
         )
     out = console()
     data = result.as_dict()
     all_failed = result.cases > 0 and result.failed == result.cases
     if all_failed:  # nothing was judged: a 0% score would blame the judge for a broken setup
-        data.update(balanced_accuracy=None, accuracy=None)
+        data.update(balanced_accuracy=None, balanced_accuracy_ci=None, accuracy=None)
     if as_json:
-        out.print_json(json.dumps({"model": model, "file": str(source), **data, "rows": rows}))
+        out.print_json(
+            json.dumps(
+                {"evaluator": evaluator, "threshold": judge.threshold, "model": model, "file": str(source), **data,
+                 "rows": rows}
+            )
+        )  # fmt: skip
         if all_failed:
             raise typer.Exit(1)
         return
     if all_failed:
         out.print(f"Balanced accuracy: n/a: all {plural(result.cases, 'case')} failed, so nothing was judged.")
     else:
-        table = Table(title=f"{model} on {source.name} ({plural(result.cases, 'case')})")
+        table = Table(
+            title=f"{evaluator} judged by {model} on {source.name} ({plural(result.cases, 'case')}, "
+            f"threshold {judge.threshold:g})",
+            caption="95 % Wilson intervals in brackets",
+        )
         for column in ("class", "precision", "recall", "support"):
             table.add_column(column, justify="left" if column == "class" else "right")
         for cls, values in result.per_class.items():
-            table.add_row(cls, *(_pct(values[k]) for k in ("precision", "recall")), str(values["support"]))
+            table.add_row(
+                cls,
+                _pct_ci(values["precision"], values["precision_ci"]),
+                _pct_ci(values["recall"], values["recall_ci"]),
+                str(values["support"]),
+            )
         out.print(table)
         out.print(
-            f"Balanced accuracy: [bold]{result.balanced_accuracy:.1%}[/]   accuracy {data['accuracy']:.1%}   "
+            f"Balanced accuracy: [bold]{_pct_ci(result.balanced_accuracy, result.balanced_accuracy_ci)}[/] "
+            f"(95 % bootstrap interval)   accuracy {data['accuracy']:.1%}   "
             f"no prediction {result.abstained}   failed {result.failed}"
         )
     per_case = fmt_cost(data["cost_per_case_usd"]) if data["cost_per_case_usd"] is not None else "unknown"
@@ -188,6 +257,14 @@ def eval_judge(
         out.print(f"  … and {plural(len(failures) - 5, 'other error')}")
     if all_failed:
         raise typer.Exit(1)
+
+
+def _pct_ci(value: object, ci: object) -> str:
+    """``80.0% [49.0–94.3]``; the interval is left out when there is none."""
+    text = _pct(value)
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and text != "–":
+        text += f" [{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]"
+    return text
 
 
 def _pct(value: object) -> str:

@@ -20,12 +20,11 @@ from pydantic import ValidationError
 from .._events import EvalResult
 from .._span import Span
 from ..store._readers import JSONLTraces, SpanFilter, open_traces
-from ._base import EvaluationFailed, RunSettings
+from ._base import RunSettings
 from ._evaluate import evaluate_span
-from ._labeled import Case, JudgeMetrics, metrics
 from .hallucination import Hallucination
 
-__all__ = ["BatchSummary", "judge_labeled", "pending_spans", "run_stored"]
+__all__ = ["BatchSummary", "pending_spans", "run_stored"]
 
 _WRITE_EVERY = 20
 _WRITE_INTERVAL = 1.0
@@ -128,15 +127,6 @@ async def run_stored(
     return summary
 
 
-def _describe(exc: Exception) -> str:
-    """What went wrong with one case, as the user reads it (no internal class names)."""
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, EvaluationFailed):  # its message already says what failed
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
 def _count(summary: BatchSummary, name: str, result: EvalResult | None) -> None:
     if result is None:
         summary.skipped += 1
@@ -158,54 +148,3 @@ def _count(summary: BatchSummary, name: str, result: EvalResult | None) -> None:
         summary.cost_usd += cost
     elif info.get("judge_calls"):
         summary.cost_known = False
-
-
-async def judge_labeled(
-    evaluator: Hallucination,
-    cases: list[Case],
-    *,
-    concurrency: int,
-    on_case: Callable[[], None] = lambda: None,
-) -> tuple[JudgeMetrics, list[dict[str, Any]]]:
-    """Run the evaluator on every labeled case; return the metrics and one row per case."""
-    rows: list[dict[str, Any]] = [{} for _ in cases]
-    limiter = anyio.CapacityLimiter(concurrency)
-    evaluator.prepare()
-
-    async def one(i: int, case: Case) -> None:
-        row: dict[str, Any] = {"id": case.id, "label": case.label, "predicted": None, "score": None, "error": None}
-        async with limiter:
-            try:
-                with anyio.fail_after(evaluator.timeout):
-                    report = await evaluator.check(case.context, case.response, question=case.question)
-            except Exception as exc:  # a failed case counts as wrong; the run goes on
-                row["error"] = _describe(exc)
-                info = (getattr(exc, "attributes", None) or {}).get(f"{evaluator.name}_eval") or {}
-                row["cost_usd"] = info.get("judge_cost_usd", 0.0)
-                row["tokens"] = tuple((info.get("judge_tokens") or {}).get(k, 0) for k in ("input", "output"))
-            else:
-                row["score"] = report.score
-                if report.score is not None:
-                    row["predicted"] = "supported" if report.score >= 1.0 else "not_supported"
-                row["reason"] = report.reason
-                row["cost_usd"] = report.judge_cost_usd
-                row["tokens"] = (report.judge_tokens_input, report.judge_tokens_output)
-                row["verdicts"] = [c.verdict for c in report.claims]
-        rows[i] = row
-        on_case()
-
-    try:
-        async with anyio.create_task_group() as tg:
-            for i, case in enumerate(cases):
-                tg.start_soon(one, i, case)
-    finally:
-        with anyio.CancelScope(shield=True):
-            await evaluator.aclose()
-    result = metrics(
-        [r["label"] for r in rows],
-        [r["predicted"] for r in rows],
-        [r["error"] is not None for r in rows],
-        [r.get("cost_usd") for r in rows],
-        [r.get("tokens") or (0, 0) for r in rows],
-    )
-    return result, rows

@@ -6,7 +6,7 @@ that first uses them and closed by ``aclose()``; a client you pass in is never c
 
 - ``OpenAIJudge``: any OpenAI-compatible endpoint (``base_url``/``api_key``); structured output
   with ``response_format={"type": "json_schema", ...}`` (or ``json_object`` for servers without
-  JSON-schema support); temperature 0.
+  JSON-schema support; also used from the first time a server refuses ``json_schema``); temperature 0.
 - ``AnthropicJudge``: a forced tool call whose ``input_schema`` is the schema; temperature 0.
 """
 
@@ -99,15 +99,36 @@ class OpenAIJudge(SDKJudge):
             raise JudgeError(f"judge {self.model!r}: {exc} (pass api_key=... or set OPENAI_API_KEY)") from exc
 
     async def _call(self, system: str, user: str, schema_name: str, schema: dict[str, Any]) -> Any:
-        """One chat completion at temperature 0 returning JSON."""
+        """One chat completion at temperature 0 returning JSON.
+
+        A server that refuses ``json_schema`` (an HTTP error naming it, as llama-cpp-python's server
+        and older OpenAI models answer) gets the call again with ``json_object``, and so does every
+        later call of this judge; a warning says so once.
+        """
+        if self._format != "json_schema":
+            return await self._create(system, user, schema_name, schema, self._format)
+        try:
+            return await self._create(system, user, schema_name, schema, "json_schema")
+        except Exception as exc:
+            if not _refuses_json_schema(exc):
+                raise
+            self._format = "json_object"
+            logger.warning(
+                "peekr: judge %r refused response_format json_schema (%s); asking for json_object from now on",
+                self.model,
+                short(str(exc), 160),
+            )
+        return await self._create(system, user, schema_name, schema, "json_object")
+
+    async def _create(self, system: str, user: str, schema_name: str, schema: dict[str, Any], fmt: str) -> Any:
         client = self._get_client()
         body: dict[str, Any] = {}
-        if self._format == "json_schema":
+        if fmt == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": schema_name, "strict": True, "schema": schema},
             }
-        elif self._format == "json_object":
+        elif fmt == "json_object":
             body["response_format"] = {"type": "json_object"}
         with suppress_instrumentation():
             return await client.chat.completions.create(
@@ -145,6 +166,15 @@ class OpenAIJudge(SDKJudge):
             where = self.base_url or "the default OpenAI endpoint"
             return JudgeError(f"judge {self.model!r}: cannot reach {where}: {short(str(exc))}")
         return None
+
+
+def _refuses_json_schema(exc: Exception) -> bool:
+    """True for an HTTP error whose message says the server does not take ``json_schema``."""
+    status = getattr(exc, "status_code", None)
+    if not isinstance(status, int) or status not in (400, 404, 415, 422, 500, 501):
+        return False
+    text = f"{getattr(exc, 'message', '')} {getattr(exc, 'body', '')}".lower()
+    return "json_schema" in text or "response_format" in text
 
 
 class AnthropicJudge(SDKJudge):

@@ -103,7 +103,8 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     denom = 1 + _Z**2 / n
     centre = (p + _Z**2 / (2 * n)) / denom
     half = _Z * math.sqrt(p * (1 - p) / n + _Z**2 / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At k = 0 or k = n the bound is exactly 0 or 1; rounding would leave it a hair inside.
+    return 0.0 if k == 0 else max(0.0, centre - half), 1.0 if k == n else min(1.0, centre + half)
 
 
 def mean_ci(values: Sequence[float]) -> tuple[float, float, float]:

@@ -100,9 +100,18 @@ def test_eval_judge_metrics_are_exact(fake: FakeProvider, tmp_path: Path) -> Non
     labeled.write_text("".join(json.dumps(c) + "\n" for c in cases))
     result = invoke("eval-judge", str(labeled), "--base-url", fake.openai_base_url, "--json")
     data = json.loads(result.stdout)
-    assert data["per_class"]["supported"] == {"precision": 1.0, "recall": 0.5, "support": 2}
-    assert data["per_class"]["not_supported"] == {"precision": 0.5, "recall": 0.5, "support": 2}
+    # 95 % Wilson intervals by hand: 1 of 1 -> [0.2065, 1]; 1 of 2 -> [0.0945, 0.9055]
+    assert data["per_class"]["supported"] == {
+        "precision": 1.0, "recall": 0.5, "support": 2,
+        "precision_ci": [pytest.approx(0.2065, abs=1e-4), 1.0], "recall_ci": pytest.approx([0.0945, 0.9055], abs=1e-4),
+    }  # fmt: skip
+    assert data["per_class"]["not_supported"] == {
+        "precision": 0.5, "recall": 0.5, "support": 2,
+        "precision_ci": pytest.approx([0.0945, 0.9055], abs=1e-4),
+        "recall_ci": pytest.approx([0.0945, 0.9055], abs=1e-4),
+    }  # fmt: skip
     assert data["balanced_accuracy"] == 0.5 and data["abstained"] == 1 and data["failed"] == 0
+    assert data["balanced_accuracy_ci"] == [0.0, 1.0]  # each recall resampled from 1 right, 1 wrong
     table = invoke("eval-judge", str(labeled), "--base-url", fake.openai_base_url)
     assert "Balanced accuracy: 50.0%" in table.output and "per case" in table.output
 

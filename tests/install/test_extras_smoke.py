@@ -143,3 +143,14 @@ def test_llamaindex_with_the_real_llama_index_llms_openai(tmp_path: Path, wheel:
             ("openai.chat.completions", "llamaindex.synthesize"),  # once: no llamaindex.llm span
         ]
     assert [s["documents"] for s in spans if s["name"] == "llamaindex.retrieve"] == [1, 1]
+
+
+def test_the_wheel_ships_a_labeled_sample_per_judge_evaluator(wheel: Path) -> None:
+    """``peekr eval-judge -e NAME`` without a file reads peekr/evaluators/data/: it must be in the wheel."""
+    import zipfile
+
+    from peekr.evaluators._labeled import FORMATS
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    missing = [f.sample for f in FORMATS.values() if f"peekr/evaluators/data/{f.sample}" not in names]
+    assert missing == []

@@ -181,6 +181,49 @@
     });
   });
 
+  // --- claim attribution (hallucination_details: verdict, chunks, cause per claim) ---------
+  (function () {
+    var at = data.attribution;
+    var box = document.getElementById("attribution");
+    if (!at || !at.claims) {
+      box.appendChild(el("p", { cls: "empty", text: "No per-claim verdicts recorded (peekr.eval.Hallucination(detailed=True) stores them)." }));
+      return;
+    }
+    var cards = el("div", { cls: "cards", id: "attribution-totals" });
+    [
+      ["claims", "Claims checked", fmtInt(at.claims) + " in " + fmtInt(at.responses_checked) + (at.responses_checked === 1 ? " response" : " responses")],
+      ["supported", "Supported", fmtInt(at.supported)],
+      ["not_supported", "Not supported", fmtInt(at.not_supported)],
+      ["retrieval_gap", "Retrieval gap", fmtInt(at.retrieval_gap) + (at.not_supported ? " (" + fmtPct(at.retrieval_gap / at.not_supported) + ")" : "")],
+      ["generation", "Generation", fmtInt(at.generation) + (at.not_supported ? " (" + fmtPct(at.generation / at.not_supported) + ")" : "")],
+      ["no_cause", "Cause unknown", fmtInt(at.no_cause)]
+    ].forEach(function (c) {
+      cards.appendChild(el("div", { cls: "card", "data-key": c[0] }, [el("div", { cls: "label", text: c[1] }), el("div", { cls: "value", text: c[2] })]));
+    });
+    box.appendChild(cards);
+    var grid = el("div", { cls: "grid" });
+    var chunkPanel = el("div", { cls: "panel", id: "attribution-chunks" }, [el("h3", { text: "Evidence by retrieved chunk (1 = the first retrieved)" })]);
+    if (!at.chunks.length) chunkPanel.appendChild(el("p", { cls: "empty", text: "No claim names a chunk: the contexts were not lists of retrieved chunks." }));
+    else chunkPanel.appendChild(table([
+      { label: "chunk", num: true, value: function (r) { return String(r.chunk); } },
+      { label: "claims supported", num: true, value: function (r) { return fmtInt(r.supported); } },
+      { label: "claims not supported", num: true, value: function (r) { return fmtInt(r.not_supported); } }
+    ], at.chunks));
+    grid.appendChild(chunkPanel);
+    var respPanel = el("div", { cls: "panel", id: "attribution-responses" }, [el("h3", { text: "Responses with the most unsupported claims" })]);
+    if (!at.responses.length) respPanel.appendChild(el("p", { cls: "empty", text: "None: every claim is supported." }));
+    else respPanel.appendChild(table([
+      { label: "trace", value: function (r) { return traceLink(r.trace_id); } },
+      { label: "span", value: function (r) { return r.name; } },
+      { label: "model", value: function (r) { return r.model || ""; } },
+      { label: "not supported", num: true, value: function (r) { return fmtInt(r.value) + " of " + fmtInt(r.claims); }, err: function () { return true; } },
+      { label: "retrieval gap", num: true, value: function (r) { return fmtInt(r.retrieval_gap); } },
+      { label: "generation", num: true, value: function (r) { return fmtInt(r.generation); } }
+    ], at.responses));
+    grid.appendChild(respPanel);
+    box.appendChild(grid);
+  })();
+
   // --- worst offenders --------------------------------------------------------------------
   var offenderBox = document.getElementById("offender-tables");
   var kinds = [
