@@ -10,6 +10,12 @@ process (``bench_server.load``). A second figure, ``store only``, calls ``Postgr
 directly (no HTTP, no JSON parsing or validation) with ``--concurrency`` batches in flight: what
 one process can write to PostgreSQL. The query, trace-list and purge figures at scale come from
 ``bench_server_scale.py``. Results go to benchmarks/results/pg_scale.md.
+
+Wall-clock rates swing with whatever else runs on the machine, so every PostgreSQL run also
+reports CPU per span (Linux ``/proc``, PostgreSQL on this host): the collector's processes, the
+PostgreSQL backends serving its database, and this load generator. ``--breakdown`` measures, in
+this process, the CPU of each step of one span's way in (gunzip, JSON, validation, the store's
+Python, PostgreSQL), interleaved over ``--rounds`` rounds: medians and their spread.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -63,6 +71,48 @@ class Collector:
         self.proc.wait(30)
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's worker processes)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _backends(dsn: str, name: str) -> list[int]:
+    """PIDs of the PostgreSQL backends connected to database ``name``."""
+    import asyncpg
+
+    async def pids() -> list[int]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return [r[0] for r in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(pids())
+
+
 def _drop(name: str) -> None:
     import asyncpg
 
@@ -90,7 +140,19 @@ def http_ingest(backend: str, workers: int, payloads: list[bytes], concurrency: 
         server = Collector(db, workers)
         try:
             asyncio.run(load(server.url, key, payloads[:concurrency], concurrency))  # warm every worker
-            return asyncio.run(load(server.url, key, payloads[concurrency:], concurrency))
+            procs = _tree(server.proc.pid)
+            pg = _backends(db, name) if name else []
+            before = {p: _cpu(p) for p in procs + pg}
+            client = time.process_time()
+            out = asyncio.run(load(server.url, key, payloads[concurrency:], concurrency))
+            client = time.process_time() - client
+            if name:  # backends opened during the run started from 0
+                pg = sorted(set(pg) | set(_backends(db, name)))
+            spans = out["stored"] or 1
+            out["collector_us"] = sum(_cpu(p) - before.get(p, 0.0) for p in procs) / spans * 1e6
+            out["postgres_us"] = sum(_cpu(p) - before.get(p, 0.0) for p in pg) / spans * 1e6
+            out["client_us"] = client / spans * 1e6
+            return out
         finally:
             server.stop()
     finally:
@@ -110,11 +172,13 @@ def store_ingest(n_batches: int, batch: int, concurrency: int) -> dict[str, floa
     batches = [[Span.model_validate(make_span(b * batch + i)) for i in range(batch)] for b in range(n_batches)]
 
     async def main() -> dict[str, float]:
-        store = PostgresStore(dsn)
+        store = PostgresStore(dsn, min_size=concurrency)
         await store.open()
         try:
             await store.ingest("warm", batches.pop(), [], [])
+            pg = [r[0] for r in await store.pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)]
             queue = list(batches)
+            before = {p: _cpu(p) for p in pg}
             started, cpu = time.perf_counter(), time.process_time()
 
             async def worker() -> None:
@@ -123,7 +187,12 @@ def store_ingest(n_batches: int, batch: int, concurrency: int) -> dict[str, floa
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
             elapsed = time.perf_counter() - started
-            return {"spans_per_s": len(batches) * batch / elapsed, "client_cpu_s": time.process_time() - cpu}
+            n = len(batches) * batch
+            return {
+                "spans_per_s": n / elapsed,
+                "python_us": (time.process_time() - cpu) / n * 1e6,
+                "postgres_us": sum(_cpu(p) - before[p] for p in pg) / n * 1e6,
+            }
         finally:
             await store.close()
 
@@ -131,6 +200,61 @@ def store_ingest(n_batches: int, batch: int, concurrency: int) -> dict[str, floa
         return asyncio.run(main())
     finally:
         _drop(name)
+
+
+def breakdown(payloads: list[bytes], batch: int, rounds: int) -> list[tuple[str, float, float, float, float]]:
+    """CPU per span of each step, in this process: (step, mean, median, min, max) in microseconds.
+
+    ``/proc`` counts CPU in 10 ms ticks (20 us per span of a 500-span batch): the mean over the
+    rounds is the estimate for PostgreSQL's share, its median is only as fine as a tick.
+
+    Each round takes a fresh body through every step (interleaved, so load swings hit every step
+    alike); PostgreSQL's share is the CPU of the store's backends during ``PostgresStore.ingest``.
+    """
+    from peekr.server._body import read_limited_body
+    from peekr.server._ingest import _parse
+    from peekr.server._pg_store import PostgresStore
+    from peekr.server._validate import validate_records
+
+    made = pg_database()
+    if made is None:
+        raise SystemExit("PEEKR_TEST_POSTGRES_DSN is not set")
+    dsn, name = made
+    steps: dict[str, list[float]] = {
+        k: [] for k in ("gunzip", "JSON parse", "validation", "store: Python", "store: PostgreSQL")
+    }
+
+    async def one(body: bytes) -> AsyncIterator[bytes]:
+        yield body
+
+    async def main() -> None:
+        store = PostgresStore(dsn)
+        await store.open()
+        try:
+            pg = [r[0] for r in await store.pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)]
+            for i, body in enumerate(payloads[: rounds + 1]):
+                t0 = time.thread_time()
+                data = await read_limited_body(one(body), content_length=None, content_encoding="gzip",
+                                               max_body_bytes=1 << 30, max_decompressed_bytes=1 << 30)  # fmt: skip
+                t1 = time.thread_time()
+                parsed = _parse(data)
+                t2 = time.thread_time()
+                spans = validate_records("bench", parsed["spans"], [], []).spans
+                t3 = time.thread_time()
+                g0 = sum(_cpu(p) for p in pg)
+                await store.ingest("bench", spans, [], [])
+                t4, g1 = time.thread_time(), sum(_cpu(p) for p in pg)
+                if i:  # the first round warms caches and prepared statements
+                    for k, v in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, g1 - g0), strict=True):
+                        steps[k].append(v / batch * 1e6)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(main())
+    finally:
+        _drop(name)
+    return [(k, statistics.mean(v), statistics.median(v), min(v), max(v)) for k, v in steps.items()]
 
 
 def main() -> None:
@@ -141,29 +265,51 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/pg_scale.md"))
+    parser.add_argument("--breakdown", action="store_true", help="only the CPU per span of each step (PostgreSQL)")
+    parser.add_argument("--rounds", type=int, default=30, help="rounds of --breakdown")
     args = parser.parse_args()
+    if args.breakdown:
+        load_before = os.getloadavg()
+        rows = breakdown(bodies(args.rounds + 1, args.batch), args.batch, args.rounds)
+        text = "\n".join(
+            [
+                f"# bench_pg_scale.py --breakdown: {args.rounds} rounds x {args.batch} spans, "
+                f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}",
+                "",
+                "| step | CPU us/span, mean | median | min | max |",
+                "|---|---|---|---|---|",
+                *(f"| {k} | {a:.1f} | {m:.1f} | {lo:.1f} | {hi:.1f} |" for k, a, m, lo, hi in rows),
+                f"| **total** | **{sum(r[1] for r in rows):.1f}** | | | |",
+            ]
+        )
+        print(text)
+        return
     backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
     payloads = bodies(args.requests + args.concurrency, args.batch)
     lines = [
         f"# bench_pg_scale.py: {args.requests} requests x {args.batch} spans, concurrency {args.concurrency}, "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs",
         "",
-        "| run | spans/s | p50 ms | p99 ms | load average before |",
-        "|---|---|---|---|---|",
+        "| run | spans/s | p50 ms | p99 ms | CPU us/span: collector / PostgreSQL / load generator | load average before |",
+        "|---|---|---|---|---|---|",
     ]
     for backend in backends:
         for workers in args.workers:
             before = os.getloadavg()[0]
             r = http_ingest(backend, workers, payloads, args.concurrency)
+            cpu = f"{r['collector_us']:.0f} / {r['postgres_us']:.0f} / {r['client_us']:.0f}"
+            if backend == "sqlite":
+                cpu = f"{r['collector_us']:.0f} / - / {r['client_us']:.0f}"
             row = (f"| {backend}, HTTP, {workers} worker(s) | {r['spans_per_s']:,.0f} | {r['p50_ms']:.0f} | "
-                   f"{r['p99_ms']:.0f} | {before:.1f} |")  # fmt: skip
+                   f"{r['p99_ms']:.0f} | {cpu} | {before:.1f} |")  # fmt: skip
             print(row, flush=True)
             lines.append(row)
     if "postgres" in backends:
         for conc in (1, 4):
             before = os.getloadavg()[0]
             r = store_ingest(max(args.requests // 5, 20), args.batch, conc)
-            row = f"| postgres, store only, 1 process, {conc} batch(es) in flight | {r['spans_per_s']:,.0f} | | | {before:.1f} |"
+            row = (f"| postgres, store only, 1 process, {conc} batch(es) in flight | {r['spans_per_s']:,.0f} | | | "
+                   f"{r['python_us']:.0f} / {r['postgres_us']:.0f} / - | {before:.1f} |")  # fmt: skip
             print(row, flush=True)
             lines.append(row)
     text = "\n".join(lines) + "\n"

@@ -62,6 +62,18 @@ _LIST_INDEXES = "\n".join(
     ]
 )
 
+# The attribute filters' indexes hold only the spans that carry the attribute (``WHERE ... IS NOT
+# NULL``): a span without a session, user, endpoint or experiment (most of them; every non-LLM span
+# has no model either) costs those indexes nothing at ingest. ``attributes->>'a' = $n`` implies the
+# predicate (``=`` is strict), so the generic plans the collector uses still read them. Built again
+# once, on every partition, when a database migrates.
+_PARTIAL_LIST_INDEXES = "\n".join(
+    f"DROP INDEX IF EXISTS spans_tenant_{a}; CREATE INDEX spans_tenant_{a} ON spans "
+    f"(tenant_id, (attributes->>'{a}'), start_time DESC, trace_id COLLATE \"C\" DESC) "
+    f"WHERE (attributes->>'{a}') IS NOT NULL;"
+    for a in LIST_FILTER_ATTRIBUTES
+)
+
 #: (name, SQL or a coroutine function run on the migrating connection), append-only.
 PG_MIGRATIONS: list[tuple[str, str | Callable[[asyncpg.Connection], Awaitable[None]]]] = [
     (
@@ -155,4 +167,5 @@ PG_MIGRATIONS: list[tuple[str, str | Callable[[asyncpg.Connection], Awaitable[No
     # Text search over input and output (``q``): a trigram index, on every partition.
     ("pg_m009_text_search", _TEXT_SEARCH),
     ("pg_m010_user_rollups", _pg_m010_user_rollups),
+    ("pg_m011_partial_list_indexes", _PARTIAL_LIST_INDEXES),
 ]

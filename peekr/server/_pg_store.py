@@ -11,6 +11,7 @@ whole expired partitions.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, cast
@@ -35,8 +36,9 @@ from ._store import (
 
 try:
     import asyncpg
+    import orjson
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError("PostgreSQL storage needs asyncpg: pip install 'peekr-sdk[server]'") from exc
+    raise ImportError("PostgreSQL storage needs asyncpg and orjson: pip install 'peekr-sdk[server]'") from exc
 
 __all__ = ["PostgresStore"]
 
@@ -57,13 +59,27 @@ ON CONFLICT (key) DO UPDATE SET tokens = {_REFILL} - 1, at = now() WHERE {_REFIL
 RETURNING b.tokens
 """
 _TOKENS_NOW = f"SELECT {_REFILL} FROM rate_buckets b WHERE b.key = $1"
+#: datetimes and dataclasses go through ``default=str``, as ``json.dumps(default=str)`` writes them.
+_ORJSON_AS_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_CANONICAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _SPAN_SUMMARY = "s.span_id, s.trace_id, s.name, s.attributes->>'model' AS model, s.start_time, s.duration_ms, s.status"
 
 
 def _jsonb(value: Any) -> str:
-    # jsonb refuses \u0000 and lone surrogates (both valid JSON): replace them rather than fail the batch.
-    text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
-    return text.replace("\\u0000", "\\ufffd").encode("utf-8", "replace").decode("utf-8")
+    """JSON text for a ``jsonb`` column.
+
+    jsonb refuses \\u0000 and lone surrogates (both valid JSON): they are replaced rather than fail the
+    batch. orjson writes it about 20x faster than ``json.dumps`` (10 us of a ~1 KB span's 60 us
+    of Python at ingest); what orjson refuses (lone surrogates, integers beyond 64 bits, keys that
+    are not strings) goes the ``json.dumps`` way, as before. (Non-finite floats, which jsonb cannot
+    hold and validation rejects, become null.)
+    """
+    try:
+        text = orjson.dumps(value, default=str, option=_ORJSON_AS_JSON).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        text = json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
+        return text.replace("\\u0000", "\\ufffd").encode("utf-8", "replace").decode("utf-8")
+    return text.replace("\\u0000", "\\ufffd")
 
 
 def _text(value: str | None) -> str | None:
@@ -77,7 +93,14 @@ def _ts(value: str) -> str:
     """A canonical timestamp, sent as text and cast in SQL (``$n::text::timestamptz``).
 
     asyncpg sends ``datetime.min``/``max`` as -infinity/infinity, so years 1 and 9999 go as text.
+    Validated spans already carry the canonical form: checked in C, not parsed and formatted again.
     """
+    if _CANONICAL.fullmatch(value):
+        try:
+            datetime.fromisoformat(value[:-1])  # a real date (no 2026-02-30)
+            return value
+        except ValueError:
+            pass  # parse_time explains it
     return format_time(parse_time(value))
 
 

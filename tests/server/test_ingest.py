@@ -170,6 +170,26 @@ def test_eval_result_sent_before_its_span_is_merged_once_the_span_arrives(collec
     assert [e["scores"]["hallucination"] for e in trace["eval_results"]] == [0.6, 0.8]
 
 
+def test_attribute_values_come_back_exactly_as_sent(collector: RunningCollector, db: str) -> None:
+    # PostgreSQL's jsonb text is written by orjson, with json.dumps for what orjson refuses
+    # (integers beyond 64 bits): what is read back must not depend on which one wrote it.
+    key, read = new_key(db, "acme"), new_key(db, "acme", "read")
+    values = {
+        "big": 123456789012345678901234567890,
+        "u64": 18446744073709551615,
+        "neg": -9223372036854775809,
+        "small": 1e-05,
+        "text": 'caf\u00e9 \u2603 \U0001f600 "quoted" \\ back\nslash',
+        "nested": {"a": [1, 2.5, None, True, {"b": "c"}]},
+    }
+    span = span_record(model="m", **values)
+    assert _post(collector, key, body([span])).json()["stored"] == 1
+    trace = httpx.get(f"{collector.url}/v1/traces/{span['trace_id']}", headers=auth(read)).json()
+    got = trace["spans"][0]["attributes"]
+    assert {k: got[k] for k in values} == values
+    assert type(got["big"]) is int and type(got["small"]) is float
+
+
 def test_odd_but_valid_json_text_is_stored_on_every_backend(collector: RunningCollector, db: str) -> None:
     key, read = new_key(db, "acme"), new_key(db, "acme", "read")
     span = span_record(name="tool\u0000call", output="nul \u0000 and lone \ud800 surrogate", model="m")

@@ -457,3 +457,34 @@ def test_trace_list_walk_crosses_many_spans_of_one_trace(collector: RunningColle
         if cursor is None:
             break
     assert seen == [busy] + [s["trace_id"] for s in older]
+
+
+def test_postgres_latency_histograms_add_up_bin_by_bin_and_drop_emptied_bins(tmp_path: Path) -> None:
+    # The rollup upsert merges the stored histogram with the batch's inline (it read both whole
+    # through peekr_hist_merge() before): bins add up, and a bin a purge empties is removed.
+    from peekr.server._pg_rollups import purge_spans
+    from peekr.server._rollups import latency_bin
+
+    durations = [100.0, 100.0, 250.0, 900.0]
+    spans = [span_record(start=BASE + timedelta(seconds=i), duration_ms=d) for i, d in enumerate(durations)]
+    with database("postgres", tmp_path) as db:
+
+        async def main() -> tuple[dict[str, int], dict[str, int]]:
+            store = open_store(db)
+            await store.open()
+            try:
+                for s in spans:  # one batch each: every later one merges into the stored row
+                    await store.ingest("acme", [Span.model_validate(s)], [], [])
+                read = "SELECT hist::text FROM span_rollups WHERE tenant_id = 'acme' AND grain = 'day' AND dim = ''"
+                pool = store.pool  # type: ignore[attr-defined]
+                merged = json.loads(await pool.fetchval(read))
+                async with pool.acquire() as conn, conn.transaction():
+                    await purge_spans(conn, "span_id = $1", spans[3]["span_id"])
+                return merged, json.loads(await pool.fetchval(read))
+            finally:
+                await store.close()
+
+        merged, after = anyio.run(main)
+        bins = [str(latency_bin(d)) for d in durations]
+        assert merged == {bins[0]: 2, bins[2]: 1, bins[3]: 1}
+        assert after == {bins[0]: 2, bins[2]: 1}  # the emptied bin is gone, not 0
