@@ -34,7 +34,7 @@ __all__ = ["SQLiteSink", "open_database"]
 _COLUMNS = ", ".join(_SPAN_COLUMNS)
 _ROW_MARKS = "(" + ", ".join("?" * len(_SPAN_COLUMNS)) + ")"
 #: Rows per statement at most (``_max_rows`` lowers it for builds with a small variable limit).
-MAX_ROWS = 2048
+MAX_ROWS = 2944  # 32,384 variables: under the default limit of 32,766
 _STEP = 64
 
 
@@ -169,6 +169,10 @@ class SQLiteSink:
     """
 
     name = "sqlite"
+    #: Under load the bus joins the batches already waiting for this sink, up to this many events:
+    #: each transaction writes every B-tree page it touched to the WAL once, so with random span
+    #: and trace ids 4,096 spans per commit cost about half the CPU per span of 1,024.
+    merge_batches_up_to = 8192
 
     def __init__(self, path: str | os.PathLike[str] = "traces.db", *, busy_timeout: float = 10.0) -> None:
         self.path = os.fspath(path)
