@@ -34,7 +34,7 @@ __all__ = ["SQLiteSink", "open_database"]
 _COLUMNS = ", ".join(_SPAN_COLUMNS)
 _ROW_MARKS = "(" + ", ".join("?" * len(_SPAN_COLUMNS)) + ")"
 #: Rows per statement at most (``_max_rows`` lowers it for builds with a small variable limit).
-MAX_ROWS = 2944  # 32,384 variables: under the default limit of 32,766
+MAX_ROWS = 1024  # a cached statement keeps its last rows bound: ≤ 23 sizes of ≤ ~1 MiB each
 _STEP = 64
 
 
