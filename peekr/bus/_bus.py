@@ -366,6 +366,7 @@ class EventBus:
     ) -> None:
         warned = False
         counts_own = bool(getattr(sink, "counts_own_delivery", False))
+        merge_up_to = int(getattr(sink, "merge_batches_up_to", 0) or 0)
         try:
             await self._open(name, sink)
             async with receive:
@@ -373,6 +374,9 @@ class EventBus:
                     if isinstance(item, _FlushMarker):
                         item.finish(name, await self._flush_sink(name, sink, item.timeout))
                         continue
+                    marker = None
+                    if merge_up_to:
+                        item, marker = _take_waiting(receive, item, merge_up_to)
                     try:
                         await sink.write(item)
                     except Exception as exc:
@@ -392,6 +396,8 @@ class EventBus:
                         self._pending[name] -= len(item)
                         if not counts_own:
                             self._counters.deliver(name, len(item))
+                    if marker is not None:
+                        marker.finish(name, await self._flush_sink(name, sink, marker.timeout))
             with anyio.move_on_after(max(0.1, self._remaining())):
                 try:
                     await sink.aclose()
@@ -473,3 +479,25 @@ class EventBus:
             with anyio.move_on_after(timeout + 0.5):
                 await done.wait()
         return self._finished.is_set()
+
+
+def _take_waiting(
+    receive: MemoryObjectReceiveStream[list[Event] | _FlushMarker], batch: list[Event], limit: int
+) -> tuple[list[Event], _FlushMarker | None]:
+    """``batch`` joined with the batches already waiting behind it, up to about ``limit`` events.
+
+    For sinks with ``merge_batches_up_to`` (one SQLite transaction per write: under load, fewer
+    and larger ones). Stops at a flush marker, returned to be handled after the write.
+    """
+    merged: list[Event] | None = None
+    while len(batch if merged is None else merged) < limit:
+        try:
+            waiting = receive.receive_nowait()
+        except (anyio.WouldBlock, anyio.EndOfStream):
+            break
+        if isinstance(waiting, _FlushMarker):
+            return (batch if merged is None else merged), waiting
+        if merged is None:
+            merged = list(batch)  # the batch is shared with the other subscribers: not extended in place
+        merged.extend(waiting)
+    return (batch if merged is None else merged), None

@@ -29,7 +29,9 @@ class Sink(Protocol):
     ``stats``, instead of module globals); ``async open()`` when the bus starts
     (start worker threads and connections then, not at interpreter exit); ``prepare_close()``
     when shutdown begins (stop waiting on remote services); ``counts_own_delivery = True`` when
-    the sink reports what it really delivered itself (``HTTPExporter``: what the collector took).
+    the sink reports what it really delivered itself (``HTTPExporter``: what the collector took);
+    ``merge_batches_up_to = N`` when, under load, the batches already waiting for the sink should
+    reach it as one write of up to about N events (``SQLiteSink``: fewer, larger transactions).
     """
 
     async def write(self, batch: Sequence[Event]) -> None:
