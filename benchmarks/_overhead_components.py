@@ -87,8 +87,7 @@ def components() -> str:
                 for _ in traced_iterator(source._iterator, StreamRecorder(span, kept.append, lambda s: None, "x")):
                     pass
                 return
-            hidden: list[Any] = []
-            source._iterator = chat._skip_usage_chunk(source._iterator, hidden)
+            hidden: list[Any] = []  # the usage chunk is taken out before the SDK parses it: nothing to skip here
             make_on_chunk, finalize = chat.chat_stream_callbacks(hidden)
             trace_sync_stream(span, source, make_on_chunk, finalize, "x")
             for _ in source._iterator:
