@@ -6,6 +6,7 @@ Usage::
     .venv/bin/python benchmarks/bench_overhead.py --quick --no-write          # a short smoke run (~2 min)
     .venv/bin/python benchmarks/bench_overhead.py --providers openai-chat --variants peekr --scenarios call
     .venv/bin/python benchmarks/bench_overhead.py --components                # peekr's pieces in isolation
+    .venv/bin/python benchmarks/bench_overhead.py --gc 100                    # GC collections per call
 
 Providers (``--providers``): ``openai-chat`` (``chat.completions.create``; also an ``async`` scenario:
 50 concurrent ``AsyncOpenAI`` calls), ``openai-responses`` (``responses.create``), ``anthropic``
@@ -236,6 +237,87 @@ def run_cell(provider_name: str, variant: str, pairs: int, scenarios: Sequence[s
     }
 
 
+def gc_cell(provider_name: str, calls: int) -> dict[str, Any]:
+    """Collections of the cyclic garbage collector per 100 calls, and its CPU per call, peekr off vs on.
+
+    Deterministic where CPU time is not: a traced stream that keeps the SDK's objects alive (or leaves
+    them in reference cycles) makes the collector run more often and walk more objects.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="peekr-bench-"))
+    provider = providers_mod.PROVIDERS[provider_name]()
+    provider.save("off")
+    switch = _Variant("peekr", provider, workdir)
+    provider.rebuild()
+    provider.save("on")
+    spent = [0.0, 0.0]
+
+    def timer(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            spent[1] = time.thread_time()
+        else:
+            spent[0] += time.thread_time() - spent[1]
+
+    gc.callbacks.append(timer)
+    out: dict[str, Any] = {"provider": provider_name}
+    for on in (False, True):
+        if on:
+            switch.on()
+            provider.load("on")
+        else:
+            switch.off()
+            provider.load("off")
+        for scenario in ("call", "stream"):
+            fn = provider.scenarios[scenario]
+            for _ in range(10):
+                fn()
+            switch.flush()
+            gc.collect()
+            before = [g["collections"] for g in gc.get_stats()]
+            spent[0] = 0.0
+            for _ in range(calls):
+                fn()
+            switch.flush()
+            after = [g["collections"] for g in gc.get_stats()]
+            out[f"{scenario}_{'on' if on else 'off'}"] = {
+                "collections": [round((b - a) * 100 / calls, 1) for a, b in zip(before, after, strict=True)],
+                "gc_us": spent[0] / calls * 1e6,
+            }
+    gc.callbacks.remove(timer)
+    return out
+
+
+def gc_report(providers: Sequence[str], calls: int) -> str:
+    """The ``--gc`` table: one fresh process per provider."""
+    lines = [
+        "## Garbage collection per call (`--gc`)",
+        "",
+        f"Collections of the cyclic garbage collector per 100 calls (generations 0 / 1 / 2) and its CPU per "
+        f"stream, {calls} calls each, SDK uninstrumented (off) vs peekr, a fresh process per provider.",
+        "",
+        "| provider | call, off | call, peekr | stream, off | stream, peekr | GC µs per stream, off / peekr |",
+        "| --- | --- | --- | --- | --- | ---: |",
+    ]
+    for provider in providers:
+        out = subprocess.run(
+            [sys.executable, __file__, "--gc-cell", provider, str(calls)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=1200,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"gc cell {provider} failed:\n{out.stderr[-4000:]}")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        cells = [
+            " / ".join(f"{x:g}" for x in r[key]["collections"])
+            for key in ("call_off", "call_on", "stream_off", "stream_on")
+        ]
+        gc_us = f"{r['stream_off']['gc_us']:.1f} / {r['stream_on']['gc_us']:.1f}"
+        lines.append(f"| {provider} | " + " | ".join(cells) + f" | {gc_us} |")
+    return "\n".join(lines) + "\n"
+
+
 # -- driver --------------------------------------------------------------------------------------------
 
 
@@ -304,6 +386,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--output", type=Path, default=RESULTS, help="the markdown report to write")
     parser.add_argument("--json", help="also write every cell's raw result to this file")
     parser.add_argument("--components", action="store_true", help="only the in-process component timings")
+    parser.add_argument("--gc", type=int, metavar="CALLS", help="only the garbage-collection counts (e.g. 100)")
+    parser.add_argument("--gc-cell", nargs=2, metavar=("PROVIDER", "CALLS"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--cell", nargs=4, metavar=("PROVIDER", "VARIANT", "PAIRS", "SCENARIOS"), help=argparse.SUPPRESS
     )
@@ -315,6 +399,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.cell:
         provider, variant, pairs, scenarios = args.cell
         print(json.dumps(run_cell(provider, variant, int(pairs), scenarios.split(","), args.warmup)))
+        return
+    if args.gc_cell:
+        print(json.dumps(gc_cell(args.gc_cell[0], int(args.gc_cell[1]))))
+        return
+    if args.gc:
+        print(gc_report(args.providers.split(","), args.gc))
         return
     if args.components:
         from _overhead_components import components
