@@ -1,41 +1,50 @@
-"""Per-call overhead of peekr and two peers on the real OpenAI client, in-process (no sockets).
+"""What peekr and its peers add per call and per stream chunk, on the real SDKs, in-process (no sockets).
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_overhead.py            # full run (~4 min on 2 cores), writes
-                                                             # benchmarks/results/overhead.md
-    .venv/bin/python benchmarks/bench_overhead.py --quick --no-write
-    .venv/bin/python benchmarks/bench_overhead.py --cell peekr stream50 300   # one cell, JSON out
+    .venv/bin/python benchmarks/bench_overhead.py            # full run, writes benchmarks/results/overhead.md
+    .venv/bin/python benchmarks/bench_overhead.py --quick --no-write          # a short smoke run (~2 min)
+    .venv/bin/python benchmarks/bench_overhead.py --providers openai-chat --variants peekr --scenarios call
+    .venv/bin/python benchmarks/bench_overhead.py --components                # peekr's pieces in isolation
+    .venv/bin/python benchmarks/bench_overhead.py --gc 100                    # GC collections per call
 
-Variants (each in a fresh process per cell):
+Providers (``--providers``): ``openai-chat`` (``chat.completions.create``; also an ``async`` scenario:
+50 concurrent ``AsyncOpenAI`` calls), ``openai-responses`` (``responses.create``), ``anthropic``
+(``messages.create``), ``gemini`` (``models.generate_content``) and ``bedrock`` (``converse``). Each has
+a ``call`` scenario (not streamed) and a ``stream`` scenario (the same prompt, ``stream=True`` /
+``*_stream``, fully consumed: 50 text pieces plus the provider's framing events). Clients and transports:
+``benchmarks/_overhead_providers.py``.
 
-- ``none``: the uninstrumented SDK;
-- ``peekr``: ``peekr.instrument(storage="sqlite")`` (the default storage: the bus thread, JSON
-  encoding, cost and SQLite writes are all real);
-- ``peekr-jsonl`` (``--variants none,peekr-jsonl``): the same with ``storage="jsonl"``;
-- ``peekr-nocost`` (diagnostic): ``peekr`` with the bus's ``cost_usd`` computation stubbed out;
-- ``otel``: ``opentelemetry-instrumentation-openai`` (OpenLLMetry) with the OTel SDK, a
-  ``BatchSpanProcessor`` and a JSON-lines file exporter;
-- ``openinference``: ``openinference-instrumentation-openai``, same OTel pipeline.
+Variants (``--variants``): ``none`` (no instrumentation at all: the noise floor), ``peekr``
+(``peekr.instrument(storage="sqlite")``: the bus thread, encoding, cost and SQLite writes are real) and
+the provider's two peers (``openinference`` and ``openllmetry``), each with the OTel SDK, a ``BatchSpanProcessor`` and a JSON-lines file exporter.
+``peers`` in ``--variants`` means both of each provider's peers.
 
-Scenarios: ``sync`` (``chat.completions.create``), ``async`` (``AsyncOpenAI``), ``stream50`` (a
-streamed reply of 50 content chunks, 52 chunks in all) and ``stream5`` (5 content chunks, 7 in
-all), all with the same prompt; per-chunk cost = (added(stream50) - added(stream5)) / 45. The fake provider runs in-process
-through its httpx2 transport (``FakeProvider.transport()``), so the figures are the client-side
-cost of a call with a zero-latency server.
+Method:
 
-Method: rounds are interleaved (every variant of a scenario runs once per round, in a shuffled
-order); each cell is a fresh process that warms up, then times ``calls`` calls; "added" is the
-median over rounds of (variant - none) within the same round. CPU is process CPU time (all
-threads: peekr's bus thread and the OTel batch thread count) from the first timed call until
-everything is persisted. Every variant must persist exactly one record per call, checked by
-counting rows/lines after the flush; a cell that does not fails the run.
+- One fresh process per (provider, variant) and round; rounds rotate the order of the cells.
+- Inside a cell, batches alternate between the SDK *uninstrumented* (the variant's instrumentation
+  removed: ``peekr.uninstrument()``, ``Instrumentor().uninstrument()``, and clients made while it was
+  off) and *instrumented*, in ABBA order, so both halves of a pair see the same machine load. Every
+  batch ends with the variant's flush (both halves, so the fixed cost of a flush cancels out): CPU of
+  everything the instrumentation does in the background is counted.
+- Per batch: the caller's thread CPU (``time.thread_time``), the process CPU over all threads
+  (``time.process_time``: the caller, peekr's bus thread and SQLite writer, the peers' export thread)
+  until flushed, and the wall time of the calls.
+- Added per call = instrumented - uninstrumented of the same pair. Added per stream chunk = (added per
+  stream - added per non-streamed call of the same pair) / items the caller iterated: the per-call cost
+  (request capture, span start and end, one record written) comes off, what is left is what the stream
+  costs beyond a call, spread over its chunks.
+- Medians over all pairs of all rounds; 95 % confidence intervals by a two-level bootstrap (resampling
+  rounds, then pairs inside each). The load average is printed with every round and the result.
+- Every instrumented call must be recorded: peekr's SQLite rows are counted against the calls made (a
+  missing row fails the run); the peers' exported spans are counted and shown.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import gc
 import json
 import os
 import platform
@@ -47,28 +56,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import _overhead_providers as providers_mod  # a sibling module (the script's directory is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "overhead.md"
-VARIANTS = ["none", "peekr", "otel", "openinference"]  # also: peekr-jsonl
-SCENARIOS = ["sync", "async", "stream50", "stream5"]
-CHUNKS = {"stream50": 52, "stream5": 7}  # role chunk + content chunks + finish chunk
-#: The issue's figure for the bare sync call, in-process, on the reference machine.
-REFERENCE_BARE_CALL_US = 720
-SYSTEM = {"role": "system", "content": "You are a helpful assistant. Answer briefly and cite your sources."}
-
-
-QUESTION = "What is the capital of France, and what is it famous for?"
-#: Streamed replies, one chunk per word (the fake's chat responder answers with these, so both
-#: stream scenarios send the same prompt and differ only in the number of chunks).
-REPLIES = {"stream50": " ".join(f"word{i}" for i in range(50)), "stream5": "one two three four five"}
-
-
-def _messages(scenario: str) -> list[dict[str, str]]:
-    return [SYSTEM, {"role": "user", "content": QUESTION}]
+PROVIDERS = list(providers_mod.PROVIDERS)
+#: Calls per batch: enough for a batch of ~50-100 ms on the reference machine.
+BATCH = {"call": 30, "stream": 8, "async": 1}
+METRICS = ("cpu", "caller", "wall")
+METRIC_NAMES = {
+    "cpu": "CPU, all threads",
+    "caller": "CPU, caller's thread",
+    "wall": "wall (caller)",
+}
 
 
 # -- one cell (runs in its own process) ---------------------------------------------------------------
@@ -96,545 +100,524 @@ class _JsonLinesExporter:
         return True
 
 
-def _setup(variant: str, workdir: Path) -> tuple[Callable[[], None], Callable[[], int]]:
-    """Instrument; return (flush everything, count persisted records)."""
-    if variant == "none":
-        return (lambda: None), (lambda: -1)
-    if variant.startswith("peekr"):
-        import peekr
+class _Variant:
+    """Switch a variant's instrumentation on and off, flush it, count what it persisted."""
 
-        if variant == "peekr-nocost":  # diagnostic: the same without the bus's cost computation
-            import peekr._cost
+    def __init__(self, variant: str, provider: providers_mod.Provider, workdir: Path) -> None:
+        self.variant = variant
+        self.on: Callable[[], object] = lambda: None
+        self.off: Callable[[], object] = lambda: None
+        self.flush: Callable[[], None] = lambda: None
+        self.count: Callable[[], int] = lambda: -1
+        if variant == "none":
+            return
+        if variant == "peekr":
+            import peekr
+            from peekr.integrations import setup_integrations
 
-            peekr._cost.compute_cost = lambda attributes: None
-        if variant != "peekr-jsonl":
             path = workdir / "traces.db"
-            peekr.instrument(storage="sqlite", path=path)
+            names = [provider.peekr_provider]
+            peekr.instrument(storage="sqlite", path=path, providers=names)
 
             def count() -> int:
                 with sqlite3.connect(path) as db:
                     return int(db.execute("SELECT COUNT(*) FROM spans").fetchone()[0])
 
-        else:
-            path = workdir / "traces.jsonl"
-            peekr.instrument(storage="jsonl", path=path)
+            def flush() -> None:
+                assert peekr.flush(120), "peekr.flush timed out"
 
-            def count() -> int:
-                return sum(1 for _ in path.open(encoding="utf-8"))
+            self.on = lambda: setup_integrations(names)
+            self.off = peekr.uninstrument
+            self.flush, self.count = flush, count
+            return
+        import importlib
 
-        def flush() -> None:
-            assert peekr.flush(120), "peekr.flush timed out"
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        return flush, count
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        peers = {name: (module, cls) for name, module, cls in providers_mod.PEERS[provider.name]}
+        if variant == "otel":  # the previous harness's name for OpenLLMetry
+            variant = "openllmetry"
+        module, cls = peers[variant]
+        instrumentor = getattr(importlib.import_module(module), cls)()
+        spans = workdir / "otel.jsonl"
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(BatchSpanProcessor(_JsonLinesExporter(spans)))  # type: ignore[arg-type]
+        instrumentor.instrument(tracer_provider=tracer_provider)
 
-    path = workdir / "otel.jsonl"
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(_JsonLinesExporter(path)))  # type: ignore[arg-type]
-    if variant == "otel":
-        from opentelemetry.instrumentation.openai import OpenAIInstrumentor
-    else:
-        from openinference.instrumentation.openai import OpenAIInstrumentor
-    OpenAIInstrumentor().instrument(tracer_provider=provider)
+        def otel_flush() -> None:
+            assert tracer_provider.force_flush(120_000), "force_flush timed out"
 
-    def otel_flush() -> None:
-        assert provider.force_flush(120_000), "force_flush timed out"
-
-    return otel_flush, lambda: sum(1 for _ in path.open(encoding="utf-8")) if path.exists() else 0
+        if provider.name != "bedrock":
+            self.on = lambda: instrumentor.instrument(tracer_provider=tracer_provider)
+            self.off = instrumentor.uninstrument
+        # else: the Bedrock peers wrap each client as boto3 creates it (and unwrap every client they
+        # made on uninstrument): the clients made before instrumenting are the uninstrumented SDK.
+        self.flush = otel_flush
+        self.count = lambda: sum(1 for _ in spans.open(encoding="utf-8")) if spans.exists() else 0
 
 
-def run_cell(
-    variant: str, scenario: str, calls: int, warmup: int, pairs: int = 12, pair_calls: int = 0
-) -> dict[str, Any]:
-    """Time ``calls`` calls of ``scenario`` under ``variant`` in this process."""
+def _batch(fn: Callable[[], int], n: int, flush: Callable[[], None]) -> tuple[float, float, float, int]:
+    """Run ``fn`` ``n`` times; (process CPU incl. flush, caller-thread CPU, wall) in seconds, items seen."""
+    gc.collect()
+    cpu0, own0, wall0 = time.process_time(), time.thread_time(), time.perf_counter()
+    items = 0
+    for _ in range(n):
+        items += fn()
+    wall1, own1 = time.perf_counter(), time.thread_time()
+    flush()
+    return time.process_time() - cpu0, own1 - own0, wall1 - wall0, items
+
+
+def run_cell(provider_name: str, variant: str, pairs: int, scenarios: Sequence[str], warmup: int) -> dict[str, Any]:
+    """Time ``pairs`` ABBA pairs of each scenario, uninstrumented vs instrumented, in this process."""
     workdir = Path(tempfile.mkdtemp(prefix="peekr-bench-"))
-    flush, count = _setup(variant, workdir)
-    pair_calls = pair_calls or max(2, calls // 6)
-    from peekr.testing.fake_provider import FakeProvider
+    provider = providers_mod.PROVIDERS[provider_name]()
+    scenarios = [s for s in scenarios if s in provider.scenarios]
+    provider.save("off")  # clients made before any instrumentation
+    switch = _Variant(variant, provider, workdir)
+    provider.rebuild()
+    provider.save("on")  # clients made while instrumented (peers that wrap clients at creation)
+    made = 0
 
-    reply = REPLIES.get(scenario)
-    fake = FakeProvider(max_logged_requests=16, chat_responder=(lambda body: reply) if reply else None)
-    messages = _messages(scenario)
-    if scenario == "async":
-        client_async = fake.async_openai_client(in_process=True)
+    current = [True]
 
-        async def many(n: int) -> None:
-            for _ in range(n):
-                await client_async.chat.completions.create(model="gpt-4o-mini", messages=messages)  # type: ignore[arg-type]
+    def use(on: bool) -> None:
+        if on == current[0]:
+            return
+        current[0] = on
+        if on:
+            switch.on()
+            provider.load("on")
+        else:
+            switch.off()
+            provider.load("off")
 
-        def batch(n: int) -> None:
-            asyncio.run(many(n))
-
-    else:
-        client = fake.openai_client(in_process=True)
-        stream = scenario.startswith("stream")
-
-        def batch(n: int) -> None:
-            create = client.chat.completions.create
-            if stream:
-                for _ in range(n):
-                    for _chunk in create(model="gpt-4o-mini", messages=messages, stream=True):  # type: ignore[arg-type]
-                        pass
-            else:
-                for _ in range(n):
-                    create(model="gpt-4o-mini", messages=messages)  # type: ignore[arg-type]
-
-    batch(warmup)
-    flush()
-    calibration_ms = _calibrate()
-    paired = _paired_in_process(variant, batch, flush, pairs, pair_calls)
-    rss_warm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    batch(calls)
-    wall1 = time.perf_counter()
-    flush()
-    cpu1, wall2 = time.process_time(), time.perf_counter()
-    persisted = count()
-    expected = -1 if variant == "none" else warmup + calls + pairs * pair_calls
+    for scenario in scenarios:  # warm up: the SDKs' lazy imports, caches, both states
+        for on in (False, True):
+            use(on)
+            for _ in range(warmup):
+                provider.scenarios[scenario]()
+            made += warmup * provider.calls_per_run.get(scenario, 1) if on else 0
+            switch.flush()
+    on_now = True
+    samples: dict[str, list[dict[str, Any]]] = {s: [] for s in scenarios}
+    for _ in range(pairs):
+        for scenario in scenarios:
+            fn, n = provider.scenarios[scenario], BATCH[scenario]
+            per_run = provider.calls_per_run.get(scenario, 1)
+            halves: dict[bool, tuple[float, float, float, int]] = {}
+            for on in (on_now, not on_now):  # ABBA: the state just measured goes first next time
+                use(on)
+                halves[on] = _batch(fn, n, switch.flush)
+                made += n * per_run if on else 0
+            on_now = not on_now
+            calls = n * per_run
+            sample = {
+                f"{metric}_{state}": halves[on][k] / calls * 1e6
+                for k, metric in enumerate(METRICS)
+                for state, on in (("off", False), ("on", True))
+            }
+            sample["items"] = halves[False][3] / n  # per call, as the caller saw it
+            assert halves[True][3] == halves[False][3], (scenario, halves)
+            samples[scenario].append(sample)
+    use(True)
+    switch.flush()
+    persisted = switch.count()
+    if variant == "peekr" and persisted != made:
+        raise SystemExit(f"{provider_name}/{variant}: persisted {persisted} spans for {made} calls")
     return {
+        "provider": provider_name,
         "variant": variant,
-        "scenario": scenario,
-        "calls": calls,
-        "wall_us": (wall1 - wall0) / calls * 1e6,
-        "cpu_us": (cpu1 - cpu0) / calls * 1e6,
-        "flush_ms": (wall2 - wall1) * 1e3,
-        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-        "maxrss_warm_kib": rss_warm,
+        "samples": samples,
         "persisted": persisted,
-        "expected": expected,
-        "calibration_ms": calibration_ms,
-        "paired_cpu_us": paired,
+        "calls": made,
+        "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "load": os.getloadavg()[0],
     }
 
 
-def _suppressed(variant: str) -> Any:
-    """A context manager in which ``variant`` records nothing (its wrappers pass straight through)."""
-    from contextlib import contextmanager
+def gc_cell(provider_name: str, calls: int) -> dict[str, Any]:
+    """Collections of the cyclic garbage collector per 100 calls, and its CPU per call, peekr off vs on.
 
-    @contextmanager
-    def block() -> Any:
-        if variant.startswith("peekr"):
-            from peekr._context import suppress_instrumentation
-
-            with suppress_instrumentation():
-                yield
-        elif variant in ("otel", "openinference"):
-            from opentelemetry import context
-            from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
-
-            token = context.attach(context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-            try:
-                yield
-            finally:
-                context.detach(token)
-        else:
-            yield
-
-    return block
-
-
-def _paired_in_process(
-    variant: str, batch: Callable[[int], None], flush: Callable[[], None], pairs: int, calls: int
-) -> float:
-    """Median over ``pairs`` back-to-back batches of (recorded - suppressed) process CPU per call.
-
-    Both halves of a pair run within a fraction of a second in the same process, so they see the
-    same machine load; the recorded half includes flushing everything it produced (minus the fixed
-    cost of an idle flush, which real programs pay once per flush interval). Suppressed
-    calls still pass through the wrappers (about a microsecond), so this slightly under-counts.
-    For ``none`` both halves are identical: the result is the noise floor.
+    Deterministic where CPU time is not: a traced stream that keeps the SDK's objects alive (or leaves
+    them in reference cycles) makes the collector run more often and walk more objects.
     """
-    suppressed = _suppressed(variant)
-    # A flush has a fixed cost (a round trip to the bus thread, a commit) that real programs pay every
-    # flush_interval, not every few calls: measure it on an idle pipeline and take it out below.
-    idle = []
-    for _ in range(5):
-        start = time.process_time()
-        flush()
-        idle.append(time.process_time() - start)
-    idle_flush = statistics.median(idle)
-    diffs = []
-    for i in range(pairs):
-        times = {}
-        for recorded in (i % 2 == 0, i % 2 == 1):  # alternate which half goes first
-            start = time.process_time()
-            if recorded:
-                batch(calls)
-                flush()
-                start += idle_flush
-            else:
-                with suppressed():
-                    batch(calls)
-            times[recorded] = time.process_time() - start
-        diffs.append((times[True] - times[False]) / calls * 1e6)
-    return statistics.median(diffs)
+    workdir = Path(tempfile.mkdtemp(prefix="peekr-bench-"))
+    provider = providers_mod.PROVIDERS[provider_name]()
+    provider.save("off")
+    switch = _Variant("peekr", provider, workdir)
+    provider.rebuild()
+    provider.save("on")
+    spent = [0.0, 0.0]
+
+    def timer(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            spent[1] = time.thread_time()
+        else:
+            spent[0] += time.thread_time() - spent[1]
+
+    gc.callbacks.append(timer)
+    out: dict[str, Any] = {"provider": provider_name}
+    for on in (False, True):
+        if on:
+            switch.on()
+            provider.load("on")
+        else:
+            switch.off()
+            provider.load("off")
+        for scenario in ("call", "stream"):
+            fn = provider.scenarios[scenario]
+            for _ in range(10):
+                fn()
+            switch.flush()
+            gc.collect()
+            before = [g["collections"] for g in gc.get_stats()]
+            spent[0] = 0.0
+            for _ in range(calls):
+                fn()
+            switch.flush()
+            after = [g["collections"] for g in gc.get_stats()]
+            out[f"{scenario}_{'on' if on else 'off'}"] = {
+                "collections": [round((b - a) * 100 / calls, 1) for a, b in zip(before, after, strict=True)],
+                "gc_us": spent[0] / calls * 1e6,
+            }
+    gc.callbacks.remove(timer)
+    return out
 
 
-def _calibrate() -> float:
-    """Milliseconds for a fixed pure-Python loop: how fast this machine ran during the cell."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        total = 0
-        for i in range(200_000):
-            total += i & 7
-        best = min(best, time.perf_counter() - start)
-    return best * 1e3
+def gc_report(providers: Sequence[str], calls: int) -> str:
+    """The ``--gc`` table: one fresh process per provider."""
+    lines = [
+        "## Garbage collection per call (`--gc`)",
+        "",
+        f"Collections of the cyclic garbage collector per 100 calls (generations 0 / 1 / 2) and its CPU per "
+        f"stream, {calls} calls each, SDK uninstrumented (off) vs peekr, a fresh process per provider.",
+        "",
+        "| provider | call, off | call, peekr | stream, off | stream, peekr | GC µs per stream, off / peekr |",
+        "| --- | --- | --- | --- | --- | ---: |",
+    ]
+    for provider in providers:
+        out = subprocess.run(
+            [sys.executable, __file__, "--gc-cell", provider, str(calls)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=1200,
+            check=False,
+        )
+        if out.returncode != 0:
+            raise SystemExit(f"gc cell {provider} failed:\n{out.stderr[-4000:]}")
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        cells = [
+            " / ".join(f"{x:g}" for x in r[key]["collections"])
+            for key in ("call_off", "call_on", "stream_off", "stream_on")
+        ]
+        gc_us = f"{r['stream_off']['gc_us']:.1f} / {r['stream_on']['gc_us']:.1f}"
+        lines.append(f"| {provider} | " + " | ".join(cells) + f" | {gc_us} |")
+    return "\n".join(lines) + "\n"
 
 
 # -- driver --------------------------------------------------------------------------------------------
 
 
-#: Bytecode cache for the cells, outside the venv. Deployed apps run from .pyc files; without them
-#: every cell recompiles each module, and compiling genai-prices' 1.6 MB price table alone costs
-#: ~1 s and a ~60 MiB transient peak that no real process pays after its first start.
+#: Bytecode cache for the cells, outside the venv: deployed apps run from .pyc files.
 PYCACHE = Path(tempfile.gettempdir()) / "peekr-bench-pycache"
 
 
-def _cell(variant: str, scenario: str, calls: int, warmup: int) -> dict[str, Any]:
+def _cell(provider: str, variant: str, pairs: int, scenarios: Sequence[str], warmup: int) -> dict[str, Any]:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("PEEKR_", "OTEL_", "TRACELOOP_")) and k != "PYTHONDONTWRITEBYTECODE"
     }
     env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    env["OTEL_SDK_DISABLED"] = "false"
+    env["TRACELOOP_TELEMETRY"] = "false"
+    command = [sys.executable, __file__, "--cell", provider, variant, str(pairs), ",".join(scenarios)]
     out = subprocess.run(
-        [sys.executable, __file__, "--cell", variant, scenario, str(calls), "--warmup", str(warmup)],
+        [*command, "--warmup", str(warmup)],
         capture_output=True,
         text=True,
         env=env,
         cwd=ROOT,
-        timeout=600,
+        timeout=1200,
         check=False,
     )
     if out.returncode != 0:
-        raise SystemExit(f"cell {variant}/{scenario} failed:\n{out.stderr[-4000:]}")
+        raise SystemExit(f"cell {provider}/{variant} failed:\n{out.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    if result["expected"] >= 0 and result["persisted"] != result["expected"]:
-        raise SystemExit(f"cell {variant}/{scenario}: persisted {result['persisted']} of {result['expected']} records")
     return result
 
 
-def components() -> str:
-    """Where peekr's time goes, piece by piece, in this process (best of 7 runs each), next to a fixed
-    pure-Python loop measured at the same moment (so the figures survive a loaded machine)."""
-    from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
-    import peekr
-    from peekr._capture import capture
-    from peekr._cost import compute_cost
-    from peekr._tracer import start_span
-    from peekr.integrations._streams import StreamRecorder, traced_iterator
-    from peekr.integrations.openai import _chat as chat
-    from peekr.integrations.openai._common import load_sdk_types, trace_sync_stream
-
-    load_sdk_types()
-    peekr.instrument(storage="none", providers=["openai"])
-    messages = _messages("sync")
-    kwargs = {"model": "gpt-4o-mini", "messages": messages, "temperature": 0.2}
-    completion = ChatCompletion.model_validate(
-        {
-            "id": "x",
-            "object": "chat.completion",
-            "created": 1,
-            "model": "gpt-4o-mini",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris."}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 24, "completion_tokens": 5, "total_tokens": 29},
-        }
-    )
-    chunks = [
-        ChatCompletionChunk.model_validate(
-            {
-                "id": "x",
-                "object": "chat.completion.chunk",
-                "created": 1,
-                "model": "gpt-4o-mini",
-                "choices": [{"index": 0, "delta": {"content": f"w{i} "}, "finish_reason": None}],
-            }
-        )
-        for i in range(200)
-    ]
-    cost_attributes = {"provider": "openai", "model": "gpt-4o-mini", "tokens_input": 24, "tokens_output": 5}
-    compute_cost(cost_attributes)
-
-    class _Response:
-        def close(self) -> None:
-            pass
-
-    class _Stream:
-        def __init__(self, n: int) -> None:
-            self._iterator = iter(chunks[:n])
-            self.response = _Response()
-
-    def loop() -> None:
-        total = 0
-        for i in range(1000):
-            total += i & 7
-
-    def per_call() -> None:
-        name, attributes = chat.describe_chat(None, (), kwargs)
-        span = start_span(name, attributes)
-        assert span is not None
-        chat.record_chat_completion(span, completion)
-        span.end()
-
-    def stream(n: int, *, pipeline: str) -> Callable[[], None]:
-        def run() -> None:
-            source = _Stream(n)
-            span = start_span("openai.chat.completions", {"provider": "openai"})
-            assert span is not None
-            if pipeline == "recorder":  # the shared StreamRecorder + traced_iterator alone
-                kept: list[Any] = []
-                for _ in traced_iterator(source._iterator, StreamRecorder(span, kept.append, lambda s: None, "x")):
-                    pass
-                return
-            hidden: list[Any] = []
-            source._iterator = chat._skip_usage_chunk(source._iterator, hidden)
-            make_on_chunk, finalize = chat.chat_stream_callbacks(hidden)
-            trace_sync_stream(span, source, make_on_chunk, finalize, "x")
-            for _ in source._iterator:
-                pass
-
-        return run
-
-    def best(fn: Callable[[], object], n: int) -> float:
-        runs = []
-        for _ in range(7):
-            start = time.perf_counter()
-            for _ in range(n):
-                fn()
-            runs.append((time.perf_counter() - start) / n * 1e6)
-        return min(runs)
-
-    reference = best(loop, 200)
-    rows = [
-        ("describe + start_span + record + end (one non-streamed chat call, caller's thread)", best(per_call, 2000)),
-        ("  of which capture(messages)", best(lambda: capture(messages), 2000)),
-        ("compute_cost (bus thread, per span)", best(lambda: compute_cost(dict(cost_attributes)), 300)),
-    ]
-    chunk_rows = []
-    for pipeline in ("recorder", "openai"):
-        short, long = best(stream(2, pipeline=pipeline), 2000), best(stream(200, pipeline=pipeline), 300)
-        chunk_rows.append((pipeline, (long - short) / 198, short))
-    peekr.shutdown()
-    lines = [
-        "## Components (in-process, best of 7; `--components`)",
-        "",
-        f"A fixed 1000-iteration Python loop took {reference:.1f} µs during this measurement; the last column "
-        "gives each figure in those units, which carry over to another machine better than µs do.",
-        "",
-        "| piece | µs | loops |",
-        "| --- | ---: | ---: |",
-    ]
-    lines += [f"| {name} | {value:.2f} | {value / reference:.3f} |" for name, value in rows]
-    for pipeline, per_chunk, fixed in chunk_rows:
-        label = "shared StreamRecorder + traced_iterator" if pipeline == "recorder" else "whole OpenAI chat pipeline"
-        lines.append(f"| per stream chunk: {label} | {per_chunk:.3f} | {per_chunk / reference:.4f} |")
-        lines.append(f"| per stream, fixed part: {label} | {fixed:.2f} | {fixed / reference:.3f} |")
-    return "\n".join(lines) + "\n"
+def _variants_of(provider: str, wanted: Sequence[str]) -> list[str]:
+    names = [name for name, _, _ in providers_mod.PEERS[provider]]
+    out: list[str] = []
+    for variant in wanted:
+        if variant == "peers":
+            out += names
+        elif variant in ("none", "peekr") or variant in names:
+            out.append(variant)
+    return list(dict.fromkeys(out))
 
 
-def main() -> None:
+def _installed(provider: str, variant: str) -> bool:
+    import importlib.util
+
+    for name, module, _ in providers_mod.PEERS[provider]:
+        if name == variant:
+            try:
+                return importlib.util.find_spec(module) is not None
+            except ModuleNotFoundError:
+                return False
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=600, help="timed calls per cell (streams: a third)")
-    parser.add_argument("--warmup", type=int, default=60)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument("--quick", action="store_true", help="2 rounds, 300 calls: a smoke run")
+    parser.add_argument("--rounds", type=int, help="fresh processes per provider × variant (default 6; quick: 2)")
+    parser.add_argument("--pairs", type=int, help="ABBA pairs per scenario in each cell (default 12; quick: 4)")
+    parser.add_argument("--warmup", type=int, help="calls per scenario and state before timing (default 10; quick: 5)")
+    parser.add_argument("--providers", default=",".join(PROVIDERS))
+    parser.add_argument("--variants", default="none,peekr,peers", help="none, peekr, peers or a peer's name")
+    parser.add_argument("--scenarios", default="call,stream,async")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 4 pairs: a smoke run")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.relative_to(ROOT)}")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="the markdown report to write")
     parser.add_argument("--json", help="also write every cell's raw result to this file")
     parser.add_argument("--components", action="store_true", help="only the in-process component timings")
-    parser.add_argument("--cell", nargs=3, metavar=("VARIANT", "SCENARIO", "CALLS"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--gc", type=int, metavar="CALLS", help="only the garbage-collection counts (e.g. 100)")
+    parser.add_argument("--gc-cell", nargs=2, metavar=("PROVIDER", "CALLS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cell", nargs=4, metavar=("PROVIDER", "VARIANT", "PAIRS", "SCENARIOS"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args(argv)
+    quick = (2, 4, 5) if args.quick else (6, 12, 10)
+    args.rounds = args.rounds if args.rounds is not None else quick[0]
+    args.pairs = args.pairs if args.pairs is not None else quick[1]
+    args.warmup = args.warmup if args.warmup is not None else quick[2]
     if args.cell:
-        variant, scenario, calls = args.cell
-        print(json.dumps(run_cell(variant, scenario, int(calls), args.warmup)))
+        provider, variant, pairs, scenarios = args.cell
+        print(json.dumps(run_cell(provider, variant, int(pairs), scenarios.split(","), args.warmup)))
+        return
+    if args.gc_cell:
+        print(json.dumps(gc_cell(args.gc_cell[0], int(args.gc_cell[1]))))
+        return
+    if args.gc:
+        print(gc_report(args.providers.split(","), args.gc))
         return
     if args.components:
+        from _overhead_components import components
+
         print(components())
         return
-    if args.quick:
-        args.rounds, args.calls = 2, 300
-    variants = args.variants.split(",")
     scenarios = args.scenarios.split(",")
-    if "none" not in variants:
-        variants.insert(0, "none")
+    providers = args.providers.split(",")
+    wanted = args.variants.split(",")
+    missing: list[tuple[str, str]] = []
+    cells: list[tuple[str, str]] = []
+    for provider in providers:
+        for variant in _variants_of(provider, wanted):
+            if _installed(provider, variant):
+                cells.append((provider, variant))
+            else:
+                missing.append((provider, variant))
     rng = random.Random(42)
     results: list[dict[str, Any]] = []
+    loads = [os.getloadavg()[0]]
     started = time.perf_counter()
-    for variant in variants:  # fill the bytecode cache; these cells are not counted
-        _cell(variant, "stream5", 5, 2)
     for round_no in range(args.rounds):
-        for scenario in scenarios:
-            order = variants[:]
-            rng.shuffle(order)
-            stream = scenario.startswith("stream")
-            calls = args.calls // 3 if stream else args.calls
-            warmup = args.warmup // 3 if stream else args.warmup
-            for variant in order:
-                result = _cell(variant, scenario, calls, warmup)
-                result["round"] = round_no
-                results.append(result)
-                print(
-                    f"round {round_no} {scenario:9} {variant:13} {result['wall_us']:8.1f} us/call "
-                    f"cpu {result['cpu_us']:8.1f} us  rss {result['maxrss_kib'] / 1024:6.1f} MiB",
-                    file=sys.stderr,
+        order = cells[:]
+        rng.shuffle(order)
+        for provider, variant in order:
+            result = _cell(provider, variant, args.pairs, scenarios, args.warmup)
+            result["round"] = round_no
+            results.append(result)
+            loads.append(result["load"])
+            stream = result["samples"].get("stream")
+            call = result["samples"].get("call")
+            note = ""
+            if stream and call:
+                per_chunk = statistics.median(_per_chunk(c, s, "cpu") for c, s in zip(call, stream, strict=True))
+                note = f"per chunk {per_chunk:+6.2f} us"
+            print(
+                f"round {round_no} {provider:17} {variant:13} "
+                + " ".join(
+                    f"{s} {statistics.median(x['cpu_on'] - x['cpu_off'] for x in v):+8.1f}"
+                    for s, v in result["samples"].items()
                 )
+                + f" us CPU/call  {note}  load {result['load']:.2f}",
+                file=sys.stderr,
+            )
     elapsed = time.perf_counter() - started
-    report = summarise(results, variants, scenarios, args, elapsed)
+    report = summarise(results, cells, missing, args, elapsed, loads)
     print(report)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
     if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(report, encoding="utf-8")
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(report, encoding="utf-8")
 
 
-def _paired(results: list[dict[str, Any]], variant: str, scenario: str, key: str) -> float:
-    """Median over rounds of (variant - none) for ``key`` within each round."""
-    by_round: dict[int, dict[str, float]] = {}
-    for r in results:
-        if r["scenario"] == scenario:
-            by_round.setdefault(r["round"], {})[r["variant"]] = r[key]
-    return statistics.median(v[variant] - v["none"] for v in by_round.values() if variant in v and "none" in v)
+# -- statistics ----------------------------------------------------------------------------------------
 
 
-def _median(results: list[dict[str, Any]], variant: str, scenario: str, key: str) -> float:
-    return float(statistics.median(r[key] for r in results if r["variant"] == variant and r["scenario"] == scenario))
+def _added(sample: dict[str, Any], metric: str) -> float:
+    return float(sample[f"{metric}_on"] - sample[f"{metric}_off"])
+
+
+def _per_chunk(call: dict[str, Any], stream: dict[str, Any], metric: str) -> float:
+    return (_added(stream, metric) - _added(call, metric)) / float(stream["items"])
+
+
+def _values(cells: list[dict[str, Any]], value: Callable[[dict[str, Any]], list[float]]) -> list[list[float]]:
+    """One list of per-pair values per round (cell)."""
+    return [v for v in (value(cell) for cell in cells) if v]
+
+
+def _median_ci(groups: list[list[float]], iterations: int = 2000, seed: int = 7) -> tuple[float, float, float]:
+    """Median of every value, and a 95 % two-level bootstrap interval (rounds, then pairs within)."""
+    pooled = [x for group in groups for x in group]
+    if not pooled:
+        return float("nan"), float("nan"), float("nan")
+    rng = random.Random(seed)
+    medians = []
+    for _ in range(iterations):
+        sample: list[float] = []
+        for group in rng.choices(groups, k=len(groups)):
+            sample += rng.choices(group, k=len(group))
+        medians.append(statistics.median(sample))
+    medians.sort()
+    return statistics.median(pooled), medians[int(0.025 * iterations)], medians[int(0.975 * iterations) - 1]
+
+
+def _fmt(triple: tuple[float, float, float], digits: int = 1) -> str:
+    median, low, high = triple
+    return f"{median:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
 def summarise(
-    results: list[dict[str, Any]], variants: list[str], scenarios: list[str], args: Any, elapsed: float
+    results: list[dict[str, Any]],
+    cells: list[tuple[str, str]],
+    missing: list[tuple[str, str]],
+    args: Any,
+    elapsed: float,
+    loads: list[float],
 ) -> str:
     """The markdown report."""
-    import openai
+    import importlib.metadata as md
 
+    def version(name: str) -> str:
+        try:
+            return md.version(name)
+        except md.PackageNotFoundError:
+            return "-"
+
+    sdks = ", ".join(f"{name} {version(name)}" for name in ("openai", "anthropic", "google-genai", "boto3", "botocore"))
+    peers = ", ".join(
+        f"{name} {version(name)}"
+        for name in (
+            "openinference-instrumentation-openai",
+            "opentelemetry-instrumentation-openai",
+            "openinference-instrumentation-anthropic",
+            "opentelemetry-instrumentation-anthropic",
+            "openinference-instrumentation-google-genai",
+            "opentelemetry-instrumentation-google-generativeai",
+            "openinference-instrumentation-bedrock",
+            "opentelemetry-instrumentation-bedrock",
+        )
+    )
+    command = "benchmarks/bench_overhead.py " + " ".join(sys.argv[1:])
     lines = [
-        "# Per-call overhead: peekr vs peers (OpenAI client, in-process transport)",
+        "# Added cost per call and per stream chunk: peekr vs peers (real SDKs, in-process transports)",
         "",
-        f"Generated by `benchmarks/bench_overhead.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
-        f"{args.rounds} interleaved rounds, {args.calls} timed calls per cell ({args.calls // 3} for streams) "
-        f"after {args.warmup} warm-up calls, a fresh process per cell; run took {elapsed:.0f} s.",
-        f"Python {platform.python_version()}, openai {openai.__version__}, {os.cpu_count()} CPUs "
-        f"({platform.machine()}), load average at the end {os.getloadavg()[0]:.1f}.",
+        f"Generated by `.venv/bin/python {command.strip()}` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: "
+        f"{args.rounds} rounds × {args.pairs} ABBA pairs per scenario, a fresh process per provider × variant × "
+        f"round; run took {elapsed:.0f} s. Load average (1 min) during the run: min {min(loads):.2f}, "
+        f"median {statistics.median(loads):.2f}, max {max(loads):.2f}; {os.cpu_count()} CPUs ({platform.machine()}), "
+        f"Python {platform.python_version()}.",
         "",
-        "Every instrumented cell persisted exactly one record per call (counted after the flush).",
+        f"SDKs: {sdks}. Peers: {peers}.",
         "",
-        "## Absolute (median per call)",
+        "Method (module docstring): instrumented − uninstrumented batches of the same pair, medians over every pair "
+        "of every round, [95 % bootstrap interval]. *CPU, all threads* is process CPU until everything is "
+        "persisted (peekr's bus thread and SQLite writer, the peers' export thread); *caller* is the calling "
+        "thread alone. Per chunk = (added per stream − added per non-streamed call) / items the caller iterated.",
         "",
-        "| scenario | variant | wall µs/call | CPU µs/call (all threads, until persisted) | peak RSS MiB |",
-        "| --- | --- | ---: | ---: | ---: |",
     ]
-    for scenario in scenarios:
-        for variant in variants:
-            lines.append(
-                f"| {scenario} | {variant} | {_median(results, variant, scenario, 'wall_us'):.1f} "
-                f"| {_median(results, variant, scenario, 'cpu_us'):.1f} "
-                f"| {_median(results, variant, scenario, 'maxrss_kib') / 1024:.1f} |"
-            )
-    lines += [
-        "",
-        "## Added by instrumentation (median of per-round differences to `none`)",
-        "",
-        "| variant | sync µs/call | sync CPU µs/call | async µs/call | async CPU µs/call "
-        "| µs per stream chunk | CPU µs per stream chunk | stream50 µs/call | extra peak RSS MiB |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for variant in variants:
-        if variant == "none":
-            continue
-        row = [variant]
-        for scenario in ("sync", "async"):
-            if scenario in scenarios:
-                row += [
-                    f"{_paired(results, variant, scenario, 'wall_us'):+.1f}",
-                    f"{_paired(results, variant, scenario, 'cpu_us'):+.1f}",
-                ]
-            else:
-                row += ["–", "–"]
-        if "stream50" in scenarios and "stream5" in scenarios:
-            span = CHUNKS["stream50"] - CHUNKS["stream5"]
-            for key in ("wall_us", "cpu_us"):
-                per_chunk = (
-                    _paired(results, variant, "stream50", key) - _paired(results, variant, "stream5", key)
-                ) / span
-                row.append(f"{per_chunk:+.2f}")
-            row.append(f"{_paired(results, variant, 'stream50', 'wall_us'):+.1f}")
-        else:
-            row += ["–", "–", "–"]
-        rss = statistics.median(_paired(results, variant, scenario, "maxrss_kib") / 1024 for scenario in scenarios)
-        row.append(f"{rss:+.1f}")
-        lines.append("| " + " | ".join(row) + " |")
-    lines += [
-        "",
-        "## Added CPU, paired in-process (recorded minus suppressed batches in the same process)",
-        "",
-        "Each cell also alternates batches with the variant recording and with its instrumentation suppressed "
-        "(peekr's `suppress_instrumentation()`, OTel's suppression key), a fraction of a second apart, and takes "
-        "the median difference in process CPU per call (all threads, flush included). This cancels most of the "
-        "machine-load noise of the cross-process figures above. The `none` row is the noise floor.",
-        "",
-        "| variant | sync CPU µs/call | async CPU µs/call | stream50 CPU µs/call | CPU µs per stream chunk |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for variant in variants:
-        row = [variant]
-        for scenario in ("sync", "async", "stream50"):
-            row.append(f"{_median(results, variant, scenario, 'paired_cpu_us'):+.1f}" if scenario in scenarios else "–")
-        if "stream50" in scenarios and "stream5" in scenarios:
-            span = CHUNKS["stream50"] - CHUNKS["stream5"]
-            per_chunk = (
-                _median(results, variant, "stream50", "paired_cpu_us")
-                - _median(results, variant, "stream5", "paired_cpu_us")
-            ) / span
-            row.append(f"{per_chunk:+.2f}")
-        else:
-            row.append("–")
-        lines.append("| " + " | ".join(row) + " |")
-    if "sync" in scenarios:
-        bare_cpu = _median(results, "none", "sync", "cpu_us")
-        factor = REFERENCE_BARE_CALL_US / bare_cpu
-        calibration = statistics.median(r["calibration_ms"] for r in results)
+    if missing:
         lines += [
+            "Not measured (instrumentation not installed in this venv): "
+            + ", ".join(f"{variant} for {provider}" for provider, variant in missing)
+            + ".",
             "",
-            "## Scaled to the reference machine (estimate)",
-            "",
-            f"This run's bare sync call took {bare_cpu:.0f} µs of CPU; the issue's reference machine does it in "
-            f"~{REFERENCE_BARE_CALL_US} µs. Scaling the paired CPU figures by {factor:.2f} (assumes a uniform slowdown; "
-            f"a fixed pure-Python loop took {calibration:.1f} ms per cell, median):",
-            "",
-            "| variant | sync CPU µs/call | async CPU µs/call | CPU µs per stream chunk |",
-            "| --- | ---: | ---: | ---: |",
         ]
-        for variant in variants:
-            if variant == "none":
+    lines += [
+        "## Added per stream chunk (µs)",
+        "",
+        "| provider | variant | items per stream | CPU, all threads | CPU, caller's thread | wall | spans / calls |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    by_cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for result in results:
+        by_cell.setdefault((result["provider"], result["variant"]), []).append(result)
+    for provider, variant in cells:
+        runs = by_cell.get((provider, variant), [])
+        if not runs or "stream" not in runs[0]["samples"] or "call" not in runs[0]["samples"]:
+            continue
+        items = statistics.median(s["items"] for r in runs for s in r["samples"]["stream"])
+        row = [provider, variant, f"{items:.0f}"]
+        for metric in METRICS:
+            groups = _values(
+                runs,
+                lambda r, m=metric: [  # type: ignore[misc]
+                    _per_chunk(c, s, m) for c, s in zip(r["samples"]["call"], r["samples"]["stream"], strict=True)
+                ],
+            )
+            row.append(_fmt(_median_ci(groups), 2))
+        row.append(_spans(runs))
+        lines.append("| " + " | ".join(row) + " |")
+    for scenario, title in (
+        ("call", "Added per non-streamed call (µs)"),
+        ("stream", "Added per stream, whole stream consumed (µs)"),
+        ("async", "Added per async call, 50 concurrent (batch / 50, µs)"),
+    ):
+        rows = []
+        for provider, variant in cells:
+            runs = [r for r in by_cell.get((provider, variant), []) if scenario in r["samples"]]
+            if not runs:
                 continue
-            row = [variant]
-            for scenario in ("sync", "async"):
-                row.append(
-                    f"{_median(results, variant, scenario, 'paired_cpu_us') * factor:+.1f}"
-                    if scenario in scenarios
-                    else "–"
-                )
-            if "stream50" in scenarios and "stream5" in scenarios:
-                span = CHUNKS["stream50"] - CHUNKS["stream5"]
-                per_chunk = (
-                    _median(results, variant, "stream50", "paired_cpu_us")
-                    - _median(results, variant, "stream5", "paired_cpu_us")
-                ) / span
-                row.append(f"{per_chunk * factor:+.2f}")
-            else:
-                row.append("–")
-            lines.append("| " + " | ".join(row) + " |")
+            base = statistics.median(s["cpu_off"] for r in runs for s in r["samples"][scenario])
+            row = [provider, variant, f"{base:.0f}"]
+            for metric in METRICS:
+                groups = _values(runs, lambda r, m=metric, sc=scenario: [_added(s, m) for s in r["samples"][sc]])  # type: ignore[misc]
+                row.append(_fmt(_median_ci(groups)))
+            rows.append("| " + " | ".join(row) + " |")
+        if rows:
+            lines += [
+                "",
+                f"## {title}",
+                "",
+                "| provider | variant | uninstrumented CPU µs | CPU, all threads | CPU, caller's thread | wall |",
+                "| --- | --- | ---: | ---: | ---: | ---: |",
+                *rows,
+            ]
     lines += [
         "",
-        "Targets for peekr: ≤ 100 µs added per call (background work included, i.e. the CPU column), "
-        "≤ 1 µs per stream chunk, ≤ 15 MiB extra peak RSS.",
+        "`none` is the noise floor (both halves of every pair uninstrumented). Targets for peekr (issue 19): "
+        "≤ 1 µs added per stream chunk for every provider; ≤ 50 µs wall and ≤ 60 µs CPU (all threads) per "
+        "sync call; ≤ 50 µs per async call.",
         "",
     ]
     return "\n".join(lines)
+
+
+def _spans(runs: list[dict[str, Any]]) -> str:
+    persisted = sum(r["persisted"] for r in runs)
+    calls = sum(r["calls"] for r in runs)
+    if persisted < 0:
+        return "–"
+    return f"{persisted} / {calls}"
 
 
 if __name__ == "__main__":

@@ -192,6 +192,8 @@ def new_stream_summary(span: ActiveSpan) -> tuple[list[Any], Callable[[ActiveSpa
 
 
 def _summarise(span: ActiveSpan, events: list[Any]) -> None:
+    """Read the stream's events into the span; a plain string in ``events`` is the text of a text
+    delta of the latest ``content_block_start`` (the stream wrapper keeps no event model for those)."""
     if not span.is_recording:  # ended early by an internal failure: its attributes are published
         return
     attributes = span.attributes
@@ -201,7 +203,12 @@ def _summarise(span: ActiveSpan, events: list[Any]) -> None:
     stop_reason = None
     # index -> [type, id, name, pieces]; blocks arrive in index order.
     blocks: dict[int, list[Any]] = {}
+    text: list[Any] = []  # the pieces of the latest text block (a text delta of it is kept as a string)
     for event in events:
+        if type(event) is str:
+            generated = True
+            text.append(event)
+            continue
         kind = event.type
         if kind == "content_block_delta":
             generated = True
@@ -221,6 +228,8 @@ def _summarise(span: ActiveSpan, events: list[Any]) -> None:
             elif content.type == "tool_use":
                 block.append(content.input)
             blocks[event.index] = block
+            if content.type == "text":
+                text = block[3]
         elif kind == "message_start":
             message = event.message
             _set_response_id(attributes, message)

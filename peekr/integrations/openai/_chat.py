@@ -15,6 +15,7 @@ calls (the caller may read the raw bytes), and never when ``inject_stream_usage`
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
@@ -101,33 +102,108 @@ def _with_usage(kwargs: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _skip_usage_chunk(iterator: Iterator[Any], removed: list[Any]) -> Iterator[Any]:
-    for chunk in iterator:
-        if chunk.choices or chunk.usage is None:
-            yield chunk
-        else:
-            removed.append(chunk)
+def _usage_event(data: str) -> Any:
+    """The usage-only chunk in ``data`` (``choices == []`` and a ``usage`` object, as attribute
+    views), or None for any other event.
+
+    Runs for every server-sent event of a stream peekr asked usage for, so a content chunk must cost
+    next to nothing: once usage is asked for, OpenAI ends every other chunk with ``"usage":null}``
+    (one ``endswith``), and a chunk without a ``"usage"`` key fails one substring search (JSON never
+    has an unescaped ``"usage"`` outside a key). Only what remains is parsed here.
+    """
+    if data.endswith("null}") or '"usage"' not in data:
+        return None
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        return None  # the SDK reports it as it would without peekr
+    if isinstance(chunk, dict) and chunk.get("choices") == [] and isinstance(chunk.get("usage"), dict):
+        return _Fields(chunk)
+    return None
 
 
-async def _askip_usage_chunk(iterator: AsyncIterator[Any], removed: list[Any]) -> AsyncIterator[Any]:
-    async for chunk in iterator:
-        if chunk.choices or chunk.usage is None:
-            yield chunk
+class _Fields:
+    """Attribute access to a parsed JSON object (what ``record_usage`` reads from the SDK's models)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getattr__(self, name: str) -> Any:
+        value = self._data.get(name)
+        return _Fields(value) if isinstance(value, dict) else value
+
+
+def _skip_usage_events(events: Iterator[Any], removed: list[Any]) -> Iterator[Any]:
+    for sse in events:
+        data = sse.data
+        if data.endswith("null}") or '"usage"' not in data:  # the common case inline: see _usage_event
+            yield sse
+            continue
+        usage = _usage_event(data)
+        if usage is None:
+            yield sse
         else:
-            removed.append(chunk)
+            removed.append(usage)
+
+
+class _ASkipUsageEvents:
+    """Async twin of ``_skip_usage_events``: a plain async iterator, not an async generator, so that the
+    SDK leaving it unfinished after ``[DONE]`` (it breaks out of its loop) is no abandoned async
+    generator for trio's or asyncio's finalizer hooks to warn about."""
+
+    __slots__ = ("_events", "_removed")
+
+    def __init__(self, events: AsyncIterator[Any], removed: list[Any]) -> None:
+        self._events = events
+        self._removed = removed
+
+    def __aiter__(self) -> _ASkipUsageEvents:
+        return self
+
+    async def __anext__(self) -> Any:
+        while True:
+            sse = await self._events.__anext__()
+            usage = _usage_event(sse.data)
+            if usage is None:
+                return sse
+            self._removed.append(usage)
+
+
+class _UsageHidingDecoder:
+    """Stands in for a stream's SSE decoder: the same events, minus the usage-only chunk (kept aside).
+
+    Swapped in on the SDK ``Stream`` before its first step (``__stream__`` reads
+    ``self._decoder.iter_bytes(...)`` then), so the SDK never parses that chunk into a
+    ``ChatCompletionChunk`` only for peekr to drop it. Holds no reference to the stream (an attribute
+    of the stream that referred back to it would leave every stream to the cyclic garbage collector).
+    """
+
+    __slots__ = ("_decoder", "_removed")
+
+    def __init__(self, decoder: Any, removed: list[Any]) -> None:
+        self._decoder = decoder
+        self._removed = removed
+
+    def iter_bytes(self, iterator: Any) -> Iterator[Any]:
+        return _skip_usage_events(self._decoder.iter_bytes(iterator), self._removed)
+
+    def aiter_bytes(self, iterator: Any) -> AsyncIterator[Any]:
+        return _ASkipUsageEvents(self._decoder.aiter_bytes(iterator), self._removed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._decoder, name)
 
 
 def _hide_usage_chunk(result: Any) -> None:
     # Runs right after the caller's request, outside peekr's span bookkeeping, so the chunk we asked
     # for is hidden even if recording this span fails later.
     with handle_internal_errors(f"{NAME}.stream_usage"):
-        removed: list[Any] = []
-        if isinstance(result, SDK.Stream):
-            result._iterator = _skip_usage_chunk(result._iterator, removed)
-        elif isinstance(result, SDK.AsyncStream):
-            result._iterator = _askip_usage_chunk(result._iterator, removed)
-        else:
+        if not isinstance(result, (SDK.Stream, SDK.AsyncStream)):
             return
+        removed: list[Any] = []
+        result._decoder = _UsageHidingDecoder(result._decoder, removed)
         result._peekr_usage_chunks = removed
 
 

@@ -23,8 +23,9 @@ Stream finish paths (STYLE rule 16). A traced OpenAI stream keeps the SDK's own 
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ..._capture import capture
 from ..._tracer import ActiveSpan
@@ -210,7 +211,7 @@ def trace_sync_stream(
     recorder.on_chunk = make_on_chunk(span, chunks, recorder)
     iterator: Any = traced_iterator(stream._iterator, recorder)  # a generator: has gi_running
     response = stream.response
-    close = response.close
+    close = _unbound(response, "close")
 
     def close_and_finish() -> None:
         close()
@@ -237,7 +238,7 @@ def trace_async_stream(
     recorder.on_chunk = make_on_chunk(span, chunks, recorder)
     iterator: Any = traced_async_iterator(stream._iterator, recorder)  # has ag_running
     response = stream.response
-    aclose = response.aclose
+    aclose = _unbound(response, "aclose")
 
     async def aclose_and_finish() -> None:
         await aclose()
@@ -252,3 +253,24 @@ def trace_async_stream(
 
 def _noop(chunk: Any) -> None:
     return None
+
+
+def _unbound(response: Any, name: str) -> Callable[[], Any]:
+    """``response.<name>`` as a callable that does not keep ``response`` alive.
+
+    The hook installed in its place is stored on the response itself: a hook holding the bound method
+    would make a reference cycle (response -> hook -> bound method -> response), so every stream's
+    response, request and buffers would wait for the cyclic garbage collector instead of being freed
+    when the caller drops the stream, and the collector would run several times as often.
+    """
+    method = getattr(response, name)
+    function = getattr(method, "__func__", None)
+    if getattr(method, "__self__", None) is not response or function is None:
+        return cast(Callable[[], Any], method)  # not the response's own method: nothing to break
+    target = weakref.ref(response)
+
+    def call() -> Any:
+        owner = target()
+        return function(owner) if owner is not None else None
+
+    return call

@@ -46,6 +46,7 @@ _REQUEST_KEYS = frozenset(
         "stream",
     )
 )
+_TEXT_DELTA = "response.output_text.delta"
 _FINAL_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
 
@@ -131,22 +132,34 @@ def record_response(span: ActiveSpan, response: Any) -> None:
 
 
 def make_responses_on_chunk(span: ActiveSpan, events: list[Any], recorder: StreamRecorder) -> Callable[[Any], None]:
-    """Per-event callback: append; until the first ``*.delta`` event, also look for it (ttft)."""
+    """Per-event callback: keep the event (a text delta as its plain string: holding every event model
+    of a long stream until it ends makes the garbage collector run and walk them); until the first
+    ``*.delta`` event, also look for it (ttft)."""
     append = events.append
 
+    def keep(event: Any) -> None:
+        if event.type == _TEXT_DELTA:
+            append(event.delta)
+        else:
+            append(event)
+
     def watch_for_content(event: Any) -> None:
-        append(event)
         kind = getattr(event, "type", None)
+        if kind == _TEXT_DELTA:
+            append(event.delta)
+        else:
+            append(event)
         if isinstance(kind, str) and kind.endswith(".delta"):
             if span.is_recording:  # not after close(): an ended span belongs to the bus thread
                 set_first_content(span)
-            recorder.on_chunk = append
+            recorder.on_chunk = keep
 
     return watch_for_content
 
 
 def finalize_responses_stream(span: ActiveSpan, events: list[Any]) -> None:
-    """Use the final response event when the stream got that far; otherwise join the deltas seen."""
+    """Use the final response event when the stream got that far; otherwise join the deltas seen
+    (``events`` holds the stream's events, text deltas as plain strings)."""
     for event in reversed(events):
         if getattr(event, "type", None) in _FINAL_EVENTS:
             record_response(span, event.response)
@@ -167,8 +180,11 @@ def _record_partial(span: ActiveSpan, events: list[Any], with_model: bool = True
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
     for event in events:
+        if type(event) is str:  # a response.output_text.delta, kept as its text
+            texts.append(event)
+            continue
         kind = getattr(event, "type", None)
-        if kind == "response.output_text.delta":
+        if kind == _TEXT_DELTA:
             texts.append(event.delta)
         elif kind == "response.created" and with_model:
             set_response_id(attributes, event.response)
