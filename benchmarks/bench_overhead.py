@@ -549,7 +549,7 @@ def summarise(
         lines += [
             "Not measured (instrumentation not installed in this venv): "
             + ", ".join(f"{variant} for {provider}" for provider, variant in missing)
-            + ".",
+            + " (`uv pip install -r benchmarks/requirements-peers.txt`).",
             "",
         ]
     lines += [
