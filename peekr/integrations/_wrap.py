@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import _runtime
 from .._context import _current_span, _suppress_instrumentation
-from .._errors import checkpoint, handle_internal_errors, log_internal_error
+from .._errors import checkpoint, log_internal_error, raise_internal_errors
 from .._guards import Blocklist, GuardOutcome, GuardrailError, check_input, check_output
 from .._runtime import Runtime
 from .._tracer import ActiveSpan, SampledOutSpan, sample_ahead, start_span
@@ -78,8 +78,10 @@ def _begin(
         return None
     if runtime.budgets is not None and provider in _MODEL_PROVIDERS:
         runtime.budgets.check()  # BudgetExceededError (the one error meant for the caller) before any request
-    with handle_internal_errors(f"{where}.start"):
-        checkpoint(f"{where}.start")
+    # Inline rather than handle_internal_errors(): this runs for every call.
+    label = f"{where}.start"
+    try:
+        checkpoint(label)
         parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
         if type(parent) is SampledOutSpan:  # inside a sampled-out framework run: dropped with it
             return parent.child(runtime)
@@ -98,6 +100,10 @@ def _begin(
             if span is not None and "kind" not in described[1]:
                 note_provider_span()  # a provider call: the framework LLM run around it is covered
             return span
+    except Exception as exc:
+        log_internal_error(label, exc)
+        if raise_internal_errors():
+            raise
     return None
 
 
@@ -152,9 +158,14 @@ async def _unrecorded_async(where: str, guards: tuple[Blocklist, ...], awaitable
 
 
 def _finish(where: str, on_result: OnResult, span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
-    with handle_internal_errors(f"{where}.result"):
-        checkpoint(f"{where}.result")
+    label = f"{where}.result"
+    try:  # inline rather than handle_internal_errors(): this runs for every call
+        checkpoint(label)
         return on_result(span, result, kwargs)
+    except Exception as exc:
+        log_internal_error(label, exc)
+        if raise_internal_errors():
+            raise
     span.end()  # on_result failed before ending the span: keep what we have
     return result
 
