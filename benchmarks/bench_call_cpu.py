@@ -231,6 +231,11 @@ def main() -> None:
         "",
         "Targets (issue 19): ≤ 60 µs CPU and ≤ 50 µs Δp50 per sync call, ≤ 50 µs per async call.",
         "",
+        "Reading: the load column matters. On 2 shared cores at a load average well above 2, every thread waits",
+        "for a core and its caches are cold when it gets one, so all figures (the bare SDK call's too) grow;",
+        "the pairing keeps them honest about *what* is added, not about how fast this machine was. Compare",
+        "runs at similar load only.",
+        "",
     ]
     text = "\n".join(lines)
     print(text)
