@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import os
 import platform
+import random
 import re
 import socket
 import sqlite3
@@ -270,6 +271,7 @@ def run(
         rps: dict[str, list[float]] = {v: [] for v in variants}
         cpu: dict[str, list[float]] = {v: [] for v in variants}
         answered: dict[str, int] = dict.fromkeys(variants, 0)
+        loads: list[float] = []
         for r in range(rounds):
             order = variants[r % len(variants) :] + variants[: r % len(variants)]
             for variant in order:
@@ -282,9 +284,11 @@ def run(
                 rps[variant].append(value)
                 cpu[variant].append(per_request)
                 answered[variant] += done
+            loads.append(os.getloadavg()[0])
             print(
-                f"round {r + 1}/{rounds}: "
-                + ", ".join(f"{v} {rps[v][-1]:,.0f} req/s {cpu[v][-1]:,.0f} µs CPU/req" for v in variants)
+                f"round {r + 1}/{rounds} (load {loads[-1]:.1f}): "
+                + ", ".join(f"{v} {rps[v][-1]:,.0f} req/s {cpu[v][-1]:,.0f} µs CPU/req" for v in variants),
+                flush=True,
             )
     finally:
         for proc, _, _ in servers.values():
@@ -298,7 +302,22 @@ def run(
     for variant in (v for v in variants if v in ("thread", "loop")):
         with sqlite3.connect(servers[variant][2]) as conn:
             stored[variant] = conn.execute("SELECT COUNT(*) FROM spans").fetchone()[0]
-    return {"rps": rps, "cpu": cpu, "answered": answered, "stored": stored, "provider": provider, "variants": variants}
+    return {
+        "rps": rps,
+        "cpu": cpu,
+        "answered": answered,
+        "stored": stored,
+        "provider": provider,
+        "variants": variants,
+        "loads": loads,
+    }
+
+
+def ci(values: list[float], resamples: int = 2000) -> tuple[float, float]:
+    """95 % bootstrap confidence interval of the median of ``values``."""
+    rng = random.Random(19)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 def header(args: argparse.Namespace) -> list[str]:
@@ -331,8 +350,8 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
     lines = [
         f"## {title}",
         "",
-        "| variant | median req/s | min | max | req/s vs off (median of per-round ratios) "
-        "| server CPU per request (median) | CPU vs off (median of per-round ratios) |",
+        "| variant | median req/s | min | max | req/s vs off (median of per-round ratios, 95 % CI) "
+        "| server CPU per request (median) | CPU vs off (median of per-round ratios, 95 % CI) |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     cpu = result["cpu"]
@@ -343,10 +362,15 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
         if variant == "off":
             overhead = cpu_overhead = "—"
         else:
-            ratio = statistics.median(v / o for o, v in zip(off, values, strict=True))
-            overhead = f"{(ratio - 1) * 100:+.1f}%"
-            cpu_ratio = statistics.median(v / o for o, v in zip(cpu["off"], cpu[variant], strict=True))
-            cpu_overhead = f"{(cpu_ratio - 1) * 100:+.1f}% ({cpu_med - statistics.median(cpu['off']):+,.0f} µs)"
+            ratios = [v / o - 1 for o, v in zip(off, values, strict=True)]
+            low, high = ci(ratios)
+            overhead = f"{statistics.median(ratios) * 100:+.1f}% ({low * 100:+.1f} to {high * 100:+.1f})"
+            cpu_ratios = [v / o - 1 for o, v in zip(cpu["off"], cpu[variant], strict=True)]
+            low, high = ci(cpu_ratios)
+            cpu_overhead = (
+                f"{statistics.median(cpu_ratios) * 100:+.1f}% ({low * 100:+.1f} to {high * 100:+.1f}; "
+                f"{cpu_med - statistics.median(cpu['off']):+,.0f} µs)"
+            )
         lines.append(
             f"| {variant} | {med:,.0f} | {min(values):,.0f} | {max(values):,.0f} | {overhead} "
             f"| {cpu_med:,.0f} µs | {cpu_overhead} |"
@@ -354,7 +378,9 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
     lines += [
         "",
         f"Rounds: {args.rounds} × {args.seconds} s per variant (after {args.warmup} s warm-up), "
-        f"{args.connections} keep-alive connections. Requests answered: "
+        f"{args.connections} keep-alive connections; load average per round "
+        + ", ".join(f"{x:.1f}" for x in result["loads"])
+        + ". Requests answered: "
         + ", ".join(f"{v} {n:,}" for v, n in result["answered"].items())
         + "; spans stored: "
         + ", ".join(f"{v} {n:,}" for v, n in result["stored"].items())

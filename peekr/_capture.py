@@ -55,9 +55,34 @@ def _string(value: str, limit: int) -> str:
     return value
 
 
+#: Key name -> does it name a secret (bounded: cleared when full; keys are a small vocabulary).
+_secret_keys: dict[str, bool] = {}
+_SECRET_CACHE_MAX = 4_096
+
+
+def _is_secret_key(name: str) -> bool:
+    secret = _secret_keys.get(name)
+    if secret is None:
+        if len(_secret_keys) >= _SECRET_CACHE_MAX:
+            _secret_keys.clear()
+        secret = _secret_keys[name] = _SECRET_KEY_RE.search(name) is not None
+    return secret
+
+
 def to_jsonable(value: Any, limit: int = 20_000, _depth: int = 0) -> Any:
     """A bounded, JSON-safe copy of ``value`` (see the module docstring)."""
-    if value is None or isinstance(value, (bool, int, float)):
+    # Exact-type checks first: the common message shapes (dicts of short strings) never reach the
+    # ABC checks (``isinstance(value, Mapping)`` costs several times an exact type test).
+    kind = type(value)
+    if kind is str:
+        return value if len(value) < _BASE64_MIN and len(value) <= limit else _string(value, limit)
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
+    if kind is dict or kind is list:
+        if _depth >= _MAX_DEPTH:
+            return "[peekr: nested too deep]"
+        return _mapping(value, limit, _depth) if kind is dict else _sequence(value, limit, _depth)
+    if isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
         return _string(value, limit)
@@ -67,23 +92,9 @@ def to_jsonable(value: Any, limit: int = 20_000, _depth: int = 0) -> Any:
         raw = bytes(value)
         return f"[bytes: {len(raw)} bytes, sha256:{_digest(raw)}]"
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for i, (key, item) in enumerate(value.items()):
-            if i >= _MAX_ITEMS:
-                out["…"] = f"[peekr: {len(value) - _MAX_ITEMS} more keys]"
-                break
-            name = str(key)
-            if item is not None and _SECRET_KEY_RE.search(name):
-                out[name] = "[scrubbed]"
-            else:
-                out[name] = to_jsonable(item, limit, _depth + 1)
-        return out
+        return _mapping(value, limit, _depth)
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = list(value)
-        result = [to_jsonable(item, limit, _depth + 1) for item in items[:_MAX_ITEMS]]
-        if len(items) > _MAX_ITEMS:
-            result.append(f"[peekr: {len(items) - _MAX_ITEMS} more items]")
-        return result
+        return _sequence(value, limit, _depth)
     dump = getattr(value, "model_dump", None)
     if callable(dump):  # pydantic models: SDK request/response objects
         try:
@@ -96,6 +107,36 @@ def to_jsonable(value: Any, limit: int = 20_000, _depth: int = 0) -> Any:
         if public:
             return to_jsonable(public, limit, _depth + 1)
     return _string(repr(value), limit)
+
+
+def _mapping(value: Mapping[Any, Any], limit: int, depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    short = min(limit + 1, _BASE64_MIN)  # a str shorter than this is kept as it is
+    count = 0
+    for key, item in value.items():
+        if count >= _MAX_ITEMS:
+            out["…"] = f"[peekr: {len(value) - _MAX_ITEMS} more keys]"
+            break
+        count += 1
+        name = key if type(key) is str else str(key)
+        secret = _secret_keys.get(name)
+        if secret is None:
+            secret = _is_secret_key(name)
+        if secret and item is not None:
+            out[name] = "[scrubbed]"
+        elif type(item) is str and len(item) < short:
+            out[name] = item
+        else:
+            out[name] = to_jsonable(item, limit, depth + 1)
+    return out
+
+
+def _sequence(value: Any, limit: int, depth: int) -> list[Any]:
+    items = value if type(value) is list else list(value)
+    result = [to_jsonable(item, limit, depth + 1) for item in items[:_MAX_ITEMS]]
+    if len(items) > _MAX_ITEMS:
+        result.append(f"[peekr: {len(items) - _MAX_ITEMS} more items]")
+    return result
 
 
 def capture(value: Any) -> Any:

@@ -27,8 +27,9 @@ from typing import Any
 
 from .. import _runtime
 from .._context import _current_span, _suppress_instrumentation
-from .._errors import checkpoint, handle_internal_errors, log_internal_error
+from .._errors import checkpoint, log_internal_error, raise_internal_errors
 from .._guards import Blocklist, GuardOutcome, GuardrailError, check_input, check_output
+from .._runtime import Runtime
 from .._tracer import ActiveSpan, SampledOutSpan, sample_ahead, start_span
 from ._framework import note_provider_span, parent_for_new_span
 
@@ -56,16 +57,31 @@ def _provider(where: str) -> str:
     return where.partition(".")[0]
 
 
-def _begin(
-    where: str, provider: str, describe: StartSpan, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> ActiveSpan | SampledOutSpan | None:
+def _active(provider: str) -> Runtime | None:
+    """The runtime that records a call of ``provider`` here; None when peekr does not record it at all."""
     runtime = _runtime.get_runtime()
     if runtime is None or _suppress_instrumentation.get() or _in_call.get() == provider:
         return None
+    return runtime
+
+
+def _begin(
+    where: str,
+    runtime: Runtime | None,
+    provider: str,
+    describe: StartSpan,
+    instance: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> ActiveSpan | SampledOutSpan | None:
+    if runtime is None:
+        return None
     if runtime.budgets is not None and provider in _MODEL_PROVIDERS:
         runtime.budgets.check()  # BudgetExceededError (the one error meant for the caller) before any request
-    with handle_internal_errors(f"{where}.start"):
-        checkpoint(f"{where}.start")
+    # Inline rather than handle_internal_errors(): this runs for every call.
+    label = f"{where}.start"
+    try:
+        checkpoint(label)
         parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
         if type(parent) is SampledOutSpan:  # inside a sampled-out framework run: dropped with it
             return parent.child(runtime)
@@ -76,21 +92,19 @@ def _begin(
         if described is not None:
             if parent is None:
                 new_trace = ahead if type(ahead) is str else None
-                span = start_span(described[0], described[1], trace_id=new_trace)
+                span = start_span(described[0], described[1], trace_id=new_trace, runtime=runtime)
             else:
-                span = start_span(described[0], described[1], trace_id=parent.trace_id, parent_id=parent.span_id)
+                span = start_span(
+                    described[0], described[1], trace_id=parent.trace_id, parent_id=parent.span_id, runtime=runtime
+                )
             if span is not None and "kind" not in described[1]:
                 note_provider_span()  # a provider call: the framework LLM run around it is covered
             return span
+    except Exception as exc:
+        log_internal_error(label, exc)
+        if raise_internal_errors():
+            raise
     return None
-
-
-def _guards(provider: str) -> tuple[Blocklist, ...]:
-    """The guards that apply to a call here (none when peekr does not record it at all)."""
-    runtime = _runtime.get_runtime()
-    if runtime is None or _suppress_instrumentation.get() or _in_call.get() == provider:
-        return ()
-    return runtime.settings.guards
 
 
 def _guard_input(
@@ -144,9 +158,14 @@ async def _unrecorded_async(where: str, guards: tuple[Blocklist, ...], awaitable
 
 
 def _finish(where: str, on_result: OnResult, span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
-    with handle_internal_errors(f"{where}.result"):
-        checkpoint(f"{where}.result")
+    label = f"{where}.result"
+    try:  # inline rather than handle_internal_errors(): this runs for every call
+        checkpoint(label)
         return on_result(span, result, kwargs)
+    except Exception as exc:
+        log_internal_error(label, exc)
+        if raise_internal_errors():
+            raise
     span.end()  # on_result failed before ending the span: keep what we have
     return result
 
@@ -165,11 +184,12 @@ def wrap_sync(
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            guards = _guards(provider)
+            runtime = _active(provider)
+            guards = runtime.settings.guards if runtime is not None else ()
             checked: GuardOutcome | None = None
             if guards:  # before anything is sent (docs/scrubbing.md#guardrails)
                 args, kwargs, checked = _guard_input(where, guards, args, kwargs)
-            span = _begin(where, provider, describe, self, args, kwargs)
+            span = _begin(where, runtime, provider, describe, self, args, kwargs)
             if checked is not None:
                 _note(span, checked)
                 if checked.error is not None:
@@ -244,11 +264,12 @@ def wrap_async(
 
             @functools.wraps(original)
             async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-                guards = _guards(provider)
+                runtime = _active(provider)
+                guards = runtime.settings.guards if runtime is not None else ()
                 checked: GuardOutcome | None = None
                 if guards:
                     args, kwargs, checked = _guard_input(where, guards, args, kwargs)
-                span = _begin(where, provider, describe, self, args, kwargs)
+                span = _begin(where, runtime, provider, describe, self, args, kwargs)
                 if checked is not None:
                     _note(span, checked)
                     if checked.error is not None:
@@ -274,11 +295,12 @@ def wrap_async(
 
         @functools.wraps(original)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            guards = _guards(provider)
+            runtime = _active(provider)
+            guards = runtime.settings.guards if runtime is not None else ()
             checked: GuardOutcome | None = None
             if guards:
                 args, kwargs, checked = _guard_input(where, guards, args, kwargs)
-            span = _begin(where, provider, describe, self, args, kwargs)
+            span = _begin(where, runtime, provider, describe, self, args, kwargs)
             if checked is not None:
                 _note(span, checked)
                 if checked.error is not None:

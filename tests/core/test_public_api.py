@@ -152,3 +152,34 @@ def test_secrets_in_captured_content_are_scrubbed() -> None:
         "api_key": "[scrubbed]",
         "max_tokens": 5,
     }
+
+
+def test_captured_content_keeps_every_bound_on_the_common_shapes() -> None:
+    """Plain dicts and lists of strings (the shape of chat messages) are bounded like anything else."""
+
+    class Text(str):
+        pass
+
+    long = "y" * 30
+    value = to_jsonable(
+        [{"role": "user", "content": long, "password": "hunter2", "note": Text(long)}, long, ("a", long)], limit=10
+    )
+    assert value[0]["role"] == "user"
+    for cut in (value[0]["content"], value[0]["note"], value[1], value[2][1]):
+        assert cut.startswith("y" * 10) and "truncated 20 of 30 chars" in cut
+    assert value[0]["password"] == "[scrubbed]"
+    deep: list[object] = []
+    for _ in range(20):
+        deep = [deep]
+    assert "nested too deep" in json.dumps(to_jsonable(deep))
+    many = {f"k{i}": "v" for i in range(1_200)}
+    assert to_jsonable(many)["…"] == "[peekr: 200 more keys]"
+
+
+def test_secret_keys_stay_scrubbed_past_the_key_cache() -> None:
+    """The key-name cache is bounded; secrets are scrubbed before, while and after it refills."""
+    for round_ in range(12):  # 12 x 900 distinct key names: the cache fills and is cleared twice
+        keys = {f"field_{round_}_{i}": "v" for i in range(900)}
+        value = to_jsonable({**keys, "client_secret": "s", "Authorization": "a"})
+        assert value["client_secret"] == value["Authorization"] == "[scrubbed]"
+        assert value[f"field_{round_}_7"] == "v"

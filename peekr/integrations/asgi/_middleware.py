@@ -31,10 +31,11 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from contextvars import Token
 from typing import Any
 
 from ... import _runtime
-from ..._context import _current_span, session
+from ..._context import SessionData, _current_span, _session, session
 from ..._errors import checkpoint, handle_internal_errors
 from ..._tracer import ActiveSpan, SampledOutSpan, begin_span
 from ._routes import resolve_route_template, route_template_from_scope
@@ -171,7 +172,7 @@ class PeekrMiddleware:
             return
         extracted = await self._extracted(scope) if self._extract is not None else None
         span: ActiveSpan | SampledOutSpan | None = None
-        entered: session | None = None
+        entered: Token[SessionData | None] | None = None
         template: str | None = None
         with handle_internal_errors("asgi.start"):
             checkpoint("asgi.start")
@@ -187,7 +188,7 @@ class PeekrMiddleware:
                 if dropped is not None:
                     _current_span.reset(dropped)
                 if entered is not None:
-                    entered.__exit__(None, None, None)
+                    _session.reset(entered)
             return
         assert type(span) is ActiveSpan
         exchange = _Exchange(receive, send)
@@ -205,7 +206,7 @@ class PeekrMiddleware:
         finally:
             _current_span.reset(token)
             if entered is not None:
-                entered.__exit__(None, None, None)
+                _session.reset(entered)
             with handle_internal_errors("asgi.end"):
                 checkpoint("asgi.end")
                 _finish(span, scope, template, exchange, error, cancelled)
@@ -235,7 +236,14 @@ class PeekrMiddleware:
                 )
             return None
 
-    def _session(self, template: str | None, extracted: Mapping[str, Any] | None) -> session | None:
+    def _session(self, template: str | None, extracted: Mapping[str, Any] | None) -> Token[SessionData | None] | None:
+        """Enter the request's ``peekr.session`` values; the token to reset when the request ends."""
+        if not extracted and type(template) is str:  # the common case: the endpoint alone, no checks to run
+            outer = _session.get()
+            if outer is None:
+                return _session.set(SessionData(None, None, {"endpoint": template}))
+            attributes = {**outer.attributes, "endpoint": template}
+            return _session.set(SessionData(outer.tenant_id, outer.retention_class, attributes))
         values: dict[str, Any] = {} if template is None else {"endpoint": template}
         if extracted:
             values.update((k, v) for k, v in extracted.items() if v is not None)
@@ -250,8 +258,7 @@ class PeekrMiddleware:
             if template is None:
                 return None
             entered = session(endpoint=template)
-        entered.__enter__()
-        return entered
+        return _session.set(entered._merged())
 
     @staticmethod
     def _start_span(scope: Scope, template: str | None) -> ActiveSpan | SampledOutSpan | None:

@@ -30,9 +30,20 @@ def _template_of(route: Any) -> str | None:
     return template if isinstance(template, str) else None
 
 
+#: ``id(match)`` -> (the match object, its value), for the few enum members ``matches()`` returns
+#: (reading an enum's ``.value`` goes through a descriptor: this runs for every route, every request).
+_values: dict[int, tuple[Any, int]] = {}
+
+
 def _match_value(match: Any) -> int:
+    known = _values.get(id(match))
+    if known is not None and known[0] is match:
+        return known[1]
     value = getattr(match, "value", match)
-    return value if isinstance(value, int) else 0
+    value = value if isinstance(value, int) else 0
+    if len(_values) < 16 and hasattr(match, "value"):  # enum members live as long as their class
+        _values[id(match)] = (match, value)
+    return value
 
 
 def _resolve(routes: Any, scope: Mapping[str, Any], prefix: str, depth: int) -> str | None:
