@@ -217,13 +217,15 @@ def _pg_kept(name: str) -> tuple[str, bool]:
             await conn.close()
         db = await asyncpg.connect(dsn)
         try:
-            return bool(
-                await db.fetchval(
-                    "SELECT count(*) > 0 FROM pg_stat_user_indexes WHERE indexrelname = 'spans_text_trgm'"
-                )
+            # The bulk build writes the rollups, then recreates the indexes (the trigram one last).
+            built = await db.fetchval(
+                "SELECT to_regclass('span_rollups') IS NOT NULL AND to_regclass('spans_text_trgm') IS NOT NULL"
             )
+            if built and await db.fetchval("SELECT EXISTS (SELECT 1 FROM span_rollups)"):
+                return True
         finally:
             await db.close()
+        raise SystemExit(f"database {name} exists but was not fully built: drop it first")
 
     return dsn, asyncio.run(ensure())
 
