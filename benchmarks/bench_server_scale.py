@@ -18,90 +18,29 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests" / "_helpers"))  # the data and its bulk build, shared with a test
 
 from bench_server import Server, pg_database  # noqa: E402
+from scale_data import END, TENANT, build_postgres_bulk, generate  # noqa: E402
 
 from peekr.server._admin import create_key  # noqa: E402
 from peekr.server._backends import open_store  # noqa: E402
 from peekr.server._store import format_time  # noqa: E402
-
-TENANT = "bench"
-END = datetime(2026, 12, 1, tzinfo=timezone.utc)
-MODELS = [("gpt-4o", "openai"), ("gpt-4o-mini", "openai"), ("o3", "openai"), ("claude-sonnet-4", "anthropic"),
-          ("gemini-2.5-pro", "google")]  # fmt: skip
-FEATURES = ["search", "chat", "summarize", "extract", "classify", "agent"]
-ENDPOINTS = [f"/api/v1/{e}" for e in ("ask", "chat", "docs", "tickets", "summaries", "search", "batch", "admin")]
-CHILDREN = ["openai.chat.completions", "anthropic.messages", "openai.embeddings"]
-
-SpanRow = tuple[str, str, str | None, str, datetime, datetime, float, str, str, dict[str, Any]]
-
-
-def generate(n_spans: int, days: int, seed: int = 1) -> Iterator[tuple[list[SpanRow], list[tuple[Any, ...]]]]:
-    """Chunks of (span rows, eval rows); deterministic for a seed."""
-    rng = random.Random(seed)
-    span_seq = 0
-    chunk: list[SpanRow] = []
-    evals: list[tuple[Any, ...]] = []
-    for t in range(n_spans // 4):
-        trace_id = f"{rng.getrandbits(128):032x}"
-        start = END - timedelta(seconds=rng.uniform(0, days * 86400))
-        user = f"user-{rng.randrange(2000)}"
-        session = f"session-{t // 5}"
-        feature, endpoint = rng.choice(FEATURES), rng.choice(ENDPOINTS)
-        variant = rng.choice(["a", "b"])
-        root_id = f"{span_seq:016x}"
-        span_seq += 1
-        total = 0.0
-        offset = 0.0
-        for _ in range(3):
-            model, provider = rng.choice(MODELS)
-            duration = rng.lognormvariate(6.5, 0.8)
-            span_id = f"{span_seq:016x}"
-            span_seq += 1
-            s = start + timedelta(milliseconds=offset)
-            tokens_in, tokens_out = rng.randrange(50, 4000), rng.randrange(10, 800)
-            attributes = {
-                "model": model, "provider": provider, "feature": feature, "endpoint": endpoint, "user_id": user,
-                "session_id": session, "experiment_variant": variant, "tokens_input": tokens_in,
-                "tokens_output": tokens_out, "tokens_total": tokens_in + tokens_out,
-                "cost_usd": round((tokens_in * 2.5 + tokens_out * 10) / 1e6, 8),
-                "input": [{"role": "user", "content": "Summarize the ticket for the on-call engineer."}],
-                "output": "The customer reports a failed payment; the card was declined twice."
-                + (" A chargeback was opened." if span_seq % 1000 == 0 else ""),  # a rare word to search
-            }  # fmt: skip
-            status = "error" if rng.random() < 0.03 else "ok"
-            chunk.append((span_id, trace_id, root_id, rng.choice(CHILDREN), s, s + timedelta(milliseconds=duration),
-                          duration, status, "default", attributes))  # fmt: skip
-            if rng.random() < 0.3:
-                score = rng.choice([1.0, 1.0, 1.0, 0.75, 0.5, 0.0, rng.random()])
-                evals.append((span_id, trace_id, "hallucination", "ok", {"hallucination": score},
-                              s + timedelta(seconds=30), f"k{span_seq}"))  # fmt: skip
-            offset += duration
-            total = offset
-        chunk.append((root_id, trace_id, None, "agent.run", start, start + timedelta(milliseconds=total), total,
-                      "ok", "default", {"feature": feature, "endpoint": endpoint, "user_id": user,
-                                        "session_id": session, "experiment_variant": variant}))  # fmt: skip
-        if len(chunk) >= 50_000:
-            yield chunk, evals
-            chunk, evals = [], []
-    if chunk:
-        yield chunk, evals
 
 
 async def _open_and_close(db: str) -> None:
@@ -140,72 +79,13 @@ def build_sqlite(path: str, n_spans: int, days: int) -> None:
 
 
 def build_postgres(dsn: str, n_spans: int, days: int) -> None:
-    """Migrated schema, COPY, then the migration's own rollup backfill."""
-    import asyncpg
+    """The bulk build (``scale_data.build_postgres_bulk``: COPY, SQL rollups, indexes built last)."""
+    started = time.perf_counter()
 
-    from peekr.server._pg_partitions import ensure_days
-    from peekr.server._pg_rollups import backfill
+    def progress(text: str) -> None:
+        print(f"[{time.perf_counter() - started:7.1f} s, load {os.getloadavg()[0]:.1f}] {text}", flush=True)
 
-    async def main() -> None:
-        await _open_and_close(dsn)
-        conn = await asyncpg.connect(dsn)
-        try:
-            # COPY into the partitioned table needs its days (ingest creates them on demand).
-            await ensure_days(conn, [(END - timedelta(days=d)).date() for d in range(days + 2)])
-            for spans, evals in generate(n_spans, days):
-                await conn.copy_records_to_table(
-                    "spans",
-                    records=[
-                        (
-                            TENANT,
-                            s[0],
-                            s[1],
-                            s[2],
-                            s[3],
-                            s[4],
-                            s[5],
-                            s[6],
-                            s[7],
-                            s[8],
-                            json.dumps(s[9], separators=(",", ":")),
-                        )
-                        for s in spans
-                    ],  # fmt: skip
-                    columns=[
-                        "tenant_id",
-                        "span_id",
-                        "trace_id",
-                        "parent_id",
-                        "name",
-                        "start_time",
-                        "end_time",
-                        "duration_ms",
-                        "status",
-                        "retention_class",
-                        "attributes",
-                    ],  # fmt: skip
-                )
-                await conn.copy_records_to_table(
-                    "eval_results",
-                    records=[(TENANT, e[6], e[0], e[1], e[2], e[3], json.dumps(e[4]), e[5]) for e in evals],
-                    columns=[
-                        "tenant_id",
-                        "record_key",
-                        "span_id",
-                        "trace_id",
-                        "evaluator",
-                        "status",
-                        "scores",
-                        "created_at",
-                    ],  # fmt: skip
-                )
-            async with conn.transaction():
-                await backfill(conn)
-            await conn.execute("VACUUM ANALYZE")
-        finally:
-            await conn.close()
-
-    asyncio.run(main())
+    asyncio.run(build_postgres_bulk(dsn, generate(n_spans, days), progress=progress))
 
 
 def _pctl(values: list[float], q: float) -> float:
@@ -304,29 +184,81 @@ def purge_oldest_day(db: str, days: int) -> tuple[float, int]:
     return asyncio.run(main())
 
 
-def run(backend: str, n_spans: int, days: int, keep: str | None = None) -> tuple[float, dict[str, dict[str, float]]]:
-    """Build, serve, measure, then purge the oldest day (not of a kept database); returns (build seconds, figures).
+def _pg_size(dsn: str) -> int:
+    import asyncpg
 
-    ``keep`` (SQLite): the database file to build and keep, or to reuse if it exists (build time 0).
+    async def size() -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return int(await conn.fetchval("SELECT pg_database_size(current_database())"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(size())
+
+
+def _pg_kept(name: str) -> tuple[str, bool]:
+    """The DSN of database ``name`` on PEEKR_TEST_POSTGRES_DSN's server (created if missing), and
+    whether it was already built."""
+    import asyncpg
+
+    base = os.environ.get("PEEKR_TEST_POSTGRES_DSN")
+    if not base:
+        raise SystemExit("PEEKR_TEST_POSTGRES_DSN is not set")
+    dsn = urlunsplit(urlsplit(base)._replace(path="/" + name))
+
+    async def ensure() -> bool:
+        conn = await asyncpg.connect(base)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                await conn.execute(f"CREATE DATABASE {name}")
+                return False
+        finally:
+            await conn.close()
+        db = await asyncpg.connect(dsn)
+        try:
+            # The bulk build writes the rollups, then recreates the indexes (the trigram one last).
+            built = await db.fetchval(
+                "SELECT to_regclass('span_rollups') IS NOT NULL AND to_regclass('spans_text_trgm') IS NOT NULL"
+            )
+            if built and await db.fetchval("SELECT EXISTS (SELECT 1 FROM span_rollups)"):
+                return True
+        finally:
+            await db.close()
+        raise SystemExit(f"database {name} exists but was not fully built: drop it first")
+
+    return dsn, asyncio.run(ensure())
+
+
+def run(
+    backend: str, n_spans: int, days: int, keep: str | None = None, purge_kept: bool = False
+) -> tuple[float, dict[str, dict[str, float]]]:
+    """Build, serve, measure, then purge the oldest day (not of a kept database unless ``purge_kept``);
+    returns (build seconds, figures).
+
+    ``keep``: the database to build and keep, or to reuse if it exists (build time 0): a SQLite
+    file, or a PostgreSQL database name on PEEKR_TEST_POSTGRES_DSN's server.
     """
+    cleanup: Any = lambda: None  # noqa: E731
+    started = time.perf_counter()
     if backend == "sqlite" and keep:
-        started = time.perf_counter()
         if not os.path.exists(keep):
             build_sqlite(keep, n_spans, days)
         db = keep
-        cleanup: Any = lambda: None  # noqa: E731
     elif backend == "sqlite":
         tmp = tempfile.TemporaryDirectory(prefix="peekr-scale-")
         db = os.path.join(tmp.name, "collector.db")
-        started = time.perf_counter()
         build_sqlite(db, n_spans, days)
         cleanup = tmp.cleanup
+    elif keep:
+        db, built = _pg_kept(keep)
+        if not built:
+            build_postgres(db, n_spans, days)
     else:
         made = pg_database()
         if made is None:
             raise SystemExit("PEEKR_TEST_POSTGRES_DSN is not set")
         db, name = made
-        started = time.perf_counter()
         build_postgres(db, n_spans, days)
 
         def cleanup() -> None:
@@ -347,7 +279,10 @@ def run(backend: str, n_spans: int, days: int, keep: str | None = None) -> tuple
             figures = measure(server.url, key, days)
         finally:
             server.stop()
-        if not keep:  # a kept database is measured again later: do not purge it
+        if backend == "postgres":
+            size = _pg_size(db) / 1e9
+            figures[f"database size on disk: {size:.1f} GB"] = {"p50": 0.0, "p95": 0.0}
+        if not keep or purge_kept:  # a kept database is measured again later: do not purge it
             seconds, deleted = purge_oldest_day(db, days)
             figures[f"retention purge of the oldest day ({deleted:,} spans)"] = {
                 "p50": seconds * 1000,
@@ -364,7 +299,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/server_scale.md"))
-    parser.add_argument("--keep", help="SQLite: build this database file and keep it, or reuse it if it exists")
+    parser.add_argument(
+        "--keep",
+        help="build this database and keep it, or reuse it if it exists (SQLite: a file; PostgreSQL: a database name)",
+    )
+    parser.add_argument("--purge-kept", action="store_true", help="with --keep: also time the purge (drops a day)")
     parser.add_argument("--build-only", action="store_true", help="with --keep: build, do not measure")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -375,10 +314,14 @@ def main() -> None:
         "",
     ]
     if args.build_only and args.keep:
-        if not os.path.exists(args.keep):
+        if args.backend == "postgres":
+            db, built = _pg_kept(args.keep)
+            if not built:
+                build_postgres(db, args.spans, args.days)
+        elif not os.path.exists(args.keep):
             build_sqlite(args.keep, args.spans, args.days)
         return
-    results = {b: run(b, args.spans, args.days, args.keep) for b in backends}
+    results = {b: run(b, args.spans, args.days, args.keep, args.purge_kept) for b in backends}
     lines.append("| query | " + " | ".join(f"{b} p50 / p95 ms" for b in backends) + " |")
     lines.append("|---|" + "---|" * len(backends))
     for label in next(iter(results.values()))[1]:
