@@ -1,5 +1,5 @@
-"""Assertions shared by the OpenAI integration tests (imported by module name: pytest puts this
-directory on sys.path)."""
+"""Assertions shared by the OpenAI integration tests (imported by module name: tests/_helpers is on
+pytest's pythonpath)."""
 
 from __future__ import annotations
 
