@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from _fw_spans import recorded, tree
+from _langchain_chain import CHAIN_TREE, make_chain
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.output_parsers import StrOutputParser
@@ -33,20 +34,6 @@ from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
-
-CHAIN_TREE = [
-    "langchain.chain [RunnableSequence]",
-    "  langchain.chain [ChatPromptTemplate]",
-    "  openai.chat.completions",
-    "  langchain.chain [StrOutputParser]",
-]
-
-
-def make_chain(fake: FakeProvider, model: str = "gpt-4o-mini") -> Any:
-    llm = ChatOpenAI(model=model, base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)
-    prompt = ChatPromptTemplate.from_messages([("system", "Be brief."), ("user", "Tell me about {topic}")])
-    return prompt | llm | StrOutputParser()
-
 
 def test_chain_invoke_one_trace_provider_span_child_of_the_chain(server: FakeProvider) -> None:
     chain = make_chain(server)
