@@ -20,6 +20,6 @@ CHAIN_TREE = [
 
 
 def make_chain(fake: FakeProvider, model: str = "gpt-4o-mini") -> Any:
-    llm = ChatOpenAI(model=model, base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)
+    llm = ChatOpenAI(model=model, base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)  # type: ignore[arg-type]
     prompt = ChatPromptTemplate.from_messages([("system", "Be brief."), ("user", "Tell me about {topic}")])
     return prompt | llm | StrOutputParser()

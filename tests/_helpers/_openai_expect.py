@@ -9,8 +9,8 @@ import peekr
 from peekr import Span
 from peekr.sinks.memory import InMemorySink
 
-HELLO = [{"role": "user", "content": "Hello there"}]
-TOOLS = [
+HELLO: list[Any] = [{"role": "user", "content": "Hello there"}]
+TOOLS: list[Any] = [
     {
         "type": "function",
         "function": {

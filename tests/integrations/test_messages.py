@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -36,7 +36,7 @@ pytest.importorskip("boto3")
 
 SYSTEM, QUESTION = "Answer in one line.", "Weather in Oslo?"
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}
+TOOL: Any = {"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}
 RESULT = {"temp_c": 3}
 
 
@@ -57,6 +57,7 @@ def _openai(fake: FakeProvider) -> None:
     with fake.openai_client() as client:
         messages: list[Any] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
         first = client.chat.completions.create(model="gpt-4o-tool", messages=messages, tools=[TOOL])
+        assert first.choices[0].message.tool_calls
         call = first.choices[0].message.tool_calls[0]
         messages += [
             first.choices[0].message.model_dump(exclude_none=True),
@@ -239,7 +240,7 @@ def test_the_judges_text_holds_each_turn_the_messages_module_finds(
 def test_every_provider_messages_module_is_listed_for_the_text_renderers() -> None:
     """``peekr view``/``replay`` and the judges learn a provider's shapes from this one list."""
     on_disk = {path.parent.name for path in Path(integrations.__file__).parent.glob("*/messages.py")}
-    assert {provider.__name__.split(".")[2] for provider in PROVIDERS} == on_disk
+    assert {cast(ModuleType, provider).__name__.split(".")[2] for provider in PROVIDERS} == on_disk
     for provider in PROVIDERS:
         assert isinstance(provider.SHAPE, Shape)
         assert provider.part("plain text") is None
