@@ -49,7 +49,7 @@ test-local-llm: $(LLM_STAMP)  ## only the end-to-end test against a real llama.c
 check: $(STAMP)  ## lint, format check, type check
 	$(BIN)/ruff check peekr tests benchmarks examples
 	$(BIN)/ruff format --check peekr tests benchmarks examples
-	$(BIN)/mypy peekr
+	$(BIN)/mypy peekr tests
 
 bench: $(STAMP)  ## run every benchmark (prints figures; see benchmarks/README.md)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

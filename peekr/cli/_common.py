@@ -207,7 +207,9 @@ def content_text(value: Any, limit: int | None) -> str:
     """Render a captured input/output value (messages, contents, text) as readable text.
 
     Messages become ``role: text`` lines; other structures are compact JSON. Text longer
-    than ``limit`` characters is cut with a marker saying how much was left out.
+    than ``limit`` characters is cut with a marker saying how much was left out. What each
+    provider's captures look like comes from its ``messages`` module
+    (``peekr.integrations._providers``).
     """
     if value is None:
         return ""
@@ -218,77 +220,91 @@ def content_text(value: Any, limit: int | None) -> str:
 
 
 def _as_text(value: Any) -> str:
+    from ..integrations._providers import keys  # not at import: keeps `peekr --help` fast
+
+    turns = ("messages", *keys("turns"))
     if isinstance(value, str):
         return value
-    if isinstance(value, dict) and ("messages" in value or "contents" in value):
+    if isinstance(value, dict) and any(key in value for key in turns):
         lines = []
-        system = value.get("system") or value.get("system_instruction") or value.get("systemInstruction")
+        system = next((value.get(key) for key in keys("system") if value.get(key)), None)
         if system:
             lines.append(f"system: {_block_text(system)}")
-        contents = value.get("messages", value.get("contents")) or []
+        contents = value[next(key for key in turns if key in value)] or []
         if isinstance(contents, list):
             lines.extend(_message_line(m) for m in contents)
         else:
             lines.append(_block_text(contents))
         return "\n".join(lines)
-    if isinstance(value, list) and value and all(isinstance(m, dict) and ("role" in m or "parts" in m) for m in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(m, dict) and any(key in m for key in ("role", *keys("body"))) for m in value)
+    ):
         return "\n".join(_message_line(m) for m in value)
     if isinstance(value, dict) and ("role" in value or "content" in value):
         return _message_line(value)
     if isinstance(value, list) and value and all(isinstance(b, dict) and ("type" in b or "text" in b) for b in value):
         return _block_text(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
+    return _json(value)
 
 
 def _message_line(message: Any) -> str:
+    from ..integrations._providers import keys
+
     if not isinstance(message, dict):
         return _block_text(message)
     role = message.get("role", "?")
-    body = message.get("content", message.get("parts"))
+    body = next((message[key] for key in ("content", *keys("body")) if key in message), None)
     text = _block_text(body) if body is not None else ""
     calls = message.get("tool_calls")
     if isinstance(calls, list) and calls:
-        text = " ".join(([text] if text else []) + [_openai_call(c) for c in calls])
+        text = " ".join(([text] if text else []) + [_tool_call(c) for c in calls])
     return f"{role}: {text}"
 
 
-def _openai_call(call: Any) -> str:
+def _tool_call(call: Any) -> str:
+    """A common-shape ``ToolCall`` as ``→ name(arguments)``."""
     fn = call.get("function") if isinstance(call, dict) else None
     if isinstance(fn, dict):
         return f"→ {fn.get('name')}({fn.get('arguments', '')})"
-    return json.dumps(call, ensure_ascii=False, default=str)
+    return _json(call)
 
 
 def _block_text(body: Any) -> str:
+    from ..integrations._providers import keys
+
     if isinstance(body, str):
         return body
     if isinstance(body, list):
         return " ".join(_one_block(block) for block in body)
-    if isinstance(body, dict) and "parts" in body:
-        return _block_text(body["parts"])
+    if isinstance(body, dict):
+        for key in keys("body"):
+            if key in body:
+                return _block_text(body[key])
     return _one_block(body)
 
 
 def _one_block(block: Any) -> str:
     """One content block of any provider: text as is, tool calls as ``→ name(args)``, results as ``← ...``."""
+    from ..integrations._providers import part
+
     if isinstance(block, str):
         return block
     if isinstance(block, dict):
         if isinstance(block.get("text"), str):
             return str(block["text"])
-        call = block.get("toolUse") or block.get("function_call") or block.get("functionCall")
-        if block.get("type") == "tool_use":
-            call = block
-        if isinstance(call, dict):
-            args = call.get("input", call.get("args"))
-            return f"→ {call.get('name')}({json.dumps(args, ensure_ascii=False, default=str)})"
-        result = block.get("toolResult") or block.get("function_response") or block.get("functionResponse")
-        if block.get("type") == "tool_result":
-            result = block
-        if isinstance(result, dict):
-            content = result.get("content", result.get("response"))
+        found = part(block)
+        if found is not None and found.kind == "call":
+            return f"→ {found.name}({found.value})"
+        if found is not None:
+            content = found.value
             return f"← {_block_text(content) if isinstance(content, list) else _one_block(content)}"
-    return json.dumps(block, ensure_ascii=False, default=str)
+    return _json(block)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def counting_progress() -> Progress:

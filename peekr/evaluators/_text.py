@@ -5,6 +5,8 @@ Inputs come in many shapes: a prompt string; an OpenAI/Anthropic messages list w
 "input": ...}``; Gemini ``contents`` with ``parts``; Bedrock ``content`` blocks. Outputs are a
 string, a message dict, or a list of choices. Images, audio and tool schemas carry no
 checkable facts and are left out; tool results are kept (they are often the RAG context).
+The provider-specific key names come from the providers' ``messages`` modules
+(``peekr.integrations._providers``).
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from ..integrations._providers import keys
+
 __all__ = ["context_text", "response_text", "to_text"]
 
-_CONTAINER_KEYS = ("system", "instructions", "messages", "contents", "input", "prompt", "documents", "context")
-_TEXT_KEYS = ("text", "content", "parts", "output", "toolResult", "tool_result", "result", "message")
+_CONTAINER_KEYS = ("system", "instructions", "messages", *keys("turns"), "input", "prompt", "documents", "context")
+_TEXT_KEYS = ("text", "content", *keys("body"), "output", *keys("results"), "tool_result", "result", "message")
+_DATA_KEYS = keys("data")
 _SKIP_TYPES = {"image", "image_url", "input_image", "audio", "input_audio", "file", "document_ref"}
+_REPLY_KEYS = keys("replies")
+_REPLY_TEXT_KEYS = ("content", "text", *keys("reply_text"), "output", *keys("body"))
+_NOT_REPLY = keys("not_reply")
 
 
 def _texts(value: Any, depth: int = 0) -> Iterator[str]:
@@ -49,8 +57,11 @@ def _texts(value: Any, depth: int = 0) -> Iterator[str]:
                     yield f"[{role}] " + "\n".join(inner)
                 else:
                     yield from inner
-    if not found and "json" in value:  # Bedrock tool results: {"json": {...}}
-        yield json.dumps(value["json"], ensure_ascii=False, default=str)
+    if not found:  # Bedrock tool results: {"json": {...}}
+        for key in _DATA_KEYS:
+            if key in value:
+                yield json.dumps(value[key], ensure_ascii=False, default=str)
+                break
 
 
 def to_text(value: Any) -> str:
@@ -66,20 +77,17 @@ def context_text(value: Any) -> str:
 def response_text(output: Any) -> str:
     """The assistant's text in a span's ``output`` (tool calls and reasoning left out)."""
     if isinstance(output, dict):
-        if "choices" in output:
-            return response_text(output["choices"])
-        if "message" in output:
-            return response_text(output["message"])
-        if "candidates" in output:
-            return response_text(output["candidates"])
-        for key in ("content", "text", "output_text", "output", "parts"):
+        for key in _REPLY_KEYS:
+            if key in output:
+                return response_text(output[key])
+        for key in _REPLY_TEXT_KEYS:
             if key in output and output[key] is not None:
                 return response_text(output[key])
         return ""
     if isinstance(output, list):
         parts = []
         for item in output:
-            if isinstance(item, dict) and item.get("type") in ("tool_use", "function_call", "reasoning", "thinking"):
+            if isinstance(item, dict) and item.get("type") in _NOT_REPLY:
                 continue
             text = response_text(item)
             if text:

@@ -16,19 +16,28 @@ A ``ToolCall`` is ``{"id": str, "type": "function", "function": {"name": str, "a
 Each ``peekr.integrations.<provider>.messages`` module implements :class:`MessageConverter`;
 anything it cannot express raises :class:`Unconvertible`. The helpers below are the pieces the
 providers share (block-by-block turns, the system + messages layout, the assistant message).
+
+The same module also tells the text renderers (``peekr view``/``replay --io``, the judges' text) how
+its captures differ from the common shape, without converting them: its :class:`Shape` (the key
+names) and ``part`` (a tool call or a tool result in one of its content blocks, as a :class:`Part`).
+``peekr.integrations._providers`` lists the modules; adding a provider means writing its module and
+listing it there.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple, Protocol
 
 __all__ = [
     "BlockKind",
     "Blocks",
     "Message",
     "MessageConverter",
+    "Part",
+    "Shape",
     "Tool",
     "Unconvertible",
     "assistant",
@@ -36,6 +45,7 @@ __all__ = [
     "call",
     "convert_turn",
     "function",
+    "json_text",
     "system_and_messages",
     "text",
 ]
@@ -51,8 +61,44 @@ class Unconvertible(ValueError):
     """The span's input/output cannot be expressed as common messages; the message says why."""
 
 
+class Part(NamedTuple):
+    """A tool call (``name``, ``value`` = the arguments as JSON text) or a tool result (``value`` = its raw
+    content) found in one content block, unconverted: what the text renderers show."""
+
+    kind: Literal["call", "result"]
+    name: Any
+    value: Any
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The key names a provider's captures use where they differ from the common shape.
+
+    The common shape's own keys (``role``, ``content``, ``text``, ``type``, ``messages``,
+    ``tool_calls``) are left out: every renderer knows them.
+    """
+
+    system: tuple[str, ...] = ()  #: the system prompt beside the turns in a captured ``input``
+    turns: tuple[str, ...] = ()  #: the list of turns in a captured ``input`` (besides ``messages``)
+    body: tuple[str, ...] = ()  #: one turn's content (besides ``content``)
+    results: tuple[str, ...] = ()  #: the key wrapping a tool-result block
+    data: tuple[str, ...] = ()  #: structured (JSON) content inside a tool result
+    replies: tuple[str, ...] = ()  #: a response's envelopes around the reply (choices, candidates)
+    reply_text: tuple[str, ...] = ()  #: the reply's text in a response (besides ``content``/``text``)
+    not_reply: tuple[str, ...] = ()  #: block types in a reply that are not its text (tool calls, reasoning)
+
+
 class MessageConverter(Protocol):
     """What a provider's ``messages`` module offers (the module itself satisfies this protocol)."""
+
+    @property
+    def SHAPE(self) -> Shape:
+        """The key names its captures use (for the text renderers)."""
+        ...
+
+    def part(self, block: Any) -> Part | None:
+        """The tool call or tool result in one of its content blocks, or None (text, media, not its block)."""
+        ...
 
     def input_messages(self, value: Any, request: Mapping[str, Any]) -> list[Message]:
         """The captured ``input`` (with the captured ``request`` for a system prompt) as messages."""
@@ -172,6 +218,11 @@ def function(name: Any, description: Any, parameters: Any) -> Tool:
     if isinstance(parameters, dict):
         fn["parameters"] = parameters
     return {"type": "function", "function": fn}
+
+
+def json_text(value: Any) -> str:
+    """Any value as compact JSON text (non-JSON values as their ``str``), for display."""
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def text(value: Any) -> str:

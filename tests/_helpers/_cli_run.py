@@ -38,6 +38,7 @@ def run_cli(
     err = result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         # what the interpreter would print for an uncaught exception
+        assert result.exc_info is not None  # set with the exception
         err += "".join(traceback.format_exception(type(result.exception), result.exception, result.exc_info[2]))
     return Result(result.exit_code, result.stdout, err)
 

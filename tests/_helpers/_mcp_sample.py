@@ -39,7 +39,7 @@ def span(trace: str, name: str, label: str, start_s: float, ms: float, *, parent
 def build(tenant: str | None = "acme", prefix: str = "") -> tuple[list[Span], list[Any]]:
     """Spans, then eval results and feedback."""
     p = prefix
-    llm = {"provider": "openai", "tokens_input": 40, "tokens_output": 10, "tokens_total": 50}
+    llm: dict[str, Any] = {"provider": "openai", "tokens_input": 40, "tokens_output": 10, "tokens_total": 50}
     spans = [
         span(f"{p}agent", "handle_chat", f"{p}root", 600, 2400, tenant=tenant, feature="weather", user_id="alice"),
         span(

@@ -31,7 +31,7 @@ def rows(context: bool = True) -> list[dict[str, Any]]:
 
 def responder(request: dict[str, Any]) -> str:
     """The app's model repeats its documents (plus an invented sentence when asked to); else: the judge."""
-    system = request["messages"][0]["content"]
+    system: str = request["messages"][0]["content"]
     if not system.startswith(SYSTEM):
         return _judge(request)
     answer = system[len(SYSTEM) :].replace("INVENT", "")
@@ -51,7 +51,7 @@ def close() -> None:
         client.close()
 
 
-def _messages(question: str, invent: bool) -> list[dict[str, str]]:
+def _messages(question: str, invent: bool) -> list[Any]:
     documents = "\n".join(FACTS.get(question, [])) + ("INVENT" if invent else "")
     return [{"role": "system", "content": SYSTEM + documents}, {"role": "user", "content": question}]
 

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from _cli_sample import Sample, build
 
 import peekr
+from peekr._events import EvalResult, Feedback
 from peekr._runtime import get_runtime
 
 
-def _write(storage: str, path: Path, sample: Sample) -> None:
+def _write(storage: Literal["sqlite", "jsonl"], path: Path, sample: Sample) -> None:
     """Write the sample through the real sink: ``peekr.instrument`` + the bus + ``shutdown``.
 
     Spans, evaluation results and feedback go through ``runtime.publish`` exactly as the
@@ -26,8 +28,9 @@ def _write(storage: str, path: Path, sample: Sample) -> None:
     for event in sample.spans:
         runtime.publish(event.model_copy(deep=True))
     assert peekr.flush(10)
-    for event in [*sample.evals, *sample.feedback]:
-        runtime.publish(event)
+    results: list[EvalResult | Feedback] = [*sample.evals, *sample.feedback]
+    for result in results:
+        runtime.publish(result)
     assert peekr.shutdown(10)
 
 

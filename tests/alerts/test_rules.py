@@ -40,7 +40,7 @@ def call(
     return Span(
         trace_id=f"{n:032x}", span_id=f"{n:016x}", name="openai.chat.completions",
         start_time="2026-12-03T10:00:00Z", end_time="2026-12-03T10:00:01Z", duration_ms=ms,
-        status=status, tenant_id=tenant, attributes=attributes,
+        status=status, tenant_id=tenant, attributes=attributes,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -151,7 +151,7 @@ def test_score_below_groups_scores_by_the_scored_span() -> None:
     feed(eng, clock, [score(s, 0.9) for s in good] + [score(s, 0.4) for s in bad])
     feed(eng, clock, [score(good[0], 0.1, name="answer_relevance")])  # another evaluator: ignored
     (alert,) = eng.evaluate()
-    assert (alert.group, alert.value) == ("search", pytest.approx(0.4))
+    assert (alert.group, alert.value) == ("search", pytest.approx(0.4))  # type: ignore[comparison-overlap]
     assert alert.message == "mean hallucination score 0.40 over 5 scored calls in the last 5m"
 
 
@@ -198,13 +198,13 @@ def test_framework_and_manual_spans_are_not_model_calls() -> None:
         (lambda: ErrorRate(above=5), ValueError, r"above is a rate from 0 to 1"),
         (lambda: ErrorRate(window="soon"), ValueError, r"window='soon' is not a duration"),
         (lambda: LatencyP95(above_ms=-1), ValueError, r"above_ms must be > 0"),
-        (lambda: Cost(above_usd="10"), TypeError, r"above_usd must be a number"),
+        (lambda: Cost(above_usd="10"), TypeError, r"above_usd must be a number"),  # type: ignore[arg-type]
         (lambda: CostSpike(factor=0.5), ValueError, r"factor must be > 1"),
         (lambda: CostSpike(window="1d", baseline="1h"), ValueError, r"baseline .* must be at least the window"),
         (lambda: ScoreBelow(evaluator=""), TypeError, r"evaluator must be a score name"),
-        (lambda: Cost(by="region"), ValueError, r"by='region'; expected one of model, provider"),
-        (lambda: Cost(notify="slack"), TypeError, r"notify expects a list of channels"),
-        (lambda: Cost(notify=[print]), TypeError, r"notify expects peekr.alerts channels"),
+        (lambda: Cost(by="region"), ValueError, r"by='region'; expected one of model, provider"),  # type: ignore[arg-type]
+        (lambda: Cost(notify="slack"), TypeError, r"notify expects a list of channels"),  # type: ignore[arg-type]
+        (lambda: Cost(notify=[print]), TypeError, r"notify expects peekr.alerts channels"),  # type: ignore[list-item]
     ],
 )
 def test_bad_rules_raise_clearly(make: Any, error: type, match: str) -> None:

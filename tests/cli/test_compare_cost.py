@@ -27,7 +27,7 @@ def cost_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return path
 
 
-def test_compare_table_and_verdict(cli, experiment_file: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_table_and_verdict(cli, experiment_file: Path) -> None:
     result: Result = cli(["compare", str(experiment_file), "--experiment", "prompt-v2"])
     assert result.code == 0, result.err
     lines = result.out.splitlines()
@@ -43,7 +43,7 @@ def test_compare_table_and_verdict(cli, experiment_file: Path) -> None:  # type:
     assert result.err == ""
 
 
-def test_compare_json_and_metric_filter(cli, experiment_file: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_json_and_metric_filter(cli, experiment_file: Path) -> None:
     result = cli(["compare", str(experiment_file), "-e", "prompt-v2", "--metric", "cost", "-m", "errors", "--json"])
     assert result.code == 0, result.err
     data = json.loads(result.out)
@@ -53,7 +53,7 @@ def test_compare_json_and_metric_filter(cli, experiment_file: Path) -> None:  # 
     assert data["tests"][0]["significant"] is True
 
 
-def test_compare_bad_input(cli, experiment_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_bad_input(cli, experiment_file: Path, tmp_path: Path) -> None:
     result = cli(["compare", str(experiment_file), "-e", "nope"])
     assert result.code == 1
     assert "no LLM calls recorded for experiment 'nope' (experiments here: other, prompt-v2)" in result.err
@@ -67,7 +67,7 @@ def test_compare_bad_input(cli, experiment_file: Path, tmp_path: Path) -> None: 
     assert result.code == 2 and "--experiment" in result.err
 
 
-def test_compare_warns_on_small_samples(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_warns_on_small_samples(cli, tmp_path: Path) -> None:
     path = tmp_path / "traces.db"
     write_db(path, experiment_sample({"A": Arm(), "B": Arm()}, 10, seed=1))
     result = cli(["compare", str(path), "-e", "prompt-v2"])
@@ -75,7 +75,7 @@ def test_compare_warns_on_small_samples(cli, tmp_path: Path) -> None:  # type: i
     assert "peekr: warning: fewer than 30 calls in A, B: the tests are approximate" in result.err
 
 
-def test_cost_totals_and_unpriced(cli, cost_file: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cost_totals_and_unpriced(cli, cost_file: Path) -> None:
     sample = cost_sample()
     costs = [s.attributes["cost_usd"] for s in sample.spans if "cost_usd" in s.attributes]
     unpriced = sum(s.attributes.get("model") == "my-finetune" for s in sample.spans)
@@ -93,7 +93,7 @@ def test_cost_totals_and_unpriced(cli, cost_file: Path) -> None:  # type: ignore
     assert f"peekr: warning: {unpriced} calls had no price" in table.err
 
 
-def test_cost_by_two_dimensions_top_and_range(cli, cost_file: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cost_by_two_dimensions_top_and_range(cli, cost_file: Path) -> None:
     result = cli(["cost", str(cost_file), "--by", "feature", "--by", "day", "--top", "2"])
     assert result.code == 0, result.err
     lines = result.out.splitlines()
@@ -104,7 +104,7 @@ def test_cost_by_two_dimensions_top_and_range(cli, cost_file: Path) -> None:  # 
     assert empty.code == 0 and empty.out.strip() == "No LLM calls in this time range."
 
 
-def test_cost_bad_input(cli, cost_file: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_cost_bad_input(cli, cost_file: Path, tmp_path: Path) -> None:
     result = cli(["cost", str(cost_file), "--by", "region"])
     assert result.code == 2 and "'region'; expected one of: model, tenant, user, feature, endpoint, day" in result.err
     result = cli(["cost", str(cost_file), "--top", "0"])
@@ -118,7 +118,7 @@ def test_cost_bad_input(cli, cost_file: Path, tmp_path: Path) -> None:  # type: 
     assert result.code == 1 and "is this a peekr traces file?" in result.err
 
 
-def test_compare_prints_names_verbatim(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_compare_prints_names_verbatim(cli, tmp_path: Path) -> None:
     """Variant and experiment names are text, not rich markup."""
     sample = experiment_sample({"[bold]A": Arm(), "B[/]": Arm(cost=0.0005)}, 40, seed=4, name="exp [x]")
     path = tmp_path / "traces.db"

@@ -23,11 +23,11 @@ def report(cli, traces_db: Path, tmp_path: Path) -> Path:
     return out
 
 
-def _data(report: Path) -> dict:
+def _data(report: Path) -> dict:  # type: ignore[type-arg]
     html = report.read_text()
     raw = re.search(r'<script id="peekr-data" type="application/json">(.*?)</script>', html, re.S)
     assert raw
-    return json.loads(raw.group(1))
+    return json.loads(raw.group(1))  # type: ignore[no-any-return]
 
 
 def test_report_is_one_self_contained_file(report: Path) -> None:

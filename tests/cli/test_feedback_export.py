@@ -24,7 +24,7 @@ def test_feedback_through_the_running_jsonl_storage(tmp_path: Path, cli) -> None
     path = tmp_path / "traces.jsonl"
     peekr.instrument(storage="jsonl", path=path, providers=[])
     with peekr.span("answer") as span:
-        trace_id = span.trace_id  # type: ignore[union-attr]
+        trace_id = span.trace_id
     peekr.feedback(trace_id, rating="good", score=0.9)
     peekr.shutdown()
     records = [json.loads(line) for line in path.read_text().splitlines()]

@@ -90,7 +90,7 @@ def test_pii_spans_have_content_redacted_unless_opted_out() -> None:
 
 def test_bad_session_arguments_raise_clearly() -> None:
     with pytest.raises(ValueError, match=r"retention_class='forever'.*default, short, long, pii"):
-        peekr.session(retention_class="forever")
+        peekr.session(retention_class="forever")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"user_id.*int"):
         peekr.session(user_id=42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="attributes"):

@@ -85,7 +85,7 @@ def test_a_span_that_cannot_be_built_is_dropped_and_counted_on_its_own_bus() -> 
     peekr.instrument(storage="none", sinks=[InMemorySink()])
     sink = InMemorySink()
     runtime = _runtime(sink)
-    runtime.publish(_Unbuildable())
+    runtime.publish(_Unbuildable())  # type: ignore[arg-type]
     good = start_span("fine", runtime=runtime)
     assert good is not None
     good.end()

@@ -88,7 +88,7 @@ def test_pipeline_scrubs_spans_eval_results_and_feedback_before_sinks() -> None:
     trace_id = span.trace_id
     peekr.feedback(trace_id, rating="bad", note="call me on (415) 555-0199")
     assert peekr.flush(10)
-    assert span.attributes["prompt"] == "mail [EMAIL]"
+    assert span.attributes["prompt"] == "mail [EMAIL]"  # type: ignore[typeddict-item]
     assert span.attributes["error"]["message"] == "card [PAYMENT_CARD] declined"
     assert seen and "jane@example.org" not in seen[0]  # the evaluator saw the scrubbed span
     notes = [f.note for f in sink.feedback]

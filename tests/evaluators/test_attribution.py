@@ -48,7 +48,7 @@ def _evaluate(fake: FakeProvider, evaluator: Any, *, retrieve: bool) -> dict[str
             )
         peekr.flush(10)
     (span,) = [s for s in sink.spans if s.name == "openai.chat.completions"]
-    return span.attributes
+    return span.attributes  # type: ignore[return-value]
 
 
 def _judge(fake: FakeProvider, **kwargs: Any) -> peekr.eval.Hallucination:

@@ -24,7 +24,7 @@ def invoke(*args: str) -> Any:
 
 
 def record(path: Path, n: int, storage: str = "sqlite") -> None:
-    peekr.instrument(storage=storage, path=path, providers=[])
+    peekr.instrument(storage=storage, path=path, providers=[])  # type: ignore[arg-type]
     for i in range(n):
         with peekr.span(
             "openai.chat.completions",

@@ -25,7 +25,7 @@ class Responder:
     def __call__(self, request: dict[str, Any]) -> str:
         system = request["messages"][0]["content"]
         if system.startswith(APP):
-            return system.split("ANSWER=", 1)[1]
+            return system.split("ANSWER=", 1)[1]  # type: ignore[no-any-return]
         return self.judge(request)
 
 
@@ -56,7 +56,7 @@ def _run(
             )
         peekr.flush(10)
     (span,) = [s for s in sink.spans if s.name == "openai.chat.completions"]
-    return span.attributes
+    return span.attributes  # type: ignore[return-value]
 
 
 def _kw(fake: FakeProvider) -> dict[str, Any]:
@@ -168,13 +168,13 @@ def test_lenient_json_refuses_a_truncated_answer() -> None:
         (lambda: peekr.eval.Rubric({}), ValueError, r"needs a non-empty dict"),
         (lambda: peekr.eval.Rubric(["clear"], scale=1), ValueError, r"scale=...\) must be an int of at least 2"),
         (
-            lambda: peekr.eval.ContextRelevance(chunks_extractor="docs"),
+            lambda: peekr.eval.ContextRelevance(chunks_extractor="docs"),  # type: ignore[arg-type]
             TypeError,
             r"chunks_extractor=...\) expects a callable",
         ),
         (lambda: peekr.eval.CitationAccuracy(max_chunks=0), ValueError, r"max_chunks=...\) must be a positive int"),
         (lambda: peekr.eval.AnswerRelevance(name=""), TypeError, r"name=...\) expects a non-empty str"),
-        (lambda: peekr.eval.AnswerRelevance(judge=object()), TypeError, r"expects a judge with async complete"),
+        (lambda: peekr.eval.AnswerRelevance(judge=object()), TypeError, r"expects a judge with async complete"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_options_raise_clearly(make: Any, error: type, match: str) -> None:

@@ -43,7 +43,7 @@ def rag_chain(fake: FakeProvider) -> Any:
     store = InMemoryVectorStore(DeterministicFakeEmbedding(size=16))
     store.add_texts(DOCUMENTS)
     retriever = store.as_retriever(search_kwargs={"k": 2})
-    llm = ChatOpenAI(model="gpt-4o-mini", base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)
+    llm = ChatOpenAI(model="gpt-4o-mini", base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)  # type: ignore[arg-type]
     # The prompt does not carry the documents: only the retrieval span holds them.
     prompt = ChatPromptTemplate.from_messages([("system", APP), ("user", "{question}")])
     return {"docs": retriever, "question": lambda q: q} | prompt | llm | StrOutputParser()

@@ -47,7 +47,7 @@ def test_scores_and_verdicts_are_stored_and_read_back(
     make_hallucination: Callable[..., Hallucination], tmp_path: Path, storage: str
 ) -> None:
     path = tmp_path / f"traces.{'db' if storage == 'sqlite' else 'jsonl'}"
-    peekr.instrument(storage=storage, path=path, evaluators=[make_hallucination()], providers=[])
+    peekr.instrument(storage=storage, path=path, evaluators=[make_hallucination()], providers=[])  # type: ignore[arg-type]
     span_id = record_llm_span()
     assert wait_until(lambda: _scored(path, span_id) is not None)
     peekr.shutdown()

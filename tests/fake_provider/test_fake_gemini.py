@@ -129,7 +129,7 @@ async def test_async_midstream_error(fake: FakeProvider) -> None:
 
 def test_embed_content(fake: FakeProvider) -> None:
     client = fake.genai_client()
-    response = client.models.embed_content(model="text-embedding-004", contents=["hello world", "bye"])
+    response = client.models.embed_content(model="text-embedding-004", contents=["hello world", "bye"])  # type: ignore[arg-type]
     assert response.embeddings is not None and len(response.embeddings) == 2
     assert response.embeddings[0].values is not None and len(response.embeddings[0].values) == 8
 

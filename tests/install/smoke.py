@@ -90,7 +90,7 @@ def call_fastapi() -> str:
 def call_langchain() -> str:
     from langchain_core.runnables import RunnableLambda
 
-    assert RunnableLambda(lambda x: x + 1).invoke(1) == 2
+    assert RunnableLambda(lambda x: x + 1).invoke(1) == 2  # type: ignore[arg-type]
     return "langchain.chain"
 
 
@@ -106,7 +106,7 @@ def call_chroma() -> str:
 
     client = chromadb.EphemeralClient()
     collection = client.create_collection("smoke", embedding_function=None)  # no model download
-    collection.query(query_embeddings=[[0.1, 0.2]], n_results=1)
+    collection.query(query_embeddings=[[0.1, 0.2]], n_results=1)  # type: ignore[arg-type]
     return "chroma.query"
 
 

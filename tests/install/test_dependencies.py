@@ -107,7 +107,7 @@ def _declared() -> tuple[set[str], dict[str, set[str]]]:
         for extra, reqs in project["optional-dependencies"].items()
         if extra != "dev"
     }
-    return core, extras
+    return core, extras  # type: ignore[return-value]
 
 
 @functools.cache

@@ -90,7 +90,7 @@ def test_install_with_one_extra(extra: str, tmp_path: Path, wheel: Path) -> None
 
     view = _run([venv / "bin" / "peekr", "view", "traces.db", "--json"], cwd=work)
     names = sorted(json.loads(line)["name"] for line in view.stdout.splitlines())
-    assert names == sorted(report["expected"])  # type: ignore[arg-type]
+    assert names == sorted(report["expected"])  # type: ignore[call-overload]
     table = _run([venv / "bin" / "peekr", "view", "traces.db"], cwd=work)
     assert "smoke-step" in table.stdout
 

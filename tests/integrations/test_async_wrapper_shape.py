@@ -17,7 +17,7 @@ def _shape() -> tuple[bool, bool, type | None]:
     client = openai.AsyncOpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1", max_retries=0)
     raised: type | None = None
     try:
-        client.chat.completions.create()  # type: ignore[call-overload]  # missing arguments
+        client.chat.completions.create()  # missing arguments
     except TypeError as exc:
         raised = type(exc)
     return (

@@ -221,8 +221,8 @@ def test_a_guard_that_fails_internally_never_reaches_the_caller(fake: FakeProvid
         (lambda: peekr.Blocklist(patterns=["x*"]), ValueError, "matches the empty string"),
         (lambda: peekr.Blocklist(["x"], on="request"), ValueError, "on='request'"),  # type: ignore[arg-type]
         (lambda: peekr.Blocklist(["x"], action="block"), ValueError, "action='block'"),  # type: ignore[arg-type]
-        (lambda: peekr.instrument(storage="none", guards=peekr.Blocklist(["x"])), TypeError, "list of peekr.Blocklist"),
-        (lambda: peekr.instrument(storage="none", guards=["x"]), TypeError, "is not a peekr.Blocklist"),
+        (lambda: peekr.instrument(storage="none", guards=peekr.Blocklist(["x"])), TypeError, "list of peekr.Blocklist"),  # type: ignore[arg-type]
+        (lambda: peekr.instrument(storage="none", guards=["x"]), TypeError, "is not a peekr.Blocklist"),  # type: ignore[list-item]
     ],
 )
 def test_bad_guard_options_raise_clear_errors(make: Callable[[], Any], error: type, message: str) -> None:
@@ -241,7 +241,7 @@ def test_gemini_typed_contents_and_config_system_instruction_are_redacted(fake: 
     sent = fake.last_request.body.decode()
     assert SECRET not in sent and "Never discuss [BLOCKED]." in sent
     assert reply.text == "Echo: Summarise the [BLOCKED] launch plan"
-    assert contents[0].parts[0].text == PROMPT and config.system_instruction == f"Never discuss {SECRET}."  # copies
+    assert contents[0].parts[0].text == PROMPT and config.system_instruction == f"Never discuss {SECRET}."  # type: ignore[index]  # copies
 
 
 ASYNCIO_ONLY = pytest.mark.parametrize("anyio_backend", ["asyncio"])  # google-genai's async transport: aiohttp

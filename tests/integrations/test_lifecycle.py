@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -21,7 +22,7 @@ from peekr._context import suppress_instrumentation
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
-HELLO = [{"role": "user", "content": "Hello there"}]
+HELLO: list[Any] = [{"role": "user", "content": "Hello there"}]
 ORIGINALS = {
     (cls, name): cls.__dict__[name]
     for cls, name in [

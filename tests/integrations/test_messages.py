@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 import peekr
-from peekr.integrations._messages import Unconvertible
+from peekr import integrations
+from peekr.cli._common import content_text
+from peekr.evaluators._text import response_text, to_text
+from peekr.integrations._messages import Shape, Unconvertible
+from peekr.integrations._providers import PROVIDERS
 from peekr.integrations.anthropic import messages as anthropic_messages
 from peekr.integrations.bedrock import messages as bedrock_messages
 from peekr.integrations.gemini import messages as gemini_messages
@@ -31,7 +36,7 @@ pytest.importorskip("boto3")
 
 SYSTEM, QUESTION = "Answer in one line.", "Weather in Oslo?"
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}
+TOOL: Any = {"type": "function", "function": {"name": "get_weather", "parameters": SCHEMA}}
 RESULT = {"temp_c": 3}
 
 
@@ -52,6 +57,7 @@ def _openai(fake: FakeProvider) -> None:
     with fake.openai_client() as client:
         messages: list[Any] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}]
         first = client.chat.completions.create(model="gpt-4o-tool", messages=messages, tools=[TOOL])
+        assert first.choices[0].message.tool_calls
         call = first.choices[0].message.tool_calls[0]
         messages += [
             first.choices[0].message.model_dump(exclude_none=True),
@@ -177,3 +183,79 @@ def test_a_tool_round_trip_becomes_common_messages(
 def test_an_unknown_shape_is_refused_with_a_reason(module: ModuleType, value: Any) -> None:
     with pytest.raises(Unconvertible):
         module.input_messages(value, {})
+
+
+def _recorded(fake: FakeProvider, sink: InMemorySink, run: Callable[[FakeProvider], None]) -> dict[str, Any]:
+    """The second call's span (system prompt, question, tool call, tool result, final answer)."""
+    run(fake)
+    peekr.flush()
+    return sink.spans[1].model_dump(mode="json")
+
+
+@pytest.mark.parametrize(("run", "module"), CASES)
+def test_peekr_view_renders_each_turn_the_messages_module_finds(
+    fake: FakeProvider, sink: InMemorySink, run: Callable[[FakeProvider], None], module: ModuleType
+) -> None:
+    span = _recorded(fake, sink, run)
+    attrs = span["attributes"]
+    messages, _ = span_to_messages(span)
+    lines = content_text(attrs["input"], None).splitlines()
+
+    assert len(lines) == 4  # system, question, the model's call, the tool's result: one line per turn
+    assert lines[0] == f"system: {messages[0]['content']}"
+    assert lines[1] == f"user: {messages[1]['content']}"
+    call = messages[2]["tool_calls"][0]["function"]
+    assert lines[2].endswith(f": → {call['name']}({call['arguments']})")
+    assert ": ← " in lines[3] or lines[3].startswith("tool: ")
+    assert messages[3]["content"] in lines[3]
+    assert content_text(attrs["output"], None) == messages[4]["content"]
+
+
+JUDGE_CASES = [
+    *CASES[:2],
+    pytest.param(
+        _gemini,
+        gemini_messages,
+        id="gemini",
+        marks=pytest.mark.xfail(reason="judge text leaves out a Gemini function_response's content (known gap)"),
+    ),
+    CASES[3],
+]
+
+
+@pytest.mark.parametrize(("run", "module"), JUDGE_CASES)
+def test_the_judges_text_holds_each_turn_the_messages_module_finds(
+    fake: FakeProvider, sink: InMemorySink, run: Callable[[FakeProvider], None], module: ModuleType
+) -> None:
+    span = _recorded(fake, sink, run)
+    attrs = span["attributes"]
+    messages, _ = span_to_messages(span)
+    judged = to_text(attrs["input"])
+
+    assert response_text(attrs["output"]) == messages[4]["content"]
+    assert SYSTEM in judged and QUESTION in judged
+    assert messages[3]["content"] in judged  # the tool's result (often the RAG context)
+
+
+def test_every_provider_messages_module_is_listed_for_the_text_renderers() -> None:
+    """``peekr view``/``replay`` and the judges learn a provider's shapes from this one list."""
+    on_disk = {path.parent.name for path in Path(integrations.__file__).parent.glob("*/messages.py")}
+    assert {cast(ModuleType, provider).__name__.split(".")[2] for provider in PROVIDERS} == on_disk
+    for provider in PROVIDERS:
+        assert isinstance(provider.SHAPE, Shape)
+        assert provider.part("plain text") is None
+
+
+@pytest.mark.parametrize(
+    ("block", "shown"),
+    [
+        ({"type": "tool_use", "id": "t1", "name": "lookup", "input": {"q": "é"}}, '→ lookup({"q": "é"})'),
+        ({"toolUse": {"toolUseId": "t1", "name": "lookup", "input": {"q": 1}}}, '→ lookup({"q": 1})'),
+        ({"functionCall": {"name": "lookup", "args": {"q": 1}}}, '→ lookup({"q": 1})'),
+        ({"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "ok"}]}, "← ok"),
+        ({"toolResult": {"toolUseId": "t1", "content": [{"text": "ok"}]}}, "← ok"),
+        ({"function_response": {"name": "lookup", "response": {"text": "ok"}}}, "← ok"),
+    ],
+)
+def test_a_tool_block_of_any_provider_shows_as_a_call_or_a_result(block: dict[str, Any], shown: str) -> None:
+    assert content_text({"messages": [{"role": "assistant", "content": [block]}]}, None) == f"assistant: {shown}"

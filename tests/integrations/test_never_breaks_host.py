@@ -31,7 +31,7 @@ pytestmark = [
     ),
 ]
 
-HELLO = [{"role": "user", "content": "Hello there"}]
+HELLO: list[Any] = [{"role": "user", "content": "Hello there"}]
 TOOLS = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}]
 Arm = Callable[[], None]
 
@@ -57,7 +57,7 @@ def chat_create(client: openai.OpenAI, arm: Arm) -> Any:
 
 
 def chat_tools(client: openai.OpenAI, arm: Arm) -> Any:
-    return dump(client.chat.completions.create(model="gpt-4o-tool", messages=HELLO, tools=TOOLS))
+    return dump(client.chat.completions.create(model="gpt-4o-tool", messages=HELLO, tools=TOOLS))  # type: ignore[arg-type]
 
 
 def chat_stream(client: openai.OpenAI, arm: Arm) -> Any:
@@ -67,7 +67,7 @@ def chat_stream(client: openai.OpenAI, arm: Arm) -> Any:
 
 
 def chat_stream_with_usage(client: openai.OpenAI, arm: Arm) -> Any:
-    stream = client.chat.completions.create(
+    stream = client.chat.completions.create(  # type: ignore[call-overload]
         model="gpt-4o-tool", messages=HELLO, tools=TOOLS, stream=True, stream_options={"include_usage": True}
     )
     arm()
@@ -173,7 +173,7 @@ def _run(scenario: Callable[[openai.OpenAI, Arm], Any], mode: str) -> tuple[Any,
             armed_at.append(True)
 
     # Non-streamed chat calls switch the faults on while the fake answers (mid-call).
-    fake.chat_responder = lambda body: (arm(), _echo(body))[1]
+    fake.chat_responder = lambda body: (arm(), _echo(body))[1]  # type: ignore[func-returns-value]
     sink = InMemorySink()
     if mode != "off":
         peekr.instrument(storage="none", sinks=[sink], providers=["openai"])
@@ -260,7 +260,7 @@ async def _arun(
             inject_faults(True)
             armed_at.append(True)
 
-    fake.chat_responder = lambda body: (arm(), _echo(body))[1]
+    fake.chat_responder = lambda body: (arm(), _echo(body))[1]  # type: ignore[func-returns-value]
     if mode != "off":
         peekr.instrument(storage="none", sinks=[InMemorySink()], providers=["openai"])
     if mode == "from_start":

@@ -134,7 +134,7 @@ def test_mcp_needs_a_read_key(collector: dict[str, str], key: str | None, status
 
 def test_bad_arguments_over_http(collector: dict[str, str]) -> None:
     results = anyio.run(
-        _session,
+        _session,  # type: ignore[arg-type]
         collector["url"],
         collector["acme"],
         [

@@ -79,7 +79,7 @@ def test_keys_are_stored_only_as_salted_hashes(db: str) -> None:
     assert first.salt != second.salt
 
 
-def test_rate_limit_per_key_answers_429_with_retry_after(start_collector, db: str) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_per_key_answers_429_with_retry_after(start_collector, db: str) -> None:
     busy, calm = new_key(db, "acme"), new_key(db, "acme")
     with start_collector(rate_limit=1, rate_burst=3) as collector, httpx.Client() as client:
 
@@ -105,7 +105,7 @@ def test_failed_authentication_is_limited_per_client_address(collector: RunningC
     assert statuses.count(401) <= 30 + refilled and statuses.count(429) >= 300 - 30 - refilled
 
 
-def test_a_blocked_address_waits_retry_after_even_with_a_valid_key(start_collector, db: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_blocked_address_waits_retry_after_even_with_a_valid_key(start_collector, db: str) -> None:
     good = new_key(db, "acme")
     wrong = "pk_live_000000000000_" + "a" * 43
     attacker, neighbour = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.1"}
@@ -129,7 +129,7 @@ def test_a_blocked_address_waits_retry_after_even_with_a_valid_key(start_collect
         assert send(wrong, attacker).status_code == 401
 
 
-def test_ipv6_clients_are_limited_per_64_network(start_collector, db: str) -> None:  # type: ignore[no-untyped-def]
+def test_ipv6_clients_are_limited_per_64_network(start_collector, db: str) -> None:
     wrong = "pk_live_000000000000_" + "a" * 43
     with start_collector(auth_fail_rate=1, auth_fail_burst=3) as collector, httpx.Client() as client:
         statuses = [

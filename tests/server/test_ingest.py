@@ -120,7 +120,7 @@ def test_malformed_bodies_are_400_with_a_reason(collector: RunningCollector, db:
     assert brotli.status_code == 415
 
 
-def test_body_limits_compressed_decompressed_and_record_count(start_collector, db: str) -> None:  # type: ignore[no-untyped-def]
+def test_body_limits_compressed_decompressed_and_record_count(start_collector, db: str) -> None:
     key = new_key(db, "acme")
     with start_collector(max_body_bytes=20_000, max_decompressed_bytes=100_000, max_records=100) as collector:
         url, headers = collector.url + "/v1/ingest", auth(key)

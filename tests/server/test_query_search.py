@@ -39,7 +39,7 @@ def _trace(trace_id: str, minute: int, *, user: str, variant: str | None, prompt
         trace_id=trace_id, parent_id=root["span_id"], name="openai.chat.completions",
         start=BASE + timedelta(minutes=minute, seconds=1), model="gpt-4o", user_id=user,
         input=[{"role": "user", "content": prompt + tenant_word}],
-        output={"role": "assistant", "content": answer}, **extra,
+        output={"role": "assistant", "content": answer}, **extra,  # type: ignore[arg-type]
     )  # fmt: skip
     return [root, llm]
 

@@ -18,7 +18,7 @@ def _ago(days: float) -> datetime:
     return datetime.now(timezone.utc) - timedelta(days=days)
 
 
-def test_scheduled_purge_deletes_by_retention_class(start_collector, db: str) -> None:  # type: ignore[no-untyped-def]
+def test_scheduled_purge_deletes_by_retention_class(start_collector, db: str) -> None:
     assert DEFAULT_RETENTION_DAYS == {"pii": 1, "short": 7, "default": 30, "long": 365}
     key, read = new_key(db, "acme"), new_key(db, "acme", "read")
     keep = {

@@ -147,7 +147,7 @@ def _openai_embeddings(fake: FakeProvider) -> str | None:
 
 
 def _anthropic(fake: FakeProvider) -> str | None:
-    return (
+    return (  # type: ignore[no-any-return]
         _closing(fake.anthropic_client())
         .messages.create(
             model="claude-3-5-haiku",

@@ -36,7 +36,7 @@ def _needles(secret: str) -> list[bytes]:
 
 
 def _grep(blobs: dict[str, bytes]) -> list[str]:
-    found = []
+    found = []  # type: ignore[var-annotated]
     for secret in ALL:
         for needle in _needles(secret):
             found.extend(f"{secret!r} in {name}" for name, blob in blobs.items() if needle in blob)

@@ -17,7 +17,7 @@ from peekr.store._stats import fisher_exact, holm, mann_whitney, quantile, quant
 
 
 @pytest.fixture(params=["db", "jsonl"])
-def write(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+def write(request: pytest.FixtureRequest, tmp_path: Path):
     def _write(sample: Sample) -> Path:
         path = tmp_path / f"traces.{request.param}"
         (write_db if request.param == "db" else write_jsonl)(path, sample)
@@ -26,7 +26,7 @@ def write(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-un
     return _write
 
 
-def test_known_effect_is_significant_in_the_right_direction(write) -> None:  # type: ignore[no-untyped-def]
+def test_known_effect_is_significant_in_the_right_direction(write) -> None:
     arms = {
         "A": Arm(),
         "B": Arm(latency_ms=600, cost=0.00077, error_rate=0.15, score=0.7, good_rate=0.5),
@@ -52,7 +52,7 @@ def test_known_effect_is_significant_in_the_right_direction(write) -> None:  # t
     assert result.warnings == []
 
 
-def test_identical_variants_show_no_difference(write) -> None:  # type: ignore[no-untyped-def]
+def test_identical_variants_show_no_difference(write) -> None:
     path = write(experiment_sample({"A": Arm(), "B": Arm()}, 200, seed=7))
     result = compare_experiment(path, "prompt-v2")
     assert not any(t.significant for t in result.tests), result.tests
@@ -75,7 +75,7 @@ def test_false_positive_rate_is_bounded_over_50_seeds() -> None:
     assert sum(hits.values()) <= 25, hits  # six metrics: 15 expected
 
 
-def test_several_variants_each_against_the_control_holm_adjusted(write) -> None:  # type: ignore[no-untyped-def]
+def test_several_variants_each_against_the_control_holm_adjusted(write) -> None:
     arms = {"control": Arm(), "same": Arm(), "slow": Arm(latency_ms=1400)}
     path = write(experiment_sample(arms, 150, seed=3))
     result = compare_experiment(path, "prompt-v2", control="control", metrics=["latency", "cost"])
@@ -87,7 +87,7 @@ def test_several_variants_each_against_the_control_holm_adjusted(write) -> None:
     assert set(result.variants[0].metrics) == {"latency_p50", "latency_p95", "cost"}
 
 
-def test_small_samples_unpriced_calls_and_one_variant_are_reported(write) -> None:  # type: ignore[no-untyped-def]
+def test_small_samples_unpriced_calls_and_one_variant_are_reported(write) -> None:
     sample = experiment_sample({"A": Arm(), "B": Arm()}, 12, seed=5)
     for span in sample.spans[:3]:
         span.attributes.pop("cost_usd", None)
@@ -100,7 +100,7 @@ def test_small_samples_unpriced_calls_and_one_variant_are_reported(write) -> Non
     assert one.verdict == "Nothing to compare: only one variant has calls." and one.tests == []
 
 
-def test_bad_input_is_clear(write) -> None:  # type: ignore[no-untyped-def]
+def test_bad_input_is_clear(write) -> None:
     path = write(experiment_sample({"A": Arm(), "B": Arm()}, 5, seed=2))
     with pytest.raises(TraceFileError, match=r"no LLM calls recorded for experiment 'nope' \(experiments here: "):
         compare_experiment(path, "nope")
@@ -132,7 +132,7 @@ def test_statistics_match_reference_values() -> None:
     assert 38 <= lo <= 41 and 60 <= hi <= 62
 
 
-def test_since_and_until_select_a_time_window(write) -> None:  # type: ignore[no-untyped-def]
+def test_since_and_until_select_a_time_window(write) -> None:
     sample = experiment_sample({"A": Arm(), "B": Arm()}, 50, seed=9)  # spans 10 ms apart, A first
     path = write(sample)
     starts = sorted(

@@ -17,7 +17,9 @@ WEATHER_TOOL_OPENAI = {"type": "function", "function": {"name": "get_weather", "
 
 def _openai(fake: FakeProvider) -> None:
     fake.openai_client().chat.completions.create(
-        model="gpt-4o-tool", messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[WEATHER_TOOL_OPENAI]
+        model="gpt-4o-tool",
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER_TOOL_OPENAI],  # type: ignore[list-item]
     )
 
 

@@ -28,7 +28,7 @@ def test_feedback_through_the_running_sqlite_storage(tmp_path: Path) -> None:
     db = tmp_path / "app.db"
     peekr.instrument(storage="sqlite", path=db, providers=[])
     with peekr.span("answer") as span:
-        trace_id = span.trace_id  # type: ignore[union-attr]
+        trace_id = span.trace_id
     peekr.feedback(trace_id, rating="good", note="spot on")  # flushes the span first, then checks it exists
     peekr.feedback(trace_id, rating="bad")  # several ratings per trace are kept
     with pytest.raises(ValueError, match="is not in .*app.db; list trace ids with `peekr view"):

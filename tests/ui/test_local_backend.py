@@ -52,11 +52,12 @@ def test_local_and_collector_answer_the_same(tmp_path: Path) -> None:
         publish(build(None, now_ns=now), storage="none", tenant_id="acme",
                 exporter=peekr.HTTPExporter(running.url, ingest))  # fmt: skip
         server = [
-            httpx.get(running.url + p, params=q, headers={"Authorization": f"Bearer {read}"}).json() for p, q in queries
+            httpx.get(running.url + p, params=q, headers={"Authorization": f"Bearer {read}"}).json()  # type: ignore[arg-type]
+            for p, q in queries
         ]
     ui = start_local_ui(local_db)
     try:
-        local = [httpx.get(ui.url + p, params=q).json() for p, q in queries]
+        local = [httpx.get(ui.url + p, params=q).json() for p, q in queries]  # type: ignore[arg-type]
     finally:
         stop(ui)
     for (path, params), mine, theirs in zip(queries, local, server, strict=True):

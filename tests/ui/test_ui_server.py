@@ -45,7 +45,7 @@ def collector(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     with database(request.param, tmp_path_factory.mktemp("collector")) as db:
         keys = {t: (_key(db, t, "ingest"), _key(db, t, "read")) for t in ("acme", "globex")}
         with run_collector(ServerSettings(db=db, purge_interval_s=0, rate_limit=0)) as running:
-            for tenant, sample in (("acme", build(None)), ("globex", build_other(None))):
+            for tenant, sample in (("acme", build(None)), ("globex", build_other(None))):  # type: ignore[arg-type]
                 publish(sample, storage="none", tenant_id=tenant,
                         exporter=peekr.HTTPExporter(running.url, keys[tenant][0]))  # fmt: skip
             yield Collector(running.url, db, keys["acme"][1], keys["globex"][1], keys["acme"][0])

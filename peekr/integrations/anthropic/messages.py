@@ -14,16 +14,21 @@ from typing import Any
 from .._messages import (
     BlockKind,
     Message,
+    Part,
+    Shape,
     Tool,
     Unconvertible,
     assistant_from,
     call,
     function,
+    json_text,
     system_and_messages,
     text,
 )
 
-__all__ = ["block", "input_messages", "output_messages", "tools"]
+__all__ = ["SHAPE", "block", "input_messages", "output_messages", "part", "tools"]
+
+SHAPE = Shape(system=("system",), not_reply=("tool_use", "thinking"))
 
 
 def input_messages(value: Any, request: Mapping[str, Any]) -> list[Message]:
@@ -47,6 +52,15 @@ def tools(request: Mapping[str, Any]) -> list[Tool] | None:
         if isinstance(t, dict) and t.get("name") and "input_schema" in t
     ]
     return out or None
+
+
+def part(value: Any) -> Part | None:
+    """A ``tool_use`` block (``input``) or a ``tool_result`` block (``content``) as a :class:`Part`."""
+    if isinstance(value, dict) and value.get("type") == "tool_use":
+        return Part("call", value.get("name"), json_text(value.get("input", value.get("args"))))
+    if isinstance(value, dict) and value.get("type") == "tool_result":
+        return Part("result", None, value.get("content", value.get("response")))
+    return None
 
 
 def block(value: Any) -> tuple[BlockKind, Any]:

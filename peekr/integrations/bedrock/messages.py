@@ -14,16 +14,22 @@ from typing import Any
 from .._messages import (
     BlockKind,
     Message,
+    Part,
+    Shape,
     Tool,
     Unconvertible,
     assistant_from,
     call,
     function,
+    json_text,
     system_and_messages,
     text,
 )
 
-__all__ = ["block", "input_messages", "output_messages", "tools"]
+__all__ = ["SHAPE", "block", "input_messages", "output_messages", "part", "tools"]
+
+#: ``{"output": {"message": ...}}`` replies; ``toolResult`` blocks holding ``{"json": ...}`` parts
+SHAPE = Shape(system=("system",), results=("toolResult",), data=("json",), replies=("message",))
 
 
 def input_messages(value: Any, request: Mapping[str, Any]) -> list[Message]:
@@ -47,6 +53,18 @@ def tools(request: Mapping[str, Any]) -> list[Tool] | None:
             schema = spec.get("inputSchema") or {}
             out.append(function(spec["name"], spec.get("description"), schema.get("json", schema)))
     return out or None
+
+
+def part(value: Any) -> Part | None:
+    """A ``toolUse`` block (``input``) or a ``toolResult`` block (``content``) as a :class:`Part`."""
+    if not isinstance(value, dict):
+        return None
+    use, result = value.get("toolUse"), value.get("toolResult")
+    if isinstance(use, dict):
+        return Part("call", use.get("name"), json_text(use.get("input", use.get("args"))))
+    if isinstance(result, dict):
+        return Part("result", None, result.get("content", result.get("response")))
+    return None
 
 
 def block(value: Any) -> tuple[BlockKind, Any]:

@@ -13,9 +13,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._messages import BlockKind, Message, Tool, Unconvertible, assistant_from, call, convert_turn, function, text
+from .._messages import (
+    BlockKind,
+    Message,
+    Part,
+    Shape,
+    Tool,
+    Unconvertible,
+    assistant_from,
+    call,
+    convert_turn,
+    function,
+    json_text,
+    text,
+)
 
-__all__ = ["block", "input_messages", "output_messages", "tools"]
+__all__ = ["SHAPE", "block", "input_messages", "output_messages", "part", "tools"]
+
+#: ``contents`` of Content dicts with ``parts``; the SDK's own system-instruction names; ``candidates``
+SHAPE = Shape(
+    system=("system", "system_instruction", "systemInstruction"),
+    turns=("contents",),
+    body=("parts",),
+    replies=("candidates",),
+)
 
 
 def input_messages(value: Any, request: Mapping[str, Any]) -> list[Message]:
@@ -64,6 +85,20 @@ def tools(request: Mapping[str, Any]) -> list[Tool] | None:
             if isinstance(decl, dict) and decl.get("name"):
                 out.append(function(decl["name"], decl.get("description"), decl.get("parameters")))
     return out or None
+
+
+def part(value: Any) -> Part | None:
+    """A ``function_call`` part (``args``) or a ``function_response`` part (``response``) as a :class:`Part`
+    (snake or camel case)."""
+    if not isinstance(value, dict):
+        return None
+    fn_call = value.get("function_call") or value.get("functionCall")
+    response = value.get("function_response") or value.get("functionResponse")
+    if isinstance(fn_call, dict):
+        return Part("call", fn_call.get("name"), json_text(fn_call.get("input", fn_call.get("args"))))
+    if isinstance(response, dict):
+        return Part("result", None, response.get("content", response.get("response")))
+    return None
 
 
 def block(part: Any) -> tuple[BlockKind, Any]:

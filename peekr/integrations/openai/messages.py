@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._messages import Message, Tool, Unconvertible, assistant, text
+from .._messages import Message, Part, Shape, Tool, Unconvertible, assistant, text
 
-__all__ = ["input_messages", "output_messages", "tools"]
+__all__ = ["SHAPE", "input_messages", "output_messages", "part", "tools"]
+
+#: chat completions are the common shape; a reply sits in ``choices[].message`` (Responses: ``output_text``)
+SHAPE = Shape(replies=("choices", "message"), reply_text=("output_text",), not_reply=("function_call", "reasoning"))
 
 
 def input_messages(value: Any, request: Mapping[str, Any]) -> list[Message]:
@@ -64,6 +67,11 @@ def tools(request: Mapping[str, Any]) -> list[Tool] | None:
     if not isinstance(sent, list) or not sent:
         return None
     return [t for t in sent if isinstance(t, dict) and t.get("type") == "function"] or None
+
+
+def part(block: Any) -> Part | None:
+    """None: OpenAI content parts are text or media; tool calls travel as common ``tool_calls``."""
+    return None
 
 
 def _content(content: Any) -> Any:

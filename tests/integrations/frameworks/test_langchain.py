@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from _fw_spans import recorded, tree
+from _langchain_chain import CHAIN_TREE, make_chain
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.output_parsers import StrOutputParser
@@ -33,19 +34,6 @@ from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
 asyncio_only = pytest.mark.parametrize("anyio_backend", ["asyncio"])
-
-CHAIN_TREE = [
-    "langchain.chain [RunnableSequence]",
-    "  langchain.chain [ChatPromptTemplate]",
-    "  openai.chat.completions",
-    "  langchain.chain [StrOutputParser]",
-]
-
-
-def make_chain(fake: FakeProvider, model: str = "gpt-4o-mini") -> Any:
-    llm = ChatOpenAI(model=model, base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)
-    prompt = ChatPromptTemplate.from_messages([("system", "Be brief."), ("user", "Tell me about {topic}")])
-    return prompt | llm | StrOutputParser()
 
 
 def test_chain_invoke_one_trace_provider_span_child_of_the_chain(server: FakeProvider) -> None:
@@ -156,7 +144,7 @@ def make_retriever() -> Any:
 
 
 def make_rag_chain(fake: FakeProvider) -> Any:
-    llm = ChatOpenAI(model="gpt-4o-mini", base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)
+    llm = ChatOpenAI(model="gpt-4o-mini", base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)  # type: ignore[arg-type]
     prompt = ChatPromptTemplate.from_messages([("system", "Documents:\n{context}"), ("user", "{question}")])
 
     def join(docs: list[Document]) -> str:
@@ -302,9 +290,9 @@ def test_open_runs_are_bounded_and_the_overflow_is_counted(sink: InMemorySink, m
     from peekr.integrations.langchain import _handler
 
     monkeypatch.setattr(_handler, "MAX_OPEN_RUNS", 2)
-    inner = RunnableLambda(lambda x: x + 1)
-    middle = RunnableLambda(lambda x: inner.invoke(x) * 2)
-    outer = RunnableLambda(lambda x: middle.invoke(x) - 1)
+    inner = RunnableLambda(lambda x: x + 1)  # type: ignore[var-annotated]
+    middle = RunnableLambda(lambda x: inner.invoke(x) * 2)  # type: ignore[var-annotated]
+    outer = RunnableLambda(lambda x: middle.invoke(x) - 1)  # type: ignore[var-annotated]
     assert outer.invoke(1) == 3  # three runs open at once: the oldest is given up
     spans = recorded(sink)
     assert [s.attributes["run_name"] for s in spans] == ["RunnableLambda", "RunnableLambda"]  # inner, middle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from test_langchain import CHAIN_TREE, make_chain
+from _langchain_chain import CHAIN_TREE, make_chain
 
 import peekr
 from peekr.sinks.memory import InMemorySink

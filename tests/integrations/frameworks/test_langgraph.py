@@ -39,7 +39,7 @@ def get_weather(city: str) -> str:
 
 def make_graph(fake: FakeProvider) -> Any:
     # "-tool": the fake provider calls the first tool offered, then answers from the tool result.
-    llm = ChatOpenAI(model="gpt-4o-mini-tool", base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)
+    llm = ChatOpenAI(model="gpt-4o-mini-tool", base_url=fake.openai_base_url, api_key="sk-fake", max_retries=0)  # type: ignore[arg-type]
     bound = llm.bind_tools([get_weather])
 
     def agent(state: MessagesState) -> dict[str, Any]:

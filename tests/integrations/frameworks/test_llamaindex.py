@@ -16,7 +16,7 @@ import pytest
 from _fw_spans import recorded, tree
 from llama_app import DOCS, HashEmbedding, OpenAIChat, close_event_loop, make_index
 from llama_index.core.base.base_retriever import BaseRetriever
-from llama_index.core.instrumentation import get_dispatcher
+from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
 from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 

@@ -156,7 +156,7 @@ async def test_streamed_run_one_span_per_model_call(server: FakeProvider) -> Non
     async def run() -> tuple[Any, list[str]]:
         result = Runner.run_streamed(weather_agent(server), "Oslo")
         kinds = [event.type async for event in result.stream_events()]
-        return result.final_output, kinds
+        return result.final_output, kinds  # type: ignore[return-value]
 
     expected = await run()
     sink = InMemorySink()

@@ -72,7 +72,7 @@ def collection_name() -> str:
 
 def chroma_run(name: str, embedding: EmbeddingFunction[Documents]) -> Any:
     client = chromadb.EphemeralClient()
-    collection = client.create_collection(name, embedding_function=embedding)
+    collection = client.create_collection(name, embedding_function=embedding)  # type: ignore[arg-type]
     collection.add(ids=list(DOCS), documents=list(DOCS.values()), metadatas=[{"n": i} for i in range(3)])
     result = collection.query(query_texts=["How tall is the Eiffel Tower?"], n_results=2)
     client.delete_collection(name)
@@ -121,7 +121,7 @@ def test_chroma_embedding_call_is_a_child_of_the_query(collection_name: str) -> 
 
 def test_chroma_batch_query_marks_each_document_with_its_query(collection_name: str, sink: InMemorySink) -> None:
     client = chromadb.EphemeralClient()
-    collection = client.create_collection(collection_name, embedding_function=HashEmbedding())
+    collection = client.create_collection(collection_name, embedding_function=HashEmbedding())  # type: ignore[arg-type]
     collection.add(ids=list(DOCS), documents=list(DOCS.values()))
     collection.query(query_texts=["tower", "owls"], n_results=1)
     client.delete_collection(collection_name)

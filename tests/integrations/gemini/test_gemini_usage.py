@@ -247,7 +247,7 @@ async def test_long_async_stream_is_folded_as_it_goes(sink: InMemorySink) -> Non
 
 def test_inline_image_is_recorded_as_size_and_hash(client: genai.Client, sink: InMemorySink) -> None:
     image = types.Part.from_bytes(data=b"\x89PNG" + bytes(range(256)) * 400, mime_type="image/png")
-    client.models.generate_content(model="gemini-test", contents=[image, "What is this?"])
+    client.models.generate_content(model="gemini-test", contents=[image, "What is this?"])  # type: ignore[arg-type]
     part, question = only_span(sink).attributes["input"]  # as passed: a Part and a string
     assert part["inline_data"]["mime_type"] == "image/png"
     assert part["inline_data"]["data"].startswith("[bytes: 102404 bytes, sha256:")

@@ -78,7 +78,7 @@ def test_stream_without_include_usage_hides_the_injected_usage_chunk(
 
 def test_stream_with_include_usage_is_left_alone(client: openai.OpenAI, fake: FakeProvider, sink: InMemorySink) -> None:
     options = {"include_usage": True}
-    chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True, stream_options=options))
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True, stream_options=options))  # type: ignore[call-overload]
     assert options == {"include_usage": True}
     assert chunks[-1].choices == [] and chunks[-1].usage is not None  # the caller asked for it: they get it
     assert fake.last_request.json["stream_options"] == {"include_usage": True}
@@ -89,7 +89,7 @@ def test_stream_keeps_other_stream_options_and_does_not_mutate_them(
     client: openai.OpenAI, fake: FakeProvider, sink: InMemorySink
 ) -> None:
     options = {"include_obfuscation": False}
-    chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True, stream_options=options))
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True, stream_options=options))  # type: ignore[call-overload]
     assert options == {"include_obfuscation": False}
     assert fake.last_request.json["stream_options"] == {"include_obfuscation": False, "include_usage": True}
     assert all(c.choices for c in chunks)
@@ -186,7 +186,7 @@ def test_tool_calls(client: openai.OpenAI, sink: InMemorySink) -> None:
 def test_tool_calls_streamed_by_index(client: openai.OpenAI, sink: InMemorySink) -> None:
     chunks = list(client.chat.completions.create(model="gpt-4o-tool", messages=HELLO, tools=TOOLS, stream=True))
     arguments = "".join(
-        c.choices[0].delta.tool_calls[0].function.arguments or ""  # type: ignore[index,union-attr]
+        c.choices[0].delta.tool_calls[0].function.arguments or ""  # type: ignore[union-attr]
         for c in chunks
         if c.choices and c.choices[0].delta.tool_calls
     )
@@ -210,7 +210,7 @@ def test_tool_calls_streamed_by_index(client: openai.OpenAI, sink: InMemorySink)
 
 def test_cache_tokens_are_included_in_input(client: openai.OpenAI, sink: InMemorySink) -> None:
     messages = [{"role": "user", "content": "one two three four five six seven eight"}]
-    client.chat.completions.create(model="gpt-4o-cache", messages=messages)
+    client.chat.completions.create(model="gpt-4o-cache", messages=messages)  # type: ignore[arg-type]
     attributes = only_span(sink).attributes
     assert (attributes["tokens_input"], attributes["tokens_cache_read"], attributes["tokens_cache_write"]) == (8, 4, 2)
     assert attributes["tokens_total"] == 8 + attributes["tokens_output"]

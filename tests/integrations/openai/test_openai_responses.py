@@ -15,7 +15,7 @@ from peekr.sinks.memory import InMemorySink
 pytestmark = pytest.mark.filterwarnings(SDK_ASYNCGEN_WARNING)
 
 NAME = "openai.responses"
-INPUT = [{"role": "user", "content": "Hello there"}]
+INPUT: list[Any] = [{"role": "user", "content": "Hello there"}]
 # Instructions count as input words for the fake: "Be brief." + "Hello there" = 4.
 USAGE = {"tokens_input": 2, "tokens_output": 3, "tokens_total": 5, "tokens_cache_read": 0, "tokens_reasoning": 0}
 TOOLS = [
@@ -70,7 +70,7 @@ def test_stream(client: openai.OpenAI, sink: InMemorySink) -> None:
     with peekr.span("parent") as parent:
         events = list(client.responses.create(model="gpt-4o", input=INPUT, stream=True))
     assert events[-1].type == "response.completed"
-    response_id = events[-1].response.id  # type: ignore[union-attr]
+    response_id = events[-1].response.id
     assert response_id.startswith("resp_")
     expected = _ok(stream=True, request={"stream": True}, response_id=response_id)
     assert_span(_provider_span(sink), NAME, expected, parent=parent, stream=True)

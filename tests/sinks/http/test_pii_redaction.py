@@ -34,7 +34,7 @@ def _openai_chat(fake: FakeProvider, model: str) -> None:
         client.chat.completions.create(
             model=f"gpt-4o-{model}",
             messages=[{"role": "user", "content": PROMPT}],
-            tools=[{"type": "function", "function": {"name": "charge", "parameters": SCHEMA}}],
+            tools=[{"type": "function", "function": {"name": "charge", "parameters": SCHEMA}}],  # type: ignore[typeddict-item]
             stop=[SECRET],
             temperature=0.2,
         )
@@ -46,7 +46,7 @@ def _openai_responses(fake: FakeProvider, model: str) -> None:
             model=f"gpt-4o-{model}",
             input=PROMPT,
             instructions=f"The card on file is {SECRET}",
-            tools=[{"type": "function", "name": "charge", "parameters": SCHEMA}],
+            tools=[{"type": "function", "name": "charge", "parameters": SCHEMA}],  # type: ignore[list-item]
         )
 
 
@@ -57,7 +57,7 @@ def _anthropic(fake: FakeProvider, model: str) -> None:
             max_tokens=50,
             system=f"The card on file is {SECRET}",
             messages=[{"role": "user", "content": PROMPT}],
-            tools=[{"name": "charge", "input_schema": SCHEMA}],
+            tools=[{"name": "charge", "input_schema": SCHEMA}],  # type: ignore[typeddict-item]
             stop_sequences=[SECRET],
         )
 
@@ -131,7 +131,7 @@ def test_pii_spans_hold_no_content_in_sqlite_jsonl_or_at_the_collector(
 
 def _collector_dump(collector: Collector) -> str:
     read = auth(collector.read_key)
-    traces = httpx.get(collector.url + "/v1/traces", params=WIDE, headers=read).json()["traces"]
+    traces = httpx.get(collector.url + "/v1/traces", params=WIDE, headers=read).json()["traces"]  # type: ignore[arg-type]
     assert len(traces) == 3
     return json.dumps([httpx.get(f"{collector.url}/v1/traces/{t['trace_id']}", headers=read).json() for t in traces])
 

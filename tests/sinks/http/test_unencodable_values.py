@@ -87,7 +87,7 @@ def test_one_unencodable_span_loses_only_its_bad_values_in_sqlite_jsonl_and_the_
     assert sorted(line["attributes"]["i"] for line in lines) == list(range(301))
     _check_bad(next(line["attributes"] for line in lines if line["attributes"]["i"] == 150))
 
-    traces = httpx.get(collector.url + "/v1/traces", params=WIDE, headers=auth(collector.read_key)).json()["traces"]
+    traces = httpx.get(collector.url + "/v1/traces", params=WIDE, headers=auth(collector.read_key)).json()["traces"]  # type: ignore[arg-type]
     assert len(traces) == 301
     bad = next(t["trace_id"] for t in traces if t["trace_id"] == _trace_of(150))
     _check_bad(

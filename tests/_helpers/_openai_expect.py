@@ -1,5 +1,5 @@
-"""Assertions shared by the OpenAI integration tests (imported by module name: pytest puts this
-directory on sys.path)."""
+"""Assertions shared by the OpenAI integration tests (imported by module name: tests/_helpers is on
+pytest's pythonpath)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import peekr
 from peekr import Span
 from peekr.sinks.memory import InMemorySink
 
-HELLO = [{"role": "user", "content": "Hello there"}]
-TOOLS = [
+HELLO: list[Any] = [{"role": "user", "content": "Hello there"}]
+TOOLS: list[Any] = [
     {
         "type": "function",
         "function": {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import peekr
 from peekr._span import Span
 from peekr.sinks.memory import InMemorySink
@@ -23,8 +25,9 @@ def tree(spans: list[Span]) -> list[str]:
     def walk(parent: str | None, depth: int) -> None:
         for span in by_parent.get(parent, []):
             label = span.name
-            if "run_name" in span.attributes:
-                label += f" [{span.attributes['run_name']}]"
+            attrs: dict[str, Any] = dict(span.attributes)
+            if "run_name" in attrs:
+                label += f" [{attrs['run_name']}]"
             lines.append("  " * depth + label)
             walk(span.span_id, depth + 1)
 
