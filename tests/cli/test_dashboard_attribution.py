@@ -71,7 +71,8 @@ def attributed_db(fake: FakeProvider, tmp_path: Path) -> tuple[Path, list[str]]:
 def _data(report: Path) -> dict[str, Any]:
     raw = re.search(r'<script id="peekr-data" type="application/json">(.*?)</script>', report.read_text(), re.S)
     assert raw
-    return json.loads(raw.group(1))
+    data: dict[str, Any] = json.loads(raw.group(1))
+    return data
 
 
 def test_attribution_numbers(cli, attributed_db: tuple[Path, list[str]], tmp_path: Path) -> None:

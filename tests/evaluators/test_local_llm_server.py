@@ -28,7 +28,10 @@ from peekr.store._readers import SpanFilter, open_traces
 
 PYTHON = os.environ.get("PEEKR_LOCAL_LLM_PYTHON")
 pytestmark = [
-    pytest.mark.skipif(not PYTHON, reason="needs PEEKR_LOCAL_LLM_PYTHON: run by `make test` / `make test-local-llm` (a real llama.cpp server)"),
+    pytest.mark.skipif(
+        not PYTHON,
+        reason="needs PEEKR_LOCAL_LLM_PYTHON: run by `make test` / `make test-local-llm` (a real llama.cpp server)",
+    ),
     pytest.mark.slow,
     pytest.mark.timeout(900),
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -174,7 +175,7 @@ def test_attribute_values_come_back_exactly_as_sent(collector: RunningCollector,
     # PostgreSQL's jsonb text is written by orjson, with json.dumps for what orjson refuses
     # (integers beyond 64 bits): what is read back must not depend on which one wrote it.
     key, read = new_key(db, "acme"), new_key(db, "acme", "read")
-    values = {
+    values: dict[str, Any] = {
         "big": 123456789012345678901234567890,
         "u64": 18446744073709551615,
         "neg": -9223372036854775809,
