@@ -29,13 +29,13 @@ demo: $(STAMP)  ## offline demo: real OpenAI SDK calls against the local fake pr
 
 test: $(STAMP) test-js $(LLM_STAMP)  ## the whole suite (installs chromium, a local llama.cpp judge, and starts a throwaway PostgreSQL when missing)
 	bash scripts/deps/chromium.sh
-	PEEKR_LOCAL_LLM_PYTHON=$(LLM_VENV)/bin/python bash scripts/deps/with-postgres.sh $(BIN)/python -m pytest -n 2 --durations=15 --cov $(PYTEST_ARGS)
+	PEEKR_LOCAL_LLM_PYTHON=$(LLM_VENV)/bin/python bash scripts/deps/with-postgres.sh $(BIN)/python -m pytest -n 4 --durations=15 --cov $(PYTEST_ARGS)
 
 test-js: $(STAMP)  ## the JavaScript SDK (js/): npm ci, build, node:test against the Python fake provider and server
 	cd js && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test
 
 test-fast: $(STAMP)  ## the suite without the browser and PostgreSQL set-up (those tests skip)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 4 $(PYTEST_ARGS)
 
 $(LLM_STAMP): $(STAMP)
 	$(BIN)/uv venv -q --allow-existing --python 3.11 $(LLM_VENV)
