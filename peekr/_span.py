@@ -66,6 +66,30 @@ class SpanAttributes(TypedDict, total=False):
     tokens_reasoning: int
     stream: bool
     eval_errors: dict[str, str | None]
+    # Keys recorded by guardrails, evaluators and the framework integrations. Typed ``Any``: a ``pii``
+    # span stores "[redacted]" in place of a structured value, and a framework may report None, so a
+    # narrower type would reject spans peekr itself wrote when they are read back. Shapes in the docs.
+    guardrails: Any  # list of {"guard", "on", "action", "matches"}: docs/scrubbing.md
+    hallucination_eval: Any  # the hallucination evaluator's summary: docs/evaluation.md
+    kind: Any  # str: "chain", "retrieval", "agent", "tool", ...: docs/integrations/
+    framework: Any  # str: "langchain", "llamaindex", "openai_agents", "chroma", ...
+    run_name: Any
+    retrieval: Any  # {"query", "documents": [...], "top_k", ...}: docs/integrations/vector-stores.md
+    indexing: Any
+    collection: Any
+    embedding_dimensions: Any
+    metadata: Any
+    data: Any
+    error_data: Any
+    agent_actions: Any
+    agent_output: Any
+    agents_trace_id: Any  # OpenAI Agents SDK spans: docs/integrations/openai-agents.md
+    group_id: Any
+    tools: Any
+    output_type: Any
+    from_agent: Any
+    to_agent: Any
+    triggered: Any
 
 
 class Span(BaseModel):

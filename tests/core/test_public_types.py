@@ -31,6 +31,11 @@ peekr.set_prices({"my-model": {"input": 1.0, "output": 2.0}})
 record: peekr.Feedback = peekr.feedback("4bf92f3577b34da6a3ce929d0e0e4736", rating="good")
 written: int = peekr.export_feedback(db_path="traces.db").written
 stats: dict[str, peekr.eval.EvaluatorStats] = peekr.eval.stats()
+
+
+def framework_fields(span: peekr.Span) -> tuple[object, ...]:
+    a = span.attributes
+    return a.get("kind"), a.get("framework"), a["retrieval"], a.get("guardrails"), a.get("hallucination_eval")
 """
 
 _BAD = """
@@ -79,3 +84,36 @@ def test_dir_lists_the_lazily_loaded_names() -> None:
     names = dir(peekr)
     assert {"HTTPExporter", "eval", "feedback", "export_feedback", "set_prices"} <= set(names)
     assert set(peekr.__all__) <= set(names)
+
+
+def test_structured_and_redacted_framework_values_read_back() -> None:
+    """Spans peekr writes with framework keys, as recorded and as a pii span redacts them, validate
+    when read back from disk or the wire (the declared keys must not be narrower than what is stored)."""
+    from peekr._redact import redact_pii
+    from peekr._span import Span
+
+    recorded: dict[str, object] = {
+        "kind": "retrieval",
+        "framework": "chroma",
+        "retrieval": {"query": "q", "documents": [{"id": "d1", "text": "t", "score": 0.5}], "top_k": 1},
+        "guardrails": [{"guard": "g", "on": "input", "action": "warn", "matches": 1}],
+        "agent_actions": [{"tool": "search", "tool_input": {"q": "x"}}],
+        "from_agent": None,
+        "triggered": True,
+        "tools": ["get_weather"],
+    }
+    redacted = dict(recorded)
+    redact_pii(redacted)
+    assert redacted["guardrails"] != recorded["guardrails"]  # replaced by the redaction marker
+    for attributes in (recorded, redacted):
+        span = Span(
+            trace_id="1" * 32,
+            span_id="2" * 16,
+            name="chroma.query",
+            start_time="2026-12-03T10:00:00.000000Z",
+            end_time="2026-12-03T10:00:00.001000Z",
+            duration_ms=1.0,
+            attributes=attributes,  # type: ignore[arg-type]
+        )
+        assert Span.model_validate_json(span.model_dump_json()).attributes == attributes
+

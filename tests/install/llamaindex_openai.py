@@ -67,7 +67,7 @@ def main() -> None:
                 "name": s.name,
                 "parent": by_id[s.parent_id].name if s.parent_id in by_id else None,
                 "trace": s.trace_id,
-                "documents": len((s.attributes.get("retrieval") or {}).get("documents", [])),  # type: ignore[attr-defined]
+                "documents": len((s.attributes.get("retrieval") or {}).get("documents", [])),
             }
             for s in sorted(sink.spans, key=lambda s: s.start_time)
         ]
