@@ -211,19 +211,7 @@ def test_peekr_view_renders_each_turn_the_messages_module_finds(
     assert content_text(attrs["output"], None) == messages[4]["content"]
 
 
-JUDGE_CASES = [
-    *CASES[:2],
-    pytest.param(
-        _gemini,
-        gemini_messages,
-        id="gemini",
-        marks=pytest.mark.xfail(reason="judge text leaves out a Gemini function_response's content (known gap)"),
-    ),
-    CASES[3],
-]
-
-
-@pytest.mark.parametrize(("run", "module"), JUDGE_CASES)
+@pytest.mark.parametrize(("run", "module"), CASES)
 def test_the_judges_text_holds_each_turn_the_messages_module_finds(
     fake: FakeProvider, sink: InMemorySink, run: Callable[[FakeProvider], None], module: ModuleType
 ) -> None:

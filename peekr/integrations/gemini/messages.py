@@ -30,11 +30,14 @@ from .._messages import (
 
 __all__ = ["SHAPE", "block", "input_messages", "output_messages", "part", "tools"]
 
-#: ``contents`` of Content dicts with ``parts``; the SDK's own system-instruction names; ``candidates``
+#: ``contents`` of Content dicts with ``parts``; the SDK's own system-instruction names; ``candidates``;
+#: a tool's result is a ``function_response`` part whose ``response`` holds JSON
 SHAPE = Shape(
     system=("system", "system_instruction", "systemInstruction"),
     turns=("contents",),
     body=("parts",),
+    results=("function_response", "functionResponse"),
+    data=("response",),
     replies=("candidates",),
 )
 
