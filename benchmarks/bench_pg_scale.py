@@ -219,7 +219,9 @@ def breakdown(
 
     Each round takes a fresh body through every step (interleaved, so load swings hit every step
     alike); PostgreSQL's share is the CPU of the store's backends during ``PostgresStore.ingest``.
+    The garbage collector is set up as in a collector process (``peekr.server._asgi.tune_gc``).
     """
+    from peekr.server._asgi import tune_gc
     from peekr.server._body import read_limited_body
     from peekr.server._ingest import _parse
     from peekr.server._pg_store import PostgresStore
@@ -235,6 +237,8 @@ def breakdown(
 
     async def one(body: bytes) -> AsyncIterator[bytes]:
         yield body
+
+    tune_gc()  # as in a collector process (``peekr server``)
 
     async def main() -> None:
         store = PostgresStore(dsn, text_search=text_search)
