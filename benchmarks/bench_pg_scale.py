@@ -2,6 +2,7 @@
 
     eval "$(bash scripts/deps/postgres.sh)"
     .venv/bin/python benchmarks/bench_pg_scale.py [--requests 200] [--batch 500] [--concurrency 8] [--workers 1 4]
+        [--text-search trigram|scan|both] [--repeat N]
 
 For each worker count, a real ``peekr server --workers N`` subprocess on a fresh database (rate
 limit on, at a rate no run reaches, so the shared token bucket is on the measured path) receives
@@ -16,6 +17,10 @@ reports CPU per span (Linux ``/proc``, PostgreSQL on this host): the collector's
 PostgreSQL backends serving its database, and this load generator. ``--breakdown`` measures, in
 this process, the CPU of each step of one span's way in (gunzip, JSON, validation, the store's
 Python, PostgreSQL), interleaved over ``--rounds`` rounds: medians and their spread.
+
+``--text-search`` starts the collector (and opens the store) with ``--text-search trigram`` (the
+default: the trigram index of ``q``), ``scan`` (no index), or ``both``: every run in each mode,
+alternating, ``--repeat`` times, so load swings hit both modes alike.
 """
 
 from __future__ import annotations
@@ -48,11 +53,11 @@ from peekr.server._testing import free_port  # noqa: E402
 class Collector:
     """``peekr server --workers N`` in a subprocess."""
 
-    def __init__(self, db: str, workers: int) -> None:
+    def __init__(self, db: str, workers: int, text_search: str = "trigram") -> None:
         self.url = f"http://127.0.0.1:{free_port()}"
         cmd = [sys.executable, "-m", "peekr.cli", "server", "--db", db, "--port", self.url.rsplit(":", 1)[1],
                "--workers", str(workers), "--rate-limit", "100000", "--rate-burst", "100000",
-               "--purge-interval", "0", "--log-level", "warning"]  # fmt: skip
+               "--purge-interval", "0", "--log-level", "warning", "--text-search", text_search]  # fmt: skip
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while True:
@@ -124,7 +129,9 @@ def _drop(name: str) -> None:
     asyncio.run(drop())
 
 
-def http_ingest(backend: str, workers: int, payloads: list[bytes], concurrency: int) -> dict[str, float]:
+def http_ingest(
+    backend: str, workers: int, payloads: list[bytes], concurrency: int, text_search: str = "trigram"
+) -> dict[str, float]:
     """One run over HTTP on a fresh database."""
     tmp = tempfile.TemporaryDirectory(prefix="peekr-pgscale-")
     name = None
@@ -137,7 +144,7 @@ def http_ingest(backend: str, workers: int, payloads: list[bytes], concurrency: 
         db = os.path.join(tmp.name, "collector.db")
     try:
         key = create_key(db, "bench", "ingest")[1]
-        server = Collector(db, workers)
+        server = Collector(db, workers, text_search)
         try:
             asyncio.run(load(server.url, key, payloads[:concurrency], concurrency))  # warm every worker
             procs = _tree(server.proc.pid)
@@ -161,7 +168,7 @@ def http_ingest(backend: str, workers: int, payloads: list[bytes], concurrency: 
         tmp.cleanup()
 
 
-def store_ingest(n_batches: int, batch: int, concurrency: int) -> dict[str, float]:
+def store_ingest(n_batches: int, batch: int, concurrency: int, text_search: str = "trigram") -> dict[str, float]:
     """``PostgresStore.ingest`` in this process, ``concurrency`` batches in flight."""
     from peekr.server._pg_store import PostgresStore
 
@@ -172,7 +179,7 @@ def store_ingest(n_batches: int, batch: int, concurrency: int) -> dict[str, floa
     batches = [[Span.model_validate(make_span(b * batch + i)) for i in range(batch)] for b in range(n_batches)]
 
     async def main() -> dict[str, float]:
-        store = PostgresStore(dsn, min_size=concurrency)
+        store = PostgresStore(dsn, min_size=concurrency, text_search=text_search)
         await store.open()
         try:
             await store.ingest("warm", batches.pop(), [], [])
@@ -202,7 +209,9 @@ def store_ingest(n_batches: int, batch: int, concurrency: int) -> dict[str, floa
         _drop(name)
 
 
-def breakdown(payloads: list[bytes], batch: int, rounds: int) -> list[tuple[str, float, float, float, float]]:
+def breakdown(
+    payloads: list[bytes], batch: int, rounds: int, text_search: str = "trigram"
+) -> list[tuple[str, float, float, float, float]]:
     """CPU per span of each step, in this process: (step, mean, median, min, max) in microseconds.
 
     ``/proc`` counts CPU in 10 ms ticks (20 us per span of a 500-span batch): the mean over the
@@ -210,7 +219,9 @@ def breakdown(payloads: list[bytes], batch: int, rounds: int) -> list[tuple[str,
 
     Each round takes a fresh body through every step (interleaved, so load swings hit every step
     alike); PostgreSQL's share is the CPU of the store's backends during ``PostgresStore.ingest``.
+    The garbage collector is set up as in a collector process (``peekr.server._asgi.tune_gc``).
     """
+    from peekr.server._asgi import tune_gc
     from peekr.server._body import read_limited_body
     from peekr.server._ingest import _parse
     from peekr.server._pg_store import PostgresStore
@@ -227,8 +238,10 @@ def breakdown(payloads: list[bytes], batch: int, rounds: int) -> list[tuple[str,
     async def one(body: bytes) -> AsyncIterator[bytes]:
         yield body
 
+    tune_gc()  # as in a collector process (``peekr server``)
+
     async def main() -> None:
-        store = PostgresStore(dsn)
+        store = PostgresStore(dsn, text_search=text_search)
         await store.open()
         try:
             pg = [r[0] for r in await store.pool.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)]
@@ -267,22 +280,15 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks/results/pg_scale.md"))
     parser.add_argument("--breakdown", action="store_true", help="only the CPU per span of each step (PostgreSQL)")
     parser.add_argument("--rounds", type=int, default=30, help="rounds of --breakdown")
+    parser.add_argument(
+        "--text-search", choices=["trigram", "scan", "both"], default="trigram", help="the collector's --text-search"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="times every run is repeated (modes alternate)")
     args = parser.parse_args()
+    modes = ["trigram", "scan"] if args.text_search == "both" else [args.text_search]
     if args.breakdown:
-        load_before = os.getloadavg()
-        rows = breakdown(bodies(args.rounds + 1, args.batch), args.batch, args.rounds)
-        text = "\n".join(
-            [
-                f"# bench_pg_scale.py --breakdown: {args.rounds} rounds x {args.batch} spans, "
-                f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}",
-                "",
-                "| step | CPU us/span, mean | median | min | max |",
-                "|---|---|---|---|---|",
-                *(f"| {k} | {a:.1f} | {m:.1f} | {lo:.1f} | {hi:.1f} |" for k, a, m, lo, hi in rows),
-                f"| **total** | **{sum(r[1] for r in rows):.1f}** | | | |",
-            ]
-        )
-        print(text)
+        for mode in modes:
+            breakdown_report(args, mode)
         return
     backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
     payloads = bodies(args.requests + args.concurrency, args.batch)
@@ -293,29 +299,57 @@ def main() -> None:
         "| run | spans/s | p50 ms | p99 ms | CPU us/span: collector / PostgreSQL / load generator | load average before |",
         "|---|---|---|---|---|---|",
     ]
+    for _ in range(args.repeat):
+        for mode in modes:
+            lines += one_round(args, backends, payloads, mode)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+
+
+def one_round(args: argparse.Namespace, backends: list[str], payloads: list[bytes], mode: str) -> list[str]:
+    """Every HTTP and store-only run once with ``--text-search mode`` (PostgreSQL; SQLite always scans)."""
+    lines = []
+    label = f", {mode}"
     for backend in backends:
         for workers in args.workers:
             before = os.getloadavg()[0]
-            r = http_ingest(backend, workers, payloads, args.concurrency)
+            r = http_ingest(backend, workers, payloads, args.concurrency, mode)
             cpu = f"{r['collector_us']:.0f} / {r['postgres_us']:.0f} / {r['client_us']:.0f}"
             if backend == "sqlite":
                 cpu = f"{r['collector_us']:.0f} / - / {r['client_us']:.0f}"
-            row = (f"| {backend}, HTTP, {workers} worker(s) | {r['spans_per_s']:,.0f} | {r['p50_ms']:.0f} | "
-                   f"{r['p99_ms']:.0f} | {cpu} | {before:.1f} |")  # fmt: skip
+            row = (f"| {backend}{label if backend == 'postgres' else ''}, HTTP, {workers} worker(s) | "
+                   f"{r['spans_per_s']:,.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {cpu} | {before:.1f} |")  # fmt: skip
             print(row, flush=True)
             lines.append(row)
     if "postgres" in backends:
         for conc in (1, 4):
             before = os.getloadavg()[0]
-            r = store_ingest(max(args.requests // 5, 20), args.batch, conc)
-            row = (f"| postgres, store only, 1 process, {conc} batch(es) in flight | {r['spans_per_s']:,.0f} | | | "
-                   f"{r['python_us']:.0f} / {r['postgres_us']:.0f} / - | {before:.1f} |")  # fmt: skip
+            r = store_ingest(max(args.requests // 5, 20), args.batch, conc, mode)
+            row = (f"| postgres{label}, store only, 1 process, {conc} batch(es) in flight | {r['spans_per_s']:,.0f} "
+                   f"| | | {r['python_us']:.0f} / {r['postgres_us']:.0f} / - | {before:.1f} |")  # fmt: skip
             print(row, flush=True)
             lines.append(row)
-    text = "\n".join(lines) + "\n"
-    print(text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    return lines
+
+
+def breakdown_report(args: argparse.Namespace, mode: str) -> None:
+    """Print the ``--breakdown`` table of one --text-search mode."""
+    load_before = os.getloadavg()
+    rows = breakdown(bodies(args.rounds + 1, args.batch), args.batch, args.rounds, mode)
+    text = "\n".join(
+        [
+            f"# bench_pg_scale.py --breakdown --text-search {mode}: {args.rounds} rounds x {args.batch} spans, "
+            f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, load {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}",
+            "",
+            "| step | CPU us/span, mean | median | min | max |",
+            "|---|---|---|---|---|",
+            *(f"| {k} | {a:.1f} | {m:.1f} | {lo:.1f} | {hi:.1f} |" for k, a, m, lo, hi in rows),
+            f"| **total** | **{sum(r[1] for r in rows):.1f}** | | | |",
+        ]
+    )
+    print(text, flush=True)
 
 
 if __name__ == "__main__":

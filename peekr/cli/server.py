@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
+from typing import Literal
 
 import typer
 
@@ -24,6 +25,20 @@ def _server_extra() -> None:
         import uvicorn  # noqa: F401
     except ImportError:
         raise _fail("the collector needs its extra: pip install 'peekr-sdk[server]'") from None
+
+
+def _check_text_search(db: str, mode: str) -> None:
+    """Refuse before the workers start if collectors with the other --text-search run on ``db``."""
+    import anyio
+
+    from ..server._pg_text_search import check_before_start
+
+    try:
+        refusal = anyio.run(check_before_start, db, mode)
+    except Exception:  # an unreachable database: the collector's own start reports it
+        return
+    if refusal:
+        raise _fail(refusal)
 
 
 def register(app: typer.Typer) -> None:
@@ -106,13 +121,22 @@ def register(app: typer.Typer) -> None:
             show_envvar=False,
             help="TOML file of alert rules judged per tenant over what is ingested (docs/alerts.md).",
         ),
+        text_search: Literal["trigram", "scan"] = typer.Option(
+            "trigram",
+            "--text-search",
+            envvar="PEEKR_SERVER_TEXT_SEARCH",
+            show_envvar=False,
+            help="PostgreSQL: trigram = an index makes q exact and fast (about half of PostgreSQL's ingest "
+            "work); scan = no index, q reads at most 10,000 spans per request (as on SQLite). Every "
+            "collector of one database must use the same value.",
+        ),
     ) -> None:
         """Serve the collector: POST /v1/ingest, the /v1 query API, /docs and /openapi.json.
 
         Every option with a default can also come from the environment: PEEKR_SERVER_DB,
         PEEKR_SERVER_MAX_BODY_BYTES, PEEKR_SERVER_MAX_DECOMPRESSED_BYTES, PEEKR_SERVER_RATE_LIMIT,
         PEEKR_SERVER_RATE_BURST, PEEKR_SERVER_AUTH_FAIL_RATE, PEEKR_SERVER_AUTH_FAIL_BURST,
-        PEEKR_SERVER_PURGE_INTERVAL_S, PEEKR_SERVER_ALERTS_FILE (the option wins).
+        PEEKR_SERVER_PURGE_INTERVAL_S, PEEKR_SERVER_ALERTS_FILE, PEEKR_SERVER_TEXT_SEARCH (the option wins).
         """
         if ctx.invoked_subcommand is not None:
             return
@@ -134,6 +158,7 @@ def register(app: typer.Typer) -> None:
                 auth_fail_burst=auth_fail_burst,
                 purge_interval_s=purge_interval,
                 alerts_file=alerts or "",
+                text_search=text_search,
             )
             if alerts:
                 from ..alerts._config import load_rules
@@ -146,6 +171,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(
                 "Warning: several workers on one SQLite file serialize their writes; prefer PostgreSQL.", err=True
             )
+        if is_postgres(db):
+            _check_text_search(db, text_search)
         where = "PostgreSQL" if is_postgres(db) else f"SQLite file {db}"
         typer.echo(f"Peekr collector on http://{host}:{port} storing into {where}; API docs at /docs", err=True)
         # Worker processes rebuild the app from the environment (uvicorn imports it by name).

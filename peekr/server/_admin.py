@@ -18,7 +18,7 @@ T = TypeVar("T")
 
 def _with_store(db: str, action: Callable[[Store], Awaitable[T]]) -> T:
     async def main() -> T:
-        store = open_store(db)
+        store = open_store(db, text_search=None)  # keys only: the collectors' text-search setting stays
         await store.open()
         try:
             return await action(store)

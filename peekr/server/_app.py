@@ -44,7 +44,7 @@ def create_app(settings: ServerSettings | None = None, *, store: Store | None = 
         A FastAPI app; storage opens and the purge schedule starts in its lifespan.
     """
     settings = settings or ServerSettings()
-    store = store or open_store(settings.db)
+    store = store or open_store(settings.db, settings.text_search)
     state = ServerState(
         settings,
         store,

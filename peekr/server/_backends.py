@@ -12,18 +12,21 @@ def is_postgres(db: str) -> bool:
     return db.startswith(("postgresql://", "postgres://"))
 
 
-def open_store(db: str) -> Store:
+def open_store(db: str, text_search: str | None = "trigram") -> Store:
     """An unopened store for ``db`` (call ``await store.open()``).
 
+    ``text_search`` (PostgreSQL only; SQLite always scans): ``trigram`` or ``scan``, applied to the
+    database when the store opens (``_pg_text_search``); None leaves it as it is (key management).
+
     Raises:
-        ValueError: empty ``db``.
+        ValueError: empty ``db``, or an unknown ``text_search``.
     """
     if not db:
         raise ValueError("db must be a SQLite file path or a postgresql:// DSN, got an empty string")
     if is_postgres(db):
         from ._pg_store import PostgresStore
 
-        return PostgresStore(db)
+        return PostgresStore(db, text_search=text_search)
     from ._sqlite_store import SQLiteStore
 
     return SQLiteStore(db)

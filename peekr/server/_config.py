@@ -13,9 +13,11 @@ from dataclasses import dataclass, field, fields, replace
 
 from .._retention import DEFAULT_RETENTION_DAYS
 
-__all__ = ["ENV_PREFIX", "ServerSettings"]
+__all__ = ["ENV_PREFIX", "TEXT_SEARCH_MODES", "ServerSettings"]
 
 ENV_PREFIX = "PEEKR_SERVER_"
+#: ``--text-search`` values (PostgreSQL's trigram index for ``q``, or a bounded scan); the first is the default.
+TEXT_SEARCH_MODES: tuple[str, ...] = ("trigram", "scan")
 _log = logging.getLogger("peekr.server")
 
 
@@ -37,6 +39,9 @@ class ServerSettings:
         retention_days: days each retention class is kept (defaults shared with ``peekr prune``).
         alerts_file: a TOML file of alert rules judged over what this collector ingests, per
             tenant (``peekr.alerts``, docs/alerts.md); empty: no alerts.
+        text_search: PostgreSQL: ``trigram`` keeps a trigram index for ``q`` (exact over any
+            window); ``scan`` drops it (cheaper ingest; ``q`` reads a bounded number of spans per
+            request, as on SQLite). Every collector of one database must use the same value.
     """
 
     db: str = "peekr-server.db"
@@ -50,6 +55,7 @@ class ServerSettings:
     purge_interval_s: float = 3600.0
     retention_days: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RETENTION_DAYS))
     alerts_file: str = ""
+    text_search: str = "trigram"
 
     def __post_init__(self) -> None:
         for name in ("max_body_bytes", "max_decompressed_bytes", "max_records", "rate_burst", "auth_fail_burst"):
@@ -57,6 +63,8 @@ class ServerSettings:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be at least 1")
         if self.rate_limit < 0 or self.purge_interval_s < 0 or self.auth_fail_rate < 0:
             raise ValueError("rate_limit, auth_fail_rate and purge_interval_s must not be negative")
+        if self.text_search not in TEXT_SEARCH_MODES:
+            raise ValueError(f"text_search={self.text_search!r} must be one of: {', '.join(TEXT_SEARCH_MODES)}")
 
     def to_env(self) -> dict[str, str]:
         """The environment variables that rebuild these settings in a worker process."""
@@ -67,7 +75,12 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServerSettings:
-        """Settings from ``PEEKR_SERVER_*`` variables; an unparsable value warns and keeps the default."""
+        """Settings from ``PEEKR_SERVER_*`` variables; an unparsable value warns and keeps the default.
+
+        Raises:
+            ValueError: ``PEEKR_SERVER_TEXT_SEARCH`` is neither ``trigram`` nor ``scan`` (a wrong
+                value would build or drop an index, so it is not ignored).
+        """
         environ = os.environ if environ is None else environ
         settings = cls()
         for f in fields(cls):
@@ -78,5 +91,9 @@ class ServerSettings:
             try:
                 settings = replace(settings, **{f.name: kind(raw)})
             except ValueError:
+                if f.name == "text_search":  # a wrong value would build or drop an index: stop here
+                    raise ValueError(
+                        f"{ENV_PREFIX}TEXT_SEARCH={raw!r} must be one of: {', '.join(TEXT_SEARCH_MODES)}"
+                    ) from None
                 _log.warning("Ignoring %s%s=%r: not a valid %s", ENV_PREFIX, f.name.upper(), raw, kind.__name__)
         return settings

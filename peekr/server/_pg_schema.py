@@ -40,12 +40,14 @@ async def _pg_m010_user_rollups(conn: asyncpg.Connection) -> None:
 #: What the trace list's text search matches: the span's input and output, as text.
 TEXT_SEARCH_EXPR = "(coalesce(attributes->>'input', '') || ' ' || coalesce(attributes->>'output', ''))"
 
-# Trigram index (pg_trgm, a contrib extension shipped with PostgreSQL and trusted since 13, so a
-# database owner may create it): ILIKE '%word%' on the expression above is answered from it.
-_TEXT_SEARCH = f"""
-CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE INDEX IF NOT EXISTS spans_text_trgm ON spans USING gin ({TEXT_SEARCH_EXPR} gin_trgm_ops);
-"""
+
+async def _pg_m009_text_search(conn: asyncpg.Connection) -> None:
+    """Nothing any more: the trigram index follows ``--text-search`` (``_pg_text_search``).
+
+    Databases migrated before that got the index (and the ``pg_trgm`` extension) here; a new
+    database gets them at the first start with ``--text-search trigram`` (the default), and never
+    with ``scan``, which needs no extension.
+    """
 
 
 _LIST_INDEXES = "\n".join(
@@ -164,8 +166,14 @@ PG_MIGRATIONS: list[tuple[str, str | Callable[[asyncpg.Connection], Awaitable[No
         "CREATE TABLE IF NOT EXISTS rate_buckets (key text PRIMARY KEY, tokens float8 NOT NULL, "
         "at timestamptz NOT NULL)",
     ),
-    # Text search over input and output (``q``): a trigram index, on every partition.
-    ("pg_m009_text_search", _TEXT_SEARCH),
+    # Text search over input and output (``q``): its trigram index now follows ``--text-search``.
+    ("pg_m009_text_search", _pg_m009_text_search),
     ("pg_m010_user_rollups", _pg_m010_user_rollups),
     ("pg_m011_partial_list_indexes", _PARTIAL_LIST_INDEXES),
+    # Settings that belong to the database, not to one process (``text_search``: ``_pg_text_search``).
+    (
+        "pg_m012_settings",
+        "CREATE TABLE IF NOT EXISTS _peekr_settings (name text PRIMARY KEY, value text NOT NULL, "
+        "set_at timestamptz NOT NULL)",
+    ),
 ]

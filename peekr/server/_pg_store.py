@@ -10,7 +10,9 @@ whole expired partitions.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
@@ -22,7 +24,9 @@ from ._keys import ApiKey
 from ._pg_partitions import day_of, day_table, ensure_days, existing_days, leaf_table, leaves_of
 from ._pg_rollups import apply_new_records, lock_tenant, purge_spans, read_aggregates, read_scores
 from ._pg_schema import PG_MIGRATIONS, TEXT_SEARCH_EXPR
+from ._pg_text_search import TEXT_SEARCH_MODES, apply_setting, trigram_index_exists
 from ._store import (
+    TEXT_SCAN_LIMIT,
     AggregateQuery,
     IngestCounts,
     TraceFilter,
@@ -42,9 +46,11 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 __all__ = ["PostgresStore"]
 
+_log = logging.getLogger("peekr.server")
 _MIGRATION_LOCK = 7_253_001  # pg_advisory_xact_lock key: one migrator at a time
 _PURGE_LOCK = 7_253_003
 _WALK_CHUNK = 256  # spans per step of the trace list's page walk
+_INGEST_SLOTS = 2  # ingest transactions one process runs at once
 _KEY_COLUMNS = "key_id, tenant_id, scope, salt, secret_hash, created_at, name, revoked_at"
 _STAGE = "peekr_stage_spans"
 _STAGE_COLUMNS = (
@@ -113,6 +119,21 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """What a pooled connection needs on release beyond asyncpg's own rollback of an open transaction:
+    nothing. The store changes no session state (settings are ``SET LOCAL``, advisory locks and
+    cursors are transaction-scoped, nothing LISTENs), so asyncpg's default reset (``pg_advisory_unlock_all``,
+    ``CLOSE ALL``, ``UNLISTEN *``, ``RESET ALL``: one more round trip per query, three per ingest
+    request) is skipped."""
+
+
+def _guard_lost(conn: asyncpg.Connection) -> None:
+    _log.warning(
+        "Lost the PostgreSQL connection that holds this collector's --text-search setting: until it is "
+        "restarted, a collector started with the other value could switch the setting"
+    )
+
+
 def _no_partition(exc: Exception) -> bool:
     return isinstance(exc, asyncpg.CheckViolationError) and "no partition" in str(exc)
 
@@ -120,11 +141,42 @@ def _no_partition(exc: Exception) -> bool:
 class PostgresStore:
     """Collector storage in PostgreSQL."""
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        text_search: str | None = "trigram",
+        text_scan_limit: int = TEXT_SCAN_LIMIT,
+    ) -> None:
+        """A store on ``dsn`` (call ``open``).
+
+        Args:
+            dsn: a ``postgresql://`` DSN.
+            min_size: connections the pool keeps open.
+            max_size: most connections of the pool.
+            text_search: ``trigram`` or ``scan`` (``_pg_text_search``), applied to the database at
+                ``open``; None leaves the database's setting alone (key management).
+            text_scan_limit: spans a ``scan`` text search reads per request.
+
+        Raises:
+            ValueError: ``text_search`` is not ``trigram``, ``scan`` or None.
+        """
+        if text_search is not None and text_search not in TEXT_SEARCH_MODES:
+            raise ValueError(f"text_search={text_search!r} must be one of {', '.join(TEXT_SEARCH_MODES)}")
         self.dsn = dsn
         self._min, self._max = min_size, max_size
         self._pool: asyncpg.Pool | None = None
         self._days: set[date] = set()  # days known to have partitions (another process may drop them)
+        self._text_search = text_search
+        self._scan_limit = text_scan_limit
+        self._guard: asyncpg.Connection | None = None
+        self._trigram = True  # the database has the trigram index (read at open)
+        # Ingest transactions of this process at a time (the others wait here, not in PostgreSQL):
+        # more in flight only add lock and buffer contention (8 in flight cost 6 us more PostgreSQL
+        # CPU per span than 2 on 2 cores, and 5 us more in the collector; bench_pg_scale.py).
+        self._ingest_slots = asyncio.Semaphore(_INGEST_SLOTS)
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -144,14 +196,32 @@ class PostgresStore:
         # Generic plans: planning a query over every daily partition took 17-70 ms per execution
         # (124 partitions, 2M spans); a prepared statement's generic plan prunes partitions at
         # execution instead (1-6 ms for the same queries).
+        settings = {"jit": "off", "plan_cache_mode": "force_generic_plan"}
         self._pool = await asyncpg.create_pool(
             self.dsn,
             min_size=self._min,
             max_size=self._max,
             init=_init_connection,
-            server_settings={"jit": "off", "plan_cache_mode": "force_generic_plan"},
+            reset=_keep_session,
+            server_settings=settings,
         )
-        async with self.pool.acquire() as conn, conn.transaction():
+        try:
+            if self._text_search is None:  # key management: the database's setting stays as it is
+                async with self.pool.acquire() as conn:
+                    await self._migrate(conn)
+            else:  # the guard of this process's --text-search value lives on its own connection
+                self._guard = await asyncpg.connect(self.dsn, server_settings=settings)
+                self._guard.add_termination_listener(_guard_lost)
+                await self._migrate(self._guard)
+        except Exception:
+            await self.close()
+            raise
+        today = datetime.now(timezone.utc).date()
+        async with self.pool.acquire() as conn:  # created ahead: today and tomorrow
+            self._days = await ensure_days(conn, [today, today + timedelta(days=1)])
+
+    async def _migrate(self, conn: asyncpg.Connection) -> None:
+        async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await conn.execute(
                 "CREATE TABLE IF NOT EXISTS _peekr_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL)"
@@ -164,12 +234,16 @@ class PostgresStore:
                     else:
                         await step(conn)
                     await conn.execute("INSERT INTO _peekr_migrations VALUES ($1, now())", name)
-        today = datetime.now(timezone.utc).date()
-        async with self.pool.acquire() as conn:  # created ahead: today and tomorrow
-            self._days = await ensure_days(conn, [today, today + timedelta(days=1)])
+            if self._text_search is not None:
+                await apply_setting(conn, self._text_search)
+            self._trigram = await trigram_index_exists(conn)
 
     async def close(self) -> None:
-        """Close the pool."""
+        """Close the pool (and release this process's hold on the text-search setting)."""
+        if self._guard is not None:
+            self._guard.remove_termination_listener(_guard_lost)
+            await self._guard.close()
+            self._guard = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -229,7 +303,7 @@ class PostgresStore:
         """One transaction: spans by COPY into staging then one INSERT, the rest by ``unnest`` of arrays."""
         starts = [_ts(s.start_time) for s in spans]
         days = {day_of(t) for t in starts}
-        async with self.pool.acquire() as conn:
+        async with self._ingest_slots, self.pool.acquire() as conn:
             if not days <= self._days:
                 self._days |= await ensure_days(conn, days)
             try:
@@ -344,7 +418,12 @@ class PostgresStore:
     async def list_traces(
         self, tenant_id: str, filt: TraceFilter, limit: int, cursor: tuple[str, str] | None
     ) -> TracePage:
-        """Trace summaries, newest first (the text search is exact here: no scan limit)."""
+        """Trace summaries, newest first.
+
+        The text search is exact over the whole window with the trigram index (``--text-search
+        trigram``); without it (``scan``) the walk reads at most ``text_scan_limit`` spans per
+        request and says where it stopped (``TracePage.resume``), as the SQLite store does.
+        """
         params: list[Any] = [tenant_id]
 
         def p(value: Any) -> str:
@@ -372,18 +451,25 @@ class PostgresStore:
                 f"spans.span_id AND sc.metric = {p(filt.metric)} AND sc.score >= 0 "
                 f"AND sc.score BETWEEN {p(low)}::float8 AND {p(high)}::float8)"
             )
+        match = None
         if filt.text:
-            # Served by the trigram index of migration pg_m007 (ILIKE: case-insensitive).
+            # ILIKE: case-insensitive. With the trigram index it is a filter the index answers;
+            # without it, a condition the page walk evaluates on each span it reads.
             pattern = _text(filt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
-            where.append(f"{TEXT_SEARCH_EXPR} ILIKE {p(f'%{pattern}%')}")
+            match = f"{TEXT_SEARCH_EXPR} ILIKE {p(f'%{pattern}%')}"
+            if self._trigram:
+                where.append(match)
+                match = None
         # Phase 1: one page of trace ids keyed by their latest matching span, walking matching spans
         # newest first along the (tenant_id, start_time) index, so the cost follows the page size.
         # A text or score filter needs a plan made for its values (the trigram index for a rare word,
         # the scores table for a narrow score range); the generic plan fits the other filters.
-        custom = bool(filt.text) or filt.min_score is not None or filt.max_score is not None
-        order = await self._page_trace_ids(" AND ".join(where), params, limit, cursor, custom_plan=custom)
+        custom = (bool(filt.text) and self._trigram) or filt.min_score is not None or filt.max_score is not None
+        order, resume = await self._page_trace_ids(
+            " AND ".join(where), params, limit, cursor, custom_plan=custom, match=match
+        )
         if not order:
-            return TracePage([])
+            return TracePage([], resume)
         rows = await self.pool.fetch(
             """
             SELECT s.trace_id, min(s.start_time) AS start_time, max(s.end_time) AS end_time,
@@ -406,7 +492,7 @@ class PostgresStore:
             }
             for r in rows
         }
-        return TracePage([{**trace_summary(by_id[t]), "sort_key": k} for t, k in order.items() if t in by_id])
+        return TracePage([{**trace_summary(by_id[t]), "sort_key": k} for t, k in order.items() if t in by_id], resume)
 
     async def resolve_trace_id(self, tenant_id: str, prefix: str, limit: int) -> list[str]:
         """Up to ``limit`` of this tenant's trace ids starting with ``prefix`` (lowercase hex)."""
@@ -418,36 +504,68 @@ class PostgresStore:
         return [r["trace_id"] for r in rows]
 
     async def _page_trace_ids(
-        self, where: str, params: list[Any], limit: int, cursor: tuple[str, str] | None, *, custom_plan: bool = False
-    ) -> dict[str, str]:
+        self,
+        where: str,
+        params: list[Any],
+        limit: int,
+        cursor: tuple[str, str] | None,
+        *,
+        custom_plan: bool = False,
+        match: str | None = None,
+    ) -> tuple[dict[str, str], tuple[str, str] | None]:
+        """Trace ids of one page (newest first, keyed by their latest matching span's start), and
+        the (start_time, trace_id) a bounded text scan stopped at before the page was full.
+
+        ``match`` (the text search without its index) is evaluated on each span walked, and at most
+        ``text_scan_limit`` spans are walked; ``where`` then holds the other filters.
+        """
         base = len(params)
         cs, ct = f"${base + 1}::text::timestamptz", f"${base + 2}"
-        after = f' AND (start_time < {cs} OR (start_time = {cs} AND trace_id COLLATE "C" < {ct}))'
+        # ``start_time <= cs`` repeats what the OR implies, as a bound the index scan starts from:
+        # with the OR alone PostgreSQL reads the index from the newest span and filters, so each
+        # chunk of a long walk re-read every span before it (a 10,000-span text scan: 1.5 s).
+        after = (
+            f' AND start_time <= {cs} AND (start_time < {cs} OR (start_time = {cs} AND trace_id COLLATE "C" < {ct}))'
+        )
         extra = [_ts(cursor[0]), cursor[1]] if cursor is not None else []
+        full = where if match is None else f"{where} AND {match}"
         page: dict[str, str] = {}
         skipped: set[str] = set()
+        scanned = 0
+        stopped_at: tuple[str, str] | None = None  # where a text scan reached its limit
         # Chunks with a LIMIT, each continuing after the last row of the one before: a LIMIT is what
         # makes PostgreSQL walk an index in order rather than sort every matching span (a protocol
         # cursor is planned for reading all rows). Rows sharing (start_time, trace_id) belong to
-        # one trace, so continuing strictly after the last one loses nothing.
+        # one trace, so continuing strictly after the last one loses nothing (a text scan checks
+        # the rest of a group it stops inside: see ``_group_matches``).
         keyset = extra
         async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             if custom_plan:
                 await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-            while len(page) < limit:
+            while len(page) < limit and stopped_at is None:
                 rows = await conn.fetch(
-                    f"SELECT trace_id, start_time FROM spans WHERE {where}{after if keyset else ''} "
+                    f"SELECT trace_id, start_time, {match or 'true'} AS hit FROM spans "
+                    f"WHERE {where}{after if keyset else ''} "
                     f'ORDER BY start_time DESC, trace_id COLLATE "C" DESC LIMIT {_WALK_CHUNK}',
                     *params,
                     *keyset,
                 )
-                for row in rows:
-                    trace_id = row["trace_id"]
-                    if trace_id in page or trace_id in skipped:
+                for i, row in enumerate(rows):
+                    trace_id, start = row["trace_id"], format_time(row["start_time"])
+                    hit = row["hit"]
+                    if match is not None:
+                        scanned += 1
+                        if scanned >= self._scan_limit:
+                            stopped_at = (start, trace_id)
+                        if not hit and (stopped_at is not None or i == len(rows) - 1):
+                            hit = await self._group_matches(conn, full, params, start, trace_id)
+                    if not hit or trace_id in page or trace_id in skipped:
+                        if stopped_at is not None:
+                            break
                         continue
                     if cursor is not None:
                         shown = await conn.fetchval(
-                            f"SELECT 1 FROM spans WHERE {where} AND trace_id = ${base + 3} AND (start_time > {cs} "
+                            f"SELECT 1 FROM spans WHERE {full} AND trace_id = ${base + 3} AND (start_time > {cs} "
                             f'OR (start_time = {cs} AND trace_id COLLATE "C" >= {ct})) LIMIT 1',
                             *params,
                             *extra,
@@ -455,14 +573,31 @@ class PostgresStore:
                         )
                         if shown:
                             skipped.add(trace_id)
+                            if stopped_at is not None:
+                                break
                             continue
-                    page[trace_id] = format_time(row["start_time"])
-                    if len(page) == limit:
+                    page[trace_id] = start
+                    if len(page) == limit or stopped_at is not None:
                         break
                 if len(rows) < _WALK_CHUNK:
                     break
                 keyset = [format_time(rows[-1]["start_time"]), rows[-1]["trace_id"]]
-        return page
+        return page, (stopped_at if len(page) < limit else None)
+
+    async def _group_matches(
+        self, conn: asyncpg.Connection, full: str, params: list[Any], start: str, trace_id: str
+    ) -> bool:
+        """Whether a span of ``trace_id`` starting at ``start`` matches: a walk that stops inside
+        such a group (or a chunk that ends inside one) continues strictly after it."""
+        n = len(params)
+        found = await conn.fetchval(
+            f"SELECT 1 FROM spans WHERE {full} AND start_time = ${n + 1}::text::timestamptz AND trace_id = ${n + 2} "
+            "LIMIT 1",
+            *params,
+            start,
+            trace_id,
+        )
+        return found is not None
 
     async def get_trace(
         self, tenant_id: str, trace_id: str

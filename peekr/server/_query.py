@@ -92,7 +92,7 @@ async def list_traces(
     q: str | None = Query(
         None,
         description=f"Text search: a span whose input or output contains this ({_Q_MIN}-{_Q_MAX} characters; "
-        "ASCII letters match either case). On SQLite a request reads at most "
+        "ASCII letters match either case). On SQLite (and PostgreSQL with --text-search scan) a request reads at most "
         f"{TEXT_SCAN_LIMIT:,} spans: a short page with a next_cursor means 'keep looking'.",
     ),
     metric: str = Query("hallucination", description="The eval score min_score / max_score apply to."),

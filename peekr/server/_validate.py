@@ -120,11 +120,29 @@ def _checked(raw: Any, known: frozenset[str]) -> dict[str, Any]:
         raise TypeError(f"record must be a JSON object, got {type(raw).__name__}")
     # Forward compatible: top-level fields this server does not know (a newer SDK's) are ignored.
     obj = {k: v for k, v in raw.items() if k in known}
-    problem = _find_problem(obj, 1)
+    problem = None if _fine(obj, 1) else _find_problem(obj, 1)
     if problem is not None:
         reason, path = problem
         raise ValueError(f"{'.'.join(reversed(path))}: {reason}")
     return obj
+
+
+def _fine(value: Any, depth: int) -> bool:
+    """True when ``_find_problem`` finds nothing (no non-finite float, no ``HugeInt``, nesting within
+    MAX_DEPTH): the common case, checked by exact type in about half its time; anything else is
+    left to ``_find_problem``, which names the problem."""
+    if depth > MAX_DEPTH:
+        return False
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is dict or kind is list:
+            if not _fine(item, depth + 1):
+                return False
+        elif kind is not float or not math.isfinite(item):
+            return False
+    return True
 
 
 def _find_problem(value: Any, depth: int) -> tuple[str, list[str]] | None:
