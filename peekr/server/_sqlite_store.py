@@ -536,6 +536,9 @@ def page_trace_ids(
             last = (start, trace_id)
             if match is not None and scanned >= scan_limit:
                 stopped = True
+                # The next page continues strictly after (start, trace_id): a match among the
+                # trace's other spans of that instant, not walked yet, counts here or is never seen.
+                matched = matched or _group_matches(db, full, params, start, trace_id)
             if not matched or trace_id in page or trace_id in skipped:
                 if stopped:
                     break
@@ -549,6 +552,14 @@ def page_trace_ids(
     cur.close()
     resume = last if stopped and len(page) < limit else None
     return page, resume
+
+
+def _group_matches(db: sqlite3.Connection, where: str, params: dict[str, Any], start: str, trace_id: str) -> bool:
+    row = db.execute(
+        f"SELECT 1 FROM spans WHERE {where} AND start_time = :gs AND trace_id = :gt LIMIT 1",
+        {**params, "gs": start, "gt": trace_id},
+    ).fetchone()
+    return row is not None
 
 
 def _shown_before(db: sqlite3.Connection, where: str, params: dict[str, Any], trace_id: str) -> bool:

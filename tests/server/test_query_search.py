@@ -205,3 +205,32 @@ def test_text_search_reads_a_bounded_number_of_spans_per_page(tmp_path: Path) ->
             break
     assert found == [f"{i:032x}" for i in (35, 18, 17, 3)]
     assert pages >= 4  # 40 spans at most 10 per request
+
+
+def test_a_text_search_stopping_inside_a_trace_instant_finds_its_match() -> None:
+    """SQLite: both spans of a trace start at the same instant and only the second walked matches;
+    wherever the bounded walk stops (limits 1..8), continuing finds every matching trace once."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE spans (tenant_id, trace_id, span_id, start_time, attributes)")
+    rows = []
+    for i in range(6):
+        start = f"2026-11-27T09:{i:02d}:00.000000Z"
+        for j, text in enumerate(("hay", "needle" if i in (1, 2, 4) else "hay")):
+            rows.append(("t", f"{i:032x}", f"{i:014x}{j:02x}", start, f'{{"input": "{text}"}}'))
+    db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?, ?)", rows)
+    filt = TraceFilter(text="needle")
+    where, params = trace_filter_sql(filt, "t")
+    match = text_match_sql(filt, params)
+    for scan_limit in range(1, 9):
+        found: list[str] = []
+        cursor = None
+        for _ in range(50):
+            page, resume = page_trace_ids(where, params, 2, cursor, db, match=match, scan_limit=scan_limit)
+            found += list(page)
+            if len(page) == 2:
+                cursor = (page[list(page)[-1]], list(page)[-1])
+            elif resume is not None:
+                cursor = resume
+            else:
+                break
+        assert found == [f"{i:032x}" for i in (4, 2, 1)], scan_limit
