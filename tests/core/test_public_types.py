@@ -116,4 +116,3 @@ def test_structured_and_redacted_framework_values_read_back() -> None:
             attributes=attributes,  # type: ignore[arg-type]
         )
         assert Span.model_validate_json(span.model_dump_json()).attributes == attributes
-
