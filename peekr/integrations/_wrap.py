@@ -66,7 +66,7 @@ def _active(provider: str) -> Runtime | None:
 
 
 def _begin(
-    where: str,
+    label: str,
     runtime: Runtime | None,
     provider: str,
     describe: StartSpan,
@@ -79,7 +79,6 @@ def _begin(
     if runtime.budgets is not None and provider in _MODEL_PROVIDERS:
         runtime.budgets.check()  # BudgetExceededError (the one error meant for the caller) before any request
     # Inline rather than handle_internal_errors(): this runs for every call.
-    label = f"{where}.start"
     try:
         checkpoint(label)
         parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
@@ -157,8 +156,7 @@ async def _unrecorded_async(where: str, guards: tuple[Blocklist, ...], awaitable
     return _unrecorded(where, guards, await awaitable)
 
 
-def _finish(where: str, on_result: OnResult, span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
-    label = f"{where}.result"
+def _finish(label: str, on_result: OnResult, span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
     try:  # inline rather than handle_internal_errors(): this runs for every call
         checkpoint(label)
         return on_result(span, result, kwargs)
@@ -180,6 +178,7 @@ def wrap_sync(
     """
 
     provider = _provider(where)
+    start, finish = f"{where}.start", f"{where}.result"  # internal-error labels, built once
 
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
@@ -189,7 +188,7 @@ def wrap_sync(
             checked: GuardOutcome | None = None
             if guards:  # before anything is sent (docs/scrubbing.md#guardrails)
                 args, kwargs, checked = _guard_input(where, guards, args, kwargs)
-            span = _begin(where, runtime, provider, describe, self, args, kwargs)
+            span = _begin(start, runtime, provider, describe, self, args, kwargs)
             if checked is not None:
                 _note(span, checked)
                 if checked.error is not None:
@@ -219,7 +218,7 @@ def wrap_sync(
                 blocked = _guard_output(where, guards, span, result)
                 if blocked is not None:
                     raise _blocked(span, blocked)
-            return _finish(where, on_result, span, result, kwargs)
+            return _finish(finish, on_result, span, result, kwargs)
 
         return wrapper
 
@@ -238,6 +237,7 @@ def wrap_async(
     """
 
     provider = _provider(where)
+    start, finish = f"{where}.start", f"{where}.result"  # internal-error labels, built once
 
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         async def finish_when_awaited(
@@ -258,7 +258,7 @@ def wrap_async(
                 blocked = _guard_output(where, guards, span, result)
                 if blocked is not None:
                     raise _blocked(span, blocked)
-            return _finish(where, on_result, span, result, kwargs)
+            return _finish(finish, on_result, span, result, kwargs)
 
         if inspect.iscoroutinefunction(original):
 
@@ -269,7 +269,7 @@ def wrap_async(
                 checked: GuardOutcome | None = None
                 if guards:
                     args, kwargs, checked = _guard_input(where, guards, args, kwargs)
-                span = _begin(where, runtime, provider, describe, self, args, kwargs)
+                span = _begin(start, runtime, provider, describe, self, args, kwargs)
                 if checked is not None:
                     _note(span, checked)
                     if checked.error is not None:
@@ -300,7 +300,7 @@ def wrap_async(
             checked: GuardOutcome | None = None
             if guards:
                 args, kwargs, checked = _guard_input(where, guards, args, kwargs)
-            span = _begin(where, runtime, provider, describe, self, args, kwargs)
+            span = _begin(start, runtime, provider, describe, self, args, kwargs)
             if checked is not None:
                 _note(span, checked)
                 if checked.error is not None:
