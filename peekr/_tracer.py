@@ -134,7 +134,7 @@ class ActiveSpan:
         The caller's thread only stops the clock and hands this object to the bus; building
         the ``Span`` record, redaction and cost happen in the bus's processor stage, on its thread.
         """
-        if not self._end_lock.acquire(blocking=False):
+        if not self._end_lock.acquire(False):
             return
         self._duration_ns = time.perf_counter_ns() - self._start_perf
         try:  # inline rather than handle_internal_errors(): this runs for every span
@@ -155,7 +155,7 @@ class ActiveSpan:
         A sampled-and-held trace stops counting it as open. If it was the trace's last open span,
         the trace is decided by the hold timeout (the spans that already ended did not close it).
         """
-        if not self._end_lock.acquire(blocking=False):
+        if not self._end_lock.acquire(False):
             return
         if self.sampling == HOLD:
             try:

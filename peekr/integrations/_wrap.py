@@ -30,7 +30,7 @@ from .._context import _current_span, _suppress_instrumentation
 from .._errors import checkpoint, log_internal_error, raise_internal_errors
 from .._guards import Blocklist, GuardOutcome, GuardrailError, check_input, check_output
 from .._runtime import Runtime
-from .._tracer import ActiveSpan, SampledOutSpan, sample_ahead, start_span
+from .._tracer import ActiveSpan, SampledOutSpan, _parent_resolvers, begin_span, sample_ahead
 from ._framework import note_provider_span, parent_for_new_span
 
 __all__ = ["OnResult", "StartSpan", "in_peekr_call", "wrap_async", "wrap_sync"]
@@ -81,22 +81,25 @@ def _begin(
     # Inline rather than handle_internal_errors(): this runs for every call.
     try:
         checkpoint(label)
-        parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
+        # An open LangChain run (peekr/integrations/_framework.py), if a framework integration is in use.
+        parent = parent_for_new_span() if _parent_resolvers else None
         if type(parent) is SampledOutSpan:  # inside a sampled-out framework run: dropped with it
             return parent.child(runtime)
-        ahead = sample_ahead(runtime) if parent is None else None
+        ahead = sample_ahead(runtime) if parent is None and runtime.sampler is not None else None
         if type(ahead) is SampledOutSpan:  # sampled out: the request is not even read
             return ahead
         described = describe(instance, args, kwargs)
         if described is not None:
             if parent is None:
                 new_trace = ahead if type(ahead) is str else None
-                span = start_span(described[0], described[1], trace_id=new_trace, runtime=runtime)
+                span = begin_span(described[0], described[1], trace_id=new_trace, runtime=runtime)
             else:
-                span = start_span(
+                span = begin_span(
                     described[0], described[1], trace_id=parent.trace_id, parent_id=parent.span_id, runtime=runtime
                 )
-            if span is not None and "kind" not in described[1]:
+            if type(span) is not ActiveSpan:  # what start_span() gives: not recorded, not made current
+                return None
+            if "kind" not in described[1]:
                 note_provider_span()  # a provider call: the framework LLM run around it is covered
             return span
     except Exception as exc:
