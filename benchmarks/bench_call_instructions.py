@@ -12,6 +12,9 @@ Usage::
     for n in 0 2000; do valgrind --tool=callgrind --separate-threads=yes \\
         --callgrind-out-file=/tmp/cg.$n.out .venv/bin/python benchmarks/bench_call_instructions.py $n; done
     # then (summary of /tmp/cg.2000.out-01 - summary of /tmp/cg.0.out-01) / 2000
+    # --store: the SQLite sink's work too (row build and the multi-row INSERT, in batches of 200,
+    # on the same thread, into a fresh database), i.e. everything but the threads' hand-offs.
+    # PYTHONHASHSEED=0 makes repeated callgrind runs agree to a few hundred instructions.
 """
 
 from __future__ import annotations
@@ -64,9 +67,12 @@ def main() -> None:
     def call() -> None:
         wrapped(resource, model="gpt-4o-mini", messages=MESSAGES)
 
+    store = _store() if "--store" in sys.argv else None
     for _ in range(200):
         call()
-    Pipeline().process(kept)
+    records, _ = Pipeline().process(kept)
+    if store is not None:
+        store(records)
     kept.clear()
     if sys.argv[1:2] == ["--time"]:
         best = float("inf")
@@ -79,11 +85,36 @@ def main() -> None:
             best = min(best, (time.thread_time() - start) / 2000 * 1e6)
         print(f"caller + processor stage: {best:.2f} µs per call (best of 9 x 2000)")
         return
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    for _ in range(n):
+    n = int(sys.argv[1]) if len(sys.argv) > 1 and sys.argv[1].isdigit() else 2000
+    pipeline = Pipeline()
+    for done in range(n):
         call()
-    if n:
-        Pipeline().process(kept)
+        if (store is not None and len(kept) == 200) or done == n - 1:
+            records, _ = pipeline.process(kept)
+            kept.clear()
+            if store is not None:
+                store(records)
+
+
+def _store() -> Any:
+    """``store(records)``: the SQLite sink's row build and INSERT, on this thread."""
+    import os
+    import tempfile
+
+    from peekr.sinks._sqlite_schema import WRITER_PRAGMAS
+    from peekr.sinks.sqlite import MAX_ROWS, SQLiteSink, open_database
+
+    db = open_database(os.path.join(tempfile.mkdtemp(prefix="peekr-bench-"), "traces.db"))
+    for pragma in WRITER_PRAGMAS:
+        db.execute(pragma)
+    sink = SQLiteSink(":memory:")
+    sink._max_rows = MAX_ROWS
+
+    def store(records: list[Any]) -> None:
+        for sql, params in sink._span_statements(records):
+            db.execute(sql, params)
+
+    return store
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ the bare model name). ``cache_read`` defaults to the ``input`` price and ``cache
 ``input`` price when omitted. Token counts follow docs/internals.md: ``tokens_cache_read`` and
 ``tokens_cache_write`` are *included* in ``tokens_input``.
 
-:func:`compute_cost` runs on the bus thread for every provider span: lookups are cached per
-``(provider, model)`` and it never raises.
+:func:`compute_cost` runs on the bus thread for every provider span: the price that applies to a
+``(provider, model)`` is resolved once and cached (a bounded cache, cleared by :func:`set_prices`),
+and it never raises.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ _lock = threading.Lock()
 _user_prices: dict[str, ModelPrice] = {}
 # (provider, model) -> (genai_prices Provider, ModelInfo) or None when genai-prices does not know it.
 _lookup_cache: dict[tuple[str | None, str], Any] = {}
+#: (the span's ``provider`` attribute, model) -> the price that applies: a ``ModelPrice`` (a user
+#: price, or a flat genai-prices one), genai-prices' ``(Provider, ModelInfo)`` for a price only
+#: ``calc_price`` can compute, or None (unknown model). Cleared by ``set_prices``; at most
+#: ``PRICE_CACHE_MAX`` entries (cleared when full: model names are few, but they come from callers).
+_price_cache: dict[tuple[object, str], Any] = {}
+PRICE_CACHE_MAX = 1024
+#: Bumped by ``set_prices`` (under ``_lock``): a price resolved before a change is not cached after it.
+_generation = 0
 
 
 def set_prices(prices: Mapping[str, Mapping[str, float]] | None, *, replace: bool = False) -> None:
@@ -98,10 +107,13 @@ def set_prices(prices: Mapping[str, Mapping[str, float]] | None, *, replace: boo
             raise TypeError(f"prices must be a mapping of model name to prices, got {type(prices).__name__}")
         for key, entry in prices.items():
             parsed[_validate_key(key)] = _parse_price(key, entry)
+    global _generation
     with _lock:
         if prices is None or replace:
             _user_prices.clear()
         _user_prices.update(parsed)
+        _generation += 1
+        _price_cache.clear()  # the next span is priced with the new table
 
 
 def get_prices() -> dict[str, ModelPrice]:
@@ -142,22 +154,37 @@ def _compute(attributes: Mapping[str, Any]) -> float | None:
         return None
     tokens_in = tokens_in or 0
     tokens_out = tokens_out or 0
-    cache_read = min(_count(attributes.get("tokens_cache_read")) or 0, tokens_in)
-    cache_write = min(_count(attributes.get("tokens_cache_write")) or 0, tokens_in - cache_read)
-    provider = attributes.get("provider")
-    provider = provider.lower() if isinstance(provider, str) and provider else None
-
-    user_price = _user_price(provider, model)
-    if user_price is not None:
-        return user_price.cost(tokens_in, tokens_out, cache_read, cache_write)
-
-    found = _lookup(provider, model)
-    if found is None:
+    cache_read = attributes.get("tokens_cache_read")
+    cache_write = attributes.get("tokens_cache_write")
+    cache_read = 0 if cache_read is None else min(_count(cache_read) or 0, tokens_in)
+    cache_write = 0 if cache_write is None else min(_count(cache_write) or 0, tokens_in - cache_read)
+    raw_provider = attributes.get("provider")
+    key = (raw_provider, model)
+    price = _price_cache.get(key, _MISSING)
+    if price is _MISSING:
+        price = _resolve(key, raw_provider, model)
+    if price is None:
         return None
-    flat = _flat_price(found)
-    if flat is not None:  # the common case: plain per-token prices, priced with float arithmetic
-        return flat.cost(tokens_in, tokens_out, cache_read, cache_write)
-    return _genai_cost(found, tokens_in, tokens_out, cache_read, cache_write)
+    if type(price) is ModelPrice:  # a user price, or the common case: plain per-token prices
+        return price.cost(tokens_in, tokens_out, cache_read, cache_write)
+    return _genai_cost(price, tokens_in, tokens_out, cache_read, cache_write)
+
+
+def _resolve(key: tuple[object, str], raw_provider: object, model: str) -> Any:
+    """The price that applies to ``(provider, model)`` (see ``_price_cache``), cached."""
+    generation = _generation
+    provider = raw_provider.lower() if isinstance(raw_provider, str) and raw_provider else None
+    price: Any = _user_price(provider, model)
+    if price is None:
+        price = _lookup(provider, model)
+        if price is not None:
+            price = _flat_price(price) or price
+    with _lock:
+        if generation == _generation:  # no set_prices() since this was resolved
+            if len(_price_cache) >= PRICE_CACHE_MAX:
+                _price_cache.clear()
+            _price_cache[key] = price
+    return price
 
 
 _flat_cache: dict[int, ModelPrice | None] = {}
@@ -246,6 +273,8 @@ def _lookup(provider: str | None, model: str) -> Any:
 
 
 def _count(value: object) -> int | None:
+    if type(value) is int:
+        return value if value >= 0 else None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         return None
     return int(value)

@@ -134,7 +134,7 @@ class ActiveSpan:
         The caller's thread only stops the clock and hands this object to the bus; building
         the ``Span`` record, redaction and cost happen in the bus's processor stage, on its thread.
         """
-        if not self._end_lock.acquire(blocking=False):
+        if not self._end_lock.acquire(False):
             return
         self._duration_ns = time.perf_counter_ns() - self._start_perf
         try:  # inline rather than handle_internal_errors(): this runs for every span
@@ -155,7 +155,7 @@ class ActiveSpan:
         A sampled-and-held trace stops counting it as open. If it was the trace's last open span,
         the trace is decided by the hold timeout (the spans that already ended did not close it).
         """
-        if not self._end_lock.acquire(blocking=False):
+        if not self._end_lock.acquire(False):
             return
         if self.sampling == HOLD:
             try:
@@ -294,6 +294,8 @@ def framework_parent() -> ActiveSpan | SampledOutSpan | None:
 
 def framework_or(current: SpanContextLike | None) -> SpanContextLike | None:
     """The innermost open framework run when it started after ``current`` (or there is none), else ``current``."""
+    if not _parent_resolvers:  # no framework integration in use (the common case)
+        return current
     run = framework_parent()
     if run is None:
         return current
@@ -369,18 +371,19 @@ def begin_span(
         runtime = get_runtime()
     if runtime is None or not runtime.running or _suppress_instrumentation.get():
         return None
-    attrs: dict[str, Any] = {}
     session = _session.get()
     tenant_id = runtime.tenant_id
     retention_class = runtime.retention_class
     if session is not None:
-        attrs.update(session.attributes)
+        attrs = dict(session.attributes)
         if session.tenant_id is not None:
             tenant_id = session.tenant_id
         if session.retention_class is not None:
             retention_class = session.retention_class
-    if attributes:
-        attrs.update(attributes)
+        if attributes:
+            attrs.update(attributes)
+    else:
+        attrs = dict(attributes) if attributes else {}  # a copy: the caller's dict is not the span's
     sampling = KEEP
     sampler = runtime.sampler
     inherited: int | None = None

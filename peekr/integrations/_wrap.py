@@ -30,7 +30,7 @@ from .._context import _current_span, _suppress_instrumentation
 from .._errors import checkpoint, log_internal_error, raise_internal_errors
 from .._guards import Blocklist, GuardOutcome, GuardrailError, check_input, check_output
 from .._runtime import Runtime
-from .._tracer import ActiveSpan, SampledOutSpan, sample_ahead, start_span
+from .._tracer import ActiveSpan, SampledOutSpan, _parent_resolvers, begin_span, sample_ahead
 from ._framework import note_provider_span, parent_for_new_span
 
 __all__ = ["OnResult", "StartSpan", "in_peekr_call", "wrap_async", "wrap_sync"]
@@ -66,7 +66,7 @@ def _active(provider: str) -> Runtime | None:
 
 
 def _begin(
-    where: str,
+    label: str,
     runtime: Runtime | None,
     provider: str,
     describe: StartSpan,
@@ -79,25 +79,27 @@ def _begin(
     if runtime.budgets is not None and provider in _MODEL_PROVIDERS:
         runtime.budgets.check()  # BudgetExceededError (the one error meant for the caller) before any request
     # Inline rather than handle_internal_errors(): this runs for every call.
-    label = f"{where}.start"
     try:
         checkpoint(label)
-        parent = parent_for_new_span()  # an open LangChain run (peekr/integrations/_framework.py)
+        # An open LangChain run (peekr/integrations/_framework.py), if a framework integration is in use.
+        parent = parent_for_new_span() if _parent_resolvers else None
         if type(parent) is SampledOutSpan:  # inside a sampled-out framework run: dropped with it
             return parent.child(runtime)
-        ahead = sample_ahead(runtime) if parent is None else None
+        ahead = sample_ahead(runtime) if parent is None and runtime.sampler is not None else None
         if type(ahead) is SampledOutSpan:  # sampled out: the request is not even read
             return ahead
         described = describe(instance, args, kwargs)
         if described is not None:
             if parent is None:
                 new_trace = ahead if type(ahead) is str else None
-                span = start_span(described[0], described[1], trace_id=new_trace, runtime=runtime)
+                span = begin_span(described[0], described[1], trace_id=new_trace, runtime=runtime)
             else:
-                span = start_span(
+                span = begin_span(
                     described[0], described[1], trace_id=parent.trace_id, parent_id=parent.span_id, runtime=runtime
                 )
-            if span is not None and "kind" not in described[1]:
+            if type(span) is not ActiveSpan:  # what start_span() gives: not recorded, not made current
+                return None
+            if "kind" not in described[1]:
                 note_provider_span()  # a provider call: the framework LLM run around it is covered
             return span
     except Exception as exc:
@@ -157,8 +159,7 @@ async def _unrecorded_async(where: str, guards: tuple[Blocklist, ...], awaitable
     return _unrecorded(where, guards, await awaitable)
 
 
-def _finish(where: str, on_result: OnResult, span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
-    label = f"{where}.result"
+def _finish(label: str, on_result: OnResult, span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
     try:  # inline rather than handle_internal_errors(): this runs for every call
         checkpoint(label)
         return on_result(span, result, kwargs)
@@ -180,6 +181,7 @@ def wrap_sync(
     """
 
     provider = _provider(where)
+    start, finish = f"{where}.start", f"{where}.result"  # internal-error labels, built once
 
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
@@ -189,7 +191,7 @@ def wrap_sync(
             checked: GuardOutcome | None = None
             if guards:  # before anything is sent (docs/scrubbing.md#guardrails)
                 args, kwargs, checked = _guard_input(where, guards, args, kwargs)
-            span = _begin(where, runtime, provider, describe, self, args, kwargs)
+            span = _begin(start, runtime, provider, describe, self, args, kwargs)
             if checked is not None:
                 _note(span, checked)
                 if checked.error is not None:
@@ -219,7 +221,7 @@ def wrap_sync(
                 blocked = _guard_output(where, guards, span, result)
                 if blocked is not None:
                     raise _blocked(span, blocked)
-            return _finish(where, on_result, span, result, kwargs)
+            return _finish(finish, on_result, span, result, kwargs)
 
         return wrapper
 
@@ -238,6 +240,7 @@ def wrap_async(
     """
 
     provider = _provider(where)
+    start, finish = f"{where}.start", f"{where}.result"  # internal-error labels, built once
 
     def factory(original: Callable[..., Any]) -> Callable[..., Any]:
         async def finish_when_awaited(
@@ -258,7 +261,7 @@ def wrap_async(
                 blocked = _guard_output(where, guards, span, result)
                 if blocked is not None:
                     raise _blocked(span, blocked)
-            return _finish(where, on_result, span, result, kwargs)
+            return _finish(finish, on_result, span, result, kwargs)
 
         if inspect.iscoroutinefunction(original):
 
@@ -269,7 +272,7 @@ def wrap_async(
                 checked: GuardOutcome | None = None
                 if guards:
                     args, kwargs, checked = _guard_input(where, guards, args, kwargs)
-                span = _begin(where, runtime, provider, describe, self, args, kwargs)
+                span = _begin(start, runtime, provider, describe, self, args, kwargs)
                 if checked is not None:
                     _note(span, checked)
                     if checked.error is not None:
@@ -300,7 +303,7 @@ def wrap_async(
             checked: GuardOutcome | None = None
             if guards:
                 args, kwargs, checked = _guard_input(where, guards, args, kwargs)
-            span = _begin(where, runtime, provider, describe, self, args, kwargs)
+            span = _begin(start, runtime, provider, describe, self, args, kwargs)
             if checked is not None:
                 _note(span, checked)
                 if checked.error is not None:

@@ -116,3 +116,36 @@ def test_user_prices_win_and_can_be_cleared(offline: None) -> None:
 def test_set_prices_rejects_bad_input(prices: Any, error: type[Exception], match: str) -> None:
     with pytest.raises(error, match=match):
         set_prices(prices)
+
+
+def test_a_price_change_is_seen_by_the_next_span(offline: None) -> None:
+    """Prices are cached per (provider, model); set_prices() invalidates the cache at once."""
+    attrs = {"provider": "openai", "model": "gpt-4o", "tokens_input": 1000, "tokens_output": 100}
+    try:
+        assert compute_cost(attrs) == pytest.approx(0.0035)  # bundled price, now cached
+        set_prices({"openai/gpt-4o": {"input": 1.0, "output": 1.0}})
+        assert compute_cost(attrs) == pytest.approx(0.0011)
+        set_prices({"gpt-4o": {"input": 2.0, "output": 2.0}})  # the provider/model key still wins
+        assert compute_cost(attrs) == pytest.approx(0.0011)
+        set_prices({"gpt-4o": {"input": 2.0, "output": 2.0}}, replace=True)
+        assert compute_cost(attrs) == pytest.approx(0.0022)
+        set_prices(None)
+        assert compute_cost(attrs) == pytest.approx(0.0035)  # back to the bundled table
+        unknown = {"provider": "openai", "model": "my-finetune", "tokens_input": 1000, "tokens_output": 0}
+        assert compute_cost(unknown) is None  # cached as unknown...
+        set_prices({"my-finetune": {"input": 3.0, "output": 3.0}})
+        assert compute_cost(unknown) == pytest.approx(0.003)  # ...until a price is set
+    finally:
+        set_prices(None)
+
+
+def test_the_price_cache_is_bounded(offline: None) -> None:
+    from peekr import _cost
+
+    try:
+        set_prices({f"model-{i}": {"input": 1.0, "output": 1.0} for i in range(_cost.PRICE_CACHE_MAX + 50)})
+        for i in range(_cost.PRICE_CACHE_MAX + 50):
+            assert compute_cost({"model": f"model-{i}", "tokens_input": 1_000_000}) == pytest.approx(1.0)
+            assert len(_cost._price_cache) <= _cost.PRICE_CACHE_MAX
+    finally:
+        set_prices(None)

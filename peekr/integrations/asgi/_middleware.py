@@ -36,7 +36,7 @@ from typing import Any
 
 from ... import _runtime
 from ..._context import SessionData, _current_span, _session, session
-from ..._errors import checkpoint, handle_internal_errors
+from ..._errors import checkpoint, log_internal_error, raise_internal_errors
 from ..._tracer import ActiveSpan, SampledOutSpan, begin_span
 from ._routes import resolve_route_template, route_template_from_scope
 from ._traceparent import parse_traceparent
@@ -174,11 +174,15 @@ class PeekrMiddleware:
         span: ActiveSpan | SampledOutSpan | None = None
         entered: Token[SessionData | None] | None = None
         template: str | None = None
-        with handle_internal_errors("asgi.start"):
+        try:  # inline rather than handle_internal_errors(): this runs for every request
             checkpoint("asgi.start")
             template = self._resolve(scope)
             entered = self._session(template, extracted)
             span = self._start_span(scope, template)
+        except Exception as exc:
+            log_internal_error("asgi.start", exc)
+            if raise_internal_errors():
+                raise
         if span is None or type(span) is SampledOutSpan:
             # Sampled out: current for the request, so the calls it makes stay in its dropped trace.
             dropped = _current_span.set(span) if span is not None else None
@@ -207,9 +211,13 @@ class PeekrMiddleware:
             _current_span.reset(token)
             if entered is not None:
                 _session.reset(entered)
-            with handle_internal_errors("asgi.end"):
+            try:
                 checkpoint("asgi.end")
                 _finish(span, scope, template, exchange, error, cancelled)
+            except Exception as exc:
+                log_internal_error("asgi.end", exc)
+                if raise_internal_errors():
+                    raise
 
     async def _extracted(self, scope: Scope) -> Mapping[str, Any] | None:
         """Run the user's ``extract``; a failure is logged (once) and ignored."""

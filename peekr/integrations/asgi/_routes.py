@@ -10,12 +10,19 @@ then falls back to ``scope["route"]`` after the app ran, or to the method alone.
 
 Nothing here imports Starlette: routes are duck-typed (``matches``, ``path_format``), so the
 module costs nothing for apps that do not use it.
+
+Asking every route costs a few µs per request (FastAPI's docs routes come first), so the answer
+is cached per router and ``(method, root_path, path)`` — only when every route is a plain
+Starlette/FastAPI HTTP or WebSocket route, whose ``matches`` depends on nothing else (not a
+``Host``, a ``Mount`` or a custom ``matches``). The cache is bounded (``PATH_CACHE_MAX`` paths per
+router, cleared when full) and dropped when the router's routes change.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["resolve_route_template", "route_template_from_scope"]
 
@@ -23,6 +30,7 @@ __all__ = ["resolve_route_template", "route_template_from_scope"]
 #: that this module needs no Starlette import.
 _FULL, _PARTIAL = 2, 1
 _MAX_DEPTH = 8
+_MISSING: Any = object()
 
 
 def _template_of(route: Any) -> str | None:
@@ -69,6 +77,45 @@ def _resolve(routes: Any, scope: Mapping[str, Any], prefix: str, depth: int) -> 
     return partial
 
 
+#: Paths remembered per router (a path with an id in it is a new key per id: bounded).
+PATH_CACHE_MAX = 1024
+#: ``id(router)`` -> ``(router, its routes when cached, {(method, root_path, path): template})``.
+_caches: dict[int, tuple[Any, tuple[Any, ...], dict[tuple[Any, Any, Any], str | None]]] = {}
+_MAX_ROUTERS = 16
+
+
+def _pure_matchers() -> frozenset[Any]:
+    """The ``matches`` functions that read only the scope's type, method, path and root_path."""
+    found: set[Any] = set()
+    for module, names in (
+        ("starlette.routing", ("Route", "WebSocketRoute")),
+        ("fastapi.routing", ("APIRoute", "APIWebSocketRoute")),
+    ):
+        loaded = sys.modules.get(module)  # never imported here: loaded already if the app uses it
+        for name in names:
+            cls = getattr(loaded, name, None)
+            matches = getattr(cls, "matches", None)
+            if matches is not None:
+                found.add(matches)
+    return frozenset(found)
+
+
+def _cache_for(router: Any, routes: Any) -> dict[tuple[Any, Any, Any], str | None] | None:
+    """The path cache of ``router``, or None when its routes' answers cannot be cached."""
+    entry = _caches.get(id(router))
+    snapshot = tuple(routes)
+    if entry is not None and entry[0] is router and entry[1] == snapshot:
+        return entry[2]
+    pure = _pure_matchers()
+    if not all(getattr(type(route), "matches", None) in pure for route in snapshot):
+        return None
+    if len(_caches) >= _MAX_ROUTERS:
+        _caches.clear()
+    cache: dict[tuple[Any, Any, Any], str | None] = {}
+    _caches[id(router)] = (router, snapshot, cache)  # a new snapshot: what was cached is dropped
+    return cache
+
+
 def resolve_route_template(scope: MutableMapping[str, Any]) -> str | None:
     """The route template the app will dispatch ``scope`` to, or None if it cannot tell.
 
@@ -83,7 +130,18 @@ def resolve_route_template(scope: MutableMapping[str, Any]) -> str | None:
     routes = getattr(router, "routes", None)
     if not routes:
         return None
-    return _resolve(routes, scope, "", 0)
+    cache = _cache_for(router, routes) if scope.get("type") == "http" and "fastapi" not in scope else None
+    if cache is None:
+        return _resolve(routes, scope, "", 0)
+    key = (scope.get("method"), scope.get("root_path", ""), scope.get("path"))
+    found = cache.get(key, _MISSING)  # one lookup: another thread may clear the cache meanwhile
+    if found is not _MISSING:
+        return cast("str | None", found)
+    template = _resolve(routes, scope, "", 0)
+    if len(cache) >= PATH_CACHE_MAX:
+        cache.clear()
+    cache[key] = template
+    return template
 
 
 def route_template_from_scope(scope: Mapping[str, Any]) -> str | None:
