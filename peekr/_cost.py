@@ -71,7 +71,8 @@ class ModelPrice:
 
 _lock = threading.Lock()
 _user_prices: dict[str, ModelPrice] = {}
-# (provider, model) -> (genai_prices Provider, ModelInfo) or None when genai-prices does not know it.
+# (provider, model) -> (genai_prices Provider, ModelInfo) or None when genai-prices does not know it;
+# at most ``PRICE_CACHE_MAX`` entries.
 _lookup_cache: dict[tuple[str | None, str], Any] = {}
 #: (the span's ``provider`` attribute, model) -> the price that applies: a ``ModelPrice`` (a user
 #: price, or a flat genai-prices one), genai-prices' ``(Provider, ModelInfo)`` for a price only
@@ -268,6 +269,8 @@ def _lookup(provider: str | None, model: str) -> Any:
             break
         except LookupError:
             continue
+    if len(_lookup_cache) >= PRICE_CACHE_MAX:
+        _lookup_cache.clear()  # model names come from callers: bounded like ``_price_cache``
     _lookup_cache[key] = result
     return result
 

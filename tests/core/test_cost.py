@@ -149,3 +149,13 @@ def test_the_price_cache_is_bounded(offline: None) -> None:
             assert len(_cost._price_cache) <= _cost.PRICE_CACHE_MAX
     finally:
         set_prices(None)
+
+
+def test_the_price_table_lookup_cache_is_bounded(offline: None) -> None:
+    """Model names come from callers: ones the price table does not know are not remembered without bound."""
+    from peekr import _cost
+
+    for i in range(_cost.PRICE_CACHE_MAX + 50):
+        assert compute_cost({"provider": "openai", "model": f"no-such-model-{i}", "tokens_input": 10}) is None
+        assert len(_cost._lookup_cache) <= _cost.PRICE_CACHE_MAX
+    assert compute_cost({"provider": "openai", "model": "gpt-4o-mini", "tokens_input": 1_000_000}) is not None
