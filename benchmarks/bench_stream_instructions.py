@@ -124,7 +124,10 @@ def run_all(options: argparse.Namespace) -> None:
     ]
     started = time.monotonic()
     load = os.getloadavg()
-    with tempfile.TemporaryDirectory() as out_dir, ThreadPoolExecutor(options.jobs) as pool:
+    if options.keep:
+        Path(options.keep).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(options.jobs) as pool:
+        out_dir = options.keep or scratch
         counts = dict(
             zip(
                 jobs,
@@ -169,6 +172,7 @@ def main() -> None:
         parser.add_argument("--prompt", choices=("fixed", "echo"), default="fixed")
         parser.add_argument("--no-usage", action="store_true", help="OpenAI: do not request stream usage")
         parser.add_argument("--jobs", type=int, default=2, help="valgrind runs at once")
+        parser.add_argument("--keep", default="", help="keep the callgrind files here (for callgrind_annotate)")
         run_all(parser.parse_args())
         return
     parser = argparse.ArgumentParser(description="One run (what --all measures under valgrind).")

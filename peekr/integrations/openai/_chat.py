@@ -140,7 +140,9 @@ class _Fields:
 _NULL_USAGE = ',"usage":null'
 _NULL_USAGE_SPACED = ', "usage": null'
 _NULL_USAGE_TAIL = _NULL_USAGE + "}"
+_NULL_USAGE_SPACED_TAIL = _NULL_USAGE_SPACED + "}"
 _NULL_USAGE_CUT = len(_NULL_USAGE_TAIL)
+_NULL_USAGE_SPACED_CUT = len(_NULL_USAGE_SPACED_TAIL)
 
 
 def _without_null_usage(data: str) -> str | None:
@@ -178,9 +180,12 @@ def _set_data(sse: Any, data: str, new: str) -> None:
 def _skip_usage_events(events: Iterator[Any], removed: list[Any]) -> Iterator[Any]:
     for sse in events:
         data = sse.data
-        if data.endswith(_NULL_USAGE_TAIL):  # a content chunk: the common case inline
-            if sse.__dict__.get("_data") is data:
-                sse._data = data[:-_NULL_USAGE_CUT] + "}"
+        if data.endswith("null}"):  # a content chunk: the common case inline
+            if data.endswith(_NULL_USAGE_TAIL):
+                if sse.__dict__.get("_data") is data:
+                    sse._data = data[:-_NULL_USAGE_CUT] + "}"
+            elif data.endswith(_NULL_USAGE_SPACED_TAIL) and sse.__dict__.get("_data") is data:
+                sse._data = data[:-_NULL_USAGE_SPACED_CUT] + "}"
             yield sse
             continue
         if '"usage"' not in data:
