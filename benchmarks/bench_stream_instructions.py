@@ -56,7 +56,9 @@ INSTRUCTIONS_PER_US = 12_000
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
-def run_once(name: str, variant: str, words: int, count: int, *, warmup: int = 20, pad_to: int = 0) -> None:
+def run_once(
+    name: str, variant: str, words: int, count: int, *, warmup: int = 20, pad_to: int = 0, storage: str = "sqlite"
+) -> None:
     """Run ``warmup`` + ``count`` streams whose reply echoes ``words`` prompt words (what valgrind measures).
 
     ``pad_to`` > ``words`` appends the missing prompt words to the system prompt (``--prompt fixed``).
@@ -75,7 +77,7 @@ def run_once(name: str, variant: str, words: int, count: int, *, warmup: int = 2
     provider = getattr(providers, name)()
     with tempfile.TemporaryDirectory() as tmp:
         if variant == "peekr":
-            peekr.instrument(storage="sqlite", path=str(Path(tmp) / "traces.db"))
+            peekr.instrument(storage=storage, path=str(Path(tmp) / "traces.db"))
         provider.rebuild()
         stream = provider.scenarios["stream"]
         for _ in range(warmup):  # imports, caches, the price table
@@ -134,7 +136,8 @@ def run_all(options: argparse.Namespace) -> None:
                 pool.map(
                     lambda job: _valgrind(
                         [job[0], job[1], str(job[2]), str(options.streams), "--warmup", str(options.warmup)]
-                        + (["--pad-to", str(pad)] if pad else []),
+                        + (["--pad-to", str(pad)] if pad else [])
+                        + (["--storage", options.storage] if options.storage != "sqlite" else []),
                         env,
                         out_dir,
                     ),
@@ -172,6 +175,9 @@ def main() -> None:
         parser.add_argument("--prompt", choices=("fixed", "echo"), default="fixed")
         parser.add_argument("--no-usage", action="store_true", help="OpenAI: do not request stream usage")
         parser.add_argument("--jobs", type=int, default=2, help="valgrind runs at once")
+        parser.add_argument(
+            "--storage", default="sqlite", help="peekr's storage (none: recording and the bus only, to split the cost)"
+        )
         parser.add_argument("--keep", default="", help="keep the callgrind files here (for callgrind_annotate)")
         run_all(parser.parse_args())
         return
@@ -182,9 +188,16 @@ def main() -> None:
     parser.add_argument("count", type=int)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--pad-to", type=int, default=0)
+    parser.add_argument("--storage", default="sqlite")
     options = parser.parse_args()
     run_once(
-        options.provider, options.variant, options.words, options.count, warmup=options.warmup, pad_to=options.pad_to
+        options.provider,
+        options.variant,
+        options.words,
+        options.count,
+        warmup=options.warmup,
+        pad_to=options.pad_to,
+        storage=options.storage,
     )
 
 

@@ -170,24 +170,43 @@ def _without_null_usage(data: str) -> str | None:
     return None
 
 
+def _event_class() -> Any:
+    """The SDK's ``ServerSentEvent`` (its ``data`` property returns the ``_data`` attribute), or None."""
+    try:
+        from openai._streaming import ServerSentEvent
+    except ImportError:  # pragma: no cover - moved in another SDK release: events pass on as they are
+        return None
+    data = getattr(ServerSentEvent, "data", None)
+    return ServerSentEvent if isinstance(data, property) else None
+
+
+_SSE: Any = None  # set by ``_hide_usage_chunk`` (the SDK is imported by then)
+
+
 def _set_data(sse: Any, data: str, new: str) -> None:
-    """Give the SDK's ``ServerSentEvent`` the text ``new`` instead of ``data`` (its ``data`` property
-    reads ``_data``); an event of any other shape keeps its text."""
-    if sse.__dict__.get("_data") is data:
+    """Give the SDK's ``ServerSentEvent`` the text ``new`` instead of ``data``; an event of any other
+    class keeps its text."""
+    if type(sse) is _SSE and sse._data is data:
         sse._data = new
 
 
 def _skip_usage_events(events: Iterator[Any], removed: list[Any]) -> Iterator[Any]:
+    sse_class = _SSE
     for sse in events:
-        data = sse.data
-        if data.endswith("null}"):  # a content chunk: the common case inline
-            if data.endswith(_NULL_USAGE_TAIL):
-                if sse.__dict__.get("_data") is data:
+        if type(sse) is sse_class:  # the SDK's own event: read and replace ``_data`` (``data`` returns it)
+            data = sse._data
+            if data.endswith("null}"):  # a content chunk: the common case inline
+                if data.endswith(_NULL_USAGE_TAIL):
                     sse._data = data[:-_NULL_USAGE_CUT] + "}"
-            elif data.endswith(_NULL_USAGE_SPACED_TAIL) and sse.__dict__.get("_data") is data:
-                sse._data = data[:-_NULL_USAGE_SPACED_CUT] + "}"
-            yield sse
-            continue
+                elif data.endswith(_NULL_USAGE_SPACED_TAIL):
+                    sse._data = data[:-_NULL_USAGE_SPACED_CUT] + "}"
+                yield sse
+                continue
+        else:
+            data = sse.data
+            if data.endswith("null}"):
+                yield sse
+                continue
         if '"usage"' not in data:
             yield sse
             continue
@@ -196,6 +215,21 @@ def _skip_usage_events(events: Iterator[Any], removed: list[Any]) -> Iterator[An
             yield sse
         else:
             removed.append(usage)
+
+
+def _hidden(sse: Any) -> Any:
+    """``_skip_usage_events`` for one event: None to pass it on (its null usage member taken out), or
+    the usage-only chunk it is."""
+    if type(sse) is _SSE:
+        data = sse._data
+        if data.endswith(_NULL_USAGE_TAIL):
+            sse._data = data[:-_NULL_USAGE_CUT] + "}"
+            return None
+    else:
+        data = sse.data
+    if data.endswith("null}") and not data.endswith(_NULL_USAGE_SPACED_TAIL) or '"usage"' not in data:
+        return None
+    return _pass_on(sse, data)
 
 
 def _pass_on(sse: Any, data: str) -> Any:
@@ -225,10 +259,7 @@ class _ASkipUsageEvents:
     async def __anext__(self) -> Any:
         while True:
             sse = await self._events.__anext__()
-            data = sse.data
-            if '"usage"' not in data:
-                return sse
-            usage = _pass_on(sse, data)
+            usage = _hidden(sse)
             if usage is None:
                 return sse
             self._removed.append(usage)
@@ -267,6 +298,9 @@ def _hide_usage_chunk(result: Any) -> None:
     with handle_internal_errors(f"{NAME}.stream_usage"):
         if not isinstance(result, (SDK.Stream, SDK.AsyncStream)):
             return
+        global _SSE
+        if _SSE is None:
+            _SSE = _event_class()
         removed: list[Any] = []
         result._decoder = _UsageHidingDecoder(result._decoder, removed)
         result._peekr_usage_chunks = removed
