@@ -17,6 +17,14 @@ runs and prints the table::
 
 Every thread is counted (the caller, peekr's bus thread and SQLite writer; ``--separate-threads=no``).
 
+Bus wake-ups. peekr's bus wakes every ``flush_interval`` (0.2 s) of *wall* time; under callgrind one idle
+wake-up costs ~100k instructions (120 s idle: +50M and +76M instructions over 2 s idle, two runs each), and a
+long run lasts a minute or more longer than a short one on a loaded machine, so with the default interval the
+slope counted tens of thousands of instructions per chunk of wall-clock ticks, varying with the load. ``--all``
+therefore runs peekr with ``--flush-interval 3600``: the bus then works only when ``peekr.flush()`` (or a full
+batch) wakes it, every span is still encoded and stored inside the run, and the slope is the per-chunk work
+alone. (Without valgrind a 100-chunk stream takes about a millisecond, so real ticks are no per-chunk cost.)
+
 Prompt. The fake answers with ``"Echo: "`` + the last user text, so a longer stream needs a longer user
 message. ``--prompt fixed`` (the default) pads the system prompt with the words the short run's user message
 lacks, so both lengths send the same prompt (same bytes, same input tokens) and the slope is the cost of the
@@ -57,7 +65,15 @@ _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
 def run_once(
-    name: str, variant: str, words: int, count: int, *, warmup: int = 20, pad_to: int = 0, storage: str = "sqlite"
+    name: str,
+    variant: str,
+    words: int,
+    count: int,
+    *,
+    warmup: int = 20,
+    pad_to: int = 0,
+    storage: str = "sqlite",
+    flush_interval: float = 0.2,
 ) -> None:
     """Run ``warmup`` + ``count`` streams whose reply echoes ``words`` prompt words (what valgrind measures).
 
@@ -77,7 +93,7 @@ def run_once(
     provider = getattr(providers, name)()
     with tempfile.TemporaryDirectory() as tmp:
         if variant == "peekr":
-            peekr.instrument(storage=storage, path=str(Path(tmp) / "traces.db"))
+            peekr.instrument(storage=storage, path=str(Path(tmp) / "traces.db"), flush_interval=flush_interval)
         provider.rebuild()
         stream = provider.scenarios["stream"]
         for _ in range(warmup):  # imports, caches, the price table
@@ -94,6 +110,10 @@ def run_once(
 def _valgrind(args: list[str], env: dict[str, str], out_dir: str) -> int:
     """Instructions collected by callgrind over one run of this script with ``args`` (all threads)."""
     out = Path(out_dir) / ("cg." + ".".join(args) + ".out")
+    if out.exists():  # a finished run kept by an earlier --keep: reuse its count
+        summary = re.search(r"^summary: (\d+)", out.read_text(), re.MULTILINE)
+        if summary is not None:
+            return int(summary.group(1))
     command = [
         "valgrind",
         "--tool=callgrind",
@@ -137,7 +157,8 @@ def run_all(options: argparse.Namespace) -> None:
                     lambda job: _valgrind(
                         [job[0], job[1], str(job[2]), str(options.streams), "--warmup", str(options.warmup)]
                         + (["--pad-to", str(pad)] if pad else [])
-                        + (["--storage", options.storage] if options.storage != "sqlite" else []),
+                        + (["--storage", options.storage] if options.storage != "sqlite" else [])
+                        + (["--flush-interval", str(options.flush_interval)] if job[1] == "peekr" else []),
                         env,
                         out_dir,
                     ),
@@ -178,6 +199,12 @@ def main() -> None:
         parser.add_argument(
             "--storage", default="sqlite", help="peekr's storage (none: recording and the bus only, to split the cost)"
         )
+        parser.add_argument(
+            "--flush-interval",
+            type=float,
+            default=3600.0,
+            help="peekr's bus wake-up interval (default: none during the run; see the module docstring)",
+        )
         parser.add_argument("--keep", default="", help="keep the callgrind files here (for callgrind_annotate)")
         run_all(parser.parse_args())
         return
@@ -189,6 +216,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--pad-to", type=int, default=0)
     parser.add_argument("--storage", default="sqlite")
+    parser.add_argument("--flush-interval", type=float, default=0.2)
     options = parser.parse_args()
     run_once(
         options.provider,
