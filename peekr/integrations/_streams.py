@@ -20,6 +20,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+from .. import _errors as _faults
 from .._errors import checkpoint, handle_internal_errors, raise_internal_errors
 from .._tracer import ActiveSpan
 
@@ -47,7 +48,11 @@ class StreamRecorder:
         self._chunk_where = f"{where}.chunk"
 
     def chunk(self, chunk: Any) -> None:
-        """Record one chunk (never raises)."""
+        """Record one chunk (never raises, except under ``PEEKR_RAISE_INTERNAL_ERRORS``).
+
+        ``traced_iterator`` and ``traced_async_iterator`` inline the common case (no fault
+        injection, not the first chunk: ``_slow`` is False) and call this for the rest.
+        """
         if self._done:  # read after close(): the span already belongs to the bus thread
             return
         try:
@@ -57,11 +62,15 @@ class StreamRecorder:
                 self.span.mark_first_token()
             self.on_chunk(chunk)
         except Exception as exc:
-            from .._errors import log_internal_error
+            self.failed(exc)
 
-            log_internal_error(self._chunk_where, exc)
-            if raise_internal_errors():
-                raise
+    def failed(self, exc: Exception) -> None:
+        """Count (and log once) an internal error of the per-chunk path; re-raised in peekr's tests."""
+        from .._errors import log_internal_error
+
+        log_internal_error(self._chunk_where, exc)
+        if raise_internal_errors():
+            raise exc
 
     @property
     def done(self) -> bool:
@@ -89,11 +98,20 @@ def traced_iterator(stream: Iterator[Any], recorder: StreamRecorder, *, close_so
 
     With ``close_source``, closing this generator early also closes ``stream`` (its ``close()``)
     right away, as the caller's own ``close()`` would have done without peekr.
+
+    The per-chunk path is ``StreamRecorder.chunk`` inlined for the common case (it runs on the
+    caller's thread for every chunk): one flag read for fault injection, one for the first chunk or
+    a finished span, then the integration's ``on_chunk`` (read each time: integrations swap it).
     """
-    chunk = recorder.chunk
     try:
         for item in stream:
-            chunk(item)
+            if _faults._inject or recorder._first or recorder._done:
+                recorder.chunk(item)
+            else:
+                try:
+                    recorder.on_chunk(item)
+                except Exception as exc:
+                    recorder.failed(exc)
             yield item
     except BaseException as exc:
         if isinstance(exc, GeneratorExit):
@@ -112,10 +130,15 @@ async def traced_async_iterator(
     stream: AsyncIterator[Any], recorder: StreamRecorder, *, close_source: bool = False
 ) -> AsyncIterator[Any]:
     """Async version of ``traced_iterator`` (``close_source`` awaits ``stream.aclose()``)."""
-    chunk = recorder.chunk
     try:
         async for item in stream:
-            chunk(item)
+            if _faults._inject or recorder._first or recorder._done:
+                recorder.chunk(item)
+            else:
+                try:
+                    recorder.on_chunk(item)
+                except Exception as exc:
+                    recorder.failed(exc)
             yield item
     except BaseException as exc:
         if isinstance(exc, GeneratorExit):

@@ -6,8 +6,10 @@ coroutine is created eagerly and awaited in ``__aenter__``), so one helper call 
 Stream usage (PROVIDERS.md P6). Streamed chat completions carry token counts only with
 ``stream_options={"include_usage": True}``, which adds a last chunk with ``choices == []``. When
 the caller did not mention ``include_usage``, ``with_stream_usage`` asks for it on a copy of the
-keyword arguments and removes exactly that chunk from what the caller iterates, so their code sees
-the stream it would have seen while the span gets the real counts. It does so only while peekr is
+keyword arguments and removes exactly that chunk from what the caller iterates, and the
+``"usage": null`` member the request adds to every other chunk from the events before the SDK parses
+them, so their code sees the stream it would have seen (the same chunks, the same fields set) while
+the span gets the real counts. It does so only while peekr is
 recording the call (the span exists), never for ``with_raw_response`` / ``with_streaming_response``
 calls (the caller may read the raw bytes), and never when ``inject_stream_usage`` is off.
 """
@@ -106,10 +108,8 @@ def _usage_event(data: str) -> Any:
     """The usage-only chunk in ``data`` (``choices == []`` and a ``usage`` object, as attribute
     views), or None for any other event.
 
-    Runs for every server-sent event of a stream peekr asked usage for, so a content chunk must cost
-    next to nothing: once usage is asked for, OpenAI ends every other chunk with ``"usage":null}``
-    (one ``endswith``), and a chunk without a ``"usage"`` key fails one substring search (JSON never
-    has an unescaped ``"usage"`` outside a key). Only what remains is parsed here.
+    Runs for every server-sent event of a stream peekr asked usage for that ``_pass_on`` did not
+    already let through, so only what may be that chunk is parsed here.
     """
     if data.endswith("null}") or '"usage"' not in data:
         return None
@@ -135,17 +135,111 @@ class _Fields:
         return _Fields(value) if isinstance(value, dict) else value
 
 
+# Once usage is asked for, OpenAI ends every other chunk with this member (compact JSON); the fake
+# provider and some proxies write it with spaces.
+_NULL_USAGE = ',"usage":null'
+_NULL_USAGE_SPACED = ', "usage": null'
+_NULL_USAGE_TAIL = _NULL_USAGE + "}"
+_NULL_USAGE_SPACED_TAIL = _NULL_USAGE_SPACED + "}"
+_NULL_USAGE_CUT = len(_NULL_USAGE_TAIL)
+_NULL_USAGE_SPACED_CUT = len(_NULL_USAGE_SPACED_TAIL)
+
+
+def _without_null_usage(data: str) -> str | None:
+    """``data`` without its top-level ``"usage": null`` member, or None when it has none that is
+    certainly top-level.
+
+    ``,"usage"`` is a key wherever it appears (a quote inside a JSON string is escaped), and it belongs
+    to the outermost object when nothing but scalar members follows it up to the closing brace (e.g. a
+    later ``"obfuscation"`` string); anything else is left as it is.
+    """
+    for member in (_NULL_USAGE, _NULL_USAGE_SPACED):
+        at = data.rfind(member)
+        if at < 0:
+            continue
+        rest = data[at + len(member) :]
+        if rest == "}" or (
+            rest[:1] == ","
+            and rest[-1:] == "}"
+            and rest.count("}") == 1
+            and "{" not in rest
+            and "[" not in rest
+            and "]" not in rest
+        ):
+            return data[:at] + rest
+    return None
+
+
+def _event_class() -> Any:
+    """The SDK's ``ServerSentEvent`` (its ``data`` property returns the ``_data`` attribute), or None."""
+    try:
+        from openai._streaming import ServerSentEvent
+    except ImportError:  # pragma: no cover - moved in another SDK release: events pass on as they are
+        return None
+    data = getattr(ServerSentEvent, "data", None)
+    return ServerSentEvent if isinstance(data, property) else None
+
+
+_SSE: Any = None  # set by ``_hide_usage_chunk`` (the SDK is imported by then)
+
+
+def _set_data(sse: Any, data: str, new: str) -> None:
+    """Give the SDK's ``ServerSentEvent`` the text ``new`` instead of ``data``; an event of any other
+    class keeps its text."""
+    if type(sse) is _SSE and sse._data is data:
+        sse._data = new
+
+
 def _skip_usage_events(events: Iterator[Any], removed: list[Any]) -> Iterator[Any]:
+    sse_class = _SSE
     for sse in events:
-        data = sse.data
-        if data.endswith("null}") or '"usage"' not in data:  # the common case inline: see _usage_event
+        if type(sse) is sse_class:  # the SDK's own event: read and replace ``_data`` (``data`` returns it)
+            data = sse._data
+            if data.endswith("null}"):  # a content chunk: the common case inline
+                if data.endswith(_NULL_USAGE_TAIL):
+                    sse._data = data[:-_NULL_USAGE_CUT] + "}"
+                elif data.endswith(_NULL_USAGE_SPACED_TAIL):
+                    sse._data = data[:-_NULL_USAGE_SPACED_CUT] + "}"
+                yield sse
+                continue
+        else:
+            data = sse.data
+            if data.endswith("null}"):
+                yield sse
+                continue
+        if '"usage"' not in data:
             yield sse
             continue
-        usage = _usage_event(data)
+        usage = _pass_on(sse, data)
         if usage is None:
             yield sse
         else:
             removed.append(usage)
+
+
+def _hidden(sse: Any) -> Any:
+    """``_skip_usage_events`` for one event: None to pass it on (its null usage member taken out), or
+    the usage-only chunk it is."""
+    if type(sse) is _SSE:
+        data = sse._data
+        if data.endswith(_NULL_USAGE_TAIL):
+            sse._data = data[:-_NULL_USAGE_CUT] + "}"
+            return None
+    else:
+        data = sse.data
+    if data.endswith("null}") and not data.endswith(_NULL_USAGE_SPACED_TAIL) or '"usage"' not in data:
+        return None
+    return _pass_on(sse, data)
+
+
+def _pass_on(sse: Any, data: str) -> Any:
+    """None to pass ``sse`` on to the SDK (without the ``"usage": null`` member peekr's request added to
+    it), or the usage-only chunk peekr asked for, which the caller does not see."""
+    stripped = _without_null_usage(data)
+    if stripped is not None:
+        _set_data(sse, data, stripped)
+        return None
+    return _usage_event(data)
 
 
 class _ASkipUsageEvents:
@@ -165,14 +259,16 @@ class _ASkipUsageEvents:
     async def __anext__(self) -> Any:
         while True:
             sse = await self._events.__anext__()
-            usage = _usage_event(sse.data)
+            usage = _hidden(sse)
             if usage is None:
                 return sse
             self._removed.append(usage)
 
 
 class _UsageHidingDecoder:
-    """Stands in for a stream's SSE decoder: the same events, minus the usage-only chunk (kept aside).
+    """Stands in for a stream's SSE decoder: the same events, minus the usage-only chunk (kept aside) and
+    the ``"usage": null`` member the request for it adds to every other chunk, so the SDK builds the very
+    chunks the caller would have got without peekr (and does not parse a field per chunk for nothing).
 
     Swapped in on the SDK ``Stream`` before its first step (``__stream__`` reads
     ``self._decoder.iter_bytes(...)`` then), so the SDK never parses that chunk into a
@@ -202,6 +298,9 @@ def _hide_usage_chunk(result: Any) -> None:
     with handle_internal_errors(f"{NAME}.stream_usage"):
         if not isinstance(result, (SDK.Stream, SDK.AsyncStream)):
             return
+        global _SSE
+        if _SSE is None:
+            _SSE = _event_class()
         removed: list[Any] = []
         result._decoder = _UsageHidingDecoder(result._decoder, removed)
         result._peekr_usage_chunks = removed

@@ -1,0 +1,152 @@
+"""The chunks of a stream peekr asked usage for are exactly the chunks the caller gets without peekr.
+
+Asking for ``stream_options.include_usage`` makes the server add ``"usage": null`` to every content
+chunk; peekr takes that member out of the events before the SDK parses them, so the chunk models have
+the same fields set (``model_fields_set``, ``model_dump(exclude_unset=True)``) as without peekr, over
+real HTTP, sync and async (asyncio and trio). An event whose ``"usage": null`` is not certainly the
+outer object's member is passed on as it came.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import openai
+import pytest
+from _openai_expect import HELLO, SDK_ASYNCGEN_WARNING
+
+import peekr
+from peekr.sinks.memory import InMemorySink
+from peekr.testing.fake_provider import FakeProvider
+
+pytestmark = pytest.mark.filterwarnings(SDK_ASYNCGEN_WARNING)
+
+MODELS = ["gpt-4o", "gpt-4o-tool"]  # text deltas; a tool call's deltas
+
+
+def _seen(chunks: list[Any]) -> list[tuple[dict[str, Any], set[str]]]:
+    """What the caller can tell of each chunk (the id is a hash of the request body, which peekr changes)."""
+    seen = []
+    for chunk in chunks:
+        dumped = chunk.model_dump(exclude_unset=True)
+        assert dumped.pop("id").startswith("chatcmpl-")
+        seen.append((dumped, set(chunk.model_fields_set)))
+    return seen
+
+
+def _record() -> InMemorySink:
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["openai"])
+    return sink
+
+
+def _stream(client: openai.OpenAI, model: str) -> list[Any]:
+    return list(client.chat.completions.create(model=model, messages=HELLO, stream=True, tools=_tools(model)))
+
+
+def _tools(model: str) -> Any:
+    if "tool" not in model:
+        return openai.omit
+    return [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_sync_chunks_are_the_ones_the_caller_gets_without_peekr(server: FakeProvider, model: str) -> None:
+    with server.openai_client() as client:
+        without = _stream(client, model)
+        assert "stream_options" not in server.last_request.json
+        sink = _record()
+        with_peekr = _stream(client, model)
+    assert server.last_request.json["stream_options"] == {"include_usage": True}
+    assert _seen(with_peekr) == _seen(without)
+    assert all("usage" not in chunk.model_fields_set for chunk in with_peekr)
+    assert peekr.flush()
+    (span,) = sink.spans
+    assert span.attributes["tokens_total"] > 0  # the usage chunk still reached the span
+
+
+# On trio, httpx2's connection-pool byte stream, left unfinished when the SDK stops at ``[DONE]``, is
+# finalised by the garbage collector with or without peekr (httpx2 over a real socket only).
+@pytest.mark.filterwarnings(
+    "ignore:Exception ignored in. <async_generator object PoolByteStream.__aiter__:pytest.PytestUnraisableExceptionWarning"
+)
+@pytest.mark.anyio
+@pytest.mark.parametrize("model", MODELS)
+async def test_async_chunks_are_the_ones_the_caller_gets_without_peekr(server: FakeProvider, model: str) -> None:
+    async def stream() -> list[Any]:
+        async with server.async_openai_client() as client:
+            created = await client.chat.completions.create(
+                model=model, messages=HELLO, stream=True, tools=_tools(model)
+            )
+            return [chunk async for chunk in created]
+
+    without = await stream()
+    sink = _record()
+    with_peekr = await stream()
+    assert server.last_request.json["stream_options"] == {"include_usage": True}
+    assert _seen(with_peekr) == _seen(without)
+    assert peekr.flush()
+    (span,) = sink.spans
+    assert span.attributes["tokens_total"] > 0
+
+
+# -- other shapes of the member, served as OpenAI writes them (compact JSON) ---------------------------
+
+_HEAD = '{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"m"'
+_CONTENT = '"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]'
+_USAGE = '{"prompt_tokens":2,"completion_tokens":1,"total_tokens":3}'
+
+
+def _body(*chunks: str) -> bytes:
+    return b"".join(b"data: " + chunk.encode() + b"\n\n" for chunk in chunks) + b"data: [DONE]\n\n"
+
+
+def _chunks_from(body: bytes, *, instrumented: bool) -> list[Any]:
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    client = openai.OpenAI(
+        api_key="sk-fake", base_url="http://fake/v1", http_client=httpx2.Client(transport=httpx2.MockTransport(answer))
+    )
+    if instrumented:
+        _record()
+    try:
+        return list(client.chat.completions.create(model="m", messages=HELLO, stream=True))
+    finally:
+        peekr.shutdown(timeout=5)
+
+
+def _without_usage(seen: list[tuple[dict[str, Any], set[str]]]) -> list[tuple[dict[str, Any], set[str]]]:
+    return [({k: v for k, v in dumped.items() if k != "usage"}, fields - {"usage"}) for dumped, fields in seen]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(f'{_HEAD},{_CONTENT},"usage":null}}', id="last-member"),
+        pytest.param(f'{_HEAD},{_CONTENT},"usage":null,"obfuscation":"aB3x"}}', id="before-a-scalar"),
+        pytest.param(f'{_HEAD}, {_CONTENT}, "usage": null}}', id="spaced"),
+    ],
+)
+def test_the_outer_null_usage_member_is_taken_out(content: str) -> None:
+    body = _body(content, content, f'{_HEAD},"choices":[],"usage":{_USAGE}}}')
+    plain = _seen(_chunks_from(body, instrumented=False))
+    assert len(plain) == 3 and "usage" in plain[0][1]
+    seen = _seen(_chunks_from(body, instrumented=True))
+    assert seen == _without_usage(plain[:2])  # the usage-only chunk is hidden, the member is gone
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(f'{{"usage":null,{_HEAD[1:]},{_CONTENT}}}', id="first-member"),
+        pytest.param(f'{_HEAD},{_CONTENT},"usage":null,"x":{{"y":1}}}}', id="before-an-object"),
+        pytest.param(f'{_HEAD},"x":{{"usage":null}},{_CONTENT}}}', id="nested"),
+    ],
+)
+def test_a_member_that_is_not_certainly_the_outer_one_is_left_alone(content: str) -> None:
+    body = _body(content, f'{_HEAD},"choices":[],"usage":{_USAGE}}}')
+    plain = _seen(_chunks_from(body, instrumented=False))
+    seen = _seen(_chunks_from(body, instrumented=True))
+    assert seen == plain[:1]
