@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -176,33 +175,41 @@ def test_trends_by_user_and_top_groups(populated: dict[str, Any]) -> None:
     assert httpx.get(url + "/v1/stats/aggregates", params=hour, headers=headers).json()["interval"] == "minute"
 
 
-def test_text_search_reads_a_bounded_number_of_spans_per_page(tmp_path: Path) -> None:
-    """SQLite: a search stops after scan_limit spans and returns where to continue; continuing finds
-    every match exactly once, newest first."""
+def _spans_db(rows: list[tuple[str, str, str, str, str]]) -> sqlite3.Connection:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE TABLE spans (tenant_id, trace_id, span_id, start_time, attributes)")
-    rows = []
-    for i in range(40):
-        output = "needle" if i in (3, 17, 18, 35) else "hay"
-        rows.append(("t", f"{i:032x}", f"{i:016x}", f"2026-11-27T09:{i:02d}:00.000000Z",
-                     f'{{"input": "q{i}", "output": "{output}"}}'))  # fmt: skip
     db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?, ?)", rows)
-    filt = TraceFilter(text="NEEDLE")
+    return db
+
+
+def _search_every_page(db: sqlite3.Connection, text: str, scan_limit: int) -> tuple[list[str], int]:
+    """The trace ids a search finds following each page's cursor (2 traces a page), and the pages read."""
+    filt = TraceFilter(text=text)
     where, params = trace_filter_sql(filt, "t")
     match = text_match_sql(filt, params)
     found: list[str] = []
     cursor = None
-    pages = 0
-    while True:
-        page, resume = page_trace_ids(where, params, 2, cursor, db, match=match, scan_limit=10)
-        pages += 1
+    for pages in range(1, 100):
+        page, resume = page_trace_ids(where, params, 2, cursor, db, match=match, scan_limit=scan_limit)
         found += list(page)
         if len(page) == 2:
             cursor = (page[list(page)[-1]], list(page)[-1])
         elif resume is not None:
             cursor = resume
         else:
-            break
+            return found, pages
+    raise AssertionError(f"the search did not end: {found}")
+
+
+def test_text_search_reads_a_bounded_number_of_spans_per_page() -> None:
+    """SQLite: a search stops after scan_limit spans and returns where to continue; continuing finds
+    every match exactly once, newest first."""
+    rows = []
+    for i in range(40):
+        output = "needle" if i in (3, 17, 18, 35) else "hay"
+        rows.append(("t", f"{i:032x}", f"{i:016x}", f"2026-11-27T09:{i:02d}:00.000000Z",
+                     f'{{"input": "q{i}", "output": "{output}"}}'))  # fmt: skip
+    found, pages = _search_every_page(_spans_db(rows), "NEEDLE", scan_limit=10)
     assert found == [f"{i:032x}" for i in (35, 18, 17, 3)]
     assert pages >= 4  # 40 spans at most 10 per request
 
@@ -210,27 +217,12 @@ def test_text_search_reads_a_bounded_number_of_spans_per_page(tmp_path: Path) ->
 def test_a_text_search_stopping_inside_a_trace_instant_finds_its_match() -> None:
     """SQLite: both spans of a trace start at the same instant and only the second walked matches;
     wherever the bounded walk stops (limits 1..8), continuing finds every matching trace once."""
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE spans (tenant_id, trace_id, span_id, start_time, attributes)")
     rows = []
     for i in range(6):
         start = f"2026-11-27T09:{i:02d}:00.000000Z"
         for j, text in enumerate(("hay", "needle" if i in (1, 2, 4) else "hay")):
             rows.append(("t", f"{i:032x}", f"{i:014x}{j:02x}", start, f'{{"input": "{text}"}}'))
-    db.executemany("INSERT INTO spans VALUES (?, ?, ?, ?, ?)", rows)
-    filt = TraceFilter(text="needle")
-    where, params = trace_filter_sql(filt, "t")
-    match = text_match_sql(filt, params)
+    db = _spans_db(rows)
     for scan_limit in range(1, 9):
-        found: list[str] = []
-        cursor = None
-        for _ in range(50):
-            page, resume = page_trace_ids(where, params, 2, cursor, db, match=match, scan_limit=scan_limit)
-            found += list(page)
-            if len(page) == 2:
-                cursor = (page[list(page)[-1]], list(page)[-1])
-            elif resume is not None:
-                cursor = resume
-            else:
-                break
+        found, _ = _search_every_page(db, "needle", scan_limit)
         assert found == [f"{i:032x}" for i in (4, 2, 1)], scan_limit
