@@ -57,11 +57,14 @@ def _wait_drained() -> None:
 
 def test_batches_waiting_behind_a_slow_write_reach_the_sink_as_one_write_up_to_its_limit() -> None:
     gated, memory = _GatedSink(), InMemorySink()
-    peekr.instrument(storage="none", sinks=[gated, memory], batch_size=10, flush_interval=0.05)
+    # No timed wake-up: the bus drains when 10 spans are queued, so each batch is exactly 10 however
+    # slowly the spans are published (a tick in the middle of a group would split it).
+    peekr.instrument(storage="none", sinks=[gated, memory], batch_size=10, flush_interval=30)
     _publish(0, 10)
     assert gated.entered.wait(10)  # the first batch is being written
-    _publish(10, 60)  # six batches of 10 wait in the sink's stream meanwhile
-    _wait_drained()
+    for first in range(10, 70, 10):  # six batches of 10 wait in the sink's stream meanwhile
+        _publish(first, 10)
+        _wait_drained()
     gated.gate.set()
     assert peekr.flush(timeout=10)
     assert gated.sizes == [10, 40, 20]  # 10, then 10+10+10+10 (≥ 35), then the rest
