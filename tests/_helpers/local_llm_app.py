@@ -29,6 +29,9 @@ class LocalHallucination(peekr.eval.Hallucination):
     (a grammar-constrained json_object answer from a 135M model runs to the context's end)."""
 
     def __init__(self, **kwargs: Any) -> None:
+        # Generous timeouts: the judge's answer is not length-limited, and on 2 cores shared with the
+        # rest of the suite one answer took over 120 s. Two judge calls fit in one evaluation, and one
+        # evaluation within `eval run`'s 600 s wait for the evaluations in flight.
         judge = peekr.eval.OpenAIJudge("smollm2-135m", base_url=_url(), api_key="local", response_format="none",
-                                       max_retries=0, timeout=120)  # fmt: skip
-        super().__init__(judge=judge, timeout=300, **kwargs)
+                                       max_retries=0, timeout=270)  # fmt: skip
+        super().__init__(judge=judge, timeout=560, **kwargs)
