@@ -7,6 +7,7 @@ validation); anything read back from disk or the network goes through ``Span.mod
 from __future__ import annotations
 
 import random
+from time import time_ns as _time_ns
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, with_config
@@ -115,14 +116,33 @@ class Span(BaseModel):
     attributes: SpanAttributes = Field(default_factory=lambda: SpanAttributes())
 
 
+#: A trace id Peekr starts begins with the time in ticks of 2**20 ns (~1 ms), 16 bits (wrapping every ~69 s).
+_TICK_SHIFT = 20
+_TICK_MASK = 0xFFFF
+
+
 def new_trace_id() -> str:
-    """Return a random, non-zero W3C trace id (32 hex chars)."""
-    return f"{random.getrandbits(128) or 1:032x}"
+    """Return a W3C trace id (32 hex chars): a 16-bit time tick, then 112 random bits.
+
+    The tick (``time_ns() >> 20``, ~1 ms, modulo 2**16) keeps the traces of one moment next to each
+    other in every trace-id index, so a commit rewrites a few index pages rather than one per trace: in
+    ``traces.db`` holding 100,000 spans that halves the bytes written per span
+    (``benchmarks/bench_sqlite_commit.py``). The tick wraps every ~69 s, so the first hex digits of the
+    traces of more than a minute are spread as evenly as random ones, and the short ids ``peekr view``
+    shows (the first 8 or 12 hex digits) stay unique prefixes. The right-most 112 bits are random:
+    W3C Trace Context Level 2 asks that of at least the right-most 7 bytes, and ratio sampling reads
+    the low 64.
+    """
+    return f"{((_time_ns() >> _TICK_SHIFT & _TICK_MASK) << 112 | random.getrandbits(112)) or 1:032x}"
 
 
 def new_span_id() -> str:
-    """Return a random, non-zero W3C span id (16 hex chars)."""
-    return f"{random.getrandbits(64) or 1:016x}"
+    """Return a W3C span id (16 hex chars): the same 16-bit time tick as ``new_trace_id``, then 48 random bits.
+
+    For the same reason: the span-id index (``traces.db``'s primary key) grows in one place. Two spans
+    share an id only if they start in the same ~1 ms tick (modulo ~69 s) and draw the same 48 bits.
+    """
+    return f"{((_time_ns() >> _TICK_SHIFT & _TICK_MASK) << 48 | random.getrandbits(48)) or 1:016x}"
 
 
 _SPAN_FIELDS = frozenset(Span.model_fields)
