@@ -233,6 +233,7 @@ def main() -> None:
         warmup=options.warmup,
         pad_to=options.pad_to,
         storage=options.storage,
+        flush_interval=options.flush_interval,
     )
 
 

@@ -96,8 +96,8 @@ def _recorder(span: ActiveSpan, where: str) -> StreamRecorder:
 
 # Streams run on the shared ``traced_iterator``: the SDK's chunks are yielded unchanged and the span ends on
 # exhaustion, error or close (paths 1-3), closing the SDK's own generator at once on an early close. Each
-# chunk is only appended to the state's buffer, which is folded into running values every FOLD_EVERY (4) chunks
-# and at the end (target: well under 1 us per chunk, garbage collection included).
+# chunk is folded into the state's running values as it arrives (``StreamState.add``: no chunk is kept) and the
+# state is written into the span at the end (target: well under 1 us per chunk, garbage collection included).
 
 
 def _on_stream(span: ActiveSpan, stream: Any, kwargs: dict[str, Any]) -> Any:

@@ -40,11 +40,11 @@ _REQUEST_FIELDS = (
     ("response_mime_type", "responseMimeType"),
 )
 
-#: A stream folds its buffered chunks into running values every this many chunks. Few: each chunk is a
-#: graph of 25-45 garbage-collected objects (response, candidates, content, parts, usage, HTTP headers), so
-#: holding a few dozen makes the cyclic garbage collector run about once per stream and walk them all
-#: (256 cost ~4 µs per chunk on the benchmark machine); folding every 4 keeps it as quiet as without peekr.
-FOLD_EVERY = 4
+#: A stream folds each chunk into running values as it arrives, holding none of the SDK's chunk objects
+#: (each is a graph of 25-45 garbage-collected objects: response, candidates, content, parts, usage, HTTP
+#: headers; holding a few dozen made the cyclic garbage collector run about once per stream and walk them
+#: all, ~4 µs per chunk). Kept as the bound of chunks buffered before a fold, which is now one.
+FOLD_EVERY = 1
 
 
 def model_name(name: object) -> str | None:
@@ -175,17 +175,21 @@ def _tool_call(call: Any) -> dict[str, Any]:
 class StreamState:
     """What a stream (or one whole response) said so far: text, tool calls, finish reason, usage, model, id.
 
-    The stream recorder hands each chunk to ``add`` (a list append: the per-chunk cost must stay well
-    under a microsecond), which calls ``fold()`` every ``FOLD_EVERY`` chunks; ``apply`` folds the rest at
-    the end. ``fold`` reads the buffered chunks into the running values and lets them go, so memory stays
-    bounded on long streams and the chunks are freed about as soon as without peekr.
+    The stream recorder hands each chunk to ``add``, which folds it into the running values at once (it
+    runs on the caller's thread for every chunk: the cost must stay well under a microsecond) and keeps no
+    reference to it, so memory stays bounded on long streams (the text pieces aside) and the chunks are
+    freed as soon as without peekr. ``apply`` writes the result into the span attributes at the end.
+
+    The SDK's models are pydantic models, which keep every declared field in the instance ``__dict__``
+    (None when absent). An attribute read on them goes through pydantic's ``__getattr__`` hook (~400
+    instructions, where a dict item costs ~100), so ``add`` reads each model's ``__dict__`` once and its
+    fields from there; an object without them there takes plain attribute reads, with the same result.
     """
 
-    __slots__ = ("finish_reason", "model_version", "pending", "response_id", "text", "tool_calls", "usage")
+    __slots__ = ("finish_reason", "model_version", "response_id", "text", "tool_calls", "usage")
 
     def __init__(self) -> None:
-        self.pending: list[Any] = []
-        self.text: list[str] | None = None
+        self.text: list[str] = []  # the non-thought text pieces, in order
         self.tool_calls: list[Any] = []
         self.finish_reason: Any = None
         self.usage: Any = None
@@ -193,64 +197,73 @@ class StreamState:
         self.response_id: str | None = None
 
     def add(self, chunk: Any) -> None:
-        """Buffer one chunk; fold the buffer once it holds ``FOLD_EVERY`` chunks."""
-        pending = self.pending
-        pending.append(chunk)
-        if len(pending) >= FOLD_EVERY:
-            self.fold()
-
-    def fold(self) -> None:
-        """Fold the buffered chunks (``GenerateContentResponse`` objects) into the running values."""
-        pending = self.pending  # emptied in place: the stream wrapper holds its bound ``append``
-        if not pending:
-            return
-        # Plain attribute reads: each is a declared field (None when absent) of the SDK's pydantic models.
-        for chunk in reversed(pending):
-            if chunk.usage_metadata is not None:
-                self.usage = chunk.usage_metadata  # the last reported counts are the final ones
-                break
-        for chunk in reversed(pending):
-            if chunk.model_version:
-                self.model_version = chunk.model_version
-                break
-        if self.response_id is None:  # every chunk of a stream carries it: taken once, from the first
-            for chunk in pending:
-                response_id = getattr(chunk, "response_id", None)  # getattr: not declared by every 1.x release
-                if isinstance(response_id, str) and response_id:
-                    self.response_id = response_id
-                    break
-        text = self.text
-        for chunk in pending:
+        """Fold one ``GenerateContentResponse`` into the running values."""
+        try:
+            fields = chunk.__dict__
+            usage = fields["usage_metadata"]
+            version = fields["model_version"]
+            candidates = fields["candidates"]
+        except (AttributeError, KeyError):  # not a pydantic model with these fields
+            fields = None
+            usage = chunk.usage_metadata
+            version = chunk.model_version
             candidates = chunk.candidates
-            if not candidates:
-                continue
-            candidate = candidates[0]
-            if candidate.finish_reason is not None:
-                self.finish_reason = candidate.finish_reason
+        if usage is not None:
+            self.usage = usage  # the last reported counts are the final ones
+        if version:
+            self.model_version = version
+        if self.response_id is None:  # every chunk of a stream carries it: taken once, from the first
+            # Not declared by every 1.x release: .get / getattr.
+            response_id = fields.get("response_id") if fields is not None else getattr(chunk, "response_id", None)
+            if isinstance(response_id, str) and response_id:
+                self.response_id = response_id
+        if not candidates:
+            return
+        candidate = candidates[0]
+        try:
+            candidate_fields = candidate.__dict__
+            finish_reason = candidate_fields["finish_reason"]
+            content = candidate_fields["content"]
+        except (AttributeError, KeyError):
+            finish_reason = candidate.finish_reason
             content = candidate.content
-            parts = content.parts if content is not None else None
-            if not parts:
-                continue
-            for part in parts:
-                piece = part.text
-                if piece is not None:
-                    if not part.thought:
-                        if text is None:
-                            text = self.text = []
-                        text.append(piece)
-                elif part.function_call is not None:
-                    self.tool_calls.append(part.function_call)
-        pending.clear()
+        if finish_reason is not None:
+            self.finish_reason = finish_reason
+        if content is None:
+            return
+        parts = content.parts
+        if not parts:
+            return
+        for part in parts:
+            try:
+                part_fields = part.__dict__
+                piece = part_fields["text"]
+                if piece is None:
+                    call = part_fields["function_call"]
+                    if call is not None:
+                        self.tool_calls.append(call)
+                elif not part_fields["thought"]:
+                    self.text.append(piece)
+            except (AttributeError, KeyError):  # raised before this part changed anything
+                self._add_part(part)
+
+    def _add_part(self, part: Any) -> None:
+        """``add`` for one part whose fields are not in its ``__dict__``: attribute reads."""
+        piece = part.text
+        if piece is None:
+            if part.function_call is not None:
+                self.tool_calls.append(part.function_call)
+        elif not part.thought:
+            self.text.append(piece)
 
     def apply(self, attributes: dict[str, Any]) -> None:
         """Write model, output, tool calls, finish reason and tokens into the span attributes."""
-        self.fold()
         version = model_name(self.model_version)
         if version:
             attributes["model"] = version
         if self.response_id is not None:
             attributes["response_id"] = self.response_id
-        if self.text is not None:
+        if self.text:
             captured = capture("".join(self.text))
             if captured is not None:
                 attributes["output"] = captured
@@ -267,5 +280,5 @@ class StreamState:
 def record_response(attributes: dict[str, Any], response: Any) -> None:
     """Fill the span attributes from one non-streamed ``GenerateContentResponse``."""
     state = StreamState()
-    state.pending.append(response)
+    state.add(response)
     state.apply(attributes)
