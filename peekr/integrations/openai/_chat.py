@@ -261,8 +261,9 @@ def _fusable_decoder() -> Any:
     if decoder is None or line_decoder is None or _SSE is None:
         return None
     for name, names in _SDK_LOOP_NAMES.items():
-        code = getattr(getattr(decoder, name, None), "__code__", None)
-        if code is None or code.co_names != names or code.co_filename != _streaming.__file__:
+        function = getattr(decoder, name, None)
+        code = getattr(function, "__code__", None)
+        if code is None or code.co_names != names or getattr(function, "__module__", None) != _streaming.__name__:
             return None  # another SDK release (or someone else's patch): the plain filter
     _LINE_DECODER = line_decoder
     return decoder
@@ -293,9 +294,9 @@ def _fused_events(decoder: Any, iterator: Iterator[bytes], removed: list[Any]) -
                             yield sse
                         else:
                             removed.append(usage)
-        for raw_line in lines.finish():
+        for raw_line in lines.finish():  # a last line without its newline, as the SDK's loop does
             sse = decode(raw_line.decode("utf-8"))
-            if sse:
+            if sse:  # pragma: no cover - that line is never empty, and ``decode`` makes an event only of an empty one
                 usage = _hidden(sse)
                 if usage is None:
                     yield sse

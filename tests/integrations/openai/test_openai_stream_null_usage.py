@@ -19,6 +19,7 @@ from _openai_expect import HELLO, SDK_ASYNCGEN_WARNING
 from openai._streaming import SSEDecoder
 
 import peekr
+from peekr.integrations.openai import _chat as chat
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
@@ -286,3 +287,35 @@ async def test_async_a_stream_that_ends_without_done_gets_the_same_chunks() -> N
     assert peekr.flush()
     (span,) = sink.spans
     assert span.attributes["tokens_total"] == 3
+
+
+def test_a_decoder_loop_peekr_does_not_know_gets_the_plain_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stands for another SDK release whose ``iter_bytes`` is not the loop ``_fused_events`` copies.
+    sdk_loop = SSEDecoder.iter_bytes
+
+    def iter_bytes(self: SSEDecoder, iterator: Iterator[bytes]) -> Iterator[Any]:
+        yield from sdk_loop(self, iterator)
+
+    body = _body(_CHUNK, _CHUNK, _USAGE_CHUNK)
+    plain = _seen(_chunks_from(body, instrumented=False))
+    monkeypatch.setattr(SSEDecoder, "iter_bytes", iter_bytes)
+    monkeypatch.setattr(chat, "_SSE", None)  # decided again on the next stream
+    monkeypatch.setattr(chat, "_SDK_DECODER", None)
+    sink = _record()
+    client = openai.OpenAI(
+        api_key="sk-fake", base_url="http://fake/v1", http_client=httpx2.Client(transport=_answer(body))
+    )
+    assert _seen(list(client.chat.completions.create(model="m", messages=HELLO, stream=True))) == _without_usage(
+        plain[:2]
+    )
+    assert chat._SSE is not None and chat._SDK_DECODER is None  # the plain filter, around the SDK's loop
+    assert peekr.flush()
+    (span,) = sink.spans
+    assert span.attributes["tokens_total"] == 3
+
+
+def test_a_stream_that_ends_without_done_gets_the_same_chunks() -> None:
+    body = _body(_CHUNK, _USAGE_CHUNK).removesuffix(b"data: [DONE]\n\n") + b": the end, no newline"
+    plain = _seen(_chunks_from(body, instrumented=False))
+    seen = _seen(_chunks_from(body, instrumented=True))
+    assert seen == _without_usage(plain[:1])
