@@ -239,7 +239,7 @@ def _pass_on(sse: Any, data: str) -> Any:
 # The SDK's decoder loop with the filter in it (``_fused_events``): the SDK's ``SSEDecoder.iter_bytes`` runs
 # ``_decode_lines`` over ``_SSELineDecoder().feed(chunk)`` (two generators per event), and a filter around it
 # would be a third; ``_fused_events`` is one generator doing all three. Used only for a decoder whose
-# methods are the SDK's own, as this module knows them (``_fusable``); any other goes through the filter.
+# methods are the SDK's own, as this module knows them (``_fusable_decoder``); any other gets the filter.
 _LINE_DECODER: Any = None  # ``openai._streaming._SSELineDecoder``, set by ``_hide_usage_chunk``
 _SDK_DECODER: Any = None  # ``openai._streaming.SSEDecoder`` when its loop is the one ``_fused_events`` copies
 _SDK_LOOP_NAMES = {

@@ -10,6 +10,7 @@ adds no step of its own.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from types import FrameType
@@ -38,11 +39,14 @@ def _steps(consume: Callable[[int], Any], words: int) -> dict[str, int]:
         if event in counts:
             counts[event] += 1
 
+    gc.collect()  # no finalizer of an earlier test's objects runs inside the count
+    gc.disable()
     sys.setprofile(hook)
     try:
         consume(words)
     finally:
         sys.setprofile(None)
+        gc.enable()
     return counts
 
 
@@ -104,11 +108,14 @@ async def test_async_chat_stream_adds_at_most_two_python_steps_per_chunk(aclient
                 if event in counts:
                     counts[event] += 1
 
+            gc.collect()
+            gc.disable()
             sys.setprofile(hook)
             try:
                 await consume(words)
             finally:
                 sys.setprofile(None)
+                gc.enable()
             steps[f"{label}{words}"] = counts
 
     await measure("none")
