@@ -141,8 +141,6 @@ _NULL_USAGE = ',"usage":null'
 _NULL_USAGE_SPACED = ', "usage": null'
 _NULL_USAGE_TAIL = _NULL_USAGE + "}"
 _NULL_USAGE_SPACED_TAIL = _NULL_USAGE_SPACED + "}"
-_NULL_USAGE_CUT = len(_NULL_USAGE_TAIL)
-_NULL_USAGE_SPACED_CUT = len(_NULL_USAGE_SPACED_TAIL)
 
 
 def _without_null_usage(data: str) -> str | None:
@@ -190,27 +188,24 @@ def _set_data(sse: Any, data: str, new: str) -> None:
         sse._data = new
 
 
+def _strip_null_usage(sse: Any, data: str) -> bool:
+    """Take the ``"usage": null`` member out of a content chunk's text (``sse`` is the SDK's event, ``data``
+    its ``_data``): True when it was the last member (the common case), False for anything else."""
+    # ``removesuffix`` checks and cuts in one call (and is cheaper than ``endswith``: one argument, no parsing)
+    stripped = data.removesuffix(_NULL_USAGE_TAIL)  # as OpenAI writes it: one call for nearly every event
+    if len(stripped) == len(data):  # (a str subclass gets a copy back even when nothing was cut)
+        stripped = data.removesuffix(_NULL_USAGE_SPACED_TAIL)
+        if len(stripped) == len(data):
+            return False
+    sse._data = stripped + "}"
+    return True
+
+
 def _skip_usage_events(events: Iterator[Any], removed: list[Any]) -> Iterator[Any]:
-    sse_class = _SSE
+    """``_hidden`` over ``events`` (a decoder's events that are not the SDK's own ``ServerSentEvent``, or the
+    SDK's events from a decoder ``_fused_events`` does not know)."""
     for sse in events:
-        if type(sse) is sse_class:  # the SDK's own event: read and replace ``_data`` (``data`` returns it)
-            data = sse._data
-            if data.endswith("null}"):  # a content chunk: the common case inline
-                if data.endswith(_NULL_USAGE_TAIL):
-                    sse._data = data[:-_NULL_USAGE_CUT] + "}"
-                elif data.endswith(_NULL_USAGE_SPACED_TAIL):
-                    sse._data = data[:-_NULL_USAGE_SPACED_CUT] + "}"
-                yield sse
-                continue
-        else:
-            data = sse.data
-            if data.endswith("null}"):
-                yield sse
-                continue
-        if '"usage"' not in data:
-            yield sse
-            continue
-        usage = _pass_on(sse, data)
+        usage = _hidden(sse)
         if usage is None:
             yield sse
         else:
@@ -218,16 +213,15 @@ def _skip_usage_events(events: Iterator[Any], removed: list[Any]) -> Iterator[An
 
 
 def _hidden(sse: Any) -> Any:
-    """``_skip_usage_events`` for one event: None to pass it on (its null usage member taken out), or
-    the usage-only chunk it is."""
-    if type(sse) is _SSE:
+    """The usage filter for one event: None to pass it on (its null usage member taken out), or the
+    usage-only chunk it is."""
+    if type(sse) is _SSE:  # the SDK's own event: read and replace ``_data`` (``data`` returns it)
         data = sse._data
-        if data.endswith(_NULL_USAGE_TAIL):
-            sse._data = data[:-_NULL_USAGE_CUT] + "}"
+        if _strip_null_usage(sse, data):
             return None
     else:
         data = sse.data
-    if data.endswith("null}") and not data.endswith(_NULL_USAGE_SPACED_TAIL) or '"usage"' not in data:
+    if data.endswith("null}") or '"usage"' not in data:
         return None
     return _pass_on(sse, data)
 
@@ -240,6 +234,129 @@ def _pass_on(sse: Any, data: str) -> Any:
         _set_data(sse, data, stripped)
         return None
     return _usage_event(data)
+
+
+# The SDK's decoder loop with the filter in it (``_fused_events``): the SDK's ``SSEDecoder.iter_bytes`` runs
+# ``_decode_lines`` over ``_SSELineDecoder().feed(chunk)`` (two generators per event), and a filter around it
+# would be a third; ``_fused_events`` is one generator doing all three. Used only for a decoder whose
+# methods are the SDK's own, as this module knows them (``_fusable_decoder``); any other gets the filter.
+_LINE_DECODER: Any = None  # ``openai._streaming._SSELineDecoder``, set by ``_hide_usage_chunk``
+_SDK_DECODER: Any = None  # ``openai._streaming.SSEDecoder`` when its loop is the one ``_fused_events`` copies
+_SDK_LOOP_NAMES = {
+    "iter_bytes": ("_SSELineDecoder", "_decode_lines", "feed", "finish", "_reset"),
+    "aiter_bytes": ("_SSELineDecoder", "_decode_lines", "feed", "finish", "_reset"),
+    "_decode_lines": ("decode",),
+}
+
+
+def _fusable_decoder() -> Any:
+    """The SDK's ``SSEDecoder`` class when ``_fused_events`` can stand in for its loop, else None."""
+    global _LINE_DECODER
+    try:
+        from openai import _streaming
+    except ImportError:  # pragma: no cover - the SDK is imported by then
+        return None
+    decoder = getattr(_streaming, "SSEDecoder", None)
+    line_decoder = getattr(_streaming, "_SSELineDecoder", None)
+    if decoder is None or line_decoder is None or _SSE is None:
+        return None
+    for name, names in _SDK_LOOP_NAMES.items():
+        function = getattr(decoder, name, None)
+        code = getattr(function, "__code__", None)
+        if code is None or code.co_names != names or getattr(function, "__module__", None) != _streaming.__name__:
+            return None  # another SDK release (or someone else's patch): the plain filter
+    _LINE_DECODER = line_decoder
+    return decoder
+
+
+def _fused_events(decoder: Any, iterator: Iterator[bytes], removed: list[Any]) -> Iterator[Any]:
+    """``decoder.iter_bytes(iterator)`` (the SDK's loop, as it is) minus the usage chunk and the null usage
+    members: each event costs one generator step here instead of three (``_UsageHidingDecoder``)."""
+    lines = _LINE_DECODER()
+    decode = decoder.decode
+    try:
+        for chunk in iterator:
+            for raw_line in lines.feed(chunk):
+                sse = decode(raw_line.decode("utf-8"))
+                if sse:
+                    # ``_strip_null_usage`` inline: the SDK's own ``decode`` makes the SDK's own event, whose
+                    # text is a ``str`` (a join), so ``removesuffix`` gives it back itself when nothing is cut
+                    data = sse._data
+                    stripped = data.removesuffix(_NULL_USAGE_TAIL)
+                    if stripped is data:
+                        stripped = data.removesuffix(_NULL_USAGE_SPACED_TAIL)
+                    if stripped is not data:
+                        sse._data = stripped + "}"
+                        yield sse
+                    else:
+                        usage = _hidden(sse)
+                        if usage is None:
+                            yield sse
+                        else:
+                            removed.append(usage)
+        for raw_line in lines.finish():  # a last line without its newline, as the SDK's loop does
+            sse = decode(raw_line.decode("utf-8"))
+            if sse:  # pragma: no cover - that line is never empty, and ``decode`` makes an event only of an empty one
+                usage = _hidden(sse)
+                if usage is None:
+                    yield sse
+                else:
+                    removed.append(usage)
+    finally:
+        decoder._reset()
+
+
+class _AFusedEvents:
+    """Async twin of ``_fused_events`` (the SDK's ``aiter_bytes`` loop with the filter in it): a plain async
+    iterator, like ``_ASkipUsageEvents``. ``_pending`` is the line generator of the current byte chunk, left
+    where the last event came from."""
+
+    __slots__ = ("_bytes", "_decode", "_decoder", "_ended", "_lines", "_pending", "_removed")
+
+    def __init__(self, decoder: Any, iterator: AsyncIterator[bytes], removed: list[Any]) -> None:
+        self._decoder = decoder
+        self._decode = decoder.decode
+        self._bytes = iterator
+        self._lines = _LINE_DECODER()
+        self._pending: Iterator[bytes] = iter(())
+        self._removed = removed
+        self._ended = False
+
+    def __aiter__(self) -> _AFusedEvents:
+        return self
+
+    async def __anext__(self) -> Any:
+        decode = self._decode
+        while True:
+            for raw_line in self._pending:
+                sse = decode(raw_line.decode("utf-8"))
+                if sse:
+                    data = sse._data  # as in ``_fused_events``
+                    stripped = data.removesuffix(_NULL_USAGE_TAIL)
+                    if stripped is data:
+                        stripped = data.removesuffix(_NULL_USAGE_SPACED_TAIL)
+                    if stripped is not data:
+                        sse._data = stripped + "}"
+                        return sse
+                    usage = _hidden(sse)
+                    if usage is None:
+                        return sse
+                    self._removed.append(usage)
+            if self._ended:
+                raise StopAsyncIteration
+            try:
+                chunk = await self._bytes.__anext__()
+            except StopAsyncIteration:
+                self._ended = True
+                self._pending = self._lines.finish()
+                self._decoder._reset()  # the SDK's loop resets its decoder when it ends
+                continue
+            except BaseException:
+                self._ended = True
+                self._pending = iter(())
+                self._decoder._reset()
+                raise
+            self._pending = self._lines.feed(chunk)
 
 
 class _ASkipUsageEvents:
@@ -283,10 +400,16 @@ class _UsageHidingDecoder:
         self._removed = removed
 
     def iter_bytes(self, iterator: Any) -> Iterator[Any]:
-        return _skip_usage_events(self._decoder.iter_bytes(iterator), self._removed)
+        decoder = self._decoder
+        if type(decoder) is _SDK_DECODER:
+            return _fused_events(decoder, iterator, self._removed)
+        return _skip_usage_events(decoder.iter_bytes(iterator), self._removed)
 
     def aiter_bytes(self, iterator: Any) -> AsyncIterator[Any]:
-        return _ASkipUsageEvents(self._decoder.aiter_bytes(iterator), self._removed)
+        decoder = self._decoder
+        if type(decoder) is _SDK_DECODER:
+            return _AFusedEvents(decoder, iterator, self._removed)
+        return _ASkipUsageEvents(decoder.aiter_bytes(iterator), self._removed)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._decoder, name)
@@ -298,9 +421,10 @@ def _hide_usage_chunk(result: Any) -> None:
     with handle_internal_errors(f"{NAME}.stream_usage"):
         if not isinstance(result, (SDK.Stream, SDK.AsyncStream)):
             return
-        global _SSE
+        global _SSE, _SDK_DECODER
         if _SSE is None:
             _SSE = _event_class()
+            _SDK_DECODER = _fusable_decoder()
         removed: list[Any] = []
         result._decoder = _UsageHidingDecoder(result._decoder, removed)
         result._peekr_usage_chunks = removed
@@ -432,20 +556,25 @@ def chat_stream_callbacks(
                     response_id = chunk_id
             last = chunk
             for choice in chunk.choices:
-                delta = choice.delta
+                # The models' fields from their ``__dict__`` (the SDK's models keep every field there): an
+                # attribute read on a pydantic model goes through its ``__getattr__`` hook, a lookup here.
+                fields = choice.__dict__
+                delta = fields["delta"]
                 if delta is None:
                     continue
-                content = delta.content or getattr(delta, "refusal", None)
-                tool_calls = delta.tool_calls
+                delta_fields = delta.__dict__
+                content = delta_fields["content"] or delta_fields.get("refusal")
+                tool_calls = delta_fields["tool_calls"]
                 if content:
-                    if choice.index == 0:
+                    index = fields["index"]
+                    if index == 0:
                         append(content)
                     else:
-                        append(("text", choice.index, content))
+                        append(("text", index, content))
                 if tool_calls:
-                    append(("tools", choice.index, tool_calls))
-                if finish_reason is None and choice.finish_reason is not None:
-                    finish_reason = choice.finish_reason
+                    append(("tools", fields["index"], tool_calls))
+                if finish_reason is None and fields["finish_reason"] is not None:
+                    finish_reason = fields["finish_reason"]
                 if waiting_for_content and (content or tool_calls):
                     waiting_for_content = False
                     if span.is_recording:  # not after close(): an ended span belongs to the bus thread

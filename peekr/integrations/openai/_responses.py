@@ -168,8 +168,8 @@ def finalize_responses_stream(span: ActiveSpan, events: list[Any]) -> None:
             break
     else:
         _record_partial(span, events)
-    for event in events:  # an "error" event (the SDK does not raise for it)
-        if getattr(event, "type", None) == "error":
+    for event in events:  # an "error" event (the SDK does not raise for it); text deltas are kept as str
+        if type(event) is not str and getattr(event, "type", None) == "error":
             code = getattr(event, "code", None) or "error"
             _mark_failed(span, "openai.ResponseErrorEvent", f"{code}: {getattr(event, 'message', None) or ''}")
             break

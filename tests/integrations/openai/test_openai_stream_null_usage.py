@@ -9,14 +9,17 @@ outer object's member is passed on as it came.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx2
 import openai
 import pytest
 from _openai_expect import HELLO, SDK_ASYNCGEN_WARNING
+from openai._streaming import SSEDecoder
 
 import peekr
+from peekr.integrations.openai import _chat as chat
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
@@ -150,3 +153,169 @@ def test_a_member_that_is_not_certainly_the_outer_one_is_left_alone(content: str
     plain = _seen(_chunks_from(body, instrumented=False))
     seen = _seen(_chunks_from(body, instrumented=True))
     assert seen == plain[:1]
+
+
+# -- a decoder other than the SDK's own, and a connection that fails mid-stream --------------------------
+
+_CHUNK = f'{_HEAD},{_CONTENT},"usage":null}}'
+_USAGE_CHUNK = f'{_HEAD},"choices":[],"usage":{_USAGE}}}'
+
+
+class _OwnDecoder(SSEDecoder):
+    """A decoder of the caller's own (a subclass of the SDK's): peekr filters its events, not its loop."""
+
+
+class _OwnDecoderClient(openai.OpenAI):
+    def _make_sse_decoder(self) -> SSEDecoder:
+        return _OwnDecoder()
+
+
+class _AsyncOwnDecoderClient(openai.AsyncOpenAI):
+    def _make_sse_decoder(self) -> SSEDecoder:
+        return _OwnDecoder()
+
+
+def _answer(body: bytes) -> httpx2.MockTransport:
+    return httpx2.MockTransport(
+        lambda request: httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+    )
+
+
+def test_a_decoder_of_the_callers_own_gets_the_same_events() -> None:
+    body = _body(_CHUNK, _CHUNK, _USAGE_CHUNK)
+    plain = _seen(_chunks_from(body, instrumented=False))
+    sink = _record()
+    client = _OwnDecoderClient(
+        api_key="sk-fake", base_url="http://fake/v1", http_client=httpx2.Client(transport=_answer(body))
+    )
+    stream = client.chat.completions.create(model="m", messages=HELLO, stream=True)
+    assert type(stream._decoder._decoder) is _OwnDecoder  # type: ignore[attr-defined]  # filtered around the caller's decoder
+    assert _seen(list(stream)) == _without_usage(plain[:2])
+    assert peekr.flush()
+    (span,) = sink.spans
+    assert span.attributes["tokens_total"] == 3
+
+
+@pytest.mark.anyio
+async def test_async_a_decoder_of_the_callers_own_gets_the_same_events() -> None:
+    body = _body(_CHUNK, _CHUNK, _USAGE_CHUNK)
+    plain = _seen(_chunks_from(body, instrumented=False))
+    sink = _record()
+    async with _AsyncOwnDecoderClient(
+        api_key="sk-fake", base_url="http://fake/v1", http_client=httpx2.AsyncClient(transport=_answer(body))
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=HELLO, stream=True)
+        seen = _seen([chunk async for chunk in stream])
+    assert seen == _without_usage(plain[:2])
+    assert peekr.flush()
+    (span,) = sink.spans
+    assert span.attributes["tokens_total"] == 3
+
+
+def _failing_body() -> Iterator[bytes]:
+    yield _body(_CHUNK).removesuffix(b"data: [DONE]\n\n")
+    raise httpx2.ReadError("connection reset mid-stream")
+
+
+async def _afailing_body() -> AsyncIterator[bytes]:
+    for part in _failing_body():
+        yield part
+
+
+def _failing_client(client_class: type[Any], http_client_class: type[Any], content: Any) -> Any:
+    transport = httpx2.MockTransport(
+        lambda request: httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=content())
+    )
+    return client_class(
+        api_key="sk-fake", base_url="http://fake/v1", max_retries=0, http_client=http_client_class(transport=transport)
+    )
+
+
+def test_a_connection_failing_mid_stream_fails_as_without_peekr() -> None:
+    def consume() -> tuple[list[Any], BaseException]:
+        client = _failing_client(openai.OpenAI, httpx2.Client, _failing_body)
+        got: list[Any] = []
+        with pytest.raises(openai.APIConnectionError) as failure:
+            got.extend(client.chat.completions.create(model="m", messages=HELLO, stream=True))
+        return got, failure.value
+
+    plain, plain_error = consume()
+    sink = _record()
+    got, error = consume()
+    assert _seen(got) == _without_usage(_seen(plain)) and len(got) == 1
+    assert type(error.__cause__) is type(plain_error.__cause__) is httpx2.ReadError
+    assert peekr.flush()
+    (span,) = sink.spans
+    assert span.status == "error" and span.attributes["output"] == "Hi"
+
+
+@pytest.mark.anyio
+async def test_async_a_connection_failing_mid_stream_fails_as_without_peekr() -> None:
+    async def consume() -> tuple[list[Any], BaseException]:
+        got: list[Any] = []
+        async with _failing_client(openai.AsyncOpenAI, httpx2.AsyncClient, _afailing_body) as client:
+            stream = await client.chat.completions.create(model="m", messages=HELLO, stream=True)
+            with pytest.raises(openai.APIConnectionError) as failure:
+                async for chunk in stream:
+                    got.append(chunk)
+        return got, failure.value
+
+    plain, plain_error = await consume()
+    sink = _record()
+    got, error = await consume()
+    assert _seen(got) == _without_usage(_seen(plain)) and len(got) == 1
+    assert type(error.__cause__) is type(plain_error.__cause__) is httpx2.ReadError
+    assert peekr.flush()
+    (span,) = sink.spans
+    assert span.status == "error" and span.attributes["output"] == "Hi"
+
+
+@pytest.mark.anyio
+async def test_async_a_stream_that_ends_without_done_gets_the_same_chunks() -> None:
+    body = _body(_CHUNK, _USAGE_CHUNK).removesuffix(b"data: [DONE]\n\n") + b": the end, no newline"
+
+    async def consume() -> list[Any]:
+        async with openai.AsyncOpenAI(
+            api_key="sk-fake", base_url="http://fake/v1", http_client=httpx2.AsyncClient(transport=_answer(body))
+        ) as client:
+            stream = await client.chat.completions.create(model="m", messages=HELLO, stream=True)
+            return _seen([chunk async for chunk in stream])
+
+    plain = await consume()
+    sink = _record()
+    assert await consume() == _without_usage(plain[:1])
+    assert peekr.flush()
+    (span,) = sink.spans
+    assert span.attributes["tokens_total"] == 3
+
+
+def test_a_decoder_loop_peekr_does_not_know_gets_the_plain_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stands for another SDK release whose ``iter_bytes`` is not the loop ``_fused_events`` copies.
+    sdk_loop = SSEDecoder.iter_bytes
+
+    def iter_bytes(self: SSEDecoder, iterator: Iterator[bytes]) -> Iterator[Any]:
+        yield from sdk_loop(self, iterator)
+
+    body = _body(_CHUNK, _CHUNK, _USAGE_CHUNK)
+    plain = _seen(_chunks_from(body, instrumented=False))
+    monkeypatch.setattr(SSEDecoder, "iter_bytes", iter_bytes)
+    monkeypatch.setattr(chat, "_SSE", None)  # decided again on the next stream
+    monkeypatch.setattr(chat, "_SDK_DECODER", None)
+    sink = _record()
+    client = openai.OpenAI(
+        api_key="sk-fake", base_url="http://fake/v1", http_client=httpx2.Client(transport=_answer(body))
+    )
+    assert _seen(list(client.chat.completions.create(model="m", messages=HELLO, stream=True))) == _without_usage(
+        plain[:2]
+    )
+    assert chat._SSE is not None and chat._SDK_DECODER is None  # the plain filter, around the SDK's loop
+    assert peekr.flush()
+    (span,) = sink.spans
+    assert span.attributes["tokens_total"] == 3
+
+
+def test_a_stream_that_ends_without_done_gets_the_same_chunks() -> None:
+    body = _body(_CHUNK, _USAGE_CHUNK).removesuffix(b"data: [DONE]\n\n") + b": the end, no newline"
+    plain = _seen(_chunks_from(body, instrumented=False))
+    seen = _seen(_chunks_from(body, instrumented=True))
+    assert seen == _without_usage(plain[:1])
