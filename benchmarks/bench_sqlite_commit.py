@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f}; {args.rounds} rounds; medians per span")
-    print("| spans in file | spans per commit | trace ids | CPU µs | KiB written |")
+    print("| spans in file | spans per commit | trace and span ids | CPU µs | KiB written |")
     print("| ---: | ---: | --- | ---: | ---: |")
     for prefill in (int(v) for v in args.prefill.split(",")):
         for per_commit in (int(v) for v in args.per_commit.split(",")):
