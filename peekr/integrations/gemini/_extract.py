@@ -28,7 +28,7 @@ from typing import Any
 from ... import _runtime
 from ..._capture import capture
 
-__all__ = ["FOLD_EVERY", "StreamState", "describe_request", "model_name", "record_response"]
+__all__ = ["StreamState", "describe_request", "model_name", "record_response"]
 
 #: GenerateContentConfig fields copied into ``attributes.request`` (tools are reduced to names).
 _REQUEST_FIELDS = (
@@ -39,12 +39,6 @@ _REQUEST_FIELDS = (
     ("stop_sequences", "stopSequences"),
     ("response_mime_type", "responseMimeType"),
 )
-
-#: A stream folds each chunk into running values as it arrives, holding none of the SDK's chunk objects
-#: (each is a graph of 25-45 garbage-collected objects: response, candidates, content, parts, usage, HTTP
-#: headers; holding a few dozen made the cyclic garbage collector run about once per stream and walk them
-#: all, ~4 µs per chunk). Kept as the bound of chunks buffered before a fold, which is now one.
-FOLD_EVERY = 1
 
 
 def model_name(name: object) -> str | None:

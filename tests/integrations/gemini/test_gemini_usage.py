@@ -19,7 +19,7 @@ from google import genai
 from google.genai import types
 
 from peekr._cost import compute_cost
-from peekr.integrations.gemini._extract import FOLD_EVERY, model_name
+from peekr.integrations.gemini._extract import model_name
 from peekr.sinks.memory import InMemorySink
 from peekr.testing.fake_provider import FakeProvider
 
@@ -201,10 +201,8 @@ def test_dict_config_with_camel_case_keys_and_dict_tools(
 
 
 def test_long_stream_is_folded_as_it_goes(sink: InMemorySink) -> None:
-    """Past FOLD_EVERY chunks the buffered chunks are folded into running values (bounded memory)."""
-    chunks: list[dict[str, Any]] = [
-        {"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(FOLD_EVERY * 2 + 10)
-    ]
+    """Each chunk is folded into running values as it arrives (no chunk kept); a long stream ends with all of it."""
+    chunks: list[dict[str, Any]] = [{"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(18)]
     chunks[-1] = {"candidates": [candidate({"text": "end"})], "usageMetadata": USAGE}
     client = mock_client(sse_answer(*chunks))
     stream = client.models.generate_content_stream(model="gemini-fake", contents="Q")
@@ -219,9 +217,7 @@ def test_long_stream_is_folded_as_it_goes(sink: InMemorySink) -> None:
 
 @pytest.mark.anyio
 async def test_long_async_stream_is_folded_as_it_goes(sink: InMemorySink) -> None:
-    chunks: list[dict[str, Any]] = [
-        {"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(FOLD_EVERY + 3)
-    ]
+    chunks: list[dict[str, Any]] = [{"candidates": [candidate({"text": f"{i} "}, finish=None)]} for i in range(7)]
     chunks[-1] = {"candidates": [candidate({"text": "end"})], "usageMetadata": USAGE}
     http = httpx2.AsyncClient(transport=httpx2.MockTransport(sse_answer(*chunks)))
     options = types.HttpOptions(
