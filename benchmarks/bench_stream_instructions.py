@@ -42,6 +42,10 @@ collection can only be triggered by what the timed streams (and the final flush)
 counted: the collector stays enabled and nothing is frozen, so the young collections peekr's per-chunk
 allocations cause are in the figure. Each run reports the collections of each generation during its timed
 part, and ``--all`` prints them. ``--gc free`` gives the old behaviour (no collection before the timed streams).
+Runs of the same code at the same path now agree within ~3 %; the process layout (e.g. where the files are)
+still moves CPython's type-attribute cache collisions by a few thousand instructions per chunk (OpenAI chat 9.0k to
+14.7k at four paths), so compare code changes at the same path, and over several paths to tell a change from a
+new draw (``benchmarks/results/stream_instructions.md``).
 
 ``--no-usage`` (or ``PEEKR_BENCH_NO_USAGE=1`` for a single run) turns off the OpenAI stream-usage request
 (``peekr.integrations.openai.inject_stream_usage``). Convert with ~12,000 instructions per µs on the
