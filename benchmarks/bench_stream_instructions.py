@@ -32,6 +32,21 @@ output alone: the per-chunk callback plus peekr's per-byte work on the output te
 storage). ``--prompt echo`` (the original form) lets the prompt grow with the output, so the slope also counts
 capturing, encoding and storing one more prompt word per chunk.
 
+Garbage collector. Each run calls ``gc.collect()`` once after the warm-up streams and the warm-up flush, in both
+variants (``--gc pin``, the default), so the timed streams of every run start with the collector's generation
+counters at zero. Without it, whether one more full collection (``gc_collect_main`` ≈ 46M instructions ≈ 34k
+per chunk at ``--streams 12 --warmup 3``) lands in the long run and not in the short one depended on where the
+counters stood after start-up and the warm-up, which any change to what is allocated per stream, and the bus
+thread's timing, moved: single OpenAI chat figures of the same code ranged from 14k to 60k. With the pin, a
+collection can only be triggered by what the timed streams (and the final flush) allocate themselves, and it is
+counted: the collector stays enabled and nothing is frozen, so the young collections peekr's per-chunk
+allocations cause are in the figure. Each run reports the collections of each generation during its timed
+part, and ``--all`` prints them. ``--gc free`` gives the old behaviour (no collection before the timed streams).
+Runs of the same code at the same path now agree within ~3 %; the process layout (e.g. where the files are)
+still moves CPython's type-attribute cache collisions by a few thousand instructions per chunk (OpenAI chat 9.0k to
+14.7k at four paths), so compare code changes at the same path, and over several paths to tell a change from a
+new draw (``benchmarks/results/stream_instructions.md``).
+
 ``--no-usage`` (or ``PEEKR_BENCH_NO_USAGE=1`` for a single run) turns off the OpenAI stream-usage request
 (``peekr.integrations.openai.inject_stream_usage``). Convert with ~12,000 instructions per µs on the
 benchmark machine (``bench_call_instructions.py``: 191k ≈ 15.5 µs). A single run (what ``--all`` launches
@@ -47,6 +62,7 @@ from __future__ import annotations
 
 import argparse
 import compileall
+import gc
 import os
 import re
 import subprocess
@@ -63,6 +79,7 @@ import _overhead_providers as providers
 PROVIDER_NAMES = ("openai_chat", "openai_responses", "anthropic", "gemini", "bedrock")
 INSTRUCTIONS_PER_US = 12_000
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
+_GC_LINE = re.compile(r"^timed gc collections: (\d+) (\d+) (\d+)$", re.MULTILINE)
 
 
 def run_once(
@@ -75,10 +92,13 @@ def run_once(
     pad_to: int = 0,
     storage: str = "sqlite",
     flush_interval: float = 0.2,
+    gc_pin: bool = True,
 ) -> None:
     """Run ``warmup`` + ``count`` streams whose reply echoes ``words`` prompt words (what valgrind measures).
 
     ``pad_to`` > ``words`` appends the missing prompt words to the system prompt (``--prompt fixed``).
+    ``gc_pin`` runs one full collection right before the timed streams (see the module docstring). Prints
+    the collections of each generation during the timed streams and the final flush to stderr.
     """
     if variant not in ("none", "peekr"):
         raise SystemExit("variant: none or peekr")
@@ -101,20 +121,30 @@ def run_once(
             stream()
         if variant == "peekr":
             peekr.flush()
+        if gc_pin:  # counters at zero in both variants: only the timed streams' allocations trigger collections
+            gc.collect()
+        before = [generation["collections"] for generation in gc.get_stats()]
         for _ in range(count):
             stream()
         if variant == "peekr":
             peekr.flush()
+        after = [generation["collections"] for generation in gc.get_stats()]
+        print("timed gc collections:", *(a - b for a, b in zip(after, before, strict=True)), file=sys.stderr)
+        if variant == "peekr":
             peekr.uninstrument()
 
 
-def _valgrind(args: list[str], env: dict[str, str], out_dir: str) -> int:
-    """Instructions collected by callgrind over one run of this script with ``args`` (all threads)."""
+def _valgrind(args: list[str], env: dict[str, str], out_dir: str) -> tuple[int, str]:
+    """Instructions collected by callgrind over one run of this script with ``args`` (all threads).
+
+    Also returns the run's collections per generation during its timed part ("g0/g1/g2", "?" if unknown).
+    """
     out = Path(out_dir) / ("cg." + ".".join(args) + ".out")
+    gc_file = out.with_suffix(".gc")
     if out.exists():  # a finished run kept by an earlier --keep: reuse its count
         summary = re.search(r"^summary: (\d+)", out.read_text(), re.MULTILINE)
         if summary is not None:
-            return int(summary.group(1))
+            return int(summary.group(1)), gc_file.read_text() if gc_file.exists() else "?"
     command = [
         "valgrind",
         "--tool=callgrind",
@@ -129,7 +159,10 @@ def _valgrind(args: list[str], env: dict[str, str], out_dir: str) -> int:
     match = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or match is None:
         raise SystemExit(f"valgrind run {args} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return int(match.group(1))
+    collections = _GC_LINE.search(done.stderr)
+    gc_counts = "/".join(collections.groups()) if collections is not None else "?"
+    gc_file.write_text(gc_counts)
+    return int(match.group(1)), gc_counts
 
 
 def run_all(options: argparse.Namespace) -> None:
@@ -165,7 +198,8 @@ def run_all(options: argparse.Namespace) -> None:
                         [job[0], job[1], str(job[2]), str(options.streams), "--warmup", str(options.warmup)]
                         + (["--pad-to", str(pad)] if pad else [])
                         + (["--storage", options.storage] if options.storage != "sqlite" else [])
-                        + (["--flush-interval", str(options.flush_interval)] if job[1] == "peekr" else []),
+                        + (["--flush-interval", str(options.flush_interval)] if job[1] == "peekr" else [])
+                        + ["--gc", options.gc],
                         env,
                         out_dir,
                     ),
@@ -179,16 +213,27 @@ def run_all(options: argparse.Namespace) -> None:
     print(
         f"# bench_stream_instructions --all: streams of {options.short} and {options.long} echoed words "
         f"(+1 'Echo:' piece), {options.warmup} warm-up + {options.streams} streams per run, prompt "
-        f"{options.prompt}{', no stream usage' if options.no_usage else ''}; load at start "
+        f"{options.prompt}{', no stream usage' if options.no_usage else ''}, gc {options.gc}; load at start "
         f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {time.monotonic() - started:.0f} s"
     )
-    print("| provider | none, per chunk | peekr, per chunk | peekr − none, instructions per chunk | ≈ µs |")
-    print("| --- | ---: | ---: | ---: | ---: |")
+    print(
+        "| provider | none, per chunk | peekr, per chunk | peekr − none, instructions per chunk | ≈ µs "
+        "| timed collections g0/g1/g2: none short, none long, peekr short, peekr long |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
     for name in names:
-        none = (counts[(name, "none", options.long)] - counts[(name, "none", options.short)]) / chunks
-        peekr = (counts[(name, "peekr", options.long)] - counts[(name, "peekr", options.short)]) / chunks
+        none = (counts[(name, "none", options.long)][0] - counts[(name, "none", options.short)][0]) / chunks
+        peekr = (counts[(name, "peekr", options.long)][0] - counts[(name, "peekr", options.short)][0]) / chunks
         added = peekr - none
-        print(f"| {name} | {none:,.0f} | {peekr:,.0f} | **{added:,.0f}** | {added / INSTRUCTIONS_PER_US:.2f} |")
+        collections = ", ".join(
+            counts[(name, variant, words)][1]
+            for variant in ("none", "peekr")
+            for words in (options.short, options.long)
+        )
+        print(
+            f"| {name} | {none:,.0f} | {peekr:,.0f} | **{added:,.0f}** | {added / INSTRUCTIONS_PER_US:.2f} "
+            f"| {collections} |"
+        )
 
 
 def main() -> None:
@@ -212,6 +257,12 @@ def main() -> None:
             default=3600.0,
             help="peekr's bus wake-up interval (default: none during the run; see the module docstring)",
         )
+        parser.add_argument(
+            "--gc",
+            choices=("pin", "free"),
+            default="pin",
+            help="pin: gc.collect() right before the timed streams of every run (default); free: the old behaviour",
+        )
         parser.add_argument("--keep", default="", help="keep the callgrind files here (for callgrind_annotate)")
         run_all(parser.parse_args())
         return
@@ -224,6 +275,7 @@ def main() -> None:
     parser.add_argument("--pad-to", type=int, default=0)
     parser.add_argument("--storage", default="sqlite")
     parser.add_argument("--flush-interval", type=float, default=0.2)
+    parser.add_argument("--gc", choices=("pin", "free"), default="pin")
     options = parser.parse_args()
     run_once(
         options.provider,
@@ -234,6 +286,7 @@ def main() -> None:
         pad_to=options.pad_to,
         storage=options.storage,
         flush_interval=options.flush_interval,
+        gc_pin=options.gc == "pin",
     )
 
 
