@@ -60,12 +60,20 @@ _secret_keys: dict[str, bool] = {}
 _SECRET_CACHE_MAX = 4_096
 
 
+#: The names in ``_secret_keys`` that are not secrets, as a set: ``_safe_keys.issuperset(a_dict)`` is one
+#: C-level check that none of a dict's keys needs scrubbing (the common message dict's fast path).
+_safe_keys: set[str] = set()
+
+
 def _is_secret_key(name: str) -> bool:
     secret = _secret_keys.get(name)
     if secret is None:
         if len(_secret_keys) >= _SECRET_CACHE_MAX:
             _secret_keys.clear()
+            _safe_keys.clear()
         secret = _secret_keys[name] = _SECRET_KEY_RE.search(name) is not None
+        if not secret and type(name) is str:
+            _safe_keys.add(name)
     return secret
 
 
@@ -110,8 +118,15 @@ def to_jsonable(value: Any, limit: int = 20_000, _depth: int = 0) -> Any:
 
 
 def _mapping(value: Mapping[Any, Any], limit: int, depth: int) -> dict[str, Any]:
+    short = limit + 1 if limit < _BASE64_MIN else _BASE64_MIN  # a str shorter than this is kept as it is
+    if type(value) is dict and _safe_keys.issuperset(value) and len(value) <= _MAX_ITEMS:
+        # Known non-secret keys (so all of them ``str``): a copy if every value is a short str too.
+        for item in value.values():
+            if type(item) is not str or len(item) >= short:
+                break
+        else:
+            return dict(value)
     out: dict[str, Any] = {}
-    short = min(limit + 1, _BASE64_MIN)  # a str shorter than this is kept as it is
     count = 0
     for key, item in value.items():
         if count >= _MAX_ITEMS:
@@ -133,7 +148,12 @@ def _mapping(value: Mapping[Any, Any], limit: int, depth: int) -> dict[str, Any]
 
 def _sequence(value: Any, limit: int, depth: int) -> list[Any]:
     items = value if type(value) is list else list(value)
-    result = [to_jsonable(item, limit, depth + 1) for item in items[:_MAX_ITEMS]]
+    depth += 1
+    # A dict item goes straight to ``_mapping`` (what ``to_jsonable`` would do, one call fewer per message).
+    result = [
+        _mapping(item, limit, depth) if type(item) is dict and depth < _MAX_DEPTH else to_jsonable(item, limit, depth)
+        for item in (items if len(items) <= _MAX_ITEMS else items[:_MAX_ITEMS])
+    ]
     if len(items) > _MAX_ITEMS:
         result.append(f"[peekr: {len(items) - _MAX_ITEMS} more items]")
     return result

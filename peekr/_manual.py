@@ -51,7 +51,7 @@ class span:  # used like a function
         ] = []
 
     def __enter__(self) -> ActiveSpan | NonRecordingSpan:
-        active = begin_span(self.name, dict(self.attributes))
+        active = begin_span(self.name, dict(self.attributes), adopt=True)
         if active is None:
             self._stack.append((NonRecordingSpan(self.name), None))
             return self._stack[-1][0]
@@ -78,7 +78,7 @@ class span:  # used like a function
 def _wrap_generator(fn: Callable[..., Generator[Any, Any, Any]], name: str, attrs: dict[str, Any]) -> Any:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        active = begin_span(name, dict(attrs))
+        active = begin_span(name, dict(attrs), adopt=True)
         gen = fn(*args, **kwargs)
         if active is None:
             return (yield from gen)
@@ -115,7 +115,7 @@ def _wrap_generator(fn: Callable[..., Generator[Any, Any, Any]], name: str, attr
 def _wrap_async_generator(fn: Callable[..., AsyncGenerator[Any, Any]], name: str, attrs: dict[str, Any]) -> Any:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        active = begin_span(name, dict(attrs))
+        active = begin_span(name, dict(attrs), adopt=True)
         agen = fn(*args, **kwargs)
         if active is None:
             async for item in agen:

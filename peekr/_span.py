@@ -116,6 +116,8 @@ class Span(BaseModel):
     attributes: SpanAttributes = Field(default_factory=lambda: SpanAttributes())
 
 
+_getrandbits = random.getrandbits  # the module's generator, bound once (``random.seed()`` still reseeds it)
+
 #: A trace id Peekr starts begins with the time in ticks of 2**20 ns (~1 ms), 16 bits (wrapping every ~69 s).
 _TICK_SHIFT = 20
 _TICK_MASK = 0xFFFF
@@ -133,7 +135,8 @@ def new_trace_id() -> str:
     W3C Trace Context Level 2 asks that of at least the right-most 7 bytes, and ratio sampling reads
     the low 64.
     """
-    return f"{((_time_ns() >> _TICK_SHIFT & _TICK_MASK) << 112 | random.getrandbits(112)) or 1:032x}"
+    # ``int.to_bytes().hex()`` gives the same 32 lowercase digits as ``f"{n:032x}"`` at half its cost.
+    return (((_time_ns() >> _TICK_SHIFT & _TICK_MASK) << 112 | _getrandbits(112)) or 1).to_bytes(16, "big").hex()
 
 
 def new_span_id() -> str:
@@ -142,7 +145,7 @@ def new_span_id() -> str:
     For the same reason: the span-id index (``traces.db``'s primary key) grows in one place. Two spans
     share an id only if they start in the same ~1 ms tick (modulo ~69 s) and draw the same 48 bits.
     """
-    return f"{((_time_ns() >> _TICK_SHIFT & _TICK_MASK) << 48 | random.getrandbits(48)) or 1:016x}"
+    return (((_time_ns() >> _TICK_SHIFT & _TICK_MASK) << 48 | _getrandbits(48)) or 1).to_bytes(8, "big").hex()
 
 
 _SPAN_FIELDS = frozenset(Span.model_fields)

@@ -360,8 +360,12 @@ def begin_span(
     trace_id: str | None = None,
     parent_id: str | None = None,
     runtime: Runtime | None = None,
+    adopt: bool = False,
 ) -> ActiveSpan | SampledOutSpan | None:
     """``start_span``, but a span the sampler dropped is a ``SampledOutSpan`` (to make current).
+
+    ``adopt=True``: ``attributes`` is a fresh dict nobody else holds, which the span may keep as its
+    own rather than copy (the provider wrappers' and ``peekr.span()``'s).
 
     The sampling outcome of a trace is fixed by its first span here: a child of a current span
     inherits it; a span given ``trace_id`` (a remote or framework parent) or starting a trace is
@@ -383,7 +387,8 @@ def begin_span(
         if attributes:
             attrs.update(attributes)
     else:
-        attrs = dict(attributes) if attributes else {}  # a copy: the caller's dict is not the span's
+        # A copy: the caller's dict is not the span's (unless it was built for this span).
+        attrs = (attributes if adopt else dict(attributes)) if attributes else {}
     sampling = KEEP
     sampler = runtime.sampler
     inherited: int | None = None

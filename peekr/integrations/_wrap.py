@@ -39,6 +39,7 @@ __all__ = ["OnResult", "StartSpan", "in_peekr_call", "wrap_async", "wrap_sync"]
 _in_call: ContextVar[str | None] = ContextVar("peekr_in_provider_call", default=None)
 
 #: ``(instance, args, kwargs) -> (span name, attributes)``; None means "do not record this call".
+#: ``attributes`` must be a fresh dict: the span keeps it as its own (``begin_span(adopt=True)``).
 StartSpan = Callable[[Any, tuple[Any, ...], dict[str, Any]], "tuple[str, dict[str, Any]] | None"]
 #: ``(span, result, kwargs) -> result``; must end the span (now, or later for streams).
 OnResult = Callable[[ActiveSpan, Any, dict[str, Any]], Any]
@@ -92,10 +93,15 @@ def _begin(
         if described is not None:
             if parent is None:
                 new_trace = ahead if type(ahead) is str else None
-                span = begin_span(described[0], described[1], trace_id=new_trace, runtime=runtime)
+                span = begin_span(described[0], described[1], trace_id=new_trace, runtime=runtime, adopt=True)
             else:
                 span = begin_span(
-                    described[0], described[1], trace_id=parent.trace_id, parent_id=parent.span_id, runtime=runtime
+                    described[0],
+                    described[1],
+                    trace_id=parent.trace_id,
+                    parent_id=parent.span_id,
+                    runtime=runtime,
+                    adopt=True,
                 )
             if type(span) is not ActiveSpan:  # what start_span() gives: not recorded, not made current
                 return None

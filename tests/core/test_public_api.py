@@ -183,3 +183,25 @@ def test_secret_keys_stay_scrubbed_past_the_key_cache() -> None:
         value = to_jsonable({**keys, "client_secret": "s", "Authorization": "a"})
         assert value["client_secret"] == value["Authorization"] == "[scrubbed]"
         assert value[f"field_{round_}_7"] == "v"
+
+
+def test_message_dicts_with_known_keys_are_still_copied_and_bounded() -> None:
+    """Once a dict's keys are known to be safe, its copy takes a short path: it must bound exactly as before."""
+    to_jsonable({"role": "system", "content": "learn the keys"})
+    messages = [{"role": "user", "content": "short"}]
+    first = to_jsonable(messages, limit=10)
+    assert first == messages and first[0] is not messages[0]
+    messages[0]["content"] = "changed"  # the user reuses the list: the captured copy stays
+    assert first[0]["content"] == "short"
+    long, image = "z" * 30, "data:image/png;base64," + "iVBORw0KGgo" * 100
+    again = to_jsonable(
+        [{"role": "user", "content": long}, {"role": "user", "content": image}, {"role": 7, "content": None}],
+        limit=10,
+    )
+    assert "truncated 20 of 30 chars" in again[0]["content"]
+    assert again[1]["content"].startswith("[image/png: ")
+    assert again[2] == {"role": 7, "content": None}
+    nested: object = {"role": "x"}
+    for _ in range(20):
+        nested = [{"role": "user", "content": nested}]
+    assert "nested too deep" in json.dumps(to_jsonable(nested))

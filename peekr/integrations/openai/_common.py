@@ -140,6 +140,10 @@ def _format_type(value: Any) -> Any:
     return value
 
 
+#: The request parameters ``request_attribute`` summarises rather than copies.
+_SUMMARISED = frozenset(("tools", "response_format", "text", "reasoning"))
+
+
 def request_attribute(kwargs: Mapping[str, Any], keys: frozenset[str]) -> dict[str, Any]:
     """The request parameters the caller gave, among ``keys`` (plus tools and formats, summarised)."""
     request: dict[str, Any] = {}
@@ -147,6 +151,8 @@ def request_attribute(kwargs: Mapping[str, Any], keys: frozenset[str]) -> dict[s
     for key, value in kwargs.items():  # in the caller's order; usually a handful of keys
         if key in keys and value is not None and not isinstance(value, unset):
             request[key] = value
+    if _SUMMARISED.isdisjoint(kwargs):  # the common call: none of the four below (one C-level check)
+        return request
     tools = kwargs.get("tools")
     if tools is not None and not isinstance(tools, unset):
         names = tool_names(tools)
@@ -164,12 +170,24 @@ def request_attribute(kwargs: Mapping[str, Any], keys: frozenset[str]) -> dict[s
     return request
 
 
+#: ``(input_name, output_name)`` -> the usage object's field names, built once per pair.
+_USAGE_NAMES: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+
+
 def record_usage(attributes: dict[str, Any], usage: Any, input_name: str, output_name: str) -> None:
     """Token counts from a chat (``prompt``/``completion``) or Responses (``input``/``output``) usage object."""
     if usage is None:
         return
-    tokens_in = getattr(usage, f"{input_name}_tokens", None)
-    tokens_out = getattr(usage, f"{output_name}_tokens", None)
+    names = _USAGE_NAMES.get((input_name, output_name))
+    if names is None:
+        names = _USAGE_NAMES[input_name, output_name] = (
+            f"{input_name}_tokens",
+            f"{output_name}_tokens",
+            f"{input_name}_tokens_details",
+            f"{output_name}_tokens_details",
+        )
+    tokens_in = getattr(usage, names[0], None)
+    tokens_out = getattr(usage, names[1], None)
     total = getattr(usage, "total_tokens", None)
     if tokens_in is not None:
         attributes["tokens_input"] = tokens_in
@@ -179,13 +197,13 @@ def record_usage(attributes: dict[str, Any], usage: Any, input_name: str, output
         total = tokens_in + tokens_out
     if total is not None:
         attributes["tokens_total"] = total
-    details = getattr(usage, f"{input_name}_tokens_details", None)
+    details = getattr(usage, names[2], None)
     if details is not None:
         for source, key in (("cached_tokens", "tokens_cache_read"), ("cache_write_tokens", "tokens_cache_write")):
             value = getattr(details, source, None)
             if value is not None:
                 attributes[key] = value
-    details = getattr(usage, f"{output_name}_tokens_details", None)
+    details = getattr(usage, names[3], None)
     reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
     if reasoning is not None:
         attributes["tokens_reasoning"] = reasoning
