@@ -12,14 +12,18 @@ Two runs under ``valgrind --tool=callgrind --separate-threads=yes`` with ``PYTHO
 divided by the calls, is what one call adds to that thread, idle flushes taken out (as in
 ``bench_call_cpu.py``). Threads are named from the order they were started (valgrind numbers
 them so; ``start()`` is serialized in the measured program, so that order is the order of the list it
-prints). A full collection (``gc.collect()``) right before the measured calls starts both runs with
-empty generations. ``peekr`` is byte-compiled first, so no run compiles it.
+prints). After the warm-up the price-table loader is joined, a full collection (``gc.collect()``)
+starts both runs with empty generations, and ``callgrind_control --zero`` clears every thread's
+counters, so what the warm-up did (where its collections landed) is not counted. ``peekr`` is
+byte-compiled first, so no run compiles it. To count another checkout's ``peekr`` (a before/after
+pair), run with ``PYTHONPATH=<that checkout>``: the measured program then imports it from there.
 
 Usage::
 
     .venv/bin/python benchmarks/bench_thread_instructions.py                  # 1,000 calls, batches of 100
     .venv/bin/python benchmarks/bench_thread_instructions.py --calls 2000 --batch 150
     .venv/bin/python benchmarks/bench_thread_instructions.py --child 300 --batch 100 --flushes 3   # one run, no valgrind
+    PYTHONPATH=/tmp/main-copy .venv/bin/python benchmarks/bench_thread_instructions.py  # /tmp/main-copy/peekr
 
 About 12,000 instructions are 1 µs of CPU on this machine's cores when caches are warm.
 """
@@ -79,6 +83,9 @@ def child(calls: int, batch: int, flushes: int) -> None:
         if thread.name == "peekr-prices":  # the price table loads once: not part of any call
             thread.join(600)
     gc.collect()  # both runs start the measured part with empty generations (see bench_stream_instructions.py)
+    if os.environ.get("PEEKR_BENCH_HANDSHAKE"):  # the parent zeroes callgrind's counters now
+        print("READY", flush=True)
+        sys.stdin.readline()
     left = calls
     for _ in range(flushes):
         for _ in range(min(batch, left)):
@@ -115,9 +122,21 @@ def _run(calls: int, batch: int, flushes: int, out: str) -> dict[str, Any]:
         "valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
         sys.executable, __file__, "--child", str(calls), "--batch", str(batch), "--flushes", str(flushes),
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False, cwd=ROOT)
-    if done.returncode != 0:
-        raise SystemExit(f"run with {calls} calls failed:\n{done.stderr[-3000:]}")
+    env["PEEKR_BENCH_HANDSHAKE"] = "1"
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    ) as child_process:
+        assert child_process.stdin is not None and child_process.stdout is not None
+        for line in child_process.stdout:  # warm-up done: count from here on, in every thread
+            if line.strip() == "READY":
+                subprocess.run(["callgrind_control", "--zero", str(child_process.pid)], check=True, capture_output=True)
+                break
+        child_process.stdin.write("go\n")
+        child_process.stdin.flush()
+        stdout, stderr = child_process.communicate()
+    if child_process.returncode != 0:
+        raise SystemExit(f"run with {calls} calls failed:\n{stderr[-3000:]}")
+    done = subprocess.CompletedProcess(command, 0, stdout, stderr)
     info: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     info["totals"] = _totals(out)
     return info
