@@ -62,7 +62,9 @@ class ModelPrice:
 
     def cost(self, tokens_in: int, tokens_out: int, cache_read: int, cache_write: int) -> float:
         """Return the cost in USD; ``tokens_in`` includes the cached tokens."""
-        uncached = max(tokens_in - cache_read - cache_write, 0)
+        uncached = tokens_in - cache_read - cache_write
+        if uncached < 0:
+            uncached = 0
         read_price = self.input if self.cache_read is None else self.cache_read
         write_price = self.input if self.cache_write is None else self.cache_write
         total = uncached * self.input + cache_read * read_price + cache_write * write_price + tokens_out * self.output
@@ -149,16 +151,33 @@ def _compute(attributes: Mapping[str, Any]) -> float | None:
     model = attributes.get("model")
     if not isinstance(model, str) or not model:
         return None
-    tokens_in = _count(attributes.get("tokens_input"))
-    tokens_out = _count(attributes.get("tokens_output"))
+    # Exact non-negative ints (what every integration records) skip ``_count``; this runs for every span.
+    tokens_in = attributes.get("tokens_input")
+    if type(tokens_in) is not int or tokens_in < 0:
+        tokens_in = _count(tokens_in)
+    tokens_out = attributes.get("tokens_output")
+    if type(tokens_out) is not int or tokens_out < 0:
+        tokens_out = _count(tokens_out)
     if tokens_in is None and tokens_out is None:
         return None
     tokens_in = tokens_in or 0
     tokens_out = tokens_out or 0
     cache_read = attributes.get("tokens_cache_read")
+    if cache_read is None:
+        cache_read = 0
+    else:
+        if type(cache_read) is not int or cache_read < 0:
+            cache_read = _count(cache_read) or 0
+        if cache_read > tokens_in:
+            cache_read = tokens_in
     cache_write = attributes.get("tokens_cache_write")
-    cache_read = 0 if cache_read is None else min(_count(cache_read) or 0, tokens_in)
-    cache_write = 0 if cache_write is None else min(_count(cache_write) or 0, tokens_in - cache_read)
+    if cache_write is None:
+        cache_write = 0
+    else:
+        if type(cache_write) is not int or cache_write < 0:
+            cache_write = _count(cache_write) or 0
+        if cache_write > tokens_in - cache_read:
+            cache_write = tokens_in - cache_read
     raw_provider = attributes.get("provider")
     key = (raw_provider, model)
     price = _price_cache.get(key, _MISSING)

@@ -304,10 +304,11 @@ class EventBus:
 
     def _drain(self, final: bool = False) -> None:
         queue = self._queue
+        popleft = queue.popleft
         n = len(queue)
         while n > 0:
             k = min(n, self._batch_size)
-            inbound = [queue.popleft() for _ in range(k)]
+            inbound = [popleft() for _ in range(k)]
             n -= k
             self._drained += k
             processed: tuple[list[Event], int] | None = None

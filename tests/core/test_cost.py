@@ -159,3 +159,24 @@ def test_the_price_table_lookup_cache_is_bounded(offline: None) -> None:
         assert compute_cost({"provider": "openai", "model": f"no-such-model-{i}", "tokens_input": 10}) is None
         assert len(_cost._lookup_cache) <= _cost.PRICE_CACHE_MAX
     assert compute_cost({"provider": "openai", "model": "gpt-4o-mini", "tokens_input": 1_000_000}) is not None
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        # cache reads past the input are cut to the input; cache writes then to what is left (none)
+        ({"tokens_input": 1000, "tokens_output": 10, "tokens_cache_read": 2000, "tokens_cache_write": 50}, 520e-6),
+        # a float count is truncated, a bool or a negative count is not a count
+        ({"tokens_input": 1000.7, "tokens_cache_read": True, "tokens_cache_write": -3}, 1000e-6),
+        ({"tokens_input": 100, "tokens_output": 5, "tokens_cache_read": 30.9, "tokens_cache_write": 200}, 305e-6),
+        ({"tokens_input": True, "tokens_output": 3}, 6e-6),
+        ({"tokens_input": -1, "tokens_output": 2.5}, 4e-6),
+    ],
+)
+def test_odd_token_counts_are_read_the_same_way(offline: None, counts: dict[str, Any], expected: float) -> None:
+    """Counts that are not plain non-negative ints (floats, bools, negatives, cache counts past the input)."""
+    try:
+        set_prices({"m-odd": {"input": 1.0, "output": 2.0, "cache_read": 0.5, "cache_write": 4.0}})
+        assert compute_cost({"model": "m-odd", **counts}) == pytest.approx(expected, rel=1e-12)
+    finally:
+        set_prices(None)

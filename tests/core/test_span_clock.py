@@ -62,3 +62,18 @@ def test_span_times_are_wall_clock_times() -> None:
     (span,) = sink.spans
     start = datetime.fromisoformat(span.start_time.replace("Z", "+00:00")).timestamp() * 1e9
     assert before - 2e6 <= start <= after + 2e6  # within the clocks' agreement (2 ms)
+
+
+def test_iso_utc_formats_any_time_like_datetime() -> None:
+    """Span timestamps (``iso_utc``) across second boundaries, in any order, before 1970 and far ahead."""
+    from datetime import timedelta, timezone
+
+    from peekr._clock import iso_utc
+
+    now = time.time_ns()
+    values = [now, now + 1_000, now - 1_000, 0, 999, 1_000, -1, -1_000, -1_000_000_001, 253402300799_999_999_999]
+    values += [now // 10**9 * 10**9 + d for d in (-1_001, -1, 0, 999, 1_000, 999_999_999, 1_000_000_000)]
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    for ns in values + values[::-1]:
+        expected = (epoch + timedelta(microseconds=ns // 1000)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert iso_utc(ns) == expected, ns

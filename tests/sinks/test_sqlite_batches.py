@@ -120,3 +120,40 @@ async def test_a_batch_that_stores_only_part_of_its_rows_is_not_padded_into_anot
     rows = _rows(path)
     assert len(rows) == 6
     assert rows[first[-1].span_id][3] == "openai.chat.completions"
+
+
+async def test_nullable_columns_store_null_empty_and_zero_strings_as_they_are(tmp_path: Path) -> None:
+    """``parent_id`` / ``tenant_id``: None is NULL, never "" or "0"; a number (not a str) is stored as its text."""
+    path = tmp_path / "traces.db"
+    sink = SQLiteSink(path)
+    parent = new_span_id()
+    spans = [
+        _span(0),
+        _span(1, parent_id=parent, tenant_id=""),
+        _span(2, tenant_id="0"),
+        _span(3, tenant_id="acme", parent_id=None),
+    ]
+    odd = [_span(4), _span(5, tenant_id=0), _span(6, parent_id=0.0)]  # not a str: the columns' TEXT affinity
+    try:
+        await sink.write(spans)
+        await sink.write(odd)
+    finally:
+        await sink.aclose()
+    with sqlite3.connect(path) as db:
+        stored = {
+            row[0]: row[1:]
+            for row in db.execute(
+                "SELECT span_id, typeof(parent_id), parent_id, typeof(tenant_id), tenant_id FROM spans"
+            )
+        }
+    assert [stored[s.span_id] for s in spans] == [
+        ("null", None, "null", None),
+        ("text", parent, "text", ""),
+        ("null", None, "text", "0"),
+        ("null", None, "text", "acme"),
+    ]
+    assert [stored[s.span_id] for s in odd] == [
+        ("null", None, "null", None),
+        ("null", None, "text", "0"),
+        ("text", "0.0", "null", None),
+    ]
