@@ -185,7 +185,11 @@ class Pipeline:
             log_internal_error("bus.scrub", exc)
 
     def _build(self, pending: PendingSpan, records: list[Event]) -> int:
-        """Build, redact, scrub and enrich one pending span into ``records``; 1 if it was dropped."""
+        """Build, redact, scrub and enrich one pending span into ``records``; 1 if it was dropped.
+
+        ``process`` inlines this and ``_finish`` for the common case (no scrubber, no held trace): a change
+        here belongs there too.
+        """
         try:
             if self.redact_pii and pending.retention_class == "pii":
                 redact_pii(pending.attributes)  # an allow-list: what is not known to be safe is redacted
