@@ -17,14 +17,25 @@ function randomHex(bytes: number): string {
   }
 }
 
-/** A random, non-zero W3C trace id (32 lowercase hex chars). */
-export function newTraceId(): string {
-  return randomHex(16);
+/**
+ * The time tick every id starts with, as the Python SDK does it: `time_ns >> 20` (~1 ms) modulo 2**16
+ * (wrapping every ~69 s), 4 hex chars. Ids made at about the same time sit next to each other in
+ * the collector's span-id and trace-id indexes (a commit rewrites a few index pages, not one per span),
+ * while the leading digits of more than a minute of ids stay evenly spread.
+ */
+function tick(): string {
+  const ns = (performance.timeOrigin + performance.now()) * 1e6;
+  return (Math.floor(ns / 1048576) % 65536).toString(16).padStart(4, "0");
 }
 
-/** A random, non-zero W3C span id (16 lowercase hex chars). */
+/** A non-zero W3C trace id (32 lowercase hex chars): the time tick, then 112 random bits. */
+export function newTraceId(): string {
+  return tick() + randomHex(14);
+}
+
+/** A non-zero W3C span id (16 lowercase hex chars): the time tick, then 48 random bits. */
 export function newSpanId(): string {
-  return randomHex(8);
+  return tick() + randomHex(6);
 }
 
 /** Wall-clock time in epoch microseconds (`Date` has milliseconds only). */

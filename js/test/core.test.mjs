@@ -171,3 +171,26 @@ test("the JSONL sink survives an unwritable path: drops are counted, nothing thr
   const sink = stats().sinks.jsonl;
   assert.deepEqual(sink.dropped, { backlog: 0, write_error: 1 });
 });
+
+test("ids start with the time tick Python's ids use, then random bits", async () => {
+  const path = jsonl();
+  for (let i = 0; i < 200; i += 1) span(`s${i}`, () => i);
+  await shutdown();
+  const spans = readJsonl(path);
+  assert.equal(spans.length, 200);
+  const tickOf = (iso) => {
+    const micros = BigInt(Date.parse(iso.slice(0, 23) + "Z")) * 1000n + BigInt(iso.slice(23, 26));
+    return Number(((micros * 1000n) >> 20n) % 65536n);
+  };
+  for (const s of spans) {
+    assert.match(s.trace_id, TRACE_ID);
+    assert.match(s.span_id, SPAN_ID);
+    const expected = tickOf(s.start_time);
+    for (const id of [s.trace_id, s.span_id]) {
+      const gap = (parseInt(id.slice(0, 4), 16) - expected + 65536) % 65536;
+      assert.ok(gap <= 1 || gap === 65535, `${id} vs tick ${expected} of ${s.start_time}`);
+    }
+  }
+  assert.equal(new Set(spans.map((s) => s.trace_id.slice(4))).size, 200); // the rest is random
+  assert.equal(new Set(spans.map((s) => s.span_id.slice(4))).size, 200);
+});
