@@ -15,6 +15,9 @@ Variants (each a uvicorn server in its own process, all started before the first
   ``peekr.integrations.asgi._lifespan._host_loop_lifespan``);
 - ``thread-nostore`` (diagnostic): ``thread`` with ``storage="none"``: spans recorded and handed to
   the bus, nothing stored, which separates Peekr's recording cost from the SQLite sink's.
+- ``off-thread`` (diagnostic, not in the default set): ``off`` plus one plain Python thread that wakes
+  every 0.2 s (the bus's ``flush_interval``) and runs ``--bg-work-ms`` of pure-Python work: what a
+  background thread's wake-ups cost a busy server by themselves (the GIL hand-overs), no Peekr code.
 
 The endpoint ``GET /chat/{conv_id}`` awaits one ``AsyncOpenAI.chat.completions.create`` through
 the fake provider's in-process transport (no provider latency, so the figures show Peekr's CPU
@@ -51,7 +54,7 @@ from fastapi import FastAPI, Request  # module level: FastAPI resolves the endpo
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "fastapi.md"
 VARIANTS = ("off", "thread", "loop", "thread-nostore")
-EXTRA_VARIANTS: tuple[str, ...] = ()
+EXTRA_VARIANTS: tuple[str, ...] = ("off-thread",)
 READING = """## Reading the figures
 
 - The endpoint's LLM call costs nothing but the SDK's own CPU here (the fake answers at once), so
@@ -77,8 +80,8 @@ _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 # -- the server side -------------------------------------------------------------------------
 
 
-def make_app(variant: str, db: str) -> Any:
-    """The benchmarked app for one variant."""
+def make_app(variant: str, db: str, peekr_options: dict[str, Any] | None = None) -> Any:
+    """The benchmarked app for one variant (``peekr_options``: more ``lifespan()`` arguments)."""
     from contextlib import asynccontextmanager
 
     from peekr.integrations.asgi._lifespan import _host_loop_lifespan
@@ -102,10 +105,17 @@ def make_app(variant: str, db: str) -> Any:
 
     if variant == "off":
         app = FastAPI(lifespan=app_lifespan)
+    elif variant == "off-thread":
+        app = FastAPI(lifespan=app_lifespan)
+        _start_background_thread(float(os.environ.get("BENCH_BG_WORK_MS", "1.0")) / 1000)
     else:
         make_lifespan = _host_loop_lifespan if variant == "loop" else lifespan
         storage = "none" if variant == "thread-nostore" else "sqlite"
-        app = FastAPI(lifespan=make_lifespan(app_lifespan, storage=storage, path=None if storage == "none" else db))
+        app = FastAPI(
+            lifespan=make_lifespan(
+                app_lifespan, storage=storage, path=None if storage == "none" else db, **(peekr_options or {})
+            )
+        )
         app.add_middleware(PeekrMiddleware)
 
     @app.get("/chat/{conv_id}")
@@ -116,6 +126,22 @@ def make_app(variant: str, db: str) -> Any:
         return {"reply": str(reply.choices[0].message.content)}
 
     return app
+
+
+def _start_background_thread(work: float, interval: float = 0.2) -> None:
+    """``off-thread``: a daemon thread that sleeps ``interval`` s, then spins ``work`` s of thread CPU."""
+    import threading
+
+    def spin() -> None:
+        while True:
+            time.sleep(interval)
+            until = time.thread_time() + work
+            total = 0
+            while time.thread_time() < until:
+                for i in range(100):
+                    total += i
+
+    threading.Thread(target=spin, name="bench-background", daemon=True).start()
 
 
 def serve(variant: str, port: int, db: str) -> None:
@@ -387,15 +413,20 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> list[str]:
         + " (2 per request, warm-up included, all flushed at shutdown).",
         "",
     ]
-    for variant, label in (("thread", "Default (`thread`, SQLite)"), ("thread-nostore", "Recording only")):
+    labels = (
+        ("thread", "Default (`thread`, SQLite)"),
+        ("thread-nostore", "Recording only"),
+        ("off-thread", f"No Peekr, a plain thread running {args.bg_work_ms:g} ms of Python every 0.2 s"),
+    )
+    for variant, label in labels:
         if variant not in rps:
             continue
         rps_ratio = statistics.median(v / o for o, v in zip(off, rps[variant], strict=True)) - 1
         cpu_ratio = statistics.median(v / o for o, v in zip(cpu["off"], cpu[variant], strict=True)) - 1
         verdict = "within" if max(-rps_ratio, cpu_ratio) < 0.05 else "above"
+        target = "" if variant == "off-thread" else f": **{verdict} the 5% target** in this setting"
         lines.append(
-            f"- {label} vs off: req/s {rps_ratio * 100:+.1f}%, server CPU per request {cpu_ratio * 100:+.1f}%: "
-            f"**{verdict} the 5% target** in this setting."
+            f"- {label} vs off: req/s {rps_ratio * 100:+.1f}%, server CPU per request {cpu_ratio * 100:+.1f}%{target}."
         )
     lines.append("")
     return lines
@@ -409,7 +440,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--provider", default="inprocess,http", help="inprocess, http or both (comma-separated)")
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="off, thread, loop, thread-nostore")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS), help="off, thread, loop, thread-nostore (diagnostic: off-thread)"
+    )
+    parser.add_argument(
+        "--bg-work-ms", type=float, default=1.0, help="off-thread: ms of pure-Python work per 0.2 s wake-up"
+    )
     parser.add_argument("--serve", choices=VARIANTS + EXTRA_VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
@@ -417,11 +453,17 @@ def main() -> None:
     if args.serve:
         serve(args.serve, args.port, args.db)
         return
+    os.environ["BENCH_BG_WORK_MS"] = str(args.bg_work_ms)  # read by the off-thread server it starts
     lines = header(args)
     cost = middleware_cost()
     print(f"middleware alone: {cost['plain']:.0f} -> {cost['traced']:.0f} µs CPU per request")
     for provider in args.provider.split(","):
         variants = tuple(args.variants.split(","))
+        unknown = sorted(set(variants) - set(VARIANTS + EXTRA_VARIANTS))
+        if unknown or variants[0] != "off":
+            parser.error(
+                f"--variants: start with off, then any of {VARIANTS[1:] + EXTRA_VARIANTS}; got {unknown or variants}"
+            )
         result = run(args.rounds, args.seconds, args.connections, args.warmup, provider, variants)
         for variant in result["stored"]:
             expected = 2 * result["answered"][variant]

@@ -1,0 +1,301 @@
+"""Instructions per FastAPI request on each thread, with and without Peekr (load-independent).
+
+``bench_fastapi.py`` measures requests/s and CPU per request of a uvicorn server, which swing with
+the machine's load. This one counts what a request costs each thread, in process and without a
+server: the same app (``bench_fastapi.make_app``: ``GET /chat/{conv_id}`` awaiting one
+``AsyncOpenAI.chat.completions.create`` through the in-process fake provider) called straight
+through ASGI, in batches of ``--batch`` requests each followed by ``peekr.flush()`` (the bus wakes
+once per batch: its flush interval is an hour, so the count does not depend on valgrind's speed).
+
+Scenarios (``--scenarios``, comma-separated):
+
+- ``chat-off``: the app without Peekr;
+- ``chat-sqlite``: ``PeekrMiddleware`` + ``lifespan(storage="sqlite")`` (two spans per request stored);
+- ``chat-none``: the same with ``storage="none"`` (recorded and handed to the bus, nothing stored);
+- ``trivial-off`` / ``trivial-peekr``: an endpoint that returns at once (no LLM call) among ten other
+  routes, without and with ``PeekrMiddleware`` (``storage="none"``): the middleware's own share.
+
+Each scenario runs twice under ``valgrind --tool=callgrind --separate-threads=yes`` with
+``PYTHONHASHSEED=0``, with 0 and with ``--requests`` requests and the same number of flushes, after
+a warm-up, a full collection and ``callgrind_control --zero`` (as ``bench_thread_instructions.py``
+does); the difference per thread divided by the requests is what one request adds there.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_fastapi_instructions.py                   # every scenario, ~6 min
+    .venv/bin/python benchmarks/bench_fastapi_instructions.py --scenarios chat-off,chat-none --requests 500
+    .venv/bin/python benchmarks/bench_fastapi_instructions.py --cpu 5 --requests 4000 --batch 800  # no valgrind:
+                                                                     # CPU per request, interleaved rounds
+
+About 12,000 instructions are 1 µs of CPU on this machine's cores when caches are warm; the app's own
+code runs at roughly 7,000 per µs under load (`results/fastapi.md`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench_thread_instructions import _by_name, _totals
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ("chat-off", "chat-sqlite", "chat-none", "trivial-off", "trivial-peekr")
+WARMUP = 200
+Scope = dict[str, Any]
+
+
+def _scope(i: int, state: dict[str, Any]) -> Scope:
+    path = f"/chat/c{i}"  # a new path each time, as a conversation id would be
+    return {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+        "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"bench")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 2),
+        "state": state,
+    }  # fmt: skip
+
+
+def _trivial_app(middleware: bool) -> Any:
+    from fastapi import FastAPI
+
+    from peekr.integrations.fastapi import PeekrMiddleware
+
+    app = FastAPI()
+    if middleware:
+        app.add_middleware(PeekrMiddleware)
+
+    async def chat(conv_id: str) -> dict[str, str]:
+        return {"conv_id": conv_id}
+
+    app.add_api_route("/chat/{conv_id}", chat)
+    for i in range(10):  # a few more routes to match against, as in a real app
+        app.add_api_route(f"/other{i}/{{item}}", chat)
+    return app
+
+
+async def _drive(scenario: str, requests: int, batch: int, flushes: int) -> dict[str, Any]:
+    """Warm up, wait for the parent to zero the counters, then the measured batches.
+
+    Returns the requests answered and the measured part's CPU seconds (process, main thread).
+    """
+    from bench_fastapi import make_app
+
+    import peekr
+
+    db = str(Path(tempfile.mkdtemp(prefix="peekr-bench-fastapi-cg-")) / "traces.db")
+    peekr_on = scenario not in ("chat-off", "trivial-off")
+    options: dict[str, Any] = {"flush_interval": 3600.0}
+    if scenario.startswith("chat"):
+        variant = {"chat-off": "off", "chat-sqlite": "thread", "chat-none": "thread-nostore"}[scenario]
+        app = make_app(variant, db, peekr_options=options if peekr_on else None)
+    else:
+        app = _trivial_app(middleware=peekr_on)
+        if peekr_on:
+            peekr.instrument(storage="none", **options)
+    state: dict[str, Any] = {}
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    lifespan = asyncio.ensure_future(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state}, inbox.get, outbox.put)
+    )
+    await inbox.put({"type": "lifespan.startup"})
+    started = await outbox.get()
+    assert started["type"] == "lifespan.startup.complete", started
+    answered = 0
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal answered
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200, message
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            answered += 1
+
+    # peekr.flush() waits for the bus thread; off the loop's thread so the loop stays free
+    pool = ThreadPoolExecutor(1, thread_name_prefix="bench-flush")
+    loop = asyncio.get_running_loop()
+
+    async def flush() -> None:
+        if peekr_on:
+            assert await loop.run_in_executor(pool, peekr.flush, 600.0)
+
+    for i in range(WARMUP):
+        await app(_scope(i, state), receive, send)
+        if i % batch == batch - 1:
+            await flush()
+    await flush()
+    for thread in threading.enumerate():
+        if thread.name == "peekr-prices":  # the price table loads once: not part of any request
+            thread.join(600)
+    gc.collect()
+    if os.environ.get("PEEKR_BENCH_HANDSHAKE"):  # the parent zeroes callgrind's counters now
+        print("READY", flush=True)
+        await loop.run_in_executor(pool, sys.stdin.readline)
+    left = requests
+    cpu, main_cpu = time.process_time(), time.thread_time()
+    for _ in range(flushes):
+        for i in range(min(batch, left)):
+            await app(_scope(WARMUP + i, state), receive, send)
+        left -= min(batch, left)
+        await flush()
+    assert left == 0, "more requests than --flushes x --batch"
+    cpu, main_cpu = time.process_time() - cpu, time.thread_time() - main_cpu
+    await inbox.put({"type": "lifespan.shutdown"})
+    await outbox.get()
+    await lifespan
+    if scenario.startswith("trivial") and peekr_on:
+        peekr.shutdown()
+    pool.shutdown()
+    if scenario == "chat-sqlite":
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            stored = int(conn.execute("SELECT COUNT(*) FROM spans").fetchone()[0])
+        assert stored == 2 * (WARMUP + requests), f"{stored} spans stored, expected {2 * (WARMUP + requests)}"
+    return {"answered": answered, "cpu": cpu, "main_cpu": main_cpu}
+
+
+def child(scenario: str, requests: int, batch: int, flushes: int) -> None:
+    """The measured program; prints the threads in valgrind's numbering order and the requests answered."""
+    started: list[str] = ["MainThread"]
+    start = threading.Thread.start
+    lock = threading.Lock()
+
+    def recording_start(self: threading.Thread) -> None:
+        with lock:  # start() returns once the thread runs: the list is in the order valgrind numbers them
+            started.append(self.name)
+            start(self)
+
+    threading.Thread.start = recording_start  # type: ignore[method-assign]
+    result = asyncio.run(_drive(scenario, requests, batch, flushes))
+    answered = result["answered"]
+    assert answered == WARMUP + requests, f"{answered} requests answered, expected {WARMUP + requests}"
+    print(json.dumps({"threads": started, **result}))
+
+
+def _run(scenario: str, requests: int, batch: int, flushes: int, out: str) -> dict[str, Any]:
+    env = dict(os.environ, PYTHONHASHSEED="0", PEEKR_BENCH_HANDSHAKE="1")
+    command = [
+        "valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
+        sys.executable, __file__, "--child", scenario, str(requests), "--batch", str(batch), "--flushes", str(flushes),
+    ]  # fmt: skip
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        for line in process.stdout:  # warm-up done: count from here on, in every thread
+            if line.strip() == "READY":
+                subprocess.run(["callgrind_control", "--zero", str(process.pid)], check=True, capture_output=True)
+                break
+        process.stdin.write("go\n")
+        process.stdin.flush()
+        stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"{scenario} with {requests} requests failed:\n{stderr[-3000:]}")
+    info: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    info["totals"] = _totals(out)
+    return info
+
+
+def cpu_rounds(scenarios: list[str], rounds: int, requests: int, batch: int, flushes: int) -> None:
+    """``--cpu``: no valgrind; CPU per request of the measured part, scenarios interleaved over rounds."""
+    found: dict[str, list[tuple[float, float]]] = {s: [] for s in scenarios}
+    loads = []
+    for r in range(rounds):
+        for scenario in scenarios[r % len(scenarios) :] + scenarios[: r % len(scenarios)]:
+            command = [sys.executable, __file__, "--child", scenario, str(requests), "--batch", str(batch)]
+            command += ["--flushes", str(flushes)]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"{scenario} failed:\n{done.stderr[-3000:]}")
+            info = json.loads(done.stdout.strip().splitlines()[-1])
+            found[scenario].append((info["cpu"] / requests * 1e6, info["main_cpu"] / requests * 1e6))
+        loads.append(os.getloadavg()[0])
+        print(f"round {r + 1}/{rounds} done (load {loads[-1]:.1f})", flush=True)
+    print(f"\n{rounds} rounds x {requests} requests per scenario (batches of {batch}, each flushed); load per round "
+          + ", ".join(f"{x:.1f}" for x in loads) + "\n")  # fmt: skip
+    print("| scenario | process CPU per request (median) | vs its off | main thread per request | vs its off |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for scenario in scenarios:
+        off = f"{scenario.split('-')[0]}-off"
+        cpu = statistics.median(c for c, _ in found[scenario])
+        main_cpu = statistics.median(m for _, m in found[scenario])
+        if off in found and off != scenario:  # the median of the per-round differences
+            d_cpu = statistics.median(a[0] - b[0] for a, b in zip(found[scenario], found[off], strict=True))
+            d_main = statistics.median(a[1] - b[1] for a, b in zip(found[scenario], found[off], strict=True))
+            deltas = f"{d_cpu:+,.1f} µs", f"{d_main:+,.1f} µs"
+        else:
+            deltas = "—", "—"
+        print(f"| {scenario} | {cpu:,.1f} µs | {deltas[0]} | {main_cpu:,.1f} µs | {deltas[1]} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=", ".join(SCENARIOS))
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=250)
+    parser.add_argument("--flushes", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "REQUESTS"), help=argparse.SUPPRESS)
+    parser.add_argument("--keep", help="directory to keep the callgrind files in (default: a temporary one)")
+    parser.add_argument("--cpu", type=int, metavar="ROUNDS", help="no valgrind: CPU per request over ROUNDS rounds")
+    args = parser.parse_args()
+    if args.requests < 1 or args.batch < 1:
+        parser.error("--requests and --batch must be positive")
+    if args.child is not None:
+        requests = int(args.child[1])
+        child(args.child[0], requests, args.batch, args.flushes or -(-requests // args.batch))
+        return
+    flushes = args.flushes if args.flushes is not None else -(-args.requests // args.batch)
+    scenarios = args.scenarios.split(",")
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; expected some of {', '.join(SCENARIOS)}")
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "peekr")], check=True)
+    if args.cpu:
+        cpu_rounds(scenarios, args.cpu, args.requests, args.batch, flushes)
+        return
+    workdir = args.keep or tempfile.mkdtemp(prefix="peekr-cg-fastapi-")
+    os.makedirs(workdir, exist_ok=True)
+    jobs = [(s, n) for s in scenarios for n in (0, args.requests)]
+    print(f"{len(jobs)} valgrind runs, two at a time; load {os.getloadavg()[0]:.1f}", flush=True)
+
+    def one(job: tuple[str, int]) -> dict[str, Any]:
+        scenario, n = job
+        result = _run(scenario, n, args.batch, flushes, os.path.join(workdir, f"cg.{scenario}.{n}.out"))
+        print(f"  {scenario}, {n} requests: done", flush=True)
+        return result
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = dict(zip(jobs, pool.map(one, jobs), strict=True))
+    print(
+        f"\n{args.requests} requests per scenario in {flushes} batches of {args.batch} (each flushed); "
+        f"load {os.getloadavg()[0]:.1f}\n"
+    )
+    print("| scenario | thread | instructions per request |")
+    print("| --- | --- | ---: |")
+    for scenario in scenarios:
+        before, after = _by_name(runs[(scenario, 0)]), _by_name(runs[(scenario, args.requests)])
+        for name in sorted(set(before) | set(after), key=lambda n: -after.get(n, 0)):
+            per_request = (after.get(name, 0) - before.get(name, 0)) / args.requests
+            if abs(per_request) >= 50:
+                print(f"| {scenario} | {name} | {per_request:,.0f} |")
+        total = (sum(after.values()) - sum(before.values())) / args.requests
+        print(f"| {scenario} | all threads | {total:,.0f} |")
+    print(f"callgrind files: {workdir}")
+
+
+if __name__ == "__main__":
+    main()
