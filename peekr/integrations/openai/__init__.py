@@ -36,7 +36,7 @@ from .._base import Integration, patch
 from .._wrap import wrap_async, wrap_sync
 from . import _chat as chat
 from . import _responses as responses
-from ._chat_stream import ChatStream
+from ._chat_loop import ChatStream
 from ._common import (
     SDK,
     load_sdk_types,

@@ -25,7 +25,7 @@ from ..._errors import handle_internal_errors
 from ..._tracer import ActiveSpan
 from .._streams import StreamRecorder
 from .._wrap import _in_call
-from ._chat_stream import ChatStream
+from ._chat_loop import ChatStream
 from ._common import (
     PROVIDER,
     SDK,

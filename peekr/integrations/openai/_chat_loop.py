@@ -272,6 +272,8 @@ class ChatStream:
                         recorder.chunk(chunk)
                     else:
                         try:
+                            if self.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
+                                self.model = chunk.model
                             if self.response_id is None:
                                 self._first_id(chunk)
                             self.last = chunk
@@ -344,6 +346,8 @@ class ChatStream:
                         recorder.chunk(chunk)
                     else:
                         try:
+                            if self.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
+                                self.model = chunk.model
                             if self.response_id is None:
                                 self._first_id(chunk)
                             self.last = chunk
