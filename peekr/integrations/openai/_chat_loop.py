@@ -243,6 +243,7 @@ class ChatStream:
         legacy = stream._options is None or stream._options.stream_mode == "legacy"
         is_mapping = sdk["is_mapping"]
         append = self._append
+        settled = False
         try:
             try:
                 for sse in iterator:
@@ -272,10 +273,12 @@ class ChatStream:
                         recorder.chunk(chunk)
                     else:
                         try:
-                            if self.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
-                                self.model = chunk.model
-                            if self.response_id is None:
-                                self._first_id(chunk)
+                            if not settled:  # until a chunk had an id (the first, unless it is Azure's)
+                                if self.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
+                                    self.model = chunk.model
+                                if self.response_id is None:
+                                    self._first_id(chunk)
+                                settled = self.response_id is not None
                             self.last = chunk
                             for choice in chunk.choices:
                                 fields = choice.__dict__
@@ -315,6 +318,7 @@ class ChatStream:
         legacy = stream._options is None or stream._options.stream_mode == "legacy"
         is_mapping = sdk["is_mapping"]
         append = self._append
+        settled = False
         try:
             try:
                 async for sse in iterator:
@@ -346,10 +350,12 @@ class ChatStream:
                         recorder.chunk(chunk)
                     else:
                         try:
-                            if self.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
-                                self.model = chunk.model
-                            if self.response_id is None:
-                                self._first_id(chunk)
+                            if not settled:  # until a chunk had an id (the first, unless it is Azure's)
+                                if self.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
+                                    self.model = chunk.model
+                                if self.response_id is None:
+                                    self._first_id(chunk)
+                                settled = self.response_id is not None
                             self.last = chunk
                             for choice in chunk.choices:
                                 fields = choice.__dict__
