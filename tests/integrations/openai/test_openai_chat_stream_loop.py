@@ -235,7 +235,8 @@ def test_a_thread_event_and_a_chunk_without_choices_are_recorded_as_by_the_trace
     body = _body(events).replace(b"data: {", b"event: thread.message.delta\ndata: {", 1)
     plain, _ = _consume(body)
     recorded = []
-    for sdk in (None, {}):  # peekr's copy of the loop, then the traced iterator
+    unknown: dict[str, Any] = {}
+    for sdk in (None, unknown):  # peekr's copy of the loop, then the traced iterator
         monkeypatch.setattr(_chat_loop, "_sdk", sdk)
         errors = internal_error_count()
         sink = _record()
