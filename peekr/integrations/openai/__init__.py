@@ -36,6 +36,7 @@ from .._base import Integration, patch
 from .._wrap import wrap_async, wrap_sync
 from . import _chat as chat
 from . import _responses as responses
+from ._chat_loop import ChatStream
 from ._common import (
     SDK,
     load_sdk_types,
@@ -117,13 +118,13 @@ def _on_parsed(
 
 
 def _chat_stream(span: ActiveSpan, stream: Any) -> Any:
-    make_on_chunk, finalize = chat.chat_stream_callbacks(chat.hidden_usage_chunks(stream))
-    return trace_sync_stream(span, stream, make_on_chunk, finalize, chat.NAME)
+    state = ChatStream(chat.hidden_usage_chunks(stream))
+    return trace_sync_stream(span, stream, state.make_on_chunk, state.finalize, chat.NAME, state.iterate)
 
 
 def _chat_astream(span: ActiveSpan, stream: Any) -> Any:
-    make_on_chunk, finalize = chat.chat_stream_callbacks(chat.hidden_usage_chunks(stream))
-    return trace_async_stream(span, stream, make_on_chunk, finalize, chat.NAME)
+    state = ChatStream(chat.hidden_usage_chunks(stream))
+    return trace_async_stream(span, stream, state.make_on_chunk, state.finalize, chat.NAME, state.aiterate)
 
 
 def _responses_stream(span: ActiveSpan, stream: Any) -> Any:

@@ -25,6 +25,7 @@ from ..._errors import handle_internal_errors
 from ..._tracer import ActiveSpan
 from .._streams import StreamRecorder
 from .._wrap import _in_call
+from ._chat_loop import ChatStream
 from ._common import (
     PROVIDER,
     SDK,
@@ -33,7 +34,6 @@ from ._common import (
     record_usage,
     request_attribute,
     set_captured,
-    set_first_content,
     set_response_id,
 )
 
@@ -529,109 +529,12 @@ def chat_stream_callbacks(
 ) -> tuple[
     Callable[[ActiveSpan, list[Any], StreamRecorder], Callable[[Any], None]], Callable[[ActiveSpan, list[Any]], None]
 ]:
-    """``(make_on_chunk, finalize)`` for one streamed chat completion (see ``trace_sync_stream``).
-
-    The per-chunk callback keeps the few strings the span needs, not the chunk objects: holding
-    every ``ChatCompletionChunk`` of a long stream alive until it ends cost more per chunk (memory
-    churn, cache misses; measured ~3 µs/chunk on the benchmark machine) than reading five
-    attributes as it passes. ``pieces`` gets the text of choice 0 as plain strings and anything
-    rarer as tuples; ``finalize`` joins them once.
-    """
-    model: Any = None
-    response_id: Any = None  # every chunk carries the completion's id: kept from the first that has one
-    last: Any = None  # the last chunk: usage arrives there when the caller asked for it
-    finish_reason: Any = None
-    waiting_for_content = True
-
-    def make_on_chunk(span: ActiveSpan, pieces: list[Any], recorder: StreamRecorder) -> Callable[[Any], None]:
-        append = pieces.append
-
-        def on_chunk(chunk: Any) -> None:
-            nonlocal model, response_id, last, finish_reason, waiting_for_content
-            if last is None:
-                model = chunk.model
-            if response_id is None:  # once: Azure's first chunk (prompt filter results) has id ""
-                chunk_id = getattr(chunk, "id", None)
-                if isinstance(chunk_id, str) and chunk_id:
-                    response_id = chunk_id
-            last = chunk
-            for choice in chunk.choices:
-                # The models' fields from their ``__dict__`` (the SDK's models keep every field there): an
-                # attribute read on a pydantic model goes through its ``__getattr__`` hook, a lookup here.
-                fields = choice.__dict__
-                delta = fields["delta"]
-                if delta is None:
-                    continue
-                delta_fields = delta.__dict__
-                content = delta_fields["content"] or delta_fields.get("refusal")
-                tool_calls = delta_fields["tool_calls"]
-                if content:
-                    index = fields["index"]
-                    if index == 0:
-                        append(content)
-                    else:
-                        append(("text", index, content))
-                if tool_calls:
-                    append(("tools", fields["index"], tool_calls))
-                if finish_reason is None and fields["finish_reason"] is not None:
-                    finish_reason = fields["finish_reason"]
-                if waiting_for_content and (content or tool_calls):
-                    waiting_for_content = False
-                    if span.is_recording:  # not after close(): an ended span belongs to the bus thread
-                        set_first_content(span)
-
-        return on_chunk
-
-    def finalize(span: ActiveSpan, pieces: list[Any]) -> None:
-        attributes = span.attributes
-        if response_id is not None:
-            attributes["response_id"] = response_id
-        if model:
-            attributes["model"] = model
-        for chunk in (*hidden[::-1], last):
-            usage = getattr(chunk, "usage", None)
-            if usage is not None:
-                _usage(attributes, usage)
-                break
-        if finish_reason is not None:
-            attributes["finish_reason"] = str(finish_reason)
-        first: list[str] = []
-        texts: dict[int, list[str]] = {}
-        calls: dict[tuple[int, int], dict[str, Any]] = {}
-        for piece in pieces:
-            if type(piece) is str:
-                first.append(piece)
-            elif piece[0] == "text":
-                texts.setdefault(piece[1], []).append(piece[2])
-            else:
-                _add_tool_call_pieces(calls, piece[1], piece[2])
-        if first:
-            texts[0] = first
-        if texts:
-            joined = ["".join(texts[i]) for i in sorted(texts)]
-            set_captured(attributes, "output", joined[0] if len(joined) == 1 else joined)
-        if calls:
-            set_captured(attributes, "tool_calls", [calls[key] for key in sorted(calls)])
-
-    return make_on_chunk, finalize
+    """``(make_on_chunk, finalize)`` for one streamed chat completion (``ChatStream``'s, for ``trace_sync_stream``)."""
+    state = ChatStream(hidden)
+    return state.make_on_chunk, state.finalize
 
 
 def hidden_usage_chunks(stream: Any) -> list[Any]:
     """The usage chunk(s) ``with_stream_usage`` hid from the caller (filled while the stream runs)."""
     hidden = stream.__dict__.get("_peekr_usage_chunks")
     return hidden if hidden is not None else []
-
-
-def _add_tool_call_pieces(calls: dict[tuple[int, int], dict[str, Any]], index: int, pieces: Any) -> None:
-    for piece in pieces:  # id and name arrive once, the arguments in fragments
-        call = calls.get((index, piece.index))
-        if call is None:
-            call = calls[(index, piece.index)] = {"id": None, "type": "function", "name": None, "arguments": ""}
-        if piece.id:
-            call["id"] = piece.id
-        function = piece.function
-        if function is not None:
-            if function.name:
-                call["name"] = function.name
-            if function.arguments:
-                call["arguments"] += function.arguments

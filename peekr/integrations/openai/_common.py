@@ -24,7 +24,7 @@ Stream finish paths (STYLE rule 16). A traced OpenAI stream keeps the SDK's own 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, cast
 
 from ..._capture import capture
@@ -222,12 +222,20 @@ def trace_sync_stream(
     make_on_chunk: Callable[[ActiveSpan, list[Any], StreamRecorder], Callable[[Any], None]],
     finalize: Callable[[ActiveSpan, list[Any]], None],
     where: str,
+    iterate: Callable[[Any, StreamRecorder], Iterator[Any] | None] | None = None,
 ) -> Any:
-    """Swap ``stream._iterator`` for a traced one and hook every way the stream can end (module docstring)."""
+    """Swap ``stream._iterator`` for a traced one and hook every way the stream can end (module docstring).
+
+    ``iterate(stream, recorder)``, when given and not None, is that traced iterator: a generator doing what
+    ``traced_iterator`` over ``stream._iterator`` does with ``recorder`` (e.g. the SDK's loop with the
+    per-chunk step inside it); otherwise ``traced_iterator`` wraps the SDK's.
+    """
     chunks: list[Any] = []
     recorder = StreamRecorder(span, _noop, lambda s: finalize(s, chunks), where)
     recorder.on_chunk = make_on_chunk(span, chunks, recorder)
-    iterator: Any = traced_iterator(stream._iterator, recorder)  # a generator: has gi_running
+    iterator: Any = iterate(stream, recorder) if iterate is not None else None
+    if iterator is None:
+        iterator = traced_iterator(stream._iterator, recorder)  # a generator: has gi_running
     response = stream.response
     close = _unbound(response, "close")
 
@@ -249,12 +257,15 @@ def trace_async_stream(
     make_on_chunk: Callable[[ActiveSpan, list[Any], StreamRecorder], Callable[[Any], None]],
     finalize: Callable[[ActiveSpan, list[Any]], None],
     where: str,
+    iterate: Callable[[Any, StreamRecorder], AsyncIterator[Any] | None] | None = None,
 ) -> Any:
     """Async version of ``trace_sync_stream`` (hooks ``stream.response.aclose``)."""
     chunks: list[Any] = []
     recorder = StreamRecorder(span, _noop, lambda s: finalize(s, chunks), where)
     recorder.on_chunk = make_on_chunk(span, chunks, recorder)
-    iterator: Any = traced_async_iterator(stream._iterator, recorder)  # has ag_running
+    iterator: Any = iterate(stream, recorder) if iterate is not None else None
+    if iterator is None:
+        iterator = traced_async_iterator(stream._iterator, recorder)  # an async generator: has ag_running
     response = stream.response
     aclose = _unbound(response, "aclose")
 
