@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench_thread_instructions import _by_name, _totals
+from bench_thread_instructions import _by_name, callgrind_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("chat-off", "chat-sqlite", "chat-none", "trivial-off", "trivial-peekr")
@@ -187,27 +187,8 @@ def child(scenario: str, requests: int, batch: int, flushes: int) -> None:
 
 
 def _run(scenario: str, requests: int, batch: int, flushes: int, out: str) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONHASHSEED="0", PEEKR_BENCH_HANDSHAKE="1")
-    command = [
-        "valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
-        sys.executable, __file__, "--child", scenario, str(requests), "--batch", str(batch), "--flushes", str(flushes),
-    ]  # fmt: skip
-    with subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
-    ) as process:
-        assert process.stdin is not None and process.stdout is not None
-        for line in process.stdout:  # warm-up done: count from here on, in every thread
-            if line.strip() == "READY":
-                subprocess.run(["callgrind_control", "--zero", str(process.pid)], check=True, capture_output=True)
-                break
-        process.stdin.write("go\n")
-        process.stdin.flush()
-        stdout, stderr = process.communicate()
-    if process.returncode != 0:
-        raise SystemExit(f"{scenario} with {requests} requests failed:\n{stderr[-3000:]}")
-    info: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    info["totals"] = _totals(out)
-    return info
+    args = ["--child", scenario, str(requests), "--batch", str(batch), "--flushes", str(flushes)]
+    return callgrind_run(__file__, args, out, f"{scenario} with {requests} requests")
 
 
 def cpu_rounds(scenarios: list[str], rounds: int, requests: int, batch: int, flushes: int) -> None:

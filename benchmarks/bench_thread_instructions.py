@@ -116,13 +116,15 @@ def _totals(prefix: str) -> dict[int, int]:
     return totals
 
 
-def _run(calls: int, batch: int, flushes: int, out: str) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONHASHSEED="0")
+def callgrind_run(script: str, args: list[str], out: str, what: str) -> dict[str, Any]:
+    """Run ``script args`` under callgrind (every thread apart, ``PYTHONHASHSEED=0``); counters zeroed when the
+    program prints ``READY`` (``PEEKR_BENCH_HANDSHAKE``). Returns its last stdout line (JSON) with ``totals``,
+    instructions per valgrind thread number."""
+    env = dict(os.environ, PYTHONHASHSEED="0", PEEKR_BENCH_HANDSHAKE="1")
     command = [
         "valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
-        sys.executable, __file__, "--child", str(calls), "--batch", str(batch), "--flushes", str(flushes),
+        sys.executable, script, *args,
     ]  # fmt: skip
-    env["PEEKR_BENCH_HANDSHAKE"] = "1"
     with subprocess.Popen(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
     ) as child_process:
@@ -135,11 +137,15 @@ def _run(calls: int, batch: int, flushes: int, out: str) -> dict[str, Any]:
         child_process.stdin.flush()
         stdout, stderr = child_process.communicate()
     if child_process.returncode != 0:
-        raise SystemExit(f"run with {calls} calls failed:\n{stderr[-3000:]}")
-    done = subprocess.CompletedProcess(command, 0, stdout, stderr)
-    info: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{what} failed:\n{stderr[-3000:]}")
+    info: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     info["totals"] = _totals(out)
     return info
+
+
+def _run(calls: int, batch: int, flushes: int, out: str) -> dict[str, Any]:
+    args = ["--child", str(calls), "--batch", str(batch), "--flushes", str(flushes)]
+    return callgrind_run(__file__, args, out, f"run with {calls} calls")
 
 
 def _by_name(run: dict[str, Any]) -> dict[str, int]:
