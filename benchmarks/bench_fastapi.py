@@ -69,10 +69,12 @@ READING = """## Reading the figures
   app for the one GIL); the rest is recording the LLM span (`benchmarks/results/overhead.md`) and
   the request span. The middleware's own part is the figure above. Over HTTP the split is lost
   in the noise.
-- Bus in the app's loop (`loop`) vs Peekr's thread (`thread`): no gain. The same storage work
-  runs either way, only on another thread; `loop` had the lower req/s with the provider over HTTP
-  in all three full runs (and in process in the last one). With sinks able to stall requests on
-  top, the thread stays the only shipped mode; the host-loop lifespan is a private prototype.
+- Bus in the app's loop (`loop`) vs Peekr's thread (`thread`): the same storage work, only not on
+  another thread. In process on a quiet machine (2026-12-04, load 1.1-1.2) `loop` cost less: -8.9 %
+  req/s against -13.0 % (+117 against +136 µs CPU per request); earlier, busier runs with the provider
+  over HTTP had `loop` the lower. It is still above 5 %, and the bus's work (up to a few ms per tick)
+  would then run inside the app's event loop between requests; the thread stays the only shipped mode
+  and the host-loop lifespan a private prototype.
 - A shared 2-core machine: req/s swing by 30% between rounds; read the per-round ratios."""
 _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 
