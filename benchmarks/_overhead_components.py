@@ -25,6 +25,7 @@ def components() -> str:
     from peekr._tracer import start_span
     from peekr.integrations._streams import StreamRecorder, traced_iterator
     from peekr.integrations.openai import _chat as chat
+    from peekr.integrations.openai._chat_loop import ChatStream
     from peekr.integrations.openai._common import load_sdk_types, trace_sync_stream
 
     load_sdk_types()
@@ -88,8 +89,8 @@ def components() -> str:
                     pass
                 return
             hidden: list[Any] = []  # the usage chunk is taken out before the SDK parses it: nothing to skip here
-            make_on_chunk, finalize = chat.chat_stream_callbacks(hidden)
-            trace_sync_stream(span, source, make_on_chunk, finalize, "x")
+            state = ChatStream(hidden)
+            trace_sync_stream(span, source, state.make_on_chunk, state.finalize, "x")
             for _ in source._iterator:
                 pass
 

@@ -48,7 +48,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench_thread_instructions import _by_name, callgrind_run
+from bench_thread_instructions import _by_name, callgrind_run, record_thread_starts
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ("chat-off", "chat-sqlite", "chat-none", "trivial-off", "trivial-peekr")
@@ -170,16 +170,7 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int) -> dict
 
 def child(scenario: str, requests: int, batch: int, flushes: int) -> None:
     """The measured program; prints the threads in valgrind's numbering order and the requests answered."""
-    started: list[str] = ["MainThread"]
-    start = threading.Thread.start
-    lock = threading.Lock()
-
-    def recording_start(self: threading.Thread) -> None:
-        with lock:  # start() returns once the thread runs: the list is in the order valgrind numbers them
-            started.append(self.name)
-            start(self)
-
-    threading.Thread.start = recording_start  # type: ignore[method-assign]
+    started = record_thread_starts()
     result = asyncio.run(_drive(scenario, requests, batch, flushes))
     answered = result["answered"]
     assert answered == WARMUP + requests, f"{answered} requests answered, expected {WARMUP + requests}"

@@ -51,8 +51,8 @@ MESSAGES: list[Any] = [
 WARMUP = 200
 
 
-def child(calls: int, batch: int, flushes: int) -> None:
-    """The measured program: warm up, then ``flushes`` rounds of up to ``batch`` calls and a flush."""
+def record_thread_starts() -> list[str]:
+    """Thread names, from now on, in the order valgrind numbers the threads (``MainThread`` first)."""
     started: list[str] = ["MainThread"]
     start = threading.Thread.start
     lock = threading.Lock()
@@ -62,7 +62,13 @@ def child(calls: int, batch: int, flushes: int) -> None:
             started.append(self.name)
             start(self)
 
-    threading.Thread.start = recording_start  # type: ignore[method-assign]  # names in valgrind's order
+    threading.Thread.start = recording_start  # type: ignore[method-assign]
+    return started
+
+
+def child(calls: int, batch: int, flushes: int) -> None:
+    """The measured program: warm up, then ``flushes`` rounds of up to ``batch`` calls and a flush."""
+    started = record_thread_starts()
 
     import peekr
     from peekr.testing.fake_provider import FakeProvider

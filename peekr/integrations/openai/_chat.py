@@ -23,9 +23,7 @@ from typing import Any
 
 from ..._errors import handle_internal_errors
 from ..._tracer import ActiveSpan
-from .._streams import StreamRecorder
 from .._wrap import _in_call
-from ._chat_loop import ChatStream
 from ._common import (
     PROVIDER,
     SDK,
@@ -40,7 +38,6 @@ from ._common import (
 __all__ = [
     "NAME",
     "describe_chat",
-    "chat_stream_callbacks",
     "hidden_usage_chunks",
     "record_chat_completion",
     "with_stream_usage",
@@ -522,16 +519,6 @@ def record_chat_completion(span: ActiveSpan, completion: Any) -> None:
         set_captured(attributes, "output", output)
     if calls:
         set_captured(attributes, "tool_calls", calls)
-
-
-def chat_stream_callbacks(
-    hidden: list[Any],
-) -> tuple[
-    Callable[[ActiveSpan, list[Any], StreamRecorder], Callable[[Any], None]], Callable[[ActiveSpan, list[Any]], None]
-]:
-    """``(make_on_chunk, finalize)`` for one streamed chat completion (``ChatStream``'s, for ``trace_sync_stream``)."""
-    state = ChatStream(hidden)
-    return state.make_on_chunk, state.finalize
 
 
 def hidden_usage_chunks(stream: Any) -> list[Any]:
