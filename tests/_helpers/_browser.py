@@ -29,6 +29,9 @@ CHROMIUM_FLAGS = (
     "--remote-debugging-pipe",
 )
 
+# DevTools errors that mean "the document went away while this ran", not "the page is broken".
+_NAVIGATING = ("Inspected target navigated or closed", "Execution context was destroyed", "Cannot find context")
+
 
 def find_chromium() -> str | None:
     for name in ("/usr/bin/chromium", "chromium", "chromium-browser"):
@@ -172,7 +175,14 @@ class Browser:
         """Poll a JS expression until it is truthy; return its value."""
         deadline = time.monotonic() + timeout
         while True:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError as exc:
+                # The page may be between documents (a redirect, a reload): the evaluation was
+                # dropped with the old document. Poll again on the new one.
+                if not any(m in str(exc) for m in _NAVIGATING) or time.monotonic() > deadline:
+                    raise
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:
