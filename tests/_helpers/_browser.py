@@ -191,9 +191,9 @@ class Browser:
 
     def click(self, selector: str) -> None:
         """Click an element as a user would (a real mouse event at its centre)."""
-        self.wait_for(f"!!document.querySelector({json.dumps(selector)})")
-        box = self.evaluate(
-            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center'}});"
+        box = self.wait_for(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); if (!e) return null;"
+            " e.scrollIntoView({block: 'center'});"
             " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()"
         )
         for kind in ("mousePressed", "mouseReleased"):
