@@ -70,15 +70,25 @@ def openai_chat() -> Provider:
         assert result.choices[0].message.content.endswith(EXPECTED_TAIL), result
         return 1
 
-    def stream() -> int:
+    def stream(**options: Any) -> int:
         n = 0
         text = []
-        for chunk in state["client"].chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True):
+        usage = None
+        for chunk in state["client"].chat.completions.create(
+            model="gpt-4o-mini", messages=messages, stream=True, **options
+        ):
             n += 1
             if chunk.choices and chunk.choices[0].delta.content:
                 text.append(chunk.choices[0].delta.content)
+            usage = chunk.usage or usage
         assert "".join(text).endswith(EXPECTED_TAIL), text
+        assert (usage is not None) == bool(options), usage  # the caller's usage chunk, and only theirs
         return n
+
+    def stream_with_usage() -> int:
+        # The "50 chunks + usage chunk": the caller asks for the token counts itself, so every
+        # variant (and the uninstrumented half) receives and parses the usage chunk, and peekr asks nothing.
+        return stream(stream_options={"include_usage": True})
 
     async def one(client: Any) -> None:
         result = await client.chat.completions.create(model="gpt-4o-mini", messages=messages)
@@ -95,7 +105,7 @@ def openai_chat() -> Provider:
 
     rebuild()
     provider.rebuild = rebuild
-    provider.scenarios = {"call": call, "stream": stream, "async": concurrent}
+    provider.scenarios = {"call": call, "stream": stream, "stream-usage": stream_with_usage, "async": concurrent}
     provider.calls_per_run = {"async": ASYNC_CONCURRENCY}
     return provider
 

@@ -29,12 +29,16 @@ busy (raw asyncio sockets, so the client costs little) for ``--seconds`` per cel
 warm-up. Rounds are interleaved: each round runs every variant once, in a rotated order. Figures
 are medians over rounds; "overhead" is the median of the per-round ratios against ``off``.
 After the run, every Peekr server must have stored two spans per request it answered.
+
+``BENCH_PEEKR_OPTIONS`` (a JSON object, e.g. ``'{"flush_interval": 0.02}'``) passes more ``lifespan()``
+arguments to the Peekr variants, to try a setting without editing the app.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import random
@@ -112,6 +116,7 @@ def make_app(variant: str, db: str, peekr_options: dict[str, Any] | None = None)
         _start_background_thread(float(os.environ.get("BENCH_BG_WORK_MS", "1.0")) / 1000)
     else:
         make_lifespan = _host_loop_lifespan if variant == "loop" else lifespan
+        peekr_options = {**json.loads(os.environ.get("BENCH_PEEKR_OPTIONS", "{}")), **(peekr_options or {})}
         storage = "none" if variant == "thread-nostore" else "sqlite"
         app = FastAPI(
             lifespan=make_lifespan(

@@ -9,7 +9,11 @@ Usage::
     .venv/bin/python benchmarks/bench_overhead.py --gc 100                    # GC collections per call
 
 Providers (``--providers``): ``openai-chat`` (``chat.completions.create``; also an ``async`` scenario:
-50 concurrent ``AsyncOpenAI`` calls), ``openai-responses`` (``responses.create``), ``anthropic``
+50 concurrent ``AsyncOpenAI`` calls, and ``stream-usage``: the stream with the caller's own
+``stream_options={"include_usage": True}``, the issue's "50 chunks + usage chunk", where every variant and the
+uninstrumented half receive the usage chunk and peekr asks for nothing; in ``stream`` the caller does not ask and
+peekr asks for usage on its behalf and hides the extra chunk, so that figure includes what the request costs),
+``openai-responses`` (``responses.create``), ``anthropic``
 (``messages.create``), ``gemini`` (``models.generate_content``) and ``bedrock`` (``converse``). Each has
 a ``call`` scenario (not streamed) and a ``stream`` scenario (the same prompt, ``stream=True`` /
 ``*_stream``, fully consumed: 50 text pieces plus the provider's framing events). Clients and transports:
@@ -66,7 +70,10 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "overhead.md"
 PROVIDERS = list(providers_mod.PROVIDERS)
 #: Calls per batch: enough for a batch of ~50-100 ms on the reference machine.
-BATCH = {"call": 30, "stream": 8, "async": 1}
+BATCH = {"call": 30, "stream": 8, "stream-usage": 8, "async": 1}
+#: Streamed scenarios: per chunk = (added per stream − added per call) / items.
+STREAMS = ("stream", "stream-usage")
+STREAM_LABELS = {"stream": "", "stream-usage": "caller asks for usage"}
 METRICS = ("cpu", "caller", "wall")
 METRIC_NAMES = {
     "cpu": "CPU, all threads",
@@ -380,7 +387,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, help="calls per scenario and state before timing (default 10; quick: 5)")
     parser.add_argument("--providers", default=",".join(PROVIDERS))
     parser.add_argument("--variants", default="none,peekr,peers", help="none, peekr, peers or a peer's name")
-    parser.add_argument("--scenarios", default="call,stream,async")
+    parser.add_argument("--scenarios", default="call,stream,stream-usage,async")
     parser.add_argument("--quick", action="store_true", help="2 rounds of 4 pairs: a smoke run")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {RESULTS.relative_to(ROOT)}")
     parser.add_argument("--output", type=Path, default=RESULTS, help="the markdown report to write")
@@ -434,12 +441,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             result["round"] = round_no
             results.append(result)
             loads.append(result["load"])
-            stream = result["samples"].get("stream")
             call = result["samples"].get("call")
-            note = ""
-            if stream and call:
-                per_chunk = statistics.median(_per_chunk(c, s, "cpu") for c, s in zip(call, stream, strict=True))
-                note = f"per chunk {per_chunk:+6.2f} us"
+            notes = []
+            for name in STREAMS:
+                stream = result["samples"].get(name)
+                if stream and call:
+                    per_chunk = statistics.median(_per_chunk(c, s, "cpu") for c, s in zip(call, stream, strict=True))
+                    notes.append(f"{name} per chunk {per_chunk:+6.2f} us")
+            note = ", ".join(notes)
             print(
                 f"round {round_no} {provider:17} {variant:13} "
                 + " ".join(
@@ -561,25 +570,27 @@ def summarise(
     by_cell: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for result in results:
         by_cell.setdefault((result["provider"], result["variant"]), []).append(result)
-    for provider, variant in cells:
-        runs = by_cell.get((provider, variant), [])
-        if not runs or "stream" not in runs[0]["samples"] or "call" not in runs[0]["samples"]:
-            continue
-        items = statistics.median(s["items"] for r in runs for s in r["samples"]["stream"])
-        row = [provider, variant, f"{items:.0f}"]
-        for metric in METRICS:
-            groups = _values(
-                runs,
-                lambda r, m=metric: [  # type: ignore[misc]
-                    _per_chunk(c, s, m) for c, s in zip(r["samples"]["call"], r["samples"]["stream"], strict=True)
-                ],
-            )
-            row.append(_fmt(_median_ci(groups), 2))
-        row.append(_spans(runs))
-        lines.append("| " + " | ".join(row) + " |")
+    for name in STREAMS:
+        for provider, variant in cells:
+            runs = by_cell.get((provider, variant), [])
+            if not runs or name not in runs[0]["samples"] or "call" not in runs[0]["samples"]:
+                continue
+            items = statistics.median(s["items"] for r in runs for s in r["samples"][name])
+            row = [provider + (STREAM_LABELS[name] and f" ({STREAM_LABELS[name]})"), variant, f"{items:.0f}"]
+            for metric in METRICS:
+                groups = _values(
+                    runs,
+                    lambda r, m=metric, sc=name: [  # type: ignore[misc]
+                        _per_chunk(c, s, m) for c, s in zip(r["samples"]["call"], r["samples"][sc], strict=True)
+                    ],
+                )
+                row.append(_fmt(_median_ci(groups), 2))
+            row.append(_spans(runs))
+            lines.append("| " + " | ".join(row) + " |")
     for scenario, title in (
         ("call", "Added per non-streamed call (µs)"),
         ("stream", "Added per stream, whole stream consumed (µs)"),
+        ("stream-usage", "Added per stream, the caller asks for usage (`stream_options.include_usage`) (µs)"),
         ("async", "Added per async call, 50 concurrent (batch / 50, µs)"),
     ):
         rows = []
