@@ -24,6 +24,8 @@ Usage::
 
     .venv/bin/python benchmarks/bench_fastapi_instructions.py                   # every scenario, ~6 min
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --scenarios chat-off,chat-none --requests 500
+    .venv/bin/python benchmarks/bench_fastapi_instructions.py --cache-sim --scenarios chat-off,chat-sqlite \\
+        --requests 600                                  # also the cache misses per request, ~8 min
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --cpu 5 --requests 4000 --batch 800  # no valgrind:
                                                                      # CPU per request, interleaved rounds
 
@@ -177,9 +179,43 @@ def child(scenario: str, requests: int, batch: int, flushes: int) -> None:
     print(json.dumps({"threads": started, **result}))
 
 
-def _run(scenario: str, requests: int, batch: int, flushes: int, out: str) -> dict[str, Any]:
+#: ``--cache-sim``: this machine's L1 caches (64 KiB, 8-way, 64-byte lines) and, as the last level, a cache the
+#: size of one core's L2 (1 MiB, 16-way): a miss there is a trip to the shared L3 or to memory.
+CACHE_SIM = ("--cache-sim=yes", "--I1=65536,8,64", "--D1=65536,8,64", "--LL=1048576,16,64")
+
+
+def _run(scenario: str, requests: int, batch: int, flushes: int, out: str, cache_sim: bool = False) -> dict[str, Any]:
     args = ["--child", scenario, str(requests), "--batch", str(batch), "--flushes", str(flushes)]
-    return callgrind_run(__file__, args, out, f"{scenario} with {requests} requests")
+    return callgrind_run(__file__, args, out, f"{scenario} with {requests} requests", CACHE_SIM if cache_sim else ())
+
+
+def _misses(run: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Instructions, L1 misses and L2-sized last-level misses per thread name (``--cache-sim`` runs)."""
+    names: list[str] = run["threads"]
+    found: dict[str, dict[str, int]] = {}
+    for tid, events in run["events"].items():
+        index = int(tid) - 1
+        name = names[index] if index < len(names) else f"thread {tid}"
+        kept = found.setdefault(name, {"Ir": 0, "L1": 0, "L2": 0})
+        kept["Ir"] += events.get("Ir", 0)
+        kept["L1"] += sum(events.get(e, 0) for e in ("I1mr", "D1mr", "D1mw"))
+        kept["L2"] += sum(events.get(e, 0) for e in ("ILmr", "DLmr", "DLmw"))
+    return found
+
+
+def _print_misses(runs: dict[tuple[str, int], dict[str, Any]], scenarios: list[str], requests: int) -> None:
+    print("\n| scenario | thread | instructions per request | L1 misses per request | L2 misses (1 MiB) per request |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for scenario in scenarios:
+        before, after = _misses(runs[(scenario, 0)]), _misses(runs[(scenario, requests)])
+        total = {"Ir": 0.0, "L1": 0.0, "L2": 0.0}
+        for name in sorted(set(before) | set(after), key=lambda n: -after.get(n, {}).get("Ir", 0)):
+            per = {k: (after.get(name, {}).get(k, 0) - before.get(name, {}).get(k, 0)) / requests for k in total}
+            for k in total:
+                total[k] += per[k]
+            if abs(per["Ir"]) >= 50:
+                print(f"| {scenario} | {name} | {per['Ir']:,.0f} | {per['L1']:,.0f} | {per['L2']:,.0f} |")
+        print(f"| {scenario} | all threads | {total['Ir']:,.0f} | {total['L1']:,.0f} | {total['L2']:,.0f} |")
 
 
 def cpu_rounds(scenarios: list[str], rounds: int, requests: int, batch: int, flushes: int) -> None:
@@ -223,6 +259,9 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "REQUESTS"), help=argparse.SUPPRESS)
     parser.add_argument("--keep", help="directory to keep the callgrind files in (default: a temporary one)")
     parser.add_argument("--cpu", type=int, metavar="ROUNDS", help="no valgrind: CPU per request over ROUNDS rounds")
+    parser.add_argument(
+        "--cache-sim", action="store_true", help="also count cache misses per request (L1, and an L2-sized last level)"
+    )
     args = parser.parse_args()
     if args.requests < 1 or args.batch < 1:
         parser.error("--requests and --batch must be positive")
@@ -246,7 +285,8 @@ def main() -> None:
 
     def one(job: tuple[str, int]) -> dict[str, Any]:
         scenario, n = job
-        result = _run(scenario, n, args.batch, flushes, os.path.join(workdir, f"cg.{scenario}.{n}.out"))
+        out = os.path.join(workdir, f"cg.{scenario}.{n}.out")
+        result = _run(scenario, n, args.batch, flushes, out, cache_sim=args.cache_sim)
         print(f"  {scenario}, {n} requests: done", flush=True)
         return result
 
@@ -266,6 +306,8 @@ def main() -> None:
                 print(f"| {scenario} | {name} | {per_request:,.0f} |")
         total = (sum(after.values()) - sum(before.values())) / args.requests
         print(f"| {scenario} | all threads | {total:,.0f} |")
+    if args.cache_sim:
+        _print_misses(runs, scenarios, args.requests)
     print(f"callgrind files: {workdir}")
 
 

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,27 +109,34 @@ def child(calls: int, batch: int, flushes: int) -> None:
     print(json.dumps({"threads": started, "stored": stored}))
 
 
-def _totals(prefix: str) -> dict[int, int]:
-    """Instructions per valgrind thread number from ``prefix-NN`` files."""
-    totals: dict[int, int] = {}
+def _events(prefix: str) -> dict[int, dict[str, int]]:
+    """Every event's total (``Ir``, and with ``--cache-sim=yes`` the misses) per valgrind thread number, from
+    ``prefix-NN`` files."""
+    found: dict[int, dict[str, int]] = {}
     for path in glob.glob(prefix + "-*"):
         match = re.search(r"-(\d+)$", path)
         if match is None:
             continue
         text = Path(path).read_text(errors="replace")
-        found = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.MULTILINE)
-        if found:
-            totals[int(match.group(1))] = int(found.group(1))
-    return totals
+        names = re.search(r"^events:\s*(.+)$", text, re.MULTILINE)
+        totals = re.search(r"^(?:summary|totals):\s*(.+)$", text, re.MULTILINE)
+        if names and totals:
+            found[int(match.group(1))] = dict(
+                zip(names.group(1).split(), map(int, totals.group(1).split()), strict=False)
+            )
+    return found
 
 
-def callgrind_run(script: str, args: list[str], out: str, what: str) -> dict[str, Any]:
+def callgrind_run(
+    script: str, args: list[str], out: str, what: str, valgrind_args: Sequence[str] = ()
+) -> dict[str, Any]:
     """Run ``script args`` under callgrind (every thread apart, ``PYTHONHASHSEED=0``); counters zeroed when the
     program prints ``READY`` (``PEEKR_BENCH_HANDSHAKE``). Returns its last stdout line (JSON) with ``totals``,
-    instructions per valgrind thread number."""
+    instructions per valgrind thread number, and ``events``, every event's total per thread number (the cache
+    misses too when ``valgrind_args`` turn the cache simulation on)."""
     env = dict(os.environ, PYTHONHASHSEED="0", PEEKR_BENCH_HANDSHAKE="1")
     command = [
-        "valgrind", "--tool=callgrind", "--separate-threads=yes", f"--callgrind-out-file={out}",
+        "valgrind", "--tool=callgrind", "--separate-threads=yes", *valgrind_args, f"--callgrind-out-file={out}",
         sys.executable, script, *args,
     ]  # fmt: skip
     with subprocess.Popen(
@@ -145,7 +153,8 @@ def callgrind_run(script: str, args: list[str], out: str, what: str) -> dict[str
     if child_process.returncode != 0:
         raise SystemExit(f"{what} failed:\n{stderr[-3000:]}")
     info: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    info["totals"] = _totals(out)
+    info["events"] = {str(tid): events for tid, events in _events(out).items()}
+    info["totals"] = {int(tid): events.get("Ir", 0) for tid, events in info["events"].items()}
     return info
 
 
