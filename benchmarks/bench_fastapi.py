@@ -18,6 +18,9 @@ Variants (each a uvicorn server in its own process, all started before the first
 - ``off-thread`` (diagnostic, not in the default set): ``off`` plus one plain Python thread that wakes
   every 0.2 s (the bus's ``flush_interval``) and runs ``--bg-work-ms`` of pure-Python work: what a
   background thread's wake-ups cost a busy server by themselves (the GIL hand-overs), no Peekr code.
+- ``middleware-only`` / ``llm-only`` (diagnostic, not in the default set): ``thread-nostore`` split in
+  two: ``PeekrMiddleware`` with no provider patched (the request span alone), and the provider patched
+  without the middleware (the LLM span alone).
 
 The endpoint ``GET /chat/{conv_id}`` awaits one ``AsyncOpenAI.chat.completions.create`` through
 the fake provider's in-process transport (no provider latency, so the figures show Peekr's CPU
@@ -58,7 +61,7 @@ from fastapi import FastAPI, Request  # module level: FastAPI resolves the endpo
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "fastapi.md"
 VARIANTS = ("off", "thread", "loop", "thread-nostore")
-EXTRA_VARIANTS: tuple[str, ...] = ("off-thread",)
+EXTRA_VARIANTS: tuple[str, ...] = ("off-thread", "middleware-only", "llm-only")
 READING = """## Reading the figures
 
 - The endpoint's LLM call costs nothing but the SDK's own CPU here (the fake answers at once), so
@@ -117,13 +120,16 @@ def make_app(variant: str, db: str, peekr_options: dict[str, Any] | None = None)
     else:
         make_lifespan = _host_loop_lifespan if variant == "loop" else lifespan
         peekr_options = {**json.loads(os.environ.get("BENCH_PEEKR_OPTIONS", "{}")), **(peekr_options or {})}
-        storage = "none" if variant == "thread-nostore" else "sqlite"
+        storage = "sqlite" if variant in ("thread", "loop") else "none"
+        if variant == "middleware-only":  # the request span alone: no provider patched, so no LLM span
+            peekr_options = {**peekr_options, "providers": []}
         app = FastAPI(
             lifespan=make_lifespan(
                 app_lifespan, storage=storage, path=None if storage == "none" else db, **(peekr_options or {})
             )
         )
-        app.add_middleware(PeekrMiddleware)
+        if variant != "llm-only":  # ``llm-only``: the LLM span alone, no request span
+            app.add_middleware(PeekrMiddleware)
 
     @app.get("/chat/{conv_id}")
     async def chat(conv_id: str, request: Request) -> dict[str, str]:

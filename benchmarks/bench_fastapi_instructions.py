@@ -12,6 +12,9 @@ Scenarios (``--scenarios``, comma-separated):
 - ``chat-off``: the app without Peekr;
 - ``chat-sqlite``: ``PeekrMiddleware`` + ``lifespan(storage="sqlite")`` (two spans per request stored);
 - ``chat-none``: the same with ``storage="none"`` (recorded and handed to the bus, nothing stored);
+- ``chat-middleware`` / ``chat-llm``: ``chat-none`` split in two, to tell the request span's share from the
+  LLM span's: ``PeekrMiddleware`` with no provider patched (the request span alone), and the provider patched
+  without the middleware (the LLM span alone);
 - ``trivial-off`` / ``trivial-peekr``: an endpoint that returns at once (no LLM call) among ten other
   routes, without and with ``PeekrMiddleware`` (``storage="none"``): the middleware's own share.
 
@@ -53,7 +56,15 @@ from typing import Any
 from bench_thread_instructions import _by_name, callgrind_run, record_thread_starts
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ("chat-off", "chat-sqlite", "chat-none", "trivial-off", "trivial-peekr")
+SCENARIOS = ("chat-off", "chat-sqlite", "chat-none", "chat-middleware", "chat-llm", "trivial-off", "trivial-peekr")
+#: The app variant (``bench_fastapi.make_app``) of each ``chat-*`` scenario.
+CHAT_VARIANTS = {
+    "chat-off": "off",
+    "chat-sqlite": "thread",
+    "chat-none": "thread-nostore",
+    "chat-middleware": "middleware-only",
+    "chat-llm": "llm-only",
+}
 WARMUP = 200
 Scope = dict[str, Any]
 
@@ -99,8 +110,7 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int) -> dict
     peekr_on = scenario not in ("chat-off", "trivial-off")
     options: dict[str, Any] = {"flush_interval": 3600.0}
     if scenario.startswith("chat"):
-        variant = {"chat-off": "off", "chat-sqlite": "thread", "chat-none": "thread-nostore"}[scenario]
-        app = make_app(variant, db, peekr_options=options if peekr_on else None)
+        app = make_app(CHAT_VARIANTS[scenario], db, peekr_options=options if peekr_on else None)
     else:
         app = _trivial_app(middleware=peekr_on)
         if peekr_on:
