@@ -25,7 +25,7 @@ does); the difference per thread divided by the requests is what one request add
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_fastapi_instructions.py                   # every scenario, ~6 min
+    .venv/bin/python benchmarks/bench_fastapi_instructions.py                   # every scenario, ~9 min
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --scenarios chat-off,chat-none --requests 500
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --cache-sim --scenarios chat-off,chat-sqlite \\
         --requests 600                                  # also the cache misses per request, ~8 min
