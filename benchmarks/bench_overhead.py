@@ -43,6 +43,8 @@ Method:
   rounds, then pairs inside each). The load average is printed with every round and the result.
 - Every instrumented call must be recorded: peekr's SQLite rows are counted against the calls made (a
   missing row fails the run); the peers' exported spans are counted and shown.
+- ``BENCH_PEEKR_OPTIONS`` (a JSON object) passes more ``peekr.instrument()`` arguments to the ``peekr``
+  variant, for diagnostics: ``'{"flush_interval": 3600}'`` keeps the bus asleep until each batch's flush.
 """
 
 from __future__ import annotations
@@ -124,7 +126,9 @@ class _Variant:
 
             path = workdir / "traces.db"
             names = [provider.peekr_provider]
-            peekr.instrument(storage="sqlite", path=path, providers=names)
+            # BENCH_PEEKR_OPTIONS (JSON): more instrument() arguments, e.g. {"flush_interval": 3600} (a diagnostic)
+            options = json.loads(os.environ.get("BENCH_PEEKR_OPTIONS", "{}"))
+            peekr.instrument(storage="sqlite", path=path, providers=names, **options)
 
             def count() -> int:
                 with sqlite3.connect(path) as db:
