@@ -29,6 +29,7 @@ Usage::
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --scenarios chat-off,chat-none --requests 500
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --cache-sim --scenarios chat-off,chat-sqlite \\
         --requests 600                                  # also the cache misses per request, ~8 min
+    .venv/bin/python benchmarks/bench_fastapi_instructions.py --cache-sim --last-level 2048 ...  # a 2 MiB L2
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --cpu 5 --requests 4000 --batch 800  # no valgrind:
                                                                      # CPU per request, interleaved rounds
 
@@ -189,14 +190,18 @@ def child(scenario: str, requests: int, batch: int, flushes: int) -> None:
     print(json.dumps({"threads": started, **result}))
 
 
-#: ``--cache-sim``: this machine's L1 caches (64 KiB, 8-way, 64-byte lines) and, as the last level, a cache the
-#: size of one core's L2 (1 MiB, 16-way): a miss there is a trip to the shared L3 or to memory.
-CACHE_SIM = ("--cache-sim=yes", "--I1=65536,8,64", "--D1=65536,8,64", "--LL=1048576,16,64")
+def cache_sim_args(last_level_kib: int = 1024) -> tuple[str, ...]:
+    """``--cache-sim``: this machine's L1 caches (64 KiB, 8-way, 64-byte lines) and, as the last level, a cache the
+    size of one core's L2 (1 MiB, 16-way; ``--last-level`` for another size): a miss there is a trip to the shared
+    L3 or to memory."""
+    return ("--cache-sim=yes", "--I1=65536,8,64", "--D1=65536,8,64", f"--LL={last_level_kib * 1024},16,64")
 
 
-def _run(scenario: str, requests: int, batch: int, flushes: int, out: str, cache_sim: bool = False) -> dict[str, Any]:
+def _run(
+    scenario: str, requests: int, batch: int, flushes: int, out: str, valgrind_args: tuple[str, ...] = ()
+) -> dict[str, Any]:
     args = ["--child", scenario, str(requests), "--batch", str(batch), "--flushes", str(flushes)]
-    return callgrind_run(__file__, args, out, f"{scenario} with {requests} requests", CACHE_SIM if cache_sim else ())
+    return callgrind_run(__file__, args, out, f"{scenario} with {requests} requests", valgrind_args)
 
 
 def _misses(run: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -213,8 +218,13 @@ def _misses(run: dict[str, Any]) -> dict[str, dict[str, int]]:
     return found
 
 
-def _print_misses(runs: dict[tuple[str, int], dict[str, Any]], scenarios: list[str], requests: int) -> None:
-    print("\n| scenario | thread | instructions per request | L1 misses per request | L2 misses (1 MiB) per request |")
+def _print_misses(
+    runs: dict[tuple[str, int], dict[str, Any]], scenarios: list[str], requests: int, last_level_kib: int
+) -> None:
+    print(
+        "\n| scenario | thread | instructions per request | L1 misses per request "
+        f"| last-level misses ({last_level_kib:,} KiB) per request |"
+    )
     print("| --- | --- | ---: | ---: | ---: |")
     for scenario in scenarios:
         before, after = _misses(runs[(scenario, 0)]), _misses(runs[(scenario, requests)])
@@ -272,9 +282,14 @@ def main() -> None:
     parser.add_argument(
         "--cache-sim", action="store_true", help="also count cache misses per request (L1, and an L2-sized last level)"
     )
+    parser.add_argument(
+        "--last-level", type=int, default=1024, metavar="KIB", help="--cache-sim: the last level's size (default 1024)"
+    )
     args = parser.parse_args()
     if args.requests < 1 or args.batch < 1:
         parser.error("--requests and --batch must be positive")
+    if args.last_level < 64 or args.last_level & (args.last_level - 1):
+        parser.error("--last-level must be a power of two of at least 64 (KiB)")
     if args.child is not None:
         requests = int(args.child[1])
         child(args.child[0], requests, args.batch, args.flushes or -(-requests // args.batch))
@@ -296,7 +311,7 @@ def main() -> None:
     def one(job: tuple[str, int]) -> dict[str, Any]:
         scenario, n = job
         out = os.path.join(workdir, f"cg.{scenario}.{n}.out")
-        result = _run(scenario, n, args.batch, flushes, out, cache_sim=args.cache_sim)
+        result = _run(scenario, n, args.batch, flushes, out, cache_sim_args(args.last_level) if args.cache_sim else ())
         print(f"  {scenario}, {n} requests: done", flush=True)
         return result
 
@@ -317,7 +332,7 @@ def main() -> None:
         total = (sum(after.values()) - sum(before.values())) / args.requests
         print(f"| {scenario} | all threads | {total:,.0f} |")
     if args.cache_sim:
-        _print_misses(runs, scenarios, args.requests)
+        _print_misses(runs, scenarios, args.requests, args.last_level)
     print(f"callgrind files: {workdir}")
 
 
