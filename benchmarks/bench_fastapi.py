@@ -463,6 +463,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    try:  # checked here, in the parent, so a typo is named at once rather than in a child's traceback
+        if not isinstance(json.loads(os.environ.get("BENCH_PEEKR_OPTIONS", "{}")), dict):
+            raise ValueError("not an object")
+    except ValueError:
+        parser.error("BENCH_PEEKR_OPTIONS must be a JSON object, e.g. '{\"flush_interval\": 3600}'")
     if args.serve:
         serve(args.serve, args.port, args.db)
         return

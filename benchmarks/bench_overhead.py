@@ -403,6 +403,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--cell", nargs=4, metavar=("PROVIDER", "VARIANT", "PAIRS", "SCENARIOS"), help=argparse.SUPPRESS
     )
     args = parser.parse_args(argv)
+    try:  # checked here, in the parent, so a typo is named at once rather than in a child's traceback
+        if not isinstance(json.loads(os.environ.get("BENCH_PEEKR_OPTIONS", "{}")), dict):
+            raise ValueError("not an object")
+    except ValueError:
+        parser.error("BENCH_PEEKR_OPTIONS must be a JSON object, e.g. '{\"flush_interval\": 3600}'")
     quick = (2, 4, 5) if args.quick else (6, 12, 10)
     args.rounds = args.rounds if args.rounds is not None else quick[0]
     args.pairs = args.pairs if args.pairs is not None else quick[1]
