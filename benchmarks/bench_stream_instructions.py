@@ -56,6 +56,21 @@ under valgrind)::
       .venv/bin/python benchmarks/bench_stream_instructions.py openai_chat peekr 99 60
 
 Providers: openai_chat, openai_responses, anthropic, gemini, bedrock.
+
+The issue's own measure, load-independent (``--issue-measure``). ``bench_overhead.py`` times (added per stream −
+added per non-streamed call) / items, which spreads what a stream costs once more than a call over its chunks;
+on this machine its 95 % intervals are several µs wide. ``--issue-measure`` computes the same quotient from
+instruction counts: per provider, both variants at two stream counts and two call counts (slopes give whole
+streams and whole calls, start-up cancels), at the benchmark's 49-word prompt (50 text pieces plus the
+provider's framing events, as ``bench_overhead.py``), and OpenAI chat also with the caller's own
+``stream_options.include_usage`` (``stream-usage``, the issue's "50 chunks + usage chunk"). Instructions per
+item become µs at the uninstrumented SDK's own rate on this machine (its instructions per stream over its
+process CPU per stream, timed without valgrind before the valgrind runs start). That rate is the SDK's, cache
+misses included; Peekr's instructions can cost more each (``results/stream_instructions.md``), so the µs
+column is an estimate, the instruction column the measurement::
+
+    .venv/bin/python benchmarks/bench_stream_instructions.py --issue-measure            # 44 valgrind runs, ~20 min
+    .venv/bin/python benchmarks/bench_stream_instructions.py --issue-measure --providers openai_chat --keep /tmp/im
 """
 
 from __future__ import annotations
@@ -65,12 +80,14 @@ import compileall
 import gc
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -80,6 +97,8 @@ PROVIDER_NAMES = ("openai_chat", "openai_responses", "anthropic", "gemini", "bed
 INSTRUCTIONS_PER_US = 12_000
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 _GC_LINE = re.compile(r"^timed gc collections: (\d+) (\d+) (\d+)$", re.MULTILINE)
+_ITEMS_LINE = re.compile(r"^items per unit: (\d+)$", re.MULTILINE)
+_US_LINE = re.compile(r"^us per unit: ([\d.]+)$", re.MULTILINE)
 
 
 def run_once(
@@ -93,12 +112,18 @@ def run_once(
     storage: str = "sqlite",
     flush_interval: float = 0.2,
     gc_pin: bool = True,
+    scenario: str = "stream",
+    timed: int = 0,
 ) -> None:
     """Run ``warmup`` + ``count`` streams whose reply echoes ``words`` prompt words (what valgrind measures).
 
     ``pad_to`` > ``words`` appends the missing prompt words to the system prompt (``--prompt fixed``).
     ``gc_pin`` runs one full collection right before the timed streams (see the module docstring). Prints
-    the collections of each generation during the timed streams and the final flush to stderr.
+    the collections of each generation during the timed streams and the final flush to stderr, and the items
+    the caller iterated per unit. ``scenario`` is the provider's scenario to run (``stream``, ``call``, or
+    OpenAI chat's ``stream-usage``). ``timed`` > 0 (no valgrind): after the run, ``timed`` rounds of ``count``
+    units each, timed with ``time.process_time``; prints the median µs per unit (``--issue-measure`` converts
+    instructions to µs at the uninstrumented SDK's own rate with it).
     """
     if variant not in ("none", "peekr"):
         raise SystemExit("variant: none or peekr")
@@ -116,35 +141,55 @@ def run_once(
         if variant == "peekr":
             peekr.instrument(storage=storage, path=str(Path(tmp) / "traces.db"), flush_interval=flush_interval)
         provider.rebuild()
-        stream = provider.scenarios["stream"]
+        if scenario not in provider.scenarios:
+            raise SystemExit(f"{name} has no {scenario!r} scenario (it has {', '.join(provider.scenarios)})")
+        stream = provider.scenarios[scenario]
+        items = 0
         for _ in range(warmup):  # imports, caches, the price table
-            stream()
+            items = stream()
         if variant == "peekr":
             peekr.flush()
         if gc_pin:  # counters at zero in both variants: only the timed streams' allocations trigger collections
             gc.collect()
         before = [generation["collections"] for generation in gc.get_stats()]
         for _ in range(count):
-            stream()
+            items = stream()
         if variant == "peekr":
             peekr.flush()
         after = [generation["collections"] for generation in gc.get_stats()]
         print("timed gc collections:", *(a - b for a, b in zip(after, before, strict=True)), file=sys.stderr)
+        print(f"items per unit: {items}", file=sys.stderr)
+        if timed:
+            rounds = []
+            for _ in range(timed):
+                started = time.process_time()
+                for _ in range(count):
+                    stream()
+                rounds.append((time.process_time() - started) / count * 1e6)
+                if variant == "peekr":
+                    peekr.flush()
+            print(f"us per unit: {statistics.median(rounds):.1f}", file=sys.stderr)
         if variant == "peekr":
             peekr.uninstrument()
 
 
-def _valgrind(args: list[str], env: dict[str, str], out_dir: str) -> tuple[int, str]:
+def _valgrind(args: list[str], env: dict[str, str], out_dir: str) -> tuple[int, str, int]:
     """Instructions collected by callgrind over one run of this script with ``args`` (all threads).
 
-    Also returns the run's collections per generation during its timed part ("g0/g1/g2", "?" if unknown).
+    Also returns the run's collections per generation during its timed part ("g0/g1/g2", "?" if unknown)
+    and the items the caller iterated per unit (0 if unknown).
     """
     out = Path(out_dir) / ("cg." + ".".join(args) + ".out")
     gc_file = out.with_suffix(".gc")
+    items_file = out.with_suffix(".items")
     if out.exists():  # a finished run kept by an earlier --keep: reuse its count
         summary = re.search(r"^summary: (\d+)", out.read_text(), re.MULTILINE)
         if summary is not None:
-            return int(summary.group(1)), gc_file.read_text() if gc_file.exists() else "?"
+            return (
+                int(summary.group(1)),
+                gc_file.read_text() if gc_file.exists() else "?",
+                int(items_file.read_text()) if items_file.exists() else 0,
+            )
     command = [
         "valgrind",
         "--tool=callgrind",
@@ -161,8 +206,11 @@ def _valgrind(args: list[str], env: dict[str, str], out_dir: str) -> tuple[int, 
         raise SystemExit(f"valgrind run {args} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     collections = _GC_LINE.search(done.stderr)
     gc_counts = "/".join(collections.groups()) if collections is not None else "?"
+    items = _ITEMS_LINE.search(done.stderr)
+    item_count = int(items.group(1)) if items is not None else 0
     gc_file.write_text(gc_counts)
-    return int(match.group(1)), gc_counts
+    items_file.write_text(str(item_count))
+    return int(match.group(1)), gc_counts, item_count
 
 
 def run_all(options: argparse.Namespace) -> None:
@@ -236,7 +284,144 @@ def run_all(options: argparse.Namespace) -> None:
         )
 
 
+def _shift_layout(layout: int) -> list[Any]:
+    """Draw another process layout: ``layout`` × 37 classes given a type version tag and ``layout`` × 64
+    interned strings, made before peekr and the SDKs are imported. CPython's type-attribute cache slot is a hash of a type's
+    version tag and the attribute name's address, so which look-ups collide (and miss on every chunk or
+    stream) changes with both; the code run is the same. Returns the objects to keep alive."""
+    kept: list[Any] = []
+    for i in range(layout * 37):
+        cls = type(f"_Layout{i}", (), {})
+        getattr(cls, "_layout", None)  # the look-up assigns the class a version tag
+        kept.append(cls)
+    kept.extend(sys.intern(f"_layout_{i}") for i in range(layout * 64))
+    return kept
+
+
+def _timed(args: list[str], env: dict[str, str]) -> float:
+    """µs of process CPU per unit for one run of this script with ``args`` (no valgrind; ``--timed``)."""
+    done = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True, check=False)
+    match = _US_LINE.search(done.stderr)
+    if done.returncode != 0 or match is None:
+        raise SystemExit(f"timed run {args} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return float(match.group(1))
+
+
+def run_issue_measure(options: argparse.Namespace) -> None:
+    """The issue's per-chunk measure, (added per stream − added per call) / items, in instructions.
+
+    Per provider, both variants under valgrind at two stream counts and two call counts (slopes: per stream
+    and per call, whole units); OpenAI chat also with the caller's ``stream_options.include_usage``. The
+    instructions are converted to µs at the uninstrumented SDK's own rate on this machine: its instructions
+    per stream against its process CPU per stream, timed without valgrind in the same command.
+    """
+    names = options.providers.split(",") if options.providers else list(PROVIDER_NAMES)
+    rows = [(name, "stream") for name in names] + [("openai_chat", "stream-usage")] * ("openai_chat" in names)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    short, long = (int(n) for n in options.counts.split(","))
+    call_short, call_long = (int(n) for n in options.call_counts.split(","))
+    units = {"stream": (short, long, options.warmup), "call": (call_short, call_long, options.call_warmup)}
+
+    def args(name: str, scenario: str, variant: str, count: int, layout: int = 0) -> list[str]:
+        warmup = units["call" if scenario == "call" else "stream"][2]
+        return (
+            [name, variant, str(providers.WORDS), str(count), "--warmup", str(warmup), "--scenario", scenario]
+            + (["--flush-interval", str(options.flush_interval)] if variant == "peekr" else [])
+            + (["--layout", str(layout)] if layout else [])
+        )
+
+    layouts = range(options.layouts)
+    jobs = []
+    for name, scenario in rows + [(name, "call") for name in names]:
+        first, second, _ = units["call" if scenario == "call" else "stream"]
+        jobs += [
+            (name, scenario, variant, count, layout)
+            for layout in layouts
+            for variant in ("none", "peekr")
+            for count in (first, second)
+        ]
+    import peekr
+
+    for tree in (Path(peekr.__file__).parent, Path(__file__).resolve().parent):
+        compileall.compile_dir(tree, quiet=1)
+    started = time.monotonic()
+    load = os.getloadavg()
+    # The SDK's own rate first, alone on the machine (valgrind would compete for the CPUs).
+    rate_us = {row: _timed(args(*row, "none", 20) + ["--timed", str(options.timed_rounds)], env) for row in rows}
+    if options.keep:
+        Path(options.keep).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(options.jobs) as pool:
+        out_dir = options.keep or scratch
+        counts = dict(zip(jobs, pool.map(lambda job: _valgrind(args(*job), env, out_dir), jobs), strict=True))
+
+    def per_unit(name: str, scenario: str, variant: str, layout: int) -> float:
+        first, second, _ = units["call" if scenario == "call" else "stream"]
+        high, low = (
+            counts[(name, scenario, variant, second, layout)][0],
+            counts[(name, scenario, variant, first, layout)][0],
+        )
+        return (high - low) / (second - first)
+
+    print(
+        f"# bench_stream_instructions --issue-measure: (added per stream − added per call) / items, callgrind, "
+        f"every thread; streams {short} and {long} (+{options.warmup} warm-up), calls {call_short} and {call_long} "
+        f"(+{options.call_warmup} warm-up), peekr flush interval {options.flush_interval:g} s, {options.layouts} "
+        f"process layout(s), median shown (range over layouts in brackets); load at start "
+        f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {time.monotonic() - started:.0f} s"
+    )
+    print(
+        "| provider | scenario | items | SDK alone, per stream | Peekr adds per stream | Peekr adds per call "
+        "| **per item** | SDK's rate (instructions per µs) | **≈ µs per item** | timed collections g0/g1/g2 |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for name, scenario in rows:
+        items = counts[(name, scenario, "peekr", long, 0)][2]
+        if items != counts[(name, scenario, "none", long, 0)][2] or not items:
+            raise SystemExit(f"{name} {scenario}: the variants iterated different items, or none were counted")
+        none, stream_added, call_added, measure = ([] for _ in range(4))
+        for layout in layouts:
+            none.append(per_unit(name, scenario, "none", layout))
+            stream_added.append(per_unit(name, scenario, "peekr", layout) - none[-1])
+            call_added.append(per_unit(name, "call", "peekr", layout) - per_unit(name, "call", "none", layout))
+            measure.append((stream_added[-1] - call_added[-1]) / items)
+        rate = statistics.median(none) / rate_us[(name, scenario)]
+        spread = f" [{min(measure):,.0f} to {max(measure):,.0f}]" if len(measure) > 1 else ""
+        spread_us = f" [{min(measure) / rate:.2f} to {max(measure) / rate:.2f}]" if len(measure) > 1 else ""
+        collections = ", ".join(counts[(name, scenario, variant, long, 0)][1] for variant in ("none", "peekr"))
+        print(
+            f"| {name} | {scenario} | {items} | {statistics.median(none):,.0f} "
+            f"| {statistics.median(stream_added):+,.0f} | {statistics.median(call_added):+,.0f} "
+            f"| **{statistics.median(measure):,.0f}**{spread} | {rate:,.0f} "
+            f"| **{statistics.median(measure) / rate:.2f}**{spread_us} | {collections} |"
+        )
+
+
 def main() -> None:
+    if "--issue-measure" in sys.argv[1:]:
+        parser = argparse.ArgumentParser(description="The issue's per-chunk measure in instructions, every provider.")
+        parser.add_argument("--issue-measure", action="store_true")
+        parser.add_argument("--providers", default="", help="comma-separated subset of " + ", ".join(PROVIDER_NAMES))
+        parser.add_argument("--counts", default="4,24", help="streams per run, short and long")
+        parser.add_argument("--warmup", type=int, default=4, help="warm-up streams per run")
+        parser.add_argument("--call-counts", default="20,120", help="non-streamed calls per run, short and long")
+        parser.add_argument("--call-warmup", type=int, default=20, help="warm-up calls per run")
+        parser.add_argument("--timed-rounds", type=int, default=7, help="timed rounds of the SDK alone (its rate)")
+        parser.add_argument("--jobs", type=int, default=2, help="valgrind runs at once")
+        parser.add_argument("--layouts", type=int, default=1, help="process layouts per cell (median; see --layout)")
+        parser.add_argument("--flush-interval", type=float, default=3600.0, help="peekr's bus wake-up interval")
+        parser.add_argument("--keep", default="", help="keep the callgrind files here (reused by a later run)")
+        options = parser.parse_args()
+        unknown = set(filter(None, options.providers.split(","))) - set(PROVIDER_NAMES)
+        if unknown:
+            parser.error(f"--providers: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PROVIDER_NAMES)}")
+        for value in (options.counts, options.call_counts):
+            pair = value.split(",")
+            if len(pair) != 2 or not all(n.isdigit() for n in pair) or int(pair[0]) >= int(pair[1]):
+                parser.error(f"expected two counts, the smaller first (e.g. 4,24), got {value!r}")
+        if options.layouts < 1:
+            parser.error("--layouts: at least 1")
+        run_issue_measure(options)
+        return
     if "--all" in sys.argv[1:]:
         parser = argparse.ArgumentParser(description="Every provider's marginal instructions per stream chunk.")
         parser.add_argument("--all", action="store_true")
@@ -276,7 +461,11 @@ def main() -> None:
     parser.add_argument("--storage", default="sqlite")
     parser.add_argument("--flush-interval", type=float, default=0.2)
     parser.add_argument("--gc", choices=("pin", "free"), default="pin")
+    parser.add_argument("--scenario", default="stream", help="stream, call, or stream-usage (OpenAI chat)")
+    parser.add_argument("--timed", type=int, default=0, help="then time this many rounds (no valgrind)")
+    parser.add_argument("--layout", type=int, default=0, help="shift the process layout first (see _shift_layout)")
     options = parser.parse_args()
+    kept = _shift_layout(options.layout)  # noqa: F841 - alive for the whole run
     run_once(
         options.provider,
         options.variant,
@@ -287,6 +476,8 @@ def main() -> None:
         storage=options.storage,
         flush_interval=options.flush_interval,
         gc_pin=options.gc == "pin",
+        scenario=options.scenario,
+        timed=options.timed,
     )
 
 
