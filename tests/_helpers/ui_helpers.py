@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from _ui_sample import UISample
 
 import peekr
@@ -26,6 +27,10 @@ def publish(sample: UISample, **instrument: object) -> None:
     for result in sample.evals:
         runtime.publish(result)
     assert peekr.shutdown(10)
+
+
+#: How long ``start_local_ui`` waits for the first answer of ``peekr ui`` (it builds the app after printing its address).
+READY_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -49,7 +54,17 @@ def start_local_ui(path: Path, *extra: str) -> LocalUI:
     if match is None:
         proc.kill()
         raise AssertionError(f"peekr ui did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-    return LocalUI(match.group(0).rstrip("/"), proc)
+    url = match.group(0).rstrip("/")
+    # The address is printed before the app is built and the server starts (a request made at once waits in the
+    # listen backlog), so the first answer can take seconds on a loaded machine: longer than httpx's default
+    # 5 s timeout that the tests' own requests use. Wait for it here, once, with a deadline of its own.
+    try:
+        httpx.get(url + "/", timeout=READY_TIMEOUT_S).raise_for_status()
+    except Exception:
+        proc.kill()
+        proc.communicate()
+        raise
+    return LocalUI(url, proc)
 
 
 def stop(ui: LocalUI) -> None:
