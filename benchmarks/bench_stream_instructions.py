@@ -213,6 +213,16 @@ def _valgrind(args: list[str], env: dict[str, str], out_dir: str) -> tuple[int, 
     return int(match.group(1)), gc_counts, item_count
 
 
+def _byte_compile() -> None:
+    """Byte-compile peekr and the benchmarks before any valgrind run: a run that finds no .pyc compiles the
+    sources (tens of millions of instructions, landing in whichever run imports a module first) and would add
+    that to one cell only."""
+    import peekr
+
+    for tree in (Path(peekr.__file__).parent, Path(__file__).resolve().parent):
+        compileall.compile_dir(tree, quiet=1)
+
+
 def run_all(options: argparse.Namespace) -> None:
     """Every provider × {none, peekr} × {short, long} under valgrind; print instructions per chunk."""
     names = options.providers.split(",") if options.providers else list(PROVIDER_NAMES)
@@ -226,12 +236,7 @@ def run_all(options: argparse.Namespace) -> None:
         for variant in ("none", "peekr")
         for words in (options.short, options.long)
     ]
-    # Byte-compile first: a run that finds no .pyc compiles the sources (tens of millions of instructions,
-    # landing in whichever run imports a module first) and would add that to one length only.
-    import peekr
-
-    for tree in (Path(peekr.__file__).parent, Path(__file__).resolve().parent):
-        compileall.compile_dir(tree, quiet=1)
+    _byte_compile()
     started = time.monotonic()
     load = os.getloadavg()
     if options.keep:
@@ -340,10 +345,7 @@ def run_issue_measure(options: argparse.Namespace) -> None:
             for variant in ("none", "peekr")
             for count in (first, second)
         ]
-    import peekr
-
-    for tree in (Path(peekr.__file__).parent, Path(__file__).resolve().parent):
-        compileall.compile_dir(tree, quiet=1)
+    _byte_compile()
     started = time.monotonic()
     load = os.getloadavg()
     # The SDK's own rate first, alone on the machine (valgrind would compete for the CPUs).
