@@ -36,7 +36,7 @@ from .._base import Integration, patch
 from .._wrap import wrap_async, wrap_sync
 from . import _chat as chat
 from . import _responses as responses
-from ._chat_loop import ChatStream
+from ._chat_loop import ChatStream, sdk_aloop, sdk_loop
 from ._common import (
     SDK,
     load_sdk_types,
@@ -129,13 +129,13 @@ def _chat_astream(span: ActiveSpan, stream: Any) -> Any:
 
 def _responses_stream(span: ActiveSpan, stream: Any) -> Any:
     return trace_sync_stream(
-        span, stream, responses.make_responses_on_chunk, responses.finalize_responses_stream, responses.NAME
+        span, stream, responses.make_responses_on_chunk, responses.finalize_responses_stream, responses.NAME, sdk_loop
     )
 
 
 def _responses_astream(span: ActiveSpan, stream: Any) -> Any:
     return trace_async_stream(
-        span, stream, responses.make_responses_on_chunk, responses.finalize_responses_stream, responses.NAME
+        span, stream, responses.make_responses_on_chunk, responses.finalize_responses_stream, responses.NAME, sdk_aloop
     )
 
 

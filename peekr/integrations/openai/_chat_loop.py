@@ -6,7 +6,9 @@ churn and cache misses, than reading five attributes as it passes). Its ``on_chu
 of the shared ``traced_iterator``; ``iterate`` replaces that generator, when it can, with one that runs the
 SDK's own stream loop (``Stream.__stream__`` / ``AsyncStream.__stream__``, copied as it is) with the traced
 iterator's step and ``on_chunk``'s body inside: one generator step and no Python call per chunk where the
-SDK's loop plus peekr's traced generator took two steps and a call. Used only for the SDK's own ``Stream``
+SDK's loop plus peekr's traced generator took two steps and a call. Streams of the other endpoints on the same
+``Stream`` class (Responses) run the same copy through ``sdk_loop`` / ``sdk_aloop`` with the integration's
+``on_chunk`` called per chunk: one generator step fewer per event. Used only for the SDK's own ``Stream``
 and ``AsyncStream`` whose loop has the names this module knows (``_loop_known``), and only while the SDK's
 generator has not started; anything else gets the traced iterator.
 """
@@ -21,7 +23,7 @@ from ..._tracer import ActiveSpan
 from .._streams import StreamRecorder
 from ._common import record_usage, set_captured, set_first_content
 
-__all__ = ["ChatStream"]
+__all__ = ["ChatStream", "sdk_aloop", "sdk_loop"]
 
 # What ``Stream.__stream__`` / ``AsyncStream.__stream__`` read (``co_names``) in the SDK release this module's
 # copies follow (openai 3.60); another release or someone else's patch gets the traced iterator.
@@ -211,180 +213,203 @@ class ChatStream:
             set_captured(attributes, "tool_calls", [calls[key] for key in sorted(calls)])
 
     def iterate(self, stream: Any, recorder: StreamRecorder) -> Iterator[Any] | None:
-        """The SDK's loop over ``stream`` with the traced step inside (``_loop``), or None when it cannot be used."""
-        sdk = _loop_known()
-        if not sdk or type(stream) is not sdk["Stream"]:
-            return None
-        original = stream.__dict__.get("_iterator")
-        if getattr(original, "gi_code", None) is not sdk["sync_code"] or original.gi_frame is None:
-            return None  # not the SDK's own loop generator (someone else swapped it in)
-        if original.gi_running or original.gi_suspended:
-            return None  # pragma: no cover - started before peekr saw it: it keeps its own loop
-        return self._loop(stream, recorder, sdk)
+        """The SDK's loop over ``stream`` with this chunk step inside (``sdk_loop``), or None when it cannot be used."""
+        return sdk_loop(stream, recorder, self)
 
     def aiterate(self, stream: Any, recorder: StreamRecorder) -> AsyncIterator[Any] | None:
-        """Async ``iterate`` (``_aloop``)."""
-        sdk = _loop_known()
-        if not sdk or type(stream) is not sdk["AsyncStream"]:
-            return None
-        original = stream.__dict__.get("_iterator")
-        if getattr(original, "ag_code", None) is not sdk["async_code"] or original.ag_frame is None:
-            return None
-        if original.ag_running or original.ag_frame.f_lasti:
-            return None  # pragma: no cover - started before peekr saw it
-        return self._aloop(stream, recorder, sdk)
+        """Async ``iterate`` (``sdk_aloop``)."""
+        return sdk_aloop(stream, recorder, self)
 
-    def _loop(self, stream: Any, recorder: StreamRecorder, sdk: dict[str, Any]) -> Iterator[Any]:
-        """``Stream.__stream__`` (as the SDK has it) with ``traced_iterator``'s step and ``on_chunk`` inside."""
-        cast_to = stream._cast_to
-        response = stream.response
-        process_data = stream._client._process_response_data
-        iterator = stream._iter_events()
-        legacy = stream._options is None or stream._options.stream_mode == "legacy"
-        is_mapping = sdk["is_mapping"]
-        append = self._append
-        settled = False
-        try:
-            try:
-                for sse in iterator:
-                    if sse.data.startswith("[DONE]"):
-                        break
-                    # the SDK special-cases the Assistants ``thread.`` events (no "event" key in the data)
-                    if legacy and sse.event and sse.event.startswith("thread."):
-                        data = sse.json()
-                        if sse.event == "error" and is_mapping(data) and data.get("error"):
-                            raise _api_error(stream, data, sdk)
-                        chunk = process_data(
-                            data={"data": data, "event": sse.event}, cast_to=cast_to, response=response
-                        )
-                    else:
-                        data = sse.json()
-                        if legacy and is_mapping(data) and data.get("error"):
-                            raise _api_error(stream, data, sdk)
-                        chunk = process_data(
-                            data={"data": data, "event": sse.event}
-                            if stream._options is not None and stream._options.synthesize_event_and_data
-                            else data,
-                            cast_to=cast_to,
-                            response=response,
-                        )
-                    # ``traced_iterator``'s step with ``on_chunk``'s body (first chunk and fault injection: ``chunk()``)
-                    if _faults._inject or recorder._first or recorder._done:
-                        recorder.chunk(chunk)
-                    else:
-                        try:
-                            if not settled:  # until a chunk had an id (the first, unless it is Azure's)
-                                if self.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
-                                    self.model = chunk.model
-                                if self.response_id is None:
-                                    self._first_id(chunk)
-                                settled = self.response_id is not None
-                            self.last = chunk
-                            for choice in chunk.choices:
-                                fields = choice.__dict__
-                                delta = fields["delta"]
-                                if delta is None:
-                                    continue
-                                delta_fields = delta.__dict__
-                                content = delta_fields["content"] or delta_fields.get("refusal")
-                                tool_calls = delta_fields["tool_calls"]
-                                if content:
-                                    if fields["index"] == 0:
-                                        append(content)
-                                    else:
-                                        self._rare("text", fields["index"], content)
-                                if tool_calls:
-                                    self._rare("tools", fields["index"], tool_calls)
-                                if fields["finish_reason"] is not None and self.finish_reason is None:
-                                    self.finish_reason = fields["finish_reason"]
-                                if self.waiting and (content or tool_calls):
-                                    self._first_content()
-                        except Exception as exc:
-                            recorder.failed(exc)
-                    yield chunk
-            finally:
-                response.close()  # the SDK's loop closes the response however it ends
-        except BaseException as exc:
-            recorder.finish(None if isinstance(exc, GeneratorExit) else exc)
-            raise
-        recorder.finish()
 
-    async def _aloop(self, stream: Any, recorder: StreamRecorder, sdk: dict[str, Any]) -> AsyncIterator[Any]:
-        """``AsyncStream.__stream__`` (as the SDK has it) with ``traced_async_iterator``'s step inside."""
-        cast_to = stream._cast_to
-        response = stream.response
-        process_data = stream._client._process_response_data
-        iterator = stream._iter_events()
-        legacy = stream._options is None or stream._options.stream_mode == "legacy"
-        is_mapping = sdk["is_mapping"]
-        append = self._append
-        settled = False
+def sdk_loop(stream: Any, recorder: StreamRecorder, chat: ChatStream | None = None) -> Iterator[Any] | None:
+    """The SDK's loop over ``stream`` (an ``openai.Stream`` of any endpoint) with the traced iterator's step
+    inside (``_loop``; ``chat``'s step inline for a chat stream, else ``recorder.on_chunk``), or None when
+    the loop is not the SDK's own, as this module knows it (then the caller wraps it in ``traced_iterator``)."""
+    sdk = _loop_known()
+    if not sdk or type(stream) is not sdk["Stream"]:
+        return None
+    original = stream.__dict__.get("_iterator")
+    if getattr(original, "gi_code", None) is not sdk["sync_code"] or original.gi_frame is None:
+        return None  # not the SDK's own loop generator (someone else swapped it in)
+    if original.gi_running or original.gi_suspended:
+        return None  # pragma: no cover - started before peekr saw it: it keeps its own loop
+    return _loop(stream, recorder, sdk, chat)
+
+
+def sdk_aloop(stream: Any, recorder: StreamRecorder, chat: ChatStream | None = None) -> AsyncIterator[Any] | None:
+    """Async ``sdk_loop`` (``_aloop``, over an ``openai.AsyncStream``)."""
+    sdk = _loop_known()
+    if not sdk or type(stream) is not sdk["AsyncStream"]:
+        return None
+    original = stream.__dict__.get("_iterator")
+    if getattr(original, "ag_code", None) is not sdk["async_code"] or original.ag_frame is None:
+        return None
+    if original.ag_running or original.ag_frame.f_lasti:
+        return None  # pragma: no cover - started before peekr saw it
+    return _aloop(stream, recorder, sdk, chat)
+
+
+def _loop(stream: Any, recorder: StreamRecorder, sdk: dict[str, Any], chat: ChatStream | None) -> Iterator[Any]:
+    """``Stream.__stream__`` (as the SDK has it) with ``traced_iterator``'s step inside: ``chat``'s ``on_chunk``
+    body inline, or (``chat`` None) the recorder's ``on_chunk`` called."""
+    cast_to = stream._cast_to
+    response = stream.response
+    process_data = stream._client._process_response_data
+    iterator = stream._iter_events()
+    legacy = stream._options is None or stream._options.stream_mode == "legacy"
+    is_mapping = sdk["is_mapping"]
+    append = chat._append if chat is not None else _ignore
+    settled = False
+    try:
         try:
-            try:
-                async for sse in iterator:
-                    if sse.data.startswith("[DONE]"):
-                        # the SDK drains an HTTP/1.1 body so the connection can be reused
-                        if response.http_version == "HTTP/1.1":
-                            await sdk["drain"](response)
-                        break
-                    if legacy and sse.event and sse.event.startswith("thread."):
-                        data = sse.json()
-                        if sse.event == "error" and is_mapping(data) and data.get("error"):
-                            raise _api_error(stream, data, sdk)
-                        chunk = process_data(
-                            data={"data": data, "event": sse.event}, cast_to=cast_to, response=response
-                        )
-                    else:
-                        data = sse.json()
-                        if legacy and is_mapping(data) and data.get("error"):
-                            raise _api_error(stream, data, sdk)
-                        chunk = process_data(
-                            data={"data": data, "event": sse.event}
-                            if stream._options is not None and stream._options.synthesize_event_and_data
-                            else data,
-                            cast_to=cast_to,
-                            response=response,
-                        )
-                    # as in ``_loop``
-                    if _faults._inject or recorder._first or recorder._done:
-                        recorder.chunk(chunk)
-                    else:
-                        try:
-                            if not settled:  # until a chunk had an id (the first, unless it is Azure's)
-                                if self.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
-                                    self.model = chunk.model
-                                if self.response_id is None:
-                                    self._first_id(chunk)
-                                settled = self.response_id is not None
-                            self.last = chunk
-                            for choice in chunk.choices:
-                                fields = choice.__dict__
-                                delta = fields["delta"]
-                                if delta is None:
-                                    continue
-                                delta_fields = delta.__dict__
-                                content = delta_fields["content"] or delta_fields.get("refusal")
-                                tool_calls = delta_fields["tool_calls"]
-                                if content:
-                                    if fields["index"] == 0:
-                                        append(content)
-                                    else:
-                                        self._rare("text", fields["index"], content)
-                                if tool_calls:
-                                    self._rare("tools", fields["index"], tool_calls)
-                                if fields["finish_reason"] is not None and self.finish_reason is None:
-                                    self.finish_reason = fields["finish_reason"]
-                                if self.waiting and (content or tool_calls):
-                                    self._first_content()
-                        except Exception as exc:
-                            recorder.failed(exc)
-                    yield chunk
-            finally:
-                await response.aclose()
-        except BaseException as exc:
-            recorder.finish(None if isinstance(exc, GeneratorExit) else exc)
-            raise
-        recorder.finish()
+            for sse in iterator:
+                if sse.data.startswith("[DONE]"):
+                    break
+                # the SDK special-cases the Assistants ``thread.`` events (no "event" key in the data)
+                if legacy and sse.event and sse.event.startswith("thread."):
+                    data = sse.json()
+                    if sse.event == "error" and is_mapping(data) and data.get("error"):
+                        raise _api_error(stream, data, sdk)
+                    chunk = process_data(data={"data": data, "event": sse.event}, cast_to=cast_to, response=response)
+                else:
+                    data = sse.json()
+                    if legacy and is_mapping(data) and data.get("error"):
+                        raise _api_error(stream, data, sdk)
+                    chunk = process_data(
+                        data={"data": data, "event": sse.event}
+                        if stream._options is not None and stream._options.synthesize_event_and_data
+                        else data,
+                        cast_to=cast_to,
+                        response=response,
+                    )
+                # ``traced_iterator``'s step with ``on_chunk``'s body (first chunk and fault injection: ``chunk()``)
+                if _faults._inject or recorder._first or recorder._done:
+                    recorder.chunk(chunk)
+                elif chat is None:  # a stream of another endpoint (Responses): the integration's ``on_chunk``
+                    try:
+                        recorder.on_chunk(chunk)
+                    except Exception as exc:
+                        recorder.failed(exc)
+                else:
+                    try:
+                        if not settled:  # until a chunk had an id (the first, unless it is Azure's)
+                            if chat.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
+                                chat.model = chunk.model
+                            if chat.response_id is None:
+                                chat._first_id(chunk)
+                            settled = chat.response_id is not None
+                        chat.last = chunk
+                        for choice in chunk.choices:
+                            fields = choice.__dict__
+                            delta = fields["delta"]
+                            if delta is None:
+                                continue
+                            delta_fields = delta.__dict__
+                            content = delta_fields["content"] or delta_fields.get("refusal")
+                            tool_calls = delta_fields["tool_calls"]
+                            if content:
+                                if fields["index"] == 0:
+                                    append(content)
+                                else:
+                                    chat._rare("text", fields["index"], content)
+                            if tool_calls:
+                                chat._rare("tools", fields["index"], tool_calls)
+                            if fields["finish_reason"] is not None and chat.finish_reason is None:
+                                chat.finish_reason = fields["finish_reason"]
+                            if chat.waiting and (content or tool_calls):
+                                chat._first_content()
+                    except Exception as exc:
+                        recorder.failed(exc)
+                yield chunk
+        finally:
+            response.close()  # the SDK's loop closes the response however it ends
+    except BaseException as exc:
+        recorder.finish(None if isinstance(exc, GeneratorExit) else exc)
+        raise
+    recorder.finish()
+
+
+async def _aloop(
+    stream: Any, recorder: StreamRecorder, sdk: dict[str, Any], chat: ChatStream | None
+) -> AsyncIterator[Any]:
+    """``AsyncStream.__stream__`` (as the SDK has it) with ``traced_async_iterator``'s step inside (as ``_loop``)."""
+    cast_to = stream._cast_to
+    response = stream.response
+    process_data = stream._client._process_response_data
+    iterator = stream._iter_events()
+    legacy = stream._options is None or stream._options.stream_mode == "legacy"
+    is_mapping = sdk["is_mapping"]
+    append = chat._append if chat is not None else _ignore
+    settled = False
+    try:
+        try:
+            async for sse in iterator:
+                if sse.data.startswith("[DONE]"):
+                    # the SDK drains an HTTP/1.1 body so the connection can be reused
+                    if response.http_version == "HTTP/1.1":
+                        await sdk["drain"](response)
+                    break
+                if legacy and sse.event and sse.event.startswith("thread."):
+                    data = sse.json()
+                    if sse.event == "error" and is_mapping(data) and data.get("error"):
+                        raise _api_error(stream, data, sdk)
+                    chunk = process_data(data={"data": data, "event": sse.event}, cast_to=cast_to, response=response)
+                else:
+                    data = sse.json()
+                    if legacy and is_mapping(data) and data.get("error"):
+                        raise _api_error(stream, data, sdk)
+                    chunk = process_data(
+                        data={"data": data, "event": sse.event}
+                        if stream._options is not None and stream._options.synthesize_event_and_data
+                        else data,
+                        cast_to=cast_to,
+                        response=response,
+                    )
+                # as in ``_loop``
+                if _faults._inject or recorder._first or recorder._done:
+                    recorder.chunk(chunk)
+                elif chat is None:  # a stream of another endpoint (Responses): the integration's ``on_chunk``
+                    try:
+                        recorder.on_chunk(chunk)
+                    except Exception as exc:
+                        recorder.failed(exc)
+                else:
+                    try:
+                        if not settled:  # until a chunk had an id (the first, unless it is Azure's)
+                            if chat.last is None:  # the first chunk's ``on_chunk`` failed before keeping it
+                                chat.model = chunk.model
+                            if chat.response_id is None:
+                                chat._first_id(chunk)
+                            settled = chat.response_id is not None
+                        chat.last = chunk
+                        for choice in chunk.choices:
+                            fields = choice.__dict__
+                            delta = fields["delta"]
+                            if delta is None:
+                                continue
+                            delta_fields = delta.__dict__
+                            content = delta_fields["content"] or delta_fields.get("refusal")
+                            tool_calls = delta_fields["tool_calls"]
+                            if content:
+                                if fields["index"] == 0:
+                                    append(content)
+                                else:
+                                    chat._rare("text", fields["index"], content)
+                            if tool_calls:
+                                chat._rare("tools", fields["index"], tool_calls)
+                            if fields["finish_reason"] is not None and chat.finish_reason is None:
+                                chat.finish_reason = fields["finish_reason"]
+                            if chat.waiting and (content or tool_calls):
+                                chat._first_content()
+                    except Exception as exc:
+                        recorder.failed(exc)
+                yield chunk
+        finally:
+            await response.aclose()
+    except BaseException as exc:
+        recorder.finish(None if isinstance(exc, GeneratorExit) else exc)
+        raise
+    recorder.finish()
 
 
 def _ignore(piece: Any) -> None:

@@ -263,3 +263,67 @@ async def test_async_embeddings(aclient: openai.AsyncOpenAI, sink: InMemorySink)
         {"count": 1, "dimensions": 8},
     )
     assert (failed.status, failed.attributes["error"]["type"]) == ("error", "openai.RateLimitError")
+
+
+# -- the SDK's stream loop with peekr's step inside it, against the traced iterator --------------------------
+
+_MODELS = ["gpt-4o", "gpt-4o-tool", "gpt-4o-midstream-error"]
+
+
+def _recorded(sink: InMemorySink) -> tuple[str, dict[str, Any]]:
+    assert peekr.flush()
+    (span,) = sink.spans
+    kept = {key: value for key, value in span.attributes.items() if key not in ("ttft_ms", "duration_ms")}
+    return span.status, {key: value for key, value in kept.items() if key != "response_id"}
+
+
+def _events(events: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(event.type, event.model_dump(exclude={"response", "item_id", "item"})) for event in events]
+
+
+@pytest.mark.parametrize("model", _MODELS)
+def test_the_loop_copy_records_what_the_traced_iterator_records(
+    client: openai.OpenAI, model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from peekr.integrations.openai import _chat_loop
+
+    recorded = []
+    for sdk in (None, {}):  # peekr's copy of the SDK's loop, then (as for an SDK loop it does not know) the traced one
+        monkeypatch.setattr(_chat_loop, "_sdk", sdk)
+        sink = InMemorySink()
+        peekr.instrument(storage="none", sinks=[sink], providers=["openai"])
+        stream = client.responses.create(model=model, input=INPUT, tools=TOOLS, stream=True)  # type: ignore[arg-type]
+        loop = stream._iterator.__qualname__
+        events = list(stream)
+        recorded.append((loop, _events(events), _recorded(sink)))
+        peekr.shutdown(timeout=5)
+    (fused_loop, fused_events, fused_span), (plain_loop, plain_events, plain_span) = recorded
+    assert (fused_loop, plain_loop) == ("_loop", "traced_iterator")
+    assert fused_events == plain_events
+    assert fused_span == plain_span
+    assert fused_span[0] == ("error" if "error" in model else "ok")
+    assert "output" in fused_span[1] or "tool_calls" in fused_span[1]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("model", _MODELS)
+async def test_async_the_loop_copy_records_what_the_traced_iterator_records(
+    aclient: openai.AsyncOpenAI, model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from peekr.integrations.openai import _chat_loop
+
+    recorded = []
+    for sdk in (None, {}):
+        monkeypatch.setattr(_chat_loop, "_sdk", sdk)
+        sink = InMemorySink()
+        peekr.instrument(storage="none", sinks=[sink], providers=["openai"])
+        stream = await aclient.responses.create(model=model, input=INPUT, tools=TOOLS, stream=True)  # type: ignore[arg-type]
+        loop = stream._iterator.__qualname__
+        events = [event async for event in stream]
+        recorded.append((loop, _events(events), _recorded(sink)))
+        peekr.shutdown(timeout=5)
+    (fused_loop, fused_events, fused_span), (plain_loop, plain_events, plain_span) = recorded
+    assert (fused_loop, plain_loop) == ("_aloop", "traced_async_iterator")
+    assert fused_events == plain_events
+    assert fused_span == plain_span
+    assert fused_span[0] == ("error" if "error" in model else "ok")
