@@ -10,6 +10,7 @@ import pytest
 from _openai_expect import SDK_ASYNCGEN_WARNING, assert_span, only_span, spans
 
 import peekr
+from peekr.integrations.openai import _chat_loop
 from peekr.sinks.memory import InMemorySink
 
 pytestmark = pytest.mark.filterwarnings(SDK_ASYNCGEN_WARNING)
@@ -268,6 +269,9 @@ async def test_async_embeddings(aclient: openai.AsyncOpenAI, sink: InMemorySink)
 # -- the SDK's stream loop with peekr's step inside it, against the traced iterator --------------------------
 
 _MODELS = ["gpt-4o", "gpt-4o-tool", "gpt-4o-midstream-error"]
+#: peekr's copy of the SDK's loop (``_sdk`` None: decided on the next stream), then the traced iterator (``{}``: as
+#: for an SDK loop peekr does not know).
+_SDKS: tuple[dict[str, Any] | None, ...] = (None, {})
 
 
 def _recorded(sink: InMemorySink) -> tuple[str, dict[str, Any]]:
@@ -285,14 +289,12 @@ def _events(events: list[Any]) -> list[tuple[str, dict[str, Any]]]:
 def test_the_loop_copy_records_what_the_traced_iterator_records(
     client: openai.OpenAI, model: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from peekr.integrations.openai import _chat_loop
-
     recorded = []
-    for sdk in (None, {}):  # peekr's copy of the SDK's loop, then (as for an SDK loop it does not know) the traced one
+    for sdk in _SDKS:
         monkeypatch.setattr(_chat_loop, "_sdk", sdk)
         sink = InMemorySink()
         peekr.instrument(storage="none", sinks=[sink], providers=["openai"])
-        stream = client.responses.create(model=model, input=INPUT, tools=TOOLS, stream=True)  # type: ignore[arg-type]
+        stream: Any = client.responses.create(model=model, input=INPUT, tools=TOOLS, stream=True)  # type: ignore[arg-type]
         loop = stream._iterator.__qualname__
         events = list(stream)
         recorded.append((loop, _events(events), _recorded(sink)))
@@ -310,14 +312,12 @@ def test_the_loop_copy_records_what_the_traced_iterator_records(
 async def test_async_the_loop_copy_records_what_the_traced_iterator_records(
     aclient: openai.AsyncOpenAI, model: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from peekr.integrations.openai import _chat_loop
-
     recorded = []
-    for sdk in (None, {}):
+    for sdk in _SDKS:
         monkeypatch.setattr(_chat_loop, "_sdk", sdk)
         sink = InMemorySink()
         peekr.instrument(storage="none", sinks=[sink], providers=["openai"])
-        stream = await aclient.responses.create(model=model, input=INPUT, tools=TOOLS, stream=True)  # type: ignore[arg-type]
+        stream: Any = await aclient.responses.create(model=model, input=INPUT, tools=TOOLS, stream=True)  # type: ignore[arg-type]
         loop = stream._iterator.__qualname__
         events = [event async for event in stream]
         recorded.append((loop, _events(events), _recorded(sink)))
