@@ -265,18 +265,19 @@ def _loop(stream: Any, recorder: StreamRecorder, sdk: dict[str, Any], chat: Chat
             for sse in iterator:
                 if sse.data.startswith("[DONE]"):
                     break
+                event = sse.event  # a property: read once (the SDK's loop reads it up to three times)
                 # the SDK special-cases the Assistants ``thread.`` events (no "event" key in the data)
-                if legacy and sse.event and sse.event.startswith("thread."):
+                if legacy and event and event.startswith("thread."):
                     data = sse.json()
-                    if sse.event == "error" and is_mapping(data) and data.get("error"):
+                    if event == "error" and is_mapping(data) and data.get("error"):
                         raise _api_error(stream, data, sdk)
-                    chunk = process_data(data={"data": data, "event": sse.event}, cast_to=cast_to, response=response)
+                    chunk = process_data(data={"data": data, "event": event}, cast_to=cast_to, response=response)
                 else:
                     data = sse.json()
                     if legacy and is_mapping(data) and data.get("error"):
                         raise _api_error(stream, data, sdk)
                     chunk = process_data(
-                        data={"data": data, "event": sse.event}
+                        data={"data": data, "event": event}
                         if stream._options is not None and stream._options.synthesize_event_and_data
                         else data,
                         cast_to=cast_to,
@@ -349,17 +350,18 @@ async def _aloop(
                     if response.http_version == "HTTP/1.1":
                         await sdk["drain"](response)
                     break
-                if legacy and sse.event and sse.event.startswith("thread."):
+                event = sse.event  # as in ``_loop``
+                if legacy and event and event.startswith("thread."):
                     data = sse.json()
-                    if sse.event == "error" and is_mapping(data) and data.get("error"):
+                    if event == "error" and is_mapping(data) and data.get("error"):
                         raise _api_error(stream, data, sdk)
-                    chunk = process_data(data={"data": data, "event": sse.event}, cast_to=cast_to, response=response)
+                    chunk = process_data(data={"data": data, "event": event}, cast_to=cast_to, response=response)
                 else:
                     data = sse.json()
                     if legacy and is_mapping(data) and data.get("error"):
                         raise _api_error(stream, data, sdk)
                     chunk = process_data(
-                        data={"data": data, "event": sse.event}
+                        data={"data": data, "event": event}
                         if stream._options is not None and stream._options.synthesize_event_and_data
                         else data,
                         cast_to=cast_to,

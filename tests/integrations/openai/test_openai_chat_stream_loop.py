@@ -17,6 +17,7 @@ import httpx2
 import openai
 import pytest
 from _openai_expect import HELLO, SDK_ASYNCGEN_WARNING
+from _stream_loops import unknown_sdk_loops
 from openai._streaming import AsyncStream, Stream
 
 import peekr
@@ -120,18 +121,7 @@ EXPECTED = {
 @pytest.fixture
 def sdk_loop_unknown(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An SDK release whose stream loops are not the ones peekr copies (a wrapper of the same loops)."""
-    sync_loop, async_loop = Stream.__stream__, AsyncStream.__stream__
-
-    def __stream__(self: Any) -> Any:
-        yield from sync_loop(self)
-
-    async def __astream__(self: Any) -> Any:
-        async for chunk in async_loop(self):
-            yield chunk
-
-    monkeypatch.setattr(Stream, "__stream__", __stream__)
-    monkeypatch.setattr(AsyncStream, "__stream__", __astream__)
-    monkeypatch.setattr(_chat_loop, "_sdk", None)  # decided again on the next stream
+    unknown_sdk_loops(monkeypatch, Stream, AsyncStream, _chat_loop)
     yield
     _chat_loop._sdk = None
 
