@@ -9,13 +9,14 @@ event without a name, an event without data, and an ``error`` event after two de
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import httpx2
 import pytest
 from _anthropic_expect import HELLO, TOOLS, TRIO_UNEXHAUSTED_GENERATORS
+from _stream_loops import unknown_sdk_loops
 from anthropic._streaming import AsyncStream, Stream
 
 import peekr
@@ -130,18 +131,7 @@ def _span(sink: InMemorySink) -> tuple[str, dict[str, Any]]:
 @pytest.fixture
 def sdk_loop_unknown(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """An SDK release whose stream loops are not the ones peekr copies (a wrapper of the same loops)."""
-    sync_loop, async_loop = Stream.__stream__, AsyncStream.__stream__
-
-    def __stream__(self: Any) -> Any:
-        yield from sync_loop(self)
-
-    async def __astream__(self: Any) -> AsyncIterator[Any]:
-        async for event in async_loop(self):
-            yield event
-
-    monkeypatch.setattr(Stream, "__stream__", __stream__)
-    monkeypatch.setattr(AsyncStream, "__stream__", __astream__)
-    monkeypatch.setattr(_loop, "_sdk", None)  # decided again on the next stream
+    unknown_sdk_loops(monkeypatch, Stream, AsyncStream, _loop)
     yield
     _loop._sdk = None
 
