@@ -14,9 +14,11 @@ Patch points (class level, on the classes that define them; PROVIDERS.md §2):
 * ``Stream.close`` / ``AsyncStream.close``: finish the span of a traced stream at once.
 
 Streams: the user keeps the SDK's own ``Stream`` / ``MessageStream`` object; only its private
-``_iterator`` is swapped for a traced one (``traced_iterator``), which sees every raw event
-whether the user iterates the ``Stream`` itself or a ``MessageStream`` helper on top of it
-(``text_stream``, ``get_final_message()``, ``until_done()`` all read the raw stream).
+``_iterator`` is swapped for a traced one, which sees every raw event whether the user iterates
+the ``Stream`` itself or a ``MessageStream`` helper on top of it (``text_stream``,
+``get_final_message()``, ``until_done()`` all read the raw stream). The traced one is peekr's copy
+of the SDK's loop with the traced step inside (``anthropic._loop``) when the SDK's loop is the one
+copied, else ``traced_iterator`` around the SDK's own.
 
 Finish paths of a stream span (it ends exactly once, the first of these to happen; the
 ``StreamRecorder`` guard makes later ones no-ops):
@@ -50,6 +52,7 @@ from .._base import Integration, patch
 from .._streams import StreamRecorder, traced_async_iterator, traced_iterator
 from .._wrap import wrap_async, wrap_sync
 from . import _record as record
+from ._loop import sdk_aloop, sdk_loop
 
 __all__ = ["AnthropicIntegration"]
 
@@ -166,10 +169,10 @@ def _on_message(span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
 
 def _on_create(span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
     if isinstance(result, _SYNC_STREAM):
-        _trace_stream(span, result, traced_iterator)
+        _trace_stream(span, result, traced_iterator, sdk_loop)
         return result
     if isinstance(result, _ASYNC_STREAM):
-        _trace_stream(span, result, traced_async_iterator)
+        _trace_stream(span, result, traced_async_iterator, sdk_aloop)
         return result
     return _on_message(span, result, kwargs)
 
@@ -177,16 +180,25 @@ def _on_create(span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
 def _on_stream_enter(span: ActiveSpan, message_stream: Any, kwargs: dict[str, Any]) -> Any:
     raw = getattr(message_stream, "_raw_stream", None)
     if isinstance(raw, _SYNC_STREAM):
-        _trace_stream(span, raw, traced_iterator)
+        _trace_stream(span, raw, traced_iterator, sdk_loop)
     elif isinstance(raw, _ASYNC_STREAM):
-        _trace_stream(span, raw, traced_async_iterator)
+        _trace_stream(span, raw, traced_async_iterator, sdk_aloop)
     else:  # an SDK helper shaped differently than the one this was written for
         span.end()
     return message_stream
 
 
-def _trace_stream(span: ActiveSpan, stream: Any, trace: Callable[[Any, StreamRecorder], Any]) -> None:
-    """Swap the SDK stream's event iterator for a traced one; the span ends on a finish path."""
+def _trace_stream(
+    span: ActiveSpan,
+    stream: Any,
+    trace: Callable[[Any, StreamRecorder], Any],
+    loop: Callable[[Any, StreamRecorder], Any],
+) -> None:
+    """Swap the SDK stream's event iterator for a traced one; the span ends on a finish path.
+
+    The traced iterator is ``loop``'s copy of the SDK's loop with the traced step inside (``anthropic._loop``)
+    when it can be used, else ``trace`` around the SDK's own loop.
+    """
     events, finalize = record.new_stream_summary(span)
     append = events.append
     recorder = StreamRecorder(span, append, finalize, "anthropic.messages.stream")
@@ -216,11 +228,13 @@ def _trace_stream(span: ActiveSpan, stream: Any, trace: Callable[[Any, StreamRec
     # ``_iterator`` is a cached_property over a *copy* of the stream (made here, before peekr's
     # attribute is set), so the generator holds no reference to the stream and a dropped stream
     # is still collected at once; the traced generator keeps that property (it references the
-    # copy's generator and the recorder only).
-    iterator = stream._iterator
+    # copy, or the copy's generator, and the recorder only).
+    iterator = loop(stream, recorder)
+    if iterator is None:
+        iterator = trace(stream._iterator, recorder)
     recorder.attach(stream)
     stream.__dict__[_RECORDER_ATTR] = recorder
-    stream._iterator = trace(iterator, recorder)
+    stream._iterator = iterator
 
 
 def _close_sync(original: Callable[..., Any]) -> Callable[..., Any]:
