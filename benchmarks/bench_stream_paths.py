@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import statistics
 import subprocess
@@ -172,9 +173,13 @@ def main() -> None:
     parser.add_argument("--layouts", type=int, default=3, help="--callgrind: process layouts (default 3)")
     parser.add_argument("--keep", type=Path, help="--callgrind: keep the callgrind files in this directory")
     parser.add_argument("--child", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.add_argument("--census-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], args.child[1:])
+        return
+    if args.census_child:  # one provider per process: peekr instruments one provider set per process here
+        print(json.dumps(census(args.census_child)))
         return
     names = args.providers.split(",")
     unknown = sorted(set(names) - set(PATHS))
@@ -190,7 +195,12 @@ def main() -> None:
     )
     print("| --- | --- | ---: | ---: | ---: | ---: | --- |")
     for name in names:
-        found = census(name)
+        done = subprocess.run(
+            [sys.executable, __file__, "--census-child", name], capture_output=True, text=True, cwd=ROOT
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"{name}: the census failed:\n{done.stderr[-3000:]}")
+        found = json.loads(done.stdout.strip().splitlines()[-1])
         base = found["uninstrumented"]
         for label, row in found.items():
             added = (

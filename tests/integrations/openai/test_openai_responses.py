@@ -285,26 +285,35 @@ def _events(events: list[Any]) -> list[tuple[str, dict[str, Any]]]:
     return [(event.type, event.model_dump(exclude={"response", "item_id", "item"})) for event in events]
 
 
-@pytest.mark.parametrize("model", _MODELS)
-def test_the_loop_copy_records_what_the_traced_iterator_records(
-    client: openai.OpenAI, model: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    recorded = []
-    for sdk in _SDKS:
-        monkeypatch.setattr(_chat_loop, "_sdk", sdk)
-        sink = InMemorySink()
-        peekr.instrument(storage="none", sinks=[sink], providers=["openai"])
-        stream: Any = client.responses.create(model=model, input=INPUT, tools=TOOLS, stream=True)  # type: ignore[arg-type]
-        loop = stream._iterator.__qualname__
-        events = list(stream)
-        recorded.append((loop, _events(events), _recorded(sink)))
-        peekr.shutdown(timeout=5)
+def _recording() -> InMemorySink:
+    sink = InMemorySink()
+    peekr.instrument(storage="none", sinks=[sink], providers=["openai"])
+    return sink
+
+
+def _check_paths(recorded: list[Any], model: str, loops: tuple[str, str]) -> None:
+    """Both paths gave the caller the same events and recorded the same span."""
     (fused_loop, fused_events, fused_span), (plain_loop, plain_events, plain_span) = recorded
-    assert (fused_loop, plain_loop) == ("_loop", "traced_iterator")
+    assert (fused_loop, plain_loop) == loops
     assert fused_events == plain_events
     assert fused_span == plain_span
     assert fused_span[0] == ("error" if "error" in model else "ok")
     assert "output" in fused_span[1] or "tool_calls" in fused_span[1]
+
+
+@pytest.mark.parametrize("model", _MODELS)
+def test_the_loop_copy_records_what_the_traced_iterator_records(
+    client: openai.OpenAI, model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded: list[Any] = []
+    for sdk in _SDKS:  # peekr's copy of the SDK's loop, then the traced iterator around the SDK's own
+        monkeypatch.setattr(_chat_loop, "_sdk", sdk)
+        sink = _recording()
+        stream: Any = client.responses.create(model=model, input=INPUT, tools=TOOLS, stream=True)  # type: ignore[arg-type]
+        loop = stream._iterator.__qualname__
+        recorded.append((loop, _events(list(stream)), _recorded(sink)))
+        peekr.shutdown(timeout=5)
+    _check_paths(recorded, model, ("_loop", "traced_iterator"))
 
 
 @pytest.mark.anyio
@@ -312,18 +321,12 @@ def test_the_loop_copy_records_what_the_traced_iterator_records(
 async def test_async_the_loop_copy_records_what_the_traced_iterator_records(
     aclient: openai.AsyncOpenAI, model: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recorded = []
+    recorded: list[Any] = []
     for sdk in _SDKS:
         monkeypatch.setattr(_chat_loop, "_sdk", sdk)
-        sink = InMemorySink()
-        peekr.instrument(storage="none", sinks=[sink], providers=["openai"])
+        sink = _recording()
         stream: Any = await aclient.responses.create(model=model, input=INPUT, tools=TOOLS, stream=True)  # type: ignore[arg-type]
         loop = stream._iterator.__qualname__
-        events = [event async for event in stream]
-        recorded.append((loop, _events(events), _recorded(sink)))
+        recorded.append((loop, _events([event async for event in stream]), _recorded(sink)))
         peekr.shutdown(timeout=5)
-    (fused_loop, fused_events, fused_span), (plain_loop, plain_events, plain_span) = recorded
-    assert (fused_loop, plain_loop) == ("_aloop", "traced_async_iterator")
-    assert fused_events == plain_events
-    assert fused_span == plain_span
-    assert fused_span[0] == ("error" if "error" in model else "ok")
+    _check_paths(recorded, model, ("_aloop", "traced_async_iterator"))
