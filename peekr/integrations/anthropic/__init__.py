@@ -192,44 +192,20 @@ def _trace_stream(
     span: ActiveSpan,
     stream: Any,
     trace: Callable[[Any, StreamRecorder], Any],
-    loop: Callable[[Any, StreamRecorder], Any],
+    loop: Callable[[Any, StreamRecorder, record.StreamKeeper], Any],
 ) -> None:
     """Swap the SDK stream's event iterator for a traced one; the span ends on a finish path.
 
     The traced iterator is ``loop``'s copy of the SDK's loop with the traced step inside (``anthropic._loop``)
     when it can be used, else ``trace`` around the SDK's own loop.
     """
-    events, finalize = record.new_stream_summary(span)
-    append = events.append
-    recorder = StreamRecorder(span, append, finalize, "anthropic.messages.stream")
-    text_block = [-1]  # index of the text block being streamed (its deltas are kept as plain strings)
-
-    def keep(event: Any) -> None:
-        # Keep the text of a text delta, not the event: holding every event model of a long stream
-        # until it ends makes the garbage collector run and walk them (record.summarise_stream).
-        if event.type == "content_block_delta":
-            delta = event.delta
-            if delta.type == "text_delta" and event.index == text_block[0]:
-                append(delta.text)
-                return
-        elif event.type == "content_block_start":
-            text_block[0] = event.index if event.content_block.type == "text" else -1
-        append(event)
-
-    def first_chunks(event: Any) -> None:
-        # The recorder stamps ttft_ms on message_start, which precedes any generated token;
-        # restamp on the first content delta, then keep only what the summary needs.
-        keep(event)
-        if event.type == "content_block_delta":
-            span.attributes["ttft_ms"] = round(span.elapsed_ms(), 3)
-            recorder.on_chunk = keep
-
-    recorder.on_chunk = first_chunks
+    keeper = record.StreamKeeper(span)
+    recorder = StreamRecorder(span, keeper.on_event, keeper.finalize, "anthropic.messages.stream")
     # ``_iterator`` is a cached_property over a *copy* of the stream (made here, before peekr's
     # attribute is set), so the generator holds no reference to the stream and a dropped stream
     # is still collected at once; the traced generator keeps that property (it references the
     # copy, or the copy's generator, and the recorder only).
-    iterator = loop(stream, recorder)
+    iterator = loop(stream, recorder, keeper)
     if iterator is None:
         iterator = trace(stream._iterator, recorder)
     recorder.attach(stream)

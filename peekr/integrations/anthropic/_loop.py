@@ -4,8 +4,8 @@ A traced Anthropic stream used to be three generators per event: the SDK's ``Str
 of the stream, the SDK's ``_iterator``), peekr's ``traced_iterator`` around it, and the SDK's ``__iter__`` the
 caller runs. ``sdk_loop`` / ``sdk_aloop`` return one generator in place of the first two: a copy of the SDK's
 ``__stream__`` (run over a copy of the stream, as the SDK's ``_iterator`` does, so the generator holds no
-reference to the stream the caller keeps) with ``traced_iterator``'s step inside, calling the recorder's
-``on_chunk``. The copy reads each event's name (``sse.event``, a property) once where the SDK's loop reads it up to
+reference to the stream the caller keeps) with ``traced_iterator``'s step inside: the recorder's ``on_chunk``
+until the first content delta, then ``StreamKeeper.keep``'s body inline (no Python call per event). The copy reads each event's name (``sse.event``, a property) once where the SDK's loop reads it up to
 three times. Used only for the SDK's own ``Stream`` / ``AsyncStream`` whose loop reads exactly the names this
 copy was made from (``co_names``), and only while the stream's ``_iterator`` has not been made; anything else
 gets the traced iterator around the SDK's loop (``None``).
@@ -21,6 +21,7 @@ from typing import Any
 
 from ... import _errors as _faults
 from .._streams import StreamRecorder
+from ._record import StreamKeeper
 
 __all__ = ["sdk_aloop", "sdk_loop"]
 
@@ -73,20 +74,21 @@ def _loop_known() -> dict[str, Any]:
     return _sdk
 
 
-def sdk_loop(stream: Any, recorder: StreamRecorder) -> Iterator[Any] | None:
-    """The SDK's loop over a copy of ``stream`` with the traced step inside, or None when it cannot be used."""
+def sdk_loop(stream: Any, recorder: StreamRecorder, keeper: StreamKeeper) -> Iterator[Any] | None:
+    """The SDK's loop over a copy of ``stream`` with the traced step inside (``keeper``'s ``keep`` inline), or
+    None when it cannot be used."""
     sdk = _loop_known()
     if not sdk or type(stream) is not sdk["Stream"] or "_iterator" in stream.__dict__:
         return None
-    return _loop(copy(stream), recorder)
+    return _loop(copy(stream), recorder, keeper)
 
 
-def sdk_aloop(stream: Any, recorder: StreamRecorder) -> AsyncIterator[Any] | None:
+def sdk_aloop(stream: Any, recorder: StreamRecorder, keeper: StreamKeeper) -> AsyncIterator[Any] | None:
     """Async ``sdk_loop``."""
     sdk = _loop_known()
     if not sdk or type(stream) is not sdk["AsyncStream"] or "_iterator" in stream.__dict__:
         return None
-    return _aloop(copy(stream), recorder)
+    return _aloop(copy(stream), recorder, keeper)
 
 
 def _error(source: Any, sse: Any, response: Any) -> Exception:
@@ -100,12 +102,13 @@ def _error(source: Any, sse: Any, response: Any) -> Exception:
     return source._client._make_status_error(message, body=body, response=source.response)  # type: ignore[no-any-return]
 
 
-def _loop(source: Any, recorder: StreamRecorder) -> Iterator[Any]:
+def _loop(source: Any, recorder: StreamRecorder, keeper: StreamKeeper) -> Iterator[Any]:
     """``Stream.__stream__`` (as the SDK has it) over ``source`` with ``traced_iterator``'s step inside."""
     cast_to = source._cast_to
     response = source.response
     process_data = source._client._process_response_data
     iterator = source._iter_events()
+    append = keeper.append
     if (observer := source._observer) is not None:
         observer.begin()
     try:
@@ -119,12 +122,28 @@ def _loop(source: Any, recorder: StreamRecorder) -> Iterator[Any]:
                 if not sse.data:
                     continue
                 chunk = process_data(data=sse.json(), cast_to=cast_to, response=response)
-                # ``traced_iterator``'s step (the first event and fault injection: ``chunk()``)
+                # ``traced_iterator``'s step (the first event and fault injection: ``chunk()``), with
+                # ``StreamKeeper.keep``'s body inline once the first content delta has arrived
                 if _faults._inject or recorder._first or recorder._done:
                     recorder.chunk(chunk)
-                else:
+                elif not keeper.started:
                     try:
                         recorder.on_chunk(chunk)
+                    except Exception as exc:
+                        recorder.failed(exc)
+                else:
+                    try:
+                        kind = chunk.type
+                        if kind == "content_block_delta":
+                            delta = chunk.delta
+                            if delta.type == "text_delta" and chunk.index == keeper.text_index:
+                                append(delta.text)
+                            else:
+                                append(chunk)
+                        else:
+                            if kind == "content_block_start":
+                                keeper.text_index = chunk.index if chunk.content_block.type == "text" else -1
+                            append(chunk)
                     except Exception as exc:
                         recorder.failed(exc)
                 yield chunk
@@ -145,12 +164,13 @@ def _loop(source: Any, recorder: StreamRecorder) -> Iterator[Any]:
     recorder.finish()
 
 
-async def _aloop(source: Any, recorder: StreamRecorder) -> AsyncIterator[Any]:
+async def _aloop(source: Any, recorder: StreamRecorder, keeper: StreamKeeper) -> AsyncIterator[Any]:
     """``AsyncStream.__stream__`` (as the SDK has it) over ``source`` with the traced step inside (as ``_loop``)."""
     cast_to = source._cast_to
     response = source.response
     process_data = source._client._process_response_data
     iterator = source._iter_events()
+    append = keeper.append
     if (observer := source._observer) is not None:
         observer.begin()
     try:
@@ -164,11 +184,26 @@ async def _aloop(source: Any, recorder: StreamRecorder) -> AsyncIterator[Any]:
                 if not sse.data:
                     continue
                 chunk = process_data(data=sse.json(), cast_to=cast_to, response=response)
-                if _faults._inject or recorder._first or recorder._done:
+                if _faults._inject or recorder._first or recorder._done:  # as in ``_loop``
                     recorder.chunk(chunk)
-                else:
+                elif not keeper.started:
                     try:
                         recorder.on_chunk(chunk)
+                    except Exception as exc:
+                        recorder.failed(exc)
+                else:
+                    try:
+                        kind = chunk.type
+                        if kind == "content_block_delta":
+                            delta = chunk.delta
+                            if delta.type == "text_delta" and chunk.index == keeper.text_index:
+                                append(delta.text)
+                            else:
+                                append(chunk)
+                        else:
+                            if kind == "content_block_start":
+                                keeper.text_index = chunk.index if chunk.content_block.type == "text" else -1
+                            append(chunk)
                     except Exception as exc:
                         recorder.failed(exc)
                 yield chunk

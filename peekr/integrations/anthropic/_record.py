@@ -18,7 +18,7 @@ over by the patch hook through ``set_sdk_types``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ..._capture import capture
@@ -27,7 +27,7 @@ from ..._tracer import ActiveSpan
 __all__ = [
     "SPAN_NAME",
     "describe_call",
-    "new_stream_summary",
+    "StreamKeeper",
     "record_message",
     "set_sdk_types",
 ]
@@ -181,14 +181,49 @@ def record_message(span: ActiveSpan, message: Any) -> None:
         attributes["finish_reason"] = stop_reason
 
 
-def new_stream_summary(span: ActiveSpan) -> tuple[list[Any], Callable[[ActiveSpan], None]]:
-    """The event list a stream's chunks are appended to, and the ``finalize`` that reads it."""
-    events: list[Any] = []
+class StreamKeeper:
+    """What a stream's events leave for its span: ``on_event`` is the stream recorder's ``on_chunk``, ``finalize``
+    reads ``events`` into the span at the end (``_summarise``).
 
-    def finalize(span: ActiveSpan) -> None:
-        _summarise(span, events)
+    The text of a text delta of the text block being streamed is kept as a plain string, any other event as it
+    is: holding every event model of a long stream until it ends makes the garbage collector run and walk them.
+    The recorder stamps ``ttft_ms`` on ``message_start``, which precedes any generated token; the first content
+    delta restamps it and sets ``started``. From then on every event takes ``keep``, which peekr's copy of the
+    SDK's stream loop runs inline (``anthropic._loop``: keep the two alike). Holds no reference to the recorder
+    (which holds ``on_event``): no cycle for the garbage collector.
+    """
 
-    return events, finalize
+    __slots__ = ("append", "events", "span", "started", "text_index")
+
+    def __init__(self, span: ActiveSpan) -> None:
+        self.span = span
+        self.events: list[Any] = []
+        self.append = self.events.append
+        self.text_index = -1  # index of the text block being streamed (-1: none)
+        self.started = False  # a content delta arrived (``ttft_ms`` restamped): ``keep`` alone from now on
+
+    def on_event(self, event: Any) -> None:
+        """Keep what the summary needs of ``event``."""
+        self.keep(event)
+        if not self.started and event.type == "content_block_delta":
+            self.started = True
+            self.span.attributes["ttft_ms"] = round(self.span.elapsed_ms(), 3)
+
+    def keep(self, event: Any) -> None:
+        """``event``'s text as a string (a text delta of the current text block), else the event itself."""
+        kind = event.type
+        if kind == "content_block_delta":
+            delta = event.delta
+            if delta.type == "text_delta" and event.index == self.text_index:
+                self.append(delta.text)
+                return
+        elif kind == "content_block_start":
+            self.text_index = event.index if event.content_block.type == "text" else -1
+        self.append(event)
+
+    def finalize(self, span: ActiveSpan) -> None:
+        """Read the kept events into the span (once, when the stream ends)."""
+        _summarise(span, self.events)
 
 
 def _summarise(span: ActiveSpan, events: list[Any]) -> None:

@@ -63,6 +63,37 @@ EVENTS: list[tuple[str | None, Any]] = [
 ERROR = ("error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
 
 
+def _delta(index: int, kind: str, field: str, value: str) -> tuple[str, Any]:
+    return (
+        "content_block_delta",
+        {"type": "content_block_delta", "index": index, "delta": {"type": kind, field: value}},
+    )
+
+
+def _start(index: int, block: dict[str, Any]) -> tuple[str, Any]:
+    return ("content_block_start", {"type": "content_block_start", "index": index, "content_block": block})
+
+
+# A text block, a tool call in fragments, then a second text block: the events after the first content delta take
+# the loop copy's inline step, whose text block changes twice.
+MIXED: list[tuple[str | None, Any]] = [
+    EVENTS[0],
+    _start(0, {"type": "text", "text": ""}),
+    _delta(0, "text_delta", "text", "Let me check"),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    _start(1, {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}}),
+    _delta(1, "input_json_delta", "partial_json", '{"city": '),
+    ("ping", {"type": "ping"}),
+    _delta(1, "input_json_delta", "partial_json", '"Paris"}'),
+    ("content_block_stop", {"type": "content_block_stop", "index": 1}),
+    _start(2, {"type": "text", "text": ""}),
+    _delta(2, "text_delta", "text", " the weather."),
+    _delta(2, "text_delta", "text", " Done."),
+    ("content_block_stop", {"type": "content_block_stop", "index": 2}),
+    *EVENTS[-2:],
+]
+
+
 def _body(events: list[tuple[str | None, Any]]) -> bytes:
     out = []
     for name, data in events:
@@ -136,7 +167,11 @@ def sdk_loop_unknown(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _loop._sdk = None
 
 
-@pytest.mark.parametrize("events", [EVENTS, [*EVENTS[:4], ERROR]], ids=["complete", "error-event"])
+@pytest.mark.parametrize(
+    "events",
+    [EVENTS, [*EVENTS[:4], ERROR], MIXED, [*MIXED[:7], ERROR]],
+    ids=["complete", "error-event", "mixed", "mixed-error"],
+)
 def test_the_loop_copy_and_the_traced_iterator_record_the_same_span(
     events: list[tuple[str | None, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -158,6 +193,12 @@ def test_the_loop_copy_and_the_traced_iterator_record_the_same_span(
     if events is EVENTS:
         assert (status, attributes["output"], attributes["tokens_output"]) == ("ok", "Hello", 2)
         assert plain[2] is None
+    elif events is MIXED:
+        assert (status, attributes["output"]) == ("ok", "Let me check the weather. Done.")
+        assert [(c["name"], c["arguments"]) for c in attributes["tool_calls"]] == [("get_weather", '{"city": "Paris"}')]
+    elif events[-1] is ERROR and events[1] is MIXED[1]:
+        assert (status, attributes["output"]) == ("error", "Let me check")
+        assert plain[2] is not None and "Overloaded" in plain[2]
     else:
         assert (status, attributes["output"]) == ("error", "Hel")
         assert plain[2] is not None and "Overloaded" in plain[2]
@@ -165,7 +206,11 @@ def test_the_loop_copy_and_the_traced_iterator_record_the_same_span(
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("events", [EVENTS, [*EVENTS[:4], ERROR]], ids=["complete", "error-event"])
+@pytest.mark.parametrize(
+    "events",
+    [EVENTS, [*EVENTS[:4], ERROR], MIXED, [*MIXED[:7], ERROR]],
+    ids=["complete", "error-event", "mixed", "mixed-error"],
+)
 async def test_async_the_loop_copy_and_the_traced_iterator_record_the_same_span(
     events: list[tuple[str | None, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -182,7 +227,7 @@ async def test_async_the_loop_copy_and_the_traced_iterator_record_the_same_span(
         peekr.shutdown(timeout=5)
     assert [loop for loop, _ in recorded] == ["_aloop", "traced_async_iterator"]
     assert recorded[0][1] == recorded[1][1]
-    assert recorded[0][1][0] == ("ok" if events is EVENTS else "error")
+    assert recorded[0][1][0] == ("error" if events[-1] is ERROR else "ok")
 
 
 def test_an_sdk_loop_peekr_does_not_know_keeps_the_traced_iterator(sdk_loop_unknown: None) -> None:
