@@ -423,21 +423,24 @@ class EventBus:
         """Deliver everything published so far and flush every sink; False on timeout/failure.
 
         A flush round can make subscribers publish more (an evaluator finishing its in-flight
-        evaluations publishes their results), so rounds repeat while the queue refills, within
-        the same deadline.
+        evaluations publishes their results), so rounds repeat while events arrived during the
+        round, within the same deadline: still in the queue, or already handed to the subscribers
+        by the bus's own wake-up (behind this round's marker, so only the next round's marker
+        waits for them to be written).
         """
         deadline = anyio.current_time() + timeout
         with anyio.move_on_after(timeout):
             ok = True
             for _ in range(4):
                 self._drain()
+                drained = self._drained
                 marker = _FlushMarker(len(self._sends), max(0.0, deadline - anyio.current_time()))
                 async with anyio.create_task_group() as tg:
                     for send in self._sends.values():
                         tg.start_soon(send.send, marker)
                 await marker.done.wait()
                 ok = not marker.failed
-                if not self._queue:
+                if not self._queue and self._drained == drained:
                     break
             return ok
         return False

@@ -7,7 +7,7 @@ through the ``BusHandle`` the bus binds (``publish`` is thread-safe and O(1)) an
 sink like any other event.
 
 - ``flush(timeout)`` waits until the evaluations of spans received so far have finished and
-  their results are published (so a following flush stores them).
+  their results are published (the bus's flush then runs another round, which writes them to every sink).
 - ``aclose()`` stops intake and waits for the received spans to be evaluated (their results are
   still published: the bus closes this subscriber before the sinks); the bus cancels it at its
   shutdown deadline, and then what is still running or waiting is cancelled (every lost span is

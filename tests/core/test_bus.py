@@ -14,7 +14,8 @@ import anyio.lowlevel
 import pytest
 
 import peekr
-from peekr._events import Event
+from peekr._events import Event, Feedback
+from peekr.bus import BusHandle
 from peekr.sinks import InMemorySink, JSONLSink
 
 
@@ -149,6 +150,53 @@ def test_publish_after_shutdown_is_counted_not_raised() -> None:
     assert peekr.shutdown()  # idempotent
     runtime_bus.publish(memory.events[0] if memory.events else _dummy_span())
     assert peekr.stats().dropped[("bus", "shutdown")] == 1
+
+
+class PublishesOnFlush:
+    """A subscriber that publishes back onto the bus while it flushes (as the evaluators publish their results),
+    and is still flushing when the bus's own wake-up hands that event on to the other sinks."""
+
+    name = "publisher"
+
+    def __init__(self, event: Event) -> None:
+        self.event: Event | None = event
+        self.handle: BusHandle | None = None
+
+    def bind(self, handle: BusHandle) -> None:
+        self.handle = handle
+
+    async def write(self, batch: Sequence[Event]) -> None:
+        pass
+
+    async def flush(self, timeout: float | None = None) -> None:
+        if self.event is not None and self.handle is not None:
+            self.handle.publish(self.event)
+            self.event = None
+            await anyio.sleep(0.3)  # the bus wakes every 0.02 s meanwhile and fans the event out
+
+    async def aclose(self) -> None:
+        pass
+
+
+class SlowMemorySink(InMemorySink):
+    """Takes half a second to write a batch."""
+
+    name = "slow"
+
+    async def write(self, batch: Sequence[Event]) -> None:
+        await anyio.sleep(0.5)
+        await super().write(batch)
+
+
+def test_one_flush_delivers_what_a_subscriber_published_while_flushing() -> None:
+    # What a subscriber publishes during a flush (an evaluator's results) may be handed on by the bus's own
+    # wake-up before the flush looks at the queue: the flush still waits until every sink has written it.
+    feedback = Feedback(trace_id="a" * 32, rating="good", created_at="2026-12-04T00:00:00Z")
+    slow = SlowMemorySink()
+    peekr.instrument(storage="none", sinks=[PublishesOnFlush(feedback), slow], flush_interval=0.02)
+    assert peekr.flush(timeout=10)
+    assert slow.feedback == [feedback]
+    assert peekr.stats().delivered["slow"] == 1
 
 
 def _dummy_span() -> peekr.Span:
