@@ -5,7 +5,7 @@ of the stream, the SDK's ``_iterator``), peekr's ``traced_iterator`` around it, 
 caller runs. ``sdk_loop`` / ``sdk_aloop`` return one generator in place of the first two: a copy of the SDK's
 ``__stream__`` (run over a copy of the stream, as the SDK's ``_iterator`` does, so the generator holds no
 reference to the stream the caller keeps) with ``traced_iterator``'s step inside: the recorder's ``on_chunk``
-until the first content delta, then ``StreamKeeper.keep``'s body inline (no Python call per event). The copy reads each event's name (``sse.event``, a property) once where the SDK's loop reads it up to
+until the first content delta, then ``StreamKeeper.on_event``'s body inline (no Python call per event). The copy reads each event's name (``sse.event``, a property) once where the SDK's loop reads it up to
 three times. Used only for the SDK's own ``Stream`` / ``AsyncStream`` whose loop reads exactly the names this
 copy was made from (``co_names``), and only while the stream's ``_iterator`` has not been made; anything else
 gets the traced iterator around the SDK's loop (``None``).
@@ -75,7 +75,7 @@ def _loop_known() -> dict[str, Any]:
 
 
 def sdk_loop(stream: Any, recorder: StreamRecorder, keeper: StreamKeeper) -> Iterator[Any] | None:
-    """The SDK's loop over a copy of ``stream`` with the traced step inside (``keeper``'s ``keep`` inline), or
+    """The SDK's loop over a copy of ``stream`` with the traced step inside (``keeper``'s ``on_event`` inline), or
     None when it cannot be used."""
     sdk = _loop_known()
     if not sdk or type(stream) is not sdk["Stream"] or "_iterator" in stream.__dict__:
@@ -123,7 +123,7 @@ def _loop(source: Any, recorder: StreamRecorder, keeper: StreamKeeper) -> Iterat
                     continue
                 chunk = process_data(data=sse.json(), cast_to=cast_to, response=response)
                 # ``traced_iterator``'s step (the first event and fault injection: ``chunk()``), with
-                # ``StreamKeeper.keep``'s body inline once the first content delta has arrived
+                # ``StreamKeeper.on_event``'s body inline once the first content delta has arrived
                 if _faults._inject or recorder._first or recorder._done:
                     recorder.chunk(chunk)
                 elif not keeper.started:

@@ -188,8 +188,8 @@ class StreamKeeper:
     The text of a text delta of the text block being streamed is kept as a plain string, any other event as it
     is: holding every event model of a long stream until it ends makes the garbage collector run and walk them.
     The recorder stamps ``ttft_ms`` on ``message_start``, which precedes any generated token; the first content
-    delta restamps it and sets ``started``. From then on every event takes ``keep``, which peekr's copy of the
-    SDK's stream loop runs inline (``anthropic._loop``: keep the two alike). Holds no reference to the recorder
+    delta restamps it and sets ``started``; from then on peekr's copy of the SDK's stream loop runs ``on_event``'s
+    body inline, without the restamp (``anthropic._loop``: keep the two alike). Holds no reference to the recorder
     (which holds ``on_event``): no cycle for the garbage collector.
     """
 
@@ -200,19 +200,16 @@ class StreamKeeper:
         self.events: list[Any] = []
         self.append = self.events.append
         self.text_index = -1  # index of the text block being streamed (-1: none)
-        self.started = False  # a content delta arrived (``ttft_ms`` restamped): ``keep`` alone from now on
+        self.started = False  # a content delta arrived (``ttft_ms`` restamped): the loop copy inlines ``on_event``
 
     def on_event(self, event: Any) -> None:
-        """Keep what the summary needs of ``event``."""
-        self.keep(event)
-        if not self.started and event.type == "content_block_delta":
-            self.started = True
-            self.span.attributes["ttft_ms"] = round(self.span.elapsed_ms(), 3)
-
-    def keep(self, event: Any) -> None:
-        """``event``'s text as a string (a text delta of the current text block), else the event itself."""
+        """Keep what the summary needs of ``event``: its text (a text delta of the current text block), else the
+        event itself."""
         kind = event.type
         if kind == "content_block_delta":
+            if not self.started:
+                self.started = True
+                self.span.attributes["ttft_ms"] = round(self.span.elapsed_ms(), 3)
             delta = event.delta
             if delta.type == "text_delta" and event.index == self.text_index:
                 self.append(delta.text)
