@@ -1,14 +1,15 @@
 """The SDK's stream loop with peekr's per-event step inside it.
 
-A traced Anthropic stream used to be three generators per event: the SDK's ``Stream.__stream__`` (over a copy
-of the stream, the SDK's ``_iterator``), peekr's ``traced_iterator`` around it, and the SDK's ``__iter__`` the
-caller runs. ``sdk_loop`` / ``sdk_aloop`` return one generator in place of the first two: a copy of the SDK's
-``__stream__`` (run over a copy of the stream, as the SDK's ``_iterator`` does, so the generator holds no
-reference to the stream the caller keeps) with ``traced_iterator``'s step inside: the recorder's ``on_chunk``
-until the first content delta, then ``StreamKeeper.on_event``'s body inline (no Python call per event). The copy reads each event's name (``sse.event``, a property) once where the SDK's loop reads it up to
-three times. Used only for the SDK's own ``Stream`` / ``AsyncStream`` whose loop reads exactly the names this
-copy was made from (``co_names``), and only while the stream's ``_iterator`` has not been made; anything else
-gets the traced iterator around the SDK's loop (``None``).
+A traced Anthropic stream used to be three generators per event: the SDK's ``Stream.__stream__`` (over a copy of the
+stream, the SDK's ``_iterator``), peekr's ``traced_iterator`` around it, and the SDK's ``__iter__`` the caller runs.
+``sdk_loop`` / ``sdk_aloop`` return one generator in place of the first two: a copy of the SDK's ``__stream__`` (run
+over a copy of the stream, as the SDK's ``_iterator`` does, so the generator holds no reference to the stream the
+caller keeps) with ``traced_iterator``'s step inside: the recorder's ``on_chunk`` until the first content delta,
+then ``StreamKeeper.on_event``'s body inline (no Python call per event). The copy reads each event's name
+(``sse.event``, a property) once where the SDK's loop reads it up to three times. Used only for the SDK's own
+``Stream`` / ``AsyncStream`` whose loop reads exactly the names this copy was made from (``co_names``), and only
+while the stream's ``_iterator`` has not been made; anything else gets the traced iterator around the SDK's loop
+(``None``).
 """
 
 from __future__ import annotations
