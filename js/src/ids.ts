@@ -23,19 +23,21 @@ function randomHex(bytes: number): string {
  * the collector's span-id and trace-id indexes (a commit rewrites a few index pages, not one per span),
  * while the leading digits of more than a minute of ids stay evenly spread.
  */
-function tick(): string {
-  const ns = (performance.timeOrigin + performance.now()) * 1e6;
-  return (Math.floor(ns / 1048576) % 65536).toString(16).padStart(4, "0");
+function tick(micros: number): string {
+  return (Math.floor((micros * 1000) / 1048576) % 65536).toString(16).padStart(4, "0");
 }
 
-/** A non-zero W3C trace id (32 lowercase hex chars): the time tick, then 112 random bits. */
-export function newTraceId(): string {
-  return tick() + randomHex(14);
+/**
+ * A non-zero W3C trace id (32 lowercase hex chars): the time tick of `micros` (epoch microseconds, by
+ * default now; a span passes its start time, so the id's tick is the start's), then 112 random bits.
+ */
+export function newTraceId(micros: number = nowMicros()): string {
+  return tick(micros) + randomHex(14);
 }
 
-/** A non-zero W3C span id (16 lowercase hex chars): the time tick, then 48 random bits. */
-export function newSpanId(): string {
-  return tick() + randomHex(6);
+/** A non-zero W3C span id (16 lowercase hex chars): the time tick of `micros` (as above), then 48 random bits. */
+export function newSpanId(micros: number = nowMicros()): string {
+  return tick(micros) + randomHex(6);
 }
 
 /** Wall-clock time in epoch microseconds (`Date` has milliseconds only). */

@@ -22,13 +22,13 @@ export function errorInfo(err: unknown, pkg?: string): { type: string; message: 
 
 /** A span being recorded. `attributes` is a plain object; `end()` only counts once. */
 export class ActiveSpan implements SpanContext {
-  readonly spanId = newSpanId();
+  readonly spanId: string;
   status: "ok" | "error" = "ok";
   ended = false;
-  private readonly startMicros = nowMicros();
   private readonly startPerf = performance.now();
   private durationMs = 0;
 
+  /** `startMicros`: the start time (epoch µs), one clock reading for it and the ids' time tick. */
   constructor(
     readonly runtime: Runtime,
     readonly name: string,
@@ -37,7 +37,10 @@ export class ActiveSpan implements SpanContext {
     readonly tenantId: string | null,
     readonly retentionClass: string,
     readonly attributes: Record<string, unknown>,
-  ) {}
+    private readonly startMicros: number = nowMicros(),
+  ) {
+    this.spanId = newSpanId(startMicros);
+  }
 
   /** Milliseconds since the span started. */
   elapsedMs(): number {
@@ -119,13 +122,15 @@ export function startSpan(
   }
   if (attributes) Object.assign(attrs, attributes);
   const from = parent ?? store?.span;
+  const startMicros = nowMicros();
   return new ActiveSpan(
     runtime,
     name,
-    from?.traceId ?? newTraceId(),
+    from?.traceId ?? newTraceId(startMicros),
     from?.spanId ?? null,
     tenantId ?? null,
     retentionClass,
     attrs,
+    startMicros,
   );
 }
