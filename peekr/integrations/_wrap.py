@@ -25,6 +25,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from .. import _errors as _faults
 from .. import _runtime
 from .._context import _current_span, _suppress_instrumentation
 from .._errors import checkpoint, log_internal_error, raise_internal_errors
@@ -81,7 +82,8 @@ def _begin(
         runtime.budgets.check()  # BudgetExceededError (the one error meant for the caller) before any request
     # Inline rather than handle_internal_errors(): this runs for every call.
     try:
-        checkpoint(label)
+        if _faults._inject:
+            checkpoint(label)
         # An open LangChain run (peekr/integrations/_framework.py), if a framework integration is in use.
         parent = parent_for_new_span() if _parent_resolvers else None
         if type(parent) is SampledOutSpan:  # inside a sampled-out framework run: dropped with it
@@ -167,7 +169,8 @@ async def _unrecorded_async(where: str, guards: tuple[Blocklist, ...], awaitable
 
 def _finish(label: str, on_result: OnResult, span: ActiveSpan, result: Any, kwargs: dict[str, Any]) -> Any:
     try:  # inline rather than handle_internal_errors(): this runs for every call
-        checkpoint(label)
+        if _faults._inject:
+            checkpoint(label)
         return on_result(span, result, kwargs)
     except Exception as exc:
         log_internal_error(label, exc)

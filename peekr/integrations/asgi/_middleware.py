@@ -34,9 +34,11 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from contextvars import Token
 from typing import Any
 
+from ... import _errors as _faults
 from ... import _runtime
 from ..._context import SessionData, _current_span, _session, session
 from ..._errors import checkpoint, log_internal_error, raise_internal_errors
+from ..._runtime import Runtime
 from ..._tracer import ActiveSpan, SampledOutSpan, begin_span
 from ._routes import resolve_route_template, route_template_from_scope
 from ._traceparent import parse_traceparent
@@ -93,13 +95,6 @@ class _Exchange:
         elif kind == "http.response.body" and not message.get("more_body", False):
             self.completed = True
         await self._send(message)
-
-
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope.get("headers") or ():
-        if key == name:
-            return value  # type: ignore[no-any-return]
-    return None
 
 
 class PeekrMiddleware:
@@ -175,10 +170,11 @@ class PeekrMiddleware:
         entered: Token[SessionData | None] | None = None
         template: str | None = None
         try:  # inline rather than handle_internal_errors(): this runs for every request
-            checkpoint("asgi.start")
+            if _faults._inject:
+                checkpoint("asgi.start")
             template = self._resolve(scope)
             entered = self._session(template, extracted)
-            span = self._start_span(scope, template)
+            span = self._start_span(scope, template, runtime)
         except Exception as exc:
             log_internal_error("asgi.start", exc)
             if raise_internal_errors():
@@ -212,7 +208,8 @@ class PeekrMiddleware:
             if entered is not None:
                 _session.reset(entered)
             try:
-                checkpoint("asgi.end")
+                if _faults._inject:
+                    checkpoint("asgi.end")
                 _finish(span, scope, template, exchange, error, cancelled)
             except Exception as exc:
                 log_internal_error("asgi.end", exc)
@@ -269,16 +266,21 @@ class PeekrMiddleware:
         return _session.set(entered._merged())
 
     @staticmethod
-    def _start_span(scope: Scope, template: str | None) -> ActiveSpan | SampledOutSpan | None:
+    def _start_span(scope: Scope, template: str | None, runtime: Runtime) -> ActiveSpan | SampledOutSpan | None:
         method = scope.get("method", "GET")
         attributes: dict[str, Any] = {"http.request.method": method, "url.path": scope.get("path", "")}
         if template is not None:
             attributes["endpoint"] = attributes["http.route"] = template
         name = f"{method} {template}" if template is not None else method
-        remote = parse_traceparent(_header(scope, b"traceparent"))
-        if remote is not None:
-            return begin_span(name, attributes, trace_id=remote[0], parent_id=remote[1])
-        return begin_span(name, attributes)
+        for key, value in scope.get("headers") or ():  # inline: most requests carry no traceparent
+            if key == b"traceparent":
+                remote = parse_traceparent(value)
+                if remote is not None:
+                    return begin_span(
+                        name, attributes, trace_id=remote[0], parent_id=remote[1], runtime=runtime, adopt=True
+                    )
+                break
+        return begin_span(name, attributes, runtime=runtime, adopt=True)
 
 
 def _request_for(scope: Scope) -> Any:
