@@ -30,8 +30,14 @@ Usage::
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --cache-sim --scenarios chat-off,chat-sqlite \\
         --requests 600                                  # also the cache misses per request, ~8 min
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --cache-sim --last-level 2048 ...  # a 2 MiB L2
+    .venv/bin/python benchmarks/bench_fastapi_instructions.py --cache-sim --scenarios chat-off,chat-none \\
+        --layouts 3                 # each run at 3 process layouts: Peekr's part, median [range]
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --cpu 5 --requests 4000 --batch 800  # no valgrind:
                                                                      # CPU per request, interleaved rounds
+
+``--layouts N`` repeats every run at N process layouts (``_layout.py``) and prints what Peekr adds per request
+against the ``-off`` run of the same layout, as the median and range over layouts. The same code moves by ±8k
+instructions per request between layouts, so a before/after pair from two checkouts (two layouts) needs it.
 
 About 12,000 instructions are 1 µs of CPU on this machine's cores when caches are warm; the app's own
 code runs at roughly 7,000 per µs under load (`results/fastapi.md`).
@@ -54,6 +60,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from _layout import shift_layout
 from bench_thread_instructions import _by_name, callgrind_run, record_thread_starts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,8 +188,9 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int) -> dict
     return {"answered": answered, "cpu": cpu, "main_cpu": main_cpu}
 
 
-def child(scenario: str, requests: int, batch: int, flushes: int) -> None:
+def child(scenario: str, requests: int, batch: int, flushes: int, layout: int = 0) -> None:
     """The measured program; prints the threads in valgrind's numbering order and the requests answered."""
+    kept = shift_layout(layout)  # noqa: F841 - before FastAPI, the SDK and peekr are imported; alive for the run
     started = record_thread_starts()
     result = asyncio.run(_drive(scenario, requests, batch, flushes))
     answered = result["answered"]
@@ -198,10 +206,60 @@ def cache_sim_args(last_level_kib: int = 1024) -> tuple[str, ...]:
 
 
 def _run(
-    scenario: str, requests: int, batch: int, flushes: int, out: str, valgrind_args: tuple[str, ...] = ()
+    scenario: str,
+    requests: int,
+    batch: int,
+    flushes: int,
+    out: str,
+    valgrind_args: tuple[str, ...] = (),
+    layout: int = 0,
 ) -> dict[str, Any]:
     args = ["--child", scenario, str(requests), "--batch", str(batch), "--flushes", str(flushes)]
-    return callgrind_run(__file__, args, out, f"{scenario} with {requests} requests", valgrind_args)
+    if layout:
+        args += ["--layout", str(layout)]
+    what = f"{scenario} with {requests} requests" + (f", layout {layout}" if layout else "")
+    return callgrind_run(__file__, args, out, what, valgrind_args)
+
+
+def _off_of(scenario: str) -> str:
+    return f"{scenario.split('-')[0]}-off"
+
+
+def _print_layouts(
+    runs: dict[tuple[str, int, int], dict[str, Any]], scenarios: list[str], requests: int, layouts: int, misses: bool
+) -> None:
+    """What Peekr adds per request against the ``-off`` scenario of the same layout: median over layouts [range]."""
+    print(f"\nPeekr adds per request, against the same layout's `-off` run: median of {layouts} layouts [range]\n")
+    header = "| scenario | main thread: instructions | all threads: instructions |"
+    print(header + (" main thread: L2-sized misses |" if misses else ""))
+    print("| --- | ---: | ---: |" + (" ---: |" if misses else ""))
+
+    def per_request(scenario: str, layout: int) -> tuple[float, float, float]:
+        before, after = runs[(scenario, 0, layout)], runs[(scenario, requests, layout)]
+        main = (_by_name(after).get("MainThread", 0) - _by_name(before).get("MainThread", 0)) / requests
+        every = (sum(_by_name(after).values()) - sum(_by_name(before).values())) / requests
+        lost = (_main_misses(after) - _main_misses(before)) / requests if misses else 0.0
+        return main, every, lost
+
+    def cell(values: list[float]) -> str:
+        median = statistics.median(values)
+        return f"{median:+,.0f} [{min(values):+,.0f} to {max(values):+,.0f}]" if len(values) > 1 else f"{median:+,.0f}"
+
+    for scenario in scenarios:
+        off = _off_of(scenario)
+        if off == scenario or off not in scenarios:
+            continue
+        added: list[tuple[float, ...]] = []
+        for layout in range(layouts):
+            on, base = per_request(scenario, layout), per_request(off, layout)
+            added.append(tuple(a - b for a, b in zip(on, base, strict=True)))
+        columns = [cell([row[i] for row in added]) for i in range(3 if misses else 2)]
+        print(f"| {scenario} | " + " | ".join(columns) + " |")
+
+
+def _main_misses(run: dict[str, Any]) -> int:
+    """The main thread's L2-sized last-level misses in one ``--cache-sim`` run."""
+    return _misses(run).get("MainThread", {}).get("L2", 0)
 
 
 def _misses(run: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -258,7 +316,7 @@ def cpu_rounds(scenarios: list[str], rounds: int, requests: int, batch: int, flu
     print("| scenario | process CPU per request (median) | vs its off | main thread per request | vs its off |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for scenario in scenarios:
-        off = f"{scenario.split('-')[0]}-off"
+        off = _off_of(scenario)
         cpu = statistics.median(c for c, _ in found[scenario])
         main_cpu = statistics.median(m for _, m in found[scenario])
         if off in found and off != scenario:  # the median of the per-round differences
@@ -285,14 +343,18 @@ def main() -> None:
     parser.add_argument(
         "--last-level", type=int, default=1024, metavar="KIB", help="--cache-sim: the last level's size (default 1024)"
     )
+    parser.add_argument(
+        "--layouts", type=int, default=1, metavar="N", help="repeat every run at N process layouts (see _layout.py)"
+    )
+    parser.add_argument("--layout", type=int, default=0, help=argparse.SUPPRESS)  # the child's
     args = parser.parse_args()
-    if args.requests < 1 or args.batch < 1:
-        parser.error("--requests and --batch must be positive")
+    if args.requests < 1 or args.batch < 1 or args.layouts < 1:
+        parser.error("--requests, --batch and --layouts must be positive")
     if args.last_level < 64 or args.last_level & (args.last_level - 1):
         parser.error("--last-level must be a power of two of at least 64 (KiB)")
     if args.child is not None:
         requests = int(args.child[1])
-        child(args.child[0], requests, args.batch, args.flushes or -(-requests // args.batch))
+        child(args.child[0], requests, args.batch, args.flushes or -(-requests // args.batch), args.layout)
         return
     flushes = args.flushes if args.flushes is not None else -(-args.requests // args.batch)
     scenarios = args.scenarios.split(",")
@@ -305,18 +367,20 @@ def main() -> None:
         return
     workdir = args.keep or tempfile.mkdtemp(prefix="peekr-cg-fastapi-")
     os.makedirs(workdir, exist_ok=True)
-    jobs = [(s, n) for s in scenarios for n in (0, args.requests)]
+    jobs = [(s, n, layout) for layout in range(args.layouts) for s in scenarios for n in (0, args.requests)]
     print(f"{len(jobs)} valgrind runs, two at a time; load {os.getloadavg()[0]:.1f}", flush=True)
+    valgrind_args = cache_sim_args(args.last_level) if args.cache_sim else ()
 
-    def one(job: tuple[str, int]) -> dict[str, Any]:
-        scenario, n = job
-        out = os.path.join(workdir, f"cg.{scenario}.{n}.out")
-        result = _run(scenario, n, args.batch, flushes, out, cache_sim_args(args.last_level) if args.cache_sim else ())
-        print(f"  {scenario}, {n} requests: done", flush=True)
+    def one(job: tuple[str, int, int]) -> dict[str, Any]:
+        scenario, n, layout = job
+        name = f"cg.{scenario}.{n}.out" if not layout else f"cg.{scenario}.{n}.layout{layout}.out"
+        result = _run(scenario, n, args.batch, flushes, os.path.join(workdir, name), valgrind_args, layout)
+        print(f"  {scenario}, {n} requests" + (f", layout {layout}" if layout else "") + ": done", flush=True)
         return result
 
     with ThreadPoolExecutor(2) as pool:
-        runs = dict(zip(jobs, pool.map(one, jobs), strict=True))
+        by_layout = dict(zip(jobs, pool.map(one, jobs), strict=True))
+    runs = {(s, n): run for (s, n, layout), run in by_layout.items() if layout == 0}
     print(
         f"\n{args.requests} requests per scenario in {flushes} batches of {args.batch} (each flushed); "
         f"load {os.getloadavg()[0]:.1f}\n"
@@ -333,6 +397,8 @@ def main() -> None:
         print(f"| {scenario} | all threads | {total:,.0f} |")
     if args.cache_sim:
         _print_misses(runs, scenarios, args.requests, args.last_level)
+    if args.layouts > 1:
+        _print_layouts(by_layout, scenarios, args.requests, args.layouts, args.cache_sim)
     print(f"callgrind files: {workdir}")
 
 

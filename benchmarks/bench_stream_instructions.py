@@ -87,11 +87,11 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _overhead_providers as providers
+from _layout import shift_layout
 
 PROVIDER_NAMES = ("openai_chat", "openai_responses", "anthropic", "gemini", "bedrock")
 INSTRUCTIONS_PER_US = 12_000
@@ -289,20 +289,6 @@ def run_all(options: argparse.Namespace) -> None:
         )
 
 
-def _shift_layout(layout: int) -> list[Any]:
-    """Draw another process layout: ``layout`` × 37 classes given a type version tag and ``layout`` × 64
-    interned strings, made before peekr and the SDKs are imported. CPython's type-attribute cache slot is a hash of a type's
-    version tag and the attribute name's address, so which look-ups collide (and miss on every chunk or
-    stream) changes with both; the code run is the same. Returns the objects to keep alive."""
-    kept: list[Any] = []
-    for i in range(layout * 37):
-        cls = type(f"_Layout{i}", (), {})
-        getattr(cls, "_layout", None)  # the look-up assigns the class a version tag
-        kept.append(cls)
-    kept.extend(sys.intern(f"_layout_{i}") for i in range(layout * 64))
-    return kept
-
-
 def _timed(args: list[str], env: dict[str, str]) -> float:
     """µs of process CPU per unit for one run of this script with ``args`` (no valgrind; ``--timed``)."""
     done = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True, check=False)
@@ -465,9 +451,9 @@ def main() -> None:
     parser.add_argument("--gc", choices=("pin", "free"), default="pin")
     parser.add_argument("--scenario", default="stream", help="stream, call, or stream-usage (OpenAI chat)")
     parser.add_argument("--timed", type=int, default=0, help="then time this many rounds (no valgrind)")
-    parser.add_argument("--layout", type=int, default=0, help="shift the process layout first (see _shift_layout)")
+    parser.add_argument("--layout", type=int, default=0, help="shift the process layout first (see _layout.py)")
     options = parser.parse_args()
-    kept = _shift_layout(options.layout)  # noqa: F841 - alive for the whole run
+    kept = shift_layout(options.layout)  # noqa: F841 - alive for the whole run
     run_once(
         options.provider,
         options.variant,
