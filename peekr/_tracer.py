@@ -9,7 +9,6 @@ bus thread.
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,7 +57,7 @@ class ActiveSpan:
 
     __slots__ = (
         "_duration_ns",
-        "_end_lock",
+        "_live",
         "_runtime",
         "_start_perf",
         "attributes",
@@ -93,7 +92,7 @@ class ActiveSpan:
         self.retention_class = retention_class
         self.attributes = attributes
         self.status = "ok"
-        self._end_lock = threading.Lock()
+        self._live = True  # deleted by the first end()/discard(): see _close
         self._start_perf = time.perf_counter_ns()
         self._duration_ns = 0
         #: ``KEEP``, or ``HOLD`` (sampled out unless the trace holds an error; ``peekr._sampling``).
@@ -105,7 +104,7 @@ class ActiveSpan:
     @property
     def is_recording(self) -> bool:
         """True until the span has ended."""
-        return not self._end_lock.locked()
+        return hasattr(self, "_live")
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute (a JSON-safe value)."""
@@ -129,13 +128,30 @@ class ActiveSpan:
         self.status = "error"
         self.attributes["error"] = error_info(exc)
 
+    def _close(self) -> bool:
+        """True for the first caller only, from any thread.
+
+        Deleting a slot is one step under the GIL that fails once the slot is empty, so exactly one
+        caller succeeds, with nothing allocated. A lock per span would do the same, but a lock is one
+        more object for the garbage collector to count and track while the span waits for the bus's
+        next tick, and those waiting objects drive the process's collections (``benchmarks/results/
+        fastapi.md``).
+        """
+        try:
+            del self._live
+        except AttributeError:
+            return False
+        return True
+
     def end(self, error: BaseException | None = None) -> None:
         """Finish the span and publish it. Only the first call counts; never raises.
 
         The caller's thread only stops the clock and hands this object to the bus; building
         the ``Span`` record, redaction and cost happen in the bus's processor stage, on its thread.
         """
-        if not self._end_lock.acquire(False):
+        try:  # _close, inlined: this runs for every span
+            del self._live
+        except AttributeError:
             return
         self._duration_ns = time.perf_counter_ns() - self._start_perf
         try:  # inline rather than handle_internal_errors(): this runs for every span
@@ -157,7 +173,7 @@ class ActiveSpan:
         A sampled-and-held trace stops counting it as open. If it was the trace's last open span,
         the trace is decided by the hold timeout (the spans that already ended did not close it).
         """
-        if not self._end_lock.acquire(False):
+        if not self._close():
             return
         if self.sampling == HOLD:
             try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
@@ -132,3 +134,24 @@ def test_bad_arguments_raise_at_once() -> None:
         peekr.span("")
     with pytest.raises(TypeError, match="decorates a function"):
         peekr.trace(42)  # type: ignore[call-overload]
+
+
+def test_a_span_ended_from_many_threads_at_once_is_published_once(sink: InMemorySink) -> None:
+    for round_ in range(20):
+        with peekr.span(f"raced-{round_}") as s:
+            barrier = threading.Barrier(8)
+
+            def end(span: Any = s, barrier: threading.Barrier = barrier) -> None:
+                barrier.wait()
+                span.end()
+
+            threads = [threading.Thread(target=end) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert s.is_recording is False
+        # leaving the block ends it once more: still one span
+    peekr.flush()
+    names = [span.name for span in sink.spans]
+    assert sorted(names) == sorted(f"raced-{i}" for i in range(20))
