@@ -399,6 +399,9 @@ class EventBus:
                             self._counters.deliver(name, len(item))
                     if marker is not None:
                         marker.finish(name, await self._flush_sink(name, sink, marker.timeout))
+                    # Not kept while waiting for the next batch (up to a tick): the garbage collector would
+                    # count this batch's records as survivors and move them to an older generation.
+                    del item, marker
             with anyio.move_on_after(max(0.1, self._remaining())):
                 try:
                     await sink.aclose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 import threading
@@ -228,3 +229,38 @@ async def test_async_code_records_without_blocking_the_loop(anyio_backend: objec
 def _sync_child() -> None:
     with peekr.span("sync-child"):
         pass
+
+
+class CountingSink:
+    """Counts what it is handed and keeps nothing."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.events = 0
+
+    async def write(self, batch: Sequence[Event]) -> None:
+        self.events += len(batch)
+
+    async def flush(self, timeout: float | None = None) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_records_are_freed_once_every_sink_has_written_them() -> None:
+    """The bus keeps no batch after its sinks wrote it: memory goes back at once, not at the next batch."""
+    sink = CountingSink()
+    peekr.instrument(storage="none", sinks=[sink], flush_interval=0.05)
+    for i in range(50):
+        with peekr.span("freed-check", i=i):
+            pass
+    deadline = time.monotonic() + 10
+    while sink.events < 50 and time.monotonic() < deadline:  # delivered by the bus's own tick, no flush
+        time.sleep(0.01)
+    assert sink.events == 50
+    time.sleep(0.1)  # the sink's task is back to waiting for the next batch
+    gc.collect()
+    alive = [o for o in gc.get_objects() if type(o) is peekr.Span and o.name == "freed-check"]
+    assert alive == []
