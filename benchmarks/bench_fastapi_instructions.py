@@ -34,6 +34,8 @@ Usage::
         --layouts 3                 # each run at 3 process layouts: Peekr's part, median [range]
     .venv/bin/python benchmarks/bench_fastapi_instructions.py --cpu 5 --requests 4000 --batch 800  # no valgrind:
                                                                      # CPU per request, interleaved rounds
+    .venv/bin/python benchmarks/bench_fastapi_instructions.py --gc 3 --scenarios chat-off,chat-sqlite,chat-none \
+        --requests 30000      # no valgrind: garbage collections per request with the bus waking on its own
 
 ``--layouts N`` repeats every run at N process layouts (``_layout.py``) and prints what Peekr adds per request
 against the ``-off`` run of the same layout, as the median and range over layouts. The same code moves by ±8k
@@ -105,10 +107,13 @@ def _trivial_app(middleware: bool) -> Any:
     return app
 
 
-async def _drive(scenario: str, requests: int, batch: int, flushes: int) -> dict[str, Any]:
+async def _drive(scenario: str, requests: int, batch: int, flushes: int, gc_mode: bool = False) -> dict[str, Any]:
     """Warm up, wait for the parent to zero the counters, then the measured batches.
 
-    Returns the requests answered and the measured part's CPU seconds (process, main thread).
+    Returns the requests answered and the measured part's CPU seconds (process, main thread). ``gc_mode``
+    (``--gc``): Peekr keeps its default flush interval (the bus wakes on its own, as in a server), the
+    loop pauses 10 ms every 200 requests (a server's loop waits for sockets too), and the garbage
+    collections of the measured part are returned per thread and generation.
     """
     from bench_fastapi import make_app
 
@@ -116,7 +121,7 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int) -> dict
 
     db = str(Path(tempfile.mkdtemp(prefix="peekr-bench-fastapi-cg-")) / "traces.db")
     peekr_on = scenario not in ("chat-off", "trivial-off")
-    options: dict[str, Any] = {"flush_interval": 3600.0}
+    options: dict[str, Any] = {} if gc_mode else {"flush_interval": 3600.0}
     if scenario.startswith("chat"):
         app = make_app(CHAT_VARIANTS[scenario], db, peekr_options=options if peekr_on else None)
     else:
@@ -165,14 +170,37 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int) -> dict
         print("READY", flush=True)
         await loop.run_in_executor(pool, sys.stdin.readline)
     left = requests
+    collections: dict[str, dict[int, list[float]]] = {}
+    gc_started: dict[str, float] = {}
+
+    def on_collection(phase: str, info: dict[str, int]) -> None:
+        thread = threading.current_thread().name
+        if phase == "start":
+            gc_started[thread] = time.thread_time()
+            return
+        found = collections.setdefault(thread, {}).setdefault(info["generation"], [0, 0.0])
+        found[0] += 1
+        found[1] += time.thread_time() - gc_started.pop(thread, time.thread_time())
+
+    if gc_mode:
+        gc.callbacks.append(on_collection)
     cpu, main_cpu = time.process_time(), time.thread_time()
-    for _ in range(flushes):
+    if gc_mode:
+        for i in range(requests):
+            await app(_scope(WARMUP + i, state), receive, send)
+            if i % 200 == 199:
+                await asyncio.sleep(0.01)
+        left = 0
+        await flush()
+    for _ in range(flushes if not gc_mode else 0):
         for i in range(min(batch, left)):
             await app(_scope(WARMUP + i, state), receive, send)
         left -= min(batch, left)
         await flush()
     assert left == 0, "more requests than --flushes x --batch"
     cpu, main_cpu = time.process_time() - cpu, time.thread_time() - main_cpu
+    if gc_mode:
+        gc.callbacks.remove(on_collection)
     await inbox.put({"type": "lifespan.shutdown"})
     await outbox.get()
     await lifespan
@@ -185,14 +213,14 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int) -> dict
         with sqlite3.connect(db) as conn:
             stored = int(conn.execute("SELECT COUNT(*) FROM spans").fetchone()[0])
         assert stored == 2 * (WARMUP + requests), f"{stored} spans stored, expected {2 * (WARMUP + requests)}"
-    return {"answered": answered, "cpu": cpu, "main_cpu": main_cpu}
+    return {"answered": answered, "cpu": cpu, "main_cpu": main_cpu, "gc": collections}
 
 
-def child(scenario: str, requests: int, batch: int, flushes: int, layout: int = 0) -> None:
+def child(scenario: str, requests: int, batch: int, flushes: int, layout: int = 0, gc_mode: bool = False) -> None:
     """The measured program; prints the threads in valgrind's numbering order and the requests answered."""
     kept = shift_layout(layout)  # noqa: F841 - before FastAPI, the SDK and peekr are imported; alive for the run
     started = record_thread_starts()
-    result = asyncio.run(_drive(scenario, requests, batch, flushes))
+    result = asyncio.run(_drive(scenario, requests, batch, flushes, gc_mode))
     answered = result["answered"]
     assert answered == WARMUP + requests, f"{answered} requests answered, expected {WARMUP + requests}"
     print(json.dumps({"threads": started, **result}))
@@ -328,6 +356,46 @@ def cpu_rounds(scenarios: list[str], rounds: int, requests: int, batch: int, flu
         print(f"| {scenario} | {cpu:,.1f} µs | {deltas[0]} | {main_cpu:,.1f} µs | {deltas[1]} |")
 
 
+def gc_rounds(scenarios: list[str], rounds: int, requests: int) -> None:
+    """``--gc``: no valgrind; garbage collections per 1,000 requests and their CPU per request, by generation."""
+    found: dict[str, list[dict[str, dict[str, list[float]]]]] = {s: [] for s in scenarios}
+    cpu: dict[str, list[float]] = {s: [] for s in scenarios}
+    for r in range(rounds):
+        for scenario in scenarios[r % len(scenarios) :] + scenarios[: r % len(scenarios)]:
+            command = [sys.executable, __file__, "--child", scenario, str(requests), "--gc"]
+            done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"{scenario} failed:\n{done.stderr[-3000:]}")
+            info = json.loads(done.stdout.strip().splitlines()[-1])
+            found[scenario].append(info["gc"])
+            cpu[scenario].append(info["cpu"] / requests * 1e6)
+        print(f"round {r + 1}/{rounds} done (load {os.getloadavg()[0]:.1f})", flush=True)
+    print(f"\n{rounds} rounds x {requests} requests per scenario; Peekr's default flush interval (the bus wakes on its"
+          " own); medians over rounds; 'main' is the app's thread, 'all' every thread\n")  # fmt: skip
+    print("| scenario | process CPU per request | gen 0 / 1 / 2 collections per 1,000 requests (all) "
+          "| CPU in collections per request, all | of it on the main thread | full (gen 2) collection, ms each |")  # fmt: skip
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for scenario in scenarios:
+        counts, spent, main, full_ms = [], [], [], []
+        for run in found[scenario]:
+            per_generation = [0.0, 0.0, 0.0]
+            seconds = main_seconds = 0.0
+            for thread, generations in run.items():
+                for generation, (n, s) in generations.items():
+                    per_generation[int(generation)] += n
+                    seconds += s
+                    main_seconds += s if thread == "MainThread" else 0.0
+                    if int(generation) == 2:
+                        full_ms.append(s / n * 1e3)
+            counts.append([n / requests * 1000 for n in per_generation])
+            spent.append(seconds / requests * 1e6)
+            main.append(main_seconds / requests * 1e6)
+        per_1000 = " / ".join(f"{statistics.median(c[g] for c in counts):.1f}" for g in range(3))
+        full = f"{statistics.median(full_ms):.0f}" if full_ms else "–"
+        print(f"| {scenario} | {statistics.median(cpu[scenario]):,.1f} µs | {per_1000} "
+              f"| {statistics.median(spent):.1f} µs | {statistics.median(main):.1f} µs | {full} |")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=", ".join(SCENARIOS))
@@ -337,6 +405,9 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "REQUESTS"), help=argparse.SUPPRESS)
     parser.add_argument("--keep", help="directory to keep the callgrind files in (default: a temporary one)")
     parser.add_argument("--cpu", type=int, metavar="ROUNDS", help="no valgrind: CPU per request over ROUNDS rounds")
+    parser.add_argument(
+        "--gc", type=int, metavar="ROUNDS", nargs="?", const=0, help="no valgrind: garbage collections per request"
+    )
     parser.add_argument(
         "--cache-sim", action="store_true", help="also count cache misses per request (L1, and an L2-sized last level)"
     )
@@ -354,7 +425,8 @@ def main() -> None:
         parser.error("--last-level must be a power of two of at least 64 (KiB)")
     if args.child is not None:
         requests = int(args.child[1])
-        child(args.child[0], requests, args.batch, args.flushes or -(-requests // args.batch), args.layout)
+        flushes_of_child = args.flushes or -(-requests // args.batch)
+        child(args.child[0], requests, args.batch, flushes_of_child, args.layout, gc_mode=args.gc is not None)
         return
     flushes = args.flushes if args.flushes is not None else -(-args.requests // args.batch)
     scenarios = args.scenarios.split(",")
@@ -364,6 +436,9 @@ def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "peekr")], check=True)
     if args.cpu:
         cpu_rounds(scenarios, args.cpu, args.requests, args.batch, flushes)
+        return
+    if args.gc is not None:
+        gc_rounds(scenarios, args.gc or 3, args.requests)
         return
     workdir = args.keep or tempfile.mkdtemp(prefix="peekr-cg-fastapi-")
     os.makedirs(workdir, exist_ok=True)
