@@ -185,19 +185,19 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int, gc_mode
     if gc_mode:
         gc.callbacks.append(on_collection)
     cpu, main_cpu = time.process_time(), time.thread_time()
-    if gc_mode:
+    if gc_mode:  # no flush until the end: the bus wakes on its own
         for i in range(requests):
             await app(_scope(WARMUP + i, state), receive, send)
             if i % 200 == 199:
                 await asyncio.sleep(0.01)
-        left = 0
         await flush()
-    for _ in range(flushes if not gc_mode else 0):
-        for i in range(min(batch, left)):
-            await app(_scope(WARMUP + i, state), receive, send)
-        left -= min(batch, left)
-        await flush()
-    assert left == 0, "more requests than --flushes x --batch"
+    else:
+        for _ in range(flushes):
+            for i in range(min(batch, left)):
+                await app(_scope(WARMUP + i, state), receive, send)
+            left -= min(batch, left)
+            await flush()
+        assert left == 0, "more requests than --flushes x --batch"
     cpu, main_cpu = time.process_time() - cpu, time.thread_time() - main_cpu
     if gc_mode:
         gc.callbacks.remove(on_collection)
