@@ -106,6 +106,37 @@ def test_stream_include_usage_false_is_respected(client: openai.OpenAI, fake: Fa
     assert "tokens_input" not in only_span(sink).attributes  # never invented
 
 
+def test_stream_usage_request_joins_the_callers_extra_body(
+    client: openai.OpenAI, fake: FakeProvider, sink: InMemorySink
+) -> None:
+    # peekr asks in ``extra_body`` (the SDK sends it as it is); the caller's own members stay and are not mutated
+    extra = {"user_tag": "abc"}
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True, extra_body=extra))
+    assert extra == {"user_tag": "abc"}
+    assert fake.last_request.json["user_tag"] == "abc"
+    assert fake.last_request.json["stream_options"] == {"include_usage": True}
+    assert all(c.choices and c.usage is None for c in chunks)  # the usage chunk is hidden
+    assert only_span(sink).attributes["tokens_total"] == 5
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ({"include_usage": False}, {"include_usage": False}),  # the caller decided: left alone
+        ({"include_obfuscation": False}, {"include_obfuscation": False, "include_usage": True}),
+    ],
+)
+def test_stream_options_in_extra_body_are_kept(
+    client: openai.OpenAI, fake: FakeProvider, sink: InMemorySink, given: dict[str, Any], sent: dict[str, Any]
+) -> None:
+    extra = {"stream_options": dict(given)}
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True, extra_body=extra))
+    assert extra == {"stream_options": given}
+    assert fake.last_request.json["stream_options"] == sent
+    assert all(c.choices for c in chunks)
+    assert ("tokens_total" in only_span(sink).attributes) is sent.get("include_usage", False)
+
+
 def test_inject_stream_usage_switch(
     client: openai.OpenAI, fake: FakeProvider, sink: InMemorySink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
