@@ -97,7 +97,10 @@ def make_app(variant: str, db: str, peekr_options: dict[str, Any] | None = None)
     from peekr.integrations.fastapi import PeekrMiddleware, lifespan
     from peekr.testing.fake_provider import FakeProvider
 
-    fake = FakeProvider()
+    # A short request log: the fake stands in for a remote provider, and its default log (10,000 requests, each
+    # a few collector-tracked objects) would be the app process's own heap churn, promoted to the oldest
+    # generation at every middle collection and counted in the full collections Peekr's allocations trigger.
+    fake = FakeProvider(max_logged_requests=16)
     provider_url = os.environ.get("BENCH_PROVIDER_URL")
 
     @asynccontextmanager
