@@ -6,11 +6,11 @@ coroutine is created eagerly and awaited in ``__aenter__``), so one helper call 
 Stream usage (PROVIDERS.md P6). Streamed chat completions carry token counts only with
 ``stream_options={"include_usage": True}``, which adds a last chunk with ``choices == []``. When
 the caller did not mention ``include_usage``, ``with_stream_usage`` asks for it on a copy of the
-keyword arguments (in ``extra_body``, past the SDK's parameter transform) and removes exactly that chunk from what the caller iterates, and the
-``"usage": null`` member the request adds to every other chunk from the events before the SDK parses
-them, so their code sees the stream it would have seen (the same chunks, the same fields set) while
-the span gets the real counts. It does so only while peekr is
-recording the call (the span exists), never for ``with_raw_response`` / ``with_streaming_response``
+keyword arguments (in ``extra_body``, past the SDK's parameter transform) and removes exactly that
+chunk from what the caller iterates, and the ``"usage": null`` member the request adds to every
+other chunk from the events before the SDK parses them, so their code sees the stream it would have
+seen (the same chunks, the same fields set) while the span gets the real counts. It does so only
+while peekr is recording the call (the span exists), never for ``with_raw_response`` / ``with_streaming_response``
 calls (the caller may read the raw bytes), and never when ``inject_stream_usage`` is off.
 """
 
@@ -98,7 +98,7 @@ def _with_usage(kwargs: dict[str, Any]) -> dict[str, Any] | None:
         return {**kwargs, "stream_options": {**options, "include_usage": True}}
     if options is None or isinstance(options, SDK.unset):
         # In ``extra_body``, which the SDK merges into the JSON body as it is: as a ``stream_options`` argument the
-        # SDK would run its parameter transform over it, ~24 µs per streamed call on this machine.
+        # SDK would run its parameter transform over it, ~126k instructions (~15 µs) per streamed call.
         extra = kwargs.get("extra_body")
         if extra is None:
             return {**kwargs, "extra_body": {"stream_options": {"include_usage": True}}}
