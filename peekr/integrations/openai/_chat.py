@@ -93,22 +93,28 @@ def _with_usage(kwargs: dict[str, Any]) -> dict[str, Any] | None:
         return None
     options = kwargs.get("stream_options")
     if isinstance(options, Mapping):
-        if options.get("include_usage") is not None:
-            return None  # the caller decided (True: they iterate the usage chunk themselves)
-        return {**kwargs, "stream_options": {**options, "include_usage": True}}
-    if options is None or isinstance(options, SDK.unset):
-        # In ``extra_body``, which the SDK merges into the JSON body as it is: as a ``stream_options`` argument the
-        # SDK would run its parameter transform over it, ~126k instructions (~15 µs) per streamed call.
-        extra = kwargs.get("extra_body")
-        if extra is None:
-            return {**kwargs, "extra_body": {"stream_options": {"include_usage": True}}}
-        if isinstance(extra, Mapping):
-            given = extra.get("stream_options")
-            if given is None:
-                return {**kwargs, "extra_body": {**extra, "stream_options": {"include_usage": True}}}
-            if isinstance(given, Mapping) and given.get("include_usage") is None:
-                return {**kwargs, "extra_body": {**extra, "stream_options": {**given, "include_usage": True}}}
-    return None
+        asked = _asking(options)
+        return None if asked is None else {**kwargs, "stream_options": asked}
+    if options is not None and not isinstance(options, SDK.unset):
+        return None
+    # In ``extra_body``, which the SDK merges into the JSON body as it is: as a ``stream_options`` argument the
+    # SDK would run its parameter transform over it, ~126k instructions (~15 µs) per streamed call.
+    extra = kwargs.get("extra_body")
+    if extra is None:
+        return {**kwargs, "extra_body": {"stream_options": {"include_usage": True}}}
+    if not isinstance(extra, Mapping):
+        return None
+    given = extra.get("stream_options")
+    asked = {"include_usage": True} if given is None else _asking(given) if isinstance(given, Mapping) else None
+    return None if asked is None else {**kwargs, "extra_body": {**extra, "stream_options": asked}}
+
+
+def _asking(options: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The caller's ``stream_options`` with ``include_usage`` added, or None when they set it themselves
+    (True: they iterate the usage chunk themselves)."""
+    if options.get("include_usage") is not None:
+        return None
+    return {**options, "include_usage": True}
 
 
 def _usage_event(data: str) -> Any:
