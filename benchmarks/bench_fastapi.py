@@ -34,7 +34,9 @@ are medians over rounds; "overhead" is the median of the per-round ratios agains
 After the run, every Peekr server must have stored two spans per request it answered.
 
 ``BENCH_PEEKR_OPTIONS`` (a JSON object, e.g. ``'{"flush_interval": 0.02}'``) passes more ``lifespan()``
-arguments to the Peekr variants, to try a setting without editing the app.
+arguments to the Peekr variants, to try a setting without editing the app. ``BENCH_SWITCH_INTERVAL`` (seconds)
+sets every server's ``sys.setswitchinterval`` (the application's setting, not Peekr's; see
+``bench_fastapi_gil.py``).
 """
 
 from __future__ import annotations
@@ -164,6 +166,8 @@ def serve(variant: str, port: int, db: str) -> None:
     """Run one variant's server until terminated (SIGTERM runs the lifespan shutdown)."""
     import uvicorn
 
+    if os.environ.get("BENCH_SWITCH_INTERVAL"):  # the app's own setting, the same for every variant
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
     uvicorn.run(make_app(variant, db), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 

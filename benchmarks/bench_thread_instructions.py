@@ -53,14 +53,36 @@ WARMUP = 200
 
 
 def record_thread_starts() -> list[str]:
-    """Thread names, from now on, in the order valgrind numbers the threads (``MainThread`` first)."""
+    """Thread names, from now on, indexed as valgrind numbers the threads (``MainThread`` first).
+
+    Valgrind gives a new thread the lowest number free, so a thread that has ended (the price table's loader)
+    passes its number on: such an entry names every thread that held it, ``"first / second"``, and callgrind's
+    figures for that number are theirs together.
+    """
     started: list[str] = ["MainThread"]
+    free: list[int] = []
     start = threading.Thread.start
     lock = threading.Lock()
 
     def recording_start(self: threading.Thread) -> None:
         with lock:  # start() returns once the thread runs: the list is in the order valgrind numbers them
-            started.append(self.name)
+            if free:
+                slot = min(free)
+                free.remove(slot)
+                started[slot] = f"{started[slot]} / {self.name}"
+            else:
+                slot = len(started)
+                started.append(self.name)
+            run = self.run
+
+            def run_then_free() -> None:
+                try:
+                    run()
+                finally:
+                    with lock:
+                        free.append(slot)
+
+            self.run = run_then_free  # type: ignore[method-assign]
             start(self)
 
     threading.Thread.start = recording_start  # type: ignore[method-assign]
