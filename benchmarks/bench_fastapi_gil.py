@@ -52,7 +52,7 @@ def _interrupts(name: str = "CAL") -> int:
 
 async def _drive(variant: str, requests: int, skip: int) -> dict[str, float]:
     from bench_fastapi import make_app
-    from bench_fastapi_instructions import _scope
+    from bench_fastapi_instructions import Client, _scope
 
     import peekr
 
@@ -66,21 +66,11 @@ async def _drive(variant: str, requests: int, skip: int) -> dict[str, float]:
     )
     await inbox.put({"type": "lifespan.startup"})
     assert (await outbox.get())["type"] == "lifespan.startup.complete"
-    answered = 0
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal answered
-        if message["type"] == "http.response.start":
-            assert message["status"] == 200, message
-        elif message["type"] == "http.response.body" and not message.get("more_body"):
-            answered += 1
+    client = Client()
 
     async def run(start: int, count: int, backlog: list[int]) -> None:
         for i in range(count):
-            await app(_scope(start + i, state), receive, send)
+            await app(_scope(start + i, state), client.receive, client.send)
             if i % 200 == 199:
                 if variant != "off":
                     backlog.append(peekr.stats().queued)
@@ -102,7 +92,7 @@ async def _drive(variant: str, requests: int, skip: int) -> dict[str, float]:
     await inbox.put({"type": "lifespan.shutdown"})
     await outbox.get()
     await lifespan
-    assert answered == skip + requests, answered
+    assert client.answered == skip + requests, client.answered
 
     def per_request(a: Any, b: Any, field: str) -> float:
         return float(getattr(b, field) - getattr(a, field)) / requests * 1e6

@@ -79,6 +79,22 @@ WARMUP = 200
 Scope = dict[str, Any]
 
 
+class Client:
+    """The ASGI ``receive`` and ``send`` of bodiless requests; counts the responses completed (each must be a 200)."""
+
+    def __init__(self) -> None:
+        self.answered = 0
+
+    async def receive(self) -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            assert message["status"] == 200, message
+        elif message["type"] == "http.response.body" and not message.get("more_body"):
+            self.answered += 1
+
+
 def _scope(i: int, state: dict[str, Any]) -> Scope:
     path = f"/chat/c{i}"  # a new path each time, as a conversation id would be
     return {
@@ -137,17 +153,8 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int, gc_mode
     await inbox.put({"type": "lifespan.startup"})
     started = await outbox.get()
     assert started["type"] == "lifespan.startup.complete", started
-    answered = 0
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        nonlocal answered
-        if message["type"] == "http.response.start":
-            assert message["status"] == 200, message
-        elif message["type"] == "http.response.body" and not message.get("more_body"):
-            answered += 1
+    client = Client()
+    receive, send = client.receive, client.send
 
     # peekr.flush() waits for the bus thread; off the loop's thread so the loop stays free
     pool = ThreadPoolExecutor(1, thread_name_prefix="bench-flush")
@@ -213,7 +220,7 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int, gc_mode
         with sqlite3.connect(db) as conn:
             stored = int(conn.execute("SELECT COUNT(*) FROM spans").fetchone()[0])
         assert stored == 2 * (WARMUP + requests), f"{stored} spans stored, expected {2 * (WARMUP + requests)}"
-    return {"answered": answered, "cpu": cpu, "main_cpu": main_cpu, "gc": collections}
+    return {"answered": client.answered, "cpu": cpu, "main_cpu": main_cpu, "gc": collections}
 
 
 def child(scenario: str, requests: int, batch: int, flushes: int, layout: int = 0, gc_mode: bool = False) -> None:
