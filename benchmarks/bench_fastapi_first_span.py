@@ -11,7 +11,9 @@ request an outer ASGI layer runs one of:
 - ``span-1``, ``span-3``, ``span-10``: that many ``with peekr.span("bench.step"): pass`` blocks (each starts a span,
   ends it and hands it to the bus, as every recorded call does);
 - ``loop``: a tight loop (``sum(range(40))`` repeated) calibrated to cost what one span costs alone: the same
-  CPU, but almost no code or data of its own to bring into the cache.
+  CPU, but almost no code or data of its own to bring into the cache;
+- ``minimal``: the least a recorder could do on the app's thread, as a floor for a redesign: two clock reads, two
+  random ids and a tuple appended to a bounded deque (not Peekr's code; the deque is cleared when full).
 
 The modes alternate in batches of ``--size`` requests, shuffled each round, so every mode sees the same load and
 process layout; garbage collection is off inside a batch and run between batches. Printed: one span's cost alone (a
@@ -32,13 +34,14 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-MODES = ("none", "none-again", "span-1", "span-3", "span-10", "loop")
+MODES = ("none", "none-again", "span-1", "span-3", "span-10", "loop", "minimal")
 
 
 def _span_once() -> None:
@@ -68,6 +71,20 @@ def _loop_step() -> None:
     sum(range(40))
 
 
+_handed: deque[tuple[Any, ...]] = deque()
+
+
+def _minimal_once() -> None:
+    """Two clock reads, a trace id and a span id, one tuple handed off: a floor, not Peekr's code."""
+    started = time.perf_counter_ns()
+    tick = time.time_ns() >> 20 & 0xFFFF
+    trace_id = (tick << 112 | random.getrandbits(112)).to_bytes(16, "big").hex()
+    span_id = (tick << 48 | random.getrandbits(48)).to_bytes(8, "big").hex()
+    if len(_handed) >= 20_000:
+        _handed.clear()
+    _handed.append(("bench.step", trace_id, span_id, {"provider": "bench"}, started, time.perf_counter_ns()))
+
+
 async def _run(rounds: int, size: int, modes: tuple[str, ...]) -> dict[str, Any]:
     from bench_fastapi import make_app
     from bench_fastapi_instructions import Client, _scope
@@ -80,6 +97,7 @@ async def _run(rounds: int, size: int, modes: tuple[str, ...]) -> dict[str, Any]
     assert not sum(peekr.stats().dropped.values()), "spans dropped while timing one alone"
     loop_us = alone_us(_loop_step)
     loops = max(1, round(span_us / loop_us))
+    minimal_us = alone_us(_minimal_once)
     work: dict[str, tuple[Callable[[], None], int]] = {
         "none": (_loop_step, 0),
         "none-again": (_loop_step, 0),
@@ -87,6 +105,7 @@ async def _run(rounds: int, size: int, modes: tuple[str, ...]) -> dict[str, Any]
         "span-3": (_span_once, 3),
         "span-10": (_span_once, 10),
         "loop": (_loop_step, loops),
+        "minimal": (_minimal_once, 1),
     }
     current: list[tuple[Callable[[], None], int]] = [work["none"]]
 
@@ -142,7 +161,13 @@ async def _run(rounds: int, size: int, modes: tuple[str, ...]) -> dict[str, Any]
     peekr.shutdown()
     assert not dropped, f"{dropped} spans dropped"
     assert client.answered == sent, f"{client.answered} of {sent} requests answered"
-    return {"found": found, "span_us": span_us, "loop_us": loop_us * loops, "loops": loops}
+    return {
+        "found": found,
+        "span_us": span_us,
+        "loop_us": loop_us * loops,
+        "loops": loops,
+        "minimal_us": minimal_us,
+    }
 
 
 def report(result: dict[str, Any], rounds: int, size: int, modes: tuple[str, ...]) -> str:
@@ -150,7 +175,8 @@ def report(result: dict[str, Any], rounds: int, size: int, modes: tuple[str, ...
     base = found[modes[0]]
     lines = [
         f"One span alone (tight loop, same process): {result['span_us']:.2f} µs; the `loop` mode's "
-        f"{result['loops']} x `sum(range(40))` alone: {result['loop_us']:.2f} µs.",
+        f"{result['loops']} x `sum(range(40))` alone: {result['loop_us']:.2f} µs; the `minimal` hand-off alone: "
+        f"{result['minimal_us']:.2f} µs.",
         "",
         "| mode | app thread CPU per request (median) | paired Δ vs none (median) | 20th-80th percentile |",
         "| --- | ---: | ---: | ---: |",
