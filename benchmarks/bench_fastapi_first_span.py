@@ -209,7 +209,10 @@ def main() -> None:
     if args.rounds < 5 or args.size < 1:
         parser.error("--rounds must be at least 5 and --size at least 1")
     if args.cpu is not None:
-        os.sched_setaffinity(0, {args.cpu})
+        try:
+            os.sched_setaffinity(0, {args.cpu})
+        except (OSError, ValueError) as exc:
+            parser.error(f"--cpu {args.cpu}: {exc} (this machine has CPUs {sorted(os.sched_getaffinity(0))})")
     result = asyncio.run(_run(args.rounds, args.size, modes))
     print(report(result, args.rounds, args.size, modes))
 
