@@ -87,7 +87,7 @@ def _minimal_once() -> None:
 
 async def _run(rounds: int, size: int, modes: tuple[str, ...]) -> dict[str, Any]:
     from bench_fastapi import make_app
-    from bench_fastapi_instructions import Client, _scope
+    from bench_fastapi_instructions import Client, _scope, start_lifespan
 
     import peekr
 
@@ -116,14 +116,7 @@ async def _run(rounds: int, size: int, modes: tuple[str, ...]) -> dict[str, Any]
                 step()
         await app_off(scope, receive, send)
 
-    state: dict[str, Any] = {}
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    lifespan = asyncio.ensure_future(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state}, inbox.get, outbox.put)
-    )
-    await inbox.put({"type": "lifespan.startup"})
-    assert (await outbox.get())["type"] == "lifespan.startup.complete"
+    state, stop = await start_lifespan(app)
     client = Client()
     sent = 0
 
@@ -153,9 +146,7 @@ async def _run(rounds: int, size: int, modes: tuple[str, ...]) -> dict[str, Any]
                 print(f"round {r + 1}/{rounds} done (load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
     finally:
         gc.enable()
-    await inbox.put({"type": "lifespan.shutdown"})
-    await outbox.get()
-    await lifespan
+    await stop()
     peekr.flush(60)
     dropped = sum(peekr.stats().dropped.values())
     peekr.shutdown()

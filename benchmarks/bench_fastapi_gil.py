@@ -52,20 +52,13 @@ def _interrupts(name: str = "CAL") -> int:
 
 async def _drive(variant: str, requests: int, skip: int) -> dict[str, float]:
     from bench_fastapi import make_app
-    from bench_fastapi_instructions import Client, _scope
+    from bench_fastapi_instructions import Client, _scope, start_lifespan
 
     import peekr
 
     db = str(Path(tempfile.mkdtemp(prefix="peekr-bench-gil-")) / "traces.db")
     app = make_app(variant, db, peekr_options=None)
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    state: dict[str, Any] = {}
-    lifespan = asyncio.ensure_future(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state}, inbox.get, outbox.put)
-    )
-    await inbox.put({"type": "lifespan.startup"})
-    assert (await outbox.get())["type"] == "lifespan.startup.complete"
+    state, stop = await start_lifespan(app)
     client = Client()
 
     async def run(start: int, count: int, backlog: list[int]) -> None:
@@ -89,9 +82,7 @@ async def _drive(variant: str, requests: int, skip: int) -> dict[str, float]:
         resource.getrusage(resource.RUSAGE_SELF),
         time.perf_counter(),
     )
-    await inbox.put({"type": "lifespan.shutdown"})
-    await outbox.get()
-    await lifespan
+    await stop()
     assert client.answered == skip + requests, client.answered
 
     def per_request(a: Any, b: Any, field: str) -> float:

@@ -58,6 +58,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,26 @@ class Client:
             assert message["status"] == 200, message
         elif message["type"] == "http.response.body" and not message.get("more_body"):
             self.answered += 1
+
+
+async def start_lifespan(app: Any) -> tuple[dict[str, Any], Callable[[], Awaitable[None]]]:
+    """Start ``app``'s ASGI lifespan; returns the state the requests' scopes carry and the coroutine that stops it."""
+    state: dict[str, Any] = {}
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    lifespan = asyncio.ensure_future(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state}, inbox.get, outbox.put)
+    )
+    await inbox.put({"type": "lifespan.startup"})
+    started = await outbox.get()
+    assert started["type"] == "lifespan.startup.complete", started
+
+    async def stop() -> None:
+        await inbox.put({"type": "lifespan.shutdown"})
+        await outbox.get()
+        await lifespan
+
+    return state, stop
 
 
 def _scope(i: int, state: dict[str, Any]) -> Scope:
@@ -144,15 +165,7 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int, gc_mode
         app = _trivial_app(middleware=peekr_on)
         if peekr_on:
             peekr.instrument(storage="none", **options)
-    state: dict[str, Any] = {}
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    lifespan = asyncio.ensure_future(
-        app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state}, inbox.get, outbox.put)
-    )
-    await inbox.put({"type": "lifespan.startup"})
-    started = await outbox.get()
-    assert started["type"] == "lifespan.startup.complete", started
+    state, stop = await start_lifespan(app)
     client = Client()
     receive, send = client.receive, client.send
 
@@ -208,9 +221,7 @@ async def _drive(scenario: str, requests: int, batch: int, flushes: int, gc_mode
     cpu, main_cpu = time.process_time() - cpu, time.thread_time() - main_cpu
     if gc_mode:
         gc.callbacks.remove(on_collection)
-    await inbox.put({"type": "lifespan.shutdown"})
-    await outbox.get()
-    await lifespan
+    await stop()
     if scenario.startswith("trivial") and peekr_on:
         peekr.shutdown()
     pool.shutdown()
